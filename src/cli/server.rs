@@ -1,0 +1,8 @@
+//! `fail2ban-server`.
+
+/// Runs `fail2ban-server` with `args` (without the program name); returns the exit code.
+pub fn main(prog: &str, args: Vec<String>) -> i32 {
+    let _ = args;
+    eprintln!("{prog}: not implemented yet");
+    255
+}

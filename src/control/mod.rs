@@ -1,0 +1,3 @@
+//! The control socket: fail2ban's pickle protocol, command dispatch, client output formats.
+
+pub mod pickle;

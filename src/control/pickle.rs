@@ -1,0 +1,1 @@
+//! A restricted pickle codec for fail2ban's wire protocol.

@@ -1,0 +1,1 @@
+//! Python `re` → Rust regex translation and engine choice.

@@ -1,0 +1,1 @@
+//! The server: jails, log readers, failure and ban managers, actions, database, logging.

@@ -1,0 +1,456 @@
+//! The command stream: the seam between the config side and the server side.
+//!
+//! The config reader turns `/etc/fail2ban` into a `Vec<Command>`; `fail2ban-client -d`
+//! prints it (one Python-`repr` list per line, exactly as fail2ban does); the server
+//! executes it; the control socket decodes the same lists from pickles. [`Value`] is the
+//! Python-shaped data carried by a command (and by socket replies), [`Command`] gives the
+//! config-produced commands their types.
+
+use std::fmt::{self, Write as _};
+
+/// A Python value as it travels in fail2ban's command lists and socket replies.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    None,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+    List(Vec<Value>),
+    Tuple(Vec<Value>),
+    Dict(Vec<(Value, Value)>),
+}
+
+impl Value {
+    pub fn str(s: impl Into<String>) -> Value {
+        Value::Str(s.into())
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Python's `str()` of the value: strings bare, everything else as `repr`.
+    pub fn to_py_str(&self) -> String {
+        match self {
+            Value::Str(s) => s.clone(),
+            other => other.to_string(),
+        }
+    }
+}
+
+impl From<&str> for Value {
+    fn from(s: &str) -> Self {
+        Value::Str(s.to_string())
+    }
+}
+impl From<String> for Value {
+    fn from(s: String) -> Self {
+        Value::Str(s)
+    }
+}
+impl From<i64> for Value {
+    fn from(i: i64) -> Self {
+        Value::Int(i)
+    }
+}
+impl From<bool> for Value {
+    fn from(b: bool) -> Self {
+        Value::Bool(b)
+    }
+}
+
+/// `Display` is Python's `repr()`, which is what `fail2ban-client -d` prints.
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::None => f.write_str("None"),
+            Value::Bool(true) => f.write_str("True"),
+            Value::Bool(false) => f.write_str("False"),
+            Value::Int(i) => write!(f, "{i}"),
+            Value::Float(x) => f.write_str(&py_float_repr(*x)),
+            Value::Str(s) => f.write_str(&py_str_repr(s)),
+            Value::List(items) => {
+                f.write_char('[')?;
+                write_seq(f, items)?;
+                f.write_char(']')
+            }
+            Value::Tuple(items) => {
+                f.write_char('(')?;
+                write_seq(f, items)?;
+                if items.len() == 1 {
+                    f.write_char(',')?;
+                }
+                f.write_char(')')
+            }
+            Value::Dict(pairs) => {
+                f.write_char('{')?;
+                for (i, (k, v)) in pairs.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{k}: {v}")?;
+                }
+                f.write_char('}')
+            }
+        }
+    }
+}
+
+fn write_seq(f: &mut fmt::Formatter<'_>, items: &[Value]) -> fmt::Result {
+    for (i, v) in items.iter().enumerate() {
+        if i > 0 {
+            f.write_str(", ")?;
+        }
+        write!(f, "{v}")?;
+    }
+    Ok(())
+}
+
+/// Python's float repr: shortest round-trip digits, always with a `.0` or exponent.
+pub fn py_float_repr(x: f64) -> String {
+    if x.is_nan() {
+        return "nan".into();
+    }
+    if x.is_infinite() {
+        return if x > 0.0 { "inf" } else { "-inf" }.into();
+    }
+    let abs = x.abs();
+    if abs != 0.0 && !(1e-4..1e16).contains(&abs) {
+        // Python: 1e+16, 1.5e-05 (exponent at least two digits, explicit sign)
+        let s = format!("{x:e}");
+        let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
+        let exp: i32 = exp.parse().unwrap_or(0);
+        let sign = if exp < 0 { '-' } else { '+' };
+        return format!("{mant}e{sign}{:02}", exp.abs());
+    }
+    let s = format!("{x}");
+    if s.contains('.') { s } else { format!("{s}.0") }
+}
+
+/// Python 3's `repr()` of a `str`.
+pub fn py_str_repr(s: &str) -> String {
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push(quote);
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if py_is_printable(c) => out.push(c),
+            c => {
+                let cp = c as u32;
+                if cp < 0x100 {
+                    let _ = write!(out, "\\x{cp:02x}");
+                } else if cp < 0x10000 {
+                    let _ = write!(out, "\\u{cp:04x}");
+                } else {
+                    let _ = write!(out, "\\U{cp:08x}");
+                }
+            }
+        }
+    }
+    out.push(quote);
+    out
+}
+
+/// Approximates `str.isprintable()`: control, format, separator (but space),
+/// surrogate, private-use and the common unassigned code points are not printable.
+fn py_is_printable(c: char) -> bool {
+    let cp = c as u32;
+    match cp {
+        0x20..=0x7e => true,
+        0..=0x1f | 0x7f..=0xa0 | 0xad => false,
+        0x0600..=0x0605 | 0x061c | 0x06dd | 0x070f | 0x180e => false,
+        0x1680 | 0x2000..=0x200f | 0x2028..=0x202f | 0x205f..=0x2064 | 0x2066..=0x206f => false,
+        0x3000 | 0xfeff | 0xfff9..=0xfffb | 0xfffe | 0xffff => false,
+        0xd800..=0xdfff | 0xe000..=0xf8ff | 0xf0000.. => false,
+        0x110bd | 0x1bca0..=0x1bca3 | 0x1d173..=0x1d17a | 0xe0001 | 0xe0020..=0xe007f => false,
+        _ => true,
+    }
+}
+
+/// One command of the stream. The config side only builds these; the server only
+/// consumes them. Each variant is one of the list shapes `fail2ban-client -d` prints.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// `['set', key, value]` — a server-wide setting (loglevel, dbfile, …).
+    SetGlobal { key: String, value: Value },
+    /// `['add', jail, backend]`.
+    AddJail { jail: String, backend: String },
+    /// `['set', jail, key, args…]` — one jail option (maxretry, addfailregex, addlogpath …).
+    SetJail {
+        jail: String,
+        key: String,
+        args: Vec<Value>,
+    },
+    /// `['multi-set', jail, key, [values…]]` — several values for a list option.
+    MultiSetJail {
+        jail: String,
+        key: String,
+        values: Vec<Value>,
+    },
+    /// `['set', jail, 'addaction', name]`, or with `[path, json]` for a Python action.
+    AddAction {
+        jail: String,
+        action: String,
+        python: Option<(String, String)>,
+    },
+    /// `['set', jail, 'action', action, key, value]`.
+    SetAction {
+        jail: String,
+        action: String,
+        key: String,
+        value: Value,
+    },
+    /// `['multi-set', jail, 'action', action, [[key, value], …]]`.
+    MultiSetAction {
+        jail: String,
+        action: String,
+        pairs: Vec<(String, Value)>,
+    },
+    /// `['config-error', message]` — a jail the reader had to skip.
+    ConfigError(String),
+    /// `['start', jail]`.
+    Start(String),
+}
+
+impl Command {
+    /// The command as the list fail2ban sends and prints.
+    pub fn to_values(&self) -> Vec<Value> {
+        let s = |x: &str| Value::Str(x.to_string());
+        match self {
+            Command::SetGlobal { key, value } => vec![s("set"), s(key), value.clone()],
+            Command::AddJail { jail, backend } => vec![s("add"), s(jail), s(backend)],
+            Command::SetJail { jail, key, args } => {
+                let mut v = vec![s("set"), s(jail), s(key)];
+                v.extend(args.iter().cloned());
+                v
+            }
+            Command::MultiSetJail { jail, key, values } => {
+                vec![s("multi-set"), s(jail), s(key), Value::List(values.clone())]
+            }
+            Command::AddAction {
+                jail,
+                action,
+                python,
+            } => {
+                let mut v = vec![s("set"), s(jail), s("addaction"), s(action)];
+                if let Some((path, json)) = python {
+                    v.push(s(path));
+                    v.push(s(json));
+                }
+                v
+            }
+            Command::SetAction {
+                jail,
+                action,
+                key,
+                value,
+            } => vec![
+                s("set"),
+                s(jail),
+                s("action"),
+                s(action),
+                s(key),
+                value.clone(),
+            ],
+            Command::MultiSetAction {
+                jail,
+                action,
+                pairs,
+            } => {
+                let pairs = pairs
+                    .iter()
+                    .map(|(k, v)| Value::List(vec![s(k), v.clone()]))
+                    .collect();
+                vec![
+                    s("multi-set"),
+                    s(jail),
+                    s("action"),
+                    s(action),
+                    Value::List(pairs),
+                ]
+            }
+            Command::ConfigError(msg) => vec![s("config-error"), s(msg)],
+            Command::Start(jail) => vec![s("start"), s(jail)],
+        }
+    }
+
+    /// Recognises a list received from the socket (or read back from a dump) as one of
+    /// the config-stream commands. Anything else is `None`: the control side handles
+    /// the rest of the command set itself.
+    pub fn from_values(v: &[Value]) -> Option<Command> {
+        let st = |i: usize| v.get(i).and_then(Value::as_str);
+        let owned = |i: usize| st(i).map(str::to_string);
+        match (st(0)?, v.len()) {
+            ("set", 3) => Some(Command::SetGlobal {
+                key: owned(1)?,
+                value: v[2].clone(),
+            }),
+            ("add", 3) => Some(Command::AddJail {
+                jail: owned(1)?,
+                backend: owned(2)?,
+            }),
+            ("start", 2) => Some(Command::Start(owned(1)?)),
+            ("config-error", 2) => Some(Command::ConfigError(owned(1)?)),
+            ("set", n) if n >= 4 => {
+                let jail = owned(1)?;
+                match st(2)? {
+                    "addaction" if n == 4 || n == 6 => Some(Command::AddAction {
+                        jail,
+                        action: owned(3)?,
+                        python: if n == 6 {
+                            Some((owned(4)?, owned(5)?))
+                        } else {
+                            None
+                        },
+                    }),
+                    "action" if n == 6 => Some(Command::SetAction {
+                        jail,
+                        action: owned(3)?,
+                        key: owned(4)?,
+                        value: v[5].clone(),
+                    }),
+                    key => Some(Command::SetJail {
+                        jail,
+                        key: key.to_string(),
+                        args: v[3..].to_vec(),
+                    }),
+                }
+            }
+            ("multi-set", 5) if st(2)? == "action" => {
+                let Value::List(items) = &v[4] else {
+                    return None;
+                };
+                let mut pairs = Vec::with_capacity(items.len());
+                for item in items {
+                    match item {
+                        Value::List(kv) | Value::Tuple(kv) if kv.len() == 2 => {
+                            pairs.push((kv[0].as_str()?.to_string(), kv[1].clone()))
+                        }
+                        _ => return None,
+                    }
+                }
+                Some(Command::MultiSetAction {
+                    jail: owned(1)?,
+                    action: owned(3)?,
+                    pairs,
+                })
+            }
+            ("multi-set", 4) => match &v[3] {
+                Value::List(values) => Some(Command::MultiSetJail {
+                    jail: owned(1)?,
+                    key: owned(2)?,
+                    values: values.clone(),
+                }),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+}
+
+/// A command prints as the Python repr of its list: one line of `fail2ban-client -d`.
+impl fmt::Display for Command {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", Value::List(self.to_values()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn str_repr_picks_quotes_like_python() {
+        assert_eq!(py_str_repr("abc"), "'abc'");
+        assert_eq!(py_str_repr("it's"), "\"it's\"");
+        assert_eq!(py_str_repr("'both\""), "'\\'both\"'");
+        assert_eq!(py_str_repr("a\\d\n\t\x01\u{7f}é€"), "'a\\\\d\\n\\t\\x01\\x7fé€'");
+        assert_eq!(py_str_repr("\u{2028}\u{a0}"), "'\\u2028\\xa0'");
+    }
+
+    #[test]
+    fn values_print_as_python_repr() {
+        let v = Value::List(vec![
+            Value::Int(-3),
+            Value::Bool(true),
+            Value::None,
+            Value::Float(2.5),
+            Value::Tuple(vec![Value::str("x")]),
+            Value::Dict(vec![(Value::str("k"), Value::List(vec![]))]),
+        ]);
+        assert_eq!(v.to_string(), "[-3, True, None, 2.5, ('x',), {'k': []}]");
+        assert_eq!(py_float_repr(1e16), "1e+16");
+        assert_eq!(py_float_repr(1.5e-5), "1.5e-05");
+        assert_eq!(py_float_repr(3.0), "3.0");
+    }
+
+    #[test]
+    fn commands_round_trip_through_values() {
+        let cmds = vec![
+            Command::SetGlobal {
+                key: "dbmaxmatches".into(),
+                value: Value::Int(10),
+            },
+            Command::AddJail {
+                jail: "sshd".into(),
+                backend: "systemd[journalflags=2]".into(),
+            },
+            Command::SetJail {
+                jail: "sshd".into(),
+                key: "addlogpath".into(),
+                args: vec!["/var/log/auth.log".into(), "head".into()],
+            },
+            Command::MultiSetJail {
+                jail: "sshd".into(),
+                key: "addfailregex".into(),
+                values: vec!["a".into(), "b".into()],
+            },
+            Command::AddAction {
+                jail: "j".into(),
+                action: "smtp".into(),
+                python: Some(("/x/smtp.py".into(), "{}".into())),
+            },
+            Command::SetAction {
+                jail: "j".into(),
+                action: "a".into(),
+                key: "k".into(),
+                value: "v".into(),
+            },
+            Command::MultiSetAction {
+                jail: "j".into(),
+                action: "a".into(),
+                pairs: vec![("norestored".into(), Value::Bool(true))],
+            },
+            Command::ConfigError("Jail 'x' skipped".into()),
+            Command::Start("sshd".into()),
+        ];
+        for c in cmds {
+            assert_eq!(Command::from_values(&c.to_values()), Some(c.clone()), "{c}");
+        }
+        let c = Command::MultiSetAction {
+            jail: "j".into(),
+            action: "a".into(),
+            pairs: vec![("actionban".into(), "echo <ip>".into())],
+        };
+        assert_eq!(
+            c.to_string(),
+            "['multi-set', 'j', 'action', 'a', [['actionban', 'echo <ip>']]]"
+        );
+    }
+}
