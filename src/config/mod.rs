@@ -1,1 +1,343 @@
 //! The config side: `/etc/fail2ban` (or gaol's embedded default) → the command stream.
+//!
+//! Data flow: [`files::Source`] (a directory or the embedded default) → [`files::FileSet`]
+//! (parse each file once with [`ini`], expand includes, merge into a [`files::Config`]) →
+//! readers ([`global`] for fail2ban.conf, [`jail`] for jails, [`reader::DefReader`] for
+//! filters/actions, with [`interp`] `%(x)s` and [`tags`] `<x>` substitution) →
+//! `Vec<`[`crate::stream::Command`]`>`.
+//!
+//! Public API:
+//! * [`read_stream`] — the whole stream, as `fail2ban-client -d` prints it, plus the log
+//!   lines fail2ban would write to stderr.
+//! * [`read_filter`] — one filter (`sshd`, `sshd[mode=aggressive]`, or a path to a
+//!   `.conf` file) resolved to [`FilterDef`]: the values a jail's stream would carry
+//!   (used by the filter engine and fail2ban-regex).
+//! * [`time::parse_time`] — fail2ban's `str2seconds`.
+//! * [`embedded_source`] / [`default_source`] — the config directory gaol uses when `-c`
+//!   is not given.
+
+pub mod embedded;
+pub mod files;
+pub mod glob;
+pub mod global;
+pub mod ini;
+pub mod interp;
+pub mod jail;
+pub mod options;
+pub mod reader;
+pub mod tags;
+pub mod time;
+
+use std::collections::HashMap;
+use std::rc::Rc;
+
+pub use files::{Config, ConfigError, EmbeddedSource, FileSet, FsSource, Level, Source};
+use ini::OrdMap;
+use reader::{DefReader, Kind, Log, Py};
+pub use time::parse_time;
+
+use crate::stream::{Command, Value};
+
+/// The version fail2ban's readers report (`%(fail2ban_version)s`).
+pub const FAIL2BAN_VERSION: &str = "1.0.2";
+/// fail2ban's default configuration directory.
+pub const DEFAULT_CONF_DIR: &str = "/etc/fail2ban";
+
+/// Shared reading state: the file cache, the jail config and cached filter/action configs.
+pub struct Reader<'s> {
+    pub fs: FileSet<'s>,
+    pub log: Log,
+    pub jail: Config,
+    defs: HashMap<String, Option<Rc<Config>>>,
+}
+
+impl<'s> Reader<'s> {
+    pub fn new(src: &'s dyn Source, basedir: &str) -> Self {
+        Reader {
+            fs: FileSet::new(src, basedir),
+            log: Log::default(),
+            jail: Config::default(),
+            defs: HashMap::new(),
+        }
+    }
+
+    /// A filter/action config by logical name (`filter.d/sshd`), read once.
+    pub fn def_config(&mut self, name: &str) -> Result<Option<Rc<Config>>, ConfigError> {
+        if let Some(c) = self.defs.get(name) {
+            return Ok(c.clone());
+        }
+        let c = self.fs.read(name)?.map(Rc::new);
+        self.defs.insert(name.to_string(), c.clone());
+        Ok(c)
+    }
+
+    fn take_log(&mut self) -> Vec<(Level, String, String)> {
+        let mut out = std::mem::take(&mut self.fs.log);
+        out.append(&mut self.log.lines);
+        out
+    }
+}
+
+/// What the client asks of [`read_stream`].
+#[derive(Debug, Clone, Default)]
+pub struct StreamOptions {
+    /// Settings given on the command line (`--loglevel`, `--logtarget`, `--syslogsocket`);
+    /// missing ones come from fail2ban.conf's early options.
+    pub loglevel: Option<String>,
+    pub logtarget: Option<String>,
+    pub syslogsocket: Option<String>,
+    /// `-t`: a broken jail fails the read, and missing log files are fatal.
+    pub test: bool,
+}
+
+/// The outcome of reading a configuration.
+#[derive(Debug, Default)]
+pub struct StreamResult {
+    /// `None` when the whole configuration failed (`error` says why).
+    pub commands: Option<Vec<Command>>,
+    /// fail2ban's overall status (false: every enabled jail failed, or a fatal error).
+    pub ok: bool,
+    pub error: Option<ConfigError>,
+    /// Log lines for stderr: level, logger name, message.
+    pub log: Vec<(Level, String, String)>,
+    /// gaol's stricter findings (e.g. a non-numeric `maxretry`).
+    pub strict_errors: Vec<String>,
+    /// Early options (socket, pidfile, loglevel, logtarget, syslogsocket).
+    pub early: Vec<(String, String)>,
+}
+
+/// An error that happens before the stream is read (fail2ban prints `ERROR: <msg>` on
+/// stdout and exits 255).
+#[derive(Debug)]
+pub struct EarlyError(pub ConfigError, pub Vec<(Level, String, String)>);
+
+/// Reads the configuration in `basedir` of `src` into the command stream, the way
+/// `fail2ban-client -d` (or `-t`) does.
+pub fn read_stream(
+    src: &dyn Source,
+    basedir: &str,
+    opts: &StreamOptions,
+) -> Result<StreamResult, EarlyError> {
+    let mut rd = Reader::new(src, basedir);
+    // Early phase: fail2ban.conf for the client's own settings.
+    let f2b = match rd.fs.read("fail2ban") {
+        Ok(c) => c,
+        Err(e) => {
+            let log = rd.take_log();
+            return Err(EarlyError(e, log));
+        }
+    };
+    let mut overrides: OrdMap<Py> = OrdMap::new();
+    let cli = [
+        ("logtarget", &opts.logtarget),
+        ("loglevel", &opts.loglevel),
+        ("syslogsocket", &opts.syslogsocket),
+    ];
+    let early = match global::early_options(f2b.as_ref(), &rd.fs.names, &mut rd.log) {
+        Ok(e) => e,
+        Err(e) => {
+            let log = rd.take_log();
+            return Err(EarlyError(e, log));
+        }
+    };
+    for (k, v) in cli {
+        let val = match v {
+            Some(v) => Py::Str(v.clone()),
+            None => early.get(k).cloned().unwrap_or(Py::None),
+        };
+        overrides.insert(k.to_string(), val);
+    }
+    if let Some(Py::Str(l)) = overrides.get("loglevel")
+        && let Err(e) = global::check_loglevel(l)
+    {
+        let log = rd.take_log();
+        return Err(EarlyError(e, log));
+    }
+    let early_list: Vec<(String, String)> = early
+        .iter()
+        .map(|(k, v)| (k.clone(), v.to_var().unwrap_or_default()))
+        .collect();
+    let mut result = StreamResult {
+        early: early_list,
+        ..Default::default()
+    };
+    match read_all(&mut rd, f2b.as_ref(), &overrides, opts) {
+        Ok((cmds, ok)) => {
+            result.commands = Some(cmds);
+            result.ok = ok;
+        }
+        Err(e) => {
+            rd.log.push(
+                Level::Error,
+                "fail2ban",
+                format!("Failed during configuration: {}", e.message),
+            );
+            result.error = Some(e);
+            result.ok = false;
+        }
+    }
+    result.strict_errors = std::mem::take(&mut rd.log.strict_errors);
+    result.log = rd.take_log();
+    Ok(result)
+}
+
+fn read_all(
+    rd: &mut Reader<'_>,
+    f2b: Option<&Config>,
+    overrides: &OrdMap<Py>,
+    opts: &StreamOptions,
+) -> Result<(Vec<Command>, bool), ConfigError> {
+    rd.jail = rd.fs.read("jail")?.unwrap_or_default();
+    let global = global::global_stream(f2b, &rd.fs.names, &mut rd.log, overrides)?;
+    let sections: Vec<String> = rd
+        .jail
+        .sections
+        .keys()
+        .filter(|s| !s.starts_with("KNOWN/") && s.as_str() != "INCLUDES")
+        .cloned()
+        .collect();
+    let mut jails = Vec::new();
+    let mut status = 0u8;
+    for sec in sections {
+        let st = jail::read_jail(rd, &sec)?;
+        if st.config_error.is_none() {
+            if st.enabled {
+                status |= 1;
+                jails.push(st);
+            }
+        } else {
+            let suffix = if opts.test { "" } else { " Skipping..." };
+            rd.log.push(
+                Level::Error,
+                "fail2ban.jailsreader",
+                format!(
+                    "Errors in jail {}.{suffix}",
+                    crate::stream::py_str_repr(&sec)
+                ),
+            );
+            jails.push(st);
+            status |= 2;
+        }
+    }
+    let ignore_wrong = !opts.test;
+    let ok = (ignore_wrong && status & 1 != 0) || status & 2 == 0;
+    let mut stream = global;
+    for j in jails.iter_mut() {
+        stream.extend(j.convert(rd, !opts.test)?);
+    }
+    for j in &jails {
+        if j.config_error.is_none() {
+            stream.push(Command::Start(j.name.clone()));
+        }
+    }
+    Ok((stream, ok))
+}
+
+/// The config directory gaol uses when `-c` is not given: `/etc/fail2ban` when it
+/// exists, else the embedded default.
+pub fn default_source() -> (Box<dyn Source>, String) {
+    if std::path::Path::new(DEFAULT_CONF_DIR).exists() {
+        (Box::new(FsSource), DEFAULT_CONF_DIR.to_string())
+    } else {
+        (Box::new(embedded_source()), DEFAULT_CONF_DIR.to_string())
+    }
+}
+
+/// gaol's own small default configuration, compiled in, rooted at `/etc/fail2ban`.
+pub fn embedded_source() -> EmbeddedSource {
+    EmbeddedSource {
+        root: DEFAULT_CONF_DIR.to_string(),
+        files: embedded::FILES,
+    }
+}
+
+/// A filter resolved as a jail's stream would carry it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FilterDef {
+    pub usedns: Option<String>,
+    pub prefregex: Option<String>,
+    pub failregex: Vec<String>,
+    pub ignoreregex: Vec<String>,
+    pub maxlines: Option<i64>,
+    pub datepattern: Option<String>,
+    /// One entry per `journalmatch` line, shell-split.
+    pub journalmatch: Vec<Vec<String>>,
+    /// The files read, in merge order.
+    pub files: Vec<String>,
+    /// Warnings fail2ban would log.
+    pub log: Vec<(Level, String, String)>,
+}
+
+/// Reads one filter: `spec` is a name with optional options (`sshd[mode=aggressive]`,
+/// looked up as `filter.d/<name>` under `basedir`) or a path to a filter file (read
+/// with its includes). `backend` drives the `logtype` default (`systemd…` → journal).
+pub fn read_filter(
+    src: &dyn Source,
+    basedir: &str,
+    spec: &str,
+    backend: &str,
+) -> Result<FilterDef, ConfigError> {
+    let (name, fopts) = options::extract_options(spec).map_err(|e| {
+        ConfigError::new(format!(
+            "Invalid filter definition {}: {e}",
+            crate::stream::py_str_repr(spec)
+        ))
+    })?;
+    let mut rd = Reader::new(src, basedir);
+    let looks_like_file = name.contains('/') || name.ends_with(".conf") || name.ends_with(".local");
+    let cfg = if looks_like_file && src.is_file(&name) {
+        rd.fs.read_explicit(&name)?
+    } else {
+        rd.def_config(&format!("filter.d/{name}"))?
+            .map(|c| (*c).clone())
+    };
+    let Some(cfg) = cfg else {
+        return Err(ConfigError::new(format!(
+            "Unable to read the filter {}",
+            crate::stream::py_str_repr(&name)
+        )));
+    };
+    let files = cfg.files.clone();
+    let init: OrdMap<Py> = fopts.into_iter().map(|(k, v)| (k, Py::Str(v))).collect();
+    let mut fr = DefReader::new(Kind::Filter, Rc::new(cfg), "fail2ban-regex-jail", init);
+    fr.apply_auto_options(backend);
+    let names = rd.fs.names.clone();
+    fr.get_options(&names, &mut rd.log, &OrdMap::new(), false)
+        .map_err(|e| match e {
+            interp::GetError::Interp(e) => e,
+            other => ConfigError::new(format!("{other:?}")),
+        })?;
+    let opts = fr.get_combined(&names, &mut rd.log, &[])?;
+    let mut stream = Vec::new();
+    jail::fill_stream(&mut stream, &opts, "fail2ban-regex-jail")?;
+    let mut def = FilterDef {
+        files,
+        ..Default::default()
+    };
+    let s = |v: &Value| v.to_py_str();
+    for c in stream {
+        match c {
+            Command::SetJail { key, args, .. } => match (key.as_str(), args.first()) {
+                ("usedns", Some(v)) => def.usedns = Some(s(v)),
+                ("prefregex", Some(v)) => def.prefregex = Some(s(v)),
+                ("maxlines", Some(Value::Int(i))) => def.maxlines = Some(*i),
+                ("datepattern", Some(v)) => def.datepattern = Some(s(v)),
+                ("addfailregex", Some(v)) => def.failregex.push(s(v)),
+                ("addignoreregex", Some(v)) => def.ignoreregex.push(s(v)),
+                ("addjournalmatch", _) => def.journalmatch.push(args.iter().map(s).collect()),
+                _ => {}
+            },
+            Command::MultiSetJail { key, values, .. } => {
+                let list = values.iter().map(s).collect::<Vec<_>>();
+                match key.as_str() {
+                    "addfailregex" => def.failregex.extend(list),
+                    "addignoreregex" => def.ignoreregex.extend(list),
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+    }
+    def.log = rd.take_log();
+    Ok(def)
+}

@@ -1,0 +1,340 @@
+//! The INI dialect of fail2ban (Python `configparser` in strict mode with `;` inline
+//! comments): one file's text → [`IniFile`] (ordered `[DEFAULT]` keys and sections, each
+//! value remembering the line it came from). Merging and interpolation live elsewhere.
+
+use std::collections::HashMap;
+
+/// A raw (uninterpolated) value with the place it was written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawVal {
+    pub text: String,
+    /// Index into the file table of the [`super::files::FileSet`] (or `u32::MAX` when synthetic).
+    pub file: u32,
+    pub line: u32,
+}
+
+impl RawVal {
+    pub fn synthetic(text: impl Into<String>) -> RawVal {
+        RawVal {
+            text: text.into(),
+            file: u32::MAX,
+            line: 0,
+        }
+    }
+}
+
+/// An insertion-ordered map of option name → value (Python dict semantics: overwriting
+/// keeps the original position).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrdMap<V> {
+    entries: Vec<(String, V)>,
+    index: HashMap<String, usize>,
+}
+
+impl<V> Default for OrdMap<V> {
+    fn default() -> Self {
+        OrdMap::new()
+    }
+}
+
+impl<V> OrdMap<V> {
+    pub fn new() -> Self {
+        OrdMap {
+            entries: Vec::new(),
+            index: HashMap::new(),
+        }
+    }
+    pub fn get(&self, k: &str) -> Option<&V> {
+        self.index.get(k).map(|&i| &self.entries[i].1)
+    }
+    pub fn get_mut(&mut self, k: &str) -> Option<&mut V> {
+        match self.index.get(k) {
+            Some(&i) => Some(&mut self.entries[i].1),
+            None => None,
+        }
+    }
+    pub fn contains_key(&self, k: &str) -> bool {
+        self.index.contains_key(k)
+    }
+    pub fn insert(&mut self, k: String, v: V) {
+        match self.index.get(&k) {
+            Some(&i) => self.entries[i].1 = v,
+            None => {
+                self.index.insert(k.clone(), self.entries.len());
+                self.entries.push((k, v));
+            }
+        }
+    }
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &V)> {
+        self.entries.iter().map(|(k, v)| (k, v))
+    }
+    pub fn keys(&self) -> impl Iterator<Item = &String> {
+        self.entries.iter().map(|(k, _)| k)
+    }
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+impl<V> FromIterator<(String, V)> for OrdMap<V> {
+    fn from_iter<T: IntoIterator<Item = (String, V)>>(iter: T) -> Self {
+        let mut m = OrdMap::new();
+        for (k, v) in iter {
+            m.insert(k, v);
+        }
+        m
+    }
+}
+
+pub type Section = OrdMap<RawVal>;
+
+/// One parsed file: `[DEFAULT]` keys plus the other sections in file order.
+#[derive(Debug, Clone, Default)]
+pub struct IniFile {
+    pub defaults: Section,
+    pub sections: OrdMap<Section>,
+}
+
+/// A syntax error that makes the whole configuration unusable (fail2ban's message first,
+/// the same wording configparser uses).
+#[derive(Debug, Clone, PartialEq)]
+pub struct IniError {
+    pub message: String,
+    pub line: u32,
+}
+
+fn is_py_space(c: char) -> bool {
+    c.is_whitespace()
+}
+
+/// Index of the inline `;` comment: a `;` at column 0 or right after whitespace.
+fn inline_comment_start(line: &str) -> Option<usize> {
+    let mut prev: Option<char> = None;
+    for (i, c) in line.char_indices() {
+        if c == ';' && (i == 0 || prev.is_some_and(is_py_space)) {
+            return Some(i);
+        }
+        prev = Some(c);
+    }
+    None
+}
+
+/// `[header]` at the start of a stripped line: text between the first `[` and the last `]`.
+fn section_header(value: &str) -> Option<&str> {
+    let rest = value.strip_prefix('[')?;
+    // `.` does not match a newline, and lines have none; need at least one char.
+    let end = rest.rfind(']')?;
+    if end == 0 {
+        return None;
+    }
+    Some(&rest[..end])
+}
+
+/// Parses one file's text. `file` is the file-table index stored in every value.
+pub fn parse(text: &str, file: u32, fname: &str) -> Result<IniFile, IniError> {
+    let mut out = IniFile::default();
+    // Current target: None = no section yet; Some(None) = DEFAULT; Some(Some(name)).
+    let mut cur: Option<Option<String>> = None;
+    let mut optname: Option<String> = None;
+    let mut indent_level: usize = 0;
+    let mut added_sections: std::collections::HashSet<String> = Default::default();
+    let mut added_opts: std::collections::HashSet<(String, String)> = Default::default();
+    // Multi-line values are gathered as line lists and joined at the end of the file.
+    let mut pending: Vec<(Option<String>, String, Vec<String>, u32)> = Vec::new();
+    let mut parse_errors: Vec<(u32, String)> = Vec::new();
+    let mut cur_pending: Option<usize> = None;
+
+    for (lineno0, raw_line) in text.split_inclusive('\n').enumerate() {
+        let lineno = (lineno0 + 1) as u32;
+        let line = raw_line.strip_suffix('\n').unwrap_or(raw_line);
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        let mut comment_start = inline_comment_start(line);
+        let stripped = line.trim();
+        if stripped.starts_with('#') || stripped.starts_with(';') {
+            comment_start = Some(0);
+        }
+        let value = match comment_start {
+            Some(i) => line[..i].trim(),
+            None => stripped,
+        };
+        if value.is_empty() {
+            // A truly blank line inside a value is kept as an empty line.
+            if comment_start.is_none() && cur.is_some() && optname.is_some() {
+                if let Some(p) = cur_pending {
+                    pending[p].2.push(String::new());
+                }
+            }
+            continue;
+        }
+        let cur_indent = line.chars().take_while(|c| is_py_space(*c)).count();
+        if cur.is_some() && optname.is_some() && cur_indent > indent_level {
+            if let Some(p) = cur_pending {
+                pending[p].2.push(value.to_string());
+            }
+            continue;
+        }
+        indent_level = cur_indent;
+        if let Some(name) = section_header(value) {
+            let name = name.to_string();
+            if name == "DEFAULT" {
+                cur = Some(None);
+            } else {
+                if added_sections.contains(&name) {
+                    return Err(IniError {
+                        message: format!(
+                            "While reading from {} [line {lineno:2}]: section {} already exists",
+                            crate::stream::py_str_repr(fname),
+                            crate::stream::py_str_repr(&name)
+                        ),
+                        line: lineno,
+                    });
+                }
+                added_sections.insert(name.clone());
+                if !out.sections.contains_key(&name) {
+                    out.sections.insert(name.clone(), Section::new());
+                }
+                cur = Some(Some(name));
+            }
+            optname = None;
+            cur_pending = None;
+            continue;
+        }
+        let Some(sect) = cur.clone() else {
+            return Err(IniError {
+                message: format!(
+                    "File contains no section headers.\nfile: {}, line: {lineno}\n{}",
+                    crate::stream::py_str_repr(fname),
+                    crate::stream::py_str_repr(raw_line)
+                ),
+                line: lineno,
+            });
+        };
+        // option line: the first `=` or `:` splits.
+        match value.find(['=', ':']) {
+            Some(pos) => {
+                let key = value[..pos].trim_end();
+                if key.is_empty() {
+                    parse_errors.push((lineno, raw_line.to_string()));
+                }
+                let key = key.to_lowercase();
+                let sname = sect.clone().unwrap_or_else(|| "DEFAULT".to_string());
+                let pair = (sname.clone(), key.clone());
+                if added_opts.contains(&pair) {
+                    return Err(IniError {
+                        message: format!(
+                            "While reading from {} [line {lineno:2}]: option {} in section {} already exists",
+                            crate::stream::py_str_repr(fname),
+                            crate::stream::py_str_repr(&key),
+                            crate::stream::py_str_repr(&sname)
+                        ),
+                        line: lineno,
+                    });
+                }
+                added_opts.insert(pair);
+                let val = value[pos + 1..].trim().to_string();
+                pending.push((sect, key.clone(), vec![val], lineno));
+                cur_pending = Some(pending.len() - 1);
+                optname = Some(key);
+            }
+            None => {
+                parse_errors.push((lineno, raw_line.to_string()));
+                // configparser keeps going; the error is raised at the end of the file.
+                optname = None;
+                cur_pending = None;
+            }
+        }
+    }
+    if !parse_errors.is_empty() {
+        let mut msg = format!(
+            "Source contains parsing errors: {}",
+            crate::stream::py_str_repr(fname)
+        );
+        for (l, t) in &parse_errors {
+            msg.push_str(&format!(
+                "\n\t[line {l:2}]: {}",
+                crate::stream::py_str_repr(t)
+            ));
+        }
+        return Err(IniError {
+            message: msg,
+            line: parse_errors[0].0,
+        });
+    }
+    for (sect, key, lines, line) in pending {
+        let joined = lines.join("\n");
+        let text = joined.trim_end().to_string();
+        let v = RawVal { text, file, line };
+        match sect {
+            None => out.defaults.insert(key, v),
+            Some(s) => {
+                if let Some(sec) = out.sections.get_mut(&s) {
+                    sec.insert(key, v);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn get<'a>(f: &'a IniFile, s: &str, k: &str) -> Option<&'a str> {
+        f.sections.get(s)?.get(k).map(|v| v.text.as_str())
+    }
+
+    #[test]
+    fn comments_and_continuations() {
+        let t = "[s]\nkey4 = line1\n    line2\n  # c\n    line3\nc = d ;in line comment\nkey2 = value2;not\nkey3 = v # x\nk = a ;; b\nKey5: colon-delim\n key6 = y\na = l1\n\n    l3\n\n";
+        let f = parse(t, 0, "t").unwrap();
+        assert_eq!(get(&f, "s", "key4"), Some("line1\nline2\nline3"));
+        assert_eq!(get(&f, "s", "c"), Some("d"));
+        assert_eq!(get(&f, "s", "key2"), Some("value2;not"));
+        assert_eq!(get(&f, "s", "key3"), Some("v # x"));
+        assert_eq!(get(&f, "s", "k"), Some("a"));
+        assert_eq!(get(&f, "s", "key5"), Some("colon-delim\nkey6 = y"));
+        assert_eq!(get(&f, "s", "key6"), None);
+        assert_eq!(get(&f, "s", "a"), Some("l1\n\nl3"));
+    }
+
+    #[test]
+    fn headers_and_errors() {
+        let f = parse(
+            "[sec with space]\na=1\n[Other] ; c\nb=2\n[DEFAULT]\nx=3\n[default]\ny=4\n",
+            0,
+            "t",
+        )
+        .unwrap();
+        assert_eq!(get(&f, "sec with space", "a"), Some("1"));
+        assert_eq!(get(&f, "Other", "b"), Some("2"));
+        assert_eq!(get(&f, "default", "y"), Some("4"));
+        assert_eq!(f.defaults.get("x").map(|v| v.text.as_str()), Some("3"));
+        let e = parse("[s]\nmaxretry = 1\n\nmaxRetry = 2\n", 0, "/x/jail.local").unwrap_err();
+        assert_eq!(
+            e.message,
+            "While reading from '/x/jail.local' [line  4]: option 'maxretry' in section 's' already exists"
+        );
+        assert!(
+            parse("a = 1\n", 0, "f")
+                .unwrap_err()
+                .message
+                .starts_with("File contains no section headers.")
+        );
+        assert!(
+            parse("[s]\na=1\n[s]\n", 0, "f")
+                .unwrap_err()
+                .message
+                .contains("section 's' already exists")
+        );
+        assert!(
+            parse("[s]\nnovalue\n", 0, "f")
+                .unwrap_err()
+                .message
+                .starts_with("Source contains parsing errors")
+        );
+    }
+}

@@ -1,0 +1,362 @@
+//! `%(name)s` interpolation with fail2ban's extensions, performed when a value is read:
+//! `%(__name__)s`, `%(default/x)s`, `%(known/x)s`, `%(sec/x)s`, `%%`, depth limit 10 and
+//! configparser's exact failure messages. Lookup order: caller variables → section →
+//! `[DEFAULT]`. Entry point: [`Config::get`].
+
+use std::borrow::Cow;
+
+use super::files::{Config, ConfigError};
+use super::ini::Section;
+
+/// Caller-supplied interpolation variables (keys lower-cased), Python's `vars=`.
+pub type Vars = [(String, String)];
+
+/// Why a `get` produced no value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GetError {
+    NoSection(String),
+    NoOption(String, String),
+    Interp(ConfigError),
+}
+
+const MAX_DEPTH: usize = 10;
+
+#[derive(Clone)]
+struct Map<'a> {
+    sec: Option<&'a Section>,
+    defaults: &'a Section,
+    vars: &'a Vars,
+    overlay: Vec<(String, String)>,
+}
+
+impl<'a> Map<'a> {
+    fn lookup(&self, k: &str) -> Option<Cow<'_, str>> {
+        if let Some((_, v)) = self.overlay.iter().rev().find(|(kk, _)| kk == k) {
+            return Some(Cow::Borrowed(v));
+        }
+        if let Some((_, v)) = self.vars.iter().find(|(kk, _)| kk == k) {
+            return Some(Cow::Borrowed(v));
+        }
+        if let Some(v) = self.sec.and_then(|s| s.get(k)) {
+            return Some(Cow::Borrowed(&v.text));
+        }
+        self.defaults.get(k).map(|v| Cow::Borrowed(v.text.as_str()))
+    }
+}
+
+impl Config {
+    /// `has_section` (DEFAULT is not a section).
+    pub fn has_section(&self, s: &str) -> bool {
+        self.sections.contains_key(s)
+    }
+
+    /// Own option names of a section (without `[DEFAULT]`).
+    pub fn own_options(&self, s: &str) -> Vec<String> {
+        self.sections
+            .get(s)
+            .map(|sec| sec.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Whether `opt` is visible in `s` (own or DEFAULT).
+    pub fn has_option(&self, s: &str, opt: &str) -> bool {
+        match self.sections.get(s) {
+            Some(sec) => sec.contains_key(opt) || self.defaults.contains_key(opt),
+            None => false,
+        }
+    }
+
+    fn section_for(&self, section: &str) -> Result<Option<&Section>, GetError> {
+        match self.sections.get(section) {
+            Some(s) => Ok(Some(s)),
+            None if section == "DEFAULT" => Ok(None),
+            None => Err(GetError::NoSection(section.to_string())),
+        }
+    }
+
+    /// The raw value as `get(raw=True)` sees it (vars → section → DEFAULT).
+    pub fn get_raw(&self, section: &str, option: &str, vars: &Vars) -> Result<String, GetError> {
+        let sec = self.section_for(section)?;
+        let opt = option.to_lowercase();
+        let map = Map {
+            sec,
+            defaults: &self.defaults,
+            vars,
+            overlay: Vec::new(),
+        };
+        map.lookup(&opt)
+            .map(|c| c.into_owned())
+            .ok_or(GetError::NoOption(opt, section.to_string()))
+    }
+
+    /// Python's `get(section, option, vars=vars)` with interpolation. `names` maps
+    /// file indices to paths for precise error locations.
+    pub fn get(
+        &self,
+        section: &str,
+        option: &str,
+        vars: &Vars,
+        names: &[String],
+    ) -> Result<String, GetError> {
+        let sec = self.section_for(section)?;
+        let opt = option.to_lowercase();
+        let map = Map {
+            sec,
+            defaults: &self.defaults,
+            vars,
+            overlay: Vec::new(),
+        };
+        let value = match map.lookup(&opt) {
+            Some(v) => v.into_owned(),
+            None => return Err(GetError::NoOption(opt, section.to_string())),
+        };
+        if !value.contains('%') {
+            return Ok(value);
+        }
+        let mut acc = String::with_capacity(value.len());
+        self.interpolate_some(&opt, &mut acc, &value, section, &map, 1)
+            .map_err(|e| {
+                let origin = sec
+                    .and_then(|s| s.get(&opt))
+                    .or_else(|| self.defaults.get(&opt))
+                    .and_then(|v| {
+                        names
+                            .get(v.file as usize)
+                            .map(|f| format!("{f}, line {}", v.line))
+                    });
+                let loc = match origin {
+                    Some(o) => format!("{o}, section [{section}], option '{opt}'"),
+                    None => format!("section [{section}], option '{opt}'"),
+                };
+                GetError::Interp(e.at(loc))
+            })?;
+        Ok(acc)
+    }
+
+    /// Raw value for error messages (`get(raw=True, fallback=rest)`, no vars).
+    fn rawval(&self, section: &str, option: &str, fallback: &str) -> String {
+        let sec = self.sections.get(section);
+        sec.and_then(|s| s.get(option))
+            .or_else(|| self.defaults.get(option))
+            .map(|v| v.text.clone())
+            .unwrap_or_else(|| fallback.to_string())
+    }
+
+    /// Adds `sec/opt` references found in `rest` to the map (fail2ban's extension).
+    fn map_section_options(&self, section: &str, rest: &str, map: &mut Map<'_>) {
+        if !rest.contains('/') || !rest.contains("%(") {
+            return;
+        }
+        let mut pos = 0;
+        while let Some(i) = rest[pos..].find("%(") {
+            let start = pos + i + 2;
+            pos = start;
+            // `%\(([\w\-]+/([^\)]+))\)s`
+            let tail = &rest[start..];
+            let sec_len = tail
+                .char_indices()
+                .find(|(_, c)| !(c.is_alphanumeric() || *c == '_' || *c == '-'))
+                .map(|(j, _)| j)
+                .unwrap_or(tail.len());
+            if sec_len == 0 || !tail[sec_len..].starts_with('/') {
+                continue;
+            }
+            let after = &tail[sec_len + 1..];
+            let Some(close) = after.find(')') else {
+                continue;
+            };
+            if close == 0 || !after[close..].starts_with(")s") {
+                continue;
+            }
+            let sec = &tail[..sec_len];
+            let opt = &after[..close];
+            let sopt = &tail[..sec_len + 1 + close];
+            if map.lookup(sopt).is_some() {
+                continue;
+            }
+            let seclwr = sec.to_lowercase();
+            let mut v: Option<String> = None;
+            let mut usedef = false;
+            if seclwr != "default" {
+                if seclwr == "known" {
+                    match self
+                        .sections
+                        .get(&format!("KNOWN/{section}"))
+                        .and_then(|s| s.get(opt))
+                    {
+                        Some(x) => v = Some(x.text.clone()),
+                        None => usedef = true,
+                    }
+                } else {
+                    let Some(s) = self.sections.get(sec) else {
+                        continue;
+                    };
+                    match s.get(opt) {
+                        Some(x) => v = Some(x.text.clone()),
+                        None => usedef = true,
+                    }
+                }
+            } else {
+                usedef = true;
+            }
+            if usedef {
+                match self.defaults.get(opt) {
+                    Some(x) => v = Some(x.text.clone()),
+                    None => continue,
+                }
+            }
+            if let Some(v) = v {
+                map.overlay.push((sopt.to_string(), v));
+            }
+        }
+    }
+
+    fn interpolate_some(
+        &self,
+        option: &str,
+        acc: &mut String,
+        rest: &str,
+        section: &str,
+        map: &Map<'_>,
+        depth: usize,
+    ) -> Result<(), ConfigError> {
+        let mut map = map.clone();
+        map.overlay
+            .push(("__name__".to_string(), section.to_string()));
+        self.map_section_options(section, rest, &mut map);
+        if depth > MAX_DEPTH {
+            return Err(ConfigError::new(format!(
+                "Recursion limit exceeded in value substitution: option {} in section {} contains an interpolation key which cannot be substituted in {} steps. Raw value: {}",
+                py(option),
+                py(section),
+                MAX_DEPTH,
+                py(&self.rawval(section, option, rest))
+            )));
+        }
+        let mut rest = rest;
+        while !rest.is_empty() {
+            let Some(p) = rest.find('%') else {
+                acc.push_str(rest);
+                return Ok(());
+            };
+            acc.push_str(&rest[..p]);
+            rest = &rest[p..];
+            let c = rest[1..].chars().next();
+            match c {
+                Some('%') => {
+                    acc.push('%');
+                    rest = &rest[2..];
+                }
+                Some('(') => {
+                    // `%\(([^)]+)\)s`
+                    let inner = &rest[2..];
+                    let close = inner.find(')');
+                    let ok = match close {
+                        Some(j) => j > 0 && inner[j..].starts_with(")s"),
+                        None => false,
+                    };
+                    if !ok {
+                        return Err(ConfigError::new(format!(
+                            "bad interpolation variable reference {}",
+                            py(rest)
+                        )));
+                    }
+                    let j = close.unwrap_or(0);
+                    let var = inner[..j].to_lowercase();
+                    rest = &inner[j + 2..];
+                    let v = match map.lookup(&var) {
+                        Some(v) => v.into_owned(),
+                        None => {
+                            return Err(ConfigError::new(format!(
+                                "Bad value substitution: option {} in section {} contains an interpolation key {} which is not a valid option name. Raw value: {}",
+                                py(option),
+                                py(section),
+                                py(&var),
+                                py(&self.rawval(section, option, rest))
+                            )));
+                        }
+                    };
+                    if v.contains('%') {
+                        self.interpolate_some(option, acc, &v, section, &map, depth + 1)?;
+                    } else {
+                        acc.push_str(&v);
+                    }
+                }
+                _ => {
+                    return Err(ConfigError::new(format!(
+                        "'%' must be followed by '%' or '(', found: {}",
+                        py(rest)
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn py(s: &str) -> String {
+    crate::stream::py_str_repr(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::files::{EmbeddedSource, FileSet};
+    use super::*;
+
+    static FILES: &[(&str, &str)] = &[
+        (
+            "j.conf",
+            "[DEFAULT]\nb = a\nx = base\nzz = the%(__name__)s\n[section]\ny = 4%(b)s\nz = %(default/x)s\n[j1]\ny = one\nz = %(j2/w)s\nv = %(undefined)s\np = 100%%\nbad = 5%\nloop = %(loop)s\n[j2]\nw = W-%(x)s-%(__name__)s\n",
+        ),
+        ("j.local", "[j1]\ny = %(known/y)s three\n"),
+    ];
+
+    fn get(cfg: &Config, s: &str, o: &str) -> Result<String, GetError> {
+        cfg.get(s, o, &[], &[])
+    }
+
+    #[test]
+    fn interpolation_forms() {
+        let src = EmbeddedSource {
+            root: "/e".into(),
+            files: FILES,
+        };
+        let mut fs = FileSet::new(&src, "/e");
+        let cfg = fs.read("j").unwrap().unwrap();
+        assert_eq!(get(&cfg, "section", "y").unwrap(), "4a");
+        assert_eq!(get(&cfg, "section", "zz").unwrap(), "thesection");
+        assert_eq!(get(&cfg, "section", "z").unwrap(), "base");
+        assert_eq!(get(&cfg, "j1", "y").unwrap(), "one three");
+        assert_eq!(get(&cfg, "j1", "z").unwrap(), "W-base-j1");
+        assert_eq!(get(&cfg, "j1", "p").unwrap(), "100%");
+        let vars = vec![("b".to_string(), "VAR".to_string())];
+        assert_eq!(cfg.get("section", "y", &vars, &[]).unwrap(), "4VAR");
+        let GetError::Interp(e) = get(&cfg, "j1", "v").unwrap_err() else {
+            panic!()
+        };
+        assert_eq!(
+            e.message,
+            "Bad value substitution: option 'v' in section 'j1' contains an interpolation key 'undefined' which is not a valid option name. Raw value: '%(undefined)s'"
+        );
+        let GetError::Interp(e) = get(&cfg, "j1", "bad").unwrap_err() else {
+            panic!()
+        };
+        assert_eq!(e.message, "'%' must be followed by '%' or '(', found: '%'");
+        let GetError::Interp(e) = get(&cfg, "j1", "loop").unwrap_err() else {
+            panic!()
+        };
+        assert!(
+            e.message.starts_with("Recursion limit exceeded"),
+            "{}",
+            e.message
+        );
+        assert!(matches!(
+            get(&cfg, "nosuch", "y"),
+            Err(GetError::NoSection(_))
+        ));
+        assert!(matches!(
+            get(&cfg, "j2", "nosuch"),
+            Err(GetError::NoOption(..))
+        ));
+    }
+}

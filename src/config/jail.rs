@@ -1,0 +1,540 @@
+//! One jail: its options, filter and actions as fail2ban's `JailReader` reads them
+//! ([`read_jail`]), and its part of the command stream ([`JailState::convert`]).
+
+use std::rc::Rc;
+
+use super::files::{ConfigError, Level};
+use super::ini::{OrdMap, RawVal};
+use super::interp::GetError;
+use super::options::{extract_options, json_dumps, shlex_split, split_with_options, splitwords};
+use super::reader::{DefReader, FILTER_OPTS, Kind, Py, Spec, Ty, get_options};
+use super::{Reader, glob};
+use crate::stream::{Command, Value};
+
+const OPTS_1ST: &[Spec] = &[
+    (Ty::Bool, "enabled", Py::Bool(false)),
+    (Ty::Str, "backend", Py::Str(String::new())),
+    (Ty::Str, "filter", Py::Str(String::new())),
+];
+
+/// The jail option template (order matters: it is the order of the stream).
+fn jail_opts() -> Vec<Spec> {
+    let mut v: Vec<Spec> = vec![
+        (Ty::Bool, "enabled", Py::Bool(false)),
+        (Ty::Str, "backend", Py::Str("auto".into())),
+        (Ty::Int, "maxretry", Py::None),
+        (Ty::Int, "maxmatches", Py::None),
+        (Ty::Str, "findtime", Py::None),
+        (Ty::Str, "bantime", Py::None),
+        (Ty::Bool, "bantime.increment", Py::None),
+        (Ty::Str, "bantime.factor", Py::None),
+        (Ty::Str, "bantime.formula", Py::None),
+        (Ty::Str, "bantime.multipliers", Py::None),
+        (Ty::Str, "bantime.maxtime", Py::None),
+        (Ty::Str, "bantime.rndtime", Py::None),
+        (Ty::Bool, "bantime.overalljails", Py::None),
+        (Ty::Str, "ignorecommand", Py::None),
+        (Ty::Bool, "ignoreself", Py::None),
+        (Ty::Str, "ignoreip", Py::None),
+        (Ty::Str, "ignorecache", Py::None),
+        (Ty::Str, "filter", Py::Str(String::new())),
+        (Ty::Str, "logtimezone", Py::None),
+        (Ty::Str, "logencoding", Py::None),
+        (Ty::Str, "logpath", Py::None),
+        (Ty::Str, "action", Py::Str(String::new())),
+    ];
+    v.extend(FILTER_OPTS.iter().cloned());
+    v
+}
+
+const ESCAPED_ACTION_TAGS: &[&str] = &[
+    "matches",
+    "ipmatches",
+    "ipjailmatches",
+    "timeout",
+    "bantime",
+];
+
+enum ActionEntry {
+    Cmd(Box<DefReader>, String),
+    Python(Command),
+}
+
+/// A jail read from the config.
+pub struct JailState {
+    pub name: String,
+    pub enabled: bool,
+    pub config_error: Option<String>,
+    opts: OrdMap<Py>,
+    filter: Option<Box<DefReader>>,
+    actions: Vec<ActionEntry>,
+}
+
+enum JErr {
+    Def(String),
+    Fatal(ConfigError),
+}
+
+impl From<ConfigError> for JErr {
+    fn from(e: ConfigError) -> Self {
+        JErr::Fatal(e)
+    }
+}
+
+fn get_err(e: GetError) -> JErr {
+    match e {
+        GetError::Interp(e) => JErr::Fatal(e),
+        GetError::NoSection(s) => JErr::Fatal(ConfigError::new(format!(
+            "No section: {}",
+            crate::stream::py_str_repr(&s)
+        ))),
+        GetError::NoOption(o, s) => JErr::Fatal(ConfigError::new(format!(
+            "No option {} in section: {}",
+            crate::stream::py_str_repr(&o),
+            crate::stream::py_str_repr(&s)
+        ))),
+    }
+}
+
+fn repr(s: &str) -> String {
+    crate::stream::py_str_repr(s)
+}
+
+fn path_join(a: &str, b: &str) -> String {
+    if b.starts_with('/') {
+        b.to_string()
+    } else if a.is_empty() || a.ends_with('/') {
+        format!("{a}{b}")
+    } else {
+        format!("{a}/{b}")
+    }
+}
+
+/// Reads jail `name` from the (mutable: it receives `known/…` filter values) jail config.
+pub fn read_jail(rd: &mut Reader<'_>, name: &str) -> Result<JailState, ConfigError> {
+    let basedir = rd.fs.basedir.clone();
+    rd.jail.defaults.insert(
+        "fail2ban_version".into(),
+        RawVal::synthetic(super::FAIL2BAN_VERSION),
+    );
+    rd.jail.defaults.insert(
+        "fail2ban_confpath".into(),
+        RawVal::synthetic(basedir.clone()),
+    );
+    let mut st = JailState {
+        name: name.to_string(),
+        enabled: false,
+        config_error: None,
+        opts: OrdMap::new(),
+        filter: None,
+        actions: Vec::new(),
+    };
+    match read_jail_inner(rd, &mut st, &basedir) {
+        Ok(()) => Ok(st),
+        Err(JErr::Def(msg)) => {
+            rd.log
+                .push(Level::Error, "fail2ban.jailreader", msg.clone());
+            st.config_error = Some(msg);
+            Ok(st)
+        }
+        Err(JErr::Fatal(e)) => Err(e),
+    }
+}
+
+fn read_jail_inner(rd: &mut Reader<'_>, st: &mut JailState, basedir: &str) -> Result<(), JErr> {
+    let name = st.name.clone();
+    let opts1 = get_options(
+        &rd.jail,
+        &rd.fs.names,
+        &mut rd.log,
+        &name,
+        OPTS_1ST,
+        &OrdMap::new(),
+        true,
+        true,
+    )
+    .map_err(get_err)?;
+    st.enabled = opts1.get("enabled").is_some_and(Py::truthy);
+    st.opts = opts1.clone();
+    if !st.enabled {
+        return Ok(());
+    }
+    let flt = opts1
+        .get("filter")
+        .and_then(Py::as_str)
+        .unwrap_or("")
+        .to_string();
+    if !flt.is_empty() {
+        let (fname, fopts) = extract_options(&flt)
+            .map_err(|e| JErr::Def(format!("Invalid filter definition {}: {e}", repr(&flt))))?;
+        let Some(cfg) = rd.def_config(&path_join("filter.d", &fname))? else {
+            return Err(JErr::Def(format!(
+                "Unable to read the filter {}",
+                repr(&fname)
+            )));
+        };
+        let init: OrdMap<Py> = fopts.into_iter().map(|(k, v)| (k, Py::Str(v))).collect();
+        let mut fr = DefReader::new(Kind::Filter, cfg, &name, init);
+        let backend = opts1
+            .get("backend")
+            .and_then(Py::as_str)
+            .unwrap_or("")
+            .to_string();
+        fr.apply_auto_options(&backend);
+        fr.get_options(&rd.fs.names, &mut rd.log, &opts1, true)
+            .map_err(get_err)?;
+        let comb = fr.get_combined(&rd.fs.names, &mut rd.log, &[])?;
+        if let Some(sec) = rd.jail.sections.get_mut(&name) {
+            for (k, v) in comb.iter() {
+                if k.starts_with("known/") || k == "__name__" {
+                    continue;
+                }
+                let text = v.to_var().unwrap_or_else(|| "None".into());
+                sec.insert(format!("known/{k}"), RawVal::synthetic(text));
+            }
+        }
+        st.filter = Some(Box::new(fr));
+    } else {
+        rd.log.push(
+            Level::Warning,
+            "fail2ban.jailreader",
+            format!("No filter set for jail {name}"),
+        );
+    }
+    let specs = jail_opts();
+    let opts = get_options(
+        &rd.jail,
+        &rd.fs.names,
+        &mut rd.log,
+        &name,
+        &specs,
+        &OrdMap::new(),
+        false,
+        true,
+    )
+    .map_err(get_err)?;
+    st.opts = opts;
+    if let Some(fr) = st.filter.as_mut() {
+        fr.get_options(&rd.fs.names, &mut rd.log, &st.opts, false)
+            .map_err(get_err)?;
+    }
+    let action_val = st
+        .opts
+        .get("action")
+        .and_then(Py::as_str)
+        .unwrap_or("")
+        .to_string();
+    for act in split_with_options(&action_val) {
+        let act = act.trim();
+        if act.is_empty() {
+            continue;
+        }
+        let (an, mut ao) = extract_options(act)
+            .map_err(|e| JErr::Def(format!("Invalid action definition {}: {e}", repr(act))))?;
+        if an.ends_with(".py") {
+            let actname = match ao.iter().position(|(k, _)| k == "actname") {
+                Some(i) => ao.remove(i).1,
+                None => {
+                    let file = an.rsplit('/').next().unwrap_or(&an);
+                    let cut = file
+                        .rfind('.')
+                        .filter(|&i| i > 0)
+                        .map(|i| an.len() - file.len() + i)
+                        .unwrap_or(an.len());
+                    an[..cut].to_string()
+                }
+            };
+            st.actions.push(ActionEntry::Python(Command::AddAction {
+                jail: name.clone(),
+                action: actname,
+                python: Some((
+                    path_join(&path_join(basedir, "action.d"), &an),
+                    json_dumps(&ao),
+                )),
+            }));
+            continue;
+        }
+        let mut init: OrdMap<Py> = ao.into_iter().map(|(k, v)| (k, Py::Str(v))).collect();
+        let n = match init.get("name").and_then(Py::as_str) {
+            Some(n) => n.to_string(),
+            None => {
+                init.insert("name".into(), Py::Str(name.clone()));
+                name.clone()
+            }
+        };
+        let actname = match init.get("actname").and_then(Py::as_str) {
+            Some(a) => a.to_string(),
+            None => {
+                let mut a = an.clone();
+                if n != name {
+                    match n.strip_prefix(name.as_str()) {
+                        Some(rest) => a.push_str(rest),
+                        None => {
+                            a.push('-');
+                            a.push_str(&n);
+                        }
+                    }
+                }
+                init.insert("actname".into(), Py::Str(a.clone()));
+                a
+            }
+        };
+        let Some(cfg) = rd
+            .def_config(&path_join("action.d", &an))
+            .map_err(|e| wrap_action(act, e))?
+        else {
+            return Err(JErr::Def(format!("Unable to read action {}", repr(&an))));
+        };
+        let mut ar = DefReader::new(Kind::Action, cfg, &name, init);
+        ar.get_options(&rd.fs.names, &mut rd.log, &st.opts, false)
+            .map_err(|e| match get_err(e) {
+                JErr::Fatal(e) => wrap_action(act, e),
+                d => d,
+            })?;
+        st.actions.push(ActionEntry::Cmd(Box::new(ar), actname));
+    }
+    if st.actions.is_empty() {
+        rd.log.push(
+            Level::Warning,
+            "fail2ban.jailreader",
+            format!("No actions were defined for {name}"),
+        );
+    }
+    Ok(())
+}
+
+fn wrap_action(act: &str, e: ConfigError) -> JErr {
+    JErr::Fatal(ConfigError {
+        message: format!("Error in action definition {}: {}", repr(act), e.message),
+        location: e.location,
+    })
+}
+
+/// fail2ban's `FilterReader._fillStream`: regexes, and `usedns`/`prefregex`/`maxlines`
+/// moved to the front.
+pub fn fill_stream(
+    stream: &mut Vec<Command>,
+    opts: &OrdMap<Py>,
+    jail: &str,
+) -> Result<(), ConfigError> {
+    let mut prio0 = 0usize;
+    for (opt, value) in opts.iter() {
+        if *value == Py::None {
+            continue;
+        }
+        let set = |key: &str, args: Vec<Value>| Command::SetJail {
+            jail: jail.to_string(),
+            key: key.to_string(),
+            args,
+        };
+        match opt.as_str() {
+            "failregex" | "ignoreregex" => {
+                let text = value.to_var().unwrap_or_default();
+                let multi: Vec<Value> = text
+                    .split('\n')
+                    .filter(|r| !r.is_empty())
+                    .map(Value::from)
+                    .collect();
+                let key = format!("add{opt}");
+                if multi.len() > 1 {
+                    stream.push(Command::MultiSetJail {
+                        jail: jail.to_string(),
+                        key,
+                        values: multi,
+                    });
+                } else if let Some(one) = multi.into_iter().next() {
+                    stream.push(set(&key, vec![one]));
+                }
+            }
+            "usedns" | "maxlines" | "prefregex" => {
+                let idx = if opt == "usedns" { 0 } else { prio0 };
+                stream.insert(idx.min(stream.len()), set(opt, vec![value.to_value()]));
+                prio0 += 1;
+            }
+            "journalmatch" => {
+                let text = value.to_var().unwrap_or_default();
+                for m in text.split('\n').filter(|m| !m.is_empty()) {
+                    let words = shlex_split(m).map_err(|e| {
+                        ConfigError::new(e).at(format!("jail '{jail}', journalmatch {}", repr(m)))
+                    })?;
+                    stream.push(set(
+                        "addjournalmatch",
+                        words.into_iter().map(Value::from).collect(),
+                    ));
+                }
+            }
+            // fail2ban tests `opt in ('datepattern')`, a substring test on a string.
+            o if "datepattern".contains(o) => stream.push(set(opt, vec![value.to_value()])),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+const IGNORE_OPTS: &[&str] = &[
+    "action",
+    "filter",
+    "enabled",
+    "usedns",
+    "prefregex",
+    "ignoreregex",
+    "failregex",
+    "maxlines",
+    "datepattern",
+    "journalmatch",
+];
+
+impl JailState {
+    /// The jail's commands (without `start`). `allow_no_files`: `-d` tolerates a jail
+    /// without log files, `-t`/start do not.
+    pub fn convert(
+        &mut self,
+        rd: &mut Reader<'_>,
+        allow_no_files: bool,
+    ) -> Result<Vec<Command>, ConfigError> {
+        if let Some(e) = &self.config_error {
+            return Ok(vec![Command::ConfigError(format!(
+                "Jail '{}' skipped, because of wrong configuration: {e}",
+                self.name
+            ))]);
+        }
+        let jail = self.name.clone();
+        let mut stream = Vec::new();
+        let mut stream2 = Vec::new();
+        if let Some(fr) = self.filter.as_mut() {
+            let opts = fr.get_combined(&rd.fs.names, &mut rd.log, &[])?;
+            if !opts.is_empty() {
+                fill_stream(&mut stream, &opts, &jail)?;
+            }
+        }
+        fill_stream(&mut stream, &self.opts, &jail)?;
+        let mut backend = String::new();
+        let is_systemd = self
+            .opts
+            .get("backend")
+            .and_then(Py::as_str)
+            .is_some_and(|b| b.starts_with("systemd"));
+        for (opt, value) in self.opts.iter() {
+            match opt.as_str() {
+                "logpath" => {
+                    if is_systemd {
+                        continue;
+                    }
+                    let mut found = 0;
+                    let text = value.to_var().unwrap_or_default();
+                    for line in text.split('\n') {
+                        let (path, tail) = match line.rsplit_once(' ') {
+                            Some((p, t)) => (p, t),
+                            None => (line, "head"),
+                        };
+                        let list = glob::glob(path);
+                        let mut any = false;
+                        for p in list {
+                            if !std::path::Path::new(&p).exists() {
+                                rd.log.push(
+                                    Level::Warning,
+                                    "fail2ban.jailreader",
+                                    format!(
+                                        "File {p} is a dangling link, thus cannot be monitored"
+                                    ),
+                                );
+                                continue;
+                            }
+                            any = true;
+                            found += 1;
+                            stream2.push(Command::SetJail {
+                                jail: jail.clone(),
+                                key: "addlogpath".into(),
+                                args: vec![p.into(), tail.into()],
+                            });
+                        }
+                        if !any {
+                            rd.log.push(
+                                Level::Notice,
+                                "fail2ban.jailreader",
+                                format!("No file(s) found for glob {path}"),
+                            );
+                        }
+                    }
+                    if found == 0 {
+                        let msg = format!("Have not found any log file for {jail} jail");
+                        if !allow_no_files {
+                            return Err(ConfigError::new(msg));
+                        }
+                        rd.log.push(Level::Warning, "fail2ban.jailreader", msg);
+                    }
+                }
+                "backend" => backend = value.to_var().unwrap_or_default(),
+                "ignoreip" => {
+                    let mut args = vec![];
+                    args.extend(
+                        splitwords(&value.to_var().unwrap_or_default())
+                            .into_iter()
+                            .map(Value::from),
+                    );
+                    stream.push(Command::SetJail {
+                        jail: jail.clone(),
+                        key: "addignoreip".into(),
+                        args,
+                    });
+                }
+                o if IGNORE_OPTS.contains(&o) => {}
+                _ => stream.push(Command::SetJail {
+                    jail: jail.clone(),
+                    key: opt.clone(),
+                    args: vec![value.to_value()],
+                }),
+            }
+        }
+        stream.extend(stream2);
+        for a in self.actions.iter_mut() {
+            match a {
+                ActionEntry::Python(c) => stream.push(c.clone()),
+                ActionEntry::Cmd(ar, actname) => {
+                    let opts = ar.get_combined(&rd.fs.names, &mut rd.log, ESCAPED_ACTION_TAGS)?;
+                    stream.push(Command::AddAction {
+                        jail: jail.clone(),
+                        action: actname.clone(),
+                        python: None,
+                    });
+                    let mut multi: Vec<(String, Value)> = Vec::new();
+                    for (k, v) in opts.iter() {
+                        if ar.is_config_opt(k) && !k.starts_with("known/") {
+                            multi.push((k.clone(), v.to_value()));
+                        }
+                    }
+                    for (k, v) in ar.init_opts.iter() {
+                        if !ar.is_config_opt(k) && !k.starts_with("known/") {
+                            multi.push((k.clone(), v.to_value()));
+                        }
+                    }
+                    if multi.len() > 1 {
+                        stream.push(Command::MultiSetAction {
+                            jail: jail.clone(),
+                            action: actname.clone(),
+                            pairs: multi,
+                        });
+                    } else if let Some((k, v)) = multi.into_iter().next() {
+                        stream.push(Command::SetAction {
+                            jail: jail.clone(),
+                            action: actname.clone(),
+                            key: k,
+                            value: v,
+                        });
+                    }
+                }
+            }
+        }
+        stream.insert(
+            0,
+            Command::AddJail {
+                jail: jail.clone(),
+                backend,
+            },
+        );
+        Ok(stream)
+    }
+}
+
+/// Keeps `Rc` in scope for readers that share filter configs.
+pub type SharedConfig = Rc<super::files::Config>;

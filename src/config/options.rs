@@ -1,0 +1,293 @@
+//! Small value parsers of the jail config: the `name[k=v, …]` option syntax
+//! ([`extract_options`]), the action-list splitter ([`split_with_options`]),
+//! [`splitwords`] (ignoreip), POSIX [`shlex_split`] (journalmatch) and Python's
+//! `json.dumps` of a string map (Python action entries).
+
+use std::sync::OnceLock;
+
+use fancy_regex::Regex;
+
+/// Options in jail order (keys as written, values stripped).
+pub type OptList = Vec<(String, String)>;
+
+fn extract_re() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    // Python's `$` (no MULTILINE) also matches before a final newline.
+    RE.get_or_init(|| {
+        Regex::new(
+            r#"(?s)\s*([\w\-_\.]+)=(?:"([^"]*)"|'([^']*)'|([^,\]]*))(?:,|\]\s*\[|(?=\n?\z)|(?P<wrngA>.+))|,?\s*(?=\n?\z)|(?P<wrngB>.+)"#,
+        )
+        .unwrap_or_else(|_| unreachable_regex())
+    })
+}
+
+fn split_re() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(
+            r#"(?s)(?:[^\[\s]+(?:\s*\[\s*(?:[\w\-_\.]+=(?:"[^"]*"|'[^']*'|[^,\]]*)\s*(?:,|\]\s*\[)?\s*)*\])?\s*|\S+)(?=\n\s*|\s+|\n?\z)"#,
+        )
+        .unwrap_or_else(|_| unreachable_regex())
+    })
+}
+
+/// The patterns above are constants covered by tests; failing to compile them is a bug.
+fn unreachable_regex() -> Regex {
+    panic!("internal error: constant option regex does not compile")
+}
+
+/// `name[k=v, …][k2=v2]` → (name, options). Error text is fail2ban's.
+pub fn extract_options(option: &str) -> Result<(String, OptList), String> {
+    // `^([^\[]+)(?:\[(.*)\])?\s*$` (DOTALL)
+    let (name, optstr) = match option.find('[') {
+        None => {
+            if option.is_empty() {
+                return Err("unexpected option syntax".into());
+            }
+            (option, None)
+        }
+        Some(0) => return Err("unexpected option syntax".into()),
+        Some(i) => {
+            let rest = &option[i..];
+            let trimmed = rest.trim_end();
+            if !trimmed.ends_with(']') {
+                return Err("unexpected option syntax".into());
+            }
+            (&option[..i], Some(&trimmed[1..trimmed.len() - 1]))
+        }
+    };
+    let mut opts: OptList = Vec::new();
+    if let Some(optstr) = optstr.filter(|s| !s.is_empty()) {
+        for caps in extract_re().captures_iter(optstr) {
+            let caps = caps.map_err(|e| format!("option parser failed: {e}"))?;
+            if let Some(w) = caps.name("wrngA") {
+                let key = caps.get(1).map(|m| m.as_str()).unwrap_or("");
+                return Err(format!(
+                    "unexpected syntax at {} after option {}: {}",
+                    py_index(optstr, w.start()),
+                    crate::stream::py_str_repr(key),
+                    first_chars(w.as_str(), 25)
+                ));
+            }
+            if let Some(w) = caps.name("wrngB") {
+                return Err(format!(
+                    "expected option, wrong syntax at {}: {}",
+                    py_index(optstr, w.start()),
+                    first_chars(w.as_str(), 25)
+                ));
+            }
+            let Some(key) = caps.get(1) else { continue };
+            let value = caps
+                .get(2)
+                .or_else(|| caps.get(3))
+                .or_else(|| caps.get(4))
+                .map(|m| m.as_str())
+                .unwrap_or("");
+            let key = key.as_str().trim().to_string();
+            let value = value.trim().to_string();
+            match opts.iter_mut().find(|(k, _)| *k == key) {
+                Some(e) => e.1 = value,
+                None => opts.push((key, value)),
+            }
+        }
+    }
+    Ok((name.to_string(), opts))
+}
+
+fn py_index(s: &str, byte: usize) -> usize {
+    s[..byte].chars().count()
+}
+
+fn first_chars(s: &str, n: usize) -> &str {
+    match s.char_indices().nth(n) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+/// Splits an `action` value into entries, keeping bracket groups (even multi-line
+/// quoted values) together.
+pub fn split_with_options(s: &str) -> Vec<String> {
+    split_re()
+        .find_iter(s)
+        .filter_map(|m| m.ok())
+        .map(|m| m.as_str().to_string())
+        .collect()
+}
+
+/// `ignoreip`-style splitting on runs of spaces, commas and newlines.
+pub fn splitwords(s: &str) -> Vec<String> {
+    s.split([' ', ',', '\n'])
+        .map(|w| w.trim())
+        .filter(|w| !w.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// POSIX `shlex.split` (no comments).
+pub fn shlex_split(s: &str) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut in_word = false;
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            c if c.is_whitespace() => {
+                if in_word {
+                    out.push(std::mem::take(&mut cur));
+                    in_word = false;
+                }
+            }
+            '\\' => {
+                in_word = true;
+                match chars.next() {
+                    Some(n) => cur.push(n),
+                    None => return Err("No escaped character".into()),
+                }
+            }
+            '\'' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('\'') => break,
+                        Some(n) => cur.push(n),
+                        None => return Err("No closing quotation".into()),
+                    }
+                }
+            }
+            '"' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('"') => break,
+                        Some('\\') => match chars.next() {
+                            Some(n @ ('"' | '\\')) => cur.push(n),
+                            Some(n) => {
+                                cur.push('\\');
+                                cur.push(n);
+                            }
+                            None => return Err("No closing quotation".into()),
+                        },
+                        Some(n) => cur.push(n),
+                        None => return Err("No closing quotation".into()),
+                    }
+                }
+            }
+            c => {
+                in_word = true;
+                cur.push(c);
+            }
+        }
+    }
+    if in_word {
+        out.push(cur);
+    }
+    Ok(out)
+}
+
+/// Python's `json.dumps` of a flat string map (ensure_ascii, `", "`/`": "` separators).
+pub fn json_dumps(opts: &OptList) -> String {
+    fn js(s: &str, out: &mut String) {
+        out.push('"');
+        for c in s.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                '\u{8}' => out.push_str("\\b"),
+                '\u{c}' => out.push_str("\\f"),
+                c if (c as u32) < 0x20 || (c as u32) > 0x7e => {
+                    let mut buf = [0u16; 2];
+                    for u in c.encode_utf16(&mut buf) {
+                        out.push_str(&format!("\\u{u:04x}"));
+                    }
+                }
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+    }
+    let mut out = String::from("{");
+    for (i, (k, v)) in opts.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        js(k, &mut out);
+        out.push_str(": ");
+        js(v, &mut out);
+    }
+    out.push('}');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ex(s: &str) -> (String, Vec<(String, String)>) {
+        extract_options(s).unwrap()
+    }
+    fn kv(p: &[(&str, &str)]) -> Vec<(String, String)> {
+        p.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn option_syntax_from_spec() {
+        assert_eq!(
+            ex("mail-whois[name=SSH]"),
+            ("mail-whois".into(), kv(&[("name", "SSH")]))
+        );
+        assert_eq!(ex("mail[a=',']").1, kv(&[("a", ",")]));
+        assert_eq!(ex("mail[a=b, ]").1, kv(&[("a", "b")]));
+        assert_eq!(ex("abc[]"), ("abc".into(), vec![]));
+        assert_eq!(ex("act[a=1][b=2]").1, kv(&[("a", "1"), ("b", "2")]));
+        assert_eq!(
+            ex("option[opt01=abc,opt02=\"123\",opt03=\"with=okay?\",opt06=\"single'in'double\",opt08= leave some space, opt10=]").1,
+            kv(&[("opt01", "abc"), ("opt02", "123"), ("opt03", "with=okay?"), ("opt06", "single'in'double"), ("opt08", "leave some space"), ("opt10", "")])
+        );
+        for bad in [
+            "mail-how[",
+            "a[a=\"x \"\" y\"]",
+            "a[b=x, y, z]",
+            "mail['s']",
+        ] {
+            assert!(extract_options(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn action_list_splitting() {
+        assert_eq!(split_with_options("a[x=y] b"), ["a[x=y]", "b"]);
+        assert_eq!(split_with_options("a[x=\"y z\"]\tb"), ["a[x=\"y z\"]", "b"]);
+        assert_eq!(
+            split_with_options("a[x=\"y\nz\"]\nb"),
+            ["a[x=\"y\nz\"]", "b"]
+        );
+        assert_eq!(split_with_options("iptables[name=x,"), ["iptables[name=x,"]);
+    }
+
+    #[test]
+    fn words_shlex_json() {
+        assert_eq!(
+            splitwords("127.0.0.1/8 ::1\n10.0.0.0/8, 192.168.1.1"),
+            ["127.0.0.1/8", "::1", "10.0.0.0/8", "192.168.1.1"]
+        );
+        assert_eq!(
+            shlex_split("_SYSTEMD_UNIT=sshd.service + _COMM=sshd").unwrap(),
+            ["_SYSTEMD_UNIT=sshd.service", "+", "_COMM=sshd"]
+        );
+        assert_eq!(
+            shlex_split("\"FIELD= with spaces \" b").unwrap(),
+            ["FIELD= with spaces ", "b"]
+        );
+        assert!(shlex_split("a \"b").is_err());
+        assert_eq!(
+            json_dumps(&kv(&[("dest", "me@example.com"), ("host", "é")])),
+            "{\"dest\": \"me@example.com\", \"host\": \"\\u00e9\"}"
+        );
+    }
+}

@@ -1,0 +1,494 @@
+//! Typed option reading shared by all readers ([`get_options`], fail2ban's
+//! `ConfigReader.getOptions`) and the `[Definition]`/`[Init]` reader used for filters and
+//! actions ([`DefReader`]): jail parameters, `[Init]` defaults with `known/` copies,
+//! definition values, and the combined option set after `<tag>` substitution.
+
+use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
+
+use super::files::{Config, ConfigError, Level};
+use super::ini::OrdMap;
+use super::interp::GetError;
+use super::tags::substitute_recursive_tags;
+use crate::stream::Value;
+
+/// A Python option value as the readers carry it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Py {
+    None,
+    Str(String),
+    Int(i64),
+    Bool(bool),
+}
+
+impl Py {
+    /// `str(value)` as configparser's `vars=` applies it (`None` stays absent).
+    pub fn to_var(&self) -> Option<String> {
+        match self {
+            Py::None => None,
+            Py::Str(s) => Some(s.clone()),
+            Py::Int(i) => Some(i.to_string()),
+            Py::Bool(b) => Some(if *b { "True" } else { "False" }.to_string()),
+        }
+    }
+    pub fn to_value(&self) -> Value {
+        match self {
+            Py::None => Value::None,
+            Py::Str(s) => Value::Str(s.clone()),
+            Py::Int(i) => Value::Int(*i),
+            Py::Bool(b) => Value::Bool(*b),
+        }
+    }
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Py::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+    pub fn truthy(&self) -> bool {
+        match self {
+            Py::None => false,
+            Py::Str(s) => !s.is_empty(),
+            Py::Int(i) => *i != 0,
+            Py::Bool(b) => *b,
+        }
+    }
+    fn repr(&self) -> String {
+        self.to_value().to_string()
+    }
+}
+
+/// The option types of fail2ban's templates.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Ty {
+    Str,
+    Int,
+    Bool,
+}
+
+/// fail2ban's `_as_bool`.
+pub fn as_bool(s: &str) -> bool {
+    matches!(s.to_lowercase().as_str(), "1" | "on" | "true" | "yes")
+}
+
+/// Python's `int(str)`: surrounding whitespace, sign, and `_` between digits allowed.
+pub fn py_int(s: &str) -> Option<i64> {
+    let t = s.trim();
+    let (neg, digits) = match t.strip_prefix('-') {
+        Some(d) => (true, d),
+        None => (false, t.strip_prefix('+').unwrap_or(t)),
+    };
+    if digits.is_empty()
+        || digits.starts_with('_')
+        || digits.ends_with('_')
+        || digits.contains("__")
+        || !digits.chars().all(|c| c.is_ascii_digit() || c == '_')
+    {
+        return None;
+    }
+    let v: i64 = digits.replace('_', "").parse().ok()?;
+    Some(if neg { -v } else { v })
+}
+
+/// One entry of an options template: type, name, default (`Py::None` = no default).
+pub type Spec = (Ty, &'static str, Py);
+
+/// Messages collected while reading (stderr log lines), plus gaol-only problems.
+#[derive(Default)]
+pub struct Log {
+    pub lines: Vec<(Level, String, String)>,
+    /// gaol's stricter findings (e.g. a non-numeric `maxretry`): `-t` fails on them.
+    pub strict_errors: Vec<String>,
+}
+
+impl Log {
+    pub fn push(&mut self, level: Level, logger: &str, msg: String) {
+        self.lines.push((level, logger.to_string(), msg));
+    }
+}
+
+/// Converts a jail/option dict into configparser `vars` (keys lower-cased).
+pub fn to_vars(p: &OrdMap<Py>) -> Vec<(String, String)> {
+    p.iter()
+        .filter_map(|(k, v)| v.to_var().map(|v| (k.to_lowercase(), v)))
+        .collect()
+}
+
+/// fail2ban's `ConfigReader.getOptions`: reads each template option of `sec` not already
+/// in `p_opts`, with warnings and defaults as fail2ban gives them.
+#[allow(clippy::too_many_arguments)]
+pub fn get_options(
+    cfg: &Config,
+    names: &[String],
+    log: &mut Log,
+    sec: &str,
+    specs: &[Spec],
+    p_opts: &OrdMap<Py>,
+    should_exist: bool,
+    convert: bool,
+) -> Result<OrdMap<Py>, GetError> {
+    let vars = to_vars(p_opts);
+    let mut values = OrdMap::new();
+    for (ty, name, default) in specs {
+        if p_opts.contains_key(name) {
+            continue;
+        }
+        match cfg.get(sec, name, &vars, names) {
+            Ok(v) => {
+                let conv = if convert { *ty } else { Ty::Str };
+                match conv {
+                    Ty::Str => values.insert(name.to_string(), Py::Str(v)),
+                    Ty::Bool => values.insert(name.to_string(), Py::Bool(as_bool(&v))),
+                    Ty::Int => match py_int(&v) {
+                        Some(i) => values.insert(name.to_string(), Py::Int(i)),
+                        None => {
+                            log.push(
+                                Level::Warning,
+                                "fail2ban.configreader",
+                                format!(
+                                    "Wrong value for '{name}' in '{sec}'. Using default one: '{}'",
+                                    default.repr()
+                                ),
+                            );
+                            let origin = cfg
+                                .sections
+                                .get(sec)
+                                .and_then(|s| s.get(name))
+                                .or_else(|| cfg.defaults.get(*name))
+                                .and_then(|rv| {
+                                    names
+                                        .get(rv.file as usize)
+                                        .map(|f| format!("{f}, line {}", rv.line))
+                                })
+                                .unwrap_or_else(|| "unknown file".into());
+                            let msg = format!(
+                                "invalid integer {} for '{name}' in [{sec}] ({origin})",
+                                crate::stream::py_str_repr(&v)
+                            );
+                            log.push(Level::Error, "gaol.config", msg.clone());
+                            log.strict_errors.push(msg);
+                            values.insert(name.to_string(), default.clone());
+                        }
+                    },
+                }
+            }
+            Err(GetError::NoSection(s)) => {
+                if should_exist {
+                    return Err(GetError::NoSection(s));
+                }
+                log.push(
+                    Level::Error,
+                    "fail2ban.configreader",
+                    format!("No section: {}", crate::stream::py_str_repr(&s)),
+                );
+                values.insert(name.to_string(), default.clone());
+            }
+            Err(GetError::NoOption(..)) => {
+                if *default != Py::None {
+                    log.push(
+                        Level::Warning,
+                        "fail2ban.configreader",
+                        format!(
+                            "'{name}' not defined in '{sec}'. Using default one: {}",
+                            default.repr()
+                        ),
+                    );
+                    values.insert(name.to_string(), default.clone());
+                }
+            }
+            Err(e @ GetError::Interp(_)) => return Err(e),
+        }
+    }
+    Ok(values)
+}
+
+/// Which kind of definition file a [`DefReader`] reads.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Kind {
+    Filter,
+    Action,
+}
+
+pub const FILTER_OPTS: &[Spec] = &[
+    (Ty::Str, "usedns", Py::None),
+    (Ty::Str, "prefregex", Py::None),
+    (Ty::Str, "ignoreregex", Py::None),
+    (Ty::Str, "failregex", Py::None),
+    (Ty::Int, "maxlines", Py::None),
+    (Ty::Str, "datepattern", Py::None),
+    (Ty::Str, "journalmatch", Py::None),
+];
+
+pub const ACTION_OPTS: &[Spec] = &[
+    (Ty::Str, "actionstart", Py::None),
+    (Ty::Bool, "actionstart_on_demand", Py::None),
+    (Ty::Str, "actionstop", Py::None),
+    (Ty::Str, "actionflush", Py::None),
+    (Ty::Str, "actionreload", Py::None),
+    (Ty::Str, "actioncheck", Py::None),
+    (Ty::Str, "actionrepair", Py::None),
+    (Ty::Bool, "actionrepair_on_unban", Py::None),
+    (Ty::Str, "actionban", Py::None),
+    (Ty::Str, "actionprolong", Py::None),
+    (Ty::Str, "actionreban", Py::None),
+    (Ty::Str, "actionunban", Py::None),
+    (Ty::Bool, "norestored", Py::None),
+];
+
+/// A filter or action definition read for one jail (fail2ban's
+/// `DefinitionInitConfigReader`).
+pub struct DefReader {
+    pub kind: Kind,
+    pub cfg: Rc<Config>,
+    pub jail: String,
+    /// Jail-supplied parameters, then `[Init]` values and their `known/` copies.
+    pub init_opts: OrdMap<Py>,
+    p_opts: OrdMap<Py>,
+    opts: OrdMap<Py>,
+    def_cache: HashMap<String, Option<String>>,
+}
+
+impl DefReader {
+    pub fn new(kind: Kind, cfg: Rc<Config>, jail: &str, init_opts: OrdMap<Py>) -> Self {
+        DefReader {
+            kind,
+            cfg,
+            jail: jail.to_string(),
+            init_opts,
+            p_opts: OrdMap::new(),
+            opts: OrdMap::new(),
+            def_cache: HashMap::new(),
+        }
+    }
+
+    fn specs(&self) -> &'static [Spec] {
+        match self.kind {
+            Kind::Filter => FILTER_OPTS,
+            Kind::Action => ACTION_OPTS,
+        }
+    }
+
+    /// Filters: `logtype` follows the backend unless set by the jail or the filter.
+    pub fn apply_auto_options(&mut self, backend: &str) {
+        let set = self.init_opts.get("logtype").is_some_and(Py::truthy);
+        let own = self
+            .cfg
+            .sections
+            .get("Definition")
+            .is_some_and(|s| s.contains_key("logtype"));
+        if !set && !own {
+            let lt = if backend.starts_with("systemd") {
+                "journal"
+            } else {
+                "file"
+            };
+            self.init_opts.insert("logtype".into(), Py::Str(lt.into()));
+        }
+    }
+
+    /// Reads `[Definition]` (with `p_opts` + jail parameters as variables) and `[Init]`.
+    pub fn get_options(
+        &mut self,
+        names: &[String],
+        log: &mut Log,
+        p_opts: &OrdMap<Py>,
+        all: bool,
+    ) -> Result<(), GetError> {
+        let mut p = p_opts.clone();
+        for (k, v) in self.init_opts.iter() {
+            p.insert(k.clone(), v.clone());
+        }
+        self.opts = get_options(
+            &self.cfg,
+            names,
+            log,
+            "Definition",
+            self.specs(),
+            &p,
+            false,
+            false,
+        )?;
+        self.p_opts = p;
+        if self.cfg.has_section("Init") {
+            for opt in self.cfg.own_options("Init") {
+                let mut v: Option<String> = None;
+                if !opt.starts_with("known/") {
+                    let got = self.cfg.get("Init", &opt, &[], names)?;
+                    v = Some(got.clone());
+                    self.init_opts.insert(format!("known/{opt}"), Py::Str(got));
+                }
+                if !self.init_opts.contains_key(&opt) {
+                    let got = match v {
+                        Some(v) => v,
+                        None => self.cfg.get("Init", &opt, &[], names)?,
+                    };
+                    self.init_opts.insert(opt.clone(), Py::Str(got));
+                }
+            }
+        }
+        if all && self.cfg.has_section("Definition") {
+            for opt in self.cfg.own_options("Definition") {
+                if self.opts.contains_key(&opt) {
+                    continue;
+                }
+                let v = self.cfg.get("Definition", &opt, &[], names)?;
+                self.opts.insert(opt, Py::Str(v));
+            }
+        }
+        Ok(())
+    }
+
+    /// fail2ban's `get_ex("Definition", name, vars=pOpts)` (cached, like `getCombOption`).
+    fn comb_option(&mut self, names: &[String], name: &str) -> Result<Option<String>, ConfigError> {
+        if let Some(v) = self.def_cache.get(name) {
+            return Ok(v.clone());
+        }
+        let vars = to_vars(&self.p_opts);
+        let cfg = &self.cfg;
+        let mut result: Option<String> = None;
+        let mut done = false;
+        if let Some((sec, opt)) = name.split_once('/') {
+            let valid_sec = !sec.is_empty()
+                && sec
+                    .chars()
+                    .all(|c| c.is_alphanumeric() || c == '_' || c == '-');
+            let valid_opt = !opt.is_empty() && !opt.chars().any(|c| c.is_whitespace() || c == '>');
+            if valid_sec && valid_opt {
+                let seclwr = sec.to_lowercase();
+                let secs: Vec<String> = if seclwr == "known" {
+                    vec!["KNOWN/Definition".into(), "Definition".into()]
+                } else if seclwr == "default" {
+                    vec!["DEFAULT".into()]
+                } else {
+                    vec![sec.to_string()]
+                };
+                for s in secs {
+                    match cfg.get(&s, opt, &[], names) {
+                        Ok(v) => {
+                            result = Some(v);
+                            done = true;
+                            break;
+                        }
+                        Err(GetError::Interp(e)) => return Err(e),
+                        Err(_) => {}
+                    }
+                }
+            }
+        }
+        if !done {
+            match cfg.get("Definition", name, &vars, names) {
+                Ok(v) => result = Some(v),
+                Err(GetError::Interp(e)) => return Err(e),
+                Err(_) => {}
+            }
+        }
+        self.def_cache.insert(name.to_string(), result.clone());
+        Ok(result)
+    }
+
+    /// The combined options after tag substitution and type conversion.
+    pub fn get_combined(
+        &mut self,
+        names: &[String],
+        log: &mut Log,
+        ignore: &[&str],
+    ) -> Result<OrdMap<Py>, ConfigError> {
+        let mut combined: OrdMap<Option<String>> = OrdMap::new();
+        for (k, v) in self.opts.iter().chain(self.init_opts.iter()) {
+            combined.insert(k.clone(), v.to_var());
+        }
+        if combined.is_empty() {
+            return Ok(OrdMap::new());
+        }
+        let mut ign: HashSet<String> = ignore.iter().map(|s| s.to_string()).collect();
+        for k in combined.keys() {
+            let (base, cond) = super::files::split_conditional(k);
+            if cond.is_some() {
+                ign.insert(base.to_string());
+            }
+        }
+        let mut err: Option<ConfigError> = None;
+        let subst = {
+            let mut addrepl = |t: &str| -> Result<Option<String>, String> {
+                match self.comb_option(names, t) {
+                    Ok(v) => Ok(v),
+                    Err(e) => {
+                        let m = e.message.clone();
+                        err = Some(e);
+                        Err(m)
+                    }
+                }
+            };
+            substitute_recursive_tags(combined, &ign, &mut addrepl)
+        };
+        let subst = match subst {
+            Ok(s) => s,
+            Err(m) => {
+                return Err(err.unwrap_or_else(|| {
+                    ConfigError::new(m).at(format!(
+                        "jail '{}', {}",
+                        self.jail,
+                        self.cfg.files.last().cloned().unwrap_or_default()
+                    ))
+                }));
+            }
+        };
+        let mut out: OrdMap<Py> = OrdMap::new();
+        for (k, v) in subst.iter() {
+            let orig_typed = self.opts.get(k).or_else(|| self.init_opts.get(k));
+            let pv = match v {
+                Some(s) => Py::Str(s.clone()),
+                None => orig_typed.cloned().unwrap_or(Py::None),
+            };
+            out.insert(k.clone(), pv);
+        }
+        // convert typed options
+        for (ty, name, default) in self.specs() {
+            let Some(Py::Str(s)) = out.get(name).cloned() else {
+                continue;
+            };
+            match ty {
+                Ty::Str => {}
+                Ty::Bool => out.insert(name.to_string(), Py::Bool(as_bool(&s))),
+                Ty::Int => match py_int(&s) {
+                    Some(i) => out.insert(name.to_string(), Py::Int(i)),
+                    None => {
+                        log.push(
+                            Level::Warning,
+                            "fail2ban.configreader",
+                            format!(
+                                "Wrong int value {} for '{name}'. Using default one: {}",
+                                crate::stream::py_str_repr(&s),
+                                default.repr()
+                            ),
+                        );
+                        out.insert(name.to_string(), default.clone());
+                    }
+                },
+            }
+        }
+        Ok(out)
+    }
+
+    /// `True` when the definition declares `name` as one of its known options.
+    pub fn is_config_opt(&self, name: &str) -> bool {
+        self.specs().iter().any(|(_, n, _)| *n == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn python_int_and_bool() {
+        assert_eq!(py_int(" 5 "), Some(5));
+        assert_eq!(py_int("+1_000"), Some(1000));
+        assert_eq!(py_int("-3"), Some(-3));
+        for bad in ["abc", "5.0", "0x10", "", "1__0", "_1"] {
+            assert_eq!(py_int(bad), None, "{bad}");
+        }
+        assert!(as_bool("Yes") && as_bool("1") && as_bool("ON"));
+        assert!(!as_bool("yes please") && !as_bool("0"));
+    }
+}

@@ -1,0 +1,166 @@
+//! Config-time `<tag>` substitution over a combined option set (filters and actions):
+//! repeated until no known tag remains, unknown tags left for the server, ignored tags
+//! (conditional bases, `<matches>`…) untouched, self references and runaway recursion an
+//! error. Entry point: [`substitute_recursive_tags`].
+
+use std::collections::{HashMap, HashSet};
+
+use super::ini::OrdMap;
+
+const MAX_TAG_REPLACE_COUNT: usize = 25;
+
+/// Finds the next `<name>` (name = one or more chars other than space, `<`, `>`) at or
+/// after byte `from`; returns (start, end, name range).
+pub fn find_tag(s: &str, from: usize) -> Option<(usize, usize)> {
+    let b = s.as_bytes();
+    let mut i = from;
+    while i < b.len() {
+        let rel = memchr::memchr(b'<', &b[i..])?;
+        let start = i + rel;
+        let mut j = start + 1;
+        while j < b.len() && !matches!(b[j], b' ' | b'<' | b'>') {
+            j += 1;
+        }
+        if j > start + 1 && j < b.len() && b[j] == b'>' {
+            return Some((start, j + 1));
+        }
+        i = start + 1;
+    }
+    None
+}
+
+/// Substitutes tags inside the values of `tags`. `addrepl` is consulted for names that
+/// are not keys of `tags` (fail2ban: on-demand lookup in the definition file).
+pub fn substitute_recursive_tags(
+    mut tags: OrdMap<Option<String>>,
+    ignore: &HashSet<String>,
+    addrepl: &mut dyn FnMut(&str) -> Result<Option<String>, String>,
+) -> Result<OrdMap<Option<String>>, String> {
+    let mut done: HashSet<String> = HashSet::new();
+    let mut rep_counts: HashMap<String, HashMap<String, usize>> = HashMap::new();
+    let keys: Vec<String> = tags.keys().cloned().collect();
+    loop {
+        let mut rep_flag = false;
+        for tag in &keys {
+            if ignore.contains(tag) || done.contains(tag) {
+                continue;
+            }
+            let orgval = match tags.get(tag) {
+                Some(Some(v)) => v.clone(),
+                _ => continue,
+            };
+            let mut value = orgval.clone();
+            let mut rplc = rep_counts.get(tag).cloned().unwrap_or_default();
+            let mut m = find_tag(&value, 0);
+            while let Some((s, e)) = m {
+                let rtag = value[s + 1..e - 1].to_string();
+                if ignore.contains(&rtag) {
+                    m = find_tag(&value, e);
+                    continue;
+                }
+                if rtag == *tag || rplc.get(&rtag).copied().unwrap_or(1) > MAX_TAG_REPLACE_COUNT {
+                    return Err(format!(
+                        "properties contain self referencing definitions and cannot be resolved, fail tag: {tag}, found: {rtag} in {}, value: {value}",
+                        py_dict(&rplc)
+                    ));
+                }
+                let repl = match tags.get(&rtag) {
+                    Some(Some(v)) => Some(v.clone()),
+                    _ => addrepl(&rtag)?,
+                };
+                let Some(repl) = repl else {
+                    m = find_tag(&value, e);
+                    continue;
+                };
+                value = value.replace(&format!("<{rtag}>"), &repl);
+                *rplc.entry(rtag).or_insert(0) += 1;
+                m = find_tag(&value, s);
+            }
+            if orgval != value {
+                if find_tag(&value, 0).is_some() {
+                    rep_counts.insert(tag.clone(), rplc);
+                    rep_flag = true;
+                }
+                tags.insert(tag.clone(), Some(value.clone()));
+            }
+            if !value.contains('<') {
+                done.insert(tag.clone());
+            }
+        }
+        if !rep_flag {
+            break;
+        }
+    }
+    Ok(tags)
+}
+
+fn py_dict(m: &HashMap<String, usize>) -> String {
+    let mut s = String::from("{");
+    for (i, (k, v)) in m.iter().enumerate() {
+        if i > 0 {
+            s.push_str(", ");
+        }
+        s.push_str(&format!("{}: {v}", crate::stream::py_str_repr(k)));
+    }
+    s.push('}');
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(p: &[(&str, &str)]) -> OrdMap<Option<String>> {
+        p.iter()
+            .map(|(a, b)| (a.to_string(), Some(b.to_string())))
+            .collect()
+    }
+    fn sub(p: &[(&str, &str)], ign: &[&str]) -> Result<OrdMap<Option<String>>, String> {
+        let ignore = ign.iter().map(|s| s.to_string()).collect();
+        substitute_recursive_tags(m(p), &ignore, &mut |_| Ok(None))
+    }
+
+    #[test]
+    fn recursive_and_embedded() {
+        let r = sub(
+            &[
+                ("a", "3"),
+                ("b", "<a>_3"),
+                ("c", "<b> <HOST> <matches>"),
+                ("PREF", "IPV4"),
+                ("IPV4HOST", "v4"),
+                ("d", "<<PREF>HOST>"),
+            ],
+            &["matches"],
+        )
+        .unwrap();
+        assert_eq!(r.get("b").unwrap().as_deref().unwrap(), "3_3");
+        assert_eq!(
+            r.get("c").unwrap().as_deref().unwrap(),
+            "3_3 <HOST> <matches>"
+        );
+        assert_eq!(r.get("d").unwrap().as_deref().unwrap(), "v4");
+    }
+
+    #[test]
+    fn self_reference_fails() {
+        assert!(
+            sub(&[("a", "<a>")], &[])
+                .unwrap_err()
+                .starts_with("properties contain self referencing definitions")
+        );
+        assert!(sub(&[("a", "<b>"), ("b", "<a>")], &[]).is_err());
+        assert!(sub(&[("chain", "<chain>X")], &[]).is_err());
+    }
+
+    #[test]
+    fn addrepl_and_ignore() {
+        let ignore: HashSet<String> = ["blocktype".to_string()].into();
+        let r =
+            substitute_recursive_tags(m(&[("x", "<blocktype> <Init/ai>")]), &ignore, &mut |t| {
+                Ok((t == "Init/ai").then(|| "AI".to_string()))
+            })
+            .unwrap();
+        assert_eq!(r.get("x").unwrap().as_deref().unwrap(), "<blocktype> AI");
+    }
+}
