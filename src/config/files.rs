@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use super::ini::{self, IniFile, OrdMap, RawVal, Section};
+use super::ini::{self, FxBuild, IniFile, OrdMap, RawVal, Section};
 
 /// A read-only view of a config directory.
 pub trait Source {
@@ -154,8 +154,8 @@ pub struct FileSet<'s> {
     pub basedir: String,
     /// File table: index = `RawVal::file`.
     pub names: Vec<String>,
-    parsed: HashMap<String, Option<Rc<IniFile>>>,
-    includes: HashMap<String, Rc<Vec<String>>>,
+    parsed: HashMap<String, Option<Rc<IniFile>>, FxBuild>,
+    includes: HashMap<String, Rc<Vec<String>>, FxBuild>,
     /// Warnings/errors to log (level, message).
     pub log: Vec<(Level, String, String)>,
     /// First whole-config syntax error seen while parsing.
@@ -180,8 +180,8 @@ impl<'s> FileSet<'s> {
             src,
             basedir: b,
             names: Vec::new(),
-            parsed: HashMap::new(),
-            includes: HashMap::new(),
+            parsed: HashMap::default(),
+            includes: HashMap::default(),
             log: Vec::new(),
             fatal: None,
         }

@@ -3,6 +3,31 @@
 //! value remembering the line it came from). Merging and interpolation live elsewhere.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// A small, fast non-cryptographic hasher (FxHash) for option-name keys: config keys are
+/// not attacker-controlled and SipHash dominated the profile.
+#[derive(Default, Clone, Copy)]
+pub struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut b = [0u8; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(b))
+                .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.0 = (self.0.rotate_left(5) ^ u64::from(i)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+pub type FxBuild = BuildHasherDefault<FxHasher>;
 
 /// A raw (uninterpolated) value with the place it was written.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,7 +53,7 @@ impl RawVal {
 #[derive(Debug, Clone, PartialEq)]
 pub struct OrdMap<V> {
     entries: Vec<(String, V)>,
-    index: HashMap<String, usize>,
+    index: HashMap<String, usize, FxBuild>,
 }
 
 impl<V> Default for OrdMap<V> {
@@ -41,7 +66,7 @@ impl<V> OrdMap<V> {
     pub fn new() -> Self {
         OrdMap {
             entries: Vec::new(),
-            index: HashMap::new(),
+            index: HashMap::default(),
         }
     }
     pub fn get(&self, k: &str) -> Option<&V> {
@@ -70,6 +95,16 @@ impl<V> OrdMap<V> {
     }
     pub fn keys(&self) -> impl Iterator<Item = &String> {
         self.entries.iter().map(|(k, _)| k)
+    }
+    /// Key and value at insertion position `i`.
+    pub fn at(&self, i: usize) -> Option<(&String, &V)> {
+        self.entries.get(i).map(|(k, v)| (k, v))
+    }
+    /// Replaces the value at insertion position `i`.
+    pub fn set_at(&mut self, i: usize, v: V) {
+        if let Some(e) = self.entries.get_mut(i) {
+            e.1 = v;
+        }
     }
     pub fn len(&self) -> usize {
         self.entries.len()

@@ -21,7 +21,15 @@ pub enum GetError {
 
 const MAX_DEPTH: usize = 10;
 
-#[derive(Clone)]
+/// `str.lower()` without allocating for the (usual) already lower-case names.
+pub fn lower(s: &str) -> Cow<'_, str> {
+    if s.chars().any(|c| c.is_uppercase()) {
+        Cow::Owned(s.to_lowercase())
+    } else {
+        Cow::Borrowed(s)
+    }
+}
+
 struct Map<'a> {
     sec: Option<&'a Section>,
     defaults: &'a Section,
@@ -77,7 +85,7 @@ impl Config {
     /// The raw value as `get(raw=True)` sees it (vars → section → DEFAULT).
     pub fn get_raw(&self, section: &str, option: &str, vars: &Vars) -> Result<String, GetError> {
         let sec = self.section_for(section)?;
-        let opt = option.to_lowercase();
+        let opt = lower(option);
         let map = Map {
             sec,
             defaults: &self.defaults,
@@ -86,7 +94,7 @@ impl Config {
         };
         map.lookup(&opt)
             .map(|c| c.into_owned())
-            .ok_or(GetError::NoOption(opt, section.to_string()))
+            .ok_or_else(|| GetError::NoOption(opt.to_string(), section.to_string()))
     }
 
     /// Python's `get(section, option, vars=vars)` with interpolation. `names` maps
@@ -99,7 +107,7 @@ impl Config {
         names: &[String],
     ) -> Result<String, GetError> {
         let sec = self.section_for(section)?;
-        let opt = option.to_lowercase();
+        let opt = lower(option);
         let map = Map {
             sec,
             defaults: &self.defaults,
@@ -108,13 +116,14 @@ impl Config {
         };
         let value = match map.lookup(&opt) {
             Some(v) => v.into_owned(),
-            None => return Err(GetError::NoOption(opt, section.to_string())),
+            None => return Err(GetError::NoOption(opt.into_owned(), section.to_string())),
         };
         if !value.contains('%') {
             return Ok(value);
         }
         let mut acc = String::with_capacity(value.len());
-        self.interpolate_some(&opt, &mut acc, &value, section, &map, 1)
+        let mut map = map;
+        self.interpolate_some(&opt, &mut acc, &value, section, &mut map, 1)
             .map_err(|e| {
                 let origin = sec
                     .and_then(|s| s.get(&opt))
@@ -217,13 +226,28 @@ impl Config {
         acc: &mut String,
         rest: &str,
         section: &str,
-        map: &Map<'_>,
+        map: &mut Map<'_>,
         depth: usize,
     ) -> Result<(), ConfigError> {
-        let mut map = map.clone();
+        // Python copies the map per level; a stack truncated on return is equivalent.
+        let mark = map.overlay.len();
+        let r = self.interpolate_level(option, acc, rest, section, map, depth);
+        map.overlay.truncate(mark);
+        r
+    }
+
+    fn interpolate_level(
+        &self,
+        option: &str,
+        acc: &mut String,
+        rest: &str,
+        section: &str,
+        map: &mut Map<'_>,
+        depth: usize,
+    ) -> Result<(), ConfigError> {
         map.overlay
             .push(("__name__".to_string(), section.to_string()));
-        self.map_section_options(section, rest, &mut map);
+        self.map_section_options(section, rest, map);
         if depth > MAX_DEPTH {
             return Err(ConfigError::new(format!(
                 "Recursion limit exceeded in value substitution: option {} in section {} contains an interpolation key which cannot be substituted in {} steps. Raw value: {}",
@@ -262,7 +286,7 @@ impl Config {
                         )));
                     }
                     let j = close.unwrap_or(0);
-                    let var = inner[..j].to_lowercase();
+                    let var = lower(&inner[..j]).into_owned();
                     rest = &inner[j + 2..];
                     let v = match map.lookup(&var) {
                         Some(v) => v.into_owned(),
@@ -277,7 +301,7 @@ impl Config {
                         }
                     };
                     if v.contains('%') {
-                        self.interpolate_some(option, acc, &v, section, &map, depth + 1)?;
+                        self.interpolate_some(option, acc, &v, section, map, depth + 1)?;
                     } else {
                         acc.push_str(&v);
                     }

@@ -48,7 +48,7 @@ pub struct Reader<'s> {
     pub fs: FileSet<'s>,
     pub log: Log,
     pub jail: Config,
-    defs: HashMap<String, Option<Rc<Config>>>,
+    defs: HashMap<String, Option<Rc<Config>>, ini::FxBuild>,
 }
 
 impl<'s> Reader<'s> {
@@ -57,7 +57,7 @@ impl<'s> Reader<'s> {
             fs: FileSet::new(src, basedir),
             log: Log::default(),
             jail: Config::default(),
-            defs: HashMap::new(),
+            defs: HashMap::default(),
         }
     }
 
@@ -66,9 +66,17 @@ impl<'s> Reader<'s> {
         if let Some(c) = self.defs.get(name) {
             return Ok(c.clone());
         }
-        let c = self.fs.read(name)?.map(Rc::new);
+        let c = self.fs.read(name);
+        self.sync_log();
+        let c = c?.map(Rc::new);
         self.defs.insert(name.to_string(), c.clone());
         Ok(c)
+    }
+
+    /// Moves the file layer's messages into the reader's log, keeping their order.
+    pub fn sync_log(&mut self) {
+        let lines = std::mem::take(&mut self.fs.log);
+        self.log.lines.extend(lines);
     }
 
     fn take_log(&mut self) -> Vec<(Level, String, String)> {
@@ -120,7 +128,9 @@ pub fn read_stream(
 ) -> Result<StreamResult, EarlyError> {
     let mut rd = Reader::new(src, basedir);
     // Early phase: fail2ban.conf for the client's own settings.
-    let f2b = match rd.fs.read("fail2ban") {
+    let f2b = rd.fs.read("fail2ban");
+    rd.sync_log();
+    let f2b = match f2b {
         Ok(c) => c,
         Err(e) => {
             let log = rd.take_log();
@@ -187,7 +197,9 @@ fn read_all(
     overrides: &OrdMap<Py>,
     opts: &StreamOptions,
 ) -> Result<(Vec<Command>, bool), ConfigError> {
-    rd.jail = rd.fs.read("jail")?.unwrap_or_default();
+    let jail = rd.fs.read("jail");
+    rd.sync_log();
+    rd.jail = jail?.unwrap_or_default();
     let global = global::global_stream(f2b, &rd.fs.names, &mut rd.log, overrides)?;
     let sections: Vec<String> = rd
         .jail

@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
 use super::files::{Config, ConfigError, Level};
-use super::ini::OrdMap;
+use super::ini::{FxBuild, OrdMap};
 use super::interp::GetError;
 use super::tags::substitute_recursive_tags;
 use crate::stream::Value;
@@ -110,7 +110,10 @@ impl Log {
 /// Converts a jail/option dict into configparser `vars` (keys lower-cased).
 pub fn to_vars(p: &OrdMap<Py>) -> Vec<(String, String)> {
     p.iter()
-        .filter_map(|(k, v)| v.to_var().map(|v| (k.to_lowercase(), v)))
+        .filter_map(|(k, v)| {
+            v.to_var()
+                .map(|v| (super::interp::lower(k).into_owned(), v))
+        })
         .collect()
 }
 
@@ -128,12 +131,38 @@ pub fn get_options(
     convert: bool,
 ) -> Result<OrdMap<Py>, GetError> {
     let vars = to_vars(p_opts);
+    get_options_with(
+        cfg,
+        names,
+        log,
+        sec,
+        specs,
+        &|k| p_opts.contains_key(k),
+        &vars,
+        should_exist,
+        convert,
+    )
+}
+
+/// [`get_options`] with the skip test and the variables given directly.
+#[allow(clippy::too_many_arguments)]
+pub fn get_options_with(
+    cfg: &Config,
+    names: &[String],
+    log: &mut Log,
+    sec: &str,
+    specs: &[Spec],
+    skip: &dyn Fn(&str) -> bool,
+    vars: &[(String, String)],
+    should_exist: bool,
+    convert: bool,
+) -> Result<OrdMap<Py>, GetError> {
     let mut values = OrdMap::new();
     for (ty, name, default) in specs {
-        if p_opts.contains_key(name) {
+        if skip(name) {
             continue;
         }
-        match cfg.get(sec, name, &vars, names) {
+        match cfg.get(sec, name, vars, names) {
             Ok(v) => {
                 let conv = if convert { *ty } else { Ty::Str };
                 match conv {
@@ -243,9 +272,9 @@ pub struct DefReader {
     pub jail: String,
     /// Jail-supplied parameters, then `[Init]` values and their `known/` copies.
     pub init_opts: OrdMap<Py>,
-    p_opts: OrdMap<Py>,
+    p_vars: Vec<(String, String)>,
     opts: OrdMap<Py>,
-    def_cache: HashMap<String, Option<String>>,
+    def_cache: HashMap<String, Option<String>, FxBuild>,
 }
 
 impl DefReader {
@@ -255,9 +284,9 @@ impl DefReader {
             cfg,
             jail: jail.to_string(),
             init_opts,
-            p_opts: OrdMap::new(),
+            p_vars: Vec::new(),
             opts: OrdMap::new(),
-            def_cache: HashMap::new(),
+            def_cache: HashMap::default(),
         }
     }
 
@@ -294,21 +323,29 @@ impl DefReader {
         p_opts: &OrdMap<Py>,
         all: bool,
     ) -> Result<(), GetError> {
-        let mut p = p_opts.clone();
+        // {**p_opts, **init_opts} without copying the jail's options twice
+        let mut vars = to_vars(p_opts);
         for (k, v) in self.init_opts.iter() {
-            p.insert(k.clone(), v.clone());
+            let Some(v) = v.to_var() else { continue };
+            let k = k.to_lowercase();
+            match vars.iter_mut().find(|(kk, _)| *kk == k) {
+                Some(e) => e.1 = v,
+                None => vars.push((k, v)),
+            }
         }
-        self.opts = get_options(
+        let init = &self.init_opts;
+        self.opts = get_options_with(
             &self.cfg,
             names,
             log,
             "Definition",
             self.specs(),
-            &p,
+            &|k| p_opts.contains_key(k) || init.contains_key(k),
+            &vars,
             false,
             false,
         )?;
-        self.p_opts = p;
+        self.p_vars = vars;
         if self.cfg.has_section("Init") {
             for opt in self.cfg.own_options("Init") {
                 let mut v: Option<String> = None;
@@ -343,7 +380,7 @@ impl DefReader {
         if let Some(v) = self.def_cache.get(name) {
             return Ok(v.clone());
         }
-        let vars = to_vars(&self.p_opts);
+        let vars = &self.p_vars;
         let cfg = &self.cfg;
         let mut result: Option<String> = None;
         let mut done = false;
@@ -376,7 +413,7 @@ impl DefReader {
             }
         }
         if !done {
-            match cfg.get("Definition", name, &vars, names) {
+            match cfg.get("Definition", name, vars, names) {
                 Ok(v) => result = Some(v),
                 Err(GetError::Interp(e)) => return Err(e),
                 Err(_) => {}
@@ -400,7 +437,7 @@ impl DefReader {
         if combined.is_empty() {
             return Ok(OrdMap::new());
         }
-        let mut ign: HashSet<String> = ignore.iter().map(|s| s.to_string()).collect();
+        let mut ign: HashSet<String, FxBuild> = ignore.iter().map(|s| s.to_string()).collect();
         for k in combined.keys() {
             let (base, cond) = super::files::split_conditional(k);
             if cond.is_some() {

@@ -5,7 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::ini::OrdMap;
+use super::ini::{FxBuild, OrdMap};
 
 const MAX_TAG_REPLACE_COUNT: usize = 25;
 
@@ -33,58 +33,71 @@ pub fn find_tag(s: &str, from: usize) -> Option<(usize, usize)> {
 /// are not keys of `tags` (fail2ban: on-demand lookup in the definition file).
 pub fn substitute_recursive_tags(
     mut tags: OrdMap<Option<String>>,
-    ignore: &HashSet<String>,
+    ignore: &HashSet<String, FxBuild>,
     addrepl: &mut dyn FnMut(&str) -> Result<Option<String>, String>,
 ) -> Result<OrdMap<Option<String>>, String> {
-    let mut done: HashSet<String> = HashSet::new();
-    let mut rep_counts: HashMap<String, HashMap<String, usize>> = HashMap::new();
-    let keys: Vec<String> = tags.keys().cloned().collect();
+    let n = tags.len();
+    let mut done = vec![false; n];
+    let mut rep_counts: Vec<HashMap<String, usize, FxBuild>> = vec![HashMap::default(); n];
     loop {
         let mut rep_flag = false;
-        for tag in &keys {
-            if ignore.contains(tag) || done.contains(tag) {
+        for idx in 0..n {
+            if done[idx] {
                 continue;
             }
-            let orgval = match tags.get(tag) {
-                Some(Some(v)) => v.clone(),
-                _ => continue,
+            let Some((tag, Some(orgval))) = tags.at(idx) else {
+                continue;
             };
-            let mut value = orgval.clone();
-            let mut rplc = rep_counts.get(tag).cloned().unwrap_or_default();
-            let mut m = find_tag(&value, 0);
+            if ignore.contains(tag.as_str()) {
+                continue;
+            }
+            // Only copy the value once a replacement happens.
+            let mut value: Option<String> = None;
+            let rplc = &mut rep_counts[idx];
+            let mut m = find_tag(orgval, 0);
             while let Some((s, e)) = m {
-                let rtag = value[s + 1..e - 1].to_string();
-                if ignore.contains(&rtag) {
-                    m = find_tag(&value, e);
+                let cur: &str = value.as_deref().unwrap_or(orgval);
+                let rtag = &cur[s + 1..e - 1];
+                if ignore.contains(rtag) {
+                    m = find_tag(cur, e);
                     continue;
                 }
-                if rtag == *tag || rplc.get(&rtag).copied().unwrap_or(1) > MAX_TAG_REPLACE_COUNT {
+                if rtag == tag.as_str()
+                    || rplc.get(rtag).copied().unwrap_or(1) > MAX_TAG_REPLACE_COUNT
+                {
                     return Err(format!(
-                        "properties contain self referencing definitions and cannot be resolved, fail tag: {tag}, found: {rtag} in {}, value: {value}",
-                        py_dict(&rplc)
+                        "properties contain self referencing definitions and cannot be resolved, fail tag: {tag}, found: {rtag} in {}, value: {cur}",
+                        py_dict(rplc)
                     ));
                 }
-                let repl = match tags.get(&rtag) {
+                let repl = match tags.get(rtag) {
                     Some(Some(v)) => Some(v.clone()),
-                    _ => addrepl(&rtag)?,
+                    _ => addrepl(rtag)?,
                 };
                 let Some(repl) = repl else {
-                    m = find_tag(&value, e);
+                    m = find_tag(cur, e);
                     continue;
                 };
-                value = value.replace(&format!("<{rtag}>"), &repl);
+                let rtag = rtag.to_string();
+                let replaced = cur.replace(&cur[s..e], &repl);
                 *rplc.entry(rtag).or_insert(0) += 1;
-                m = find_tag(&value, s);
+                m = find_tag(&replaced, s);
+                value = Some(replaced);
             }
-            if orgval != value {
-                if find_tag(&value, 0).is_some() {
-                    rep_counts.insert(tag.clone(), rplc);
-                    rep_flag = true;
+            let has_lt = match &value {
+                Some(v) => v.contains('<'),
+                None => orgval.contains('<'),
+            };
+            if let Some(v) = value {
+                if v != *orgval {
+                    if find_tag(&v, 0).is_some() {
+                        rep_flag = true;
+                    }
+                    tags.set_at(idx, Some(v));
                 }
-                tags.insert(tag.clone(), Some(value.clone()));
             }
-            if !value.contains('<') {
-                done.insert(tag.clone());
+            if !has_lt {
+                done[idx] = true;
             }
         }
         if !rep_flag {
@@ -94,7 +107,7 @@ pub fn substitute_recursive_tags(
     Ok(tags)
 }
 
-fn py_dict(m: &HashMap<String, usize>) -> String {
+fn py_dict(m: &HashMap<String, usize, FxBuild>) -> String {
     let mut s = String::from("{");
     for (i, (k, v)) in m.iter().enumerate() {
         if i > 0 {
@@ -155,7 +168,7 @@ mod tests {
 
     #[test]
     fn addrepl_and_ignore() {
-        let ignore: HashSet<String> = ["blocktype".to_string()].into();
+        let ignore: HashSet<String, FxBuild> = ["blocktype".to_string()].into_iter().collect();
         let r =
             substitute_recursive_tags(m(&[("x", "<blocktype> <Init/ai>")]), &ignore, &mut |t| {
                 Ok((t == "Init/ai").then(|| "AI".to_string()))
