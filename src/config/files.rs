@@ -158,8 +158,8 @@ pub struct FileSet<'s> {
     includes: HashMap<String, Rc<Vec<String>>, FxBuild>,
     /// Warnings/errors to log (level, message).
     pub log: Vec<(Level, String, String)>,
-    /// First whole-config syntax error seen while parsing.
-    pub fatal: Option<ConfigError>,
+    /// gaol's stricter findings (include loops, undecodable files): `-t` fails on them.
+    pub strict: Vec<String>,
 }
 
 /// Log levels used on stderr, as fail2ban names them.
@@ -183,7 +183,7 @@ impl<'s> FileSet<'s> {
             parsed: HashMap::default(),
             includes: HashMap::default(),
             log: Vec::new(),
-            fatal: None,
+            strict: Vec::new(),
         }
     }
 
@@ -225,12 +225,11 @@ impl<'s> FileSet<'s> {
                 Err(e) => {
                     let off = e.utf8_error().valid_up_to();
                     let line = e.as_bytes()[..off].iter().filter(|&&b| b == b'\n').count() + 1;
-                    self.error(
-                        "fail2ban.configparserinc",
-                        format!(
-                            "Error decoding config file '{path}': invalid UTF-8 at byte {off} (line {line}); file ignored"
-                        ),
+                    let msg = format!(
+                        "Error decoding config file '{path}': invalid UTF-8 at byte {off} (line {line}); file ignored"
                     );
+                    self.strict.push(msg.clone());
+                    self.error("fail2ban.configparserinc", msg);
                     None
                 }
             },
@@ -303,18 +302,17 @@ impl<'s> FileSet<'s> {
                 // Interpolated like any value; include lists rarely use %(...)s.
                 let text = v.text.replace("%%", "%");
                 for name in text.split('\n') {
-                    let r = if name.starts_with('/') {
-                        name.to_string()
-                    } else if dir.is_empty() {
+                    let r = if name.starts_with('/') || dir.is_empty() {
                         name.to_string()
                     } else {
                         format!("{dir}/{name}")
                     };
-                    if seen.iter().any(|s| *s == r) {
-                        self.warn(
-                            "fail2ban.configparserinc",
-                            format!("Include loop: '{resource}' includes '{r}' which is already being read; include skipped"),
+                    if seen.contains(&r) {
+                        let msg = format!(
+                            "Include loop: '{resource}' includes '{r}' which is already being read; include skipped"
                         );
+                        self.strict.push(msg.clone());
+                        self.warn("fail2ban.configparserinc", msg);
                         continue;
                     }
                     let mut s = seen.to_vec();

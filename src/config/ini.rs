@@ -197,10 +197,12 @@ pub fn parse(text: &str, file: u32, fname: &str) -> Result<IniFile, IniError> {
         };
         if value.is_empty() {
             // A truly blank line inside a value is kept as an empty line.
-            if comment_start.is_none() && cur.is_some() && optname.is_some() {
-                if let Some(p) = cur_pending {
-                    pending[p].2.push(String::new());
-                }
+            if comment_start.is_none()
+                && cur.is_some()
+                && optname.is_some()
+                && let Some(p) = cur_pending
+            {
+                pending[p].2.push(String::new());
             }
             continue;
         }

@@ -77,6 +77,8 @@ impl<'s> Reader<'s> {
     pub fn sync_log(&mut self) {
         let lines = std::mem::take(&mut self.fs.log);
         self.log.lines.extend(lines);
+        let strict = std::mem::take(&mut self.fs.strict);
+        self.log.strict_errors.extend(strict);
     }
 
     fn take_log(&mut self) -> Vec<(Level, String, String)> {

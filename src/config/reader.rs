@@ -183,7 +183,7 @@ pub fn get_options_with(
                                 .sections
                                 .get(sec)
                                 .and_then(|s| s.get(name))
-                                .or_else(|| cfg.defaults.get(*name))
+                                .or_else(|| cfg.defaults.get(name))
                                 .and_then(|rv| {
                                     names
                                         .get(rv.file as usize)

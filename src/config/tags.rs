@@ -88,13 +88,13 @@ pub fn substitute_recursive_tags(
                 Some(v) => v.contains('<'),
                 None => orgval.contains('<'),
             };
-            if let Some(v) = value {
-                if v != *orgval {
-                    if find_tag(&v, 0).is_some() {
-                        rep_flag = true;
-                    }
-                    tags.set_at(idx, Some(v));
+            if let Some(v) = value
+                && v != *orgval
+            {
+                if find_tag(&v, 0).is_some() {
+                    rep_flag = true;
                 }
+                tags.set_at(idx, Some(v));
             }
             if !has_lt {
                 done[idx] = true;

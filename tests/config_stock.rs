@@ -1,0 +1,175 @@
+//! `gaol client -c DIR -d` against the real `fail2ban-client -c DIR -d` on Debian's stock
+//! configuration: (a) as installed, (b) with every jail of jail.conf enabled and its
+//! log files present, (c) gaol's embedded default written out to a directory.
+//! Needs the fail2ban package; outside CI the tests skip loudly when it is missing.
+
+use std::path::Path;
+use std::process::Command;
+
+const STOCK: &str = "/etc/fail2ban";
+
+fn have_oracle() -> bool {
+    let ok = Command::new("fail2ban-client")
+        .arg("-V")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+        && Path::new(STOCK).join("jail.conf").exists();
+    if !ok {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("fail2ban-client or {STOCK} missing, but CI=true requires them");
+        }
+        eprintln!("SKIPPED: fail2ban-client / {STOCK} not installed");
+    }
+    ok
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let ty = e.file_type().unwrap();
+        let dest = to.join(e.file_name());
+        if ty.is_dir() {
+            copy_tree(&e.path(), &dest);
+        } else if ty.is_file() {
+            std::fs::copy(e.path(), &dest).unwrap();
+        }
+    }
+}
+
+/// Runs both tools with `args` and returns (real stdout, real code, gaol stdout, gaol code).
+fn run_both(dir: &Path, args: &[&str]) -> (String, i32, String, i32) {
+    let real = Command::new("fail2ban-client")
+        .arg("-c")
+        .arg(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    let gaol = Command::new(env!("CARGO_BIN_EXE_gaol"))
+        .arg("client")
+        .arg("-c")
+        .arg(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        String::from_utf8_lossy(&real.stdout).into_owned(),
+        real.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&gaol.stdout).into_owned(),
+        gaol.status.code().unwrap_or(-1),
+    )
+}
+
+fn assert_same(dir: &Path, args: &[&str]) -> String {
+    let (real, rc, ours, oc) = run_both(dir, args);
+    if real != ours {
+        let (r, o): (Vec<&str>, Vec<&str>) = (real.lines().collect(), ours.lines().collect());
+        let first = r
+            .iter()
+            .zip(o.iter())
+            .position(|(a, b)| a != b)
+            .unwrap_or(r.len().min(o.len()));
+        panic!(
+            "stdout differs for {args:?} at line {}:\nfail2ban: {:?}\ngaol:     {:?}\n({} vs {} lines)",
+            first + 1,
+            r.get(first),
+            o.get(first),
+            r.len(),
+            o.len()
+        );
+    }
+    assert_eq!(rc, oc, "exit codes differ for {args:?}");
+    real
+}
+
+/// Jail sections of a jail.conf, in order.
+fn jail_sections(text: &str) -> Vec<String> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix('['))
+        .filter_map(|l| l.split(']').next())
+        .filter(|s| *s != "DEFAULT" && *s != "INCLUDES")
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn stock_tree_dump_matches_fail2ban() {
+    if !have_oracle() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("fail2ban");
+    copy_tree(Path::new(STOCK), &dir);
+    let out = assert_same(&dir, &["-d"]);
+    assert!(out.starts_with("['set', "), "{out}");
+    assert_same(&dir, &["-t"]);
+}
+
+#[test]
+fn stock_tree_all_jails_enabled_matches_fail2ban() {
+    if !have_oracle() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("fail2ban");
+    copy_tree(Path::new(STOCK), &dir);
+    let logs = tmp.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let jails = jail_sections(&std::fs::read_to_string(dir.join("jail.conf")).unwrap());
+    assert!(
+        jails.len() > 50,
+        "unexpected stock jail.conf: {} jails",
+        jails.len()
+    );
+    let mut local = String::new();
+    for j in &jails {
+        let log = logs.join(format!("{j}.log"));
+        std::fs::write(&log, "").unwrap();
+        local.push_str(&format!(
+            "[{j}]\nenabled = true\nlogpath = {}\n\n",
+            log.display()
+        ));
+    }
+    std::fs::write(dir.join("jail.local"), local).unwrap();
+    let out = assert_same(&dir, &["-d"]);
+    let starts = out.lines().filter(|l| l.starts_with("['start', ")).count();
+    assert_eq!(starts, jails.len());
+    assert_same(&dir, &["-t"]);
+}
+
+#[test]
+fn embedded_default_reads_like_fail2ban_would() {
+    if !have_oracle() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("gaol");
+    for (rel, text) in gaol::config::embedded::FILES {
+        let p = dir.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, text).unwrap();
+    }
+    let out = assert_same(&dir, &["-d"]);
+    assert!(out.contains("['add', 'sshd', 'auto']"), "{out}");
+    assert!(out.contains("['start', 'sshd']"), "{out}");
+    assert!(
+        !out.contains("recidive"),
+        "recidive is disabled by default: {out}"
+    );
+    // every jail switched on, including the log-only action
+    let logs = tmp.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    std::fs::write(logs.join("a.log"), "").unwrap();
+    let log = logs.join("a.log").display().to_string();
+    std::fs::write(
+        dir.join("jail.local"),
+        format!(
+            "[sshd]\nlogpath = {log}\nmode = aggressive\naction = %(action_log)s\n\n[recidive]\nenabled = true\nlogpath = {log}\nbanaction = nftables-multiport\n"
+        ),
+    )
+    .unwrap();
+    let out = assert_same(&dir, &["-d"]);
+    assert!(out.contains("['start', 'recidive']"), "{out}");
+    assert!(out.contains("dummy-log"), "{out}");
+}
