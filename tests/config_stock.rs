@@ -136,6 +136,8 @@ fn stock_tree_all_jails_enabled_matches_fail2ban() {
     let starts = out.lines().filter(|l| l.starts_with("['start', ")).count();
     assert_eq!(starts, jails.len());
     assert_same(&dir, &["-t"]);
+    // long regex lists and action scripts exercise pprint's wrapping
+    assert_same(&dir, &["--dp"]);
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //! server's socket are not implemented yet (exit 255).
 
 use crate::config::{self, Level, Source, StreamOptions};
-use crate::stream::Command;
+use crate::stream::{Command, Value};
 
 /// The parsed command line.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -241,11 +241,129 @@ fn print_log(lines: &[(Level, String, String)], verbose: i32) {
     }
 }
 
-/// Python's `pprint.pformat(list, width=1000, indent=2)` for one command: lines this
-/// short fit on one line, so only the leading indent differs from `repr`.
+/// Python's `pprint.pformat(cmd, width=1000, indent=2)` (what `--dp` prints).
 fn pretty(c: &Command) -> String {
-    let s = c.to_string();
-    format!("[ {}", &s[1..])
+    let mut out = String::new();
+    pp_format(&Value::List(c.to_values()), &mut out, 0, 0, 0);
+    out
+}
+
+const PP_WIDTH: usize = 1000;
+const PP_INDENT: usize = 2;
+
+fn clen(s: &str) -> usize {
+    s.chars().count()
+}
+
+fn pp_format(v: &Value, out: &mut String, indent: usize, allowance: usize, level: usize) {
+    let rep = v.to_string();
+    let max_width = PP_WIDTH.saturating_sub(indent + allowance);
+    if clen(&rep) > max_width {
+        match v {
+            Value::List(items) => {
+                out.push('[');
+                pp_items(items, out, indent, allowance + 1, level + 1);
+                out.push(']');
+                return;
+            }
+            Value::Str(s) => {
+                pp_str(s, out, indent, allowance, level + 1);
+                return;
+            }
+            _ => {}
+        }
+    }
+    out.push_str(&rep);
+}
+
+fn pp_items(items: &[Value], out: &mut String, indent: usize, allowance: usize, level: usize) {
+    let indent = indent + PP_INDENT;
+    out.push_str(&" ".repeat(PP_INDENT - 1));
+    let delimnl = format!(",\n{}", " ".repeat(indent));
+    for (i, ent) in items.iter().enumerate() {
+        if i > 0 {
+            out.push_str(&delimnl);
+        }
+        let last = i + 1 == items.len();
+        pp_format(ent, out, indent, if last { allowance } else { 1 }, level);
+    }
+}
+
+/// Long strings are cut after whitespace into adjacent literals.
+fn pp_str(s: &str, out: &mut String, indent: usize, allowance: usize, level: usize) {
+    if s.is_empty() {
+        out.push_str("''");
+        return;
+    }
+    let (mut indent, mut allowance) = (indent, allowance);
+    if level == 1 {
+        indent += 1;
+        allowance += 1;
+    }
+    let max_width = PP_WIDTH.saturating_sub(indent);
+    let mut max_width1 = max_width;
+    let lines: Vec<&str> = s.split_inclusive('\n').collect();
+    let mut chunks: Vec<String> = Vec::new();
+    let mut rep = String::new();
+    for (i, line) in lines.iter().enumerate() {
+        rep = crate::stream::py_str_repr(line);
+        if i == lines.len() - 1 {
+            max_width1 = max_width1.saturating_sub(allowance);
+        }
+        if clen(&rep) <= max_width1 {
+            chunks.push(rep.clone());
+            continue;
+        }
+        // alternating runs of non-space then space (`\S*\s*`)
+        let mut parts: Vec<&str> = Vec::new();
+        let mut start = 0;
+        let mut in_space = false;
+        for (j, ch) in line.char_indices() {
+            let sp = ch.is_whitespace();
+            if !sp && in_space {
+                parts.push(&line[start..j]);
+                start = j;
+            }
+            in_space = sp;
+        }
+        parts.push(&line[start..]);
+        let mut max_width2 = max_width;
+        let mut current = String::new();
+        for (j, part) in parts.iter().enumerate() {
+            let candidate = format!("{current}{part}");
+            if j == parts.len() - 1 && i == lines.len() - 1 {
+                max_width2 = max_width2.saturating_sub(allowance);
+            }
+            if clen(&crate::stream::py_str_repr(&candidate)) > max_width2 {
+                if !current.is_empty() {
+                    chunks.push(crate::stream::py_str_repr(&current));
+                }
+                current = part.to_string();
+            } else {
+                current = candidate;
+            }
+        }
+        if !current.is_empty() {
+            chunks.push(crate::stream::py_str_repr(&current));
+        }
+    }
+    if chunks.len() == 1 {
+        out.push_str(&rep);
+        return;
+    }
+    if level == 1 {
+        out.push('(');
+    }
+    for (i, c) in chunks.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+            out.push_str(&" ".repeat(indent));
+        }
+        out.push_str(c);
+    }
+    if level == 1 {
+        out.push(')');
+    }
 }
 
 /// Reads the configuration as `-d`/`-t` do. Returns the exit code.
