@@ -175,3 +175,55 @@ fn embedded_default_reads_like_fail2ban_would() {
     assert!(out.contains("['start', 'recidive']"), "{out}");
     assert!(out.contains("dummy-log"), "{out}");
 }
+
+/// `config::read_filter` gives the values a jail's stream carries for that filter.
+#[test]
+fn read_filter_matches_the_jail_stream() {
+    if !have_oracle() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("fail2ban");
+    copy_tree(Path::new(STOCK), &dir);
+    let log = tmp.path().join("auth.log");
+    std::fs::write(&log, "").unwrap();
+    std::fs::write(
+        dir.join("jail.local"),
+        format!(
+            "[sshd]\nenabled = true\nmode = aggressive\nlogpath = {}\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    let out = assert_same(&dir, &["-d"]);
+    let src = gaol::config::FsSource;
+    let dirs = dir.to_str().unwrap();
+    let f = gaol::config::read_filter(&src, dirs, "sshd[mode=aggressive]", "auto").unwrap();
+    let v = |x: &[String]| {
+        gaol::stream::Value::List(x.iter().map(|s| s.as_str().into()).collect()).to_string()
+    };
+    let fr = format!("['multi-set', 'sshd', 'addfailregex', {}]", v(&f.failregex));
+    assert!(out.lines().any(|l| l == fr), "{fr}\nnot in\n{out}");
+    assert_eq!(f.failregex.len(), 33);
+    let pr = format!(
+        "['set', 'sshd', 'prefregex', {}]",
+        gaol::stream::py_str_repr(f.prefregex.as_deref().unwrap())
+    );
+    assert!(out.lines().any(|l| l == pr), "{pr}");
+    assert_eq!(f.maxlines, Some(1));
+    assert_eq!(f.datepattern.as_deref(), Some("{^LN-BEG}"));
+    assert_eq!(
+        f.journalmatch,
+        [["_SYSTEMD_UNIT=sshd.service", "+", "_COMM=sshd"]]
+    );
+    // a path to the file reads it with its includes; mode defaults to normal
+    let path = dir.join("filter.d/sshd.conf");
+    let f2 = gaol::config::read_filter(&src, dirs, path.to_str().unwrap(), "auto").unwrap();
+    assert_eq!(f2.failregex.len(), 22);
+    assert!(
+        f2.files[0].ends_with("filter.d/common.conf"),
+        "{:?}",
+        f2.files
+    );
+    assert!(gaol::config::read_filter(&src, dirs, "nosuchfilter", "auto").is_err());
+}
