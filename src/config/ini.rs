@@ -49,11 +49,20 @@ impl RawVal {
 }
 
 /// An insertion-ordered map of option name → value (Python dict semantics: overwriting
-/// keeps the original position).
-#[derive(Debug, Clone, PartialEq)]
+/// keeps the original position). Small maps are searched linearly; a hash index is
+/// built once a map grows past [`INDEX_FROM`] entries.
+#[derive(Debug, Clone)]
 pub struct OrdMap<V> {
     entries: Vec<(String, V)>,
-    index: HashMap<String, usize, FxBuild>,
+    index: Option<HashMap<String, usize, FxBuild>>,
+}
+
+const INDEX_FROM: usize = 16;
+
+impl<V: PartialEq> PartialEq for OrdMap<V> {
+    fn eq(&self, other: &Self) -> bool {
+        self.entries == other.entries
+    }
 }
 
 impl<V> Default for OrdMap<V> {
@@ -66,26 +75,46 @@ impl<V> OrdMap<V> {
     pub fn new() -> Self {
         OrdMap {
             entries: Vec::new(),
-            index: HashMap::default(),
+            index: None,
+        }
+    }
+    fn position(&self, k: &str) -> Option<usize> {
+        match &self.index {
+            Some(ix) => ix.get(k).copied(),
+            None => self.entries.iter().position(|(kk, _)| kk == k),
         }
     }
     pub fn get(&self, k: &str) -> Option<&V> {
-        self.index.get(k).map(|&i| &self.entries[i].1)
+        self.position(k).map(|i| &self.entries[i].1)
     }
     pub fn get_mut(&mut self, k: &str) -> Option<&mut V> {
-        match self.index.get(k) {
-            Some(&i) => Some(&mut self.entries[i].1),
+        match self.position(k) {
+            Some(i) => Some(&mut self.entries[i].1),
             None => None,
         }
     }
     pub fn contains_key(&self, k: &str) -> bool {
-        self.index.contains_key(k)
+        self.position(k).is_some()
     }
     pub fn insert(&mut self, k: String, v: V) {
-        match self.index.get(&k) {
-            Some(&i) => self.entries[i].1 = v,
+        match self.position(&k) {
+            Some(i) => self.entries[i].1 = v,
             None => {
-                self.index.insert(k.clone(), self.entries.len());
+                let i = self.entries.len();
+                match &mut self.index {
+                    Some(ix) => {
+                        ix.insert(k.clone(), i);
+                    }
+                    None if i + 1 >= INDEX_FROM => {
+                        let mut ix: HashMap<String, usize, FxBuild> = HashMap::default();
+                        for (j, (kk, _)) in self.entries.iter().enumerate() {
+                            ix.insert(kk.clone(), j);
+                        }
+                        ix.insert(k.clone(), i);
+                        self.index = Some(ix);
+                    }
+                    None => {}
+                }
                 self.entries.push((k, v));
             }
         }
@@ -105,6 +134,10 @@ impl<V> OrdMap<V> {
         if let Some(e) = self.entries.get_mut(i) {
             e.1 = v;
         }
+    }
+    /// The entries in insertion order, consuming the map.
+    pub fn into_entries(self) -> Vec<(String, V)> {
+        self.entries
     }
     pub fn len(&self) -> usize {
         self.entries.len()

@@ -471,13 +471,17 @@ impl DefReader {
             }
         };
         let mut out: OrdMap<Py> = OrdMap::new();
-        for (k, v) in subst.iter() {
-            let orig_typed = self.opts.get(k).or_else(|| self.init_opts.get(k));
+        for (k, v) in subst.into_entries() {
             let pv = match v {
-                Some(s) => Py::Str(s.clone()),
-                None => orig_typed.cloned().unwrap_or(Py::None),
+                Some(s) => Py::Str(s),
+                None => self
+                    .opts
+                    .get(&k)
+                    .or_else(|| self.init_opts.get(&k))
+                    .cloned()
+                    .unwrap_or(Py::None),
             };
-            out.insert(k.clone(), pv);
+            out.insert(k, pv);
         }
         // convert typed options
         for (ty, name, default) in self.specs() {

@@ -70,16 +70,22 @@ pub fn substitute_recursive_tags(
                         py_dict(rplc)
                     ));
                 }
-                let repl = match tags.get(rtag) {
-                    Some(Some(v)) => Some(v.clone()),
-                    _ => addrepl(rtag)?,
-                };
-                let Some(repl) = repl else {
-                    m = find_tag(cur, e);
-                    continue;
+                let looked_up;
+                let repl: &str = match tags.get(rtag) {
+                    Some(Some(v)) => v,
+                    _ => {
+                        looked_up = addrepl(rtag)?;
+                        match &looked_up {
+                            Some(v) => v,
+                            None => {
+                                m = find_tag(cur, e);
+                                continue;
+                            }
+                        }
+                    }
                 };
                 let rtag = rtag.to_string();
-                let replaced = cur.replace(&cur[s..e], &repl);
+                let replaced = cur.replace(&cur[s..e], repl);
                 *rplc.entry(rtag).or_insert(0) += 1;
                 m = find_tag(&replaced, s);
                 value = Some(replaced);
