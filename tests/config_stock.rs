@@ -227,3 +227,54 @@ fn read_filter_matches_the_jail_stream() {
     );
     assert!(gaol::config::read_filter(&src, dirs, "nosuchfilter", "auto").is_err());
 }
+
+/// A small hand-made tree exercising §1.4/§1.5: `known/` interpolation of filter regexes,
+/// jail parameters, `[Init]`/`[Init?family=inet6]`, `<Section/opt>`, `<default/x>`,
+/// escaped tags, action identities, typed options and a bad `maxlines`.
+#[test]
+fn tags_known_and_action_identities_match_fail2ban() {
+    if !have_oracle() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let log = d.join("x.log");
+    std::fs::write(&log, "").unwrap();
+    let files = [
+        ("fail2ban.conf", "[Definition]\nloglevel = INFO\n".to_string()),
+        (
+            "jail.conf",
+            format!(
+                "[DEFAULT]\nmaxretry = 3\nfindtime = 1h\ndd = DD\n[j]\nenabled = true\nfilter = f[myopt=JAILM]\n\
+action = a[port=2222, name=\"my name\", chain=\"<known/chain>X\"]\n         a[actname=second, port=\"1,2\"]\n\
+logpath = {} tail\nfailregex = %(known/failregex)s\n            ^jail <HOST>$\n\
+[k]\nenabled = true\nfilter = f\nbackend = systemd[journalflags=2]\nlogpath = /nonexist\nignoreip =\n\
+journalmatch = _COMM=x \"A B\"\ndatepattern = %%Y\n",
+                log.display()
+            ),
+        ),
+        (
+            "filter.d/f.conf",
+            "[INCLUDES]\nafter = f-extra.conf\n[DEFAULT]\ndd = FD\n[Definition]\n\
+failregex = ^fail <HOST> <known/extra> <myopt>$\n            ^two <HOST> <logtype> <Init/extra>\n\
+myopt = M\ndate = X\n[Init]\nextra = E\n"
+                .to_string(),
+        ),
+        ("filter.d/f-extra.conf", "[Definition]\nignoreregex = ^ign <default/dd>$\nmaxlines = 2x\n".to_string()),
+        (
+            "action.d/a.conf",
+            "[DEFAULT]\ndd = DD\n[Definition]\nactionban = echo <maxretry> <findtime> <logencoding> <port> <chain> \
+<bantime> <ip> <name> <actname> <fq-hostname> <undefined> <known/ai> <Init/ai> <default/dd> <matches>\n\
+actionstart_on_demand = yes\nnorestored = 0\n[Init]\nai = AI\nchain = INPUT\n[Init?family=inet6]\nai = AI6\n"
+                .to_string(),
+        ),
+    ];
+    for (rel, text) in &files {
+        let p = d.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+    let out = assert_same(d, &["-d"]);
+    assert!(out.contains("'^jail <HOST>$'"), "{out}");
+    assert!(out.contains("['ai?family=inet6', 'AI6']"), "{out}");
+}

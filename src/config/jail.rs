@@ -17,6 +17,13 @@ const OPTS_1ST: &[Spec] = &[
     (Ty::Str, "filter", Py::Str(String::new())),
 ];
 
+/// `OPTS_1ST` with its real defaults (`backend` = `auto`); a `const` cannot hold them.
+fn opts_1st() -> Vec<Spec> {
+    let mut v = OPTS_1ST.to_vec();
+    v[1].2 = Py::Str("auto".into());
+    v
+}
+
 /// The jail option template (order matters: it is the order of the stream).
 fn jail_opts() -> Vec<Spec> {
     let mut v: Vec<Spec> = vec![
@@ -148,7 +155,7 @@ fn read_jail_inner(rd: &mut Reader<'_>, st: &mut JailState, basedir: &str) -> Re
         &rd.fs.names,
         &mut rd.log,
         &name,
-        OPTS_1ST,
+        &opts_1st(),
         &OrdMap::new(),
         true,
         true,
