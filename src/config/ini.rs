@@ -2,7 +2,7 @@
 //! comments): one file's text → [`IniFile`] (ordered `[DEFAULT]` keys and sections, each
 //! value remembering the line it came from). Merging and interpolation live elsewhere.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
 /// A small, fast non-cryptographic hasher (FxHash) for option-name keys: config keys are
@@ -129,6 +129,10 @@ impl<V> OrdMap<V> {
     pub fn at(&self, i: usize) -> Option<(&String, &V)> {
         self.entries.get(i).map(|(k, v)| (k, v))
     }
+    /// Mutable value at insertion position `i`.
+    pub fn at_mut(&mut self, i: usize) -> Option<&mut V> {
+        self.entries.get_mut(i).map(|(_, v)| v)
+    }
     /// Replaces the value at insertion position `i`.
     pub fn set_at(&mut self, i: usize, v: V) {
         if let Some(e) = self.entries.get_mut(i) {
@@ -203,17 +207,17 @@ fn section_header(value: &str) -> Option<&str> {
 
 /// Parses one file's text. `file` is the file-table index stored in every value.
 pub fn parse(text: &str, file: u32, fname: &str) -> Result<IniFile, IniError> {
+    const DEFAULT_IDX: usize = usize::MAX;
     let mut out = IniFile::default();
-    // Current target: None = no section yet; Some(None) = DEFAULT; Some(Some(name)).
-    let mut cur: Option<Option<String>> = None;
-    let mut optname: Option<String> = None;
+    // Current target: None = no section yet; Some(DEFAULT_IDX) = DEFAULT; Some(i).
+    let mut cur: Option<usize> = None;
+    let mut in_option = false;
     let mut indent_level: usize = 0;
-    let mut added_sections: std::collections::HashSet<String> = Default::default();
-    let mut added_opts: std::collections::HashSet<(String, String)> = Default::default();
-    // Multi-line values are gathered as line lists and joined at the end of the file.
-    let mut pending: Vec<(Option<String>, String, Vec<String>, u32)> = Vec::new();
+    let mut added_sections: HashSet<String, FxBuild> = HashSet::default();
+    let mut added_opts: HashSet<(usize, String), FxBuild> = HashSet::default();
+    // Values are gathered (with their continuation lines) and stored at the end.
+    let mut pending: Vec<(usize, String, String, u32)> = Vec::new();
     let mut parse_errors: Vec<(u32, String)> = Vec::new();
-    let mut cur_pending: Option<usize> = None;
 
     for (lineno0, raw_line) in text.split_inclusive('\n').enumerate() {
         let lineno = (lineno0 + 1) as u32;
@@ -232,47 +236,44 @@ pub fn parse(text: &str, file: u32, fname: &str) -> Result<IniFile, IniError> {
             // A truly blank line inside a value is kept as an empty line.
             if comment_start.is_none()
                 && cur.is_some()
-                && optname.is_some()
-                && let Some(p) = cur_pending
+                && in_option
+                && let Some(p) = pending.last_mut()
             {
-                pending[p].2.push(String::new());
+                p.2.push('\n');
             }
             continue;
         }
         let cur_indent = line.chars().take_while(|c| is_py_space(*c)).count();
-        if cur.is_some() && optname.is_some() && cur_indent > indent_level {
-            if let Some(p) = cur_pending {
-                pending[p].2.push(value.to_string());
+        if cur.is_some() && in_option && cur_indent > indent_level {
+            if let Some(p) = pending.last_mut() {
+                p.2.push('\n');
+                p.2.push_str(value);
             }
             continue;
         }
         indent_level = cur_indent;
         if let Some(name) = section_header(value) {
-            let name = name.to_string();
             if name == "DEFAULT" {
-                cur = Some(None);
+                cur = Some(DEFAULT_IDX);
             } else {
-                if added_sections.contains(&name) {
+                if added_sections.contains(name) {
                     return Err(IniError {
                         message: format!(
                             "While reading from {} [line {lineno:2}]: section {} already exists",
                             crate::stream::py_str_repr(fname),
-                            crate::stream::py_str_repr(&name)
+                            crate::stream::py_str_repr(name)
                         ),
                         line: lineno,
                     });
                 }
-                added_sections.insert(name.clone());
-                if !out.sections.contains_key(&name) {
-                    out.sections.insert(name.clone(), Section::new());
-                }
-                cur = Some(Some(name));
+                added_sections.insert(name.to_string());
+                out.sections.insert(name.to_string(), Section::new());
+                cur = Some(out.sections.len() - 1);
             }
-            optname = None;
-            cur_pending = None;
+            in_option = false;
             continue;
         }
-        let Some(sect) = cur.clone() else {
+        let Some(sect) = cur else {
             return Err(IniError {
                 message: format!(
                     "File contains no section headers.\nfile: {}, line: {lineno}\n{}",
@@ -290,30 +291,32 @@ pub fn parse(text: &str, file: u32, fname: &str) -> Result<IniFile, IniError> {
                     parse_errors.push((lineno, raw_line.to_string()));
                 }
                 let key = key.to_lowercase();
-                let sname = sect.clone().unwrap_or_else(|| "DEFAULT".to_string());
-                let pair = (sname.clone(), key.clone());
+                let pair = (sect, key);
                 if added_opts.contains(&pair) {
+                    let sname = match out.sections.at(sect) {
+                        Some((n, _)) => n.as_str(),
+                        None => "DEFAULT",
+                    };
                     return Err(IniError {
                         message: format!(
                             "While reading from {} [line {lineno:2}]: option {} in section {} already exists",
                             crate::stream::py_str_repr(fname),
-                            crate::stream::py_str_repr(&key),
-                            crate::stream::py_str_repr(&sname)
+                            crate::stream::py_str_repr(&pair.1),
+                            crate::stream::py_str_repr(sname)
                         ),
                         line: lineno,
                     });
                 }
+                let key = pair.1.clone();
                 added_opts.insert(pair);
                 let val = value[pos + 1..].trim().to_string();
-                pending.push((sect, key.clone(), vec![val], lineno));
-                cur_pending = Some(pending.len() - 1);
-                optname = Some(key);
+                pending.push((sect, key, val, lineno));
+                in_option = true;
             }
             None => {
                 parse_errors.push((lineno, raw_line.to_string()));
                 // configparser keeps going; the error is raised at the end of the file.
-                optname = None;
-                cur_pending = None;
+                in_option = false;
             }
         }
     }
@@ -333,16 +336,15 @@ pub fn parse(text: &str, file: u32, fname: &str) -> Result<IniFile, IniError> {
             line: parse_errors[0].0,
         });
     }
-    for (sect, key, lines, line) in pending {
-        let joined = lines.join("\n");
-        let text = joined.trim_end().to_string();
+    for (sect, key, mut text, line) in pending {
+        let keep = text.trim_end().len();
+        text.truncate(keep);
         let v = RawVal { text, file, line };
-        match sect {
-            None => out.defaults.insert(key, v),
-            Some(s) => {
-                if let Some(sec) = out.sections.get_mut(&s) {
-                    sec.insert(key, v);
-                }
+        if sect == DEFAULT_IDX {
+            out.defaults.insert(key, v);
+        } else {
+            if let Some(sec) = out.sections.at_mut(sect) {
+                sec.insert(key, v);
             }
         }
     }

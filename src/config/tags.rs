@@ -85,7 +85,7 @@ pub fn substitute_recursive_tags(
                     }
                 };
                 let rtag = rtag.to_string();
-                let replaced = cur.replace(&cur[s..e], repl);
+                let replaced = replace_tag(cur, s, e, repl);
                 *rplc.entry(rtag).or_insert(0) += 1;
                 m = find_tag(&replaced, s);
                 value = Some(replaced);
@@ -111,6 +111,31 @@ pub fn substitute_recursive_tags(
         }
     }
     Ok(tags)
+}
+
+/// `cur.replace(&cur[s..e], repl)` knowing the first occurrence is at `s` and that the
+/// pattern starts with `<` (cheaper than a general substring search).
+fn replace_tag(cur: &str, s: usize, e: usize, repl: &str) -> String {
+    let pat = &cur[s..e];
+    let mut out = String::with_capacity(cur.len() + repl.len());
+    out.push_str(&cur[..s]);
+    out.push_str(repl);
+    let b = cur.as_bytes();
+    let mut last = e;
+    let mut pos = e;
+    while let Some(rel) = memchr::memchr(b'<', &b[pos..]) {
+        let at = pos + rel;
+        if cur[at..].starts_with(pat) {
+            out.push_str(&cur[last..at]);
+            out.push_str(repl);
+            last = at + pat.len();
+            pos = last;
+        } else {
+            pos = at + 1;
+        }
+    }
+    out.push_str(&cur[last..]);
+    out
 }
 
 fn py_dict(m: &HashMap<String, usize, FxBuild>) -> String {
@@ -159,6 +184,12 @@ mod tests {
             "3_3 <HOST> <matches>"
         );
         assert_eq!(r.get("d").unwrap().as_deref().unwrap(), "v4");
+    }
+
+    #[test]
+    fn replace_all_occurrences() {
+        assert_eq!(replace_tag("a<x>b<x><<x>", 1, 4, "Y"), "aYbY<Y");
+        assert_eq!(replace_tag("<x>", 0, 3, ""), "");
     }
 
     #[test]
