@@ -376,7 +376,8 @@ pub fn dump(args: &ClientArgs) -> i32 {
         loglevel: args.loglevel.clone(),
         logtarget: args.logtarget.clone(),
         syslogsocket: args.syslogsocket.clone(),
-        test: args.test && args.dump == 0,
+        test: args.test,
+        dump: args.dump > 0,
     };
     let res = match config::read_stream(src.as_ref(), &basedir, &opts) {
         Ok(r) => r,

@@ -98,6 +98,8 @@ pub struct StreamOptions {
     pub syslogsocket: Option<String>,
     /// `-t`: a broken jail fails the read, and missing log files are fatal.
     pub test: bool,
+    /// `-d`/`--dp`: a jail without log files is tolerated (a warning only).
+    pub dump: bool,
 }
 
 /// The outcome of reading a configuration.
@@ -237,7 +239,7 @@ fn read_all(
     let ok = (ignore_wrong && status & 1 != 0) || status & 2 == 0;
     let mut stream = global;
     for j in jails.iter_mut() {
-        stream.extend(j.convert(rd, !opts.test)?);
+        stream.extend(j.convert(rd, opts.dump)?);
     }
     for j in &jails {
         if j.config_error.is_none() {
