@@ -471,21 +471,18 @@ pub fn main(prog: &str, args: Vec<String>) -> i32 {
         if short {
             println!("{}", config::FAIL2BAN_VERSION);
         } else {
-            println!(
-                "Fail2Ban v{} (gaol {})",
-                config::FAIL2BAN_VERSION,
-                env!("CARGO_PKG_VERSION")
-            );
+            // exactly fail2ban's text: scripts parse it
+            println!("Fail2Ban v{}", config::FAIL2BAN_VERSION);
         }
         return 0;
     }
     if let Some(s) = &a.str2sec {
-        return match config::parse_time(s) {
-            Ok(v) if v.fract() == 0.0 && v.abs() < 1e15 => {
+        return match config::time::parse_time_typed(s) {
+            Ok((v, false)) if v.fract() == 0.0 && v.abs() < 1e15 => {
                 println!("{}", v as i64);
                 0
             }
-            Ok(v) => {
+            Ok((v, _)) => {
                 println!("{}", crate::stream::py_float_repr(v));
                 0
             }

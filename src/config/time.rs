@@ -18,6 +18,14 @@ fn unit_factor(word: &str) -> Option<f64> {
 
 /// Seconds of a time expression, e.g. `parse_time("1h 30m") == Ok(5400.0)`.
 pub fn parse_time(s: &str) -> Result<f64, String> {
+    parse_time_typed(s).map(|(v, _)| v)
+}
+
+/// As [`parse_time`], also telling whether Python would compute a float (a decimal point,
+/// or a month/year unit, whose factors are floats): `fail2ban-client --str2sec` prints
+/// `2629800.0` for `1mo` but `5400` for `1h 30m`.
+pub fn parse_time_typed(s: &str) -> Result<(f64, bool), String> {
+    let mut is_float = false;
     let bad = || format!("invalid time value {s:?}");
     let b = s.trim();
     if b.is_empty() {
@@ -45,11 +53,9 @@ pub fn parse_time(s: &str) -> Result<f64, String> {
             while i < chars.len() && (chars[i].is_ascii_digit() || chars[i] == '.') {
                 i += 1;
             }
-            let num: f64 = chars[st..i]
-                .iter()
-                .collect::<String>()
-                .parse()
-                .map_err(|_| bad())?;
+            let text: String = chars[st..i].iter().collect();
+            is_float |= text.contains('.');
+            let num: f64 = text.parse().map_err(|_| bad())?;
             let mut j = i;
             while j < chars.len() && chars[j] == ' ' {
                 j += 1;
@@ -61,7 +67,9 @@ pub fn parse_time(s: &str) -> Result<f64, String> {
             let mut val = num;
             if j > ws {
                 let word: String = chars[ws..j].iter().collect();
-                val *= unit_factor(&word).ok_or_else(bad)?;
+                let f = unit_factor(&word).ok_or_else(bad)?;
+                is_float |= f == 2629800.0 || f == 31557600.0;
+                val *= f;
                 i = j;
             }
             let _ = expect_term;
@@ -75,7 +83,7 @@ pub fn parse_time(s: &str) -> Result<f64, String> {
     if expect_term {
         return Err(bad());
     }
-    Ok(total)
+    Ok((total, is_float))
 }
 
 #[cfg(test)]
@@ -94,6 +102,8 @@ mod tests {
         assert_eq!(parse_time("6 months"), Ok(15778800.0));
         assert_eq!(parse_time("600"), Ok(600.0));
         assert_eq!(parse_time("-1"), Ok(-1.0));
+        assert_eq!(parse_time_typed("1mo"), Ok((2629800.0, true)));
+        assert_eq!(parse_time_typed("1h 30m"), Ok((5400.0, false)));
         assert!(parse_time("abc").is_err());
         assert!(parse_time("").is_err());
     }
