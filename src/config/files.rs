@@ -146,6 +146,10 @@ pub struct Config {
     pub sections: OrdMap<Section>,
     /// The file list read, in merge order (empty: nothing accessible).
     pub files: Vec<String>,
+    /// Tag lookups of the definition readers that did not depend on a jail's variables
+    /// (`Some`), or names absent from `[Definition]`/`[DEFAULT]` (`None`): shared by all
+    /// jails using this filter/action file.
+    pub tag_memo: std::cell::RefCell<HashMap<String, Option<String>, FxBuild>>,
 }
 
 /// Parses and caches files, and resolves logical names.

@@ -35,6 +35,8 @@ struct Map<'a> {
     defaults: &'a Section,
     vars: &'a Vars,
     overlay: Vec<(String, String)>,
+    /// Set when a lookup was answered by `vars` (the result is caller-specific).
+    used_vars: std::cell::Cell<bool>,
 }
 
 impl<'a> Map<'a> {
@@ -43,6 +45,7 @@ impl<'a> Map<'a> {
             return Some(Cow::Borrowed(v));
         }
         if let Some((_, v)) = self.vars.iter().find(|(kk, _)| kk == k) {
+            self.used_vars.set(true);
             return Some(Cow::Borrowed(v));
         }
         if let Some(v) = self.sec.and_then(|s| s.get(k)) {
@@ -91,6 +94,7 @@ impl Config {
             defaults: &self.defaults,
             vars,
             overlay: Vec::new(),
+            used_vars: std::cell::Cell::new(false),
         };
         map.lookup(&opt)
             .map(|c| c.into_owned())
@@ -106,6 +110,19 @@ impl Config {
         vars: &Vars,
         names: &[String],
     ) -> Result<String, GetError> {
+        self.get_tracked(section, option, vars, names)
+            .map(|(v, _)| v)
+    }
+
+    /// [`Config::get`], also telling whether `vars` contributed to the value (if not,
+    /// the result is the same for every caller and may be cached).
+    pub fn get_tracked(
+        &self,
+        section: &str,
+        option: &str,
+        vars: &Vars,
+        names: &[String],
+    ) -> Result<(String, bool), GetError> {
         let sec = self.section_for(section)?;
         let opt = lower(option);
         let map = Map {
@@ -113,13 +130,14 @@ impl Config {
             defaults: &self.defaults,
             vars,
             overlay: Vec::new(),
+            used_vars: std::cell::Cell::new(false),
         };
         let value = match map.lookup(&opt) {
             Some(v) => v.into_owned(),
             None => return Err(GetError::NoOption(opt.into_owned(), section.to_string())),
         };
         if !value.contains('%') {
-            return Ok(value);
+            return Ok((value, map.used_vars.get()));
         }
         let mut acc = String::with_capacity(value.len());
         let mut map = map;
@@ -139,7 +157,7 @@ impl Config {
                 };
                 GetError::Interp(e.at(loc))
             })?;
-        Ok(acc)
+        Ok((acc, map.used_vars.get()))
     }
 
     /// Raw value for error messages (`get(raw=True, fallback=rest)`, no vars).

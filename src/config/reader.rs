@@ -380,6 +380,22 @@ impl DefReader {
         if let Some(v) = self.def_cache.get(name) {
             return Ok(v.clone());
         }
+        let memo = self.cfg.tag_memo.borrow().get(name).cloned();
+        match memo {
+            Some(Some(v)) => {
+                self.def_cache.insert(name.to_string(), Some(v.clone()));
+                return Ok(Some(v));
+            }
+            // absent from the file: only the jail's variables could still supply it
+            Some(None) => {
+                let key = super::interp::lower(name);
+                if !self.p_vars.iter().any(|(k, _)| *k == *key) {
+                    self.def_cache.insert(name.to_string(), None);
+                    return Ok(None);
+                }
+            }
+            None => {}
+        }
         let vars = &self.p_vars;
         let cfg = &self.cfg;
         let mut result: Option<String> = None;
@@ -412,12 +428,23 @@ impl DefReader {
                 }
             }
         }
+        // what may be shared with other jails: values that no jail variable influenced,
+        // and names absent from the file
+        let mut shareable = done;
         if !done {
-            match cfg.get("Definition", name, vars, names) {
-                Ok(v) => result = Some(v),
+            match cfg.get_tracked("Definition", name, vars, names) {
+                Ok((v, used_vars)) => {
+                    result = Some(v);
+                    shareable = !used_vars;
+                }
                 Err(GetError::Interp(e)) => return Err(e),
-                Err(_) => {}
+                Err(_) => shareable = true,
             }
+        }
+        if shareable {
+            cfg.tag_memo
+                .borrow_mut()
+                .insert(name.to_string(), result.clone());
         }
         self.def_cache.insert(name.to_string(), result.clone());
         Ok(result)
