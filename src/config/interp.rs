@@ -401,4 +401,40 @@ mod tests {
             Err(GetError::NoOption(..))
         ));
     }
+
+    static CHAIN: &[(&str, &str)] = &[
+        (
+            "jail.conf",
+            "[DEFAULT]\nx = base\nd = %(known/d)s\n[j1]\ny = one\n",
+        ),
+        ("jail.d/a.conf", "[j1]\ny = %(known/y)s two\n"),
+        (
+            "jail.local",
+            "[j1]\ny = %(known/y)s three\n[j2]\nv = %(j1/y)s\n",
+        ),
+    ];
+
+    #[test]
+    fn known_chains_fail_like_fail2ban() {
+        // spec 1.4: chaining known/ across three files exceeds the depth limit,
+        // known/ inside [DEFAULT] always recurses, and a cross-section reference to a
+        // value using known/ resolves against the referencing section.
+        let src = EmbeddedSource {
+            root: "/e".into(),
+            files: CHAIN,
+        };
+        let mut fs = FileSet::new(&src, "/e");
+        let cfg = fs.read("jail").unwrap().unwrap();
+        for (s, o) in [("j1", "y"), ("j1", "d"), ("j2", "v")] {
+            let GetError::Interp(e) = get(&cfg, s, o).unwrap_err() else {
+                panic!("{s}/{o} should fail")
+            };
+            assert!(
+                e.message.starts_with("Recursion limit exceeded")
+                    || e.message.starts_with("Bad value substitution"),
+                "{s}/{o}: {}",
+                e.message
+            );
+        }
+    }
 }
