@@ -5,27 +5,31 @@
 
 use std::sync::OnceLock;
 
-use fancy_regex::Regex;
+use regex::Regex;
 
 /// Options in jail order (keys as written, values stripped).
 pub type OptList = Vec<(String, String)>;
 
 fn extract_re() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
-    // Python's `$` (no MULTILINE) also matches before a final newline.
+    // Python's `$` (no MULTILINE) also matches before a final newline: `\n?\z` here,
+    // which only differs in consuming that newline at the very end.
     RE.get_or_init(|| {
         Regex::new(
-            r#"(?s)\s*([\w\-_\.]+)=(?:"([^"]*)"|'([^']*)'|([^,\]]*))(?:,|\]\s*\[|(?=\n?\z)|(?P<wrngA>.+))|,?\s*(?=\n?\z)|(?P<wrngB>.+)"#,
+            r#"(?s)\s*([\w\-_\.]+)=(?:"([^"]*)"|'([^']*)'|([^,\]]*))(?:,|\]\s*\[|\n?\z|(?P<wrngA>.+))|,?\s*\z|(?P<wrngB>.+)"#,
         )
         .unwrap_or_else(|_| unreachable_regex())
     })
 }
 
+/// Python's pattern ends in the lookahead `(?=\n\s*|\s+|$)`; the `regex` crate has no
+/// lookaround, so the entry is group 1 followed by one consumed whitespace char (or the
+/// end), and the next search starts right after group 1.
 fn split_re() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
         Regex::new(
-            r#"(?s)(?:[^\[\s]+(?:\s*\[\s*(?:[\w\-_\.]+=(?:"[^"]*"|'[^']*'|[^,\]]*)\s*(?:,|\]\s*\[)?\s*)*\])?\s*|\S+)(?=\n\s*|\s+|\n?\z)"#,
+            r#"(?s)((?:[^\[\s]+(?:\s*\[\s*(?:[\w\-_\.]+=(?:"[^"]*"|'[^']*'|[^,\]]*)\s*(?:,|\]\s*\[)?\s*)*\])?\s*|\S+))(?:\s|\z)"#,
         )
         .unwrap_or_else(|_| unreachable_regex())
     })
@@ -59,7 +63,6 @@ pub fn extract_options(option: &str) -> Result<(String, OptList), String> {
     let mut opts: OptList = Vec::new();
     if let Some(optstr) = optstr.filter(|s| !s.is_empty()) {
         for caps in extract_re().captures_iter(optstr) {
-            let caps = caps.map_err(|e| format!("option parser failed: {e}"))?;
             if let Some(w) = caps.name("wrngA") {
                 let key = caps.get(1).map(|m| m.as_str()).unwrap_or("");
                 return Err(format!(
@@ -108,11 +111,18 @@ fn first_chars(s: &str, n: usize) -> &str {
 /// Splits an `action` value into entries, keeping bracket groups (even multi-line
 /// quoted values) together.
 pub fn split_with_options(s: &str) -> Vec<String> {
-    split_re()
-        .find_iter(s)
-        .filter_map(|m| m.ok())
-        .map(|m| m.as_str().to_string())
-        .collect()
+    let re = split_re();
+    let mut out = Vec::new();
+    let mut pos = 0;
+    while pos <= s.len() {
+        let Some(caps) = re.captures_at(s, pos) else {
+            break;
+        };
+        let Some(m) = caps.get(1) else { break };
+        out.push(m.as_str().to_string());
+        pos = m.end();
+    }
+    out
 }
 
 /// `ignoreip`-style splitting on runs of spaces, commas and newlines.
