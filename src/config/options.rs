@@ -10,34 +10,88 @@ use regex::Regex;
 /// Options in jail order (keys as written, values stripped).
 pub type OptList = Vec<(String, String)>;
 
-fn extract_re() -> &'static Regex {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    // Python's `$` (no MULTILINE) also matches before a final newline: `\n?\z` here,
-    // which only differs in consuming that newline at the very end.
-    RE.get_or_init(|| {
-        Regex::new(
-            r#"(?s)\s*([\w\-_\.]+)=(?:"([^"]*)"|'([^']*)'|([^,\]]*))(?:,|\]\s*\[|\n?\z|(?P<wrngA>.+))|,?\s*\z|(?P<wrngB>.+)"#,
-        )
-        .unwrap_or_else(|_| unreachable_regex())
-    })
-}
+const EXTRACT_PAT: &str = r#"(?s)\s*([\w\-_\.]+)=(?:"([^"]*)"|'([^']*)'|([^,\]]*))(?:,|\]\s*\[|\n?\z|(?P<wrngA>.+))|,?\s*\z|(?P<wrngB>.+)"#;
 
 /// Python's pattern ends in the lookahead `(?=\n\s*|\s+|$)`; the `regex` crate has no
 /// lookaround, so the entry is group 1 followed by one consumed whitespace char (or the
 /// end), and the next search starts right after group 1.
-fn split_re() -> &'static Regex {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| {
-        Regex::new(
-            r#"(?s)((?:[^\[\s]+(?:\s*\[\s*(?:[\w\-_\.]+=(?:"[^"]*"|'[^']*'|[^,\]]*)\s*(?:,|\]\s*\[)?\s*)*\])?\s*|\S+))(?:\s|\z)"#,
-        )
-        .unwrap_or_else(|_| unreachable_regex())
+const SPLIT_PAT: &str = r#"(?s)((?:[^\[\s]+(?:\s*\[\s*(?:[\w\-_\.]+=(?:"[^"]*"|'[^']*'|[^,\]]*)\s*(?:,|\]\s*\[)?\s*)*\])?\s*|\S+))(?:\s|\z)"#;
+
+// Python's `$` (no MULTILINE) also matches before a final newline: `\n?\z` above, which
+// only differs in consuming that newline at the very end.
+//
+// Each pattern exists twice: Unicode classes (what Python's `\w`/`\s` mean) for
+// non-ASCII input, and an ASCII-only byte version, identical on ASCII input and much
+// cheaper to compile (config values are nearly always ASCII).
+fn unicode_re(which: usize) -> &'static Regex {
+    static RE: [OnceLock<Regex>; 2] = [OnceLock::new(), OnceLock::new()];
+    RE[which].get_or_init(|| {
+        Regex::new([EXTRACT_PAT, SPLIT_PAT][which]).unwrap_or_else(|_| unreachable_regex())
+    })
+}
+
+fn ascii_re(which: usize) -> &'static regex::bytes::Regex {
+    static RE: [OnceLock<regex::bytes::Regex>; 2] = [OnceLock::new(), OnceLock::new()];
+    RE[which].get_or_init(|| {
+        let pat = format!("(?-u){}", [EXTRACT_PAT, SPLIT_PAT][which]);
+        regex::bytes::Regex::new(&pat).unwrap_or_else(|_| unreachable_regex())
     })
 }
 
 /// The patterns above are constants covered by tests; failing to compile them is a bug.
-fn unreachable_regex() -> Regex {
+fn unreachable_regex<T>() -> T {
     panic!("internal error: constant option regex does not compile")
+}
+
+type Span = Option<(usize, usize)>;
+
+/// Capture spans of every match of `which` in `hay` (groups 0..=n and the named ones).
+fn captures_spans(which: usize, hay: &str, from: usize, all: bool) -> Vec<Vec<Span>> {
+    let mut out = Vec::new();
+    if hay.is_ascii() {
+        let re = ascii_re(which);
+        let mut pos = from;
+        while pos <= hay.len() {
+            let Some(c) = re.captures_at(hay.as_bytes(), pos) else {
+                break;
+            };
+            let v: Vec<Span> = (0..c.len())
+                .map(|i| c.get(i).map(|m| (m.start(), m.end())))
+                .collect();
+            out.push(v);
+            if !all {
+                break;
+            }
+            let (s, e) = c.get(0).map(|m| (m.start(), m.end())).unwrap_or((pos, pos));
+            pos = if e > s { e } else { e + 1 };
+        }
+    } else {
+        let re = unicode_re(which);
+        let mut pos = from;
+        while pos <= hay.len() {
+            let Some(c) = re.captures_at(hay, pos) else {
+                break;
+            };
+            let v: Vec<Span> = (0..c.len())
+                .map(|i| c.get(i).map(|m| (m.start(), m.end())))
+                .collect();
+            out.push(v);
+            if !all {
+                break;
+            }
+            let (s, e) = c.get(0).map(|m| (m.start(), m.end())).unwrap_or((pos, pos));
+            pos = if e > s { e } else { next_char(hay, e) };
+        }
+    }
+    out
+}
+
+fn next_char(s: &str, i: usize) -> usize {
+    s[i..]
+        .chars()
+        .next()
+        .map(|c| i + c.len_utf8())
+        .unwrap_or(i + 1)
 }
 
 /// `name[k=v, …][k2=v2]` → (name, options). Error text is fail2ban's.
@@ -62,31 +116,28 @@ pub fn extract_options(option: &str) -> Result<(String, OptList), String> {
     };
     let mut opts: OptList = Vec::new();
     if let Some(optstr) = optstr.filter(|s| !s.is_empty()) {
-        for caps in extract_re().captures_iter(optstr) {
-            if let Some(w) = caps.name("wrngA") {
-                let key = caps.get(1).map(|m| m.as_str()).unwrap_or("");
+        // group indices: 1 key, 2/3/4 value variants, 5 wrngA, 6 wrngB
+        for caps in captures_spans(0, optstr, 0, true) {
+            let g = |i: usize| caps.get(i).copied().flatten().map(|(a, b)| &optstr[a..b]);
+            let start = |i: usize| caps.get(i).copied().flatten().map(|(a, _)| a).unwrap_or(0);
+            if let Some(w) = g(5) {
                 return Err(format!(
                     "unexpected syntax at {} after option {}: {}",
-                    py_index(optstr, w.start()),
-                    crate::stream::py_str_repr(key),
-                    first_chars(w.as_str(), 25)
+                    py_index(optstr, start(5)),
+                    crate::stream::py_str_repr(g(1).unwrap_or("")),
+                    first_chars(w, 25)
                 ));
             }
-            if let Some(w) = caps.name("wrngB") {
+            if let Some(w) = g(6) {
                 return Err(format!(
                     "expected option, wrong syntax at {}: {}",
-                    py_index(optstr, w.start()),
-                    first_chars(w.as_str(), 25)
+                    py_index(optstr, start(6)),
+                    first_chars(w, 25)
                 ));
             }
-            let Some(key) = caps.get(1) else { continue };
-            let value = caps
-                .get(2)
-                .or_else(|| caps.get(3))
-                .or_else(|| caps.get(4))
-                .map(|m| m.as_str())
-                .unwrap_or("");
-            let key = key.as_str().trim().to_string();
+            let Some(key) = g(1) else { continue };
+            let value = g(2).or_else(|| g(3)).or_else(|| g(4)).unwrap_or("");
+            let key = key.trim().to_string();
             let value = value.trim().to_string();
             match opts.iter_mut().find(|(k, _)| *k == key) {
                 Some(e) => e.1 = value,
@@ -111,16 +162,17 @@ fn first_chars(s: &str, n: usize) -> &str {
 /// Splits an `action` value into entries, keeping bracket groups (even multi-line
 /// quoted values) together.
 pub fn split_with_options(s: &str) -> Vec<String> {
-    let re = split_re();
     let mut out = Vec::new();
     let mut pos = 0;
     while pos <= s.len() {
-        let Some(caps) = re.captures_at(s, pos) else {
+        let Some(caps) = captures_spans(1, s, pos, false).pop() else {
             break;
         };
-        let Some(m) = caps.get(1) else { break };
-        out.push(m.as_str().to_string());
-        pos = m.end();
+        let Some((a, b)) = caps.get(1).copied().flatten() else {
+            break;
+        };
+        out.push(s[a..b].to_string());
+        pos = b;
     }
     out
 }
