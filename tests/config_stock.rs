@@ -246,7 +246,7 @@ fn tags_known_and_action_identities_match_fail2ban() {
             "jail.conf",
             format!(
                 "[DEFAULT]\nmaxretry = 3\nfindtime = 1h\ndd = DD\n[j]\nenabled = true\nfilter = f[myopt=JAILM]\n\
-action = a[port=2222, name=\"my name\", chain=\"<known/chain>X\"]\n         a[actname=second, port=\"1,2\"]\n\
+action = a[port=2222, name=\"my name\", chain=\"<known/chain>X\"]\n         a[actname=second, port=\"1,2\", foo=J]\n\
 logpath = {} tail\nfailregex = %(known/failregex)s\n            ^jail <HOST>$\n\
 [k]\nenabled = true\nfilter = f\nbackend = systemd[journalflags=2]\nlogpath = /nonexist\nignoreip =\n\
 journalmatch = _COMM=x \"A B\"\ndatepattern = %%Y\n",
@@ -263,8 +263,8 @@ myopt = M\ndate = X\n[Init]\nextra = E\n"
         ("filter.d/f-extra.conf", "[Definition]\nignoreregex = ^ign <default/dd>$\nmaxlines = 2x\n".to_string()),
         (
             "action.d/a.conf",
-            "[DEFAULT]\ndd = DD\n[Definition]\nactionban = echo <maxretry> <findtime> <logencoding> <port> <chain> \
-<bantime> <ip> <name> <actname> <fq-hostname> <undefined> <known/ai> <Init/ai> <default/dd> <matches>\n\
+            "[DEFAULT]\ndd = DD\nfoo = D\n[Definition]\nhelper = H-%(foo)s\nactionban = echo <maxretry> <findtime> <logencoding> <port> <chain> \
+<bantime> <ip> <name> <actname> <fq-hostname> <undefined> <known/ai> <Init/ai> <default/dd> <matches> <helper>\n\
 actionstart_on_demand = yes\nnorestored = 0\n[Init]\nai = AI\nchain = INPUT\n[Init?family=inet6]\nai = AI6\n"
                 .to_string(),
         ),
@@ -277,4 +277,9 @@ actionstart_on_demand = yes\nnorestored = 0\n[Init]\nai = AI\nchain = INPUT\n[In
     let out = assert_same(d, &["-d"]);
     assert!(out.contains("'^jail <HOST>$'"), "{out}");
     assert!(out.contains("['ai?family=inet6', 'AI6']"), "{out}");
+    // a definition value shared by both actions, but one overrides a variable it uses
+    assert!(
+        out.contains("<matches> H-D'") && out.contains("<matches> H-J'"),
+        "{out}"
+    );
 }

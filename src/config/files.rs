@@ -146,10 +146,18 @@ pub struct Config {
     pub sections: OrdMap<Section>,
     /// The file list read, in merge order (empty: nothing accessible).
     pub files: Vec<String>,
-    /// Tag lookups of the definition readers that did not depend on a jail's variables
-    /// (`Some`), or names absent from `[Definition]`/`[DEFAULT]` (`None`): shared by all
-    /// jails using this filter/action file.
-    pub tag_memo: std::cell::RefCell<HashMap<String, Option<String>, FxBuild>>,
+    /// Tag lookups of the definition readers that did not depend on a jail's variables,
+    /// or names absent from the file: shared by all jails using this filter/action.
+    pub tag_memo: std::cell::RefCell<HashMap<String, TagMemo, FxBuild>>,
+}
+
+/// A shared tag lookup result (see [`Config::tag_memo`]).
+#[derive(Debug, Clone)]
+pub enum TagMemo {
+    /// The value, valid for callers whose variables contain none of these names.
+    Value(String, Vec<String>),
+    /// Not in the file: only a caller variable of that name could supply it.
+    Absent,
 }
 
 /// Parses and caches files, and resolves logical names.

@@ -37,10 +37,16 @@ struct Map<'a> {
     overlay: Vec<(String, String)>,
     /// Set when a lookup was answered by `vars` (the result is caller-specific).
     used_vars: std::cell::Cell<bool>,
+    /// Every name looked up (only when tracking): another caller gets the same result
+    /// if its variables contain none of them.
+    keys: Option<std::cell::RefCell<Vec<String>>>,
 }
 
 impl<'a> Map<'a> {
     fn lookup(&self, k: &str) -> Option<Cow<'_, str>> {
+        if let Some(keys) = &self.keys {
+            keys.borrow_mut().push(k.to_string());
+        }
         if let Some((_, v)) = self.overlay.iter().rev().find(|(kk, _)| kk == k) {
             return Some(Cow::Borrowed(v));
         }
@@ -52,6 +58,15 @@ impl<'a> Map<'a> {
             return Some(Cow::Borrowed(&v.text));
         }
         self.defaults.get(k).map(|v| Cow::Borrowed(v.text.as_str()))
+    }
+}
+
+impl Map<'_> {
+    fn shareable_keys(&self) -> Option<Vec<String>> {
+        if self.used_vars.get() {
+            return None;
+        }
+        self.keys.as_ref().map(|k| k.borrow().clone())
     }
 }
 
@@ -95,6 +110,7 @@ impl Config {
             vars,
             overlay: Vec::new(),
             used_vars: std::cell::Cell::new(false),
+            keys: None,
         };
         map.lookup(&opt)
             .map(|c| c.into_owned())
@@ -110,19 +126,31 @@ impl Config {
         vars: &Vars,
         names: &[String],
     ) -> Result<String, GetError> {
-        self.get_tracked(section, option, vars, names)
+        self.get_impl(section, option, vars, names, false)
             .map(|(v, _)| v)
     }
 
-    /// [`Config::get`], also telling whether `vars` contributed to the value (if not,
-    /// the result is the same for every caller and may be cached).
+    /// [`Config::get`], also giving, when `vars` did not contribute to the value, every
+    /// name that was looked up: a caller whose variables hold none of them gets the same
+    /// value (so it may be shared). `None` when the value is caller-specific.
     pub fn get_tracked(
         &self,
         section: &str,
         option: &str,
         vars: &Vars,
         names: &[String],
-    ) -> Result<(String, bool), GetError> {
+    ) -> Result<(String, Option<Vec<String>>), GetError> {
+        self.get_impl(section, option, vars, names, true)
+    }
+
+    fn get_impl(
+        &self,
+        section: &str,
+        option: &str,
+        vars: &Vars,
+        names: &[String],
+        track: bool,
+    ) -> Result<(String, Option<Vec<String>>), GetError> {
         let sec = self.section_for(section)?;
         let opt = lower(option);
         let map = Map {
@@ -131,13 +159,14 @@ impl Config {
             vars,
             overlay: Vec::new(),
             used_vars: std::cell::Cell::new(false),
+            keys: track.then(|| std::cell::RefCell::new(Vec::new())),
         };
         let value = match map.lookup(&opt) {
             Some(v) => v.into_owned(),
             None => return Err(GetError::NoOption(opt.into_owned(), section.to_string())),
         };
         if !value.contains('%') {
-            return Ok((value, map.used_vars.get()));
+            return Ok((value, map.shareable_keys()));
         }
         let mut acc = String::with_capacity(value.len());
         let mut map = map;
@@ -157,7 +186,7 @@ impl Config {
                 };
                 GetError::Interp(e.at(loc))
             })?;
-        Ok((acc, map.used_vars.get()))
+        Ok((acc, map.shareable_keys()))
     }
 
     /// Raw value for error messages (`get(raw=True, fallback=rest)`, no vars).

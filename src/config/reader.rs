@@ -6,7 +6,7 @@
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
-use super::files::{Config, ConfigError, Level};
+use super::files::{Config, ConfigError, Level, TagMemo};
 use super::ini::{FxBuild, OrdMap};
 use super::interp::GetError;
 use super::tags::substitute_recursive_tags;
@@ -381,20 +381,18 @@ impl DefReader {
             return Ok(v.clone());
         }
         let memo = self.cfg.tag_memo.borrow().get(name).cloned();
+        let in_vars = |k: &str| self.p_vars.iter().any(|(kk, _)| kk == k);
         match memo {
-            Some(Some(v)) => {
+            Some(TagMemo::Value(v, keys)) if !keys.iter().any(|k| in_vars(k)) => {
                 self.def_cache.insert(name.to_string(), Some(v.clone()));
                 return Ok(Some(v));
             }
             // absent from the file: only the jail's variables could still supply it
-            Some(None) => {
-                let key = super::interp::lower(name);
-                if !self.p_vars.iter().any(|(k, _)| *k == *key) {
-                    self.def_cache.insert(name.to_string(), None);
-                    return Ok(None);
-                }
+            Some(TagMemo::Absent) if !in_vars(&super::interp::lower(name)) => {
+                self.def_cache.insert(name.to_string(), None);
+                return Ok(None);
             }
-            None => {}
+            _ => {}
         }
         let vars = &self.p_vars;
         let cfg = &self.cfg;
@@ -430,21 +428,23 @@ impl DefReader {
         }
         // what may be shared with other jails: values that no jail variable influenced,
         // and names absent from the file
-        let mut shareable = done;
-        if !done {
+        let mut share: Option<TagMemo> = None;
+        if done {
+            if let Some(v) = &result {
+                share = Some(TagMemo::Value(v.clone(), Vec::new()));
+            }
+        } else {
             match cfg.get_tracked("Definition", name, vars, names) {
-                Ok((v, used_vars)) => {
+                Ok((v, keys)) => {
+                    share = keys.map(|k| TagMemo::Value(v.clone(), k));
                     result = Some(v);
-                    shareable = !used_vars;
                 }
                 Err(GetError::Interp(e)) => return Err(e),
-                Err(_) => shareable = true,
+                Err(_) => share = Some(TagMemo::Absent),
             }
         }
-        if shareable {
-            cfg.tag_memo
-                .borrow_mut()
-                .insert(name.to_string(), result.clone());
+        if let Some(m) = share {
+            cfg.tag_memo.borrow_mut().insert(name.to_string(), m);
         }
         self.def_cache.insert(name.to_string(), result.clone());
         Ok(result)
