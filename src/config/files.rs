@@ -149,6 +149,9 @@ pub struct Config {
     /// Tag lookups of the definition readers that did not depend on a jail's variables,
     /// or names absent from the file: shared by all jails using this filter/action.
     pub tag_memo: std::cell::RefCell<HashMap<String, TagMemo, FxBuild>>,
+    /// Values read without caller variables (`[Init]`, extra `[Definition]` options):
+    /// the same for every jail, so interpolated once.
+    pub plain_memo: std::cell::RefCell<HashMap<(String, String), String, FxBuild>>,
 }
 
 /// A shared tag lookup result (see [`Config::tag_memo`]).

@@ -130,6 +130,22 @@ impl Config {
             .map(|(v, _)| v)
     }
 
+    /// [`Config::get`] without variables, memoised (the config must not change after).
+    pub fn get_plain(
+        &self,
+        section: &str,
+        option: &str,
+        names: &[String],
+    ) -> Result<String, GetError> {
+        let key = (section.to_string(), option.to_string());
+        if let Some(v) = self.plain_memo.borrow().get(&key) {
+            return Ok(v.clone());
+        }
+        let v = self.get(section, option, &[], names)?;
+        self.plain_memo.borrow_mut().insert(key, v.clone());
+        Ok(v)
+    }
+
     /// [`Config::get`], also giving, when `vars` did not contribute to the value, every
     /// name that was looked up: a caller whose variables hold none of them gets the same
     /// value (so it may be shared). `None` when the value is caller-specific.

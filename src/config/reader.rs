@@ -350,14 +350,14 @@ impl DefReader {
             for opt in self.cfg.own_options("Init") {
                 let mut v: Option<String> = None;
                 if !opt.starts_with("known/") {
-                    let got = self.cfg.get("Init", &opt, &[], names)?;
+                    let got = self.cfg.get_plain("Init", &opt, names)?;
                     v = Some(got.clone());
                     self.init_opts.insert(format!("known/{opt}"), Py::Str(got));
                 }
                 if !self.init_opts.contains_key(&opt) {
                     let got = match v {
                         Some(v) => v,
-                        None => self.cfg.get("Init", &opt, &[], names)?,
+                        None => self.cfg.get_plain("Init", &opt, names)?,
                     };
                     self.init_opts.insert(opt.clone(), Py::Str(got));
                 }
@@ -368,7 +368,7 @@ impl DefReader {
                 if self.opts.contains_key(&opt) {
                     continue;
                 }
-                let v = self.cfg.get("Definition", &opt, &[], names)?;
+                let v = self.cfg.get_plain("Definition", &opt, names)?;
                 self.opts.insert(opt, Py::Str(v));
             }
         }
