@@ -1,0 +1,3 @@
+//! Unit tests of the detector internals.
+
+use super::*;
