@@ -534,10 +534,9 @@ pub fn epoch_template(
         let (r, f, lp) = wrap_regex(&format!("({body})"), Begin::Word, true);
         (r, f, 2, lp)
     } else if !line_begin_only {
-        let body = format!(
-            r"((?:^|(?P<square>(?<=^\[))|(?P<selinux>(?<=\baudit\()))%s)(?:(?(selinux)(?=:\d+\)))|(?(square)(?=\])))"
-        )
-        .replace("%s", epoch);
+        // Plain EPOCH: at line start, inside a leading `[…]`, or after `audit(`.
+        let body = r"((?:^|(?P<square>(?<=^\[))|(?P<selinux>(?<=\baudit\()))EPOCH)(?:(?(selinux)(?=:\d+\)))|(?(square)(?=\])))"
+            .replace("EPOCH", epoch);
         let (r, f, lp) = wrap_regex(&body, Begin::No, true);
         (r, f, 1, lp)
     } else {
