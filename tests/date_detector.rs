@@ -83,6 +83,7 @@ for name in sorted(names):
                     except Exception as ex:
                         out['err'] = type(ex).__name__
             rec['lines'].append(out)
+    rec['order'] = [t.name for t in dd.templates]
     print(json.dumps(rec))
 "#;
 
@@ -177,6 +178,16 @@ fn differential_against_fail2ban_on_sample_logs() {
                     ));
                 }
             }
+        }
+        let want_order: Vec<&str> = rec["order"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
+            .unwrap_or_default();
+        let got_order: Vec<String> = dd.template_names().iter().map(|n| n.to_string()).collect();
+        if want_order != got_order {
+            report.push(format!(
+                "{file}: template order after the run differs:\n  want {want_order:?}\n  got  {got_order:?}"
+            ));
         }
     }
     eprintln!(
@@ -986,4 +997,329 @@ fn spec_captures() {
     assert_eq!(dd.template_names().len(), 17);
     let dd = DateDetector::with_options(None, 2026, utc()).unwrap();
     assert_eq!(dd.template_names().len(), 31);
+}
+
+// ---------------------------------------------------------------------------------------
+// Synthetic differential: generated lines around tricky spots (year/day rollover, zones,
+// invalid fields, positions, non-ASCII prefixes, reordering) through both detectors.
+
+const SYNTH_ORACLE: &str = r#"
+import sys, re, json
+sys.path.insert(0, sys.argv[1])
+from fail2ban.server.mytime import MyTime
+from fail2ban.server.datedetector import DateDetector
+now = float(sys.argv[2])
+MyTime.setTime(now)
+for g in json.load(sys.stdin):
+    dd = DateDetector()
+    if g['dp'] is not None:
+        for p in [p.strip() for p in re.split('\n+', g['dp'])]:
+            if p:
+                dd.appendTemplate(p)
+    if not dd.templates:
+        dd.addDefaultTemplate()
+    dd.default_tz = g['tz']
+    for t in dd.templates:
+        t.template.hits = 0
+    res = []
+    for line in g['lines']:
+        m, tpl = dd.matchTime(line)
+        out = [None, None, None]
+        if m:
+            s, e = m.start(1), m.end(1)
+            out[0] = [s, e]
+            if s != e:
+                try:
+                    d = dd.getTime(line[s:e], (m, tpl))
+                    out[1] = d[0] if d else None
+                except Exception as ex:
+                    out[2] = type(ex).__name__
+        res.append(out)
+    print(json.dumps({'res': res, 'order': [t.name for t in dd.templates]}))
+"#;
+
+struct Group {
+    dp: Option<&'static str>,
+    tz: Option<&'static str>,
+    lines: Vec<String>,
+}
+
+fn synthetic_groups() -> Vec<Group> {
+    const MONS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let mut syslog = Vec::new();
+    for (mi, mon) in MONS.iter().enumerate() {
+        for day in [1, 9, 15, 20, 21, 22, 23, 28, 29, 30, 31] {
+            for time in ["00:00:00", "14:59:59", "15:00:01", "23:59:59"] {
+                syslog.push(format!("{mon} {day:>2} {time} host sshd[1]: x"));
+            }
+        }
+        syslog.push(format!(
+            "{} {mon} 21 14:00:00 2026 host",
+            ["Mon", "Sat"][mi % 2]
+        ));
+        syslog.push(format!("{mon}-21-26 14:00:00 assp"));
+        syslog.push(format!("21/{mon}/2026:14:00:00 +0100 apache"));
+        syslog.push(format!("[21/{}/2025:14:00:00] x", mon.to_uppercase()));
+    }
+    let mut misc: Vec<String> = [
+        "2026-11-21 14:00:00 x",
+        "2026-11-21T14:00:00Z x",
+        "2026-11-21T14:00:00.123+0200 x",
+        "2026-11-21 14:00:00,5 -03:30 x",
+        "2026-11-21 14:00:00 UTC x",
+        "2026-11-21 14:00:00 GMT x",
+        "2026-11-21 14:00:00 +01 x",
+        "2026/11/21 14:00:00 x",
+        "2026.11.21 14:00:00 x",
+        "2031-01-01 00:00:00 x",
+        "1999-01-01 00:00:00 x",
+        "2024-02-29 12:00:00 x",
+        "2025-02-29 12:00:00 x",
+        "Feb 29 12:00:00 x",
+        "Jan 23 24:59:59 x",
+        "Jan 23 21:59:60 x",
+        "Jan 23 29:00:00 x",
+        "PST Nov 21 14:00:00 x",
+        "CEST Nov 21 14:00:00 x",
+        "HELLO Nov 21 14:00:00 x",
+        "error Nov 21 14:00:00 x",
+        "+0100 Nov 21 14:00:00 x",
+        "-05:00 Sun Nov 22 14:00:00.5 2026 x",
+        "15:30:00 only time",
+        "14:30:00 only time",
+        "00:00:00 midnight",
+        "23:59:59 late",
+        "x 2026-11-21 14:00:00 y",
+        "xx2026-11-21 14:00:00 y",
+        "ü Jan 23 21:59:59 x",
+        "ßß [2026-11-21 14:00:00] x",
+        "日本 2026-11-21 14:00:00 x",
+        "[Nov 21 14:00:00] x",
+        "<11/21/26@14:00:00> x",
+        "261121 14:00:00 mysql",
+        "261121  4:00:00 mysql",
+        "20261121T140000 x",
+        "20261121 140000.25+01:00 x",
+        "Nov 21, 2026 2:00:00 PM x",
+        "Nov 21, 2026 12:00:00 AM x",
+        "21/11/2026 14:00:00 x",
+        "21-11-26 14:00:00 x",
+        "11/21/2026:14:00:00 x",
+        "11-21-2026 14:00:00.5 x",
+        "1795273200 epoch",
+        "[1795273200.5] epoch",
+        "msg=audit(1795273200.123:5): x",
+        "@4000000069203a9a00000000 tai",
+        "no date here",
+        "server mysqld[1]: 261121 14:00:00 [Warning] x 2026-11-20 10:00:00",
+        "server mysqld[1]: Nov 21 14:00:00 srv: 261121 14:00:00 x",
+        "some text 2026-11-21 14:00:00 and 2026-11-20 10:00:00",
+        "Nov 21 14:00:00 host x",
+        "  Nov 21 14:00:00 host x",
+        "#[Nov 21 14:00:00] x",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    // Alternate formats so the reordering logic gets exercised.
+    let rotation: Vec<String> = misc
+        .iter()
+        .cycle()
+        .take(misc.len() * 3)
+        .step_by(7)
+        .cloned()
+        .collect();
+    misc.extend(rotation);
+    let mut times = Vec::new();
+    for (i, t) in ["00:01:02", "0:1:2", "00:1:2", "23:59:59", "15:00:01"]
+        .iter()
+        .enumerate()
+    {
+        for fmt in ["{} test", "test {}", "a [{}] b", "{}x", "x{}"] {
+            times.push(fmt.replace("{}", t));
+            if i % 2 == 0 {
+                times.push(format!("{} {}", fmt.replace("{}", t), t));
+            }
+        }
+    }
+    let mut custom = Vec::new();
+    for l in &misc {
+        custom.push(l.clone());
+    }
+    let g = |dp, tz, lines: &Vec<String>| Group {
+        dp,
+        tz,
+        lines: lines.clone(),
+    };
+    let week: Vec<String> = [
+        "01 11 Wednesday 21:59:59",
+        "26 46 Saturday 10:00:00",
+        "26 0 Monday 10:00:00",
+        "26 47 sunday 10:00:00",
+        "26 0 0 10:00:00",
+        "26 52 6 10:00:00",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    // A long pseudo-random mix: exercises hit counting and template reordering.
+    let pool: Vec<&String> = misc.iter().chain(&syslog).chain(&times).collect();
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    let shuffled: Vec<String> = (0..1500)
+        .map(|_| {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            pool[(seed >> 33) as usize % pool.len()].clone()
+        })
+        .collect();
+    vec![
+        g(None, None, &shuffled),
+        g(Some("{^LN-BEG}"), Some("UTC+0100"), &shuffled),
+        g(None, None, &syslog),
+        g(None, None, &misc),
+        g(None, Some("UTC+0200"), &misc),
+        g(None, Some("CET"), &syslog),
+        g(None, Some("-03:00"), &misc),
+        g(Some("{^LN-BEG}"), None, &misc),
+        g(Some("%Y-%m-%d %H:%M:%S"), Some("UTC-0430"), &custom),
+        g(Some("^%b %d %H:%M:%S"), None, &syslog),
+        g(
+            Some("{^LN-BEG}%ExY-%Exm-%Exd %ExH:%ExM:%ExS(?: %Z)?"),
+            None,
+            &misc,
+        ),
+        g(Some("%d/%b/%Y:%H:%M:%S %z"), None, &syslog),
+        g(Some("EPOCH"), None, &misc),
+        g(Some("LEPOCH"), None, &misc),
+        g(Some("{^LN-BEG}TAI64N"), None, &misc),
+        g(Some("^%y %U %A %ExH:%ExM:%ExS**"), None, &week),
+        g(Some("^%y %W %w %ExH:%ExM:%ExS**"), None, &week),
+        g(Some("%m/%d/%y %I:%M:%S %p"), None, &misc),
+        g(Some("{NONE}"), None, &misc),
+        g(Some(r"^<\d+>\d+\s+{DATE}"), None, &misc),
+        g(Some("^[^\\[]*\\[({DATE})\n{^LN-BEG}"), None, &misc),
+        g(Some("^{DATE}"), None, &misc),
+        g(Some("%H:%M:%S"), None, &times),
+        g(Some("{UNB}%H:%M:%S"), None, &times),
+        g(Some("%ExY%Exm%Exd %ExH%ExM%ExS\n%H:%M:%S"), None, &misc),
+    ]
+}
+
+fn run_synthetic(tz_env: &str, local: Arc<dyn LocalZone>, test: &str) {
+    if !have_fail2ban(test) {
+        return;
+    }
+    let groups = synthetic_groups();
+    let input = serde_json::Value::Array(
+        groups
+            .iter()
+            .map(|g| serde_json::json!({"dp": g.dp, "tz": g.tz, "lines": g.lines}))
+            .collect(),
+    );
+    let mut child = Command::new("/usr/bin/python3")
+        .args(["-c", SYNTH_ORACLE, PY_LIB, &NOW.to_string()])
+        .env("TZ", tz_env)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn python oracle");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin
+            .write_all(input.to_string().as_bytes())
+            .expect("write oracle input");
+    }
+    let out = child.wait_with_output().expect("oracle output");
+    assert!(
+        out.status.success(),
+        "oracle failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let (mut agree, mut report) = (0usize, Vec::new());
+    for (g, res) in groups.iter().zip(stdout.lines()) {
+        let rec: serde_json::Value = serde_json::from_str(res).expect("oracle json");
+        let res = rec["res"].as_array().cloned().unwrap_or_default();
+        let want_order: Vec<String> = rec["order"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut dd =
+            DateDetector::with_options(g.dp, 2026, Arc::clone(&local)).expect("datepattern");
+        dd.set_logtimezone(g.tz).expect("logtimezone");
+        for (line, want) in g.lines.iter().zip(&res) {
+            let got = dd.match_time(line, NOW);
+            let want_span = want[0].as_array().map(|a| {
+                (
+                    a[0].as_u64().unwrap_or(0) as usize,
+                    a[1].as_u64().unwrap_or(0) as usize,
+                )
+            });
+            let got_span = got.as_ref().map(|m| {
+                (
+                    line[..m.span.0].chars().count(),
+                    line[..m.span.1].chars().count(),
+                )
+            });
+            let want_time = want[1].as_f64();
+            let got_time = got.as_ref().and_then(|m| m.time.clone().ok());
+            let want_err = want[2].as_str();
+            let got_err = got.as_ref().and_then(|m| match m.time {
+                Err(DateError::UnknownZone(_)) => Some("KeyError"),
+                _ => None,
+            });
+            let same_time = match (want_time, got_time) {
+                (Some(a), Some(b)) => (a - b).abs() < 1e-6,
+                (None, None) => true,
+                _ => false,
+            };
+            if want_span == got_span && same_time && want_err == got_err {
+                agree += 1;
+            } else if report.len() < 40 {
+                report.push(format!(
+                    "dp {:?} tz {:?}: {line:?}\n  fail2ban span {want_span:?} time {want_time:?} err {want_err:?}\n  gaol     span {got_span:?} time {got_time:?} err {got_err:?} ({:?})",
+                    g.dp,
+                    g.tz,
+                    got.as_ref().map(|m| m.template.to_string())
+                ));
+            }
+        }
+        let got_order: Vec<String> = dd.template_names().iter().map(|n| n.to_string()).collect();
+        if got_order != want_order {
+            report.push(format!(
+                "dp {:?} tz {:?}: template order after the run differs:\n  want {want_order:?}\n  got  {got_order:?}",
+                g.dp, g.tz
+            ));
+        }
+    }
+    eprintln!("{test}: {agree} agree, {} differ", report.len());
+    assert!(agree > 1000, "too few lines compared: {agree}");
+    assert!(
+        report.is_empty(),
+        "{agree} agree; differences:\n{}",
+        report.join("\n")
+    );
+}
+
+#[test]
+fn synthetic_differential_utc() {
+    run_synthetic("UTC", utc(), "synthetic_differential_utc");
+}
+
+#[test]
+fn synthetic_differential_cet() {
+    run_synthetic(
+        "CET-01CEST-02,M3.5.0,M10.5.0",
+        Arc::new(Cet),
+        "synthetic_differential_cet",
+    );
 }

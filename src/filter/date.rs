@@ -220,7 +220,10 @@ impl DateDetector {
         }
     }
 
-    fn push(&mut self, t: Template, ignore_dup: bool) -> Result<(), Error> {
+    fn push(&mut self, mut t: Template, ignore_dup: bool) -> Result<(), Error> {
+        if templates::shares_anchored_weight(&t.key) {
+            t.weight = 100.0;
+        }
         if self.slots.iter().any(|s| s.tpl.name == t.name) {
             if ignore_dup {
                 return Ok(());

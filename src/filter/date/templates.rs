@@ -45,6 +45,10 @@ pub struct Template {
     /// Default anchored copies get 100 so they bubble up first when reordering.
     pub weight: f64,
     pub kind: Kind,
+    /// fail2ban's cache key (the pattern, upper-cased when it has no `%`). fail2ban shares
+    /// one template object per key, so a key equal to a default anchored copy's key also
+    /// shares that copy's weight of 100 (see [`shares_anchored_weight`]).
+    pub key: String,
 }
 
 /// `wordBegin` of fail2ban: none, a word boundary, or the line start (`{^LN-BEG}`).
@@ -478,6 +482,7 @@ fn finish(
         flags,
         weight: 1.0,
         kind,
+        key: String::new(),
     })
 }
 
@@ -565,11 +570,37 @@ pub fn tai64n_template(line_begin: bool) -> Result<Template, Error> {
 /// fail2ban's `_getPatternTemplate`: keyword keys (`EPOCH`, `LEPOCH`, `TAI64N`, with
 /// `{^LN-BEG}`/`^` forms) or a `%`-pattern.
 pub fn template_for_key(pattern: &str, year: i32) -> Result<Template, Error> {
-    let key = if pattern.contains('%') {
+    let mut t = build_for_key(pattern, year)?;
+    t.key = cache_key(pattern);
+    Ok(t)
+}
+
+/// fail2ban's cache key of a pattern.
+pub fn cache_key(pattern: &str) -> String {
+    if pattern.contains('%') {
         pattern.to_string()
     } else {
         upper(pattern)
-    };
+    }
+}
+
+/// Whether a template with this cache key is the same object as one of the default
+/// anchored copies in fail2ban (and so carries their weight 100).
+pub fn shares_anchored_weight(key: &str) -> bool {
+    static KEYS: OnceLock<Vec<String>> = OnceLock::new();
+    KEYS.get_or_init(|| {
+        DEFAULT_PATTERNS
+            .iter()
+            .filter(|p| !p.starts_with('^') && !p.starts_with("{^LN-BEG}"))
+            .map(|p| cache_key(&format!("{{^LN-BEG}}{p}")))
+            .collect()
+    })
+    .iter()
+    .any(|k| k == key)
+}
+
+fn build_for_key(pattern: &str, year: i32) -> Result<Template, Error> {
+    let key = cache_key(pattern);
     if key.contains("EPOCH") {
         if meta().epoch_placeholder.search(pattern, 0).is_some() {
             return epoch_template(false, Some(pattern), key.contains("LEPOCH"));
@@ -660,7 +691,9 @@ pub fn has_date_placeholder(key: &str) -> bool {
 
 /// `{NONE}`: an empty match at line start (every line gets "now").
 pub fn none_template(year: i32) -> Result<Template, Error> {
-    pattern_template("{UNB}^", year)
+    let mut t = pattern_template("{UNB}^", year)?;
+    t.key = "{NONE}".to_string();
+    Ok(t)
 }
 
 #[cfg(test)]
