@@ -1323,3 +1323,105 @@ fn synthetic_differential_cet() {
         "synthetic_differential_cet",
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// Golden template regexes: the `"kind": "datepattern"` rows of the shared regex corpus are
+// fail2ban's final date regexes per filter/mode/variant. fail2ban's config reader supplies
+// only the `datepattern` value of each; the regexes must equal the golden ones.
+
+const EXPANDED: &str = "/work/shared/spec/regex-corpus/expanded.jsonl";
+
+const DP_ORACLE: &str = r#"
+import sys, json
+sys.path.insert(0, sys.argv[1])
+from fail2ban.client.filterreader import FilterReader
+for key in json.load(sys.stdin):
+    f, mode, var = key
+    opts = {}
+    if mode:
+        opts['mode'] = mode
+    if var:
+        k, v = var.split('=', 1)
+        opts[k] = v
+    r = FilterReader(f, f, opts, basedir='/etc/fail2ban')
+    r.read(); r.getOptions({})
+    dp = None
+    for c in r.convert():
+        if len(c) > 3 and c[2] == 'datepattern':
+            dp = c[3]
+    print(json.dumps(dp))
+"#;
+
+#[test]
+fn template_regexes_match_the_golden_corpus() {
+    let test = "template_regexes_match_the_golden_corpus";
+    if !Path::new(EXPANDED).is_file() {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("{test}: {EXPANDED} missing under CI=true");
+        }
+        eprintln!("SKIPPED: {test}: {EXPANDED} not present");
+        return;
+    }
+    if !have_fail2ban(test) {
+        return;
+    }
+    let mut groups: std::collections::BTreeMap<(String, String, String), Vec<(u64, String)>> =
+        Default::default();
+    let text = std::fs::read_to_string(EXPANDED).expect("read corpus");
+    for line in text.lines() {
+        let r: serde_json::Value = serde_json::from_str(line).expect("corpus json");
+        if r["kind"] != "datepattern" {
+            continue;
+        }
+        let s = |k: &str| r[k].as_str().unwrap_or_default().to_string();
+        groups
+            .entry((s("filter"), s("mode"), s("variant")))
+            .or_default()
+            .push((r["index"].as_u64().unwrap_or(0), s("python_pattern")));
+    }
+    let keys: Vec<_> = groups.keys().cloned().collect();
+    let mut child = Command::new("/usr/bin/python3")
+        .args(["-c", DP_ORACLE, PY_LIB])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn python");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin
+            .write_all(serde_json::to_string(&keys).expect("json").as_bytes())
+            .expect("write");
+    }
+    let out = child.wait_with_output().expect("python output");
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let dps: Vec<Option<String>> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("dp json"))
+        .collect();
+    assert_eq!(dps.len(), keys.len());
+    let mut bad = Vec::new();
+    for ((key, rows), dp) in groups.iter().zip(&dps) {
+        let mut rows = rows.clone();
+        rows.sort();
+        let want: Vec<&str> = rows.iter().map(|(_, p)| p.as_str()).collect();
+        // The corpus was captured in 2026: its `%ExY` window is that year's.
+        let dd = DateDetector::with_options(dp.as_deref(), 2026, utc());
+        match dd {
+            Ok(dd) if dd.template_regexes() == want => {}
+            Ok(dd) => bad.push(format!(
+                "{key:?} datepattern {dp:?}:\n  want {want:#?}\n  got  {:#?}",
+                dd.template_regexes()
+            )),
+            Err(e) => bad.push(format!("{key:?} datepattern {dp:?}: {e}")),
+        }
+    }
+    eprintln!(
+        "{test}: {} filter variants, {} differ",
+        keys.len(),
+        bad.len()
+    );
+    assert!(keys.len() > 100, "too few corpus groups: {}", keys.len());
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
