@@ -454,7 +454,12 @@ impl DateDetector {
         });
         self.last_end = Some(Edge {
             pos: f.end,
-            before: char_at(line, f.end as isize - 1),
+            // fail2ban reads `line[end-1]`: for an empty match at 0 that is the last char.
+            before: if f.end == 0 {
+                line.chars().next_back()
+            } else {
+                char_at(line, f.end as isize - 1)
+            },
             at: char_at(line, f.end as isize),
         });
         if i != 0 && Some(i) != self.last_index {
