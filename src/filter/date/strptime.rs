@@ -6,6 +6,7 @@
 //! machine's local time (fail2ban uses `time.mktime` for zone-less dates).
 
 use std::fmt;
+use std::sync::atomic::{AtomicI32, Ordering};
 
 use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, Offset, TimeZone};
 
@@ -52,16 +53,29 @@ impl LocalZone for SystemZone {
             .map_or(0, |t| t.offset().fix().local_minus_utc())
     }
     fn offset_of_local(&self, local: NaiveDateTime) -> i32 {
-        match chrono::Local.from_local_datetime(&local) {
-            chrono::LocalResult::Single(t) => t.offset().fix().local_minus_utc(),
-            chrono::LocalResult::Ambiguous(a, _) => a.offset().fix().local_minus_utc(),
-            // In a DST gap glibc keeps the offset in force before the jump.
-            chrono::LocalResult::None => chrono::Local
-                .from_local_datetime(&(local - Duration::hours(3)))
-                .earliest()
-                .map_or(0, |t| t.offset().fix().local_minus_utc()),
-        }
+        mktime_offset(self, local)
     }
+}
+
+/// The offset of the previous `mktime` result: glibc starts its search from it, which is
+/// what decides a repeated (DST fall-back) hour. Process-wide, as in glibc.
+static LAST_MKTIME_OFFSET: AtomicI32 = AtomicI32::new(0);
+
+/// mktime (isdst = -1) on top of `offset_at`, the glibc way: from the previous result's
+/// offset, move to the offset of the instant `local - o` until it is stable; in a skipped
+/// hour (no stable offset) the offset in force before the jump.
+fn mktime_offset(zone: &dyn LocalZone, local: NaiveDateTime) -> i32 {
+    let wall = local.and_utc().timestamp();
+    let mut o = LAST_MKTIME_OFFSET.load(Ordering::Relaxed);
+    for _ in 0..6 {
+        let next = zone.offset_at(wall - o as i64);
+        if next == o {
+            LAST_MKTIME_OFFSET.store(o, Ordering::Relaxed);
+            return o;
+        }
+        o = next;
+    }
+    zone.offset_at(wall - 86_400)
 }
 
 /// A fixed offset (seconds east), e.g. UTC for reproducible tests.
@@ -384,6 +398,42 @@ fn julian_from_week(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Berlin in 2026: CEST from 2026-03-29 01:00 UTC to 2026-10-25 01:00 UTC.
+    #[derive(Debug)]
+    struct Berlin2026;
+
+    impl LocalZone for Berlin2026 {
+        fn offset_at(&self, ts: i64) -> i32 {
+            if (1_774_746_000..1_792_890_000).contains(&ts) {
+                7200
+            } else {
+                3600
+            }
+        }
+        fn offset_of_local(&self, local: NaiveDateTime) -> i32 {
+            mktime_offset(self, local)
+        }
+    }
+
+    #[test]
+    fn mktime_like_glibc() {
+        let at = |d: u32, mo: u32, h: u32, mi: u32| {
+            let l = NaiveDate::from_ymd_opt(2026, mo, d)
+                .and_then(|d| d.and_hms_opt(h, mi, 0))
+                .expect("valid");
+            l.and_utc().timestamp() - Berlin2026.offset_of_local(l) as i64
+        };
+        // Values from Python's time.mktime under TZ=Europe/Berlin.
+        assert_eq!(at(1, 7, 12, 0), 1_782_900_000);
+        // Repeated hour after a summer date: the summer (earlier) instant.
+        assert_eq!(at(25, 10, 2, 30), 1_792_888_200);
+        // The same wall time after a winter date: the winter instant.
+        assert_eq!(at(1, 1, 12, 0), 1_767_265_200);
+        assert_eq!(at(25, 10, 2, 30), 1_792_891_800);
+        // Skipped hour: the offset before the jump.
+        assert_eq!(at(29, 3, 2, 30), 1_774_747_800);
+    }
 
     #[test]
     fn zones() {
