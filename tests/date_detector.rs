@@ -314,7 +314,8 @@ for g in json.load(sys.stdin):
                 except Exception as ex:
                     out[2] = type(ex).__name__
         res.append(out)
-    print(json.dumps({'res': res, 'order': [t.name for t in dd.templates]}))
+    print(json.dumps({'res': res, 'order': [t.name for t in dd.templates],
+                      'stats': [[t.hits, t.weight, t.template.weight] for t in dd.templates]}))
 "#;
 
 struct Group {
@@ -571,6 +572,34 @@ fn run_synthetic(tz_env: &str, local: Arc<dyn LocalZone>, test: &str) {
                     got.as_ref().map(|m| m.template.to_string())
                 ));
             }
+        }
+        let want_stats: Vec<(u64, f64, f64)> = rec["stats"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|v| {
+                (
+                    v[0].as_u64().unwrap_or(0),
+                    v[1].as_f64().unwrap_or(-1.0),
+                    v[2].as_f64().unwrap_or(-1.0),
+                )
+            })
+            .collect();
+        let got_stats: Vec<(u64, f64, f64)> = dd
+            .template_stats()
+            .iter()
+            .map(|t| (t.hits, t.weight, t.template_weight))
+            .collect();
+        let close = |a: &(u64, f64, f64), b: &(u64, f64, f64)| {
+            a.0 == b.0 && (a.1 - b.1).abs() < 1e-9 && a.2 == b.2
+        };
+        if want_stats.len() != got_stats.len()
+            || !want_stats.iter().zip(&got_stats).all(|(a, b)| close(a, b))
+        {
+            report.push(format!(
+                "dp {:?} tz {:?}: template hits/weights differ:\n  want {want_stats:?}\n  got  {got_stats:?}",
+                g.dp, g.tz
+            ));
         }
         let got_order: Vec<String> = dd.template_names().iter().map(|n| n.to_string()).collect();
         if got_order != want_order {

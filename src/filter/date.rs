@@ -61,6 +61,20 @@ pub struct DateMatch {
     pub template: Arc<str>,
 }
 
+/// Usage of one template, for reports.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TemplateStats {
+    /// Times it won.
+    pub hits: u64,
+    /// hits × template weight / max(1, last match offset): the reordering weight.
+    pub weight: f64,
+    /// 100 for the default line-begin anchored copies, else 1.
+    pub template_weight: f64,
+    pub name: Arc<str>,
+    pub pattern: Option<String>,
+    pub regex: String,
+}
+
 /// A template in this detector with its usage statistics.
 #[derive(Debug, Clone)]
 struct Slot {
@@ -204,6 +218,22 @@ impl DateDetector {
     /// Display names of the templates in their current order.
     pub fn template_names(&self) -> Vec<Arc<str>> {
         self.slots.iter().map(|s| Arc::clone(&s.tpl.name)).collect()
+    }
+
+    /// Per template in the current order: what `fail2ban-regex` lists under "Date template
+    /// hits" (with `--VD`: weights, pattern, regex).
+    pub fn template_stats(&self) -> Vec<TemplateStats> {
+        self.slots
+            .iter()
+            .map(|s| TemplateStats {
+                hits: s.hits,
+                weight: s.weight(),
+                template_weight: s.tpl.weight,
+                name: Arc::clone(&s.tpl.name),
+                pattern: s.tpl.pattern.clone(),
+                regex: s.tpl.regex.clone(),
+            })
+            .collect()
     }
 
     /// The final regexes of the templates in their current order.
