@@ -11,6 +11,16 @@
 //! jail (server) or per run (fail2ban-regex), as fail2ban does. There is no hidden clock:
 //! "now" is an argument, and the `%ExY` year window is fixed when the detector is built.
 //!
+//! For callers (fail2ban's `processLine`): on a match, split the line into
+//! `(line[..span.0], line[span.0..span.1], line[span.1..])` and run the regexes on the
+//! joined outer parts. `time` is `Ok(t)`; or `Err(Empty)` (empty date text: use the last
+//! date if under 60 s old, else now); or `Err(Invalid)` (fail2ban logs `findFailure failed
+//! to parse timeText: <text>` and treats the line as dateless, the date text still cut
+//! out); or `Err(UnknownZone)` (fail2ban 1.0.2 raises: the server skips the line with
+//! "Failed to process line", fail2ban-regex aborts). Zone-less times are local time through
+//! [`LocalZone`] ([`SystemZone`] by default, which mimics glibc `mktime`, including its
+//! process-wide memory of the last offset for repeated DST hours).
+//!
 //! Differences from fail2ban, on purpose: regexes compile when the detector is built (not
 //! on first use), so a bad pattern fails at configuration time; template hit counts are
 //! per detector (fail2ban also shares one counter per cached template object process-wide);
