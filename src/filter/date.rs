@@ -22,10 +22,12 @@
 //! process-wide memory of the last offset for repeated DST hours).
 //!
 //! Differences from fail2ban, on purpose: regexes compile when the detector is built (not
-//! on first use), so a bad pattern fails at configuration time; template hit counts are
-//! per detector (fail2ban also shares one counter per cached template object process-wide);
+//! on first use), so a bad pattern fails at configuration time; the "template found
+//! something" counter is per detector (fail2ban shares it process-wide, but it only gates
+//! a shortcut taken at offset 0, where the full search picks the same template anyway);
 //! an unknown upper-case zone abbreviation yields [`DateError::UnknownZone`] instead of an
-//! uncaught exception.
+//! uncaught exception. The reordering clock ("template unused for 5 minutes") runs on the
+//! `now` passed in, where fail2ban reads the wall clock.
 
 pub mod strptime;
 pub mod templates;
