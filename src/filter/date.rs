@@ -1,1 +1,550 @@
-//! The date detector.
+//! The date detector: finds the timestamp of a log line the way fail2ban 1.0.2 does.
+//!
+//! Principal types: [`DateDetector`] (an ordered list of [`templates::Template`]s with
+//! fail2ban's per-detector hit counts and "last matched template first" reordering) and
+//! [`DateMatch`] (the byte span to cut out of the line, which template won, and the time).
+//! Flow: `datepattern` text → templates ([`templates`]) → `match_time(line, now)` searches
+//! the line → the winning match's named groups → Unix time ([`strptime`]).
+//!
+//! Ownership: `match_time` takes `&mut self` because every call updates the hit counts and
+//! may reorder templates (which decides the winner on ambiguous lines). Use one detector per
+//! jail (server) or per run (fail2ban-regex), as fail2ban does. There is no hidden clock:
+//! "now" is an argument, and the `%ExY` year window is fixed when the detector is built.
+//!
+//! For callers (fail2ban's `processLine`): on a match, split the line into
+//! `(line[..span.0], line[span.0..span.1], line[span.1..])` and run the regexes on the
+//! joined outer parts. `time` is `Ok(t)`; or `Err(Empty)` (empty date text: use the last
+//! date if under 60 s old, else now); or `Err(Invalid)` (fail2ban logs `findFailure failed
+//! to parse timeText: <text>` and treats the line as dateless, the date text still cut
+//! out); or `Err(UnknownZone)` (fail2ban 1.0.2 raises: the server skips the line with
+//! "Failed to process line", fail2ban-regex aborts). Zone-less times are local time through
+//! [`LocalZone`] ([`SystemZone`] by default, which mimics glibc `mktime`, including its
+//! process-wide memory of the last offset for repeated DST hours).
+//!
+//! Differences from fail2ban, on purpose: regexes compile when the detector is built (not
+//! on first use), so a bad pattern fails at configuration time; the "template found
+//! something" counter is per detector (fail2ban shares it process-wide, but it only gates
+//! a shortcut taken at offset 0, where the full search picks the same template anyway);
+//! an unknown upper-case zone abbreviation yields [`DateError::UnknownZone`] instead of an
+//! uncaught exception. The reordering clock ("template unused for 5 minutes") runs on the
+//! `now` passed in, where fail2ban reads the wall clock.
+
+pub mod strptime;
+pub mod templates;
+
+use std::sync::Arc;
+
+use chrono::Datelike;
+
+pub use strptime::{DateError, FixedZone, LocalZone, SystemZone};
+use templates::{Kind, LINE_BEGIN, LINE_END, Template};
+
+/// A `datepattern` / `logtimezone` that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    #[error(
+        "Failed to set datepattern '{pattern}' (may be an invalid format or unescaped percent char): {message}"
+    )]
+    Pattern { pattern: String, message: String },
+    #[error("Compile '{name}' failed, expression '{regex}': {message}")]
+    Compile {
+        name: String,
+        regex: String,
+        message: String,
+    },
+    #[error("There is already a template with name {0}")]
+    Duplicate(String),
+    #[error("Unknown or unsupported time zone: '{0}'")]
+    TimeZone(String),
+}
+
+/// The date found in a line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DateMatch {
+    /// Byte range of the date text (fail2ban's group 1): the part removed from the line
+    /// before the failregexes run.
+    pub span: (usize, usize),
+    /// Byte range of the whole template match (group 0), e.g. including `{DATE}` context.
+    pub whole: (usize, usize),
+    /// Unix time in seconds, or why there is none (see [`DateError`]). An empty span (e.g.
+    /// `{NONE}`) gives `Err(DateError::Empty)`: the caller uses the last date or now.
+    pub time: Result<f64, DateError>,
+    /// Display name of the winning template.
+    pub template: Arc<str>,
+}
+
+/// Usage of one template, for reports.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TemplateStats {
+    /// Times it won.
+    pub hits: u64,
+    /// hits × template weight / max(1, last match offset): the reordering weight.
+    pub weight: f64,
+    /// 100 for the default line-begin anchored copies, else 1.
+    pub template_weight: f64,
+    pub name: Arc<str>,
+    pub pattern: Option<String>,
+    pub regex: String,
+}
+
+/// A template in this detector with its usage statistics.
+#[derive(Debug, Clone)]
+struct Slot {
+    tpl: Arc<Template>,
+    /// Times this template won.
+    hits: u64,
+    /// Times its regex found something (fail2ban counts this on the template itself).
+    searched_hits: u64,
+    last_used: f64,
+    /// Char offset of its last winning match.
+    distance: usize,
+}
+
+impl Slot {
+    fn new(tpl: Arc<Template>) -> Self {
+        Slot {
+            tpl,
+            hits: 0,
+            searched_hits: 0,
+            last_used: 0.0,
+            distance: 0x7fff_ffff,
+        }
+    }
+    fn weight(&self) -> f64 {
+        self.hits as f64 * self.tpl.weight / (self.distance.max(1) as f64)
+    }
+}
+
+/// Position memory of the last winning match: char offset plus the chars before and at it.
+#[derive(Debug, Clone, Copy)]
+struct Edge {
+    pos: usize,
+    before: Option<char>,
+    at: Option<char>,
+}
+
+/// Seconds after which an unused template may be displaced when reordering.
+const UNUSED_TIME: f64 = 300.0;
+
+/// fail2ban's date detector (see the module doc).
+#[derive(Debug, Clone)]
+pub struct DateDetector {
+    slots: Vec<Slot>,
+    /// Year the `%ExY` window is computed from.
+    year: i32,
+    last_start: Option<Edge>,
+    last_end: Option<Edge>,
+    last_index: Option<usize>,
+    first_unused: usize,
+    /// `logtimezone` in minutes east, for dates without a zone.
+    default_tz: Option<i32>,
+    local: Arc<dyn LocalZone>,
+}
+
+/// A matched span converted between chars and bytes.
+struct Found<'t> {
+    m: crate::filter::pyre::Match<'t>,
+    start: usize,
+    end: usize,
+}
+
+fn char_pos(line: &str, byte: usize) -> usize {
+    if line.is_ascii() {
+        byte
+    } else {
+        line[..byte].chars().count()
+    }
+}
+
+fn byte_pos(line: &str, chars: usize) -> usize {
+    if line.is_ascii() {
+        chars.min(line.len())
+    } else {
+        line.char_indices()
+            .nth(chars)
+            .map_or(line.len(), |(b, _)| b)
+    }
+}
+
+/// Python `line[i:i+1]` as a char (None for an empty slice); `i < 0` gives None.
+fn char_at(line: &str, i: isize) -> Option<char> {
+    if i < 0 {
+        return None;
+    }
+    if line.is_ascii() {
+        line.as_bytes().get(i as usize).map(|b| *b as char)
+    } else {
+        line.chars().nth(i as usize)
+    }
+}
+
+impl DateDetector {
+    /// The default templates, `%ExY` window from the system clock, system local zone.
+    pub fn new_default() -> Result<Self, Error> {
+        Self::with_options(None, current_year(), Arc::new(SystemZone))
+    }
+
+    /// A `datepattern` value (one or more newline-separated patterns), `%ExY` window from
+    /// the system clock, system local zone.
+    pub fn from_datepattern(datepattern: &str) -> Result<Self, Error> {
+        Self::with_options(Some(datepattern), current_year(), Arc::new(SystemZone))
+    }
+
+    /// Full control: `datepattern` (None → defaults), the year the `%ExY` window is built
+    /// around (fail2ban uses the current year at start-up), and the local zone.
+    pub fn with_options(
+        datepattern: Option<&str>,
+        year: i32,
+        local: Arc<dyn LocalZone>,
+    ) -> Result<Self, Error> {
+        let mut dd = DateDetector {
+            slots: Vec::new(),
+            year,
+            last_start: None,
+            last_end: None,
+            last_index: None,
+            first_unused: 0,
+            default_tz: None,
+            local,
+        };
+        if let Some(dp) = datepattern {
+            for p in dp.split('\n').map(str::trim).filter(|p| !p.is_empty()) {
+                dd.append_pattern(p)?;
+            }
+        }
+        if dd.slots.is_empty() {
+            dd.add_defaults(false)?;
+        }
+        Ok(dd)
+    }
+
+    /// `logtimezone`: fixed offsets only (`UTC`, `UTC+0200`, `GMT-05:00`, `CET`, `+0100` …).
+    pub fn set_logtimezone(&mut self, tz: Option<&str>) -> Result<(), Error> {
+        self.default_tz = match tz {
+            None => None,
+            Some(t) => Some(strptime::parse_zone(t).map_err(|_| Error::TimeZone(t.to_string()))?),
+        };
+        Ok(())
+    }
+
+    /// Display names of the templates in their current order.
+    pub fn template_names(&self) -> Vec<Arc<str>> {
+        self.slots.iter().map(|s| Arc::clone(&s.tpl.name)).collect()
+    }
+
+    /// Per template in the current order: what `fail2ban-regex` lists under "Date template
+    /// hits" (with `--VD`: weights, pattern, regex).
+    pub fn template_stats(&self) -> Vec<TemplateStats> {
+        self.slots
+            .iter()
+            .map(|s| TemplateStats {
+                hits: s.hits,
+                weight: s.weight(),
+                template_weight: s.tpl.weight,
+                name: Arc::clone(&s.tpl.name),
+                pattern: s.tpl.pattern.clone(),
+                regex: s.tpl.regex.clone(),
+            })
+            .collect()
+    }
+
+    /// The final regexes of the templates in their current order.
+    pub fn template_regexes(&self) -> Vec<&str> {
+        self.slots.iter().map(|s| s.tpl.regex.as_str()).collect()
+    }
+
+    /// What `get <jail> datepattern` shows: `(pattern, name)` for one or two templates,
+    /// `(None, "Default Detectors")` for more.
+    pub fn describe(&self) -> (Option<String>, String) {
+        match self.slots.first() {
+            Some(s) if self.slots.len() <= 2 => (s.tpl.pattern.clone(), s.tpl.name.to_string()),
+            _ => (None, "Default Detectors".to_string()),
+        }
+    }
+
+    fn push(&mut self, mut t: Template, ignore_dup: bool) -> Result<(), Error> {
+        if templates::shares_anchored_weight(&t.key) {
+            t.weight = 100.0;
+        }
+        if self.slots.iter().any(|s| s.tpl.name == t.name) {
+            if ignore_dup {
+                return Ok(());
+            }
+            return Err(Error::Duplicate(t.name.to_string()));
+        }
+        self.slots.push(Slot::new(Arc::new(t)));
+        Ok(())
+    }
+
+    /// fail2ban's `addDefaultTemplate`; `line_begin_only` keeps the anchored ones.
+    fn add_defaults(&mut self, line_begin_only: bool) -> Result<(), Error> {
+        let ignore_dup = !self.slots.is_empty();
+        for t in templates::default_templates(self.year)? {
+            if line_begin_only && t.flags & LINE_BEGIN == 0 {
+                continue;
+            }
+            self.push(t, ignore_dup)?;
+        }
+        Ok(())
+    }
+
+    /// fail2ban's `appendTemplate` for one pattern line.
+    fn append_pattern(&mut self, pattern: &str) -> Result<(), Error> {
+        let key = if pattern.contains('%') {
+            pattern.to_string()
+        } else {
+            pattern.to_uppercase()
+        };
+        match key.as_str() {
+            "{^LN-BEG}" => return self.add_defaults(true),
+            "{DEFAULT}" => return self.add_defaults(false),
+            _ => {}
+        }
+        if templates::has_date_placeholder(&key) {
+            let ignore_dup = !self.slots.is_empty();
+            for t in templates::date_templates(pattern, self.year)? {
+                self.push(t, ignore_dup)?;
+            }
+            return Ok(());
+        }
+        let t = if key == "{NONE}" {
+            templates::none_template(self.year)?
+        } else {
+            templates::template_for_key(pattern, self.year)?
+        };
+        self.push(t, false)
+    }
+
+    /// Searches slot `i` in `line[pos..endpos]` (char offsets; `endpos` None = end).
+    fn search<'t>(
+        &mut self,
+        i: usize,
+        line: &'t str,
+        range: Option<(usize, usize)>,
+    ) -> Option<Found<'t>> {
+        let slot = &mut self.slots[i];
+        let m = match range {
+            None => slot.tpl.re.search(line, 0),
+            Some((pos, endpos)) => {
+                let end_b = byte_pos(line, endpos);
+                let pos_b = byte_pos(line, pos);
+                if pos > endpos || pos_b > end_b {
+                    return None;
+                }
+                slot.tpl.re.search(&line[..end_b], pos_b)
+            }
+        }?;
+        slot.searched_hits += 1;
+        Some(Found {
+            start: char_pos(line, m.start()),
+            end: char_pos(line, m.end()),
+            m,
+        })
+    }
+
+    /// Finds the date in `line` and converts it. `now` is the current Unix time (year and
+    /// day inference). None when no template matches.
+    pub fn match_time(&mut self, line: &str, now: f64) -> Option<DateMatch> {
+        let (found, i) = self.find(line, now)?;
+        let tpl = Arc::clone(&self.slots[i].tpl);
+        let m = &found.m;
+        let span = m.span(1).unwrap_or((m.start(), m.end()));
+        let time = if span.0 == span.1 {
+            Err(DateError::Empty)
+        } else {
+            self.convert(&tpl, m, now)
+        };
+        Some(DateMatch {
+            span,
+            whole: (m.start(), m.end()),
+            time,
+            template: Arc::clone(&tpl.name),
+        })
+    }
+
+    fn convert(
+        &self,
+        tpl: &Template,
+        m: &crate::filter::pyre::Match<'_>,
+        now: f64,
+    ) -> Result<f64, DateError> {
+        match tpl.kind {
+            Kind::Pattern => {
+                let fields: Vec<(&str, &str)> = tpl
+                    .re
+                    .group_names()
+                    .filter_map(|(i, n)| m.group(i).map(|v| (n, v)))
+                    .collect();
+                strptime::fields_to_time(&fields, now, self.default_tz, self.local.as_ref())
+            }
+            Kind::Epoch { long, group } => {
+                let v = m.group(group).ok_or(DateError::Invalid)?;
+                let x: f64 = v.parse().map_err(|_| DateError::Invalid)?;
+                Ok(if long && v.len() >= 13 {
+                    if v.len() >= 16 && !v.contains('.') {
+                        x / 1_000_000.0
+                    } else {
+                        x / 1000.0
+                    }
+                } else {
+                    x
+                })
+            }
+            Kind::Tai64n => {
+                let v = m.group(1).ok_or(DateError::Invalid)?;
+                let hex = v.get(2..17).ok_or(DateError::Invalid)?;
+                i64::from_str_radix(hex, 16)
+                    .map(|s| s as f64)
+                    .map_err(|_| DateError::Invalid)
+            }
+        }
+    }
+
+    fn is_anchored(&self, i: usize) -> bool {
+        self.slots[i].tpl.flags & (LINE_BEGIN | LINE_END) != 0
+    }
+
+    /// fail2ban's `matchTime`: the winning match and the index of its template (after any
+    /// reordering), with hit counts and position memory updated.
+    fn find<'t>(&mut self, line: &'t str, now: f64) -> Option<(Found<'t>, usize)> {
+        let n = self.slots.len();
+        let mut chosen: Option<(Found<'t>, usize)> = None;
+        // Best alternative kept while searching on: (match, distance, index).
+        let mut reserve: Option<(Found<'t>, usize)> = None;
+        let mut skip = None;
+        if let Some(i) = self.last_index.filter(|&i| i < n) {
+            let found = if self.is_anchored(i) {
+                skip = Some(i);
+                self.search(i, line, None)
+            } else {
+                let (ls, le) = (self.last_start?, self.last_end?);
+                let d = ls.pos as isize;
+                let e = le.pos as isize;
+                let left = char_at(line, d - 1) == ls.before
+                    || (char_at(line, d) == ls.at && !ls.at.is_some_and(char::is_alphanumeric));
+                let right = char_at(line, e) == le.at
+                    || (char_at(line, e - 1) == le.before
+                        && !le.before.is_some_and(char::is_alphanumeric));
+                if left && right {
+                    self.search(i, line, Some((ls.pos, le.pos)))
+                } else {
+                    skip = Some(i);
+                    self.search(i, line, None)
+                }
+            };
+            if let Some(f) = found {
+                let same = self
+                    .last_start
+                    .zip(self.last_end)
+                    .is_some_and(|(s, e)| f.start == s.pos && f.end == e.pos);
+                if n == 1 || self.is_anchored(i) || same {
+                    chosen = Some((f, i));
+                } else {
+                    reserve = Some((f, i));
+                }
+            }
+        }
+        if chosen.is_none() {
+            let last_distance = self.last_start.map_or(1, |s| s.pos);
+            let mut i = 0;
+            while i < n {
+                if skip == Some(i) {
+                    i += 1;
+                    continue;
+                }
+                if let Some(f) = self.search(i, line, None) {
+                    let distance = f.start;
+                    if i + 1 >= n || self.is_anchored(i) {
+                        chosen = Some((f, i));
+                        break;
+                    }
+                    if distance == 0
+                        && self.slots[i].hits > 0
+                        && self.slots[i + 1].searched_hits == 0
+                    {
+                        chosen = Some((f, i));
+                        break;
+                    }
+                    if distance > self.slots[i].distance || distance > last_distance {
+                        if reserve.as_ref().is_none_or(|(r, _)| distance < r.start) {
+                            reserve = Some((f, i));
+                        }
+                        i += 1;
+                        continue;
+                    }
+                    chosen = Some((f, i));
+                    break;
+                }
+                i += 1;
+            }
+            if chosen.is_none() {
+                chosen = reserve;
+            }
+        }
+        let (f, mut i) = chosen?;
+        let slot = &mut self.slots[i];
+        slot.hits += 1;
+        slot.last_used = now;
+        slot.distance = f.start;
+        if self.first_unused == i {
+            self.first_unused += 1;
+        }
+        self.last_start = Some(Edge {
+            pos: f.start,
+            before: char_at(line, f.start as isize - 1),
+            at: char_at(line, f.start as isize),
+        });
+        self.last_end = Some(Edge {
+            pos: f.end,
+            // fail2ban reads `line[end-1]`: for an empty match at 0 that is the last char.
+            before: if f.end == 0 {
+                line.chars().next_back()
+            } else {
+                char_at(line, f.end as isize - 1)
+            },
+            at: char_at(line, f.end as isize),
+        });
+        if i != 0 && Some(i) != self.last_index {
+            i = self.reorder(i);
+        }
+        self.last_index = Some(i);
+        Some((f, i))
+    }
+
+    /// Bubbles template `num` up the list when its weight (or staleness of the target)
+    /// allows; returns its new index.
+    fn reorder(&mut self, num: usize) -> usize {
+        let untime = self.slots[num].last_used - UNUSED_TIME;
+        let weight = self.slots[num].weight();
+        let movable = |slots: &[Slot], pos: usize| {
+            weight > slots[pos].weight() || untime > slots[pos].last_used
+        };
+        let mut pos = if self.first_unused < num {
+            self.first_unused
+        } else {
+            num / 2
+        };
+        if !movable(&self.slots, pos) {
+            if pos + 1 == num {
+                return num;
+            }
+            pos = num - 1;
+            if !movable(&self.slots, pos) {
+                return num;
+            }
+        }
+        let slot = self.slots.remove(num);
+        self.slots.insert(pos, slot);
+        while self.first_unused < self.slots.len() && self.slots[self.first_unused].hits > 0 {
+            self.first_unused += 1;
+        }
+        pos
+    }
+}
+
+fn current_year() -> i32 {
+    chrono::Local::now().year()
+}
+
+#[cfg(test)]
+mod tests;
