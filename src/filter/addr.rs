@@ -1,0 +1,1 @@
+//! IP addresses as fail2ban understands them (in progress).

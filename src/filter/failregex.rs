@@ -1,0 +1,1 @@
+//! Compiled fail/ignore/pref regexes (in progress).
