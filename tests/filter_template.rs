@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::process::Command;
 
+use gaol::filter::addr::{AddrError, CIDR_RAW, FAM_IPV4, FAM_IPV6, IpAddr, search_ip};
 use gaol::filter::template;
 use serde_json::Value as Json;
 
@@ -129,4 +130,171 @@ fn expansion_matches_shared_corpus() {
     }
     eprintln!("corpus: {found} identical, {} differ", missing.len());
     assert!(missing.is_empty(), "{missing:?}");
+}
+
+/// Asks fail2ban's IPAddr about each request (see tests/oracle/addr_oracle.py).
+fn addr_oracle(py: &str, requests: &[Json]) -> Vec<Json> {
+    use std::io::Write;
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oracle/addr_oracle.py");
+    let mut child = Command::new(py)
+        .arg(script)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn oracle");
+    let mut input = String::new();
+    for r in requests {
+        input.push_str(&format!("{r}\n"));
+    }
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("write");
+    let out = child.wait_with_output().expect("oracle output");
+    assert!(out.status.success());
+    String::from_utf8(out.stdout)
+        .expect("utf-8")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect()
+}
+
+fn describe(ip: &IpAddr) -> Json {
+    serde_json::json!({
+        "ntoa": ip.ntoa(),
+        "valid": ip.is_valid(),
+        "family": ip.family().map(|f| f.as_str()),
+        "plen": ip.plen(),
+        "single": ip.is_single(),
+    })
+}
+
+const TRICKY: &[&str] = &[
+    "192.0.2.1",
+    "192.030.0.6",
+    "1.2.3.400",
+    "999.1.1.1",
+    "0.0.0.0",
+    "255.255.255.255",
+    "1.2.3",
+    "1.2.3.4.5",
+    "01.2.3.4",
+    "1.2.3.4 ",
+    " 1.2.3.4",
+    "1.2.3.4\n",
+    "::ffff:1.2.3.4",
+    "::FFFF:1.2.3.4",
+    "::ffff:0102:0304",
+    "::1.2.3.4",
+    "::2:3",
+    "::1",
+    "::",
+    "2001:DB8::1",
+    "2001:db8:0:0:1:0:0:1",
+    "2001:0db8:0000:0000:0000:0000:0000:0001",
+    "1:0:0:2:0:0:0:3",
+    "1:0:0:0:2:0:0:3",
+    "1::2:3:4:5:6:7",
+    "1:2:3:4:5:6:7::",
+    "1:2:3:4:5:6:1.2.3.4",
+    "fe80::1%eth0",
+    "::ffff:1.2.3.04",
+    "12345::1",
+    "1:::2",
+    "[2001:db8::1]",
+    "[1.2.3.4]",
+    "[]",
+    "[x]",
+    "[::1]/64",
+    "192.0.2.7/24",
+    "192.0.2.7/0",
+    "192.0.2.7/32",
+    "192.0.2.7/33",
+    "192.0.2.7/255.255.255.0",
+    "192.0.2.7/255.255.0.255",
+    "10.0.0.0/ 8 ",
+    "10.0.0.0/1_6",
+    "10.0.0.0/x",
+    "10.0.0.0/",
+    "2001:DB8:FF:FF::1/60",
+    "2001:db8::1/ffff:ffff::",
+    "::ffff:1.2.3.4/128",
+    "::ffff:1.2.3.4/120",
+    "1.2.3.4/8/9",
+    "1.2.3.4/a.b",
+    "localhost",
+    "host.example.com",
+    "",
+    "joe",
+    "éé",
+    "1.2.3.4/-1",
+    "1.2.3.4/-4",
+];
+
+#[test]
+fn addresses_match_fail2ban() {
+    let Some(py) = python_with_fail2ban("IPAddr oracle") else {
+        return;
+    };
+    let mut reqs = Vec::new();
+    let mut ours = Vec::new();
+    let err = |e: AddrError| serde_json::json!({"error": e.to_string()});
+    for t in TRICKY {
+        reqs.push(serde_json::json!({"op": "parse", "text": t}));
+        ours.push(IpAddr::parse(t).map_or_else(err, |ip| describe(&ip)));
+        for cidr in [FAM_IPV4, FAM_IPV6, CIDR_RAW, 0, 8, 24, 64, 200] {
+            reqs.push(serde_json::json!({"op": "cidr", "text": t, "cidr": cidr}));
+            ours.push(describe(&IpAddr::with_cidr(t, cidr)));
+        }
+        reqs.push(serde_json::json!({"op": "search", "text": t}));
+        ours.push(serde_json::json!({"search": search_ip(t)}));
+    }
+    let nets = [
+        "10.0.0.0/8",
+        "192.0.2.0/24",
+        "2001:db8::/32",
+        "::ffff:1.2.3.0/120",
+        "1.2.3.4",
+        "0.0.0.0/0",
+        "::/0",
+        "1.2.3.4/33",
+    ];
+    let ips = [
+        "10.1.2.3",
+        "11.0.0.1",
+        "192.0.2.255",
+        "2001:db8:1::5",
+        "::ffff:1.2.3.4",
+        "1.2.3.4",
+        "2001:db9::1",
+        "::ffff:10.0.0.1",
+    ];
+    for n in nets {
+        for i in ips {
+            reqs.push(serde_json::json!({"op": "contains", "net": n, "ip": i}));
+            let (net, ip) = (
+                IpAddr::parse(n).expect("net"),
+                IpAddr::parse(i).expect("ip"),
+            );
+            ours.push(serde_json::json!({"contains": net.contains(&ip)}));
+        }
+    }
+    let theirs = addr_oracle(py, &reqs);
+    assert_eq!(theirs.len(), reqs.len());
+    let mut differ = Vec::new();
+    for ((req, o), t) in reqs.iter().zip(&ours).zip(&theirs) {
+        // Python's error texts for a bad suffix are its own; only the fact of failing counts.
+        let same = o == t || (o.get("error").is_some() && t.get("error").is_some());
+        if !same {
+            differ.push(format!("{req}: ours {o} fail2ban {t}"));
+        }
+    }
+    eprintln!(
+        "addresses: {} identical, {} differ",
+        reqs.len() - differ.len(),
+        differ.len()
+    );
+    assert!(differ.is_empty(), "{}", differ.join("\n"));
 }
