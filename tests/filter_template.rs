@@ -4,8 +4,14 @@
 use std::path::Path;
 use std::process::Command;
 
+use gaol::filter::addr::UseDns;
 use gaol::filter::addr::{AddrError, CIDR_RAW, FAM_IPV4, FAM_IPV6, IpAddr, search_ip};
+use gaol::filter::failregex::{
+    CompiledRegex, FailId, FailRegex, Fields, PrefRegex, failure_id, merge_fields,
+};
+use gaol::filter::pyre::Match;
 use gaol::filter::template;
+use gaol::stream::Value;
 use serde_json::Value as Json;
 
 const CORPUS: &str = "/work/shared/spec/regex-corpus/expanded.jsonl";
@@ -297,4 +303,194 @@ fn addresses_match_fail2ban() {
         differ.len()
     );
     assert!(differ.is_empty(), "{}", differ.join("\n"));
+}
+
+/// The filters whose sample logs drive the extraction test (single-line filters).
+const SAMPLE_FILTERS: &[&str] = &[
+    "sshd",
+    "apache-auth",
+    "nginx-http-auth",
+    "postfix",
+    "dovecot",
+    "exim",
+    "courier-auth",
+    "vsftpd",
+    "proftpd",
+    "pure-ftpd",
+    "named-refused",
+    "asterisk",
+    "apache-badbots",
+    "recidive",
+    "selinux-ssh",
+    "monit",
+    "haproxy-http-auth",
+    "openhab",
+    "nsd",
+];
+
+fn json_spans(m: &Match<'_>, re: &CompiledRegex) -> Json {
+    let mut groups = serde_json::Map::new();
+    for (i, name) in re.regex().group_names() {
+        groups.insert(
+            name.to_string(),
+            m.span(i)
+                .map_or(Json::Null, |(s, e)| serde_json::json!([s, e])),
+        );
+    }
+    serde_json::json!([[m.start(), m.end()], groups])
+}
+
+fn json_value(v: &Value) -> Json {
+    match v {
+        Value::None => Json::Null,
+        Value::Str(s) => Json::String(s.clone()),
+        Value::Tuple(t) => Json::Array(t.iter().map(json_value).collect()),
+        other => Json::String(other.to_string()),
+    }
+}
+
+/// A filter's compiled prefregex and failregexes (None: pyre cannot compile them yet).
+type Built = (Option<PrefRegex>, Vec<FailRegex>);
+
+#[test]
+fn extraction_matches_fail2ban_on_sample_logs() {
+    let Some(py) = python_with_fail2ban("sample-log extraction oracle") else {
+        return;
+    };
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oracle/sample_oracle.py");
+    let out = Command::new(py)
+        .arg(script)
+        .args(SAMPLE_FILTERS)
+        .output()
+        .expect("run oracle");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: Vec<Json> = String::from_utf8(out.stdout)
+        .expect("utf-8")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    assert!(rows.len() > 300, "only {} annotated lines", rows.len());
+
+    let (mut compared, mut dialect, mut unbuilt, mut hosts, mut users) = (0, 0, 0, 0, 0);
+    let mut wrong = Vec::new();
+    let mut cache: std::collections::HashMap<String, Option<Built>> = Default::default();
+    for row in &rows {
+        let filter = row["filter"].as_str().expect("filter").to_string();
+        let built = cache.entry(filter.clone()).or_insert_with(|| {
+            let pref = match row["prefregex"].as_str() {
+                Some(p) => Some(PrefRegex::new(p, UseDns::Warn).ok()?),
+                None => None,
+            };
+            let fails = row["failregex"]
+                .as_array()
+                .expect("failregex")
+                .iter()
+                .map(|f| {
+                    FailRegex::new(f.as_str().expect("str"), pref.as_ref(), false, UseDns::Warn)
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .ok()?;
+            Some((pref, fails))
+        });
+        let Some((pref, fails)) = built else {
+            unbuilt += 1;
+            continue;
+        };
+        let buffer = row["buffer"].as_str().expect("buffer");
+        // prefregex: same match or a dialect difference (pyre's business).
+        let (pref_fields, content_buffer) = match pref {
+            Some(p) => {
+                let m = p.0.search(buffer);
+                let ours = m
+                    .as_ref()
+                    .map(|m| json_spans(m, &p.0))
+                    .unwrap_or(Json::Null);
+                if ours != row["pref"] {
+                    dialect += 1;
+                    continue;
+                }
+                let Some(m) = m else {
+                    compared += 1;
+                    continue;
+                };
+                let (f, content) = p.split_content(&m);
+                let cb = content.map_or_else(|| buffer.to_string(), |c| c + "\n");
+                (f, cb)
+            }
+            None => (Fields::default(), buffer.to_string()),
+        };
+        if row["content_buffer"].as_str() != Some(&content_buffer) {
+            wrong.push(format!(
+                "{filter}: content {content_buffer:?} vs {}",
+                row["content_buffer"]
+            ));
+            continue;
+        }
+        let hit = fails
+            .iter()
+            .enumerate()
+            .find_map(|(i, f)| f.0.search(&content_buffer).map(|m| (i, m)));
+        let index = hit.as_ref().map(|(i, _)| *i);
+        if row["index"].as_u64().map(|i| i as usize) != index {
+            dialect += 1;
+            continue;
+        }
+        let Some((i, m)) = hit else {
+            compared += 1;
+            continue;
+        };
+        if json_spans(&m, &fails[i].0) != row["fail"] {
+            dialect += 1;
+            continue;
+        }
+        compared += 1;
+        let fields = fails[i].0.fields(&m);
+        let ours: Vec<Json> = fields
+            .0
+            .iter()
+            .map(|(k, v)| serde_json::json!([k, json_value(v)]))
+            .collect();
+        if Json::Array(ours.clone()) != row["groups"] {
+            wrong.push(format!("{filter}: groups {ours:?} vs {}", row["groups"]));
+            continue;
+        }
+        let merged = merge_fields(&pref_fields, fields);
+        let expect = &row["expect"];
+        if expect["match"] != true {
+            continue;
+        }
+        if let Some(host) = expect["host"].as_str() {
+            let id = match failure_id(&merged, UseDns::Warn, false) {
+                Ok(FailId::Id { id, ip }) => ip.unwrap_or(id).to_string(),
+                Ok(FailId::Resolve(name)) => name,
+                other => format!("{other:?}"),
+            };
+            hosts += 1;
+            if id != host {
+                wrong.push(format!(
+                    "{filter}: host {id} vs failJSON {host} in {buffer:?}"
+                ));
+            }
+        }
+        if let Some(user) = expect["user"].as_str() {
+            users += 1;
+            if merged.text("user").as_deref() != Some(user) {
+                wrong.push(format!(
+                    "{filter}: user {:?} vs failJSON {user}",
+                    merged.text("user")
+                ));
+            }
+        }
+    }
+    eprintln!(
+        "sample lines: {} total, {compared} compared with identical spans ({hosts} hosts, {users} users checked against failJSON), {dialect} pyre dialect differences, {unbuilt} in filters pyre cannot compile yet, {} wrong",
+        rows.len(),
+        wrong.len()
+    );
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    assert!(compared >= 50, "too few lines compared: {compared}");
 }
