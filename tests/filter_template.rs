@@ -7,7 +7,8 @@ use std::process::Command;
 use gaol::filter::addr::UseDns;
 use gaol::filter::addr::{AddrError, CIDR_RAW, FAM_IPV4, FAM_IPV6, IpAddr, search_ip};
 use gaol::filter::failregex::{
-    CompiledRegex, FailId, FailRegex, Fields, PrefRegex, failure_id, merge_fields,
+    CompiledRegex, FailId, FailRegex, Fields, IdError, PrefRegex, RegexError, failure_id,
+    merge_fields,
 };
 use gaol::filter::pyre::Match;
 use gaol::filter::template;
@@ -140,8 +141,13 @@ fn expansion_matches_shared_corpus() {
 
 /// Asks fail2ban's IPAddr about each request (see tests/oracle/addr_oracle.py).
 fn addr_oracle(py: &str, requests: &[Json]) -> Vec<Json> {
+    addr_oracle_script(py, "addr_oracle.py", requests)
+}
+
+/// Runs one of the stdin/stdout JSON-lines oracles in tests/oracle.
+fn addr_oracle_script(py: &str, name: &str, requests: &[Json]) -> Vec<Json> {
     use std::io::Write;
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oracle/addr_oracle.py");
+    let script = format!("{}/tests/oracle/{name}", env!("CARGO_MANIFEST_DIR"));
     let mut child = Command::new(py)
         .arg(script)
         .stdin(std::process::Stdio::piped())
@@ -493,4 +499,197 @@ fn extraction_matches_fail2ban_on_sample_logs() {
     );
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
     assert!(compared >= 50, "too few lines compared: {compared}");
+}
+
+/// (failregex, prefregex, line); each is tried under usedns no/raw/warn and with `--raw`.
+const ID_CASES: &[(&str, &str, &str)] = &[
+    (
+        "user <F-ID>\\S+</F-ID> from <ADDR>",
+        "",
+        "user joe from 192.0.2.7",
+    ),
+    (
+        "user <F-ID>\\S+</F-ID> from <ADDR>",
+        "",
+        "user 192.0.2.7 from 192.0.2.7",
+    ),
+    ("from <ADDR> <CIDR>", "", "from 192.0.2.7 24"),
+    ("from <ADDR>/<CIDR>", "", "from 2001:DB8:FF:FF::1/60"),
+    ("from <SUBNET> end", "", "from [2001:db8::1] end"),
+    ("from <SUBNET> ", "", "from 10.1.2.3/8 "),
+    ("from <HOST> port", "", "from 999.1.1.1 port 1"),
+    ("from <HOST> port", "", "from 192.030.0.6 port 1"),
+    ("from <HOST> port", "", "from ::ffff:1.2.3.4 port 1"),
+    ("from <HOST> port", "", "from ::FFFF:1.2.3.4 port 1"),
+    ("from <HOST> port", "", "from fe80::0:1 port 1"),
+    ("from <HOST> port", "", "from somehost.example port 1"),
+    ("from <DNS> port", "", "from 1.2.3.4 port 1"),
+    ("from <DNS> port", "", "from example port 1"),
+    ("from <IP6> port", "", "from ::ffff:1.2.3.4 port 1"),
+    ("x <F-ID/>", "", "x a/b"),
+    ("x <F-ID/>", "", "x 10.0.0.9/255.255.0.0"),
+    ("x <F-ID/>", "", "x [::1]"),
+    ("x <F-ID/> <F-USER>\\S+</F-USER>", "", "x tok bob"),
+    ("^<F-MLFID>\\S+</F-MLFID> x", "", "c1 x"),
+    ("^x <F-ALT_ID>\\S+</F-ALT_ID>", "", "x alt1"),
+    (
+        "from <HOST>",
+        "^<F-MLFID>\\S+</F-MLFID> <F-CONTENT>.+</F-CONTENT>",
+        "c2 from 1.2.3.4",
+    ),
+    (
+        "fail",
+        "^<F-ID>\\S+</F-ID> <F-CONTENT>.+</F-CONTENT>",
+        "tok9 fail",
+    ),
+    ("(?P<fid>a)?b <IP4>?", "", "b "),
+];
+
+#[test]
+fn failure_ids_match_fail2ban() {
+    let Some(py) = python_with_fail2ban("failure-id oracle") else {
+        return;
+    };
+    let mut reqs = Vec::new();
+    let mut ours = Vec::new();
+    for (fail, pref, line) in ID_CASES {
+        for (usedns, raw) in [
+            ("no", false),
+            ("raw", false),
+            ("warn", false),
+            ("warn", true),
+        ] {
+            reqs.push(
+                serde_json::json!({"failregex": fail, "prefregex": pref, "line": line,
+                "usedns": usedns, "raw": raw}),
+            );
+            ours.push(our_failures(
+                fail,
+                pref,
+                line,
+                UseDns::parse(usedns).expect("usedns"),
+                raw,
+            ));
+        }
+    }
+    let theirs = addr_oracle_script(py, "failid_oracle.py", &reqs);
+    let mut differ = Vec::new();
+    let mut unresolved = 0;
+    for ((req, o), t) in reqs.iter().zip(&ours).zip(&theirs) {
+        match o {
+            // A name to resolve under usedns warn: fail2ban would do a DNS lookup.
+            None => unresolved += 1,
+            Some(o) => {
+                let same = o == t || (o.get("error").is_some() && t.get("error").is_some());
+                if !same {
+                    differ.push(format!("{req}: ours {o} fail2ban {t}"));
+                }
+            }
+        }
+    }
+    eprintln!(
+        "failure ids: {} identical, {} differ, {unresolved} need DNS (not compared)",
+        reqs.len() - differ.len() - unresolved,
+        differ.len()
+    );
+    assert!(differ.is_empty(), "{}", differ.join("\n"));
+}
+
+/// Our single-line result in the oracle's shape; None when it needs a DNS lookup.
+fn our_failures(fail: &str, pref: &str, line: &str, use_dns: UseDns, raw: bool) -> Option<Json> {
+    let err = |e: String| Some(serde_json::json!({"error": e}));
+    let pref = if pref.is_empty() {
+        None
+    } else {
+        match PrefRegex::new(pref, use_dns) {
+            Ok(p) => Some(p),
+            Err(e) => return err(e.to_string()),
+        }
+    };
+    let fr = match FailRegex::new(fail, pref.as_ref(), false, use_dns) {
+        Ok(f) => f,
+        Err(e) => return err(e.to_string()),
+    };
+    let none = Some(serde_json::json!({"failures": []}));
+    let mut buffer = format!("{line}\n");
+    let mut pref_fields = Fields::default();
+    if let Some(p) = &pref {
+        let Some(m) = p.0.search(&buffer) else {
+            return none;
+        };
+        let (f, content) = p.split_content(&m);
+        pref_fields = f;
+        if let Some(c) = content {
+            buffer = c + "\n";
+        }
+    }
+    let Some(m) = fr.0.search(&buffer) else {
+        return none;
+    };
+    let fields = merge_fields(&pref_fields, fr.0.fields(&m));
+    if fields.get("nofail").is_some() {
+        return none;
+    }
+    match failure_id(&fields, use_dns, raw) {
+        Ok(FailId::Id { id, ip }) => Some(serde_json::json!({"failures": [[
+            id.to_string(), ip.map(|i| i.to_string())
+        ]]})),
+        Ok(FailId::Resolve(_)) => None,
+        Ok(FailId::Unresolved | FailId::Pending) | Err(IdError::NoIdGroup) => none,
+        Err(e @ IdError::BadAddress(_)) => err(e.to_string()),
+    }
+}
+
+#[test]
+fn failregex_id_requirement_matches_fail2ban() {
+    let Some(py) = python_with_fail2ban("failregex construction oracle") else {
+        return;
+    };
+    let rows = oracle_rows(py);
+    let mut pref: Option<PrefRegex> = None;
+    let mut current = None;
+    let (mut same, mut pyre_rejects, mut pyre_accepts) = (0, 0, 0);
+    let mut differ = Vec::new();
+    for row in &rows {
+        let raw = row["raw"].as_str().expect("raw");
+        let use_dns = UseDns::parse(row["usedns"].as_str().expect("usedns")).expect("usedns");
+        // The oracle lists a filter's prefregex (if any) before its failregexes, per
+        // usedns value; a new filter or usedns pass starts without one.
+        let key = (
+            row["filter"].clone(),
+            row["mode"].clone(),
+            row["variant"].clone(),
+            row["usedns"].clone(),
+        );
+        if current.as_ref() != Some(&key) {
+            current = Some(key);
+            pref = None;
+        }
+        if row["kind"] == "prefregex" {
+            pref = PrefRegex::new(raw, use_dns).ok();
+        }
+        if row["kind"] != "addfailregex" {
+            continue;
+        }
+        let multiline = row["multiline"] == true;
+        let ours = FailRegex::new(raw, pref.as_ref(), multiline, use_dns);
+        let theirs_err = row["err"].as_str();
+        match (&ours, theirs_err) {
+            (Err(e @ RegexError::NoFailureId(_)), Some(t)) if e.to_string() == t => same += 1,
+            (Err(RegexError::Empty), Some("Cannot add empty regex")) => same += 1,
+            (Ok(_), None) => same += 1,
+            // Dialect gaps either way are pyre's business, not the expansion's.
+            (Err(RegexError::Compile(_)), None) => pyre_rejects += 1,
+            (Ok(_), Some(t)) if t.starts_with("Unable to compile") => pyre_accepts += 1,
+            (Err(RegexError::Compile(_)), Some(t)) if t.starts_with("Unable to compile") => {
+                same += 1
+            }
+            _ => differ.push(format!("{row}\n  ours: {:?}", ours.as_ref().err())),
+        }
+    }
+    eprintln!(
+        "failregex construction: {same} identical, {} differ, {pyre_rejects} rejected by pyre only, {pyre_accepts} accepted by pyre only",
+        differ.len()
+    );
+    assert!(differ.is_empty(), "{}", differ.join("\n"));
 }

@@ -330,14 +330,23 @@ pub enum FailId {
     Pending,
 }
 
-/// A match whose groups cannot give an id (fail2ban logs the error and moves on to
-/// the next failregex).
+/// A match that gives no usable id.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IdError(pub String);
+pub enum IdError {
+    /// No id group took part in the match (a badly written regex). fail2ban logs the
+    /// error and goes on with the next failregex.
+    NoIdGroup,
+    /// The id text has a `/suffix` that is neither a prefix length nor a mask.
+    /// fail2ban aborts processing of the line (`Failed to process line`).
+    BadAddress(String),
+}
 
 impl fmt::Display for IdError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        match self {
+            IdError::NoIdGroup => f.write_str("No failure-id group took part in the match"),
+            IdError::BadAddress(m) => f.write_str(m),
+        }
     }
 }
 
@@ -360,7 +369,7 @@ pub fn failure_id(fields: &Fields, use_dns: UseDns, raw_host: bool) -> Result<Fa
             Some(c) => c
                 .trim()
                 .parse::<i64>()
-                .map_err(|_| IdError(format!("invalid cidr '{c}'"))),
+                .map_err(|_| IdError::BadAddress(format!("invalid cidr '{c}'"))),
         }
     };
     let (ip, cidr, raw) = if let Some(ip) = fields.text("ip4") {
@@ -373,7 +382,7 @@ pub fn failure_id(fields: &Fields, use_dns: UseDns, raw_host: bool) -> Result<Fa
         match &fid {
             Some(f) => (f.clone(), defcidr, true),
             None if fields.get("mlfid").is_some() => return Ok(FailId::Pending),
-            None => return Err(IdError("No group found in match".to_string())),
+            None => return Err(IdError::NoIdGroup),
         }
     };
     if !raw {
@@ -401,7 +410,7 @@ pub fn failure_id(fields: &Fields, use_dns: UseDns, raw_host: bool) -> Result<Fa
 /// `IPAddr(text, cidr)`: the `/suffix` parsing applies only with an unspecified cidr.
 fn parse_id(text: &str, cidr: i64) -> Result<IpAddr, IdError> {
     if cidr == CIDR_UNSPEC {
-        IpAddr::parse(text).map_err(|e| IdError(e.to_string()))
+        IpAddr::parse(text).map_err(|e| IdError::BadAddress(e.to_string()))
     } else {
         Ok(IpAddr::with_cidr(text, cidr))
     }
