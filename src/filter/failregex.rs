@@ -277,6 +277,11 @@ impl IgnoreRegex {
     pub fn new(raw: &str, use_dns: UseDns) -> Result<Self, RegexError> {
         CompiledRegex::new(raw, use_dns, false).map(IgnoreRegex)
     }
+
+    /// Whether the buffer is to be ignored.
+    pub fn is_match(&self, buffer: &str) -> bool {
+        self.0.search(buffer).is_some()
+    }
 }
 
 /// A `failregex`: MULTILINE when added while `maxlines > 1`; must have an id group
@@ -428,6 +433,58 @@ mod tests {
         assert_eq!(complex_name("tuple_id_1"), Some((false, "fid".into())));
         assert_eq!(complex_name("alt_"), None);
         assert_eq!(complex_name("user"), None);
+    }
+
+    fn id_of(regex: &str, line: &str, use_dns: UseDns) -> Result<FailId, IdError> {
+        let re = FailRegex::new(regex, None, false, use_dns).expect("regex");
+        let buffer = format!("{line}\n");
+        let m = re.0.search(&buffer).expect("match");
+        failure_id(&re.0.fields(&m), use_dns, false)
+    }
+
+    #[test]
+    fn spec_captured_ids() {
+        // Captured from fail2ban-regex in compat-spec §2.8.
+        let Ok(FailId::Id { id, ip }) = id_of(
+            r"user <F-ID>\S+</F-ID> from <ADDR>",
+            "user joe from 192.0.2.7",
+            UseDns::Warn,
+        ) else {
+            panic!("no id");
+        };
+        assert_eq!(
+            (id.to_string(), ip.map(|i| i.to_string())),
+            ("joe".into(), Some("192.0.2.7".into()))
+        );
+        let Ok(FailId::Id { id, .. }) = id_of("<ADDR> <CIDR>", "192.0.2.7 24", UseDns::Warn) else {
+            panic!("no id");
+        };
+        assert_eq!(id.to_string(), "192.0.2.0/24");
+        let Ok(FailId::Id { id, .. }) =
+            id_of("from <HOST> port", "from 999.1.1.1 port 1", UseDns::Warn)
+        else {
+            panic!("no id");
+        };
+        assert_eq!((id.to_string(), id.is_ip()), ("999.1.1.1".into(), false));
+        assert_eq!(
+            id_of("from <HOST> port", "from localhost port 1", UseDns::Warn),
+            Ok(FailId::Resolve("localhost".into()))
+        );
+        let Ok(FailId::Id { id, .. }) =
+            id_of("from <HOST> port", "from localhost port 1", UseDns::Raw)
+        else {
+            panic!("no id");
+        };
+        assert_eq!(id.to_string(), "localhost");
+    }
+
+    #[test]
+    fn no_id_group_rejected() {
+        let e = FailRegex::new("^Failed password", None, false, UseDns::Warn).err();
+        assert_eq!(
+            e.map(|e| e.to_string()).as_deref(),
+            Some("No failure-id group in '^Failed password'")
+        );
     }
 
     #[test]

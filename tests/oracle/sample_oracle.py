@@ -8,7 +8,8 @@ from fail2ban.client.filterreader import FilterReader
 from fail2ban.server.failregex import Regex, FailRegex
 from fail2ban.server.datedetector import DateDetector
 
-logs = "/usr/lib/python3/dist-packages/fail2ban/tests/files/logs"
+import fail2ban
+logs = os.path.join(os.path.dirname(fail2ban.__file__), "tests", "files", "logs")
 
 def b(buf, i):
     # character offset -> UTF-8 byte offset

@@ -2,20 +2,26 @@
 # through fail2ban's own config reader, for every mode/variant listed in the shared
 # regex corpus, and prints one JSON object per regex value found in the command stream:
 # the raw value and the pattern fail2ban's server-side Regex class compiles.
-import json, sys, logging
+import json, os, sys, logging
 logging.disable(logging.CRITICAL)
 from fail2ban.client.filterreader import FilterReader
 from fail2ban.server.failregex import Regex, FailRegex, RegexException
 
 corpus, basedir = sys.argv[1], sys.argv[2]
 combos = []
-for line in open(corpus):
-    r = json.loads(line)
-    if r["kind"] not in ("failregex", "prefregex", "ignoreregex"):
-        continue
-    k = (r["filter"], r["mode"], r["variant"])
-    if k not in combos:
-        combos.append(k)
+if os.path.exists(corpus) and os.path.getsize(corpus):
+    for line in open(corpus):
+        r = json.loads(line)
+        if r["kind"] not in ("failregex", "prefregex", "ignoreregex"):
+            continue
+        k = (r["filter"], r["mode"], r["variant"])
+        if k not in combos:
+            combos.append(k)
+else:
+    # No corpus: every shipped filter with its default options.
+    for fn in sorted(os.listdir(os.path.join(basedir, "filter.d"))):
+        if fn.endswith(".conf") and fn != "common.conf" and not fn.endswith("-common.conf"):
+            combos.append((fn[:-5], "", ""))
 
 def prep(cls, raw, **kw):
     try:
