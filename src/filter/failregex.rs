@@ -310,6 +310,27 @@ impl FailRegex {
     }
 }
 
+impl std::ops::Deref for FailRegex {
+    type Target = CompiledRegex;
+    fn deref(&self) -> &CompiledRegex {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for PrefRegex {
+    type Target = CompiledRegex;
+    fn deref(&self) -> &CompiledRegex {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for IgnoreRegex {
+    type Target = CompiledRegex;
+    fn deref(&self) -> &CompiledRegex {
+        &self.0
+    }
+}
+
 /// Prefregex groups first, then the failregex's groups over them (dict `update`: a
 /// failregex `None` does overwrite).
 pub fn merge_fields(pref: &Fields, fail: Fields) -> Fields {
