@@ -66,48 +66,61 @@ impl From<bool> for Value {
 /// `Display` is Python's `repr()`, which is what `fail2ban-client -d` prints.
 impl fmt::Display for Value {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut out = String::new();
+        self.write_repr(&mut out);
+        f.write_str(&out)
+    }
+}
+
+impl Value {
+    /// Appends Python's `repr()` of the value to `out` (one buffer, no per-item
+    /// allocation: a full `-d` dump is mostly this).
+    pub fn write_repr(&self, out: &mut String) {
         match self {
-            Value::None => f.write_str("None"),
-            Value::Bool(true) => f.write_str("True"),
-            Value::Bool(false) => f.write_str("False"),
-            Value::Int(i) => write!(f, "{i}"),
-            Value::Float(x) => f.write_str(&py_float_repr(*x)),
-            Value::Str(s) => f.write_str(&py_str_repr(s)),
+            Value::None => out.push_str("None"),
+            Value::Bool(true) => out.push_str("True"),
+            Value::Bool(false) => out.push_str("False"),
+            Value::Int(i) => {
+                let _ = write!(out, "{i}");
+            }
+            Value::Float(x) => out.push_str(&py_float_repr(*x)),
+            Value::Str(s) => write_py_str_repr(s, out),
             Value::List(items) => {
-                f.write_char('[')?;
-                write_seq(f, items)?;
-                f.write_char(']')
+                out.push('[');
+                write_seq(out, items);
+                out.push(']');
             }
             Value::Tuple(items) => {
-                f.write_char('(')?;
-                write_seq(f, items)?;
+                out.push('(');
+                write_seq(out, items);
                 if items.len() == 1 {
-                    f.write_char(',')?;
+                    out.push(',');
                 }
-                f.write_char(')')
+                out.push(')');
             }
             Value::Dict(pairs) => {
-                f.write_char('{')?;
+                out.push('{');
                 for (i, (k, v)) in pairs.iter().enumerate() {
                     if i > 0 {
-                        f.write_str(", ")?;
+                        out.push_str(", ");
                     }
-                    write!(f, "{k}: {v}")?;
+                    k.write_repr(out);
+                    out.push_str(": ");
+                    v.write_repr(out);
                 }
-                f.write_char('}')
+                out.push('}');
             }
         }
     }
 }
 
-fn write_seq(f: &mut fmt::Formatter<'_>, items: &[Value]) -> fmt::Result {
+fn write_seq(out: &mut String, items: &[Value]) {
     for (i, v) in items.iter().enumerate() {
         if i > 0 {
-            f.write_str(", ")?;
+            out.push_str(", ");
         }
-        write!(f, "{v}")?;
+        v.write_repr(out);
     }
-    Ok(())
 }
 
 /// Python's float repr: shortest round-trip digits, always with a `.0` or exponent.
@@ -133,14 +146,31 @@ pub fn py_float_repr(x: f64) -> String {
 
 /// Python 3's `repr()` of a `str`.
 pub fn py_str_repr(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    write_py_str_repr(s, &mut out);
+    out
+}
+
+/// Appends Python 3's `repr()` of a `str` to `out`; runs of characters that need no
+/// escaping are copied in one piece.
+pub fn write_py_str_repr(s: &str, out: &mut String) {
     let quote = if s.contains('\'') && !s.contains('"') {
         '"'
     } else {
         '\''
     };
-    let mut out = String::with_capacity(s.len() + 2);
+    out.reserve(s.len() + 2);
     out.push(quote);
-    for c in s.chars() {
+    let mut plain_from = 0;
+    for (i, c) in s.char_indices() {
+        let plain = c != '\\'
+            && c != quote
+            && (c == ' ' || c.is_ascii_graphic() || (!c.is_ascii() && py_is_printable(c)));
+        if plain {
+            continue;
+        }
+        out.push_str(&s[plain_from..i]);
+        plain_from = i + c.len_utf8();
         match c {
             '\\' => out.push_str("\\\\"),
             '\n' => out.push_str("\\n"),
@@ -150,21 +180,20 @@ pub fn py_str_repr(s: &str) -> String {
                 out.push('\\');
                 out.push(c);
             }
-            c if py_is_printable(c) => out.push(c),
             c => {
                 let cp = c as u32;
-                if cp < 0x100 {
-                    let _ = write!(out, "\\x{cp:02x}");
+                let _ = if cp < 0x100 {
+                    write!(out, "\\x{cp:02x}")
                 } else if cp < 0x10000 {
-                    let _ = write!(out, "\\u{cp:04x}");
+                    write!(out, "\\u{cp:04x}")
                 } else {
-                    let _ = write!(out, "\\U{cp:08x}");
-                }
+                    write!(out, "\\U{cp:08x}")
+                };
             }
         }
     }
+    out.push_str(&s[plain_from..]);
     out.push(quote);
-    out
 }
 
 /// Approximates `str.isprintable()`: control, format, separator (but space),
@@ -364,10 +393,21 @@ impl Command {
     }
 }
 
+impl Command {
+    /// Appends the Python repr of the command's list (one `-d` line, no newline).
+    pub fn write_repr(&self, out: &mut String) {
+        out.push('[');
+        write_seq(out, &self.to_values());
+        out.push(']');
+    }
+}
+
 /// A command prints as the Python repr of its list: one line of `fail2ban-client -d`.
 impl fmt::Display for Command {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", Value::List(self.to_values()))
+        let mut out = String::new();
+        self.write_repr(&mut out);
+        f.write_str(&out)
     }
 }
 
@@ -380,7 +420,10 @@ mod tests {
         assert_eq!(py_str_repr("abc"), "'abc'");
         assert_eq!(py_str_repr("it's"), "\"it's\"");
         assert_eq!(py_str_repr("'both\""), "'\\'both\"'");
-        assert_eq!(py_str_repr("a\\d\n\t\x01\u{7f}é€"), "'a\\\\d\\n\\t\\x01\\x7fé€'");
+        assert_eq!(
+            py_str_repr("a\\d\n\t\x01\u{7f}é€"),
+            "'a\\\\d\\n\\t\\x01\\x7fé€'"
+        );
         assert_eq!(py_str_repr("\u{2028}\u{a0}"), "'\\u2028\\xa0'");
     }
 

@@ -406,7 +406,7 @@ pub fn dump(args: &ClientArgs) -> i32 {
                     if args.dump == 2 {
                         out.push_str(&pretty(c));
                     } else {
-                        out.push_str(&c.to_string());
+                        c.write_repr(&mut out);
                     }
                     out.push('\n');
                 }

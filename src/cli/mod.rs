@@ -34,7 +34,10 @@ pub fn dispatch(args: Vec<String>) -> i32 {
                 0
             }
             Some("-V") | Some("--version") => {
-                println!("gaol {} (fail2ban 1.0.2 compatible)", env!("CARGO_PKG_VERSION"));
+                println!(
+                    "gaol {} (fail2ban 1.0.2 compatible)",
+                    env!("CARGO_PKG_VERSION")
+                );
                 0
             }
             None => main_job(),

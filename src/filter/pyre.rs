@@ -70,7 +70,10 @@ pub fn compile(pattern: &str, flags: Flags) -> Result<Regex, Error> {
             pattern: pattern.to_string(),
             message: e.to_string(),
         })?;
-    let names = fancy.capture_names().map(|n| n.map(str::to_string)).collect();
+    let names = fancy
+        .capture_names()
+        .map(|n| n.map(str::to_string))
+        .collect();
     Ok(Regex {
         engine: Arc::new(Engine::Fancy(fancy)),
         names: Arc::new(names),
