@@ -198,7 +198,7 @@ fn hostile_inputs_do_not_hang() {
         }
         times.push((t0.elapsed(), re.is_linear(), p.clone()));
     }
-    times.sort_by(|a, b| b.0.cmp(&a.0));
+    times.sort_by_key(|t| std::cmp::Reverse(t.0));
     let total: Duration = times.iter().map(|t| t.0).sum();
     println!(
         "hostile: {} patterns, total {total:?}, {gave_up} searches hit the backtrack limit",

@@ -138,11 +138,14 @@ pub fn compile(pattern: &str, flags: Flags) -> Result<Regex, Error> {
     })
 }
 
+/// Byte spans of all groups of one match.
+type Spans = Vec<Option<(usize, usize)>>;
+
 fn spans_fancy(
     re: &fancy_regex::Regex,
     text: &str,
     pos: usize,
-) -> Result<Option<Vec<Option<(usize, usize)>>>, SearchError> {
+) -> Result<Option<Spans>, SearchError> {
     match re.captures_from_pos(text, pos) {
         Ok(Some(caps)) => Ok(Some(
             caps.iter()

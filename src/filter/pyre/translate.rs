@@ -200,14 +200,10 @@ impl Translator {
     }
 
     fn starts_with(&self, s: &str) -> bool {
-        let mut j = self.i;
-        for c in s.chars() {
-            if self.chars.get(j) != Some(&c) {
-                return false;
-            }
-            j += 1;
-        }
-        true
+        let n = s.chars().count();
+        self.chars
+            .get(self.i..self.i + n)
+            .is_some_and(|w| w.iter().copied().eq(s.chars()))
     }
 
     fn body(&mut self) -> Result<(), TranslateError> {
