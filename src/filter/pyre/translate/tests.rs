@@ -151,3 +151,23 @@ fn search_pos_and_endpos() {
 fn empty_alternation_branches() {
     assert_eq!(found(r"a(|b)c", "ac"), Some((0, 2)));
 }
+
+#[test]
+fn backtrack_limit_gives_no_match_not_hang() {
+    let re = compile(r"((?=a)a|a)*b", Flags::default()).unwrap();
+    assert!(!re.is_linear());
+    let text = "a".repeat(40);
+    assert!(re.try_search(&text, 0).is_err());
+    assert!(re.search(&text, 0).is_none());
+}
+
+#[test]
+fn errors_name_the_offending_part() {
+    let e = compile(r"ab\qc", Flags::default()).unwrap_err();
+    assert!(e.to_string().contains(r"bad escape \q at position 2"), "{e}");
+    let e = compile(r"(?P<1x>a)", Flags::default()).unwrap_err();
+    assert!(e.to_string().contains("group name '1x'"), "{e}");
+    assert!(compile("(a", Flags::default()).is_err());
+    assert!(compile("a)", Flags::default()).is_err());
+    assert!(compile("[a", Flags::default()).is_err());
+}
