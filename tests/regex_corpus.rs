@@ -209,3 +209,61 @@ fn hostile_inputs_do_not_hang() {
         println!("  {d:?} linear={lin} {p}");
     }
 }
+
+/// Throughput of sshd (mode normal) prefregex + failregexes on the upstream sshd sample
+/// log mixed with benign lines; run with `--ignored --nocapture`. No timing assert.
+#[test]
+#[ignore]
+fn sshd_throughput() {
+    let Some(dir) = corpus_dir() else { return };
+    let log = "/usr/lib/python3/dist-packages/fail2ban/tests/files/logs/sshd";
+    let Ok(text) = std::fs::read_to_string(log) else {
+        eprintln!("SKIPPED: {log} missing");
+        return;
+    };
+    let (mut pref, mut fails) = (None, Vec::new());
+    for row in jsonl(&dir.join("expanded.jsonl")) {
+        if row["filter"] == "sshd" && row["mode"] == "normal" && row["variant"] == "" {
+            let p = row["python_pattern"].as_str().unwrap();
+            match row["kind"].as_str() {
+                Some("prefregex") => pref = Some(compile(p, flags(false)).unwrap()),
+                Some("failregex") => fails.push(compile(p, flags(false)).unwrap()),
+                _ => {}
+            }
+        }
+    }
+    let pref = pref.unwrap();
+    // Cut the 16-char syslog date like the date detector would; add benign lines.
+    let mut lines: Vec<String> = text
+        .lines()
+        .filter(|l| !l.starts_with('#') && l.len() > 16)
+        .map(|l| format!("{}\n", &l[16..]))
+        .collect();
+    let samples = lines.len();
+    for i in 0..samples * 3 {
+        lines.push(format!("host CRON[{i}]: pam_unix(cron:session): session opened for user root(uid=0) by (uid=0)\n"));
+        lines.push(format!("host sshd[{i}]: Accepted publickey for git from 10.0.{}.{} port 4{i} ssh2: ED25519 SHA256:abc\n", i % 250, i % 200));
+    }
+    let rounds = 50;
+    let t0 = Instant::now();
+    let (mut pm, mut fm) = (0usize, 0usize);
+    for _ in 0..rounds {
+        for l in &lines {
+            let Some(m) = pref.search(l, 0) else { continue };
+            pm += 1;
+            let content = format!("{}\n", m.name("content").unwrap_or(""));
+            if fails.iter().any(|f| f.search(&content, 0).is_some()) {
+                fm += 1;
+            }
+        }
+    }
+    let n = rounds * lines.len();
+    let dt = t0.elapsed();
+    println!(
+        "sshd normal: {n} lines ({samples} sample lines x3 benign), prefregex {pm}, failregex {fm}, {:?}, {:.0} lines/s, {} of {} failregexes fancy",
+        dt,
+        n as f64 / dt.as_secs_f64(),
+        fails.iter().filter(|f| !f.is_linear()).count(),
+        fails.len()
+    );
+}
