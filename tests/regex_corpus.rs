@@ -259,6 +259,33 @@ fn sshd_throughput() {
     }
     let n = rounds * lines.len();
     let dt = t0.elapsed();
+    let t1 = Instant::now();
+    for _ in 0..rounds {
+        for l in &lines {
+            pref.search(l, 0);
+        }
+    }
+    println!("  prefregex alone: {:?}", t1.elapsed());
+    let contents: Vec<String> = lines
+        .iter()
+        .filter_map(|l| {
+            pref.search(l, 0)
+                .map(|m| format!("{}\n", m.name("content").unwrap_or("")))
+        })
+        .collect();
+    for (i, f) in fails.iter().enumerate() {
+        let t = Instant::now();
+        for _ in 0..rounds {
+            for c in &contents {
+                f.search(c, 0);
+            }
+        }
+        println!(
+            "  failregex {i} linear={} all lines: {:?}",
+            f.is_linear(),
+            t.elapsed()
+        );
+    }
     println!(
         "sshd normal: {n} lines ({samples} sample lines x3 benign), prefregex {pm}, failregex {fm}, {:?}, {:.0} lines/s, {} of {} failregexes fancy",
         dt,

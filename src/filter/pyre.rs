@@ -195,6 +195,9 @@ impl Regex {
         let spans = match self.exact_engine(text) {
             Some(re) => spans_fancy(re, text, pos)?,
             None => match &self.inner.engine {
+                // A DFA-only check first: most fail2ban searches miss, and a miss then
+                // skips allocating capture slots.
+                Engine::Linear(re) if !re.is_match_at(text, pos) => None,
                 Engine::Linear(re) => re.captures_at(text, pos).map(|caps| {
                     caps.iter()
                         .map(|m| m.map(|m| (m.start(), m.end())))
