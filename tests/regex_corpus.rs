@@ -186,14 +186,18 @@ fn hostile_inputs_do_not_hang() {
     }
     big.push('\n');
     let a100k = format!("{}\n", "a".repeat(100_000));
+    // A multi-line buffer (maxlines > 1): takes the exact-`$` fancy path.
+    let multi = format!("{}\n{}\n", &big[..big.len() / 8], &unit.repeat(100));
     let mut times: Vec<(Duration, bool, String)> = Vec::new();
     let mut gave_up = 0;
     for (p, ml) in pats.keys() {
         let re = compile(p, flags(*ml)).unwrap();
         let t0 = Instant::now();
-        for text in [&big, &a100k] {
+        for text in [&big, &a100k, &multi] {
             if re.try_search(text, 0).is_err() {
                 gave_up += 1;
+                let p: String = p.chars().take(80).collect();
+                println!("  backtrack limit on {}-byte input: {p}", text.len());
             }
         }
         times.push((t0.elapsed(), re.is_linear(), p.clone()));
