@@ -164,7 +164,10 @@ fn backtrack_limit_gives_no_match_not_hang() {
 #[test]
 fn errors_name_the_offending_part() {
     let e = compile(r"ab\qc", Flags::default()).unwrap_err();
-    assert!(e.to_string().contains(r"bad escape \q at position 2"), "{e}");
+    assert!(
+        e.to_string().contains(r"bad escape \q at position 2"),
+        "{e}"
+    );
     let e = compile(r"(?P<1x>a)", Flags::default()).unwrap_err();
     assert!(e.to_string().contains("group name '1x'"), "{e}");
     assert!(compile("(a", Flags::default()).is_err());
