@@ -6,10 +6,18 @@
 //! backreferences or look-around. [`Regex::search`] has Python's `pattern.search(s, pos)`
 //! semantics; offsets are byte offsets into the `&str`.
 //!
-//! NOTE: skeleton API. The translation is not done yet: patterns go to fancy-regex as-is.
+//! [`translate::translate`] is the pure text rewrite; this file holds the engines. A
+//! pattern with a non-multiline `$` also keeps a lazily compiled fancy variant with Python's
+//! exact `$`, used only when the haystack has an interior `\n` (multi-line buffers).
+//! Fancy searches that hit the backtrack limit count as "no match" in [`Regex::search`];
+//! [`Regex::try_search`] reports them.
+
+pub mod translate;
+
+pub use translate::{FancyReason, Rule, Translated, translate};
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// Python `re` flags that fail2ban sets from outside the pattern.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -39,75 +47,192 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// Steps fancy-regex may backtrack before a search gives up.
+pub const BACKTRACK_LIMIT: usize = 1_000_000;
+
 #[derive(Debug)]
 enum Engine {
     Linear(regex::Regex),
     Fancy(fancy_regex::Regex),
 }
 
+#[derive(Debug)]
+struct Inner {
+    engine: Engine,
+    /// Fancy pattern with Python's exact non-multiline `$`, compiled on first need.
+    exact_dollar: Option<String>,
+    exact: OnceLock<Option<fancy_regex::Regex>>,
+    translated: Translated,
+}
+
 /// A compiled fail2ban regex.
 #[derive(Debug, Clone)]
 pub struct Regex {
-    engine: Arc<Engine>,
+    inner: Arc<Inner>,
     /// Group index → name, for named groups (index 0 is the whole match).
     names: Arc<Vec<Option<String>>>,
 }
 
+/// A fancy-regex search that gave up (backtrack limit or stack).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchError {
+    pub message: String,
+}
+
+impl fmt::Display for SearchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for SearchError {}
+
+fn build_fancy(p: &str) -> Result<fancy_regex::Regex, fancy_regex::Error> {
+    fancy_regex::RegexBuilder::new(p)
+        .backtrack_limit(BACKTRACK_LIMIT)
+        .build()
+}
+
 /// Compiles a Python-dialect pattern.
 pub fn compile(pattern: &str, flags: Flags) -> Result<Regex, Error> {
-    let mut prefix = String::new();
-    if flags.multiline {
-        prefix.push_str("(?m)");
-    }
-    if flags.ignore_case {
-        prefix.push_str("(?i)");
-    }
-    let translated = format!("{prefix}{pattern}");
-    let fancy = fancy_regex::RegexBuilder::new(&translated)
-        .backtrack_limit(1_000_000)
-        .build()
-        .map_err(|e| Error {
-            pattern: pattern.to_string(),
-            message: e.to_string(),
-        })?;
-    let names = fancy
-        .capture_names()
-        .map(|n| n.map(str::to_string))
-        .collect();
+    let fail = |message: String| Error {
+        pattern: pattern.to_string(),
+        message,
+    };
+    let t =
+        translate(pattern, flags.multiline, flags.ignore_case).map_err(|e| fail(e.to_string()))?;
+    let mut linear_err = None;
+    let engine = match t.linear.as_deref().map(regex::Regex::new) {
+        Some(Ok(re)) => Some(Engine::Linear(re)),
+        Some(Err(e)) => {
+            linear_err = Some(e.to_string());
+            None
+        }
+        None => None,
+    };
+    let engine = match engine {
+        Some(e) => e,
+        None => match build_fancy(&t.fancy) {
+            Ok(re) => Engine::Fancy(re),
+            Err(e) => {
+                let mut m = format!("{e} (in translated pattern '{}')", t.fancy);
+                if let Some(l) = linear_err {
+                    m = format!("{l}\n{m}");
+                }
+                return Err(fail(m));
+            }
+        },
+    };
+    let names: Vec<Option<String>> = match &engine {
+        Engine::Linear(re) => re.capture_names().map(|n| n.map(str::to_string)).collect(),
+        Engine::Fancy(re) => re.capture_names().map(|n| n.map(str::to_string)).collect(),
+    };
     Ok(Regex {
-        engine: Arc::new(Engine::Fancy(fancy)),
+        inner: Arc::new(Inner {
+            engine,
+            exact_dollar: t.exact_dollar.clone(),
+            exact: OnceLock::new(),
+            translated: t,
+        }),
         names: Arc::new(names),
     })
 }
 
+/// Byte spans of all groups of one match.
+type Spans = Vec<Option<(usize, usize)>>;
+
+fn spans_fancy(
+    re: &fancy_regex::Regex,
+    text: &str,
+    pos: usize,
+) -> Result<Option<Spans>, SearchError> {
+    match re.captures_from_pos(text, pos) {
+        Ok(Some(caps)) => Ok(Some(
+            caps.iter()
+                .map(|m| m.map(|m| (m.start(), m.end())))
+                .collect(),
+        )),
+        Ok(None) => Ok(None),
+        Err(e) => Err(SearchError {
+            message: e.to_string(),
+        }),
+    }
+}
+
 impl Regex {
     /// Python's `pattern.search(text, pos)`: the first match starting at or after `pos`
-    /// (`^` and look-behind still see the text before `pos`).
+    /// (`^` and look-behind still see the text before `pos`). A fancy search that hits the
+    /// backtrack limit is "no match"; use [`Regex::try_search`] to see it.
     pub fn search<'t>(&self, text: &'t str, pos: usize) -> Option<Match<'t>> {
-        let spans: Vec<Option<(usize, usize)>> = match &*self.engine {
-            Engine::Linear(re) => {
-                let caps = re.captures_at(text, pos)?;
-                caps.iter()
-                    .map(|m| m.map(|m| (m.start(), m.end())))
-                    .collect()
-            }
-            Engine::Fancy(re) => {
-                let caps = re.captures_from_pos(text, pos).ok()??;
-                caps.iter()
-                    .map(|m| m.map(|m| (m.start(), m.end())))
-                    .collect()
-            }
+        self.try_search(text, pos).ok().flatten()
+    }
+
+    /// Python's `pattern.search(text, pos, endpos)`: as if `text` ended at `endpos`.
+    pub fn search_bounded<'t>(
+        &self,
+        text: &'t str,
+        pos: usize,
+        endpos: usize,
+    ) -> Option<Match<'t>> {
+        let mut end = endpos.min(text.len());
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        self.search(&text[..end], pos)
+    }
+
+    /// [`Regex::search`] that reports a fancy search giving up.
+    pub fn try_search<'t>(
+        &self,
+        text: &'t str,
+        pos: usize,
+    ) -> Result<Option<Match<'t>>, SearchError> {
+        // Python clamps `pos`; Rust wants a char boundary within the text.
+        let mut pos = pos.min(text.len());
+        while !text.is_char_boundary(pos) {
+            pos += 1;
+        }
+        let spans = match self.exact_engine(text) {
+            Some(re) => spans_fancy(re, text, pos)?,
+            None => match &self.inner.engine {
+                // A DFA-only check first: most fail2ban searches miss, and a miss then
+                // skips allocating capture slots.
+                Engine::Linear(re) if !re.is_match_at(text, pos) => None,
+                Engine::Linear(re) => re.captures_at(text, pos).map(|caps| {
+                    caps.iter()
+                        .map(|m| m.map(|m| (m.start(), m.end())))
+                        .collect()
+                }),
+                Engine::Fancy(re) => spans_fancy(re, text, pos)?,
+            },
         };
-        Some(Match {
+        Ok(spans.map(|spans| Match {
             text,
             spans,
             names: Arc::clone(&self.names),
-        })
+        }))
+    }
+
+    /// The exact-`$` engine, when the pattern has a non-multiline `$` and `text` has a
+    /// `\n` before its last character (there `(?m:$)` would also match mid-buffer).
+    fn exact_engine(&self, text: &str) -> Option<&fancy_regex::Regex> {
+        let p = self.inner.exact_dollar.as_deref()?;
+        let b = text.as_bytes();
+        memchr::memchr(b'\n', &b[..b.len().saturating_sub(1)])?;
+        self.inner
+            .exact
+            .get_or_init(|| build_fancy(p).ok())
+            .as_ref()
     }
 
     /// Whether the pattern runs on the linear-time engine.
     pub fn is_linear(&self) -> bool {
-        matches!(&*self.engine, Engine::Linear(_))
+        matches!(&self.inner.engine, Engine::Linear(_))
+    }
+
+    /// The translation this regex was compiled from.
+    pub fn translated(&self) -> &Translated {
+        &self.inner.translated
     }
 
     /// Index of the named group `name`.
