@@ -382,6 +382,7 @@ fn extraction_matches_fail2ban_on_sample_logs() {
     assert!(rows.len() > 300, "only {} annotated lines", rows.len());
 
     let (mut compared, mut dialect, mut unbuilt, mut hosts, mut users) = (0, 0, 0, 0, 0);
+    let mut pending = 0;
     let mut wrong = Vec::new();
     let mut cache: std::collections::HashMap<String, Option<Built>> = Default::default();
     for row in &rows {
@@ -471,6 +472,12 @@ fn extraction_matches_fail2ban_on_sample_logs() {
         }
         if let Some(host) = expect["host"].as_str() {
             let id = match failure_id(&merged, UseDns::Warn, false) {
+                // The host of a pending multi-line failure comes from an earlier line of
+                // the same connection (the mlfid cache): the per-line pipeline's job.
+                Ok(FailId::Pending) => {
+                    pending += 1;
+                    continue;
+                }
                 Ok(FailId::Id { id, ip }) => ip.unwrap_or(id).to_string(),
                 Ok(FailId::Resolve(name)) => name,
                 other => format!("{other:?}"),
@@ -493,12 +500,14 @@ fn extraction_matches_fail2ban_on_sample_logs() {
         }
     }
     eprintln!(
-        "sample lines: {} total, {compared} compared with identical spans ({hosts} hosts, {users} users checked against failJSON), {dialect} pyre dialect differences, {unbuilt} in filters pyre cannot compile yet, {} wrong",
+        "sample lines: {} total, {compared} compared with identical spans ({hosts} hosts, {users} users checked against failJSON, {pending} pending on multi-line state), {dialect} pyre dialect differences, {unbuilt} in filters pyre cannot compile yet, {} wrong",
         rows.len(),
         wrong.len()
     );
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
     assert!(compared >= 50, "too few lines compared: {compared}");
+    // With the translator in place every line must run as in Python.
+    assert_eq!((dialect, unbuilt), (0, 0), "lines that did not run as in Python");
 }
 
 /// (failregex, prefregex, line); each is tried under usedns no/raw/warn and with `--raw`.
