@@ -512,7 +512,10 @@ fn synthetic_differential_cet() {
 // fail2ban's final date regexes per filter/mode/variant. fail2ban's config reader supplies
 // only the `datepattern` value of each; the regexes must equal the golden ones.
 
-const EXPANDED: &str = "/work/shared/spec/regex-corpus/expanded.jsonl";
+const EXPANDED: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../shared/spec/regex-corpus/expanded.jsonl"
+);
 
 const DP_ORACLE: &str = r#"
 import sys, json

@@ -15,7 +15,10 @@ use gaol::filter::template;
 use gaol::stream::Value;
 use serde_json::Value as Json;
 
-const CORPUS: &str = "/work/shared/spec/regex-corpus/expanded.jsonl";
+const CORPUS: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../shared/spec/regex-corpus/expanded.jsonl"
+);
 
 /// Runs `/usr/bin/python3` with fail2ban importable, or explains why it cannot.
 /// Returns None (after a loud SKIPPED message) only outside CI.
@@ -507,7 +510,11 @@ fn extraction_matches_fail2ban_on_sample_logs() {
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
     assert!(compared >= 50, "too few lines compared: {compared}");
     // With the translator in place every line must run as in Python.
-    assert_eq!((dialect, unbuilt), (0, 0), "lines that did not run as in Python");
+    assert_eq!(
+        (dialect, unbuilt),
+        (0, 0),
+        "lines that did not run as in Python"
+    );
 }
 
 /// (failregex, prefregex, line); each is tried under usedns no/raw/warn and with `--raw`.

@@ -1,6 +1,6 @@
 //! Python `re` golden results (fail2ban regex survey) against `gaol::filter::pyre`.
 //!
-//! Reads /work/shared/spec/regex-corpus at test time: expanded.jsonl (every pattern must
+//! Reads ../shared/spec/regex-corpus (beside the checkout) at test time: expanded.jsonl (every pattern must
 //! compile), classification.jsonl (engine the survey needed), sample-cases.jsonl.gz
 //! (8,898 recorded Python `search` results: span in chars and every named group).
 
@@ -13,7 +13,10 @@ use gaol::filter::pyre::{Flags, Regex, compile};
 use serde_json::Value;
 
 fn corpus_dir() -> Option<PathBuf> {
-    let d = PathBuf::from("/work/shared/spec/regex-corpus");
+    let d = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/spec/regex-corpus"
+    ));
     if d.is_dir() {
         return Some(d);
     }
