@@ -35,11 +35,20 @@ fn stock_all_jails_enabled() {
     let jail_conf = std::fs::read_to_string(t.conf.join("jail.conf")).unwrap();
     let sections = jail_conf
         .lines()
-        .filter(|l| l.starts_with('[') && !l.starts_with("[INCLUDES]") && !l.starts_with("[DEFAULT]"))
+        .filter(|l| {
+            l.starts_with('[') && !l.starts_with("[INCLUDES]") && !l.starts_with("[DEFAULT]")
+        })
         .count();
     let real = real_client(&t.conf, &["-d"]);
-    let added = real.stdout.lines().filter(|l| l.starts_with("['add', ")).count();
-    assert_eq!(added, sections, "real fail2ban did not add every stock jail");
+    let added = real
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("['add', "))
+        .count();
+    assert_eq!(
+        added, sections,
+        "real fail2ban did not add every stock jail"
+    );
     check(&t.conf, "stock-all-enabled");
 }
 
@@ -86,7 +95,10 @@ fn every_fixture_is_listed() {
         let e = e.unwrap();
         if e.file_type().unwrap().is_dir() {
             let name = e.file_name().into_string().unwrap();
-            assert!(src.contains(&format!("=> \"{name}\"")), "fixture {name} has no test");
+            assert!(
+                src.contains(&format!("=> \"{name}\"")),
+                "fixture {name} has no test"
+            );
         }
     }
 }

@@ -118,7 +118,11 @@ pub fn build_fixture(name: &str) -> Tree {
     }
     copy_subst(&src, &conf, logdir.to_str().unwrap());
     if let Ok(list) = std::fs::read_to_string(src.join("LOGS")) {
-        for l in list.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        for l in list
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        {
             let p = logdir.join(l);
             std::fs::create_dir_all(p.parent().unwrap()).unwrap();
             std::fs::write(p, "").unwrap();
