@@ -85,6 +85,7 @@ fixture_tests! {
     fx_nginx_wordpress_login => "nginx-wordpress-login",
     fx_repeat_offender => "repeat-offender",
     fx_elgg => "elgg",
+    fx_jail_options => "jail-options",
 }
 
 /// Every fixture directory has a test above (a new fixture must not be silently skipped).
