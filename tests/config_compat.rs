@@ -86,6 +86,7 @@ fixture_tests! {
     fx_repeat_offender => "repeat-offender",
     fx_elgg => "elgg",
     fx_jail_options => "jail-options",
+    fx_encodings => "encodings",
 }
 
 /// Every fixture directory has a test above (a new fixture must not be silently skipped).
