@@ -269,3 +269,28 @@ fn invalid_utf8_file_is_ignored_with_error() {
     assert!(!g.stdout.contains("['start',"), "{}", g.stdout);
     assert!(g.stderr.contains("jail.local"), "{}", g.stderr);
 }
+
+#[test]
+fn bom_in_filter_file_fails_whole_config() {
+    // fail2ban 1.0.2 keeps a UTF-8 BOM as U+FEFF, so `\u{feff}[Definition]` is not a section
+    // header: "File contains no section headers", line 1, exit 255.
+    let c = build(
+        b"",
+        &[(
+            "filter.d/f.conf",
+            b"\xef\xbb\xbf[Definition]\nfailregex = ^x <HOST>$\n",
+        )],
+        false,
+    );
+    if have_oracle() {
+        assert_ne!(real_client(&c.dir, &["-d"]).code, 0, "oracle changed");
+    }
+    let g = gaol_client(&c.dir, &["-d"]);
+    no_panic(&g);
+    assert_ne!(g.code, 0);
+    assert!(
+        g.stderr.contains("f.conf") && g.stderr.contains("line"),
+        "{}",
+        g.stderr
+    );
+}
