@@ -104,3 +104,16 @@ fn every_fixture_is_listed() {
         }
     }
 }
+
+/// The harness itself: a difference is reported with its line number and both sides.
+#[test]
+fn diff_helper_reports_first_difference() {
+    assert_eq!(first_diff("a\nb\n", "a\nb\n"), "");
+    let d = first_diff("a\nb\nc\n", "a\nB\nc\n");
+    assert!(
+        d.contains("line 2") && d.contains("- b") && d.contains("+ B"),
+        "{d}"
+    );
+    let d = first_diff("a\nb\n", "a\n");
+    assert!(d.contains("line 2") && d.contains("- b"), "{d}");
+}
