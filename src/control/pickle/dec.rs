@@ -18,11 +18,16 @@ struct Slot {
     obj: Obj,
     depth: usize,
     memo: Vec<usize>,
+    serial: u64,
 }
 
 enum MemoEntry {
-    /// The object is still on the stack (it may be mutated by APPENDS etc.).
-    OnStack,
+    /// The object is still on the stack at `pos` (it may be mutated by APPENDS etc.);
+    /// `serial` tells it apart from a later object at the same position.
+    OnStack {
+        pos: usize,
+        serial: u64,
+    },
     Done(Obj, usize),
 }
 
@@ -35,6 +40,7 @@ struct Machine<'a> {
     memo: Vec<Option<MemoEntry>>,
     /// Nodes we may still copy out of the memo; bounds work and memory.
     budget: usize,
+    serial: u64,
 }
 
 /// Decode `data` (one whole pickle, nothing after `STOP` but ignored) under `limits`.
@@ -57,6 +63,7 @@ pub fn decode_with(data: &[u8], mode: Mode, limits: Limits) -> Result<Decoded, P
         stack: Vec::new(),
         memo: Vec::new(),
         budget: data.len().saturating_mul(16).saturating_add(4096),
+        serial: 0,
     };
     m.run()
 }
@@ -98,7 +105,9 @@ impl Machine<'_> {
 
     fn uint(&mut self, n: usize) -> Result<u64, PickleError> {
         let b = self.take(n)?;
-        Ok(b.iter().rev().fold(0u64, |acc, &x| (acc << 8) | u64::from(x)))
+        Ok(b.iter()
+            .rev()
+            .fold(0u64, |acc, &x| (acc << 8) | u64::from(x)))
     }
 
     /// A length prefix, refused if it claims more bytes than remain.
@@ -111,7 +120,17 @@ impl Machine<'_> {
         Ok(len as usize)
     }
 
-    /// A protocol-0 text argument, up to (not including) the newline.
+    /// A protocol-0 argument: the raw bytes up to (not including) the newline.
+    fn line_bytes(&mut self) -> Result<Vec<u8>, PickleError> {
+        let rest = &self.data[self.pos..];
+        let Some(n) = memchr::memchr(b'\n', rest) else {
+            return err("pickle data was truncated");
+        };
+        self.pos += n + 1;
+        Ok(rest[..n].to_vec())
+    }
+
+    /// A protocol-0 text argument (numbers, names): must be UTF-8.
     fn line(&mut self) -> Result<&str, PickleError> {
         let rest = &self.data[self.pos..];
         let Some(n) = memchr::memchr(b'\n', rest) else {
@@ -125,10 +144,12 @@ impl Machine<'_> {
         if depth > self.limits.max_depth {
             return err(format!("nesting deeper than {}", self.limits.max_depth));
         }
+        self.serial += 1;
         self.stack.push(Slot {
             obj,
             depth,
             memo: Vec::new(),
+            serial: self.serial,
         });
         Ok(())
     }
@@ -151,6 +172,10 @@ impl Machine<'_> {
 
     fn freeze(&mut self, slot: &Slot) -> Result<(), PickleError> {
         for &id in &slot.memo {
+            if !matches!(self.memo[id], Some(MemoEntry::OnStack { serial, .. }) if serial == slot.serial)
+            {
+                continue; // the id was re-bound to a newer object
+            }
             let cost = match &slot.obj {
                 Obj::Val(v) => node_count(v),
                 _ => 1,
@@ -214,7 +239,12 @@ impl Machine<'_> {
     }
 
     /// Add items to the list/set/dict now on top of the stack.
-    fn extend_top(&mut self, items: Vec<Value>, depth: usize, dict: bool) -> Result<(), PickleError> {
+    fn extend_top(
+        &mut self,
+        items: Vec<Value>,
+        depth: usize,
+        dict: bool,
+    ) -> Result<(), PickleError> {
         let max = self.limits.max_depth;
         let top = self.top()?;
         let new_depth = top.depth.max(depth + 1);
@@ -225,7 +255,7 @@ impl Machine<'_> {
         match (&mut top.obj, dict) {
             (Obj::Val(Value::List(xs)), false) => xs.extend(items),
             (Obj::Val(Value::Dict(kv)), true) => {
-                if items.len() % 2 != 0 {
+                if !items.len().is_multiple_of(2) {
                     return err("odd number of items for SETITEMS");
                 }
                 let mut it = items.into_iter();
@@ -243,8 +273,8 @@ impl Machine<'_> {
         if self.mode == Mode::Reply
             && items.len() == 2
             && matches!(items[1].0, Obj::Exc(_))
-            && let [(Obj::Val(code), _), (Obj::Exc(e), _)] = <[_; 2]>::try_from(items.clone())
-                .map_err(|_| PickleError("internal".into()))?
+            && let [(Obj::Val(code), _), (Obj::Exc(e), _)] =
+                <[_; 2]>::try_from(items.clone()).map_err(|_| PickleError("internal".into()))?
         {
             return self.push(Obj::ErrReply(code, e), 1);
         }
@@ -263,13 +293,13 @@ impl Machine<'_> {
         if self.memo.len() <= id {
             self.memo.resize_with(id + 1, || None);
         }
-        self.memo[id] = Some(MemoEntry::OnStack);
-        // Forget the id on any older slot that carried it.
-        for s in self.stack.iter_mut() {
-            s.memo.retain(|&m| m != id);
-        }
+        let pos = self.stack.len() - 1;
         if let Some(top) = self.stack.last_mut() {
             top.memo.push(id);
+            self.memo[id] = Some(MemoEntry::OnStack {
+                pos,
+                serial: top.serial,
+            });
         }
         Ok(())
     }
@@ -277,12 +307,10 @@ impl Machine<'_> {
     fn memo_get(&mut self, id: usize) -> Result<(), PickleError> {
         let (obj, depth) = match self.memo.get(id) {
             Some(Some(MemoEntry::Done(o, d))) => (o.clone(), *d),
-            Some(Some(MemoEntry::OnStack)) => {
-                let Some(s) = self.stack.iter().rev().find(|s| s.memo.contains(&id)) else {
-                    return err(format!("Memo value not found at index {id}"));
-                };
-                (s.obj.clone(), s.depth)
-            }
+            Some(Some(MemoEntry::OnStack { pos, serial })) => match self.stack.get(*pos) {
+                Some(s) if s.serial == *serial => (s.obj.clone(), s.depth),
+                _ => return err(format!("Memo value not found at index {id}")),
+            },
             _ => return err(format!("Memo value not found at index {id}")),
         };
         let cost = match &obj {
@@ -376,7 +404,7 @@ impl Machine<'_> {
                     self.push_val(Value::Str(s))?
                 }
                 b'V' => {
-                    let l = self.line()?.to_owned();
+                    let l = self.line_bytes()?;
                     let s = raw_unicode_escape(&l)?;
                     self.push_val(Value::Str(s))?
                 }
@@ -435,7 +463,7 @@ impl Machine<'_> {
                 b'd' => {
                     let items = self.pop_mark()?;
                     let (v, d) = Self::vals(items)?;
-                    if v.len() % 2 != 0 {
+                    if !v.len().is_multiple_of(2) {
                         return err("odd number of items for DICT");
                     }
                     let mut kv = Vec::with_capacity(v.len() / 2);
@@ -655,7 +683,8 @@ fn ascii(b: &[u8]) -> Result<String, PickleError> {
 }
 
 /// Protocol-0 `UNICODE` argument: latin-1 bytes with `\uXXXX` / `\UXXXXXXXX` escapes.
-fn raw_unicode_escape(s: &str) -> Result<String, PickleError> {
+fn raw_unicode_escape(b: &[u8]) -> Result<String, PickleError> {
+    let s: String = b.iter().map(|&c| char::from(c)).collect();
     let mut out = String::with_capacity(s.len());
     let mut chars = s.chars().peekable();
     while let Some(c) = chars.next() {

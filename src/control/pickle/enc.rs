@@ -80,7 +80,8 @@ impl Enc {
             let mut n = 8;
             while n > 1 {
                 let (last, prev) = (bytes[n - 1], bytes[n - 2]);
-                let redundant = (last == 0 && prev & 0x80 == 0) || (last == 0xff && prev & 0x80 != 0);
+                let redundant =
+                    (last == 0 && prev & 0x80 == 0) || (last == 0xff && prev & 0x80 != 0);
                 if !redundant {
                     break;
                 }
@@ -107,34 +108,48 @@ impl Enc {
             Value::List(items) => {
                 self.out.push(b']');
                 self.memoize();
+                // CPython: a lone item uses APPEND; otherwise every batch (even a
+                // final batch of one) is MARK ... APPENDS.
+                if let [one] = items.as_slice() {
+                    self.save(one);
+                    self.out.push(b'a');
+                    return;
+                }
                 for chunk in items.chunks(BATCH) {
-                    if let [one] = chunk {
-                        self.save(one);
-                        self.out.push(b'a');
-                    } else {
-                        self.out.push(b'(');
-                        for x in chunk {
-                            self.save(x);
-                        }
-                        self.out.push(b'e');
+                    self.out.push(b'(');
+                    for x in chunk {
+                        self.save(x);
                     }
+                    self.out.push(b'e');
                 }
             }
             Value::Dict(pairs) => {
                 self.out.push(b'}');
                 self.memoize();
-                for chunk in pairs.chunks(BATCH) {
-                    if let [(k, x)] = chunk {
+                // CPython: a lone pair uses SETITEM; otherwise MARK ... SETITEMS per
+                // batch, and a dict whose size is a multiple of the batch size gets a
+                // trailing empty batch.
+                if let [(k, x)] = pairs.as_slice() {
+                    self.save(k);
+                    self.save(x);
+                    self.out.push(b's');
+                    return;
+                }
+                if pairs.is_empty() {
+                    return;
+                }
+                let mut rest: &[(Value, Value)] = pairs;
+                loop {
+                    let n = rest.len().min(BATCH);
+                    self.out.push(b'(');
+                    for (k, x) in &rest[..n] {
                         self.save(k);
                         self.save(x);
-                        self.out.push(b's');
-                    } else {
-                        self.out.push(b'(');
-                        for (k, x) in chunk {
-                            self.save(k);
-                            self.save(x);
-                        }
-                        self.out.push(b'u');
+                    }
+                    self.out.push(b'u');
+                    rest = &rest[n..];
+                    if n < BATCH {
+                        break;
                     }
                 }
             }
