@@ -185,6 +185,40 @@ fn encoding_is_byte_identical_to_python_protocol_5() {
 }
 
 #[test]
+fn big_values_frame_like_python() {
+    let script = "import pickle,sys\n\
+        v=[['x'*i for i in range(400)], list(range(40000)), 'y'*70000, {'k%d'%i:[i,'v%d'%i] for i in range(3000)}]\n\
+        sys.stdout.write(pickle.dumps(v,5).hex())\n";
+    let Some(out) = python(script, b"") else {
+        return;
+    };
+    let v = Value::List(vec![
+        Value::List((0..400).map(|i| s(&"x".repeat(i))).collect()),
+        Value::List((0..40000).map(Value::Int).collect()),
+        s(&"y".repeat(70000)),
+        Value::Dict(
+            (0..3000)
+                .map(|i| {
+                    (
+                        s(&format!("k{i}")),
+                        Value::List(vec![Value::Int(i), s(&format!("v{i}"))]),
+                    )
+                })
+                .collect(),
+        ),
+    ]);
+    let want = String::from_utf8(out).unwrap();
+    let got = hex(&pickle::encode(&v));
+    assert!(
+        got == want,
+        "big pickle differs from CPython's (len {} vs {})",
+        got.len(),
+        want.len()
+    );
+    assert_eq!(pickle::decode_value(&unhex(&want)).unwrap(), v);
+}
+
+#[test]
 fn python_loads_what_we_encode() {
     let mut input = String::new();
     for (_, v) in samples() {

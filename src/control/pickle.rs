@@ -21,7 +21,7 @@
 //! Encoder differences from CPython: Python memoizes by object identity, so an object
 //! appearing twice is emitted once and then fetched with `BINGET`; a `Value` has no
 //! identity, so we emit every occurrence in full (still loads to an equal value).
-//! Huge strings (>= 64 KiB) are kept inside a frame instead of being written unframed.
+//! Frames (64 KiB target, big strings written unframed) follow CPython's C pickler.
 
 use crate::stream::Value;
 use std::fmt;
@@ -133,3 +133,74 @@ mod dec;
 mod enc;
 pub use dec::decode_with;
 pub use enc::{encode, encode_exception_reply};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exc_repr_and_message() {
+        let e = ExcReply::new("builtins", "ValueError", "not banned: ['1.1.1.1']");
+        assert_eq!(e.to_string(), "ValueError(\"not banned: ['1.1.1.1']\")");
+        assert_eq!(e.message(), "not banned: ['1.1.1.1']");
+        let none = ExcReply {
+            module: "builtins".into(),
+            name: "Exception".into(),
+            args: vec![],
+        };
+        assert_eq!(none.to_string(), "Exception()");
+        let two = ExcReply {
+            args: vec![Value::Int(1), Value::str("a")],
+            ..none
+        };
+        assert_eq!(two.to_string(), "Exception(1, 'a')");
+        assert_eq!(two.message(), "(1, 'a')");
+    }
+
+    #[test]
+    fn ints_round_trip_through_every_width() {
+        for i in [
+            0,
+            1,
+            255,
+            256,
+            65535,
+            65536,
+            -1,
+            -256,
+            i64::from(i32::MAX) + 1,
+            i64::MIN,
+            i64::MAX,
+        ] {
+            assert_eq!(
+                decode_value(&encode(&Value::Int(i))),
+                Ok(Value::Int(i)),
+                "{i}"
+            );
+        }
+    }
+
+    #[test]
+    fn protocol0_text_opcodes() {
+        // Hand-written protocol 0: MARK LIST PUT, INT bool, LONG, FLOAT, UNICODE, STRING.
+        let p = b"(lp0\nI01\naL5L\naF0.5\naVa\\u00e9\naS'b\\n'\na.";
+        let v = decode_value(p).unwrap();
+        assert_eq!(v.to_string(), "[True, 5, 0.5, 'a\u{e9}', 'b\\n']");
+    }
+
+    #[test]
+    fn reply_mode_only_accepts_code_exception_pairs() {
+        let e = ExcReply::new("builtins", "KeyError", "k");
+        let bytes = encode_exception_reply(1, &e);
+        assert_eq!(
+            decode(&bytes, Mode::Reply),
+            Ok(Decoded::ErrorReply(Value::Int(1), e))
+        );
+        assert!(
+            decode(&bytes, Mode::Request)
+                .unwrap_err()
+                .0
+                .contains("STACK_GLOBAL")
+        );
+    }
+}

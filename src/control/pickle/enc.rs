@@ -61,7 +61,27 @@ impl Enc {
             self.out.push(0x8d);
             self.out.extend_from_slice(&(b.len() as u64).to_le_bytes());
         }
-        self.out.extend_from_slice(b);
+        if b.len() >= FRAME_TARGET {
+            // CPython writes big payloads outside any frame: close the current frame
+            // before this opcode, and open a new one after the payload.
+            let header = self.out.split_off(
+                self.out.len()
+                    - if b.len() < 256 {
+                        2
+                    } else if b.len() <= u32::MAX as usize {
+                        5
+                    } else {
+                        9
+                    },
+            );
+            self.commit_frame(false);
+            self.out.extend_from_slice(&header);
+            self.out.extend_from_slice(b);
+            self.frame_start = self.out.len();
+            self.out.extend_from_slice(&[0; 9]);
+        } else {
+            self.out.extend_from_slice(b);
+        }
         self.memoize();
     }
 
