@@ -357,8 +357,12 @@ fn real_fail2ban_loads_our_exception_replies() {
 
 #[test]
 fn python_error_texts_for_common_garbage() {
-    let cases: [(&[u8], &str); 6] = [
+    let cases: [(&[u8], &str); 10] = [
         (b"garbage-not-pickle", "pickle data was truncated"),
+        (b"N", "Ran out of input"),
+        (b"\x80\x05", "Ran out of input"),
+        (b"(.", "unexpected MARK found"),
+        (b".", "unpickling stack underflow"),
         (b"", "Ran out of input"),
         (b"\xff", "invalid load key, '\\xff'."),
         (b"xyz", "invalid load key, 'x'."),
@@ -548,4 +552,10 @@ fn frame_splitter() {
     f.feed(&[b'x'; 100]);
     assert!(f.next_frame().is_err());
     assert_eq!(f.pending(), 0);
+    // A complete but oversized message is refused too.
+    f.feed(&[b'x'; 65]);
+    f.feed(wire::END_MARKER);
+    assert!(f.next_frame().is_err());
+    // Python ignores a stray MARK left under the result; so do we.
+    assert_eq!(pickle::decode_value(b"(N."), Ok(Value::None));
 }

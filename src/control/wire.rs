@@ -78,6 +78,11 @@ impl FrameSplitter {
         match memchr::memmem::find(&self.buf[from..], END_MARKER) {
             Some(i) => {
                 let end = from + i;
+                if end > self.max {
+                    self.buf = Vec::new();
+                    self.scanned = 0;
+                    return Err(Oversized { limit: self.max });
+                }
                 let msg: Vec<u8> = self.buf[..end].to_vec();
                 self.buf.drain(..end + END_MARKER.len());
                 self.scanned = 0;

@@ -164,7 +164,7 @@ impl Machine<'_> {
             return err("unpickling stack underflow");
         };
         if matches!(slot.obj, Obj::Mark) {
-            return err("unexpected MARK");
+            return err("unexpected MARK found");
         }
         self.freeze(&slot)?;
         Ok((slot.obj, slot.depth))
@@ -323,6 +323,11 @@ impl Machine<'_> {
 
     fn run(&mut self) -> Result<Decoded, PickleError> {
         loop {
+            // Like CPython: EOF where an opcode should be is "Ran out of input",
+            // EOF inside an opcode's argument is "truncated".
+            if self.pos >= self.data.len() {
+                return err("Ran out of input");
+            }
             let op = self.byte()?;
             match op {
                 b'.' => return self.finish(),
@@ -583,10 +588,8 @@ impl Machine<'_> {
     }
 
     fn finish(&mut self) -> Result<Decoded, PickleError> {
+        // Leftovers below the result (even an open MARK) are ignored, as CPython does.
         let (obj, _) = self.pop()?;
-        if self.stack.iter().any(|s| matches!(s.obj, Obj::Mark)) {
-            return err("unclosed MARK at STOP");
-        }
         match obj {
             Obj::Val(v) => Ok(Decoded::Value(v)),
             Obj::ErrReply(code, e) => Ok(Decoded::ErrorReply(code, e)),
