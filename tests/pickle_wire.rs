@@ -356,6 +356,32 @@ fn real_fail2ban_loads_our_exception_replies() {
 }
 
 #[test]
+fn reply_exceptions_with_attributes_keep_class_and_args() {
+    let script = "import pickle\n\
+        e=ValueError('boom'); e.extra=5\n\
+        print(pickle.dumps((1, e), 5).hex())\n\
+        print(pickle.dumps((1, FileNotFoundError(2, 'No such file')), 5).hex())\n";
+    let Some(out) = python(script, b"") else {
+        return;
+    };
+    let out = String::from_utf8(out).unwrap();
+    let mut lines = out.lines();
+    let want = [
+        ExcReply::new("builtins", "ValueError", "boom"),
+        ExcReply {
+            module: "builtins".into(),
+            name: "FileNotFoundError".into(),
+            args: vec![Value::Int(2), s("No such file")],
+        },
+    ];
+    for w in want {
+        let b = unhex(lines.next().unwrap());
+        assert_eq!(wire::decode_reply(&b).unwrap(), Reply::Err(w));
+        assert!(wire::decode_request(&b).is_err());
+    }
+}
+
+#[test]
 fn python_error_texts_for_common_garbage() {
     let cases: [(&[u8], &str); 10] = [
         (b"garbage-not-pickle", "pickle data was truncated"),

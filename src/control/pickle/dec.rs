@@ -572,6 +572,17 @@ impl Machine<'_> {
                         _ => return err("REDUCE of something other than class(*args)"),
                     }
                 }
+                // An exception with attributes carries them as BUILD state; a reader
+                // only needs class and args, so the state is dropped.
+                b'b' if self.mode == Mode::Reply
+                    && self.stack.len() >= 2
+                    && matches!(self.stack[self.stack.len() - 2].obj, Obj::Exc(_)) =>
+                {
+                    match self.pop()? {
+                        (Obj::Val(Value::Dict(_) | Value::None | Value::Tuple(_)), _) => {}
+                        _ => return err("BUILD state must be data"),
+                    }
+                }
                 b'c' | 0x93 | b'R' | b'i' | b'o' | 0x81 | 0x92 | b'b' | b'P' | b'Q' | 0x82
                 | 0x83 | 0x84 => {
                     return err(format!(
