@@ -265,3 +265,35 @@ fn purge_maxmatches_corrupt_concurrency() {
         .to_string();
     assert!(e.contains("bad.sqlite3"), "{e}");
 }
+
+#[test]
+fn upgrades_upstream_v1_and_v2_like_fail2ban() {
+    if !have_python_f2b() {
+        return;
+    }
+    for v in ["database_v1.db", "database_v2.db"] {
+        let src = format!("/usr/lib/python3/dist-packages/fail2ban/tests/files/{v}");
+        let dir = tempfile::tempdir().unwrap();
+        let (g, p) = (dir.path().join("g.db"), dir.path().join("p.db"));
+        std::fs::copy(&src, &g).unwrap();
+        std::fs::copy(&src, &p).unwrap();
+        let db = Database::open(g.to_str().unwrap()).unwrap();
+        let ours: Vec<(String, i64, i64)> = db
+            .get_bans(None, None, None, 0)
+            .unwrap()
+            .into_iter()
+            .map(|b| (b.ip, b.time_of_ban, b.bantime))
+            .collect();
+        drop(db);
+        let py = python(&format!(
+            "{PY_PRELUDE}\ndb = Fail2BanDb({:?})\nfor r in db._db.execute('select ip, timeofban, bantime from bans order by ip, timeofban desc'): print('%s %d %d' % (r[0], round(r[1]), r[2]))",
+            p.to_str().unwrap()
+        ));
+        let ours_s: String = ours
+            .iter()
+            .map(|(i, t, b)| format!("{i} {t} {b}\n"))
+            .collect();
+        assert_eq!(ours_s, py, "{v}");
+        assert!(!ours.is_empty());
+    }
+}

@@ -412,7 +412,7 @@ impl Database {
                 Ok(BanRecord {
                     jail: r.get(0)?,
                     ip: r.get(1)?,
-                    time_of_ban: r.get(2)?,
+                    time_of_ban: int_col(r, 2)?,
                     bantime: r.get(3)?,
                     ban_count: r.get(4)?,
                     data: json_column(r.get_ref(5)?),
@@ -459,7 +459,7 @@ impl Database {
             c.query_row(&q, rusqlite::params_from_iter(args), |r| {
                 Ok(BanInfo {
                     ban_count: r.get(0)?,
-                    time_of_ban: r.get(1)?,
+                    time_of_ban: int_col(r, 1)?,
                     bantime: r.get(2)?,
                 })
             })
@@ -504,7 +504,7 @@ impl Database {
             let rows = st.query_map(rusqlite::params_from_iter(args), |r| {
                 Ok(BanRecord {
                     ip: r.get(0)?,
-                    time_of_ban: r.get(1)?,
+                    time_of_ban: int_col(r, 1)?,
                     bantime: r.get(2)?,
                     ban_count: r.get(3)?,
                     data: json_column(r.get_ref(4)?),
@@ -608,6 +608,14 @@ fn upgrade(conn: &mut Connection, version: i64) -> rusqlite::Result<()> {
     create_all(&tx)?;
     tx.execute("UPDATE fail2banDb SET version = ?", [SCHEMA_VERSION])?;
     tx.commit()
+}
+
+/// Reads an integer column that old (v1) databases may hold as a float time.
+fn int_col(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<i64> {
+    match r.get_ref(i)? {
+        ValueRef::Real(f) => Ok(f.round() as i64),
+        _ => r.get(i),
+    }
 }
 
 /// Decodes a `data` column (BLOB or TEXT of JSON); undecodable content becomes `{}` as in
