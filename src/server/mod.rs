@@ -1,1 +1,2 @@
 //! The server: jails, log readers, failure and ban managers, actions, database, logging.
+pub mod db;
