@@ -1,1 +1,3 @@
 //! The server: jails, log readers, failure and ban managers, actions, database, logging.
+
+pub mod action;
