@@ -1,3 +1,4 @@
 //! The server: jails, log readers, failure and ban managers, actions, database, logging.
 
 pub mod action;
+pub mod log;
