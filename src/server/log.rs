@@ -1,0 +1,119 @@
+//! fail2ban.log line format (first subset): [`LogLevel`] with fail2ban's names and
+//! numbers, and the file / syslog line formatters ([`format_file_line`], [`format_syslog_line`]).
+
+/// A log level: fail2ban's named levels or any other number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct LogLevel(pub u8);
+
+impl LogLevel {
+    pub const CRITICAL: LogLevel = LogLevel(50);
+    pub const ERROR: LogLevel = LogLevel(40);
+    pub const WARNING: LogLevel = LogLevel(30);
+    pub const NOTICE: LogLevel = LogLevel(25);
+    pub const INFO: LogLevel = LogLevel(20);
+    pub const MSG: LogLevel = LogLevel(18);
+    pub const DEBUG: LogLevel = LogLevel(10);
+    pub const TRACEDEBUG: LogLevel = LogLevel(7);
+    pub const HEAVYDEBUG: LogLevel = LogLevel(5);
+
+    /// The level name as it appears in a log line.
+    pub fn name(self) -> String {
+        match self.0 {
+            50 => "CRITICAL".into(),
+            40 => "ERROR".into(),
+            30 => "WARNING".into(),
+            25 => "NOTICE".into(),
+            20 => "INFO".into(),
+            18 => "MSG".into(),
+            10 => "DEBUG".into(),
+            7 => "TRACE".into(),
+            5 => "HEAVY".into(),
+            0 => "NOTSET".into(),
+            n => format!("#{n:02}-Lev."),
+        }
+    }
+
+    /// Parses `loglevel` values as fail2ban accepts them: digits or a level name.
+    pub fn parse(s: &str) -> Result<LogLevel, String> {
+        if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+            return s
+                .parse::<u8>()
+                .map(LogLevel)
+                .map_err(|_| format!("Invalid log level {s:?}"));
+        }
+        Ok(match s.to_uppercase().as_str() {
+            "CRITICAL" | "FATAL" => Self::CRITICAL,
+            "ERROR" => Self::ERROR,
+            "WARNING" | "WARN" => Self::WARNING,
+            "NOTICE" => Self::NOTICE,
+            "INFO" => Self::INFO,
+            "MSG" => Self::MSG,
+            "DEBUG" => Self::DEBUG,
+            "TRACEDEBUG" => Self::TRACEDEBUG,
+            "HEAVYDEBUG" => Self::HEAVYDEBUG,
+            "NOTSET" => LogLevel(0),
+            _ => return Err(format!("Invalid log level {s:?}")),
+        })
+    }
+}
+
+/// File/STDOUT line: `YYYY-MM-DD HH:MM:SS,mmm <name:24>[pid]: <LEVEL:7> message`.
+pub fn format_file_line(
+    time: &chrono::DateTime<chrono::Local>,
+    logger: &str,
+    pid: u32,
+    level: LogLevel,
+    msg: &str,
+) -> String {
+    format!(
+        "{} {}",
+        time.format("%Y-%m-%d %H:%M:%S,%3f"),
+        format_syslog_padded(logger, pid, level, msg)
+    )
+}
+
+fn format_syslog_padded(logger: &str, pid: u32, level: LogLevel, msg: &str) -> String {
+    format!("{logger:<24}[{pid}]: {:<7} {msg}", level.name())
+}
+
+/// SYSLOG target line: no time, no padding.
+pub fn format_syslog_line(logger: &str, pid: u32, level: LogLevel, msg: &str) -> String {
+    format!("{logger}[{pid}]: {} {msg}", level.name())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn matches_captured_lines() {
+        let t = chrono::Local
+            .with_ymd_and_hms(2026, 11, 21, 15, 52, 46)
+            .single()
+            .unwrap()
+            + chrono::Duration::milliseconds(547);
+        assert_eq!(
+            format_file_line(
+                &t,
+                "fail2ban.actions",
+                8072,
+                LogLevel::NOTICE,
+                "[test] Ban 192.0.2.5"
+            ),
+            "2026-11-21 15:52:46,547 fail2ban.actions        [8072]: NOTICE  [test] Ban 192.0.2.5"
+        );
+        assert_eq!(
+            format_syslog_line(
+                "fail2ban.actions",
+                8072,
+                LogLevel::NOTICE,
+                "[test] Ban 192.0.2.5"
+            ),
+            "fail2ban.actions[8072]: NOTICE [test] Ban 192.0.2.5"
+        );
+        assert_eq!(LogLevel::parse("20"), Ok(LogLevel::INFO));
+        assert_eq!(LogLevel::parse("notice"), Ok(LogLevel::NOTICE));
+        assert_eq!(LogLevel(12).name(), "#12-Lev.");
+    }
+}
