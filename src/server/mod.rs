@@ -1,8 +1,5 @@
 //! The server: jails, log readers, failure and ban managers, actions, database, logging.
-<<<<<<< HEAD
-pub mod db;
-=======
 
 pub mod action;
+pub mod db;
 pub mod log;
->>>>>>> actions
