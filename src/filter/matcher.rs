@@ -233,12 +233,7 @@ impl Matcher {
     }
 
     /// Processes one line (no trailing newline): finds its date, then the failures.
-    pub fn process_line(
-        &mut self,
-        line: &str,
-        now: f64,
-        resolver: &dyn Resolver,
-    ) -> Vec<Failure> {
+    pub fn process_line(&mut self, line: &str, now: f64, resolver: &dyn Resolver) -> Vec<Failure> {
         self.report = LineReport::default();
         let mut date = None;
         let mut tuple = None;
@@ -439,13 +434,7 @@ impl Matcher {
             let mut data;
             let mlfid = merged.text("mlfid");
             if let Some(mlfid) = &mlfid {
-                data = merge_failure(
-                    &mut self.mlfid,
-                    mlfid,
-                    merged,
-                    &matched_text,
-                    now,
-                );
+                data = merge_failure(&mut self.mlfid, mlfid, merged, &matched_text, now);
                 if data.nofail() && !self.check_all {
                     return Ok(());
                 }
