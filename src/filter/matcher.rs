@@ -163,7 +163,9 @@ pub struct Matcher {
     buffer: Vec<TupleLine>,
     /// Reused for the joined buffer text (no allocation per line once warm).
     joined: String,
-    last_date: Option<(f64, String)>,
+    last_date: Option<f64>,
+    /// The date text of `last_date` (stands in for a missing date).
+    last_text: String,
     mlfid: MlfidCache,
     pub report: LineReport,
 }
@@ -219,6 +221,7 @@ impl Matcher {
             buffer: Vec::new(),
             joined: String::new(),
             last_date: None,
+            last_text: String::new(),
             mlfid: MlfidCache::default(),
             report: LineReport::default(),
         })
@@ -236,61 +239,52 @@ impl Matcher {
     pub fn process_line(&mut self, line: &str, now: f64, resolver: &dyn Resolver) -> Vec<Failure> {
         self.report = LineReport::default();
         let mut date = None;
-        let mut tuple = None;
+        // (prefix standing for the date, cut range within prefix + line)
+        let mut use_last = false;
+        let mut cut = (0, 0);
         if let Some(dm) = self.date.match_time(line, now) {
             let (s, e) = dm.span;
+            cut = (s, e);
             match dm.time {
                 Ok(t) => {
                     date = Some(t);
-                    self.last_date = Some((t, line[s..e].to_string()));
-                    tuple = Some(TupleLine {
-                        text: line.to_string(),
-                        cut: (s, e),
-                    });
+                    self.last_date = Some(t);
+                    self.last_text.clear();
+                    self.last_text.push_str(&line[s..e]);
                 }
                 Err(DateError::Empty) => {
-                    if let Some((t, txt)) = self.recent_date(now) {
-                        date = Some(t);
-                        tuple = Some(TupleLine {
-                            text: format!("{txt}{line}"),
-                            cut: (0, txt.len()),
-                        });
+                    if self.recent_date(now) {
+                        date = self.last_date;
+                        use_last = true;
                     } else {
                         date = Some(now);
-                        tuple = Some(TupleLine {
-                            text: line.to_string(),
-                            cut: (s, e),
-                        });
                     }
                 }
                 Err(DateError::UnknownZone(z)) => {
                     self.report.error = Some(format!("Unknown zone: {z}"));
                     return Vec::new();
                 }
-                Err(_) => {
-                    self.report.bad_date = Some(line[s..e].to_string());
-                    tuple = Some(TupleLine {
-                        text: line.to_string(),
-                        cut: (s, e),
-                    });
-                }
+                Err(_) => self.report.bad_date = Some(line[s..e].to_string()),
             }
         }
-        let mut tuple = tuple.unwrap_or_else(|| TupleLine::plain(line.to_string()));
         if date.is_none() {
             self.report.no_date = true;
-            if let Some((t, txt)) = self.recent_date(now) {
-                date = Some(t);
-                tuple = TupleLine {
-                    text: format!("{txt}{line}"),
-                    cut: (0, txt.len()),
-                };
+            if self.recent_date(now) {
+                date = self.last_date;
+                use_last = true;
             }
         }
-        self.find_failure(tuple, date, now, resolver)
+        let mut text = self.fresh_line();
+        if use_last {
+            text.push_str(&self.last_text);
+            cut = (0, text.len());
+        }
+        text.push_str(line);
+        self.push_buffer(TupleLine { text, cut });
+        self.find_failure(date, now, resolver)
     }
 
-    /// Processes a line whose time is known (journal): `prefix` stands for the date text.
+    /// Processes a line whose time is known (journal): `time_text` stands for the date.
     pub fn process_line_at(
         &mut self,
         line: &str,
@@ -300,117 +294,125 @@ impl Matcher {
         resolver: &dyn Resolver,
     ) -> Vec<Failure> {
         self.report = LineReport::default();
-        self.last_date = Some((time, time_text.to_string()));
-        let tuple = TupleLine {
-            text: format!("{time_text}{line}"),
+        self.last_date = Some(time);
+        self.last_text.clear();
+        self.last_text.push_str(time_text);
+        let mut text = self.fresh_line();
+        text.push_str(time_text);
+        text.push_str(line);
+        self.push_buffer(TupleLine {
+            text,
             cut: (0, time_text.len()),
+        });
+        self.find_failure(Some(time), now, resolver)
+    }
+
+    /// Clears the buffer and its held state (e.g. a log rotated away).
+    pub fn reset(&mut self) {
+        self.buffer.clear();
+    }
+
+    fn recent_date(&self, now: f64) -> bool {
+        self.last_date.is_some_and(|t| t > now - 60.0)
+    }
+
+    /// An empty string for the next line, recycling the oldest buffered line's storage
+    /// when it is about to leave the buffer.
+    fn fresh_line(&mut self) -> String {
+        let recycle = if self.maxlines > 1 {
+            self.buffer.len() >= self.maxlines
+        } else {
+            !self.buffer.is_empty()
         };
-        self.find_failure(tuple, Some(time), now, resolver)
+        let mut s = if recycle {
+            self.buffer.remove(0).text
+        } else {
+            String::new()
+        };
+        s.clear();
+        s
     }
 
-    fn recent_date(&self, now: f64) -> Option<(f64, String)> {
-        self.last_date
-            .as_ref()
-            .filter(|(t, _)| *t > now - 60.0)
-            .cloned()
-    }
-
-    fn rebuild_joined(&mut self) {
-        self.joined.clear();
-        for (i, l) in self.buffer.iter().enumerate() {
-            if i > 0 {
-                self.joined.push('\n');
-            }
-            l.push_undated(&mut self.joined);
+    fn push_buffer(&mut self, t: TupleLine) {
+        if self.maxlines <= 1 {
+            self.buffer.clear();
         }
-        self.joined.push('\n');
+        self.buffer.push(t);
+        let excess = self.buffer.len().saturating_sub(self.maxlines);
+        self.buffer.drain(..excess);
     }
 
     fn find_failure(
         &mut self,
-        tuple: TupleLine,
         date: Option<f64>,
         now: f64,
         resolver: &dyn Resolver,
     ) -> Vec<Failure> {
         let mut out = Vec::new();
-        if self.maxlines > 1 {
-            self.buffer.push(tuple);
-            let excess = self.buffer.len().saturating_sub(self.maxlines);
-            self.buffer.drain(..excess);
-        } else {
-            self.buffer.clear();
-            self.buffer.push(tuple);
+        let mut joined = std::mem::take(&mut self.joined);
+        join_lines(&self.buffer, &mut joined);
+        let org = std::mem::take(&mut self.buffer);
+        let result = self.find_in(&joined, &org, (date, now), resolver, &mut out);
+        // `None`: the buffer is unchanged by the failregexes.
+        match result {
+            Ok(Some(rest)) => self.buffer = rest,
+            Ok(None) => self.buffer = org,
+            Err(e) => {
+                self.buffer = org;
+                self.report.error = Some(e);
+                out.clear();
+            }
         }
-        let org = self.buffer.clone();
-        self.rebuild_joined();
-        let joined = std::mem::take(&mut self.joined);
-        let result = self.find_in(&joined, org, (date, now), resolver, &mut out);
         self.joined = joined;
-        if let Err(e) = result {
-            self.report.error = Some(e);
-            out.clear();
-        }
         out
     }
 
+    /// The failregex loop; the new buffer when a match or prefregex content changed it.
     fn find_in(
         &mut self,
         org_buf: &str,
-        org: Vec<TupleLine>,
+        org: &[TupleLine],
         (date, now): (Option<f64>, f64),
         resolver: &dyn Resolver,
         out: &mut Vec<Failure>,
-    ) -> Result<(), String> {
+    ) -> Result<Option<Vec<TupleLine>>, String> {
         if !self.ignore.is_empty()
             && self.ignore.len() + 2 < self.fail.len()
             && let Some(i) = self.ignore.iter().position(|r| r.is_match(org_buf))
         {
             self.report.ignored = Some(i);
-            return Ok(());
+            return Ok(None);
         }
         let mut pre = Fields::default();
-        let mut content: Option<String> = None;
+        // The buffer the failregexes see, when it is no longer `org`.
+        let mut cur: Option<Vec<TupleLine>> = None;
+        let mut owned: Option<String> = None;
         if let Some(p) = &self.pref {
             let Some(m) = p.search(org_buf) else {
-                return Ok(());
+                return Ok(None);
             };
             let (f, c) = p.split_content(&m);
             pre = f;
             if let Some(c) = c {
-                self.buffer = vec![TupleLine::plain(c.clone())];
-                content = Some(c + "\n");
+                owned = Some(format!("{c}\n"));
+                cur = Some(vec![TupleLine::plain(c)]);
             }
         }
-        let mut buf: Option<String> = Some(content.unwrap_or_else(|| org_buf.to_string()));
         for idx in 0..self.fail.len() {
-            let text = match buf.take() {
-                Some(b) => b,
-                None => {
-                    self.rebuild_joined();
-                    std::mem::take(&mut self.joined)
-                }
-            };
+            let text: &str = owned.as_deref().unwrap_or(org_buf);
             let re = &self.fail[idx];
-            let Some(m) = re.search(&text) else {
-                buf = Some(text);
+            let Some(m) = re.search(text) else {
                 continue;
             };
-            let (matched, unmatched) = split_lines(re, &m, &text, &org);
+            let (matched, unmatched) = split_lines(re, &m, text, org);
             let fail_fields = re.fields(&m);
             if !self.ignore.is_empty() {
                 let ignored = if self.maxlines > 1 {
                     let mut b = String::new();
-                    for (i, l) in matched.iter().enumerate() {
-                        if i > 0 {
-                            b.push('\n');
-                        }
-                        l.push_undated(&mut b);
-                    }
-                    b.push('\n');
+                    join_lines(&matched, &mut b);
                     self.ignore.iter().position(|r| r.is_match(&b))
                 } else {
-                    self.ignore.iter().position(|r| r.is_match(&text))
+                    self.ignore.iter().position(|r| r.is_match(text))
                 };
                 if let Some(i) = ignored {
                     self.report.ignored = Some(i);
@@ -420,12 +422,13 @@ impl Matcher {
                     continue;
                 }
             }
-            if !self.check_all || self.maxlines > 1 {
-                self.buffer = unmatched;
-            } else {
-                buf = Some(text);
-            }
             let matched_text: Vec<String> = matched.iter().map(|l| l.text.clone()).collect();
+            if !self.check_all || self.maxlines > 1 {
+                let mut s = String::new();
+                join_lines(&unmatched, &mut s);
+                owned = Some(s);
+                cur = Some(unmatched);
+            }
             let merged = if pre.0.is_empty() {
                 fail_fields
             } else {
@@ -436,7 +439,7 @@ impl Matcher {
             if let Some(mlfid) = &mlfid {
                 data = merge_failure(&mut self.mlfid, mlfid, merged, &matched_text, now);
                 if data.nofail() && !self.check_all {
-                    return Ok(());
+                    return Ok(cur);
                 }
             } else {
                 data = FailData {
@@ -462,7 +465,7 @@ impl Matcher {
                         self.mlfid.mark_pending(k);
                     }
                     if !self.check_all && self.ignore_pending {
-                        return Ok(());
+                        return Ok(cur);
                     }
                     vec![None]
                 }
@@ -481,8 +484,20 @@ impl Matcher {
                 break;
             }
         }
-        Ok(())
+        Ok(cur)
     }
+}
+
+/// fail2ban's buffer text: the lines without their dates, each ended by `\n`.
+fn join_lines(lines: &[TupleLine], out: &mut String) {
+    out.clear();
+    for (i, l) in lines.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        l.push_undated(out);
+    }
+    out.push('\n');
 }
 
 /// Splits the original tuple lines into those the match covers (less `<SKIPLINES>`) and
