@@ -538,3 +538,6 @@ fn split_lines(
     unmatched.extend_from_slice(&org[c2..]);
     (matched, unmatched)
 }
+
+#[cfg(test)]
+mod tests;
