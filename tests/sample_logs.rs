@@ -432,3 +432,29 @@ fn sample_logs() {
         "{failed} sample-log checks failed: {failing:?}"
     );
 }
+
+/// Lines per second through the sshd filter (run with `--ignored --nocapture`).
+#[test]
+#[ignore]
+fn throughput_sshd() {
+    let mut m = build_matcher("sshd").expect("sshd");
+    // The server's mode: first matching failregex only.
+    m.check_all = false;
+    let lines = [
+        "Nov 21 10:00:00 host sshd[123]: Accepted publickey for joe from 192.0.2.1 port 22 ssh2",
+        "Nov 21 10:00:01 host CRON[99]: pam_unix(cron:session): session opened for user root",
+        "Nov 21 10:00:02 host sshd[124]: Failed password for invalid user bob from 192.0.2.9 port 4242 ssh2",
+    ];
+    let n = 300_000;
+    let start = std::time::Instant::now();
+    let mut hits = 0;
+    for i in 0..n {
+        hits += m.process_line(lines[i % 3], TEST_NOW, &NoResolver).len();
+    }
+    let dt = start.elapsed().as_secs_f64();
+    println!(
+        "{n} lines in {dt:.2}s: {:.0} lines/s, {hits} failures",
+        n as f64 / dt
+    );
+    assert!(hits > 0);
+}

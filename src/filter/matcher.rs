@@ -7,7 +7,10 @@
 //! (first match, or all with `check_all`) → ignoreregex on the match → mlfid merge
 //! ([`mlfid`]) → failure id ([`failure_id`]; names resolved through a [`Resolver`]).
 //! No I/O and no clock: `now` is an argument. Time-sanity rules of the server (ignore
-//! old lines, clamp future ones) are the caller's business.
+//! old lines, clamp future ones, use `now` for a dateless match in operation) are the
+//! caller's business: [`Failure::time`] is `None` when the line had no usable date, and
+//! [`Matcher::report`] says why. Hot path: on the single-line path the line's storage and
+//! the joined buffer are recycled, so a line that matches nothing allocates nothing here.
 
 pub mod mlfid;
 
