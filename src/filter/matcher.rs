@@ -10,7 +10,7 @@
 //! old lines, clamp future ones, use `now` for a dateless match in operation) are the
 //! caller's business: [`Failure::time`] is `None` when the line had no usable date, and
 //! [`Matcher::report`] says why. Hot path: on the single-line path the line's storage and
-//! the joined buffer are recycled, so a line that matches nothing allocates nothing here.
+//! the joined buffer are recycled, so a line that no regex matches allocates nothing here.
 
 pub mod mlfid;
 
