@@ -80,15 +80,10 @@ fn filter_spec(name: &str, opts: &Map<String, Json>) -> String {
 fn build_matcher(spec: &str) -> Result<Matcher, String> {
     let (src, _) = config::default_source();
     let def = config::read_filter(src.as_ref(), CONF, spec, "auto").map_err(|e| e.to_string())?;
-    // Upstream's test sets only these from the stream (usedns stays `warn`, ids raw).
+    // Upstream's test takes no `usedns` from the filter: it stays `warn`, ids raw.
     let ms = MatcherSpec {
-        prefregex: def.prefregex,
-        failregex: def.failregex,
-        ignoreregex: def.ignoreregex,
-        maxlines: def.maxlines.unwrap_or(1).max(1) as usize,
-        datepattern: def.datepattern,
         usedns: UseDns::Warn,
-        logtimezone: None,
+        ..MatcherSpec::from_def(&def)
     };
     let year = chrono::Datelike::year(&chrono::Local::now());
     let mut m = Matcher::with_zone(&ms, year, Arc::new(SystemZone)).map_err(|e| e.to_string())?;

@@ -39,6 +39,27 @@ pub struct MatcherSpec {
     pub logtimezone: Option<String>,
 }
 
+impl MatcherSpec {
+    /// The settings of a resolved filter (`config::read_filter`). An unknown `usedns`
+    /// value becomes `no`, as fail2ban does (it logs a warning the caller may echo).
+    pub fn from_def(def: &crate::config::FilterDef) -> Self {
+        MatcherSpec {
+            prefregex: def.prefregex.clone(),
+            failregex: def.failregex.clone(),
+            ignoreregex: def.ignoreregex.clone(),
+            maxlines: def
+                .maxlines
+                .map_or(1, |n| usize::try_from(n).unwrap_or(1).max(1)),
+            datepattern: def.datepattern.clone(),
+            usedns: def
+                .usedns
+                .as_deref()
+                .map_or(UseDns::Warn, |u| UseDns::parse(u).unwrap_or(UseDns::No)),
+            logtimezone: None,
+        }
+    }
+}
+
 /// Why a matcher could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum SpecError {
