@@ -6,5 +6,6 @@
 pub mod addr;
 pub mod date;
 pub mod failregex;
+pub mod matcher;
 pub mod pyre;
 pub mod template;

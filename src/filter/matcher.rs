@@ -1,0 +1,567 @@
+//! The per-line pipeline shared by the server and fail2ban-regex.
+//!
+//! Principal types: [`MatcherSpec`] (a filter's settings), [`Matcher`] (compiled regexes,
+//! the date detector, the `maxlines` buffer and the mlfid cache) and [`Failure`] (one
+//! failure found). Flow per line: date found and cut out → the line joins the buffer →
+//! ignoreregex pre-check → prefregex (its `content` replaces the buffer) → failregexes
+//! (first match, or all with `check_all`) → ignoreregex on the match → mlfid merge
+//! ([`mlfid`]) → failure id ([`failure_id`]; names resolved through a [`Resolver`]).
+//! No I/O and no clock: `now` is an argument. Time-sanity rules of the server (ignore
+//! old lines, clamp future ones, use `now` for a dateless match in operation) are the
+//! caller's business: [`Failure::time`] is `None` when the line had no usable date, and
+//! [`Matcher::report`] says why. Hot path: on the single-line path the line's storage and
+//! the joined buffer are recycled, so a line that no regex matches allocates nothing here.
+
+pub mod mlfid;
+
+use std::sync::Arc;
+
+use crate::filter::addr::{IpAddr, UseDns};
+use crate::filter::date::{DateDetector, DateError, LocalZone, SystemZone};
+use crate::filter::failregex::{
+    FailId, FailRegex, Fields, IdError, IgnoreRegex, PrefRegex, RegexError, failure_id,
+    merge_fields,
+};
+use crate::filter::pyre::Match;
+use crate::stream::Value;
+
+use mlfid::{MlfidCache, merge_failure};
+
+/// A filter's settings as the matcher needs them.
+#[derive(Debug, Clone, Default)]
+pub struct MatcherSpec {
+    pub prefregex: Option<String>,
+    pub failregex: Vec<String>,
+    pub ignoreregex: Vec<String>,
+    pub maxlines: usize,
+    pub datepattern: Option<String>,
+    pub usedns: UseDns,
+    pub logtimezone: Option<String>,
+}
+
+impl MatcherSpec {
+    /// The settings of a resolved filter (`config::read_filter`). An unknown `usedns`
+    /// value becomes `no`, as fail2ban does (it logs a warning the caller may echo).
+    pub fn from_def(def: &crate::config::FilterDef) -> Self {
+        MatcherSpec {
+            prefregex: def.prefregex.clone(),
+            failregex: def.failregex.clone(),
+            ignoreregex: def.ignoreregex.clone(),
+            maxlines: def
+                .maxlines
+                .map_or(1, |n| usize::try_from(n).unwrap_or(1).max(1)),
+            datepattern: def.datepattern.clone(),
+            usedns: def
+                .usedns
+                .as_deref()
+                .map_or(UseDns::Warn, |u| UseDns::parse(u).unwrap_or(UseDns::No)),
+            logtimezone: None,
+        }
+    }
+}
+
+/// Why a matcher could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    #[error("failregex {0}: {1}")]
+    Fail(usize, RegexError),
+    #[error("ignoreregex {0}: {1}")]
+    Ignore(usize, RegexError),
+    #[error("prefregex: {0}")]
+    Pref(RegexError),
+    #[error("{0}")]
+    Date(#[from] crate::filter::date::Error),
+}
+
+/// Host name → addresses (usedns yes/warn). Tests plug a table; the server plugs DNS.
+pub trait Resolver {
+    fn resolve(&self, host: &str, use_dns: UseDns) -> Vec<IpAddr>;
+}
+
+/// A resolver that knows no names.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoResolver;
+
+impl Resolver for NoResolver {
+    fn resolve(&self, _host: &str, _use_dns: UseDns) -> Vec<IpAddr> {
+        Vec::new()
+    }
+}
+
+/// One buffered line: the whole text and the byte range of its date text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TupleLine {
+    pub text: String,
+    pub cut: (usize, usize),
+}
+
+impl TupleLine {
+    fn plain(text: String) -> Self {
+        TupleLine { text, cut: (0, 0) }
+    }
+
+    /// The line without its date (what the regexes see).
+    fn push_undated(&self, out: &mut String) {
+        out.push_str(&self.text[..self.cut.0]);
+        out.push_str(&self.text[self.cut.1..]);
+    }
+}
+
+/// The data of a failure (fail2ban's `fail` dict).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FailData {
+    /// Merged named groups (prefregex, failregex, mlfid cache), incl. `nofail`,
+    /// `mlfgained` when set.
+    pub fields: Fields,
+    /// Whole lines for `<matches>`.
+    pub matches: Vec<String>,
+    /// Lines seen while the connection was in a no-failure state.
+    pub nofail_matches: Vec<String>,
+    /// Users seen on the connection (insertion order, unique).
+    pub users: Vec<String>,
+    /// An mlfid failure without an id yet.
+    pub pending: bool,
+    /// Address when the ticket id is a distinct `F-ID`.
+    pub ip: Option<IpAddr>,
+}
+
+impl FailData {
+    pub fn nofail(&self) -> bool {
+        truthy(self.fields.get("nofail"))
+    }
+}
+
+fn truthy(v: Option<&Value>) -> bool {
+    match v {
+        None | Some(Value::None) => false,
+        Some(Value::Str(s)) => !s.is_empty(),
+        Some(Value::Int(i)) => *i != 0,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => true,
+    }
+}
+
+/// One result of a line: `id` None for a pending mlfid or a no-failure entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failure {
+    pub regex_index: usize,
+    pub id: Option<IpAddr>,
+    pub time: Option<f64>,
+    pub data: FailData,
+}
+
+impl Failure {
+    /// Whether this counts as a failure (fail2ban skips id-less and `nofail` entries).
+    pub fn is_failure(&self) -> bool {
+        self.id.is_some() && !self.data.nofail()
+    }
+}
+
+/// A line's outcome beyond failures, for fail2ban-regex's statistics.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LineReport {
+    /// Index of the ignoreregex that dropped the line, if any.
+    pub ignored: Option<usize>,
+    /// A date text that could not be parsed.
+    pub bad_date: Option<String>,
+    /// The line had no usable date.
+    pub no_date: bool,
+    /// An id with a bad `/suffix` aborted the line (fail2ban: "Failed to process line").
+    pub error: Option<String>,
+}
+
+/// The compiled per-filter pipeline with its per-log state.
+pub struct Matcher {
+    date: DateDetector,
+    pref: Option<PrefRegex>,
+    fail: Vec<FailRegex>,
+    ignore: Vec<IgnoreRegex>,
+    maxlines: usize,
+    use_dns: UseDns,
+    /// fail2ban-regex `--raw`: never resolve ids.
+    pub raw_host: bool,
+    /// Try every failregex (fail2ban-regex), not just the first that matches.
+    pub check_all: bool,
+    /// Drop pending mlfid entries silently (the server).
+    pub ignore_pending: bool,
+    buffer: Vec<TupleLine>,
+    /// Reused for the joined buffer text (no allocation per line once warm).
+    joined: String,
+    last_date: Option<f64>,
+    /// The date text of `last_date` (stands in for a missing date).
+    last_text: String,
+    mlfid: MlfidCache,
+    pub report: LineReport,
+}
+
+impl Matcher {
+    /// Builds with the system local zone and the current year for `%ExY`.
+    pub fn new(spec: &MatcherSpec) -> Result<Self, SpecError> {
+        let year = chrono::Datelike::year(&chrono::Local::now());
+        Self::with_zone(spec, year, Arc::new(SystemZone))
+    }
+
+    /// Full control over the date detector's year window and local zone.
+    pub fn with_zone(
+        spec: &MatcherSpec,
+        year: i32,
+        local: Arc<dyn LocalZone>,
+    ) -> Result<Self, SpecError> {
+        let mut date = DateDetector::with_options(spec.datepattern.as_deref(), year, local)?;
+        date.set_logtimezone(spec.logtimezone.as_deref())?;
+        let use_dns = spec.usedns;
+        let pref = match spec.prefregex.as_deref() {
+            Some(p) if !p.trim().is_empty() => {
+                Some(PrefRegex::new(p, use_dns).map_err(SpecError::Pref)?)
+            }
+            _ => None,
+        };
+        let maxlines = spec.maxlines.max(1);
+        let fail = spec
+            .failregex
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                FailRegex::new(r, pref.as_ref(), maxlines > 1, use_dns)
+                    .map_err(|e| SpecError::Fail(i, e))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let ignore = spec
+            .ignoreregex
+            .iter()
+            .enumerate()
+            .map(|(i, r)| IgnoreRegex::new(r, use_dns).map_err(|e| SpecError::Ignore(i, e)))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Matcher {
+            date,
+            pref,
+            fail,
+            ignore,
+            maxlines,
+            use_dns,
+            raw_host: false,
+            check_all: false,
+            ignore_pending: true,
+            buffer: Vec::new(),
+            joined: String::new(),
+            last_date: None,
+            last_text: String::new(),
+            mlfid: MlfidCache::default(),
+            report: LineReport::default(),
+        })
+    }
+
+    pub fn failregex_count(&self) -> usize {
+        self.fail.len()
+    }
+
+    pub fn date_detector(&mut self) -> &mut DateDetector {
+        &mut self.date
+    }
+
+    /// Processes one line (no trailing newline): finds its date, then the failures.
+    pub fn process_line(&mut self, line: &str, now: f64, resolver: &dyn Resolver) -> Vec<Failure> {
+        self.report = LineReport::default();
+        let mut date = None;
+        // (prefix standing for the date, cut range within prefix + line)
+        let mut use_last = false;
+        let mut cut = (0, 0);
+        if let Some(dm) = self.date.match_time(line, now) {
+            let (s, e) = dm.span;
+            cut = (s, e);
+            match dm.time {
+                Ok(t) => {
+                    date = Some(t);
+                    self.last_date = Some(t);
+                    self.last_text.clear();
+                    self.last_text.push_str(&line[s..e]);
+                }
+                Err(DateError::Empty) => {
+                    if self.recent_date(now) {
+                        date = self.last_date;
+                        use_last = true;
+                    } else {
+                        date = Some(now);
+                    }
+                }
+                Err(DateError::UnknownZone(z)) => {
+                    self.report.error = Some(format!("Unknown zone: {z}"));
+                    return Vec::new();
+                }
+                Err(_) => self.report.bad_date = Some(line[s..e].to_string()),
+            }
+        }
+        if date.is_none() {
+            self.report.no_date = true;
+            if self.recent_date(now) {
+                date = self.last_date;
+                use_last = true;
+            }
+        }
+        let mut text = self.fresh_line();
+        if use_last {
+            text.push_str(&self.last_text);
+            cut = (0, text.len());
+        }
+        text.push_str(line);
+        self.push_buffer(TupleLine { text, cut });
+        self.find_failure(date, now, resolver)
+    }
+
+    /// Processes a line whose time is known (journal): `time_text` stands for the date.
+    pub fn process_line_at(
+        &mut self,
+        line: &str,
+        time_text: &str,
+        time: f64,
+        now: f64,
+        resolver: &dyn Resolver,
+    ) -> Vec<Failure> {
+        self.report = LineReport::default();
+        self.last_date = Some(time);
+        self.last_text.clear();
+        self.last_text.push_str(time_text);
+        let mut text = self.fresh_line();
+        text.push_str(time_text);
+        text.push_str(line);
+        self.push_buffer(TupleLine {
+            text,
+            cut: (0, time_text.len()),
+        });
+        self.find_failure(Some(time), now, resolver)
+    }
+
+    /// Clears the buffer and its held state (e.g. a log rotated away).
+    pub fn reset(&mut self) {
+        self.buffer.clear();
+    }
+
+    fn recent_date(&self, now: f64) -> bool {
+        self.last_date.is_some_and(|t| t > now - 60.0)
+    }
+
+    /// An empty string for the next line, recycling the oldest buffered line's storage
+    /// when it is about to leave the buffer.
+    fn fresh_line(&mut self) -> String {
+        let recycle = if self.maxlines > 1 {
+            self.buffer.len() >= self.maxlines
+        } else {
+            !self.buffer.is_empty()
+        };
+        let mut s = if recycle {
+            self.buffer.remove(0).text
+        } else {
+            String::new()
+        };
+        s.clear();
+        s
+    }
+
+    fn push_buffer(&mut self, t: TupleLine) {
+        if self.maxlines <= 1 {
+            self.buffer.clear();
+        }
+        self.buffer.push(t);
+        let excess = self.buffer.len().saturating_sub(self.maxlines);
+        self.buffer.drain(..excess);
+    }
+
+    fn find_failure(
+        &mut self,
+        date: Option<f64>,
+        now: f64,
+        resolver: &dyn Resolver,
+    ) -> Vec<Failure> {
+        let mut out = Vec::new();
+        let mut joined = std::mem::take(&mut self.joined);
+        join_lines(&self.buffer, &mut joined);
+        let org = std::mem::take(&mut self.buffer);
+        let result = self.find_in(&joined, &org, (date, now), resolver, &mut out);
+        // `None`: the buffer is unchanged by the failregexes.
+        match result {
+            Ok(Some(rest)) => self.buffer = rest,
+            Ok(None) => self.buffer = org,
+            Err(e) => {
+                self.buffer = org;
+                self.report.error = Some(e);
+                out.clear();
+            }
+        }
+        self.joined = joined;
+        out
+    }
+
+    /// The failregex loop; the new buffer when a match or prefregex content changed it.
+    fn find_in(
+        &mut self,
+        org_buf: &str,
+        org: &[TupleLine],
+        (date, now): (Option<f64>, f64),
+        resolver: &dyn Resolver,
+        out: &mut Vec<Failure>,
+    ) -> Result<Option<Vec<TupleLine>>, String> {
+        if !self.ignore.is_empty()
+            && self.ignore.len() + 2 < self.fail.len()
+            && let Some(i) = self.ignore.iter().position(|r| r.is_match(org_buf))
+        {
+            self.report.ignored = Some(i);
+            return Ok(None);
+        }
+        let mut pre = Fields::default();
+        // The buffer the failregexes see, when it is no longer `org`.
+        let mut cur: Option<Vec<TupleLine>> = None;
+        let mut owned: Option<String> = None;
+        if let Some(p) = &self.pref {
+            let Some(m) = p.search(org_buf) else {
+                return Ok(None);
+            };
+            let (f, c) = p.split_content(&m);
+            pre = f;
+            if let Some(c) = c {
+                owned = Some(format!("{c}\n"));
+                cur = Some(vec![TupleLine::plain(c)]);
+            }
+        }
+        for idx in 0..self.fail.len() {
+            let text: &str = owned.as_deref().unwrap_or(org_buf);
+            let re = &self.fail[idx];
+            let Some(m) = re.search(text) else {
+                continue;
+            };
+            let (matched, unmatched) = split_lines(re, &m, text, org);
+            let fail_fields = re.fields(&m);
+            if !self.ignore.is_empty() {
+                let ignored = if self.maxlines > 1 {
+                    let mut b = String::new();
+                    join_lines(&matched, &mut b);
+                    self.ignore.iter().position(|r| r.is_match(&b))
+                } else {
+                    self.ignore.iter().position(|r| r.is_match(text))
+                };
+                if let Some(i) = ignored {
+                    self.report.ignored = Some(i);
+                    if !self.check_all {
+                        break;
+                    }
+                    continue;
+                }
+            }
+            let matched_text: Vec<String> = matched.iter().map(|l| l.text.clone()).collect();
+            if !self.check_all || self.maxlines > 1 {
+                let mut s = String::new();
+                join_lines(&unmatched, &mut s);
+                owned = Some(s);
+                cur = Some(unmatched);
+            }
+            let merged = if pre.0.is_empty() {
+                fail_fields
+            } else {
+                merge_fields(&pre, fail_fields)
+            };
+            let mut data;
+            let mlfid = merged.text("mlfid");
+            if let Some(mlfid) = &mlfid {
+                data = merge_failure(&mut self.mlfid, mlfid, merged, &matched_text, now);
+                if data.nofail() && !self.check_all {
+                    return Ok(cur);
+                }
+            } else {
+                data = FailData {
+                    fields: merged,
+                    matches: matched_text,
+                    ..Default::default()
+                };
+            }
+            let ids = match failure_id(&data.fields, self.use_dns, self.raw_host) {
+                Ok(FailId::Id { id, ip }) => {
+                    data.ip = ip;
+                    vec![Some(id)]
+                }
+                Ok(FailId::Resolve(host)) => resolver
+                    .resolve(&host, self.use_dns)
+                    .into_iter()
+                    .map(Some)
+                    .collect(),
+                Ok(FailId::Unresolved) => Vec::new(),
+                Ok(FailId::Pending) => {
+                    data.pending = true;
+                    if let Some(k) = &mlfid {
+                        self.mlfid.mark_pending(k);
+                    }
+                    if !self.check_all && self.ignore_pending {
+                        return Ok(cur);
+                    }
+                    vec![None]
+                }
+                Err(IdError::NoIdGroup) => continue,
+                Err(IdError::BadAddress(e)) => return Err(e),
+            };
+            for id in ids {
+                out.push(Failure {
+                    regex_index: idx,
+                    id,
+                    time: date,
+                    data: data.clone(),
+                });
+            }
+            if !self.check_all {
+                break;
+            }
+        }
+        Ok(cur)
+    }
+}
+
+/// fail2ban's buffer text: the lines without their dates, each ended by `\n`.
+fn join_lines(lines: &[TupleLine], out: &mut String) {
+    out.clear();
+    for (i, l) in lines.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        l.push_undated(out);
+    }
+    out.push('\n');
+}
+
+/// Splits the original tuple lines into those the match covers (less `<SKIPLINES>`) and
+/// the rest (kept in the buffer).
+fn split_lines(
+    re: &FailRegex,
+    m: &Match<'_>,
+    text: &str,
+    org: &[TupleLine],
+) -> (Vec<TupleLine>, Vec<TupleLine>) {
+    if org.len() <= 1 {
+        return (org.to_vec(), Vec::new());
+    }
+    let start = text[..(m.start() + 1).min(text.len())]
+        .rfind('\n')
+        .map_or(0, |p| p + 1);
+    let end = text[m.end().saturating_sub(1)..]
+        .find('\n')
+        .map_or(text.len(), |p| m.end().saturating_sub(1) + p + 1);
+    let c1 = memchr::memchr_iter(b'\n', &text.as_bytes()[..start]).count();
+    let c2 = memchr::memchr_iter(b'\n', &text.as_bytes()[..end]).count();
+    let c1 = c1.min(org.len());
+    let c2 = c2.clamp(c1, org.len());
+    let mut matched = org[c1..c2].to_vec();
+    let mut unmatched = org[..c1].to_vec();
+    let mut n = 0;
+    for skipped in re.skipped_lines(m) {
+        let pos = matched[n..].iter().position(|l| {
+            let mut s = String::new();
+            l.push_undated(&mut s);
+            s == skipped
+        });
+        if let Some(p) = pos {
+            unmatched.push(matched.remove(n + p));
+            n += p;
+        }
+    }
+    unmatched.extend_from_slice(&org[c2..]);
+    (matched, unmatched)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,194 @@
+//! Multi-line failure ids: the per-connection cache ([`MlfidCache`]) and the merge of
+//! a new match into the cached state ([`merge_failure`]), giving fail2ban's
+//! `F-NOFAIL` / `F-MLFFORGET` / `F-MLFGAINED` semantics.
+
+use crate::filter::failregex::Fields;
+use crate::stream::Value;
+
+use super::FailData;
+
+/// At most this many connections are remembered …
+const MAX_COUNT: usize = 100;
+/// … each for this many seconds after it was last stored.
+const MAX_TIME: f64 = 300.0;
+
+/// Insertion-ordered cache with fail2ban's FIFO eviction and expiry.
+#[derive(Debug, Default)]
+pub struct MlfidCache {
+    entries: Vec<(String, FailData, f64)>,
+}
+
+impl MlfidCache {
+    fn take(&mut self, key: &str, now: f64) -> Option<(usize, FailData)> {
+        let i = self.entries.iter().position(|e| e.0 == key)?;
+        if self.entries[i].2 > now {
+            let d = std::mem::take(&mut self.entries[i].1);
+            Some((i, d))
+        } else {
+            self.entries.remove(i);
+            None
+        }
+    }
+
+    fn put_back(&mut self, i: usize, data: FailData) {
+        if let Some(e) = self.entries.get_mut(i) {
+            e.1 = data;
+        }
+    }
+
+    fn unset_at(&mut self, i: usize) {
+        self.entries.remove(i);
+    }
+
+    fn set(&mut self, key: &str, data: FailData, now: f64) {
+        if let Some(e) = self.entries.iter_mut().find(|e| e.0 == key) {
+            e.1 = data;
+            e.2 = now + MAX_TIME;
+            return;
+        }
+        if self.entries.len() >= MAX_COUNT {
+            while !self.entries.is_empty() {
+                let (_, _, exp) = self.entries.remove(0);
+                if exp > now && self.entries.len() < MAX_COUNT {
+                    break;
+                }
+            }
+        }
+        self.entries.push((key.to_string(), data, now + MAX_TIME));
+    }
+
+    /// Marks the cached connection as having a failure without id yet.
+    pub fn mark_pending(&mut self, key: &str) {
+        if let Some(e) = self.entries.iter_mut().find(|e| e.0 == key) {
+            e.1.pending = true;
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+fn truthy(v: Option<&Value>) -> bool {
+    super::truthy(v)
+}
+
+/// Adds `user` to the connection's users; the users when the match named one or some
+/// were known.
+fn update_users(data: &mut FailData, user: Option<String>) -> Option<usize> {
+    match user.filter(|u| !u.is_empty()) {
+        Some(u) => {
+            if !data.users.contains(&u) {
+                data.users.push(u);
+            }
+            Some(data.users.len())
+        }
+        None if data.users.is_empty() => None,
+        None => Some(data.users.len()),
+    }
+}
+
+const NOFAIL: u8 = 1;
+const FORGET: u8 = 2;
+const WAS_NOFAIL: u8 = 4;
+const GAINED: u8 = 8;
+
+/// Merges one match (`fields`, covering `matched` lines) of connection `mlfid` with
+/// what is cached for it, updating the cache; the merged failure data.
+pub fn merge_failure(
+    cache: &mut MlfidCache,
+    mlfid: &str,
+    mut fields: Fields,
+    matched: &[String],
+    now: f64,
+) -> FailData {
+    let mut flags = 0u8;
+    if truthy(fields.get("mlfgained")) {
+        flags |= GAINED | NOFAIL;
+        if !truthy(fields.get("nofail"))
+            && let Some(g) = fields.get("mlfgained").cloned()
+        {
+            fields.set("nofail", g);
+        }
+    } else if truthy(fields.get("nofail")) {
+        flags |= NOFAIL;
+    }
+    if truthy(fields.remove("mlfforget").as_ref()) {
+        flags |= FORGET;
+    }
+    let user = fields.text("user");
+    let users;
+    let mut slot = None;
+    let mut fail = match cache.take(mlfid, now) {
+        Some((i, mut cached)) => {
+            users = update_users(&mut cached, user);
+            if truthy(cached.fields.remove("nofail").as_ref()) {
+                flags |= WAS_NOFAIL;
+            }
+            if truthy(cached.fields.remove("mlfgained").as_ref()) {
+                flags |= WAS_NOFAIL;
+            }
+            if flags & GAINED != 0 {
+                cached.pending = false;
+            }
+            if flags & WAS_NOFAIL == 0 && !cached.pending {
+                cached.matches.clear();
+            }
+            for (k, v) in fields.0 {
+                if v != Value::None {
+                    cached.fields.set(&k, v);
+                }
+            }
+            if flags & FORGET != 0 {
+                cache.unset_at(i);
+            } else {
+                slot = Some(i);
+            }
+            cached
+        }
+        None => {
+            let mut f = FailData {
+                fields,
+                ..Default::default()
+            };
+            users = if flags & FORGET == 0 {
+                update_users(&mut f, user)
+            } else {
+                None
+            };
+            f
+        }
+    };
+    let pending = std::mem::take(&mut fail.pending);
+    if pending || users.is_some_and(|n| n > 1) {
+        fail.fields.remove("nofail");
+        fail.fields.remove("mlfgained");
+        flags &= !(GAINED | NOFAIL);
+    }
+    if flags & NOFAIL == 0 {
+        let mut m = std::mem::take(&mut fail.nofail_matches);
+        m.append(&mut fail.matches);
+        if flags & GAINED == 0 {
+            m.extend_from_slice(matched);
+        }
+        fail.matches = m;
+    } else if flags & (NOFAIL | FORGET) == NOFAIL {
+        fail.nofail_matches.extend_from_slice(matched);
+    }
+    match slot {
+        Some(i) => cache.put_back(i, fail.clone()),
+        None if flags & FORGET == 0 && !cache_has(cache, mlfid) => {
+            cache.set(mlfid, fail.clone(), now)
+        }
+        None => {}
+    }
+    fail
+}
+
+fn cache_has(cache: &MlfidCache, key: &str) -> bool {
+    cache.entries.iter().any(|e| e.0 == key)
+}
