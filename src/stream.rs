@@ -161,16 +161,33 @@ pub fn write_py_str_repr(s: &str, out: &mut String) {
     };
     out.reserve(s.len() + 2);
     out.push(quote);
+    // Byte scan: ASCII is classified without decoding; only non-ASCII bytes (the lead
+    // byte of a multi-byte char) decode a char.
+    let b = s.as_bytes();
+    let qb = quote as u8;
     let mut plain_from = 0;
-    for (i, c) in s.char_indices() {
-        let plain = c != '\\'
-            && c != quote
-            && (c == ' ' || c.is_ascii_graphic() || (!c.is_ascii() && py_is_printable(c)));
-        if plain {
-            continue;
-        }
+    let mut i = 0;
+    while i < b.len() {
+        let x = b[i];
+        let (c, len) = if x.is_ascii() {
+            if x != b'\\' && x != qb && (x == b' ' || x.is_ascii_graphic()) {
+                i += 1;
+                continue;
+            }
+            (char::from(x), 1)
+        } else {
+            let Some(c) = s[i..].chars().next() else {
+                break;
+            };
+            if py_is_printable(c) {
+                i += c.len_utf8();
+                continue;
+            }
+            (c, c.len_utf8())
+        };
         out.push_str(&s[plain_from..i]);
-        plain_from = i + c.len_utf8();
+        i += len;
+        plain_from = i;
         match c {
             '\\' => out.push_str("\\\\"),
             '\n' => out.push_str("\\n"),

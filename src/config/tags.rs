@@ -94,6 +94,7 @@ pub fn substitute_recursive_tags(
                 Some(v) => v.contains('<'),
                 None => orgval.contains('<'),
             };
+            let replaced = value.is_some();
             if let Some(v) = value
                 && v != *orgval
             {
@@ -102,7 +103,9 @@ pub fn substitute_recursive_tags(
                 }
                 tags.set_at(idx, Some(v));
             }
-            if !has_lt {
+            // A value that saw no replacement this pass never will: keys, the ignore set
+            // and (memoized) on-demand lookups are fixed, and its counters did not move.
+            if !has_lt || !replaced {
                 done[idx] = true;
             }
         }
