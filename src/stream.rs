@@ -151,6 +151,18 @@ pub fn py_str_repr(s: &str) -> String {
     out
 }
 
+/// Printable ASCII that `repr` copies as is (everything but `\\`; quotes are checked
+/// separately since the quote char depends on the string).
+const PLAIN_ASCII: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0x20;
+    while c < 0x7f {
+        t[c] = c != b'\\' as usize;
+        c += 1;
+    }
+    t
+};
+
 /// Appends Python 3's `repr()` of a `str` to `out`; runs of characters that need no
 /// escaping are copied in one piece.
 pub fn write_py_str_repr(s: &str, out: &mut String) {
@@ -168,9 +180,16 @@ pub fn write_py_str_repr(s: &str, out: &mut String) {
     let mut plain_from = 0;
     let mut i = 0;
     while i < b.len() {
+        // tight loop over the common printable-ASCII run
+        while i < b.len() && PLAIN_ASCII[usize::from(b[i])] && b[i] != qb {
+            i += 1;
+        }
+        if i == b.len() {
+            break;
+        }
         let x = b[i];
         let (c, len) = if x.is_ascii() {
-            if x != b'\\' && x != qb && (x == b' ' || x.is_ascii_graphic()) {
+            if x == b' ' || (x.is_ascii_graphic() && x != b'\\' && x != qb) {
                 i += 1;
                 continue;
             }
