@@ -151,6 +151,18 @@ pub fn py_str_repr(s: &str) -> String {
     out
 }
 
+/// Printable ASCII that `repr` copies as is (everything but `\\`; quotes are checked
+/// separately since the quote char depends on the string).
+const PLAIN_ASCII: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0x20;
+    while c < 0x7f {
+        t[c] = c != b'\\' as usize;
+        c += 1;
+    }
+    t
+};
+
 /// Appends Python 3's `repr()` of a `str` to `out`; runs of characters that need no
 /// escaping are copied in one piece.
 pub fn write_py_str_repr(s: &str, out: &mut String) {
@@ -161,16 +173,40 @@ pub fn write_py_str_repr(s: &str, out: &mut String) {
     };
     out.reserve(s.len() + 2);
     out.push(quote);
+    // Byte scan: ASCII is classified without decoding; only non-ASCII bytes (the lead
+    // byte of a multi-byte char) decode a char.
+    let b = s.as_bytes();
+    let qb = quote as u8;
     let mut plain_from = 0;
-    for (i, c) in s.char_indices() {
-        let plain = c != '\\'
-            && c != quote
-            && (c == ' ' || c.is_ascii_graphic() || (!c.is_ascii() && py_is_printable(c)));
-        if plain {
-            continue;
+    let mut i = 0;
+    while i < b.len() {
+        // tight loop over the common printable-ASCII run
+        while i < b.len() && PLAIN_ASCII[usize::from(b[i])] && b[i] != qb {
+            i += 1;
         }
+        if i == b.len() {
+            break;
+        }
+        let x = b[i];
+        let (c, len) = if x.is_ascii() {
+            if x == b' ' || (x.is_ascii_graphic() && x != b'\\' && x != qb) {
+                i += 1;
+                continue;
+            }
+            (char::from(x), 1)
+        } else {
+            let Some(c) = s[i..].chars().next() else {
+                break;
+            };
+            if py_is_printable(c) {
+                i += c.len_utf8();
+                continue;
+            }
+            (c, c.len_utf8())
+        };
         out.push_str(&s[plain_from..i]);
-        plain_from = i + c.len_utf8();
+        i += len;
+        plain_from = i;
         match c {
             '\\' => out.push_str("\\\\"),
             '\n' => out.push_str("\\n"),

@@ -23,7 +23,14 @@ const MAX_DEPTH: usize = 10;
 
 /// `str.lower()` without allocating for the (usual) already lower-case names.
 pub fn lower(s: &str) -> Cow<'_, str> {
-    if s.chars().any(|c| c.is_uppercase()) {
+    if s.is_ascii() {
+        // byte checks: option names are nearly always ASCII
+        if s.bytes().any(|b| b.is_ascii_uppercase()) {
+            Cow::Owned(s.to_ascii_lowercase())
+        } else {
+            Cow::Borrowed(s)
+        }
+    } else if s.chars().any(|c| c.is_uppercase()) {
         Cow::Owned(s.to_lowercase())
     } else {
         Cow::Borrowed(s)

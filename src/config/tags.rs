@@ -3,7 +3,7 @@
 //! (conditional bases, `<matches>`…) untouched, self references and runaway recursion an
 //! error. Entry point: [`substitute_recursive_tags`].
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use super::ini::{FxBuild, OrdMap};
 
@@ -38,7 +38,8 @@ pub fn substitute_recursive_tags(
 ) -> Result<OrdMap<Option<String>>, String> {
     let n = tags.len();
     let mut done = vec![false; n];
-    let mut rep_counts: Vec<HashMap<String, usize, FxBuild>> = vec![HashMap::default(); n];
+    // per value: replaced tag → count, in first-replacement order (a Python dict)
+    let mut rep_counts: Vec<Vec<(String, usize)>> = vec![Vec::new(); n];
     loop {
         let mut rep_flag = false;
         for idx in 0..n {
@@ -62,8 +63,7 @@ pub fn substitute_recursive_tags(
                     m = find_tag(cur, e);
                     continue;
                 }
-                if rtag == tag.as_str()
-                    || rplc.get(rtag).copied().unwrap_or(1) > MAX_TAG_REPLACE_COUNT
+                if rtag == tag.as_str() || count_of(rplc, rtag).unwrap_or(1) > MAX_TAG_REPLACE_COUNT
                 {
                     return Err(format!(
                         "properties contain self referencing definitions and cannot be resolved, fail tag: {tag}, found: {rtag} in {}, value: {cur}",
@@ -84,9 +84,11 @@ pub fn substitute_recursive_tags(
                         }
                     }
                 };
-                let rtag = rtag.to_string();
+                match rplc.iter_mut().find(|(k, _)| k == rtag) {
+                    Some((_, c)) => *c += 1,
+                    None => rplc.push((rtag.to_string(), 1)),
+                }
                 let replaced = replace_tag(cur, s, e, repl);
-                *rplc.entry(rtag).or_insert(0) += 1;
                 m = find_tag(&replaced, s);
                 value = Some(replaced);
             }
@@ -94,6 +96,7 @@ pub fn substitute_recursive_tags(
                 Some(v) => v.contains('<'),
                 None => orgval.contains('<'),
             };
+            let replaced = value.is_some();
             if let Some(v) = value
                 && v != *orgval
             {
@@ -102,7 +105,9 @@ pub fn substitute_recursive_tags(
                 }
                 tags.set_at(idx, Some(v));
             }
-            if !has_lt {
+            // A value that saw no replacement this pass never will: keys, the ignore set
+            // and (memoized) on-demand lookups are fixed, and its counters did not move.
+            if !has_lt || !replaced {
                 done[idx] = true;
             }
         }
@@ -138,7 +143,11 @@ fn replace_tag(cur: &str, s: usize, e: usize, repl: &str) -> String {
     out
 }
 
-fn py_dict(m: &HashMap<String, usize, FxBuild>) -> String {
+fn count_of(m: &[(String, usize)], k: &str) -> Option<usize> {
+    m.iter().find(|(kk, _)| kk == k).map(|(_, c)| *c)
+}
+
+fn py_dict(m: &[(String, usize)]) -> String {
     let mut s = String::from("{");
     for (i, (k, v)) in m.iter().enumerate() {
         if i > 0 {
