@@ -6,6 +6,7 @@
 //! `filter::matcher::Matcher` → either `-o` output lines ([`out`]) or the summary report.
 
 mod out;
+mod zone;
 
 use std::io::{self, Write};
 use std::path::Path;
@@ -424,19 +425,23 @@ fn run(o: &Opts, w: &mut Out) -> i32 {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64());
+    let mut probe = o.out.as_ref().and_then(|_| {
+        zone::ZoneProbe::new(spec.datepattern.as_deref(), spec.logtimezone.as_deref())
+    });
     let mut stats = report::Stats::new(m.failregex_count(), spec.ignoreregex.len());
     for line in &lines {
         let line = line.trim_end_matches(['\r', '\n']);
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
+        let int_time = probe.as_mut().is_some_and(|p| p.int_time(line, now));
         let found = m.process_line(line, now, &NoResolver);
         if let Some(fmt) = &o.out {
             if m.report.ignored.is_some() {
                 continue;
             }
             for f in found.iter().filter(|f| f.is_failure()) {
-                for l in out::format_failure(fmt, f) {
+                for l in out::format_failure(fmt, f, int_time) {
                     w.line(&l);
                 }
             }

@@ -37,16 +37,21 @@ fn id_str(f: &Failure) -> String {
         .map_or_else(|| "None".to_string(), |i| i.to_string())
 }
 
-fn time_repr(f: &Failure) -> String {
-    f.time.map_or_else(|| "None".to_string(), py_float_repr)
+/// Python's repr of the time: an int for zone-aware dates (see `super::zone`).
+fn time_repr(f: &Failure, int_time: bool) -> String {
+    match f.time {
+        None => "None".to_string(),
+        Some(t) if int_time && t.fract() == 0.0 => format!("{}", t as i64),
+        Some(t) => py_float_repr(t),
+    }
 }
 
 /// `[id, time, data-without-matches]` as fail2ban's `row` output (Python reprs).
-fn row(f: &Failure) -> String {
+fn row(f: &Failure, int_time: bool) -> String {
     let mut s = String::from("[");
     write_py_str_repr(&id_str(f), &mut s);
     s.push_str(",\t");
-    s.push_str(&time_repr(f));
+    s.push_str(&time_repr(f, int_time));
     s.push_str(",\t{");
     let mut first = true;
     let mut sep = |s: &mut String| {
@@ -94,7 +99,7 @@ fn row(f: &Failure) -> String {
 }
 
 /// Replaces `<tag>`s of a template; `msg` stands for the matched text given.
-fn expand(fmt: &str, f: &Failure, msg: &str) -> String {
+fn expand(fmt: &str, f: &Failure, msg: &str, int_time: bool) -> String {
     let mut out = String::new();
     let mut rest = fmt;
     while let Some(open) = rest.find('<') {
@@ -104,7 +109,7 @@ fn expand(fmt: &str, f: &Failure, msg: &str) -> String {
         match close {
             Some(c) if after.as_bytes()[c] == b'>' && c > 0 => {
                 let tag = &after[..c];
-                match tag_value(tag, f, msg) {
+                match tag_value(tag, f, msg, int_time) {
                     Some(v) => out.push_str(&v),
                     None => {
                         out.push('<');
@@ -124,7 +129,7 @@ fn expand(fmt: &str, f: &Failure, msg: &str) -> String {
     out
 }
 
-fn tag_value(tag: &str, f: &Failure, msg: &str) -> Option<String> {
+fn tag_value(tag: &str, f: &Failure, msg: &str, int_time: bool) -> Option<String> {
     if let Some(name) = tag.strip_prefix("F-") {
         let key = name.to_lowercase();
         return Some(
@@ -139,7 +144,7 @@ fn tag_value(tag: &str, f: &Failure, msg: &str) -> Option<String> {
     Some(match tag {
         "ip" => ip.map(|i| i.to_string()).unwrap_or_default(),
         "fid" => id_str(f),
-        "time" => time_repr(f),
+        "time" => time_repr(f, int_time),
         "failures" => "0".to_string(),
         "br" => "\n".to_string(),
         "sp" => " ".to_string(),
@@ -168,7 +173,7 @@ fn rev(ip: &crate::filter::addr::IpAddr) -> String {
 }
 
 /// The output lines for one failure in format `fmt`.
-pub fn format_failure(fmt: &str, f: &Failure) -> Vec<String> {
+pub fn format_failure(fmt: &str, f: &Failure, int_time: bool) -> Vec<String> {
     match fmt {
         "id" | "fid" => vec![id_str(f)],
         "ip" => vec![
@@ -178,14 +183,18 @@ pub fn format_failure(fmt: &str, f: &Failure) -> Vec<String> {
                 .map_or_else(|| id_str(f), |i| i.to_string()),
         ],
         "msg" => f.data.matches.clone(),
-        "row" => vec![row(f)],
+        "row" => vec![row(f, int_time)],
         w if !w.contains('<') => vec![field_str(f, w)],
         _ => {
             let uses_msg = fmt.contains("<msg>") || fmt.contains("<matches>");
             if uses_msg && f.data.matches.len() > 1 {
-                f.data.matches.iter().map(|m| expand(fmt, f, m)).collect()
+                f.data
+                    .matches
+                    .iter()
+                    .map(|m| expand(fmt, f, m, int_time))
+                    .collect()
             } else {
-                vec![expand(fmt, f, &f.data.matches.join("\n"))]
+                vec![expand(fmt, f, &f.data.matches.join("\n"), int_time)]
             }
         }
     }
