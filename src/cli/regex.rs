@@ -460,9 +460,14 @@ fn run(o: &Opts, w: &mut Out) -> i32 {
     0
 }
 
-/// Splits file bytes into lines as Python's text reader would (invalid UTF-8 replaced).
+/// Splits file bytes into lines (invalid UTF-8 replaced). Like fail2ban's file reader,
+/// which only hands out complete lines, a last line without `\n` is dropped.
 fn split_lines(bytes: &[u8]) -> Vec<String> {
-    bytes
+    let complete = match bytes.iter().rposition(|b| *b == b'\n') {
+        Some(p) => &bytes[..p],
+        None => return Vec::new(),
+    };
+    complete
         .split(|b| *b == b'\n')
         .map(|l| String::from_utf8_lossy(l).into_owned())
         .collect()

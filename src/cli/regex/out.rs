@@ -144,6 +144,12 @@ fn tag_value(tag: &str, f: &Failure, msg: &str, int_time: bool) -> Option<String
     Some(match tag {
         "ip" => ip.map(|i| i.to_string()).unwrap_or_default(),
         "fid" => id_str(f),
+        // A ticket without a time takes the clock's (`row` shows the bare None).
+        "time" if f.time.is_none() => py_float_repr(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64()),
+        ),
         "time" => time_repr(f, int_time),
         "failures" => "0".to_string(),
         "br" => "\n".to_string(),
