@@ -220,9 +220,6 @@ fn literal_regex_and_string_log_match_real_tool() {
     }
 }
 
-/// Summary reports still differing: sshd and apache-auth (no `Prefregex:` section yet).
-const KNOWN_REPORT_FAILURES: usize = 2;
-
 #[test]
 fn summary_report_matches_real_tool() {
     if !available() {
@@ -243,5 +240,5 @@ fn summary_report_matches_real_tool() {
         names.len() - failed.len(),
         failed.len()
     );
-    assert!(failed.len() <= KNOWN_REPORT_FAILURES, "{failed:?}");
+    assert!(failed.is_empty(), "reports differ: {failed:?}");
 }

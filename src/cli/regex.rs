@@ -428,6 +428,11 @@ fn run(o: &Opts, w: &mut Out) -> i32 {
     let mut probe = o.out.as_ref().and_then(|_| {
         zone::ZoneProbe::new(spec.datepattern.as_deref(), spec.logtimezone.as_deref())
     });
+    let mut pref = if report {
+        report::PrefProbe::new(&spec)
+    } else {
+        None
+    };
     let mut stats = report::Stats::new(m.failregex_count(), spec.ignoreregex.len());
     for line in &lines {
         let line = line.trim_end_matches(['\r', '\n']);
@@ -449,13 +454,16 @@ fn run(o: &Opts, w: &mut Out) -> i32 {
                 return 0;
             }
         } else {
+            if let Some(p) = pref.as_mut() {
+                p.add(line, now, m.report.ignored.is_some());
+            }
             stats.add(line, &found, m.report.ignored);
         }
     }
     if report {
         let elapsed = started.elapsed().as_secs_f64();
         let limit = o.maxlines.unwrap_or(20);
-        stats.print(w, &spec, &mut m, elapsed, limit, o);
+        stats.print(w, pref.as_ref(), &spec, &mut m, elapsed, limit, o);
     }
     0
 }

@@ -1,8 +1,49 @@
 //! The default summary report of fail2ban-regex. Principal type: [`Stats`] (hit counts per
 //! regex, line counts and the line lists), filled per line and printed at the end.
 
+use std::sync::Arc;
+
 use super::{Opts, Out};
+use crate::filter::date::{DateDetector, SystemZone};
+use crate::filter::failregex::PrefRegex;
 use crate::filter::matcher::{Failure, Matcher, MatcherSpec};
+
+/// The prefregex with its own date detector: the matcher does not report prefregex
+/// hits, so the report re-runs it on the line without its date (single-line view).
+pub struct PrefProbe {
+    re: PrefRegex,
+    dates: DateDetector,
+    hits: u64,
+}
+
+impl PrefProbe {
+    pub fn new(spec: &MatcherSpec) -> Option<Self> {
+        let raw = spec.prefregex.as_deref().filter(|p| !p.trim().is_empty())?;
+        let re = PrefRegex::new(raw, spec.usedns).ok()?;
+        let year = chrono::Datelike::year(&chrono::Local::now());
+        let mut dates =
+            DateDetector::with_options(spec.datepattern.as_deref(), year, Arc::new(SystemZone))
+                .ok()?;
+        dates.set_logtimezone(spec.logtimezone.as_deref()).ok()?;
+        Some(PrefProbe { re, dates, hits: 0 })
+    }
+
+    /// Counts `line` when the prefregex matches it (unless an ignoreregex dropped it).
+    pub fn add(&mut self, line: &str, now: f64, ignored: bool) {
+        let span = self.dates.match_time(line, now).map(|d| d.span);
+        if ignored {
+            return;
+        }
+        let mut text = match span {
+            Some((s, e)) => format!("{}{}", &line[..s], &line[e..]),
+            None => line.to_string(),
+        };
+        text.push('\n');
+        if self.re.0.search(&text).is_some() {
+            self.hits += 1;
+        }
+    }
+}
 
 pub struct Stats {
     fail_hits: Vec<u64>,
@@ -64,9 +105,11 @@ impl Stats {
         self.tested += 1;
     }
 
+    #[allow(clippy::too_many_arguments)]
     pub fn print(
         &self,
         w: &mut Out,
+        pref: Option<&PrefProbe>,
         spec: &MatcherSpec,
         m: &mut Matcher,
         elapsed: f64,
@@ -76,6 +119,11 @@ impl Stats {
         w.line("");
         w.line("Results");
         w.line("=======");
+        if let Some(p) = pref {
+            w.line("");
+            w.line(&format!("Prefregex: {} total", p.hits));
+            list(w, &[p.re.0.pattern().to_string()], None);
+        }
         regex_block(w, "Failregex", &spec.failregex, &self.fail_hits);
         regex_block(w, "Ignoreregex", &spec.ignoreregex, &self.ignore_hits);
         w.line("");
