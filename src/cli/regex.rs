@@ -13,7 +13,7 @@ use std::path::Path;
 
 use crate::config::files::FsSource;
 use crate::filter::addr::UseDns;
-use crate::filter::matcher::{Matcher, MatcherSpec, NoResolver};
+use crate::filter::matcher::{Matcher, MatcherSpec, Resolver};
 
 const VERSION: &str = "1.0.2";
 
@@ -440,7 +440,7 @@ fn run(o: &Opts, w: &mut Out) -> i32 {
             continue;
         }
         let int_time = probe.as_mut().is_some_and(|p| p.int_time(line, now));
-        let found = m.process_line(line, now, &NoResolver);
+        let found = m.process_line(line, now, &SystemResolver);
         if let Some(fmt) = &o.out {
             if m.report.ignored.is_some() {
                 continue;
@@ -466,6 +466,33 @@ fn run(o: &Opts, w: &mut Out) -> i32 {
         stats.print(w, pref.as_ref(), &spec, &mut m, elapsed, limit, o);
     }
     0
+}
+
+/// Host names in failures are looked up like fail2ban does (`usedns` yes/warn) through
+/// the system resolver; unique addresses in resolver order.
+struct SystemResolver;
+
+impl Resolver for SystemResolver {
+    fn resolve(&self, host: &str, use_dns: UseDns) -> Vec<crate::filter::addr::IpAddr> {
+        use std::net::ToSocketAddrs;
+        if !use_dns.host_with_dns() {
+            return Vec::new();
+        }
+        let mut out: Vec<crate::filter::addr::IpAddr> = Vec::new();
+        let mut seen = Vec::new();
+        if let Ok(addrs) = (host, 0).to_socket_addrs() {
+            for a in addrs {
+                let ip = a.ip();
+                if !seen.contains(&ip) {
+                    seen.push(ip);
+                    if let Ok(p) = crate::filter::addr::IpAddr::parse(&ip.to_string()) {
+                        out.push(p);
+                    }
+                }
+            }
+        }
+        out
+    }
 }
 
 /// Splits file bytes into lines (invalid UTF-8 replaced). Like fail2ban's file reader,
