@@ -1,6 +1,6 @@
 //! Whether a line's time came out of a zone-aware conversion. fail2ban's strptime returns
 //! an `int` when the date carried a zone (or a `logtimezone` applied) and a `float` for
-//! local or epoch times, and `-o` prints that Python value. [`ZoneProbe`] runs a second
+//! local or epoch times (TAI64N labels: an int), and `-o` prints that Python value. [`ZoneProbe`] runs a second
 //! date detector whose "local zone" is deliberately off by one hour: a time that does not
 //! move was not computed through the local zone.
 
@@ -33,7 +33,11 @@ impl ZoneProbe {
         ) else {
             return false;
         };
-        if a.template.contains("Epoch") || a.template.contains("TAI64N") {
+        // TAI64N labels convert to whole seconds (an int); epoch numbers to a float.
+        if a.template.contains("TAI64N") {
+            return true;
+        }
+        if a.template.contains("Epoch") {
             return false;
         }
         matches!((a.time, b.time), (Ok(x), Ok(y)) if x == y)
