@@ -6,37 +6,8 @@
 use std::path::Path;
 use std::process::Command;
 
-const STOCK: &str = "/etc/fail2ban";
-
-fn have_oracle() -> bool {
-    let ok = Command::new("fail2ban-client")
-        .arg("-V")
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
-        && Path::new(STOCK).join("jail.conf").exists();
-    if !ok {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("fail2ban-client or {STOCK} missing, but CI=true requires them");
-        }
-        eprintln!("SKIPPED: fail2ban-client / {STOCK} not installed");
-    }
-    ok
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let ty = e.file_type().unwrap();
-        let dest = to.join(e.file_name());
-        if ty.is_dir() {
-            copy_tree(&e.path(), &dest);
-        } else if ty.is_file() {
-            std::fs::copy(e.path(), &dest).unwrap();
-        }
-    }
-}
+mod common;
+use common::{STOCK, copy_tree, have_oracle};
 
 /// Runs both tools with `args` and returns (real stdout, real code, gaol stdout, gaol code).
 fn run_both(dir: &Path, args: &[&str]) -> (String, i32, String, i32) {
