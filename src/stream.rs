@@ -232,6 +232,32 @@ pub fn write_py_str_repr(s: &str, out: &mut String) {
     out.push(quote);
 }
 
+/// Appends a string as Python's `json.dumps` writes it (`ensure_ascii` escapes every
+/// non-ASCII character as `\uXXXX`, surrogate pairs included). Shared by the config
+/// reader (Python action options) and the database (ban data).
+pub fn write_py_json_str(out: &mut String, s: &str, ensure_ascii: bool) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            c if (c as u32) < 0x20 || (ensure_ascii && (c as u32) > 0x7e) => {
+                let mut buf = [0u16; 2];
+                for u in c.encode_utf16(&mut buf) {
+                    let _ = write!(out, "\\u{u:04x}");
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
 /// Approximates `str.isprintable()`: control, format, separator (but space),
 /// surrogate, private-use and the common unassigned code points are not printable.
 fn py_is_printable(c: char) -> bool {

@@ -339,36 +339,15 @@ pub fn shlex_split(s: &str) -> Result<Vec<String>, String> {
 
 /// Python's `json.dumps` of a flat string map (ensure_ascii, `", "`/`": "` separators).
 pub fn json_dumps(opts: &OptList) -> String {
-    fn js(s: &str, out: &mut String) {
-        out.push('"');
-        for c in s.chars() {
-            match c {
-                '"' => out.push_str("\\\""),
-                '\\' => out.push_str("\\\\"),
-                '\n' => out.push_str("\\n"),
-                '\r' => out.push_str("\\r"),
-                '\t' => out.push_str("\\t"),
-                '\u{8}' => out.push_str("\\b"),
-                '\u{c}' => out.push_str("\\f"),
-                c if (c as u32) < 0x20 || (c as u32) > 0x7e => {
-                    let mut buf = [0u16; 2];
-                    for u in c.encode_utf16(&mut buf) {
-                        out.push_str(&format!("\\u{u:04x}"));
-                    }
-                }
-                c => out.push(c),
-            }
-        }
-        out.push('"');
-    }
+    use crate::stream::write_py_json_str as js;
     let mut out = String::from("{");
     for (i, (k, v)) in opts.iter().enumerate() {
         if i > 0 {
             out.push_str(", ");
         }
-        js(k, &mut out);
+        js(&mut out, k, true);
         out.push_str(": ");
-        js(v, &mut out);
+        js(&mut out, v, true);
     }
     out.push('}');
     out

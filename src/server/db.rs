@@ -711,22 +711,9 @@ fn python_float(f: f64) -> String {
     }
 }
 
+/// fail2ban stores ban data with `ensure_ascii=False`.
 fn write_str(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
+    crate::stream::write_py_json_str(out, s, false);
 }
 
 /// Minimal SHA-1 (FIPS 180-1), enough for first-line hashes without a new dependency.
