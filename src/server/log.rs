@@ -1,5 +1,15 @@
-//! fail2ban.log line format (first subset): [`LogLevel`] with fail2ban's names and
-//! numbers, and the file / syslog line formatters ([`format_file_line`], [`format_syslog_line`]).
+//! fail2ban.log: [`LogLevel`] with fail2ban's names and numbers, the file / syslog line
+//! formatters ([`format_file_line`], [`format_syslog_line`]) and the process-wide logger
+//! every server part writes through ([`emit`] and the `flog!` macro).
+//!
+//! The logger is global, as in fail2ban: readers, jails and the action runner log from
+//! their own threads. The level check is one atomic load, so disabled levels cost
+//! nothing. Targets other than the plain sinks here are configured by the server
+//! (`set logtarget`), which calls [`set_target`].
+
+use std::io::Write;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 /// A log level: fail2ban's named levels or any other number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -55,6 +65,87 @@ impl LogLevel {
             _ => return Err(format!("Invalid log level {s:?}")),
         })
     }
+}
+
+/// Where log lines go.
+pub enum Target {
+    /// Nothing (before the server configured logging, and in unit tests).
+    Discard,
+    /// `STDOUT` / `STDERR` / a file: full lines with time and padding.
+    Stream(Box<dyn Write + Send>),
+    /// Lines collected in memory (tests).
+    Memory(Vec<String>),
+}
+
+static LEVEL: AtomicU8 = AtomicU8::new(20);
+static TARGET: Mutex<Target> = Mutex::new(Target::Discard);
+
+/// Sets the minimum level that is written.
+pub fn set_level(level: LogLevel) {
+    LEVEL.store(level.0, Ordering::Relaxed);
+}
+
+/// The current minimum level.
+pub fn level() -> LogLevel {
+    LogLevel(LEVEL.load(Ordering::Relaxed))
+}
+
+/// True if a record at `level` would be written (check before formatting costly messages).
+pub fn enabled(level: LogLevel) -> bool {
+    level.0 >= LEVEL.load(Ordering::Relaxed)
+}
+
+/// Replaces the sink; returns the previous one (so a caller can drain a `Memory` sink).
+pub fn set_target(target: Target) -> Target {
+    match TARGET.lock() {
+        Ok(mut t) => std::mem::replace(&mut *t, target),
+        Err(poisoned) => std::mem::replace(&mut *poisoned.into_inner(), target),
+    }
+}
+
+/// Writes one record from logger `name` (`fail2ban.filter`, `fail2ban.actions`, …).
+pub fn emit(level: LogLevel, name: &str, msg: &str) {
+    if !enabled(level) {
+        return;
+    }
+    let mut guard = match TARGET.lock() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    match &mut *guard {
+        Target::Discard => {}
+        Target::Stream(w) => {
+            let line =
+                format_file_line(&chrono::Local::now(), name, std::process::id(), level, msg);
+            // A failing log sink must not take the server down; the record is dropped.
+            let _ = writeln!(w, "{line}");
+            let _ = w.flush();
+        }
+        Target::Memory(lines) => {
+            lines.push(format_file_line(
+                &chrono::Local::now(),
+                name,
+                std::process::id(),
+                level,
+                msg,
+            ));
+        }
+    }
+}
+
+/// `flog!(NOTICE, "actions", "[{}] Ban {}", jail, ip)` logs to `fail2ban.actions` at NOTICE,
+/// formatting only when the level is enabled.
+#[macro_export]
+macro_rules! flog {
+    ($level:ident, $name:literal, $($arg:tt)+) => {
+        if $crate::server::log::enabled($crate::server::log::LogLevel::$level) {
+            $crate::server::log::emit(
+                $crate::server::log::LogLevel::$level,
+                concat!("fail2ban.", $name),
+                &format!($($arg)+),
+            );
+        }
+    };
 }
 
 /// File/STDOUT line: `YYYY-MM-DD HH:MM:SS,mmm <name:24>[pid]: <LEVEL:7> message`.
