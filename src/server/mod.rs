@@ -1,5 +1,18 @@
 //! The server: jails, log readers, failure and ban managers, actions, database, logging.
+//!
+//! [`Server`] (in `daemon`) owns the jails and the database and executes commands
+//! (`transmitter`, `jailcmd`); a [`jail::Jail`] runs a filter thread and an actions
+//! thread (`bans`); `logtarget` configures the process logger of `log`.
 
 pub mod action;
+pub mod bans;
+pub mod daemon;
 pub mod db;
+pub mod jail;
+pub mod jailcmd;
 pub mod log;
+pub mod logtarget;
+pub mod standin;
+pub mod transmitter;
+
+pub use daemon::Server;
