@@ -1,6 +1,10 @@
 //! `fail2ban-client`: getopt-style arguments ([`ClientArgs::parse`]), `-d`/`--dp` (dump
-//! the command stream) and `-t` (test the configuration). Commands that need the
-//! server's socket are not implemented yet (exit 255).
+//! the command stream), `-t` (test the configuration), then the socket commands and the
+//! interactive prompt ([`ops::Client`]). Messages go to stderr in fail2ban's format
+//! ([`Logger`]); replies are printed on stdout.
+
+mod ops;
+pub use ops::shlex_split;
 
 use crate::config::{self, Level, Source, StreamOptions};
 use crate::stream::{Command, Value};
@@ -213,32 +217,71 @@ Options:\n\
     )
 }
 
-fn level_name(l: Level) -> &'static str {
-    match l {
-        Level::Notice => "NOTICE",
-        Level::Warning => "WARNING",
-        Level::Error => "ERROR",
-    }
+/// The client's stderr logger: fail2ban's line format for its verbosity.
+#[derive(Debug, Clone, Copy)]
+pub struct Logger {
+    pub verbose: i32,
 }
 
-fn level_threshold(verbose: i32) -> Level {
-    if verbose <= 0 {
-        Level::Error
-    } else {
-        Level::Warning
+impl Logger {
+    /// The lowest level shown: `-q` errors only, default warnings, `-v` info, …
+    fn threshold(&self) -> u8 {
+        match self.verbose {
+            i32::MIN..=0 => 40,
+            1 => 30,
+            2 => 20,
+            3 => 10,
+            _ => 5,
+        }
+    }
+
+    pub fn emit(&self, level: u8, logger: &str, msg: &str) {
+        if level < self.threshold() {
+            return;
+        }
+        let name = crate::server::log::LogLevel(level).name();
+        let ts = chrono::Local::now().format("%Y-%m-%d %H:%M:%S,%3f");
+        if self.verbose >= 3 {
+            // fail2ban's verbose format: time, thread id, short level name.
+            // SAFETY: pthread_self has no preconditions.
+            let tid = unsafe { libc::pthread_self() } as u64;
+            let short: String = name.chars().take(5).collect();
+            eprintln!(" {ts} {tid:X} {short:<5} {msg}");
+        } else {
+            eprintln!("{ts} {logger:<24}[{}]: {name:<7} {msg}", std::process::id());
+        }
+    }
+    pub fn error(&self, logger: &str, msg: &str) {
+        self.emit(40, logger, msg);
+    }
+    pub fn warning(&self, logger: &str, msg: &str) {
+        self.emit(30, logger, msg);
+    }
+    pub fn info(&self, logger: &str, msg: &str) {
+        self.emit(20, logger, msg);
+    }
+    pub fn debug(&self, logger: &str, msg: &str) {
+        self.emit(10, logger, msg);
+    }
+    pub fn heavy(&self, logger: &str, msg: &str) {
+        self.emit(5, logger, msg);
+    }
+
+    /// Messages of the configuration reader.
+    pub fn config_lines(&self, lines: &[(Level, String, String)]) {
+        for (lvl, logger, msg) in lines {
+            let n = match lvl {
+                Level::Notice => 25,
+                Level::Warning => 30,
+                Level::Error => 40,
+            };
+            self.emit(n, logger, msg);
+        }
     }
 }
 
 fn print_log(lines: &[(Level, String, String)], verbose: i32) {
-    let min = level_threshold(verbose);
-    let pid = std::process::id();
-    for (lvl, logger, msg) in lines {
-        if *lvl < min && verbose < 2 {
-            continue;
-        }
-        let ts = chrono::Local::now().format("%Y-%m-%d %H:%M:%S,%3f");
-        eprintln!("{ts} {logger:<24}[{pid}]: {:<7} {msg}", level_name(*lvl));
-    }
+    Logger { verbose }.config_lines(lines);
 }
 
 /// Python's `pprint.pformat(cmd, width=1000, indent=2)` (what `--dp` prints).
@@ -498,15 +541,126 @@ pub fn main(prog: &str, args: Vec<String>) -> i32 {
             return code;
         }
     }
-    if a.command.is_empty() {
+    if a.command.is_empty() && !a.interactive {
         print!("{}", usage(prog));
         return 255;
     }
-    eprintln!(
-        "{prog}: '{}' needs the server socket, which is not implemented yet",
-        a.command.join(" ")
+    let log = Logger { verbose: a.verbose };
+    let mut client = match init_client(prog, a, log) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let ok = if client.args.interactive {
+        let cmd = client.args.command.clone();
+        (cmd.is_empty() || client.process_command(&cmd)) && client.interactive()
+    } else {
+        let cmd = client.args.command.clone();
+        client.process_command(&cmd)
+    };
+    if ok { 0 } else { 255 }
+}
+
+/// Settings from the command line, the rest from fail2ban.conf (as fail2ban's
+/// `initCmdLine`); on failure the exit code.
+fn init_client(prog: &str, a: ClientArgs, log: Logger) -> Result<ops::Client, i32> {
+    log.info(
+        "fail2ban",
+        &format!(
+            "Using start params {}",
+            Value::List(std::env::args().skip(1).map(Value::Str).collect::<Vec<_>>())
+        ),
     );
-    255
+    let timeout = match &a.timeout {
+        None => ops::MAX_WAITTIME,
+        Some(t) => match config::time::parse_time(t) {
+            Ok(v) => v,
+            Err(e) => {
+                println!("ERROR: {e}");
+                log.error("fail2ban", "Init of command line failed");
+                return Err(255);
+            }
+        },
+    };
+    let given = [
+        a.socket.clone(),
+        a.pidfile.clone(),
+        a.loglevel.clone(),
+        a.logtarget.clone(),
+        a.syslogsocket.clone(),
+    ];
+    let mut vals: Vec<String> = Vec::with_capacity(5);
+    let mut early: Option<Vec<(String, String)>> = None;
+    for (i, name) in ["socket", "pidfile", "loglevel", "logtarget", "syslogsocket"]
+        .iter()
+        .enumerate()
+    {
+        if let Some(v) = &given[i] {
+            vals.push(v.clone());
+            continue;
+        }
+        if early.is_none() {
+            early = Some(match early_options(&a) {
+                Ok(e) => e,
+                Err(msg) => {
+                    println!("ERROR: {msg}");
+                    log.error("fail2ban", "Init of command line failed");
+                    return Err(255);
+                }
+            });
+        }
+        let v = early
+            .iter()
+            .flatten()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default();
+        vals.push(v);
+    }
+    let [socket, pidfile, loglevel, logtarget, syslogsocket]: [String; 5] =
+        vals.try_into().map_err(|_| 255)?;
+    log.info("fail2ban", &format!("Using socket file {socket}"));
+    if let Err(e) = config::global::check_loglevel(&loglevel) {
+        println!("ERROR: {}", e.message);
+        log.error("fail2ban", "Init of command line failed");
+        return Err(255);
+    }
+    let lname = crate::server::log::LogLevel::parse(&loglevel)
+        .map(|l| l.name())
+        .unwrap_or_else(|_| loglevel.clone());
+    log.info(
+        "fail2ban",
+        &format!("Using pid file {pidfile}, [{lname}] logging to {logtarget}"),
+    );
+    Ok(ops::Client {
+        prog: prog.to_string(),
+        args: a,
+        log,
+        socket,
+        pidfile,
+        loglevel,
+        logtarget,
+        syslogsocket,
+        timeout,
+    })
+}
+
+/// fail2ban.conf's early options (socket, pidfile, log settings) of the chosen config dir.
+fn early_options(a: &ClientArgs) -> Result<Vec<(String, String)>, String> {
+    let (src, basedir): (Box<dyn Source>, String) = match &a.conf {
+        Some(c) => (Box::new(config::FsSource), c.clone()),
+        None => config::default_source(),
+    };
+    let mut rd = config::Reader::new(src.as_ref(), &basedir);
+    let f2b = rd.fs.read("fail2ban").map_err(|e| e.message)?;
+    rd.sync_log();
+    let names = rd.fs.names.clone();
+    let early =
+        config::global::early_options(f2b.as_ref(), &names, &mut rd.log).map_err(|e| e.message)?;
+    Logger { verbose: a.verbose }.config_lines(&rd.log.lines);
+    Ok(early
+        .iter()
+        .map(|(k, v)| (k.clone(), v.to_var().unwrap_or_default()))
+        .collect())
 }
 
 #[cfg(test)]

@@ -189,6 +189,20 @@ mod tests {
     }
 
     #[test]
+    fn str_subclass_in_reply_is_data() {
+        // What fail2ban's server sends for `[IPAddr('1.1.1.1')]`: builtins.str reduced.
+        let p = b"\x80\x05\x95)\x00\x00\x00\x00\x00\x00\x00K\x00]\x94\x8c\x08builtins\x94\x8c\x03str\x94\x93\x94\x8c\x071.1.1.1\x94\x85\x94R\x94a\x86\x94.";
+        assert_eq!(
+            decode(p, Mode::Reply),
+            Ok(Decoded::Value(Value::Tuple(vec![
+                Value::Int(0),
+                Value::List(vec![Value::str("1.1.1.1")])
+            ])))
+        );
+        assert!(decode(p, Mode::Request).is_err());
+    }
+
+    #[test]
     fn reply_mode_only_accepts_code_exception_pairs() {
         let e = ExcReply::new("builtins", "KeyError", "k");
         let bytes = encode_exception_reply(1, &e);

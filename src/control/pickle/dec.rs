@@ -563,11 +563,16 @@ impl Machine<'_> {
                     }
                 }
                 b'R' if self.mode == Mode::Reply => {
-                    let (args, _) = self.pop()?;
+                    let (args, depth) = self.pop()?;
                     let (func, _) = self.pop()?;
                     match (func, args) {
                         (Obj::Global(module, name), Obj::Val(Value::Tuple(args))) => {
-                            self.push(Obj::Exc(ExcReply { module, name, args }), 1)?
+                            match builtin_value(&module, &name, &args) {
+                                // e.g. fail2ban's IPAddr, a str subclass, pickles as
+                                // builtins.str('1.2.3.4'): it is plain data.
+                                Some(v) => self.push(Obj::Val(v), depth)?,
+                                None => self.push(Obj::Exc(ExcReply { module, name, args }), 1)?,
+                            }
                         }
                         _ => return err("REDUCE of something other than class(*args)"),
                     }
@@ -754,4 +759,23 @@ fn py2_string_literal(s: &str) -> Result<String, PickleError> {
         return err("non-ASCII Python 2 string");
     }
     Ok(out)
+}
+
+/// `builtins.<type>(arg)` for the plain data types, as a value (reply mode only).
+fn builtin_value(module: &str, name: &str, args: &[Value]) -> Option<Value> {
+    if module != "builtins" {
+        return None;
+    }
+    Some(match (name, args) {
+        ("str", []) => Value::Str(String::new()),
+        ("str", [Value::Str(s)]) => Value::Str(s.clone()),
+        ("int", [Value::Int(i)]) => Value::Int(*i),
+        ("int", [Value::Bool(b)]) => Value::Int(i64::from(*b)),
+        ("float", [Value::Float(f)]) => Value::Float(*f),
+        ("list" | "set" | "frozenset", [Value::List(x) | Value::Tuple(x)]) => {
+            Value::List(x.clone())
+        }
+        ("tuple", [Value::List(x) | Value::Tuple(x)]) => Value::Tuple(x.clone()),
+        _ => return None,
+    })
 }
