@@ -3,3 +3,4 @@
 pub mod action;
 pub mod db;
 pub mod log;
+pub mod reader;
