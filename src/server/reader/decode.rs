@@ -29,12 +29,13 @@ impl Encoding {
             "utf_8" | "utf8" | "u8" | "utf" | "cp65001" | "utf8_ucs2" | "utf8_ucs4" => {
                 Encoding::Utf8
             }
-            "latin_1" | "latin1" | "latin" | "l1" | "8859" | "cp819" | "csisolatin1"
-            | "ibm819" | "iso8859" | "iso8859_1" | "iso_8859_1" | "iso_8859_1_1987"
-            | "iso_ir_100" => Encoding::Latin1,
-            "ascii" | "646" | "ansi_x3.4_1968" | "ansi_x3.4_1986" | "ansi_x3_4_1968"
-            | "cp367" | "csascii" | "ibm367" | "iso646_us" | "iso_646.irv_1991" | "iso_ir_6"
-            | "us" | "us_ascii" => Encoding::Ascii,
+            "latin_1" | "latin1" | "latin" | "l1" | "8859" | "cp819" | "csisolatin1" | "ibm819"
+            | "iso8859" | "iso8859_1" | "iso_8859_1" | "iso_8859_1_1987" | "iso_ir_100" => {
+                Encoding::Latin1
+            }
+            "ascii" | "646" | "ansi_x3.4_1968" | "ansi_x3.4_1986" | "ansi_x3_4_1968" | "cp367"
+            | "csascii" | "ibm367" | "iso646_us" | "iso_646.irv_1991" | "iso_ir_6" | "us"
+            | "us_ascii" => Encoding::Ascii,
             "cp1252" | "1252" | "windows_1252" => Encoding::Cp1252,
             "iso8859_15" | "iso_8859_15" | "l9" | "latin9" => Encoding::Latin9,
             _ => return Err(format!("unknown encoding: {name}")),
@@ -69,7 +70,10 @@ impl Encoding {
                 Ok(s) => (Cow::Borrowed(s), false),
                 Err(_) => (String::from_utf8_lossy(bytes), true),
             },
-            Encoding::Latin1 => (Cow::Owned(bytes.iter().map(|&b| b as char).collect()), false),
+            Encoding::Latin1 => (
+                Cow::Owned(bytes.iter().map(|&b| b as char).collect()),
+                false,
+            ),
             Encoding::Ascii => (
                 Cow::Owned(
                     bytes
@@ -137,9 +141,9 @@ fn locale_encoding() -> Encoding {
 /// for Python's strict decoder).
 fn cp1252_char(b: u8) -> Option<char> {
     const HIGH: [u16; 32] = [
-        0x20AC, 0, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
-        0x2039, 0x0152, 0, 0x017D, 0, 0, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013,
-        0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0, 0x017E, 0x0178,
+        0x20AC, 0, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160, 0x2039,
+        0x0152, 0, 0x017D, 0, 0, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014, 0x02DC,
+        0x2122, 0x0161, 0x203A, 0x0153, 0, 0x017E, 0x0178,
     ];
     if (0x80..0xA0).contains(&b) {
         match HIGH[usize::from(b - 0x80)] {

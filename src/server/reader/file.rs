@@ -131,10 +131,12 @@ impl LogFile {
         };
         let tail = matches!(cfg.start, StartAt::Tail);
         let mut pos = if tail { meta.len() } else { 0 };
-        if let Some((saved_hash, saved_pos)) = &cfg.saved {
-            if !tail && *saved_hash == hash && *saved_pos > 0 {
-                pos = *saved_pos;
-            }
+        if let Some((saved_hash, saved_pos)) = &cfg.saved
+            && !tail
+            && *saved_hash == hash
+            && *saved_pos > 0
+        {
+            pos = *saved_pos;
         }
         let seek = match (tail, cfg.seek_since, cfg.time_of.take()) {
             (false, Some(since), Some(f)) => Some((since, f)),
@@ -233,7 +235,13 @@ impl LogFile {
             Ok(false) => Pass::Stopped,
             Err(e) => {
                 let msg = py_os_error(&e, &self.path);
-                flog!(ERROR, "filter", "Unable to read {}: {}", self.path.display(), msg);
+                flog!(
+                    ERROR,
+                    "filter",
+                    "Unable to read {}: {}",
+                    self.path.display(),
+                    msg
+                );
                 if out.send(ReadEvent::Error {
                     path: self.path.clone(),
                     message: msg,
@@ -302,27 +310,28 @@ impl LogFile {
                 self.vanished = false;
             }
         }
-        if let Some((since, mut time_of)) = self.seek.take() {
-            if size > 0 {
-                flog!(
-                    DEBUG,
-                    "filter",
-                    "Seek to find time {} ({}), file size {}",
-                    since,
-                    time2str(since),
-                    size
-                );
-                let from = self.pos;
-                self.pos = seek::seek_to_time(file, from, size, since, &mut time_of, self.enc)?;
-                flog!(
-                    DEBUG,
-                    "filter",
-                    "Position {} from {} (start {}) after seek",
-                    self.pos,
-                    size,
-                    from
-                );
-            }
+        // Taken even for an empty file: the seek is for the first read only.
+        if let Some((since, mut time_of)) = self.seek.take()
+            && size > 0
+        {
+            flog!(
+                DEBUG,
+                "filter",
+                "Seek to find time {} ({}), file size {}",
+                since,
+                time2str(since),
+                size
+            );
+            let from = self.pos;
+            self.pos = seek::seek_to_time(file, from, size, since, &mut time_of, self.enc)?;
+            flog!(
+                DEBUG,
+                "filter",
+                "Position {} from {} (start {}) after seek",
+                self.pos,
+                size,
+                from
+            );
         }
         if size <= self.pos {
             self.in_operation = true;
