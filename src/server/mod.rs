@@ -12,6 +12,7 @@ pub mod jail;
 pub mod jailcmd;
 pub mod log;
 pub mod logtarget;
+pub mod reader;
 pub mod standin;
 pub mod transmitter;
 
