@@ -5,15 +5,21 @@
 //! thread (`bans`); `logtarget` configures the process logger of `log`.
 
 pub mod action;
+pub mod banmanager;
 pub mod bans;
 pub mod daemon;
 pub mod db;
+pub mod failmanager;
+pub mod formula;
+pub mod ignore;
+pub mod increment;
 pub mod jail;
 pub mod jailcmd;
 pub mod log;
 pub mod logtarget;
 pub mod reader;
 pub mod standin;
+pub mod ticket;
 pub mod transmitter;
 
 pub use daemon::Server;
