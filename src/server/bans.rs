@@ -14,11 +14,12 @@ use crossbeam_channel::{Receiver, RecvTimeoutError};
 use serde_json::Value as Json;
 
 use crate::filter::addr::IpAddr;
+use crate::server::action::{Family, JailActions, TagSource};
+use crate::server::banmanager::{AddBan, BanManager, already_banned_level};
 use crate::server::db::{BanRecord, CurrentBansQuery, Database};
+use crate::server::formula::{Env, Formula, Num};
 use crate::server::jail::{TicketTags, lock, now, time2str};
-use crate::server::standin::action::{Family, JailActions};
-use crate::server::standin::banmanager::{AddBan, BanManager};
-use crate::server::standin::ticket::Ticket;
+use crate::server::ticket::Ticket;
 use crate::stream::Value;
 
 /// `bantime.*` options of a jail.
@@ -34,13 +35,16 @@ pub struct Increment {
 }
 
 impl Increment {
-    /// The new ban time for a ticket whose id was banned `count` times before.
+    /// The new ban time for a ticket whose id was banned `count` times before: the
+    /// multipliers or the formula, never below `base`, capped by `maxtime`, plus a
+    /// random part up to `rndtime`.
     pub fn new_bantime(&self, base: i64, count: u32) -> i64 {
-        let factor: f64 = self
+        let factor = self
             .factor
             .as_deref()
-            .and_then(|f| f.trim().parse().ok())
-            .unwrap_or(1.0);
+            .and_then(|f| Formula::parse(f).ok())
+            .and_then(|f| f.eval(&Env::empty()).ok())
+            .unwrap_or(Num::Int(1));
         let mut t = match self.multipliers.as_deref().map(str::split_whitespace) {
             Some(ms) => {
                 let ms: Vec<f64> = ms.filter_map(|m| m.parse().ok()).collect();
@@ -48,9 +52,23 @@ impl Increment {
                     .get((count as usize).min(ms.len().saturating_sub(1)))
                     .copied()
                     .unwrap_or(1.0);
-                base as f64 * factor * m
+                base as f64 * factor.as_f64() * m
             }
-            None => base as f64 * f64::from(1u32 << count.min(20)) * factor,
+            None => {
+                let text = self.formula.as_deref().unwrap_or(DEFAULT_FORMULA);
+                let env = Env {
+                    ban_time: Num::Int(i128::from(base)),
+                    ban_count: Num::Int(i128::from(count)),
+                    ban_factor: Some(factor),
+                };
+                match Formula::parse(text).and_then(|f| f.eval(&env)) {
+                    Ok(n) => n.as_f64(),
+                    Err(e) => {
+                        crate::flog!(ERROR, "observer", "bantime.formula {text:?}: {e}");
+                        base as f64
+                    }
+                }
+            }
         };
         if t < base as f64 {
             t = base as f64;
@@ -60,8 +78,23 @@ impl Increment {
         {
             t = mx as f64;
         }
+        if let Some(r) = self.rndtime.filter(|r| *r > 0) {
+            t += (random_unit() * r as f64).floor();
+        }
         t as i64
     }
+}
+
+/// fail2ban's default `bantime.formula`.
+const DEFAULT_FORMULA: &str = "ban.Time * (1<<(ban.Count if ban.Count<20 else 20)) * banFactor";
+
+/// A number in [0, 1) from the clock's sub-second noise (rndtime needs no crypto).
+fn random_unit() -> f64 {
+    let n = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    f64::from(n.wrapping_mul(2_654_435_761) % 1_000_000) / 1_000_000.0
 }
 
 /// Ban list and actions of one jail.
@@ -96,11 +129,7 @@ pub fn sec2str(secs: f64) -> String {
 }
 
 fn family_of(t: &Ticket) -> Family {
-    match t.ip.as_ref().and_then(|i| i.family()) {
-        Some(crate::filter::addr::Family::Inet4) => Family::Inet4,
-        Some(crate::filter::addr::Family::Inet6) => Family::Inet6,
-        None => Family::None,
-    }
+    Family::from(t.ip.as_ref().and_then(|i| i.family()))
 }
 
 /// The DB `data` of a ticket: matches, failures, then the capture groups.
@@ -162,7 +191,7 @@ impl ActionsCore {
         ActionsCore {
             jail: jail.to_string(),
             bm: BanManager::new(),
-            actions: JailActions::default(),
+            actions: JailActions::new(jail),
             incr: Increment::default(),
             idle: false,
         }
@@ -170,7 +199,7 @@ impl ActionsCore {
 
     /// Rows of `bips` to restore when the jail starts (compat-spec 4.8).
     pub fn restore_query(&self, db: &Database, t: f64) -> Vec<BanRecord> {
-        let bantime = self.bm.bantime;
+        let bantime = self.bm.bantime();
         let q = CurrentBansQuery {
             jail: Some(&self.jail),
             ip: None,
@@ -199,65 +228,80 @@ impl ActionsCore {
 
     /// Bans one ticket (filter, manual or restored). True when newly banned.
     pub fn ban_ticket(&mut self, mut t: Ticket, now: f64, db: Option<&Arc<Database>>) -> bool {
-        let bantime = self.bm.bantime_of(&t);
         let ip =
             t.ip.as_ref()
                 .map(|i| i.ntoa())
                 .unwrap_or_else(|| t.fid.clone());
-        if bantime >= 0 && t.time + (bantime as f64) < now {
-            crate::flog!(
-                INFO,
-                "actions",
-                "[{}] Ignore {}, expired bantime",
-                self.jail,
-                ip
-            );
-            return false;
-        }
-        // Previous bans of this id (the observer's lookup for bantime.increment).
+        // Previous bans of this id (the observer's lookup for bantime.increment); the ban
+        // manager raises the count by one when it adds the ban.
         let mut prev: Option<(u32, i64)> = None;
-        if !t.restored {
-            t.bancount = 1;
-            if self.incr.enabled
-                && let Some(db) = db
+        if !t.restored
+            && self.incr.enabled
+            && let Some(db) = db
+        {
+            let jail = (!self.incr.overalljails).then_some(self.jail.as_str());
+            if let Ok(Some(info)) =
+                db.get_ban(&ip, jail, None, self.incr.overalljails, None, now as i64)
+                && info.ban_count > 0
             {
-                let jail = (!self.incr.overalljails).then_some(self.jail.as_str());
-                if let Ok(Some(info)) =
-                    db.get_ban(&ip, jail, None, self.incr.overalljails, None, now as i64)
-                    && info.ban_count > 0
-                {
-                    let n = u32::try_from(info.ban_count).unwrap_or(0);
-                    t.bancount = n + 1;
-                    prev = Some((n, info.time_of_ban));
-                }
+                let n = u32::try_from(info.ban_count).unwrap_or(0);
+                t.bancount = n;
+                prev = Some((n, info.time_of_ban));
             }
         }
         let restored = t.restored;
         let fid = t.fid.clone();
-        let since_ban = |old: &Ticket| now - old.time;
-        let already_since = self.bm.get_mut(&fid).map(|o| since_ban(o));
-        match self.bm.add_ban(t.clone(), now) {
+        let fail_time = t.time;
+        match self.bm.add_ban(t, now) {
+            AddBan::Expired => {
+                crate::flog!(
+                    INFO,
+                    "actions",
+                    "[{}] Ignore {}, expired bantime",
+                    self.jail,
+                    ip
+                );
+                false
+            }
             AddBan::Added => {
                 if restored {
                     crate::flog!(NOTICE, "actions", "[{}] Restore Ban {}", self.jail, ip);
                 } else {
                     crate::flog!(NOTICE, "actions", "[{}] Ban {}", self.jail, ip);
                 }
+                let Some(mut t) = self.bm.get(&fid).cloned() else {
+                    return false;
+                };
+                let bantime = t.ban_time(self.bm.bantime());
                 let tags = TicketTags { t: &t, bantime };
                 self.actions.ban(&tags, family_of(&t), restored);
+                let epoch = self.actions.ban_epoch();
+                if let Some(b) = self.bm.get_mut(&fid) {
+                    b.ban_epoch = epoch;
+                }
                 if !restored {
                     self.observe_ban(&mut t, bantime, prev, db);
                 }
                 true
             }
-            AddBan::AlreadyBanned { .. } => {
-                let d = already_since.unwrap_or(0.0);
-                if d < 3.0 {
-                    crate::flog!(DEBUG, "actions", "[{}] {} already banned", self.jail, ip);
-                } else if d < 60.0 {
-                    crate::flog!(NOTICE, "actions", "[{}] {} already banned", self.jail, ip);
-                } else {
-                    crate::flog!(WARNING, "actions", "[{}] {} already banned", self.jail, ip);
+            AddBan::AlreadyBanned {
+                time, ban_epoch, ..
+            } => {
+                let level = already_banned_level(fail_time, time);
+                crate::server::log::emit(
+                    level,
+                    "fail2ban.actions",
+                    &format!("[{}] {} already banned", self.jail, ip),
+                );
+                if let Some(t) = self.bm.get(&fid).cloned() {
+                    let bantime = t.ban_time(self.bm.bantime());
+                    let tags = TicketTags { t: &t, bantime };
+                    let mut epoch = ban_epoch;
+                    self.actions
+                        .already_banned(&tags, family_of(&t), &mut epoch, fail_time - time);
+                    if let Some(b) = self.bm.get_mut(&fid) {
+                        b.ban_epoch = epoch;
+                    }
                 }
                 false
             }
@@ -292,10 +336,7 @@ impl ActionsCore {
             );
             if bantime != base {
                 t.bantime = Some(bantime);
-                if let Some(b) = self.bm.get_mut(&ip) {
-                    b.bantime = Some(bantime);
-                    b.bancount = t.bancount;
-                }
+                self.bm.set_ticket_bantime(&ip, bantime);
                 crate::flog!(
                     NOTICE,
                     "observer",
@@ -333,7 +374,7 @@ impl ActionsCore {
         crate::flog!(NOTICE, "actions", "[{}] Unban {}", self.jail, ip);
         let tags = TicketTags {
             t,
-            bantime: self.bm.bantime_of(t),
+            bantime: t.ban_time(self.bm.bantime()),
         };
         self.actions.unban(&tags, family_of(t));
     }
@@ -355,33 +396,24 @@ impl ActionsCore {
         }
     }
 
-    /// Flushes every current ban (jail stop): `actionflush` or per-ticket unban.
-    pub fn flush_all(&mut self) -> usize {
+    /// Flushes every current ban through the actions (`actionflush` or per-ticket
+    /// unban; the actions log `Flush ticket(s) with A` / `Unban ip`). `stopping`: jail
+    /// stop (else `unban --all`).
+    pub fn flush_all(&mut self, stopping: bool) -> usize {
         let tickets = self.bm.flush();
-        let bt = self.bm.bantime;
+        let bt = self.bm.bantime();
         let tags: Vec<TicketTags<'_>> = tickets
             .iter()
             .map(|t| TicketTags {
                 t,
-                bantime: t.bantime.unwrap_or(bt),
+                bantime: t.ban_time(bt),
             })
             .collect();
-        let refs: Vec<&dyn crate::server::action::TagSource> = tags
-            .iter()
-            .map(|t| t as &dyn crate::server::action::TagSource)
-            .collect();
-        let flushed = self.actions.flush(&refs);
-        for name in flushed {
-            crate::flog!(
-                NOTICE,
-                "actions",
-                "[{}] Flush ticket(s) with {}",
-                self.jail,
-                name
-            );
-        }
-        for t in &tickets {
-            crate::flog!(NOTICE, "actions", "[{}] Unban {}", self.jail, t.fid);
+        let refs: Vec<&dyn TagSource> = tags.iter().map(|t| t as &dyn TagSource).collect();
+        if stopping {
+            self.actions.flush(&refs);
+        } else {
+            self.actions.flush_all(&refs);
         }
         tickets.len()
     }

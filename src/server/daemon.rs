@@ -166,12 +166,7 @@ impl Server {
         {
             crate::flog!(ERROR, "database", "{e}");
         }
-        let mut j = Jail::new(name, b, st.db.clone());
-        {
-            let mut core = lock(&j.acts);
-            core.bm.bantime = 600;
-        }
-        j.backend = b.to_string();
+        let j = Jail::new(name, b, st.db.clone());
         st.jails.push(j);
         Ok(())
     }

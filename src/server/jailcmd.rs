@@ -5,9 +5,9 @@ use std::sync::atomic::Ordering;
 
 use crate::control::pickle::ExcReply;
 use crate::filter::addr::{IpAddr, UseDns};
+use crate::server::action::CommandAction;
 use crate::server::daemon::{Server, State, exc};
-use crate::server::jail::{Jail, lock, time2str};
-use crate::server::standin::action::CommandAction;
+use crate::server::jail::{Jail, lock};
 use crate::server::transmitter::{arg, index_error, py_int, str2sec};
 use crate::stream::Value;
 
@@ -189,7 +189,7 @@ pub fn set(srv: &Server, st: &mut State, cmd: &[Value], multiple: bool) -> Resul
         }
         "findtime" => {
             let v = str2sec(&arg(cmd, 2)?)?;
-            f.fm.findtime = v;
+            f.fm.findtime = v as f64;
             crate::flog!(INFO, "filter", "  findtime: {v}");
             reply(Value::Int(v))
         }
@@ -227,7 +227,9 @@ pub fn set(srv: &Server, st: &mut State, cmd: &[Value], multiple: bool) -> Resul
         }
         "bantime" => {
             let v = str2sec(&arg(cmd, 2)?)?;
-            lock(&jail.acts).bm.bantime = v;
+            let mut core = lock(&jail.acts);
+            core.bm.set_bantime(v);
+            core.actions.set_bantime(v);
             crate::flog!(INFO, "actions", "  banTime: {v}");
             reply(Value::Int(v))
         }
@@ -393,7 +395,7 @@ pub fn get(st: &State, cmd: &[Value]) -> Result<Value, ExcReply> {
     let core = lock(&jail.acts);
     Ok(match key.as_str() {
         "banned" => {
-            let banned: Vec<String> = core.bm.ban_list().iter().map(|t| t.fid.clone()).collect();
+            let banned: Vec<String> = core.bm.ban_list();
             match &cmd[2..] {
                 [] => list_of(&banned),
                 [one] => Value::Int(i64::from(banned.contains(&one.to_py_str()))),
@@ -406,29 +408,10 @@ pub fn get(st: &State, cmd: &[Value]) -> Result<Value, ExcReply> {
         }
         "banip" => {
             let with_time = cmd.get(2).map(Value::to_py_str).as_deref() == Some("--with-time");
-            let list = core.bm.ban_list();
             if with_time {
-                Value::List(
-                    list.iter()
-                        .map(|t| {
-                            let bt = core.bm.bantime_of(t);
-                            let end = if bt < 0 {
-                                "9999-12-31 23:59:59".to_string()
-                            } else {
-                                time2str(t.time + bt as f64)
-                            };
-                            Value::Str(format!(
-                                "{} \t{} + {} = {}",
-                                t.fid,
-                                time2str(t.time),
-                                bt,
-                                end
-                            ))
-                        })
-                        .collect(),
-                )
+                list_of(&core.bm.ban_list_with_time())
             } else {
-                let ids: Vec<String> = list.iter().map(|t| t.fid.clone()).collect();
+                let ids = core.bm.ban_list_ordered();
                 match cmd.get(2) {
                     Some(sep) => Value::Str(ids.join(&sep.to_py_str())),
                     None => list_of(&ids),
@@ -445,7 +428,7 @@ pub fn get(st: &State, cmd: &[Value]) -> Result<Value, ExcReply> {
         "failregex" => list_of(&f.spec.failregex),
         "ignoreregex" => list_of(&f.spec.ignoreregex),
         "usedns" => Value::Str(f.spec.usedns.as_str().to_string()),
-        "findtime" => Value::Int(f.fm.findtime),
+        "findtime" => Value::Int(f.fm.findtime as i64),
         "datepattern" => match &f.spec.datepattern {
             Some(p) => Value::Tuple(vec![Value::Str(p.clone()), Value::None]),
             None => Value::Tuple(vec![Value::None, "Default Detectors".into()]),
@@ -454,7 +437,7 @@ pub fn get(st: &State, cmd: &[Value]) -> Result<Value, ExcReply> {
         "maxmatches" => Value::Int(f.fm.maxmatches as i64),
         "maxretry" => Value::Int(i64::from(f.fm.maxretry)),
         "maxlines" => Value::Int(f.spec.maxlines as i64),
-        "bantime" => Value::Int(core.bm.bantime),
+        "bantime" => Value::Int(core.bm.bantime()),
         "actions" => list_of(&core.actions.names()),
         "idle" => Value::Bool(f.idle),
         "action" => {
@@ -471,7 +454,7 @@ pub fn get(st: &State, cmd: &[Value]) -> Result<Value, ExcReply> {
             let act = core.actions.get(&a).ok_or_else(|| {
                 ExcReply::new("builtins", "KeyError", format!("Invalid Action name: {a}"))
             })?;
-            list_of(&act.properties())
+            list_of(&act.property_names())
         }
         k if k.starts_with("bantime.") => {
             let i = &core.incr;
@@ -516,10 +499,10 @@ pub fn status(jail: &Jail, flavor: &str) -> Value {
     ]);
     let mut acts = vec![
         t("Currently banned", Value::Int(core.bm.size() as i64)),
-        t("Total banned", Value::Int(core.bm.total() as i64)),
+        t("Total banned", Value::Int(core.bm.total_banned() as i64)),
     ];
     if flavor != "short" {
-        let ids: Vec<String> = core.bm.ban_list().iter().map(|t| t.fid.clone()).collect();
+        let ids: Vec<String> = core.bm.ban_list();
         acts.push(t("Banned IP list", list_of(&ids)));
     }
     Value::List(vec![t("Filter", filter), t("Actions", Value::List(acts))])
@@ -532,12 +515,7 @@ pub fn banned_all(st: &State, ips: &[Value]) -> Result<Value, ExcReply> {
             st.jails
                 .iter()
                 .map(|j| {
-                    let ids: Vec<String> = lock(&j.acts)
-                        .bm
-                        .ban_list()
-                        .iter()
-                        .map(|t| t.fid.clone())
-                        .collect();
+                    let ids: Vec<String> = lock(&j.acts).bm.ban_list();
                     Value::Dict(vec![(Value::Str(j.name.clone()), list_of(&ids))])
                 })
                 .collect(),
@@ -550,7 +528,7 @@ pub fn banned_all(st: &State, ips: &[Value]) -> Result<Value, ExcReply> {
                 let js: Vec<String> = st
                     .jails
                     .iter()
-                    .filter(|j| lock(&j.acts).bm.ban_list().iter().any(|t| t.fid == ip))
+                    .filter(|j| lock(&j.acts).bm.contains(&ip))
                     .map(|j| j.name.clone())
                     .collect();
                 list_of(&js)
