@@ -16,7 +16,7 @@ use serde_json::Value as Json;
 use crate::filter::addr::IpAddr;
 use crate::server::action::{Family, JailActions, TagSource};
 use crate::server::banmanager::{AddBan, BanManager, already_banned_level};
-use crate::server::db::{BanRecord, CurrentBansQuery, Database};
+use crate::server::db::{BanRecord, CurrentBansQuery, Database, python_json};
 use crate::server::formula::{Env, Formula, Num};
 use crate::server::jail::{TicketTags, lock, now, time2str};
 use crate::server::ticket::Ticket;
@@ -132,24 +132,72 @@ fn family_of(t: &Ticket) -> Family {
     Family::from(t.ip.as_ref().and_then(|i| i.family()))
 }
 
-/// The DB `data` of a ticket: matches, failures, then the capture groups.
-pub fn ticket_json(t: &Ticket) -> Json {
-    let mut m = serde_json::Map::new();
-    m.insert(
-        "matches".into(),
-        Json::Array(t.matches.iter().map(|s| Json::String(s.clone())).collect()),
-    );
-    m.insert("failures".into(), Json::from(t.failures));
+/// Ticket data key (private to the server) holding the first match split as fail2ban's
+/// tuple line `[before-date, date, after-date]`: fail2ban stores the first failure's
+/// match in that form and later ones joined, and the DB rows keep both.
+pub const TUPLE_KEY: &str = "\u{1}tuple";
+
+/// The DB `data` of a ticket as JSON text in fail2ban's key order: matches (newest
+/// `maxmatches`, key omitted for 0), failures, then the capture groups in regex order.
+pub fn ticket_json_text(t: &Ticket, maxmatches: usize) -> String {
+    let mut out = String::from("{");
+    let mut first = true;
+    let mut field = |out: &mut String, k: &str, v: &Json| {
+        if !first {
+            out.push_str(", ");
+        }
+        first = false;
+        out.push_str(&python_json(&Json::String(k.to_string())));
+        out.push_str(": ");
+        out.push_str(&python_json(v));
+    };
+    if maxmatches > 0 {
+        let tuple: Option<Vec<Json>> =
+            t.data
+                .iter()
+                .find(|(k, _)| k == TUPLE_KEY)
+                .and_then(|(_, v)| match v {
+                    Value::List(parts) => {
+                        Some(parts.iter().map(|p| Json::String(p.to_py_str())).collect())
+                    }
+                    _ => None,
+                });
+        let mut items: Vec<Json> = t
+            .matches
+            .iter()
+            .enumerate()
+            .map(|(i, m)| match &tuple {
+                Some(parts)
+                    if i == 0
+                        && parts
+                            .iter()
+                            .map(|p| p.as_str().unwrap_or_default())
+                            .collect::<String>()
+                            == *m =>
+                {
+                    Json::Array(parts.clone())
+                }
+                _ => Json::String(m.clone()),
+            })
+            .collect();
+        let cut = items.len().saturating_sub(maxmatches);
+        items.drain(..cut);
+        field(&mut out, "matches", &Json::Array(items));
+    }
+    field(&mut out, "failures", &Json::from(t.failures));
     for (k, v) in &t.data {
         let j = match v {
             Value::Int(i) => Json::from(*i),
             Value::Bool(b) => Json::Bool(*b),
+            Value::Float(f) => Json::from(*f),
             Value::None => continue,
+            _ if k.starts_with('\u{1}') => continue,
             other => Json::String(other.to_py_str()),
         };
-        m.insert(k.clone(), j);
+        field(&mut out, k, &j);
     }
-    Json::Object(m)
+    out.push('}');
+    out
 }
 
 /// A restored ticket from a `bips` row.
@@ -358,9 +406,10 @@ impl ActionsCore {
                 time_of_ban: t.time.round() as i64,
                 bantime,
                 ban_count: i64::from(t.bancount.max(1)),
-                data: ticket_json(t),
+                data: Json::Null,
             };
-            if let Err(e) = db.add_ban(&rec) {
+            let text = ticket_json_text(t, db.max_matches());
+            if let Err(e) = db.add_ban_text(&rec, &text) {
                 crate::flog!(ERROR, "observer", "{e}");
             }
         }

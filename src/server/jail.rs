@@ -505,6 +505,20 @@ fn process_line(ctx: &FilterCtx, f: &mut FilterState, line: &str, in_operation: 
                 tk.data.push((k.clone(), v.clone()));
             }
         }
+        if f.fm.get(&fid).is_none()
+            && let [only] = fail.data.matches.as_slice()
+            && let Some(m) = f.matcher.as_mut()
+            && let Some(dm) = m.date_detector().match_time(only, t_now)
+            && let (s, e) = dm.span
+            && only.is_char_boundary(s)
+            && only.is_char_boundary(e)
+        {
+            let parts = [&only[..s], &only[s..e], &only[e..]];
+            tk.data.push((
+                bans::TUPLE_KEY.to_string(),
+                Value::List(parts.iter().map(|p| Value::str(*p)).collect()),
+            ));
+        }
         let addr = tk.ip.clone().unwrap_or(id);
         if let Some(cause) = f.ignore.is_ignored(&ctx.name, &addr, Some(&tk)) {
             crate::flog!(INFO, "filter", "[{}] Ignore {} by {}", ctx.name, fid, cause);
