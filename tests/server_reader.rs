@@ -789,3 +789,44 @@ fn symlinked_log_rotated_elsewhere_is_followed() {
     assert_eq!(got.texts(), ["a 0", "a 1", "b 0", "b 1"]);
     r.stop();
 }
+
+/// fail2ban-regex decodes a log file with `-e` through the same decoder: compare the
+/// extracted users with the real tool for each encoding.
+#[test]
+fn regex_tool_decodes_like_fail2ban_regex() {
+    const REAL: &str = "/usr/bin/fail2ban-regex";
+    if !Path::new(REAL).exists() {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("{REAL} is required under CI=true");
+        }
+        eprintln!("SKIPPED: {REAL} not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("enc.log");
+    fs::write(
+        &p,
+        b"2026-11-21 10:00:00 user j\xf6rg from 192.0.2.1\n\
+          2026-11-21 10:00:01 user caf\xc3\xa9 from 192.0.2.2\r\n\
+          2026-11-21 10:00:02 user x\xe2\x82\x80\x9d from 192.0.2.3\n\
+          2026-11-21 10:00:03 user partial from 192.0.2.4",
+    )
+    .unwrap();
+    let run = |tool: &[&str], enc: &str| {
+        let out = Command::new(tool[0])
+            .args(&tool[1..])
+            .args(["-e", enc, "-o", "<F-USER> <ip>"])
+            .arg(&p)
+            .arg(r"user <F-USER>\S+</F-USER> from <HOST>")
+            .env("TZ", "UTC")
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    for enc in ["latin-1", "UTF-8", "ascii", "cp1252", "iso-8859-15"] {
+        let want = run(&[REAL], enc);
+        let got = run(&[env!("CARGO_BIN_EXE_gaol"), "regex"], enc);
+        assert_eq!(got, want, "encoding {enc}");
+        assert_eq!(want.lines().count(), 3, "{want}");
+    }
+}
