@@ -830,3 +830,20 @@ fn regex_tool_decodes_like_fail2ban_regex() {
         assert_eq!(want.lines().count(), 3, "{want}");
     }
 }
+
+#[test]
+fn overlong_line_is_cut_and_skipped_without_buffering() {
+    let dir = tempfile::tempdir().unwrap();
+    let (p, r, rx, mut got) = started(dir.path(), "short\n", 1);
+    let huge = vec![b'a'; 3 << 20];
+    append(&p, &huge);
+    quiet(&rx, SETTLE);
+    append(&p, b"b\nafter\n");
+    wait_lines(&rx, &mut got, 3, FAST);
+    quiet(&rx, SETTLE);
+    assert_eq!(got.lines[1].0.len(), 1 << 20);
+    assert!(got.lines[1].0.bytes().all(|b| b == b'a'));
+    assert_eq!(got.lines[2].0, "after");
+    assert_eq!(got.pos, fs::metadata(&p).unwrap().len());
+    r.stop();
+}
