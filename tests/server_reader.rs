@@ -625,3 +625,30 @@ fn overlong_line_is_cut_and_skipped_without_buffering() {
     assert_eq!(got.pos, fs::metadata(&p).unwrap().len());
     r.stop();
 }
+
+#[test]
+fn hash_of_long_first_line_and_of_a_first_line_completed_later() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("h.log");
+    let mut first = "x".repeat(10_000);
+    first.push('\n');
+    fs::write(&p, format!("{first}y\n")).unwrap();
+    let (tx, rx) = unbounded();
+    let r = FileReader::spawn(cfg(&p, Backend::Inotify), tx).unwrap();
+    let mut got = Got::default();
+    wait_lines(&rx, &mut got, 2, FAST);
+    assert_eq!(got.hash, sha1_of_first_line(&p));
+    r.stop();
+
+    // No complete first line at start: the hash is taken once the line is complete.
+    fs::write(&p, "partial").unwrap();
+    let (tx, rx) = unbounded();
+    let r = FileReader::spawn(cfg(&p, Backend::Inotify), tx).unwrap();
+    quiet(&rx, SETTLE);
+    append(&p, b" done\nnext\n");
+    let mut got = Got::default();
+    wait_lines(&rx, &mut got, 2, FAST);
+    assert_eq!(got.texts(), ["partial done", "next"]);
+    assert_eq!(got.hash, sha1_of_first_line(&p));
+    r.stop();
+}

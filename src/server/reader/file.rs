@@ -30,7 +30,7 @@ const BATCH_LINES: usize = 4096;
 const BATCH_BYTES: usize = 1 << 20;
 const READ_CHUNK: usize = 64 * 1024;
 /// Longer lines are cut to this many bytes (memory per reader stays bounded).
-const MAX_LINE: usize = 1 << 20;
+pub(super) const MAX_LINE: usize = 1 << 20;
 /// How often the first-line hash is re-read when size and inode look unchanged.
 const HASH_RECHECK: Duration = Duration::from_secs(30);
 const DAY: Duration = Duration::from_secs(24 * 3600);
@@ -493,25 +493,27 @@ impl LogFile {
 /// SHA-1 of the first complete line of `file` (`""` when it has none), as stored in the
 /// database (see [`crate::server::db::first_line_hash`]).
 pub fn first_line_hash(file: &File) -> io::Result<String> {
-    let mut off = 0u64;
-    let mut line = Vec::new();
     let mut buf = [0u8; 4096];
-    loop {
-        let n = file.read_at(&mut buf, off)?;
-        if n == 0 {
-            return Ok(String::new());
-        }
-        if let Some(i) = memchr::memchr(b'\n', &buf[..n]) {
-            line.extend_from_slice(&buf[..=i]);
-            return Ok(crate::server::db::first_line_hash(&line).unwrap_or_default());
-        }
-        line.extend_from_slice(&buf[..n]);
-        off += n as u64;
-    }
+    let n = file.read_at(&mut buf, 0)?;
+    let end = match memchr::memchr(b'\n', &buf[..n]) {
+        Some(i) => i as u64,
+        // A long first line: find its end first, so a file without any newline costs
+        // no memory.
+        None if n == buf.len() => match find_newline(file, n as u64)? {
+            Some(e) => e,
+            None => return Ok(String::new()),
+        },
+        None => return Ok(String::new()),
+    };
+    let len = usize::try_from(end + 1)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "first line too long"))?;
+    let mut line = vec![0u8; len];
+    file.read_exact_at(&mut line, 0)?;
+    Ok(crate::server::db::first_line_hash(&line).unwrap_or_default())
 }
 
 /// Offset of the next `\n` at or after `from`, scanning without keeping the bytes.
-fn find_newline(file: &File, mut from: u64) -> io::Result<Option<u64>> {
+pub(super) fn find_newline(file: &File, mut from: u64) -> io::Result<Option<u64>> {
     let mut buf = vec![0u8; READ_CHUNK];
     loop {
         let n = file.read_at(&mut buf, from)?;
