@@ -182,7 +182,13 @@ pub fn replace_dynamic_tags(cmd: &str, src: &dyn TagSource) -> PreparedCommand {
     }
     let mut head = String::new();
     for (i, (k, _)) in vars.0.iter().enumerate() {
-        head.push_str(&format!("{k}=${i} "));
+        // fail2ban writes `$10`, which sh reads as `${1}0`: braces keep the 11th and
+        // later values intact (identical text below ten).
+        if i < 10 {
+            head.push_str(&format!("{k}=${i} "));
+        } else {
+            head.push_str(&format!("{k}=${{{i}}} "));
+        }
     }
     PreparedCommand {
         script: format!("{head}\n{cmd}"),
