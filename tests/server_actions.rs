@@ -529,3 +529,69 @@ fn hostile_values_stay_data() {
     assert!(made.is_empty(), "hostile values were executed: {made:?}");
     assert!(!read(&dir.path().join("out")).is_empty());
 }
+
+/// compat-spec §4.9.3 capture: shutdown with `record` (no flush, conditional) then
+/// `record2` (flush) → FLUSH2, UNBAN, STOP2, STOP.
+#[test]
+fn shutdown_order_capture() {
+    let (mut ja, rec) = recording("test");
+    ja.add(action(
+        "test",
+        "record",
+        &[
+            ("actionstart", "START name=<name> fam=<family>"),
+            ("actionstop", "STOP name=<name> fam=<family>"),
+            ("actionban", "BAN ip=<ip> fam=<family>"),
+            (
+                "actionunban",
+                "UNBAN ip=<ip> fam=<family> bantime=<bantime>",
+            ),
+            ("name", "test"),
+            ("tag?family=inet6", "v6"),
+        ],
+    ))
+    .unwrap();
+    ja.add(action(
+        "test",
+        "record2",
+        &[
+            ("actionstart", "START2 name=<name>"),
+            ("actionstop", "STOP2 name=<name>"),
+            ("actionflush", "FLUSH2 name=<name>"),
+            ("actionban", "BAN2 ip=<ip>"),
+            ("name", "test"),
+        ],
+    ))
+    .unwrap();
+    ja.start();
+    assert_eq!(take(&rec), vec!["START2 name=test"]);
+    let mut t = ticket("192.0.2.50");
+    t.set("bantime", "40");
+    ja.ban(&t, Family::Inet4, false);
+    assert_eq!(
+        take(&rec),
+        vec![
+            "START name=test fam=inet4",
+            "BAN ip=192.0.2.50 fam=inet4",
+            "BAN2 ip=192.0.2.50"
+        ]
+    );
+    ja.flush(&[&t]);
+    ja.stop();
+    assert_eq!(
+        take(&rec),
+        vec![
+            "FLUSH2 name=test",
+            "UNBAN ip=192.0.2.50 fam=inet4 bantime=40",
+            "STOP2 name=test",
+            "STOP name=test fam=inet4"
+        ]
+    );
+}
+
+#[test]
+fn jail_actions_can_move_between_threads() {
+    fn send<T: Send>() {}
+    send::<JailActions>();
+    send::<CommandAction>();
+}
