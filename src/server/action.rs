@@ -14,6 +14,7 @@ mod command;
 mod exec;
 mod info;
 mod jail;
+mod static_pass;
 
 pub use command::{CommandAction, Runner, default_runner};
 pub use exec::{ExecResult, display_command, execute};
