@@ -8,7 +8,9 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use gaol::server::action::{CommandAction, Family, JailActions, MapInfo, PreparedCommand, execute};
+use gaol::server::action::{
+    CommandAction, Family, JailActions, MapInfo, PreparedCommand, execute, execute_codes,
+};
 use gaol::server::log::{self, LogLevel, Target};
 
 fn cmd(s: &str) -> PreparedCommand {
@@ -87,6 +89,10 @@ fn execution_and_logs() {
     assert!(!r.success);
     assert_eq!(r.code, Some(3));
     assert_eq!(r.stderr, "err\n");
+
+    // ignorecommand-style: exit 1 is an answer, not an error.
+    let r = execute_codes(&cmd("exit 1"), Duration::from_secs(5), &[0, 1]);
+    assert!(r.success && r.code == Some(1));
 
     // 127 adds the hint.
     let r = execute(&cmd("gaol-no-such-command-xyz"), Duration::from_secs(5));
@@ -240,6 +246,7 @@ fn execution_and_logs() {
         "-- returned 3",
         "-- exec: echo out; echo err >&2; exit 3",
         "-- returned 127",
+        "-- returned successfully 1",
         "HINT on 127: \"Command not found\".  Make sure that all commands in 'gaol-no-such-command-xyz' are in the PATH",
         "-- timed out after 0.5 seconds.",
         "-- killed with SIGTERM (return code: -15)",
@@ -336,10 +343,16 @@ fn start_on_demand_per_family_and_stop_order() {
         take(&rec),
         vec!["ban iptables 192.0.2.2", "ban2 192.0.2.2 inet4"]
     );
-    // Restored tickets skip norestored actions.
+    // Restored tickets skip norestored actions; `<restored>` follows the ban.
     ja.get_mut("plain").unwrap().set_property("norestored", "1");
+    ja.get_mut("cond")
+        .unwrap()
+        .set_property("actionban", "ban <ipt> <ip> <restored>");
     ja.ban(&ticket("192.0.2.3"), Family::Inet4, true);
-    assert_eq!(take(&rec), vec!["ban iptables 192.0.2.3"]);
+    assert_eq!(take(&rec), vec!["ban iptables 192.0.2.3 1"]);
+    ja.get_mut("cond")
+        .unwrap()
+        .set_property("actionban", "ban <ipt> <ip>");
     // No actionflush: every remaining ticket is unbanned by each action.
     ja.flush(&[&ticket("192.0.2.1"), &ticket("2001:db8::1")]);
     assert_eq!(
@@ -477,7 +490,6 @@ fn hostile_values_stay_data() {
         "time",
         "bantime",
         "bancount",
-        "restored",
         "matches",
         "ipmatches",
         "ipjailmatches",
