@@ -111,10 +111,15 @@ def incr_ticket(req):
     for k, v in req["opts"]:
         Jail.setBanTimeExtra(fake, k, v)
     j.be = fake._banExtra
+    db.addBan = lambda jail, ticket: None
     t = BanTicket(req["fid"], req["time"])
     MyTime.setTime(req["now"])
-    bt = ObserverThread.incrBanTime(ObserverThread, j, req["base"], t)
-    return {"bantime": repr(bt), "bancount": t.getBanCount(), "logs": cap.lines}
+    # banFound computes the new time (incrBanTime) and logs "Increase Ban".
+    obs = types.SimpleNamespace(BanTimeIncr=ObserverThread.BanTimeIncr,
+        add_timer=lambda *a: None,
+        incrBanTime=lambda jl, b, tk: ObserverThread.incrBanTime(ObserverThread, jl, b, tk))
+    ObserverThread.banFound(obs, t, j, req["base"])
+    return {"bantime": repr(t.getBanTime()), "bancount": t.getBanCount(), "logs": cap.lines}
 
 def ban(req):
     bm = BanManager()
