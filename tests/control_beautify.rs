@@ -73,23 +73,68 @@ fn cases() -> Vec<(&'static str, Value)> {
         ("echo", s("abc")),
         ("echo 1", l(vec![i(1)])),
         ("echo x", t(vec![s("x"), s("y")])),
-        ("status", l(vec![pair("Number of jail", i(2)), pair("Jail list", s("sshd, test"))])),
-        ("status", l(vec![pair("Number of jail", i(0)), pair("Jail list", s(""))])),
+        (
+            "status",
+            l(vec![
+                pair("Number of jail", i(2)),
+                pair("Jail list", s("sshd, test")),
+            ]),
+        ),
+        (
+            "status",
+            l(vec![pair("Number of jail", i(0)), pair("Jail list", s(""))]),
+        ),
         ("status", l(vec![])),
-        ("status", l(vec![pair("List", strs(&["a", "b"])), pair("Tuple", t(vec![s("a")]))])),
+        (
+            "status",
+            l(vec![
+                pair("List", strs(&["a", "b"])),
+                pair("Tuple", t(vec![s("a")])),
+            ]),
+        ),
         ("status", s("broken")),
         ("status", l(vec![s("x")])),
-        ("status sshd", jail_status(strs(&["192.0.2.1", "2001:db8::1"]), strs(&["/var/log/auth.log"]))),
+        (
+            "status sshd",
+            jail_status(
+                strs(&["192.0.2.1", "2001:db8::1"]),
+                strs(&["/var/log/auth.log"]),
+            ),
+        ),
         ("status sshd", jail_status(l(vec![]), l(vec![]))),
-        ("status sshd basic", jail_status(strs(&["1.2.3.4"]), strs(&["/a", "/b"]))),
+        (
+            "status sshd basic",
+            jail_status(strs(&["1.2.3.4"]), strs(&["/a", "/b"])),
+        ),
         (
             "status sshd short",
             l(vec![
-                pair("Filter", l(vec![pair("Currently failed", i(0)), pair("Journal matches", strs(&["_SYSTEMD_UNIT=sshd.service + _COMM=sshd"]))])),
-                pair("Actions", l(vec![pair("Currently banned", i(0)), pair("Total banned", i(0))])),
+                pair(
+                    "Filter",
+                    l(vec![
+                        pair("Currently failed", i(0)),
+                        pair(
+                            "Journal matches",
+                            strs(&["_SYSTEMD_UNIT=sshd.service + _COMM=sshd"]),
+                        ),
+                    ]),
+                ),
+                pair(
+                    "Actions",
+                    l(vec![
+                        pair("Currently banned", i(0)),
+                        pair("Total banned", i(0)),
+                    ]),
+                ),
             ]),
         ),
-        ("status sshd cymru", l(vec![pair("Actions", l(vec![pair("Banned ASN list", s("error"))]))])),
+        (
+            "status sshd cymru",
+            l(vec![pair(
+                "Actions",
+                l(vec![pair("Banned ASN list", s("error"))]),
+            )]),
+        ),
         ("status sshd", l(vec![pair("Filter", l(vec![]))])),
         ("status sshd", l(vec![pair("Filter", i(3))])),
         ("status sshd", i(3)),
@@ -121,11 +166,23 @@ fn cases() -> Vec<(&'static str, Value)> {
         ("get sshd logpath", Value::None),
         ("get sshd logpath", l(vec![s("/a"), i(1)])),
         ("get sshd logencoding", s("UTF-8")),
-        ("get sshd journalmatch", l(vec![strs(&["_SYSTEMD_UNIT=sshd.service", "_COMM=sshd"]), strs(&["_COMM=x"])])),
+        (
+            "get sshd journalmatch",
+            l(vec![
+                strs(&["_SYSTEMD_UNIT=sshd.service", "_COMM=sshd"]),
+                strs(&["_COMM=x"]),
+            ]),
+        ),
         ("get sshd journalmatch", l(vec![])),
         ("set sshd addjournalmatch", l(vec![strs(&["A=1"])])),
-        ("get sshd datepattern", t(vec![s("%Y-%m-%d"), s("Year-Month-Day")])),
-        ("get sshd datepattern", t(vec![Value::None, s("Default Detectors")])),
+        (
+            "get sshd datepattern",
+            t(vec![s("%Y-%m-%d"), s("Year-Month-Day")]),
+        ),
+        (
+            "get sshd datepattern",
+            t(vec![Value::None, s("Default Detectors")]),
+        ),
         ("get sshd datepattern", Value::None),
         ("get sshd datepattern", l(vec![s("a"), s("b")])),
         ("get sshd datepattern", t(vec![s("a"), s("b"), s("c")])),
@@ -140,9 +197,15 @@ fn cases() -> Vec<(&'static str, Value)> {
         ("get sshd ignoreregex", regexes.clone()),
         ("set sshd addignoreregex", l(vec![])),
         ("set sshd delignoreregex", strs(&["a"])),
-        ("get sshd actions", strs(&["iptables-multiport", "sendmail"])),
+        (
+            "get sshd actions",
+            strs(&["iptables-multiport", "sendmail"]),
+        ),
         ("get sshd actions", l(vec![])),
-        ("get sshd actionproperties iptables", strs(&["actionban", "actionstart"])),
+        (
+            "get sshd actionproperties iptables",
+            strs(&["actionban", "actionstart"]),
+        ),
         ("get sshd actionproperties iptables", l(vec![])),
         ("get sshd actionproperties", strs(&["a"])),
         ("get sshd actionmethods iptables", strs(&["ban", "unban"])),
@@ -150,13 +213,28 @@ fn cases() -> Vec<(&'static str, Value)> {
         ("get sshd banip", strs(&["192.0.2.1", "192.0.2.2"])),
         ("get sshd banip", l(vec![])),
         ("get sshd banip ,", strs(&["192.0.2.1", "192.0.2.2"])),
-        ("get sshd banip --with-time", strs(&["1.2.3.4 \t2026-11-21 15:52:46 + 20 = 2026-11-21 15:53:06", "5.6.7.8 \t2026-11-21 15:52:46 + -1 = 9999-12-31 23:59:59"])),
+        (
+            "get sshd banip --with-time",
+            strs(&[
+                "1.2.3.4 \t2026-11-21 15:52:46 + 20 = 2026-11-21 15:53:06",
+                "5.6.7.8 \t2026-11-21 15:52:46 + -1 = 9999-12-31 23:59:59",
+            ]),
+        ),
         ("get sshd banip", i(0)),
         ("set sshd banip", i(2)),
         ("get sshd banned", strs(&["192.0.2.5"])),
         ("get sshd banned 1.2.3.4", i(1)),
-        ("banned", l(vec![Value::Dict(vec![(s("sshd"), strs(&["1.2.3.4"]))]), Value::Dict(vec![(s("t"), l(vec![]))])])),
-        ("banned 1.2.3.4 5.6.7.8", l(vec![strs(&["sshd"]), l(vec![])])),
+        (
+            "banned",
+            l(vec![
+                Value::Dict(vec![(s("sshd"), strs(&["1.2.3.4"]))]),
+                Value::Dict(vec![(s("t"), l(vec![]))]),
+            ]),
+        ),
+        (
+            "banned 1.2.3.4 5.6.7.8",
+            l(vec![strs(&["sshd"]), l(vec![])]),
+        ),
         ("get sshd bantime", i(600)),
         ("get sshd bantime.increment", Value::Bool(true)),
         ("get sshd bantime.factor", Value::None),
@@ -166,7 +244,10 @@ fn cases() -> Vec<(&'static str, Value)> {
         ("get sshd ignorecache", l(vec![s("<ip>"), i(100), i(300)])),
         ("get sshd logtimezone", Value::None),
         ("get sshd findtime", Value::Float(0.5)),
-        ("get sshd action iptables actionban", s("iptables -I f2b-<name> 1 -s <ip> -j <blocktype>\nline2")),
+        (
+            "get sshd action iptables actionban",
+            s("iptables -I f2b-<name> 1 -s <ip> -j <blocktype>\nline2"),
+        ),
         ("set thread", Value::Dict(vec![(s("stacksize"), i(32))])),
         ("reload --all", s("OK")),
         ("server-status", s("Server ready")),
@@ -178,13 +259,42 @@ fn cases() -> Vec<(&'static str, Value)> {
 
 fn exceptions() -> Vec<(&'static str, ExcReply)> {
     vec![
-        ("get nosuch maxretry", ExcReply::new("fail2ban.exceptions", "UnknownJailException", "nosuch")),
-        ("add sshd", ExcReply::new("fail2ban.exceptions", "DuplicateJailException", "sshd")),
-        ("set sshd unbanip", ExcReply::new("builtins", "IndexError", "list index out of range")),
-        ("bogus", ExcReply::new("builtins", "Exception", "Invalid command")),
-        ("set sshd maxretry abc", ExcReply::new("builtins", "ValueError", "invalid literal for int() with base 10: 'abc'")),
-        ("get sshd action x y", ExcReply::new("builtins", "KeyError", "Invalid Action name: x")),
-        ("set sshd addfailregex ((", ExcReply::new("fail2ban.server.failregex", "RegexException", "Unable to compile regular expression '((':\nmissing )")),
+        (
+            "get nosuch maxretry",
+            ExcReply::new("fail2ban.exceptions", "UnknownJailException", "nosuch"),
+        ),
+        (
+            "add sshd",
+            ExcReply::new("fail2ban.exceptions", "DuplicateJailException", "sshd"),
+        ),
+        (
+            "set sshd unbanip",
+            ExcReply::new("builtins", "IndexError", "list index out of range"),
+        ),
+        (
+            "bogus",
+            ExcReply::new("builtins", "Exception", "Invalid command"),
+        ),
+        (
+            "set sshd maxretry abc",
+            ExcReply::new(
+                "builtins",
+                "ValueError",
+                "invalid literal for int() with base 10: 'abc'",
+            ),
+        ),
+        (
+            "get sshd action x y",
+            ExcReply::new("builtins", "KeyError", "Invalid Action name: x"),
+        ),
+        (
+            "set sshd addfailregex ((",
+            ExcReply::new(
+                "fail2ban.server.failregex",
+                "RegexException",
+                "Unable to compile regular expression '((':\nmissing )",
+            ),
+        ),
         (
             "echo",
             ExcReply {
@@ -214,7 +324,10 @@ fn beautifier_matches_fail2ban() {
         return;
     }
     let mut child = Command::new("/usr/bin/python3")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oracle/beautify_oracle.py"))
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/oracle/beautify_oracle.py"
+        ))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -243,12 +356,19 @@ fn beautifier_matches_fail2ban() {
     for (line, (what, text, fallback)) in out.lines().zip(&ours) {
         let (want_text, want_fb): (String, bool) = serde_json::from_str(&line.unwrap()).unwrap();
         if (&want_text, want_fb) != (text, *fallback) {
-            diffs.push(format!("{what}\n  fail2ban: {want_text:?} {want_fb}\n  gaol:     {text:?} {fallback}"));
+            diffs.push(format!(
+                "{what}\n  fail2ban: {want_text:?} {want_fb}\n  gaol:     {text:?} {fallback}"
+            ));
         }
         n += 1;
     }
     writer.join().unwrap().unwrap();
     assert!(child.wait().unwrap().success());
     assert_eq!(n, ours.len(), "oracle answered every case");
-    assert!(diffs.is_empty(), "{} of {n} differ:\n{}", diffs.len(), diffs.join("\n"));
+    assert!(
+        diffs.is_empty(),
+        "{} of {n} differ:\n{}",
+        diffs.len(),
+        diffs.join("\n")
+    );
 }

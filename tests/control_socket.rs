@@ -43,7 +43,9 @@ fn read_reply(c: &mut UnixStream) -> Vec<u8> {
 }
 
 fn decode(reply: &[u8]) -> Reply {
-    let body = reply.strip_suffix(wire::END_MARKER).expect("terminated reply");
+    let body = reply
+        .strip_suffix(wire::END_MARKER)
+        .expect("terminated reply");
     wire::decode_reply(body).unwrap()
 }
 
@@ -120,11 +122,19 @@ fn several_commands_per_connection_and_close() {
     c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     // Two requests in one write: two replies, in order.
     let mut req = wire::encode_request(&[Value::str("echo"), Value::Int(1), Value::Float(2.5)]);
-    req.extend(wire::encode_request(&[Value::str("ping"), Value::Float(0.1)]));
+    req.extend(wire::encode_request(&[
+        Value::str("ping"),
+        Value::Float(0.1),
+    ]));
     c.write_all(&req).unwrap();
     let mut got = Vec::new();
     let mut buf = [0u8; 4096];
-    while got.windows(wire::END_MARKER.len()).filter(|w| *w == wire::END_MARKER).count() < 2 {
+    while got
+        .windows(wire::END_MARKER.len())
+        .filter(|w| *w == wire::END_MARKER)
+        .count()
+        < 2
+    {
         let k = c.read(&mut buf).unwrap();
         assert!(k > 0);
         got.extend_from_slice(&buf[..k]);
@@ -200,7 +210,10 @@ fn hostile_input_gets_an_error_and_the_server_keeps_serving() {
             }
             sent += 1;
         }
-        assert!(sent < 100, "the server must stop reading an oversized message");
+        assert!(
+            sent < 100,
+            "the server must stop reading an oversized message"
+        );
         let r = read_reply(&mut c);
         assert!(r.is_empty() || is_load_error(&r), "{r:?}");
     }
@@ -215,7 +228,10 @@ fn hostile_input_gets_an_error_and_the_server_keeps_serving() {
     };
     let proto = lines
         .iter()
-        .filter(|l| l.contains("fail2ban.asyncserver") && l.contains("ERROR   PROTO-error: load message failed: "))
+        .filter(|l| {
+            l.contains("fail2ban.asyncserver")
+                && l.contains("ERROR   PROTO-error: load message failed: ")
+        })
         .count();
     assert!(proto >= 5, "{lines:#?}");
     s.stop();

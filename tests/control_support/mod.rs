@@ -28,8 +28,14 @@ impl Handler for TestHandler {
             Some("ping") => Ok(Value::str("pong")),
             Some("echo") => Ok(Value::List(cmd[1..].to_vec())),
             Some("version") => Ok(Value::str("1.0.2")),
-            Some("get") | Some("set") | Some("status") if cmd.len() >= 2 && word(1) == Some("nosuch") => {
-                Err(ExcReply::new("fail2ban.exceptions", "UnknownJailException", "nosuch"))
+            Some("get") | Some("set") | Some("status")
+                if cmd.len() >= 2 && word(1) == Some("nosuch") =>
+            {
+                Err(ExcReply::new(
+                    "fail2ban.exceptions",
+                    "UnknownJailException",
+                    "nosuch",
+                ))
             }
             _ => Err(ExcReply::new("builtins", "Exception", "Invalid command")),
         }
@@ -137,7 +143,10 @@ pub fn wait_for_socket(sock: &Path) {
 
 /// Raises the open-file soft limit (tests that hold many connections).
 pub fn raise_fd_limit(want: u64) {
-    let mut rl = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    let mut rl = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
     unsafe {
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) == 0 && rl.rlim_cur < want {
             rl.rlim_cur = want.min(rl.rlim_max);

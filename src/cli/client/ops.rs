@@ -309,6 +309,29 @@ impl Client {
     /// why it cannot be used.
     fn read_config(&self, jail: Option<&str>) -> Option<Value> {
         let (src, basedir) = self.source();
+        if let Some(j) = jail
+            && !jail_exists(src.as_ref(), &basedir, j)
+        {
+            // fail2ban reads only that section; it fails before the jail-level messages.
+            let (src2, base2) = self.source();
+            if let Ok(res) = config::read_stream(src2.as_ref(), &base2, &StreamOptions::default()) {
+                let early: Vec<_> = res
+                    .log
+                    .iter()
+                    .filter(|(_, logger, _)| logger == "fail2ban.configreader")
+                    .cloned()
+                    .collect();
+                self.log.config_lines(&early);
+            }
+            self.log.error(
+                "fail2ban",
+                &format!(
+                    "Failed during configuration: No section: {}",
+                    crate::stream::py_str_repr(j)
+                ),
+            );
+            return None;
+        }
         let opts = StreamOptions {
             loglevel: Some(self.loglevel.clone()),
             logtarget: Some(self.logtarget.clone()),
@@ -332,19 +355,7 @@ impl Client {
         let values: Vec<Vec<Value>> = cmds.iter().map(|c| c.to_values()).collect();
         let picked = match jail {
             None => values,
-            Some(j) => {
-                if !jail_exists(src.as_ref(), &basedir, j) {
-                    self.log.error(
-                        "fail2ban",
-                        &format!(
-                            "Failed during configuration: No section: {}",
-                            crate::stream::py_str_repr(j)
-                        ),
-                    );
-                    return None;
-                }
-                only_jail(values, j)
-            }
+            Some(j) => only_jail(values, j),
         };
         Some(Value::List(picked.into_iter().map(Value::List).collect()))
     }
