@@ -384,8 +384,15 @@ fn run(o: &Opts, w: &mut Out) -> i32 {
     let lines: Vec<String> = if Path::new(log).is_file() {
         header.push(format!("Use         log file : {log}"));
         header.push(format!("Use         encoding : {encoding}"));
+        let enc = match crate::server::reader::Encoding::lookup(&encoding) {
+            Ok(e) => e,
+            Err(e) => {
+                w.line(&format!("ERROR: {e}"));
+                return 255;
+            }
+        };
         match std::fs::read(log) {
-            Ok(bytes) => split_lines(&bytes),
+            Ok(bytes) => crate::server::reader::decode::split_lines(&bytes, enc),
             Err(e) => {
                 w.line(&format!("{e}"));
                 return 255;
@@ -493,19 +500,6 @@ impl Resolver for SystemResolver {
         }
         out
     }
-}
-
-/// Splits file bytes into lines (invalid UTF-8 replaced). Like fail2ban's file reader,
-/// which only hands out complete lines, a last line without `\n` is dropped.
-fn split_lines(bytes: &[u8]) -> Vec<String> {
-    let complete = match bytes.iter().rposition(|b| *b == b'\n') {
-        Some(p) => &bytes[..p],
-        None => return Vec::new(),
-    };
-    complete
-        .split(|b| *b == b'\n')
-        .map(|l| String::from_utf8_lossy(l).into_owned())
-        .collect()
 }
 
 mod report;

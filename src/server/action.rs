@@ -1,9 +1,24 @@
-//! Runtime pieces of fail2ban's command actions (first subset): the dynamic tag pass.
+//! fail2ban's command actions.
 //!
-//! [`replace_dynamic_tags`] takes a command whose static tags are already resolved and a
-//! [`TagSource`] (the ticket's values) and yields a [`PreparedCommand`]: values carrying
-//! shell metacharacters never enter the script text; they travel as positional
-//! parameters bound to `f2bV_<tag>` variables, exactly as fail2ban 1.0.2 does.
+//! Data flow: the stream's `set J action A key value` lines fill a
+//! [`CommandAction`] (properties); [`JailActions`] holds a jail's actions in order and
+//! runs their operations (start, ban, unban, flush, stop, reload, prolong, reban). An
+//! operation's command goes through the static tag pass (the action's properties,
+//! per family, in `command`) and then [`replace_dynamic_tags`] with the ticket's values
+//! (a [`TagSource`]), giving a [`PreparedCommand`]: values carrying shell metacharacters
+//! never enter the script text; they travel as positional parameters bound to
+//! `f2bV_<tag>` variables, exactly as fail2ban 1.0.2 does. [`execute`] runs it
+//! (`/bin/sh -c`, own process group, timeout, one at a time).
+
+mod command;
+mod exec;
+mod info;
+mod jail;
+
+pub use command::{CommandAction, Runner, default_runner};
+pub use exec::{ExecResult, display_command, execute};
+pub use info::{Counters, Family, MapInfo, ip_rev, ipv6_allowed, own_hostname, set_allow_ipv6};
+pub use jail::{JailActions, family_of, python_unsupported, runner};
 
 use regex::Regex;
 use std::sync::OnceLock;
@@ -27,7 +42,7 @@ pub struct PreparedCommand {
     pub args: Vec<String>,
 }
 
-fn tag_re() -> &'static Regex {
+pub(crate) fn tag_re() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     // Invariant: constant pattern.
     RE.get_or_init(|| Regex::new(r"<([^ <>]+)>").expect("static regex"))

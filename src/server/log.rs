@@ -75,6 +75,42 @@ pub enum Target {
     Stream(Box<dyn Write + Send>),
     /// Lines collected in memory (tests).
     Memory(Vec<String>),
+    /// A log file, kept with its path so `flushlogs` / SIGUSR1 can reopen it.
+    File(std::path::PathBuf, std::fs::File),
+    /// syslog over a unix datagram socket (`/dev/log`): `<pri>` + the syslog line;
+    /// the `u8` is the facility number (auth = 4, daemon = 3, …).
+    Syslog(std::os::unix::net::UnixDatagram, u8),
+}
+
+/// Reopens a file target (append) after log rotation; true if the target is a file.
+pub fn reopen() -> bool {
+    let mut guard = match TARGET.lock() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    if let Target::File(path, file) = &mut *guard {
+        if let Ok(f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&*path)
+        {
+            *file = f;
+        }
+        return true;
+    }
+    false
+}
+
+/// syslog severity of a level (NOTICE maps to notice).
+fn syslog_severity(level: LogLevel) -> u8 {
+    match level.0 {
+        50.. => 2,
+        40..=49 => 3,
+        30..=39 => 4,
+        25..=29 => 5,
+        20..=24 => 6,
+        _ => 7,
+    }
 }
 
 static LEVEL: AtomicU8 = AtomicU8::new(20);
@@ -120,6 +156,19 @@ pub fn emit(level: LogLevel, name: &str, msg: &str) {
             // A failing log sink must not take the server down; the record is dropped.
             let _ = writeln!(w, "{line}");
             let _ = w.flush();
+        }
+        Target::File(_, f) => {
+            let line =
+                format_file_line(&chrono::Local::now(), name, std::process::id(), level, msg);
+            let _ = writeln!(f, "{line}");
+        }
+        Target::Syslog(sock, facility) => {
+            let line = format!(
+                "<{}>{}",
+                u16::from(*facility) * 8 + u16::from(syslog_severity(level)),
+                format_syslog_line(name, std::process::id(), level, msg)
+            );
+            let _ = sock.send(line.as_bytes());
         }
         Target::Memory(lines) => {
             lines.push(format_file_line(

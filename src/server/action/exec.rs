@@ -1,0 +1,339 @@
+//! Running one prepared action command as fail2ban does: [`execute`] spawns
+//! `/bin/sh -c script args…` in its own process group, captures stdout/stderr, enforces
+//! the timeout (SIGTERM to the group, SIGKILL 0.2 s later) and logs the outcome with
+//! fail2ban's wording under the `fail2ban.utils` logger. A process-wide lock keeps all
+//! action commands of the server strictly one at a time.
+
+use std::io::Read;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use super::PreparedCommand;
+use crate::server::log::{LogLevel, emit, enabled};
+
+/// fail2ban serializes every action command of the whole server.
+static CMD_LOCK: Mutex<()> = Mutex::new(());
+
+const UTILS: &str = "fail2ban.utils";
+const KILL_GRACE: Duration = Duration::from_millis(200);
+
+/// What happened to one command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecResult {
+    /// Exit code 0.
+    pub success: bool,
+    /// Exit code, or minus the signal number when killed; `None` if it could not be
+    /// spawned or reaped.
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    pub timed_out: bool,
+}
+
+/// The command as fail2ban prints it: the script, or the Python list `[script, args…]`.
+pub fn display_command(cmd: &PreparedCommand) -> String {
+    if cmd.args.is_empty() {
+        return cmd.script.clone();
+    }
+    let mut s = String::from("[");
+    for (i, part) in std::iter::once(&cmd.script).chain(&cmd.args).enumerate() {
+        if i > 0 {
+            s.push_str(", ");
+        }
+        s.push_str(&crate::stream::py_str_repr(part));
+    }
+    s.push(']');
+    s
+}
+
+/// A stand-in for Python's `id(realCmd)`: a distinct hex number per command.
+fn command_id() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0x7f3a_5c00_0000);
+    format!("{:x}", NEXT.fetch_add(0x30, Ordering::Relaxed))
+}
+
+/// Seconds as Python prints the `timeout` value (`60`, `1.5`).
+pub fn seconds_text(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s.fract() == 0.0 {
+        format!("{}", s as u64)
+    } else {
+        crate::stream::py_float_repr(s)
+    }
+}
+
+fn signal_name(n: i32) -> String {
+    const NAMES: [&str; 32] = [
+        "",
+        "SIGHUP",
+        "SIGINT",
+        "SIGQUIT",
+        "SIGILL",
+        "SIGTRAP",
+        "SIGABRT",
+        "SIGBUS",
+        "SIGFPE",
+        "SIGKILL",
+        "SIGUSR1",
+        "SIGSEGV",
+        "SIGUSR2",
+        "SIGPIPE",
+        "SIGALRM",
+        "SIGTERM",
+        "SIGSTKFLT",
+        "SIGCHLD",
+        "SIGCONT",
+        "SIGSTOP",
+        "SIGTSTP",
+        "SIGTTIN",
+        "SIGTTOU",
+        "SIGURG",
+        "SIGXCPU",
+        "SIGXFSZ",
+        "SIGVTALRM",
+        "SIGPROF",
+        "SIGWINCH",
+        "SIGPOLL",
+        "SIGPWR",
+        "SIGSYS",
+    ];
+    match n {
+        1..=31 => NAMES[n as usize].to_string(),
+        34 => "SIGRTMIN".into(),
+        64 => "SIGRTMAX".into(),
+        _ => format!("signal {n}"),
+    }
+}
+
+fn read_pipe(r: Option<impl Read + Send + 'static>) -> mpsc::Receiver<Vec<u8>> {
+    let (tx, rx) = mpsc::channel();
+    if let Some(mut r) = r {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            // A read error ends the capture; what was read so far is kept.
+            let _ = r.read_to_end(&mut buf);
+            let _ = tx.send(buf);
+        });
+    }
+    rx
+}
+
+/// Polls until the child exits or `limit` passes.
+fn wait_until(child: &mut Child, limit: Duration) -> Option<i32> {
+    let start = Instant::now();
+    let mut pause = Duration::from_micros(200);
+    loop {
+        match child.try_wait() {
+            Ok(Some(st)) => return Some(status_code(st)),
+            Ok(None) => {}
+            Err(_) => return None,
+        }
+        let spent = start.elapsed();
+        if spent >= limit {
+            return None;
+        }
+        std::thread::sleep(pause.min(limit - spent));
+        pause = (pause * 2).min(Duration::from_millis(20));
+    }
+}
+
+fn status_code(st: std::process::ExitStatus) -> i32 {
+    match (st.code(), st.signal()) {
+        (Some(c), _) => c,
+        (None, Some(s)) => -s,
+        _ => -1,
+    }
+}
+
+fn kill_group(pgid: i32, sig: i32) {
+    // SAFETY: plain syscall; pgid is our own child's group (the child leads it).
+    unsafe {
+        libc::kill(-pgid, sig);
+    }
+}
+
+/// Runs one prepared command: `/bin/sh -c script args…`, own process group, timeout
+/// (SIGTERM, then SIGKILL after 0.2 s), one at a time server-wide, logs as fail2ban.
+pub fn execute(cmd: &PreparedCommand, timeout: Duration) -> ExecResult {
+    let id = command_id();
+    let shown = display_command(cmd);
+    let mut exec_logged = false;
+    let log_exec = |level: LogLevel, logged: &mut bool| {
+        if !*logged {
+            emit(level, UTILS, &format!("{id} -- exec: {shown}"));
+            *logged = true;
+        }
+    };
+    let mut res = ExecResult {
+        success: false,
+        code: None,
+        stdout: String::new(),
+        stderr: String::new(),
+        timed_out: false,
+    };
+    if cmd.script.is_empty() {
+        emit(LogLevel::DEBUG, "fail2ban.action", "Nothing to do");
+        res.success = true;
+        res.code = Some(0);
+        return res;
+    }
+    let _guard = CMD_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let spawned = Command::new("/bin/sh")
+        .arg("-c")
+        .arg(&cmd.script)
+        .args(&cmd.args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn();
+    let mut child = match spawned {
+        Ok(c) => c,
+        Err(e) => {
+            log_exec(LogLevel::ERROR, &mut exec_logged);
+            let msg = format!("{shown} -- failed with {e}");
+            emit(LogLevel::ERROR, UTILS, &msg);
+            res.stderr = msg;
+            return res;
+        }
+    };
+    let pgid = child.id() as i32;
+    let out_rx = read_pipe(child.stdout.take());
+    let err_rx = read_pipe(child.stderr.take());
+    let mut code = wait_until(&mut child, timeout);
+    if code.is_none() {
+        res.timed_out = true;
+        log_exec(LogLevel::ERROR, &mut exec_logged);
+        emit(
+            LogLevel::ERROR,
+            UTILS,
+            &format!("{id} -- timed out after {} seconds.", seconds_text(timeout)),
+        );
+        kill_group(pgid, libc::SIGTERM);
+        code = wait_until(&mut child, KILL_GRACE);
+        // Like fail2ban, the whole tree gets SIGKILL too: children may ignore SIGTERM.
+        kill_group(pgid, libc::SIGKILL);
+        if code.is_none() {
+            code = wait_until(&mut child, KILL_GRACE);
+        }
+    }
+    res.code = code;
+    // Pipes still held open by escaped grandchildren must not block the server.
+    let grace = if res.timed_out {
+        Duration::from_millis(50)
+    } else {
+        Duration::from_secs(2)
+    };
+    let take = |rx: mpsc::Receiver<Vec<u8>>| {
+        String::from_utf8_lossy(&rx.recv_timeout(grace).unwrap_or_default()).into_owned()
+    };
+    res.stdout = take(out_rx);
+    res.stderr = take(err_rx);
+    let ok = code == Some(0);
+    let std_level = if ok { LogLevel::DEBUG } else { LogLevel::ERROR };
+    if enabled(std_level) {
+        let lv = if ok { LogLevel(9) } else { LogLevel::ERROR };
+        log_exec(lv, &mut exec_logged);
+        for (name, text) in [("stdout", &res.stdout), ("stderr", &res.stderr)] {
+            for line in split_lines(text) {
+                emit(
+                    std_level,
+                    UTILS,
+                    &format!("{id} -- {name}: {}", crate::stream::py_str_repr(line)),
+                );
+            }
+        }
+    }
+    match code {
+        Some(0) => {
+            res.success = true;
+            emit(
+                LogLevel::DEBUG,
+                UTILS,
+                &format!("{id} -- returned successfully 0"),
+            );
+        }
+        None => emit(
+            LogLevel::ERROR,
+            UTILS,
+            &format!("{id} -- unable to kill PID {pgid}"),
+        ),
+        Some(c) if !(0..=128).contains(&c) => {
+            let sig = if c < 0 { -c } else { c - 128 };
+            emit(
+                LogLevel::ERROR,
+                UTILS,
+                &format!(
+                    "{id} -- killed with {} (return code: {c})",
+                    signal_name(sig)
+                ),
+            );
+        }
+        Some(c) => {
+            emit(LogLevel::ERROR, UTILS, &format!("{id} -- returned {c}"));
+            if c == 127 {
+                emit(LogLevel::INFO, UTILS, &hint_127(&shown_repr(cmd)));
+            }
+        }
+    }
+    res
+}
+
+/// `%r` of the command: a str repr, or the list repr with escaped values.
+fn shown_repr(cmd: &PreparedCommand) -> String {
+    if cmd.args.is_empty() {
+        crate::stream::py_str_repr(&cmd.script)
+    } else {
+        display_command(cmd)
+    }
+}
+
+fn hint_127(cmd_repr: &str) -> String {
+    format!(
+        "HINT on 127: \"Command not found\".  Make sure that all commands in {cmd_repr} are in \
+         the PATH of fail2ban-server process (grep -a PATH= /proc/`pidof -x fail2ban-server`/environ). \
+         You may want to start \"fail2ban-server -f\" separately, initiate it with \
+         \"fail2ban-client reload\" in another shell session and observe if additional \
+         informative error messages appear in the terminals."
+    )
+}
+
+/// Python's `bytes.splitlines()`: `\n`, `\r` and `\r\n` end a line.
+fn split_lines(s: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let b = s.as_bytes();
+    let (mut start, mut i) = (0, 0);
+    while i < b.len() {
+        if b[i] == b'\n' || b[i] == b'\r' {
+            out.push(&s[start..i]);
+            if b[i] == b'\r' && i + 1 < b.len() && b[i + 1] == b'\n' {
+                i += 1;
+            }
+            start = i + 1;
+        }
+        i += 1;
+    }
+    if start < b.len() {
+        out.push(&s[start..]);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_and_names() {
+        assert_eq!(split_lines("a\nb\r\nc\rd"), vec!["a", "b", "c", "d"]);
+        assert_eq!(split_lines("a\n"), vec!["a"]);
+        assert_eq!(signal_name(15), "SIGTERM");
+        assert_eq!(signal_name(40), "signal 40");
+        assert_eq!(seconds_text(Duration::from_secs(60)), "60");
+        assert_eq!(seconds_text(Duration::from_millis(1500)), "1.5");
+    }
+}

@@ -1,0 +1,576 @@
+//! One jail: its filter side (log readers → [`Matcher`] → time sanity → ignore checks →
+//! failure counting) and its actions side (ban list, command actions, unban timers, DB).
+//!
+//! Principal types: [`Jail`] (configuration + running threads), [`FilterState`] (what the
+//! filter thread and the transmitter share) and [`ActionsCore`] (ban list and actions,
+//! shared by the actions thread and manual `banip`/`unbanip`). Data flow: each `FileReader`
+//! thread sends `ReadEvent`s to the jail's filter thread; the filter thread sends tickets
+//! that reached `maxretry` over a channel to the actions thread, so a slow action never
+//! blocks reading. Positions go to the DB after the lines of an event were processed.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, Sender, unbounded};
+
+use crate::filter::addr::IpAddr;
+use crate::filter::matcher::{Matcher, MatcherSpec, NoResolver};
+use crate::server::action::TagSource;
+use crate::server::bans::{self, ActionsCore};
+use crate::server::db::Database;
+use crate::server::standin::failmanager::FailManager;
+use crate::server::standin::ignore::Ignore;
+use crate::server::standin::reader::{FileReader, ReadEvent, ReaderConfig, StartAt};
+use crate::server::standin::ticket::Ticket;
+use crate::stream::Value;
+
+/// Locks a mutex, recovering the data of a poisoned one (a panicked thread must not take
+/// the whole server down with it).
+pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+/// Wall clock as epoch seconds.
+pub fn now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// `%Y-%m-%d %H:%M:%S` in local time (fail2ban's `MyTime.time2str`).
+pub fn time2str(t: f64) -> String {
+    use chrono::TimeZone;
+    match chrono::Local.timestamp_opt(t as i64, 0).single() {
+        Some(d) => d.format("%Y-%m-%d %H:%M:%S").to_string(),
+        None => "9999-12-31 23:59:59".to_string(),
+    }
+}
+
+/// A log path of the jail.
+#[derive(Clone)]
+pub struct LogPath {
+    pub path: PathBuf,
+    pub tail: bool,
+    pub saved: Option<(String, u64)>,
+}
+
+/// Filter-side state: options, the compiled matcher, failure counts.
+pub struct FilterState {
+    pub spec: MatcherSpec,
+    pub logencoding: String,
+    pub logpaths: Vec<LogPath>,
+    pub ignore: Ignore,
+    pub fm: FailManager,
+    pub idle: bool,
+    matcher: Option<Matcher>,
+    warned_old: bool,
+    warned_tz: bool,
+    warned_nodate: bool,
+    last_cleanup: f64,
+}
+
+impl FilterState {
+    fn new() -> Self {
+        FilterState {
+            spec: MatcherSpec {
+                maxlines: 1,
+                usedns: crate::filter::addr::UseDns::Warn,
+                ..Default::default()
+            },
+            logencoding: "UTF-8".into(),
+            logpaths: Vec::new(),
+            ignore: Ignore::new(),
+            fm: FailManager::new(),
+            idle: false,
+            matcher: None,
+            warned_old: false,
+            warned_tz: false,
+            warned_nodate: false,
+            last_cleanup: 0.0,
+        }
+    }
+
+    /// Drops the compiled matcher after an option change (rebuilt on the next line).
+    pub fn invalidate(&mut self) {
+        self.matcher = None;
+    }
+
+    /// Compiles the matcher now (to report regex errors to the `set` command).
+    pub fn compile(&mut self) -> Result<(), String> {
+        if self.matcher.is_none() {
+            self.matcher = Some(Matcher::new(&self.spec).map_err(|e| e.to_string())?);
+        }
+        Ok(())
+    }
+}
+
+/// The running parts of a started jail.
+struct Running {
+    stop: Arc<AtomicBool>,
+    filter: JoinHandle<()>,
+    actions: JoinHandle<()>,
+    readers: Arc<Mutex<Vec<FileReader>>>,
+}
+
+/// A jail: configuration plus, once started, its threads.
+pub struct Jail {
+    pub name: String,
+    pub backend: String,
+    pub filter: Arc<Mutex<FilterState>>,
+    pub acts: Arc<Mutex<ActionsCore>>,
+    db: Option<Arc<Database>>,
+    tickets: (Sender<Ticket>, Receiver<Ticket>),
+    events: (Sender<ReadEvent>, Receiver<ReadEvent>),
+    running: Option<Running>,
+}
+
+impl Jail {
+    pub fn new(name: &str, backend: &str, db: Option<Arc<Database>>) -> Jail {
+        Jail {
+            name: name.to_string(),
+            backend: backend.to_string(),
+            filter: Arc::new(Mutex::new(FilterState::new())),
+            acts: Arc::new(Mutex::new(ActionsCore::new(name))),
+            db,
+            tickets: unbounded(),
+            events: unbounded(),
+            running: None,
+        }
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.running.is_some()
+    }
+
+    pub fn db(&self) -> Option<&Arc<Database>> {
+        self.db.as_ref()
+    }
+
+    /// `addlogpath FILE [head|tail]`: the file must exist; its DB position is looked up.
+    pub fn add_log_path(&self, path: &str, tail: bool) -> Result<(), String> {
+        let content = std::fs::read(path).map_err(|e| io_msg(&e, path))?;
+        let hash = crate::server::db::first_line_hash(&content).unwrap_or_default();
+        let mut pos = 0u64;
+        if let Some(db) = &self.db {
+            match db.add_log(&self.name, path, 0, Some(&hash)) {
+                Ok(Some(p)) if !tail => pos = u64::try_from(p).unwrap_or(0),
+                Ok(_) => {}
+                Err(e) => crate::flog!(ERROR, "database", "{e}"),
+            }
+        }
+        let shown_pos = if tail { content.len() as u64 } else { pos };
+        crate::flog!(
+            INFO,
+            "filter",
+            "Added logfile: '{}' (pos = {}, hash = {})",
+            path,
+            shown_pos,
+            hash
+        );
+        let lp = LogPath {
+            path: PathBuf::from(path),
+            tail,
+            saved: Some((hash, pos)),
+        };
+        let mut f = lock(&self.filter);
+        if f.logpaths.iter().any(|l| l.path == lp.path) {
+            return Ok(());
+        }
+        f.logpaths.push(lp.clone());
+        drop(f);
+        if let Some(r) = &self.running {
+            let reader = self.spawn_reader(&lp)?;
+            lock(&r.readers).push(reader);
+        }
+        Ok(())
+    }
+
+    pub fn del_log_path(&self, path: &str) {
+        let mut f = lock(&self.filter);
+        let before = f.logpaths.len();
+        f.logpaths.retain(|l| l.path.as_os_str() != path);
+        if f.logpaths.len() != before {
+            crate::flog!(INFO, "filter", "Removed logfile: {:?}", path);
+        }
+        drop(f);
+        if let Some(r) = &self.running {
+            let mut readers = lock(&r.readers);
+            if let Some(i) = readers.iter().position(|x| x.path().as_os_str() == path) {
+                readers.remove(i).stop();
+            }
+        }
+    }
+
+    fn spawn_reader(&self, lp: &LogPath) -> Result<FileReader, String> {
+        let enc = lock(&self.filter).logencoding.clone();
+        let cfg = ReaderConfig {
+            jail: self.name.clone(),
+            path: lp.path.clone(),
+            start: if lp.tail {
+                StartAt::Tail
+            } else {
+                StartAt::Head
+            },
+            saved: lp.saved.clone(),
+            encoding: enc,
+        };
+        FileReader::spawn(cfg, self.events.0.clone())
+            .map_err(|e| io_msg(&e, &lp.path.to_string_lossy()))
+    }
+
+    /// Starts the filter and actions threads, runs `actionstart`, restores DB bans.
+    pub fn start(&mut self) -> Result<(), String> {
+        if self.running.is_some() {
+            return Ok(());
+        }
+        if self.backend.starts_with("systemd") {
+            return Err(format!(
+                "Jail '{}': backend 'systemd' is not yet supported by gaol",
+                self.name
+            ));
+        }
+        lock(&self.filter).compile()?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut readers = Vec::new();
+        let paths = lock(&self.filter).logpaths.clone();
+        for lp in &paths {
+            match self.spawn_reader(lp) {
+                Ok(r) => readers.push(r),
+                Err(e) => {
+                    crate::flog!(ERROR, "filter", "Unable to open {}: {e}", lp.path.display())
+                }
+            }
+        }
+        let readers = Arc::new(Mutex::new(readers));
+        // Actions thread first: actionstart runs before any ticket arrives.
+        lock(&self.acts).actions.start();
+        let acts = self.acts.clone();
+        let rx = self.tickets.1.clone();
+        let st = stop.clone();
+        let db = self.db.clone();
+        let actions = std::thread::Builder::new()
+            .name(format!("f2b/a.{}", self.name))
+            .spawn(move || bans::actions_loop(acts, rx, st, db))
+            .map_err(|e| e.to_string())?;
+        let ctx = FilterCtx {
+            name: self.name.clone(),
+            filter: self.filter.clone(),
+            tickets: self.tickets.0.clone(),
+            events: self.events.1.clone(),
+            stop: stop.clone(),
+            db: self.db.clone(),
+        };
+        let filter = std::thread::Builder::new()
+            .name(format!("f2b/f.{}", self.name))
+            .spawn(move || filter_loop(ctx))
+            .map_err(|e| e.to_string())?;
+        self.running = Some(Running {
+            stop,
+            filter,
+            actions,
+            readers,
+        });
+        crate::flog!(INFO, "jail", "Jail '{}' started", self.name);
+        self.restore_bans();
+        Ok(())
+    }
+
+    fn restore_bans(&self) {
+        let Some(db) = &self.db else { return };
+        let mut core = lock(&self.acts);
+        let rows = core.restore_query(db, now());
+        let f = lock(&self.filter);
+        let mut tickets = Vec::new();
+        for row in rows {
+            let ip = IpAddr::parse(&row.ip).ok();
+            if let Some(ip) = &ip
+                && f.ignore.is_ignored(&self.name, ip, None).is_some()
+            {
+                continue;
+            }
+            tickets.push(bans::ticket_from_record(&row, ip));
+        }
+        drop(f);
+        for t in tickets {
+            core.ban_ticket(t, now(), Some(db));
+        }
+    }
+
+    /// Signals the threads to end (first half of a stop; see [`Jail::join`]).
+    pub fn signal_stop(&self) {
+        if let Some(r) = &self.running {
+            r.stop.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Joins the threads, flushes the bans through the actions, runs `actionstop`.
+    pub fn join(&mut self) {
+        let Some(r) = self.running.take() else { return };
+        r.stop.store(true, Ordering::Relaxed);
+        let readers = std::mem::take(&mut *lock(&r.readers));
+        for rd in readers {
+            rd.stop();
+        }
+        let _ = r.filter.join();
+        let _ = r.actions.join();
+        for lp in lock(&self.filter).logpaths.iter() {
+            crate::flog!(
+                INFO,
+                "filter",
+                "Removed logfile: {:?}",
+                lp.path.display().to_string()
+            );
+        }
+        let mut core = lock(&self.acts);
+        core.flush_all();
+        core.actions.stop();
+        drop(core);
+        if let Some(db) = &self.db
+            && let Err(e) = db.del_jail(&self.name)
+        {
+            crate::flog!(ERROR, "database", "{e}");
+        }
+        crate::flog!(INFO, "jail", "Jail '{}' stopped", self.name);
+    }
+
+    /// `set J attempt IP [lines…]`: counts failures now.
+    pub fn attempt(&self, ip: &str, lines: Vec<String>) -> Result<i64, String> {
+        let t = now();
+        let addr = IpAddr::parse(ip).map_err(|e| e.to_string())?;
+        let count = u32::try_from(lines.len().max(1)).unwrap_or(1);
+        let mut tk = Ticket::new(&addr.ntoa(), Some(addr), t);
+        tk.matches = lines;
+        crate::flog!(
+            INFO,
+            "filter",
+            "[{}] Attempt {} - {}",
+            self.name,
+            ip,
+            time2str(t)
+        );
+        let mut f = lock(&self.filter);
+        if let Some(ban) = f.fm.add_failure(tk, count, t) {
+            let _ = self.tickets.0.send(ban);
+        }
+        Ok(1)
+    }
+}
+
+fn io_msg(e: &std::io::Error, path: &str) -> String {
+    match e.raw_os_error() {
+        Some(code) => format!(
+            "[Errno {code}] {}: {}",
+            std::io::Error::from_raw_os_error(code)
+                .to_string()
+                .split(" (os error")
+                .next()
+                .unwrap_or(""),
+            crate::stream::py_str_repr(path)
+        ),
+        None => e.to_string(),
+    }
+}
+
+struct FilterCtx {
+    name: String,
+    filter: Arc<Mutex<FilterState>>,
+    tickets: Sender<Ticket>,
+    events: Receiver<ReadEvent>,
+    stop: Arc<AtomicBool>,
+    db: Option<Arc<Database>>,
+}
+
+fn filter_loop(ctx: FilterCtx) {
+    while !ctx.stop.load(Ordering::Relaxed) {
+        let ev = match ctx.events.recv_timeout(Duration::from_millis(100)) {
+            Ok(ev) => ev,
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                let mut f = lock(&ctx.filter);
+                let t = now();
+                if t - f.last_cleanup > 5.0 {
+                    f.fm.cleanup(t);
+                    f.last_cleanup = t;
+                }
+                continue;
+            }
+            Err(_) => break,
+        };
+        match ev {
+            ReadEvent::Lines {
+                path,
+                lines,
+                pos,
+                hash,
+                in_operation,
+            } => {
+                {
+                    let mut f = lock(&ctx.filter);
+                    if !f.idle {
+                        for line in &lines {
+                            process_line(&ctx, &mut f, line, in_operation);
+                        }
+                    }
+                }
+                if let Some(db) = &ctx.db
+                    && let Err(e) = db.update_log(
+                        &ctx.name,
+                        &path.to_string_lossy(),
+                        i64::try_from(pos).unwrap_or(i64::MAX),
+                        &hash,
+                    )
+                {
+                    crate::flog!(ERROR, "database", "{e}");
+                }
+            }
+            ReadEvent::Error { path, message } => {
+                crate::flog!(
+                    ERROR,
+                    "filter",
+                    "Unable to open {}: {message}",
+                    path.display()
+                );
+            }
+        }
+    }
+}
+
+/// One line through the matcher and the time sanity rules (compat-spec 2.10).
+fn process_line(ctx: &FilterCtx, f: &mut FilterState, line: &str, in_operation: bool) {
+    let t_now = now();
+    if f.compile().is_err() {
+        return;
+    }
+    let Some(m) = f.matcher.as_mut() else { return };
+    let failures = m.process_line(line, t_now, &NoResolver);
+    let findtime = f.fm.findtime as f64;
+    for fail in failures {
+        if !fail.is_failure() {
+            continue;
+        }
+        let Some(id) = fail.id.clone() else { continue };
+        let mut t = match fail.time {
+            Some(t) => t,
+            None if in_operation => t_now,
+            None => {
+                if !f.warned_nodate {
+                    f.warned_nodate = true;
+                    crate::flog!(
+                        WARNING,
+                        "filter",
+                        "Found a match but no valid date/time found for {:?}. Please try setting a custom date pattern (see man page jail.conf(5)). If format is complex, please file a detailed issue on https://github.com/fail2ban/fail2ban/issues in order to get support for this format.",
+                        line
+                    );
+                }
+                continue;
+            }
+        };
+        if !in_operation && t < t_now - findtime {
+            if !f.warned_old {
+                f.warned_old = true;
+                crate::flog!(
+                    WARNING,
+                    "filter",
+                    "[{}] Ignoring all log entries older than {}s; these are probably messages generated while fail2ban was not running.",
+                    ctx.name,
+                    f.fm.findtime
+                );
+            }
+            continue;
+        }
+        if in_operation && (t - t_now).abs() > 60.0 {
+            if !f.warned_tz {
+                f.warned_tz = true;
+                let diff = t_now - t;
+                let kind = if diff > 60.0 && diff < 3300.0 {
+                    "latency"
+                } else {
+                    "timezone"
+                };
+                crate::flog!(
+                    WARNING,
+                    "filter",
+                    "[{}] Detected a log entry {} {} the current time in operation mode. This looks like a {} problem. Treating such entries as if they just happened.",
+                    ctx.name,
+                    bans::sec2str(diff.abs()),
+                    if diff > 0.0 { "before" } else { "after" },
+                    kind
+                );
+            }
+            t = t_now;
+        }
+        if t > t_now {
+            t = t_now;
+        }
+        let fid = id.to_string();
+        let mut tk = Ticket::new(&fid, fail.data.ip.clone().or(Some(id.clone())), t);
+        tk.matches = fail.data.matches.clone();
+        for (k, v) in &fail.data.fields.0 {
+            if *v != Value::None && !k.starts_with('_') {
+                tk.data.push((k.clone(), v.clone()));
+            }
+        }
+        let addr = tk.ip.clone().unwrap_or(id);
+        if let Some(cause) = f.ignore.is_ignored(&ctx.name, &addr, Some(&tk)) {
+            crate::flog!(INFO, "filter", "[{}] Ignore {} by {}", ctx.name, fid, cause);
+            continue;
+        }
+        crate::flog!(
+            INFO,
+            "filter",
+            "[{}] Found {} - {}",
+            ctx.name,
+            fid,
+            time2str(t)
+        );
+        if let Some(ban) = f.fm.add_failure(tk, 1, t_now) {
+            let _ = ctx.tickets.send(ban);
+        }
+    }
+}
+
+/// Dynamic tags of a ticket for actions and ignorecommand.
+pub struct TicketTags<'a> {
+    pub t: &'a Ticket,
+    pub bantime: i64,
+}
+
+impl TagSource for TicketTags<'_> {
+    fn get(&self, tag: &str) -> Option<String> {
+        let t = self.t;
+        Some(match tag {
+            "ip" => {
+                t.ip.as_ref()
+                    .map(|i| i.ntoa())
+                    .unwrap_or_else(|| t.fid.clone())
+            }
+            "fid" => t.fid.clone(),
+            "family" => match t.ip.as_ref().and_then(|i| i.family()) {
+                Some(f) => f.as_str().to_string(),
+                None => String::new(),
+            },
+            "failures" => t.failures.to_string(),
+            "time" => crate::stream::py_float_repr(t.time),
+            "bantime" => self.bantime.to_string(),
+            "bancount" => t.bancount.to_string(),
+            "restored" => u8::from(t.restored).to_string(),
+            "matches" | "ipmatches" | "ipjailmatches" => t.matches.join("\n"),
+            "ipfailures" | "ipjailfailures" => t.failures.to_string(),
+            _ => return None,
+        })
+    }
+
+    fn data(&self, key: &str) -> Option<String> {
+        self.t
+            .data
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.to_py_str())
+    }
+}

@@ -1,0 +1,560 @@
+//! Jail commands of the transmitter: `set J …`, `multi-set J …`, `get J …`, `status J`,
+//! `banned` (compat-spec 5.3).
+
+use std::sync::atomic::Ordering;
+
+use crate::control::pickle::ExcReply;
+use crate::filter::addr::{IpAddr, UseDns};
+use crate::server::daemon::{Server, State, exc};
+use crate::server::jail::{Jail, lock, time2str};
+use crate::server::standin::action::CommandAction;
+use crate::server::transmitter::{arg, index_error, py_int, str2sec};
+use crate::stream::Value;
+
+fn list_of(v: &[String]) -> Value {
+    Value::List(v.iter().map(|s| Value::Str(s.clone())).collect())
+}
+
+fn truthy(s: &str) -> bool {
+    matches!(
+        s.to_ascii_lowercase().as_str(),
+        "1" | "true" | "yes" | "on" | "y"
+    )
+}
+
+/// Values of a `set` (one argument) or `multi-set` (a list) as strings.
+fn values(v: Option<&Value>, multiple: bool) -> Result<Vec<String>, ExcReply> {
+    match (v, multiple) {
+        (Some(Value::List(items)), true) | (Some(Value::Tuple(items)), true) => {
+            Ok(items.iter().map(Value::to_py_str).collect())
+        }
+        (Some(x), _) => Ok(vec![x.to_py_str()]),
+        (None, _) => Err(index_error()),
+    }
+}
+
+/// `set J key args…` / `multi-set J key [values]` (cmd without the leading `set`).
+pub fn set(srv: &Server, st: &mut State, cmd: &[Value], multiple: bool) -> Result<Value, ExcReply> {
+    let quiet = srv.quiet.load(Ordering::Relaxed);
+    let name = arg(cmd, 0)?;
+    let key = arg(cmd, 1)?;
+    if key == "banip" {
+        return Server::ban_ips(st, &name, &cmd[2..]);
+    }
+    let jail = Server::find(st, &name)?;
+    let reply = |v: Value| -> Result<Value, ExcReply> { Ok(if quiet { Value::None } else { v }) };
+    let mut f = lock(&jail.filter);
+    match key.as_str() {
+        "idle" => {
+            let v = arg(cmd, 2)?;
+            let on = match v.as_str() {
+                "on" => true,
+                "off" => false,
+                _ => return Err(exc("Invalid idle option, must be 'on' or 'off'")),
+            };
+            f.idle = on;
+            lock(&jail.acts).idle = on;
+            reply(Value::Bool(on))
+        }
+        "ignoreself" => {
+            f.ignore.ignoreself = truthy(&arg(cmd, 2)?);
+            reply(Value::Bool(f.ignore.ignoreself))
+        }
+        "addignoreip" => {
+            for v in values(cmd.get(2), multiple)? {
+                f.ignore.add(&v);
+            }
+            for v in cmd.iter().skip(3) {
+                f.ignore.add(&v.to_py_str());
+            }
+            reply(list_of(&f.ignore.entries))
+        }
+        "delignoreip" => {
+            let v = arg(cmd, 2)?;
+            f.ignore.del(&v);
+            reply(list_of(&f.ignore.entries))
+        }
+        "ignorecommand" => {
+            f.ignore.command = arg(cmd, 2)?;
+            reply(Value::Str(f.ignore.command.clone()))
+        }
+        "ignorecache" => reply(Value::None),
+        "addlogpath" => {
+            let path = arg(cmd, 2)?;
+            let tail = match cmd.get(3).map(Value::to_py_str).as_deref() {
+                None | Some("head") => false,
+                Some("tail") => true,
+                Some(_) => {
+                    return Err(ExcReply::new(
+                        "builtins",
+                        "ValueError",
+                        "File option must be 'head' or 'tail'",
+                    ));
+                }
+            };
+            if cmd.len() > 4 {
+                return Err(ExcReply::new(
+                    "builtins",
+                    "ValueError",
+                    "Only one file can be added at a time",
+                ));
+            }
+            drop(f);
+            jail.add_log_path(&path, tail)
+                .map_err(|e| ExcReply::new("builtins", "FileNotFoundError", e))?;
+            reply(log_paths(jail))
+        }
+        "dellogpath" => {
+            drop(f);
+            jail.del_log_path(&arg(cmd, 2)?);
+            reply(log_paths(jail))
+        }
+        "logencoding" => {
+            let mut e = arg(cmd, 2)?;
+            if e.eq_ignore_ascii_case("auto") {
+                e = "UTF-8".into();
+            }
+            crate::flog!(INFO, "filter", "  encoding: {e}");
+            f.logencoding = e.clone();
+            reply(Value::Str(e))
+        }
+        "addjournalmatch" | "deljournalmatch" => reply(Value::List(vec![])),
+        "prefregex" => {
+            let v = arg(cmd, 2)?;
+            f.spec.prefregex = if v.trim().is_empty() {
+                None
+            } else {
+                Some(v.clone())
+            };
+            f.invalidate();
+            f.compile().map_err(exc)?;
+            reply(Value::Str(v))
+        }
+        "addfailregex" | "addignoreregex" => {
+            let vals = values(cmd.get(2), multiple)?;
+            let list = if key == "addfailregex" {
+                &mut f.spec.failregex
+            } else {
+                &mut f.spec.ignoreregex
+            };
+            list.extend(vals);
+            f.invalidate();
+            if let Err(e) = f.compile() {
+                return Err(ExcReply::new(
+                    "fail2ban.server.failregex",
+                    "RegexException",
+                    e,
+                ));
+            }
+            if multiple {
+                return Ok(Value::Bool(true));
+            }
+            let list = if key == "addfailregex" {
+                &f.spec.failregex
+            } else {
+                &f.spec.ignoreregex
+            };
+            reply(list_of(list))
+        }
+        "delfailregex" | "delignoreregex" => {
+            let i = py_int(&arg(cmd, 2)?)?;
+            let list = if key == "delfailregex" {
+                &mut f.spec.failregex
+            } else {
+                &mut f.spec.ignoreregex
+            };
+            match usize::try_from(i).ok().filter(|i| *i < list.len()) {
+                Some(i) => {
+                    list.remove(i);
+                }
+                None => crate::flog!(
+                    ERROR,
+                    "filter",
+                    "Cannot remove regular expression. Index {i} is not valid"
+                ),
+            }
+            f.invalidate();
+            let list = if key == "delfailregex" {
+                &f.spec.failregex
+            } else {
+                &f.spec.ignoreregex
+            };
+            reply(list_of(list))
+        }
+        "usedns" => {
+            let v = arg(cmd, 2)?;
+            f.spec.usedns = UseDns::parse(&v).unwrap_or(UseDns::No);
+            f.invalidate();
+            reply(Value::Str(f.spec.usedns.as_str().to_string()))
+        }
+        "findtime" => {
+            let v = str2sec(&arg(cmd, 2)?)?;
+            f.fm.findtime = v;
+            crate::flog!(INFO, "filter", "  findtime: {v}");
+            reply(Value::Int(v))
+        }
+        "datepattern" => {
+            let v = arg(cmd, 2)?;
+            f.spec.datepattern = Some(v.clone());
+            f.invalidate();
+            f.compile().map_err(exc)?;
+            reply(Value::Tuple(vec![Value::Str(v), Value::None]))
+        }
+        "logtimezone" => {
+            let v = arg(cmd, 2)?;
+            f.spec.logtimezone = Some(v.clone());
+            f.invalidate();
+            f.compile().map_err(exc)?;
+            reply(Value::Str(v))
+        }
+        "maxmatches" => {
+            let v = py_int(&arg(cmd, 2)?)?;
+            f.fm.maxmatches = usize::try_from(v).unwrap_or(0);
+            reply(Value::Int(v))
+        }
+        "maxretry" => {
+            let v = py_int(&arg(cmd, 2)?)?;
+            f.fm.maxretry = u32::try_from(v).unwrap_or(0);
+            crate::flog!(INFO, "filter", "  maxRetry: {v}");
+            reply(Value::Int(v))
+        }
+        "maxlines" => {
+            let v = py_int(&arg(cmd, 2)?)?;
+            f.spec.maxlines = usize::try_from(v).unwrap_or(1).max(1);
+            f.invalidate();
+            crate::flog!(INFO, "filter", "  maxLines: {}", f.spec.maxlines);
+            reply(Value::Int(f.spec.maxlines as i64))
+        }
+        "bantime" => {
+            let v = str2sec(&arg(cmd, 2)?)?;
+            lock(&jail.acts).bm.bantime = v;
+            crate::flog!(INFO, "actions", "  banTime: {v}");
+            reply(Value::Int(v))
+        }
+        "attempt" => {
+            let ip = arg(cmd, 2)?;
+            let lines = cmd[3..].iter().map(Value::to_py_str).collect();
+            drop(f);
+            let n = jail.attempt(&ip, lines).map_err(exc)?;
+            reply(Value::Int(n))
+        }
+        "unbanip" => {
+            drop(f);
+            let (report, ips) = match cmd.get(2).map(Value::to_py_str).as_deref() {
+                Some("--report-absent") => (true, &cmd[3..]),
+                _ => (false, &cmd[2..]),
+            };
+            let mut core = lock(&jail.acts);
+            let mut n = 0;
+            let mut absent = Vec::new();
+            for ip in ips {
+                let text = ip.to_py_str();
+                let fid = IpAddr::parse(&text)
+                    .map(|a| a.ntoa())
+                    .unwrap_or(text.clone());
+                if core.unban_ip(&fid) {
+                    n += 1;
+                } else {
+                    crate::flog!(MSG, "actions", "{fid} is not banned");
+                    absent.push(Value::Str(fid.clone()));
+                }
+                if let Some(db) = jail.db() {
+                    let _ = db.del_ban(&jail.name, &[&fid]);
+                }
+            }
+            if report && !absent.is_empty() {
+                return Err(ExcReply::new(
+                    "builtins",
+                    "ValueError",
+                    format!("not banned: {}", Value::List(absent)),
+                ));
+            }
+            Ok(Value::Int(n))
+        }
+        "addaction" => {
+            drop(f);
+            let a = arg(cmd, 2)?;
+            lock(&jail.acts)
+                .actions
+                .add(CommandAction::new(&jail.name, &a))
+                .map_err(|e| ExcReply::new("builtins", "ValueError", e))?;
+            reply(Value::Str(a))
+        }
+        "delaction" => {
+            drop(f);
+            let a = arg(cmd, 2)?;
+            lock(&jail.acts).actions.remove(&a);
+            Ok(Value::None)
+        }
+        "action" => {
+            drop(f);
+            let a = arg(cmd, 2)?;
+            let mut core = lock(&jail.acts);
+            let act = core.actions.get_mut(&a).ok_or_else(|| {
+                ExcReply::new("builtins", "KeyError", format!("Invalid Action name: {a}"))
+            })?;
+            if multiple {
+                if let Some(Value::List(pairs)) = cmd.get(3) {
+                    for p in pairs {
+                        if let Value::List(kv) | Value::Tuple(kv) = p
+                            && kv.len() == 2
+                        {
+                            act.set_property(&kv[0].to_py_str(), &kv[1].to_py_str());
+                        }
+                    }
+                }
+                return Ok(Value::Bool(true));
+            }
+            let k = arg(cmd, 3)?;
+            let v = arg(cmd, 4)?;
+            act.set_property(&k, &v);
+            reply(Value::Str(v))
+        }
+        k if k.starts_with("bantime.") => {
+            let v = arg(cmd, 2)?;
+            drop(f);
+            let mut core = lock(&jail.acts);
+            let opt = &k["bantime.".len()..];
+            let inc = &mut core.incr;
+            let some = |s: &str| (!s.is_empty()).then(|| s.to_string());
+            let r = match opt {
+                "increment" => {
+                    inc.enabled = truthy(&v);
+                    Value::Bool(inc.enabled)
+                }
+                "factor" => {
+                    inc.factor = some(&v);
+                    v.clone().into()
+                }
+                "formula" => {
+                    inc.formula = some(&v);
+                    v.clone().into()
+                }
+                "multipliers" => {
+                    inc.multipliers = some(&v);
+                    v.clone().into()
+                }
+                "maxtime" => {
+                    inc.maxtime = if v.is_empty() {
+                        None
+                    } else {
+                        Some(str2sec(&v)?)
+                    };
+                    inc.maxtime.map_or(Value::None, Value::Int)
+                }
+                "rndtime" => {
+                    inc.rndtime = if v.is_empty() {
+                        None
+                    } else {
+                        Some(str2sec(&v)?)
+                    };
+                    inc.rndtime.map_or(Value::None, Value::Int)
+                }
+                "overalljails" => {
+                    inc.overalljails = truthy(&v);
+                    Value::Bool(inc.overalljails)
+                }
+                _ => {
+                    return Err(exc(format!(
+                        "Invalid command {} (no set action or not yet implemented)",
+                        crate::stream::py_str_repr(k)
+                    )));
+                }
+            };
+            crate::flog!(INFO, "jail", "Set banTime.{opt} = {v}");
+            reply(r)
+        }
+        other => Err(exc(format!(
+            "Invalid command {} (no set action or not yet implemented)",
+            crate::stream::py_str_repr(other)
+        ))),
+    }
+}
+
+fn log_paths(jail: &Jail) -> Value {
+    let f = lock(&jail.filter);
+    Value::List(
+        f.logpaths
+            .iter()
+            .map(|l| Value::Str(l.path.to_string_lossy().into_owned()))
+            .collect(),
+    )
+}
+
+/// `get J key …` (cmd without the leading `get`).
+pub fn get(st: &State, cmd: &[Value]) -> Result<Value, ExcReply> {
+    let name = arg(cmd, 0)?;
+    let key = arg(cmd, 1)?;
+    let jail = Server::find(st, &name)?;
+    if key == "logpath" {
+        return Ok(log_paths(jail));
+    }
+    let f = lock(&jail.filter);
+    let core = lock(&jail.acts);
+    Ok(match key.as_str() {
+        "banned" => {
+            let banned: Vec<String> = core.bm.ban_list().iter().map(|t| t.fid.clone()).collect();
+            match &cmd[2..] {
+                [] => list_of(&banned),
+                [one] => Value::Int(i64::from(banned.contains(&one.to_py_str()))),
+                many => Value::List(
+                    many.iter()
+                        .map(|v| Value::Int(i64::from(banned.contains(&v.to_py_str()))))
+                        .collect(),
+                ),
+            }
+        }
+        "banip" => {
+            let with_time = cmd.get(2).map(Value::to_py_str).as_deref() == Some("--with-time");
+            let list = core.bm.ban_list();
+            if with_time {
+                Value::List(
+                    list.iter()
+                        .map(|t| {
+                            let bt = core.bm.bantime_of(t);
+                            let end = if bt < 0 {
+                                "9999-12-31 23:59:59".to_string()
+                            } else {
+                                time2str(t.time + bt as f64)
+                            };
+                            Value::Str(format!(
+                                "{} \t{} + {} = {}",
+                                t.fid,
+                                time2str(t.time),
+                                bt,
+                                end
+                            ))
+                        })
+                        .collect(),
+                )
+            } else {
+                let ids: Vec<String> = list.iter().map(|t| t.fid.clone()).collect();
+                match cmd.get(2) {
+                    Some(sep) => Value::Str(ids.join(&sep.to_py_str())),
+                    None => list_of(&ids),
+                }
+            }
+        }
+        "logencoding" => Value::Str(f.logencoding.clone()),
+        "journalmatch" => Value::List(vec![]),
+        "ignoreself" => Value::Bool(f.ignore.ignoreself),
+        "ignoreip" => list_of(&f.ignore.entries),
+        "ignorecommand" => Value::Str(f.ignore.command.clone()),
+        "ignorecache" => Value::None,
+        "prefregex" => Value::Str(f.spec.prefregex.clone().unwrap_or_default()),
+        "failregex" => list_of(&f.spec.failregex),
+        "ignoreregex" => list_of(&f.spec.ignoreregex),
+        "usedns" => Value::Str(f.spec.usedns.as_str().to_string()),
+        "findtime" => Value::Int(f.fm.findtime),
+        "datepattern" => match &f.spec.datepattern {
+            Some(p) => Value::Tuple(vec![Value::Str(p.clone()), Value::None]),
+            None => Value::Tuple(vec![Value::None, "Default Detectors".into()]),
+        },
+        "logtimezone" => f.spec.logtimezone.clone().map_or(Value::None, Value::Str),
+        "maxmatches" => Value::Int(f.fm.maxmatches as i64),
+        "maxretry" => Value::Int(i64::from(f.fm.maxretry)),
+        "maxlines" => Value::Int(f.spec.maxlines as i64),
+        "bantime" => Value::Int(core.bm.bantime),
+        "actions" => list_of(&core.actions.names()),
+        "idle" => Value::Bool(f.idle),
+        "action" => {
+            let a = arg(cmd, 2)?;
+            let p = arg(cmd, 3)?;
+            let act = core.actions.get(&a).ok_or_else(|| {
+                ExcReply::new("builtins", "KeyError", format!("Invalid Action name: {a}"))
+            })?;
+            act.property(&p)
+                .map_or(Value::None, |v| Value::Str(v.to_string()))
+        }
+        "actionproperties" => {
+            let a = arg(cmd, 2)?;
+            let act = core.actions.get(&a).ok_or_else(|| {
+                ExcReply::new("builtins", "KeyError", format!("Invalid Action name: {a}"))
+            })?;
+            list_of(&act.properties())
+        }
+        k if k.starts_with("bantime.") => {
+            let i = &core.incr;
+            match &k["bantime.".len()..] {
+                "increment" => Value::Bool(i.enabled),
+                "factor" => i.factor.clone().map_or(Value::None, Value::Str),
+                "formula" => i.formula.clone().map_or(Value::None, Value::Str),
+                "multipliers" => i.multipliers.clone().map_or(Value::None, Value::Str),
+                "maxtime" => i.maxtime.map_or(Value::None, Value::Int),
+                "rndtime" => i.rndtime.map_or(Value::None, Value::Int),
+                "overalljails" => Value::Bool(i.overalljails),
+                _ => {
+                    return Err(exc(
+                        "Invalid command (no get action or not yet implemented)",
+                    ));
+                }
+            }
+        }
+        _ => {
+            return Err(exc(
+                "Invalid command (no get action or not yet implemented)",
+            ));
+        }
+    })
+}
+
+/// `status J [flavor]`.
+pub fn status(jail: &Jail, flavor: &str) -> Value {
+    let f = lock(&jail.filter);
+    let core = lock(&jail.acts);
+    let t = |k: &str, v: Value| Value::Tuple(vec![k.into(), v]);
+    let files = Value::List(
+        f.logpaths
+            .iter()
+            .map(|l| Value::Str(l.path.to_string_lossy().into_owned()))
+            .collect(),
+    );
+    let filter = Value::List(vec![
+        t("Currently failed", Value::Int(f.fm.size() as i64)),
+        t("Total failed", Value::Int(f.fm.total_failed() as i64)),
+        t("File list", files),
+    ]);
+    let mut acts = vec![
+        t("Currently banned", Value::Int(core.bm.size() as i64)),
+        t("Total banned", Value::Int(core.bm.total() as i64)),
+    ];
+    if flavor != "short" {
+        let ids: Vec<String> = core.bm.ban_list().iter().map(|t| t.fid.clone()).collect();
+        acts.push(t("Banned IP list", list_of(&ids)));
+    }
+    Value::List(vec![t("Filter", filter), t("Actions", Value::List(acts))])
+}
+
+/// `banned [IP…]` over all jails.
+pub fn banned_all(st: &State, ips: &[Value]) -> Result<Value, ExcReply> {
+    if ips.is_empty() {
+        return Ok(Value::List(
+            st.jails
+                .iter()
+                .map(|j| {
+                    let ids: Vec<String> = lock(&j.acts)
+                        .bm
+                        .ban_list()
+                        .iter()
+                        .map(|t| t.fid.clone())
+                        .collect();
+                    Value::Dict(vec![(Value::Str(j.name.clone()), list_of(&ids))])
+                })
+                .collect(),
+        ));
+    }
+    Ok(Value::List(
+        ips.iter()
+            .map(|ip| {
+                let ip = ip.to_py_str();
+                let js: Vec<String> = st
+                    .jails
+                    .iter()
+                    .filter(|j| lock(&j.acts).bm.ban_list().iter().any(|t| t.fid == ip))
+                    .map(|j| j.name.clone())
+                    .collect();
+                list_of(&js)
+            })
+            .collect(),
+    ))
+}

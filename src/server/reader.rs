@@ -1,0 +1,173 @@
+//! Log file reading for jails (compat-spec §4.3): [`FileReader::spawn`] starts one thread
+//! per log file that sends [`ReadEvent`]s to the jail over a crossbeam channel.
+//!
+//! Data flow: [`ReaderConfig`] → `file::LogFile::open` (start position from `head`/`tail`
+//! and the saved (hash, position)) → a watch loop (`watch`: inotify, or fail2ban's stat
+//! polling) that calls `LogFile::pass` on every change → complete lines, decoded by
+//! `logencoding` (`decode`), in batches with the position/hash after them → the jail.
+//! The first pass may binary-search for a start time (`seek`). Rotation (smaller size,
+//! new inode, new first line) restarts reading at 0 without losing or repeating lines.
+//!
+//! For the jail: use a bounded channel (e.g. `bounded(16)`) so a huge file is streamed
+//! rather than queued whole; store `pos`/`hash` only after processing the lines.
+
+pub mod decode;
+mod file;
+mod seek;
+mod watch;
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::thread::JoinHandle;
+
+use crossbeam_channel::Sender;
+
+pub use decode::Encoding;
+pub use file::first_line_hash;
+pub use seek::TimeOf;
+
+/// Where a newly added log is first read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartAt {
+    Head,
+    Tail,
+}
+
+/// How changes are noticed. `auto` and `pyinotify` map to [`Backend::Inotify`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Polling,
+    Inotify,
+}
+
+impl Backend {
+    /// The backend for a jail's `backend` value (`polling`, `pyinotify`, `auto`, with
+    /// optional `[...]` options); None for ones without a file reader (`systemd`, …).
+    pub fn from_name(name: &str) -> Option<Backend> {
+        let base = name.split('[').next().unwrap_or(name).trim();
+        match base {
+            "polling" => Some(Backend::Polling),
+            "pyinotify" | "auto" | "inotify" => Some(Backend::Inotify),
+            _ => None,
+        }
+    }
+}
+
+pub struct ReaderConfig {
+    pub jail: String,
+    pub path: PathBuf,
+    pub start: StartAt,
+    /// (first-line hash, position) from the DB.
+    pub saved: Option<(String, u64)>,
+    /// `logencoding` ("auto", "UTF-8", "latin-1"…).
+    pub encoding: String,
+    pub backend: Backend,
+    /// On the first read (not for Tail) skip to the first line with time >= since.
+    pub seek_since: Option<f64>,
+    /// Time of a line for the seek (the jail passes a closure over its own date detector).
+    pub time_of: Option<TimeOf>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReadEvent {
+    /// Complete lines (decoded, without the trailing newline), in order, and the file
+    /// position/hash *after* them: the jail stores pos/hash in the DB only after it has
+    /// processed the lines, so a restart neither loses nor re-counts a line.
+    Lines {
+        path: PathBuf,
+        lines: Vec<String>,
+        pos: u64,
+        hash: String,
+        in_operation: bool,
+    },
+    /// The file could not be read (logged by the reader too); the reader keeps trying,
+    /// unless [`FileReader::is_removed`] says polling gave the file up.
+    Error { path: PathBuf, message: String },
+}
+
+/// A running reader: one thread per log file.
+pub struct FileReader {
+    path: PathBuf,
+    shared: Arc<file::Shared>,
+    wake: Arc<watch::Wake>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl FileReader {
+    /// Opens `cfg.path` (error if it does not exist, like fail2ban's addlogpath; also for
+    /// an unknown `encoding`), logs `Added logfile: …` and starts the thread that sends
+    /// `ReadEvent`s to `tx`.
+    pub fn spawn(mut cfg: ReaderConfig, tx: Sender<ReadEvent>) -> io::Result<FileReader> {
+        let log = file::LogFile::open(&mut cfg)?;
+        let shared = Arc::new(file::Shared::default());
+        let wake = Arc::new(watch::Wake::new()?);
+        let out = file::Out {
+            tx,
+            shared: shared.clone(),
+        };
+        let backend = cfg.backend;
+        let wake2 = wake.clone();
+        let thread = std::thread::Builder::new()
+            .name(format!("f2b/r.{}", cfg.jail))
+            .spawn(move || match backend {
+                Backend::Polling => watch::run_polling(log, out, &wake2),
+                Backend::Inotify => watch::run_inotify(log, out, &wake2),
+            })?;
+        Ok(FileReader {
+            path: cfg.path,
+            shared,
+            wake,
+            thread: Some(thread),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// True when the polling backend dropped the file after 50 failed checks in a row
+    /// (fail2ban's `Too many errors. Remove file …`); the thread has ended.
+    pub fn is_removed(&self) -> bool {
+        self.shared.removed.load(Ordering::Relaxed)
+    }
+
+    /// Stops the thread and waits for it.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        self.shared.stop.store(true, Ordering::Relaxed);
+        self.wake.wake();
+        if let Some(t) = self.thread.take() {
+            // A panicking reader thread has already reported itself; nothing to add.
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for FileReader {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// An OS error as Python prints it: `[Errno 2] No such file or directory: '/path'`.
+pub fn py_os_error(e: &io::Error, path: &Path) -> String {
+    match e.raw_os_error() {
+        Some(code) => {
+            let text = e.to_string();
+            let text = text
+                .strip_suffix(&format!(" (os error {code})"))
+                .unwrap_or(&text)
+                .to_string();
+            format!(
+                "[Errno {code}] {text}: {}",
+                crate::stream::py_str_repr(&path.to_string_lossy())
+            )
+        }
+        None => e.to_string(),
+    }
+}
