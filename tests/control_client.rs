@@ -288,7 +288,11 @@ fn python_client_against_gaols_server_and_gaol_end_to_end() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let (da, db, dc) = (dir.path().join("a"), dir.path().join("b"), dir.path().join("c"));
+    let (da, db, dc) = (
+        dir.path().join("a"),
+        dir.path().join("b"),
+        dir.path().join("c"),
+    );
     for d in [&da, &db, &dc] {
         std::fs::create_dir_all(d).unwrap();
     }
@@ -296,8 +300,17 @@ fn python_client_against_gaols_server_and_gaol_end_to_end() {
     let gaol_server = |d: &Path| {
         let srv = Arc::new(Server::new());
         // Same log target as the real one gets from its command line.
-        let _ = srv.execute(&[Value::str("set"), Value::str("logtarget"), Value::str(d.join("real.log").to_str().unwrap())]);
-        let sock = SocketServer::start(&d.join("real.sock"), false, Arc::new(GaolServer(srv.clone()))).unwrap();
+        let _ = srv.execute(&[
+            Value::str("set"),
+            Value::str("logtarget"),
+            Value::str(d.join("real.log").to_str().unwrap()),
+        ]);
+        let sock = SocketServer::start(
+            &d.join("real.sock"),
+            false,
+            Arc::new(GaolServer(srv.clone())),
+        )
+        .unwrap();
         (srv, sock)
     };
     let (srv_b, sock_b) = gaol_server(&db);
@@ -309,9 +322,27 @@ fn python_client_against_gaols_server_and_gaol_end_to_end() {
     // The P0 commands of the script (reload needs the server's `reload`; the rest of
     // the matrix is covered client-side by the test above).
     let p0 = [
-        "ping", "version", "echo", "status", "add", "addlogpath", "banip", "banned",
-        "ignoreip", "actions", "start", "loglevel", "logtarget", "dbfile", "unbanip",
-        "maxretry", "bantime", "nosuch", "bogus", "flushlogs", "stop",
+        "ping",
+        "version",
+        "echo",
+        "status",
+        "add",
+        "addlogpath",
+        "banip",
+        "banned",
+        "ignoreip",
+        "actions",
+        "start",
+        "loglevel",
+        "logtarget",
+        "dbfile",
+        "unbanip",
+        "maxretry",
+        "bantime",
+        "nosuch",
+        "bogus",
+        "flushlogs",
+        "stop",
     ];
     let script: Vec<Vec<&str>> = script(cf.to_str().unwrap(), log.to_str().unwrap())
         .into_iter()
@@ -319,7 +350,11 @@ fn python_client_against_gaols_server_and_gaol_end_to_end() {
         .filter(|c| c.iter().any(|w| p0.contains(w)))
         .collect();
     let (mut diffs, mut gaps) = (Vec::new(), Vec::new());
-    let (pa, pb, pc) = (da.to_str().unwrap(), db.to_str().unwrap(), dc.to_str().unwrap());
+    let (pa, pb, pc) = (
+        da.to_str().unwrap(),
+        db.to_str().unwrap(),
+        dc.to_str().unwrap(),
+    );
     for c in &script {
         // The three servers are independent: run the clients side by side.
         let (mut want, got, mut got_c) = std::thread::scope(|sc_| {
@@ -333,7 +368,11 @@ fn python_client_against_gaols_server_and_gaol_end_to_end() {
         got_c.stdout = got_c.stdout.replace(pc, pb);
         got_c.stderr = got_c.stderr.replace(pc, pb);
         // The client's part: both clients print the same for the same server.
-        if let Some(d) = same(&format!("python vs gaol client on gaol's server, {c:?}"), &got, &got_c) {
+        if let Some(d) = same(
+            &format!("python vs gaol client on gaol's server, {c:?}"),
+            &got,
+            &got_c,
+        ) {
             diffs.push(d);
         }
         // The server's part: compared with the real server.
@@ -358,5 +397,77 @@ fn python_client_against_gaols_server_and_gaol_end_to_end() {
     if !gaps.is_empty() {
         eprintln!("KNOWN SERVER GAPS ({}):\n{}", gaps.len(), gaps.join("\n"));
     }
-    assert!(diffs.is_empty(), "{} differ:\n{}", diffs.len(), diffs.join("\n"));
+    assert!(
+        diffs.is_empty(),
+        "{} differ:\n{}",
+        diffs.len(),
+        diffs.join("\n")
+    );
+}
+
+/// `start`, `restart` and `stop` as the installed tool: gaol linked as fail2ban-client
+/// launches the fail2ban-server it finds (here the real one on PATH), sends the
+/// configuration, and prints what the Python client prints.
+#[test]
+fn start_restart_stop_like_the_python_client() {
+    if !have_fail2ban() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cf = config_dir(dir.path());
+    let run = dir.path().join("run");
+    std::fs::write(
+        cf.join("fail2ban.local"),
+        format!(
+            "[Definition]\nlogtarget = {}\ndbfile = :memory:\nsocket = {}\npidfile = {}\n",
+            dir.path().join("f2b.log").display(),
+            run.join("f2b.sock").display(),
+            run.join("f2b.pid").display()
+        ),
+    )
+    .unwrap();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let client = bin.join("fail2ban-client");
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_gaol"), &client).unwrap();
+    let cfs = cf.to_str().unwrap();
+    let script: &[&[&str]] = &[
+        &["start"],
+        &["start"],
+        &["status"],
+        &["restart"],
+        &["status", "test"],
+        &["stop"],
+        &["stop"],
+    ];
+    let run_with = |exe: &Path, c: &[&str]| {
+        let o = std::process::Command::new(exe)
+            .args(["-c", cfs, "--timeout", "20"])
+            .args(c)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        Run {
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+            code: o.status.code().unwrap_or(-1),
+        }
+    };
+    let mut diffs = Vec::new();
+    let py: Vec<Run> = script
+        .iter()
+        .map(|c| run_with(Path::new("fail2ban-client"), c))
+        .collect();
+    let ours: Vec<Run> = script.iter().map(|c| run_with(&client, c)).collect();
+    for ((c, want), got) in script.iter().zip(&py).zip(&ours) {
+        if let Some(d) = same(&format!("{c:?}"), want, got) {
+            diffs.push(d);
+        }
+    }
+    assert_eq!(
+        py[0].stdout, "Server ready\n",
+        "the real client started a server"
+    );
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+    assert!(!run.join("f2b.sock").exists());
 }

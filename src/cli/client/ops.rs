@@ -397,7 +397,7 @@ impl Client {
                 return false;
             }
         };
-        let ok = self.configure(stream);
+        let ok = self.configure(stream, &mut child);
         if background {
             // The launcher exits once the server has detached; reap it if it already did.
             let _ = child.try_wait();
@@ -415,8 +415,8 @@ impl Client {
     }
 
     /// Waits for the new server, then sends the stream and `server-status`.
-    fn configure(&self, stream: Value) -> bool {
-        match self.wait_on_server(true, None) {
+    fn configure(&self, stream: Value, child: &mut std::process::Child) -> bool {
+        match self.wait_on_server_of(child) {
             Ok(true) => {}
             Ok(false) => {
                 self.log
@@ -469,6 +469,29 @@ Try to remove {}. If you used fail2ban-client to start the server, adding the -x
             cmd.stdin(std::process::Stdio::null());
         }
         cmd.spawn()
+    }
+
+    /// Waits for the server just spawned; a launcher that failed ends the wait early
+    /// (a daemonizing server's launcher exits 0 once the server runs).
+    fn wait_on_server_of(&self, child: &mut std::process::Child) -> Result<bool, String> {
+        let start = Instant::now();
+        let mut sl = 0.0125 / 2.0;
+        loop {
+            if Path::new(&self.socket).exists() && self.ping(Some(sl)) {
+                return Ok(true);
+            }
+            if let Ok(Some(st)) = child.try_wait()
+                && !st.success()
+            {
+                return Err(format!("server exited with {st}"));
+            }
+            let waited = start.elapsed().as_secs_f64();
+            if waited >= self.timeout {
+                return Err("Failed to start server".into());
+            }
+            sl = f64::min(sl * 2.0, if waited > 0.2 { 0.5 } else { 0.1 });
+            std::thread::sleep(Duration::from_secs_f64(sl));
+        }
     }
 
     /// Polls until the server answers (`alive`) or is gone (`!alive`); `Err` after the
