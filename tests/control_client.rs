@@ -384,11 +384,15 @@ fn python_client_against_gaols_server_and_gaol_end_to_end() {
             }
         }
         // What the server's front end does after `stop`.
-        if srv_b.wait_quit(std::time::Duration::ZERO) {
-            sock_b.take().map(SocketServer::stop);
+        if srv_b.wait_quit(std::time::Duration::ZERO)
+            && let Some(s) = sock_b.take()
+        {
+            s.stop();
         }
-        if srv_c.wait_quit(std::time::Duration::ZERO) {
-            sock_c.take().map(SocketServer::stop);
+        if srv_c.wait_quit(std::time::Duration::ZERO)
+            && let Some(s) = sock_c.take()
+        {
+            s.stop();
         }
     }
     drop((sock_b, sock_c));
@@ -470,4 +474,75 @@ fn start_restart_stop_like_the_python_client() {
     );
     assert!(diffs.is_empty(), "{}", diffs.join("\n"));
     assert!(!run.join("f2b.sock").exists());
+}
+
+/// Not a test: serves gaol's Server on `$GAOL_BENCH_SOCK` until a `stop` command, so
+/// bench/control_bench.py can measure it before `gaol server` exists:
+/// `GAOL_BENCH_SOCK=/tmp/g.sock cargo test --release --test control_client serve_for_bench -- --ignored`
+#[test]
+#[ignore]
+fn serve_for_bench() {
+    let Ok(path) = std::env::var("GAOL_BENCH_SOCK") else {
+        return;
+    };
+    let srv = Arc::new(Server::new());
+    let sock =
+        SocketServer::start(Path::new(&path), true, Arc::new(GaolServer(srv.clone()))).unwrap();
+    while !srv.wait_quit(std::time::Duration::from_secs(1)) {}
+    sock.stop();
+    srv.shutdown();
+}
+
+/// `-i`: the prompt, shell-quoted commands, errors, `exit` and end of input, as the
+/// Python client shows them.
+#[test]
+fn interactive_mode_like_the_python_client() {
+    if !have_fail2ban() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let h = Arc::new(TestHandler::default());
+    let s = SocketServer::start(&dir.path().join("f2b.sock"), false, h).unwrap();
+    let with_input = |exe: &str, pre: &[&str], args: &[&str], input: &str| {
+        let mut child = std::process::Command::new(exe)
+            .args(pre)
+            .arg("-s")
+            .arg(s.path())
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        let o = child.wait_with_output().unwrap();
+        Run {
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+            code: o.status.code().unwrap_or(-1),
+        }
+    };
+    let mut diffs = Vec::new();
+    for (args, input) in [
+        (
+            &["-i"][..],
+            "ping\necho \"a b\" c\nbogus\n\necho \"x\nstatus nosuch\nexit\n",
+        ),
+        (&["-i"], "ping\n"),
+        (&["-i", "ping"], "quit\n"),
+        (&["-i", "bogus"], "ping\n"),
+    ] {
+        let want = with_input("fail2ban-client", &[], args, input);
+        let got = with_input(env!("CARGO_BIN_EXE_gaol"), &["client"], args, input);
+        if let Some(d) = same(&format!("{args:?} {input:?}"), &want, &got) {
+            diffs.push(d);
+        }
+    }
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
 }
