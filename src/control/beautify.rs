@@ -58,10 +58,10 @@ const RULES: &[(Key, Format)] = &[
     (Key::First("echo"), f_echo),
     (Key::Status, f_status),
     (Key::Second("syslogsocket"), |_, r, m| {
-        prefixed(m, "Current syslog socket is:\n`- ", r)
+        two_step(m, "Current syslog socket is:\n", "`- ", r)
     }),
     (Key::Second("logtarget"), |_, r, m| {
-        prefixed(m, "Current logging target is:\n`- ", r)
+        two_step(m, "Current logging target is:\n", "`- ", r)
     }),
     (Key::Second("loglevel"), f_loglevel),
     (Key::Second("dbfile"), f_dbfile),
@@ -79,7 +79,7 @@ const RULES: &[(Key, Format)] = &[
         },
     ),
     (Key::Third(&["logencoding"]), |_, r, m| {
-        prefixed(m, "Current log encoding is set to:\n", r)
+        two_step(m, "Current log encoding is set to:\n", "", r)
     }),
     (
         Key::Third(&["journalmatch", "addjournalmatch", "deljournalmatch"]),
@@ -199,6 +199,13 @@ fn prefixed(m: &mut Msg, prefix: &str, r: &Value) -> Result<(), Bad> {
     let s = text(r)?;
     *m = Msg::Text(format!("{prefix}{s}"));
     Ok(())
+}
+
+/// `msg = head` then `msg += mark + reply`: a failure leaves `head` as the message.
+fn two_step(m: &mut Msg, head: &str, mark: &str, r: &Value) -> Result<(), Bad> {
+    set(m, head)?;
+    let s = text(r)?;
+    set(m, &format!("{head}{mark}{s}"))
 }
 
 /// The elements of a sequence reply (list, tuple, or the characters of a str).
@@ -348,8 +355,7 @@ fn f_dbfile(_: &[String], r: &Value, m: &mut Msg) -> Result<(), Bad> {
     if *r == Value::None {
         return set(m, "Database currently disabled");
     }
-    set(m, "Current database file is:\n")?;
-    prefixed(m, "Current database file is:\n`- ", r)
+    two_step(m, "Current database file is:\n", "`- ", r)
 }
 
 fn f_dbpurgeage(_: &[String], r: &Value, m: &mut Msg) -> Result<(), Bad> {

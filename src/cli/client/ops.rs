@@ -309,6 +309,29 @@ impl Client {
     /// why it cannot be used.
     fn read_config(&self, jail: Option<&str>) -> Option<Value> {
         let (src, basedir) = self.source();
+        if let Some(j) = jail
+            && !jail_exists(src.as_ref(), &basedir, j)
+        {
+            // fail2ban reads only that section; it fails before the jail-level messages.
+            let (src2, base2) = self.source();
+            if let Ok(res) = config::read_stream(src2.as_ref(), &base2, &StreamOptions::default()) {
+                let early: Vec<_> = res
+                    .log
+                    .iter()
+                    .filter(|(_, logger, _)| logger == "fail2ban.configreader")
+                    .cloned()
+                    .collect();
+                self.log.config_lines(&early);
+            }
+            self.log.error(
+                "fail2ban",
+                &format!(
+                    "Failed during configuration: No section: {}",
+                    crate::stream::py_str_repr(j)
+                ),
+            );
+            return None;
+        }
         let opts = StreamOptions {
             loglevel: Some(self.loglevel.clone()),
             logtarget: Some(self.logtarget.clone()),
@@ -332,19 +355,7 @@ impl Client {
         let values: Vec<Vec<Value>> = cmds.iter().map(|c| c.to_values()).collect();
         let picked = match jail {
             None => values,
-            Some(j) => {
-                if !jail_exists(src.as_ref(), &basedir, j) {
-                    self.log.error(
-                        "fail2ban",
-                        &format!(
-                            "Failed during configuration: No section: {}",
-                            crate::stream::py_str_repr(j)
-                        ),
-                    );
-                    return None;
-                }
-                only_jail(values, j)
-            }
+            Some(j) => only_jail(values, j),
         };
         Some(Value::List(picked.into_iter().map(Value::List).collect()))
     }
@@ -386,7 +397,7 @@ impl Client {
                 return false;
             }
         };
-        let ok = self.configure(stream);
+        let ok = self.configure(stream, &mut child);
         if background {
             // The launcher exits once the server has detached; reap it if it already did.
             let _ = child.try_wait();
@@ -404,8 +415,8 @@ impl Client {
     }
 
     /// Waits for the new server, then sends the stream and `server-status`.
-    fn configure(&self, stream: Value) -> bool {
-        match self.wait_on_server(true, None) {
+    fn configure(&self, stream: Value, child: &mut std::process::Child) -> bool {
+        match self.wait_on_server_of(child) {
             Ok(true) => {}
             Ok(false) => {
                 self.log
@@ -458,6 +469,29 @@ Try to remove {}. If you used fail2ban-client to start the server, adding the -x
             cmd.stdin(std::process::Stdio::null());
         }
         cmd.spawn()
+    }
+
+    /// Waits for the server just spawned; a launcher that failed ends the wait early
+    /// (a daemonizing server's launcher exits 0 once the server runs).
+    fn wait_on_server_of(&self, child: &mut std::process::Child) -> Result<bool, String> {
+        let start = Instant::now();
+        let mut sl = 0.0125 / 2.0;
+        loop {
+            if Path::new(&self.socket).exists() && self.ping(Some(sl)) {
+                return Ok(true);
+            }
+            if let Ok(Some(st)) = child.try_wait()
+                && !st.success()
+            {
+                return Err(format!("server exited with {st}"));
+            }
+            let waited = start.elapsed().as_secs_f64();
+            if waited >= self.timeout {
+                return Err("Failed to start server".into());
+            }
+            sl = f64::min(sl * 2.0, if waited > 0.2 { 0.5 } else { 0.1 });
+            std::thread::sleep(Duration::from_secs_f64(sl));
+        }
     }
 
     /// Polls until the server answers (`alive`) or is gone (`!alive`); `Err` after the
