@@ -17,78 +17,14 @@ use crate::filter::addr::IpAddr;
 use crate::server::action::{Family, JailActions, TagSource};
 use crate::server::banmanager::{AddBan, BanManager, already_banned_level};
 use crate::server::db::{BanRecord, CurrentBansQuery, Database, python_json};
-use crate::server::formula::{Env, Formula, Num};
-use crate::server::jail::{TicketTags, lock, now, time2str};
+use crate::server::formula::Num;
+use crate::server::increment::{BanTimeIncrement, bad_ip_text, increase_ban_text, new_bantime};
+use crate::server::jail::{TicketTags, lock, now};
 use crate::server::ticket::Ticket;
 use crate::stream::Value;
 
-/// `bantime.*` options of a jail.
-#[derive(Debug, Clone, Default)]
-pub struct Increment {
-    pub enabled: bool,
-    pub factor: Option<String>,
-    pub formula: Option<String>,
-    pub multipliers: Option<String>,
-    pub maxtime: Option<i64>,
-    pub rndtime: Option<i64>,
-    pub overalljails: bool,
-}
-
-impl Increment {
-    /// The new ban time for a ticket whose id was banned `count` times before: the
-    /// multipliers or the formula, never below `base`, capped by `maxtime`, plus a
-    /// random part up to `rndtime`.
-    pub fn new_bantime(&self, base: i64, count: u32) -> i64 {
-        let factor = self
-            .factor
-            .as_deref()
-            .and_then(|f| Formula::parse(f).ok())
-            .and_then(|f| f.eval(&Env::empty()).ok())
-            .unwrap_or(Num::Int(1));
-        let mut t = match self.multipliers.as_deref().map(str::split_whitespace) {
-            Some(ms) => {
-                let ms: Vec<f64> = ms.filter_map(|m| m.parse().ok()).collect();
-                let m = ms
-                    .get((count as usize).min(ms.len().saturating_sub(1)))
-                    .copied()
-                    .unwrap_or(1.0);
-                base as f64 * factor.as_f64() * m
-            }
-            None => {
-                let text = self.formula.as_deref().unwrap_or(DEFAULT_FORMULA);
-                let env = Env {
-                    ban_time: Num::Int(i128::from(base)),
-                    ban_count: Num::Int(i128::from(count)),
-                    ban_factor: Some(factor),
-                };
-                match Formula::parse(text).and_then(|f| f.eval(&env)) {
-                    Ok(n) => n.as_f64(),
-                    Err(e) => {
-                        crate::flog!(ERROR, "observer", "bantime.formula {text:?}: {e}");
-                        base as f64
-                    }
-                }
-            }
-        };
-        if t < base as f64 {
-            t = base as f64;
-        }
-        if let Some(mx) = self.maxtime
-            && t > mx as f64
-        {
-            t = mx as f64;
-        }
-        if let Some(r) = self.rndtime.filter(|r| *r > 0) {
-            t += (random_unit() * r as f64).floor();
-        }
-        t as i64
-    }
-}
-
-/// fail2ban's default `bantime.formula`.
-const DEFAULT_FORMULA: &str = "ban.Time * (1<<(ban.Count if ban.Count<20 else 20)) * banFactor";
-
-/// A number in [0, 1) from the clock's sub-second noise (rndtime needs no crypto).
+/// A number in [0, 1) for `bantime.rndtime` (from the clock's sub-second noise; the
+/// random part needs no cryptographic quality).
 fn random_unit() -> f64 {
     let n = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -102,7 +38,7 @@ pub struct ActionsCore {
     pub jail: String,
     pub bm: BanManager,
     pub actions: JailActions,
-    pub incr: Increment,
+    pub incr: BanTimeIncrement,
     pub idle: bool,
 }
 
@@ -240,7 +176,7 @@ impl ActionsCore {
             jail: jail.to_string(),
             bm: BanManager::new(),
             actions: JailActions::new(jail),
-            incr: Increment::default(),
+            incr: BanTimeIncrement::new(),
             idle: false,
         }
     }
@@ -251,14 +187,14 @@ impl ActionsCore {
         let q = CurrentBansQuery {
             jail: Some(&self.jail),
             ip: None,
-            forbantime: if self.incr.enabled {
+            forbantime: if self.incr.increment() {
                 None
             } else {
                 Some(bantime)
             },
             fromtime: t as i64,
-            correct_bantime: if self.incr.enabled {
-                self.incr.maxtime
+            correct_bantime: if self.incr.increment() {
+                self.incr.maxtime().map(|m| m.to_i64_saturating())
             } else {
                 Some(bantime)
             },
@@ -284,12 +220,12 @@ impl ActionsCore {
         // manager raises the count by one when it adds the ban.
         let mut prev: Option<(u32, i64)> = None;
         if !t.restored
-            && self.incr.enabled
+            && self.incr.increment()
             && let Some(db) = db
         {
-            let jail = (!self.incr.overalljails).then_some(self.jail.as_str());
+            let jail = (!self.incr.overalljails()).then_some(self.jail.as_str());
             if let Ok(Some(info)) =
-                db.get_ban(&ip, jail, None, self.incr.overalljails, None, now as i64)
+                db.get_ban(&ip, jail, None, self.incr.overalljails(), None, now as i64)
                 && info.ban_count > 0
             {
                 let n = u32::try_from(info.ban_count).unwrap_or(0);
@@ -370,17 +306,19 @@ impl ActionsCore {
             && t.bantime.is_none()
             && base >= 0
         {
-            bantime = self.incr.new_bantime(base, n);
+            bantime = new_bantime(&self.incr, base, n, random_unit());
             crate::flog!(
                 INFO,
                 "observer",
-                "[{}] IP {} is bad: {} # last {} - incr {} to {}",
-                self.jail,
-                ip,
-                n,
-                time2str(last as f64),
-                sec2str(base as f64),
-                sec2str(bantime as f64)
+                "{}",
+                bad_ip_text(
+                    &self.jail,
+                    &ip,
+                    n,
+                    last as f64,
+                    Num::Int(i128::from(base)),
+                    Num::Int(i128::from(bantime))
+                )
             );
             if bantime != base {
                 t.bantime = Some(bantime);
@@ -388,12 +326,14 @@ impl ActionsCore {
                 crate::flog!(
                     NOTICE,
                     "observer",
-                    "[{}] Increase Ban {} ({} # {} -> {})",
-                    self.jail,
-                    ip,
-                    t.bancount,
-                    sec2str(bantime as f64),
-                    time2str(t.time + bantime as f64)
+                    "{}",
+                    increase_ban_text(
+                        &self.jail,
+                        &ip,
+                        t.bancount,
+                        Num::Int(i128::from(bantime)),
+                        t.time
+                    )
                 );
                 let tags = TicketTags { t, bantime };
                 self.actions.prolong(&tags, family_of(t));

@@ -22,8 +22,9 @@ use crate::server::action::TagSource;
 use crate::server::bans::{self, ActionsCore};
 use crate::server::db::Database;
 use crate::server::failmanager::FailManager;
+use crate::server::ignore::{IgnoreHooks, IgnoreList};
+use crate::server::increment::BanTimeIncrement;
 use crate::server::reader::{Backend, FileReader, ReadEvent, ReaderConfig, StartAt};
-use crate::server::standin::ignore::Ignore;
 use crate::server::ticket::Ticket;
 use crate::stream::Value;
 
@@ -66,7 +67,9 @@ pub struct FilterState {
     pub spec: MatcherSpec,
     pub logencoding: String,
     pub logpaths: Vec<LogPath>,
-    pub ignore: Ignore,
+    pub ignore: IgnoreList,
+    /// The jail's `bantime.*` options (a copy of the actions side's, for the bad-id rule).
+    pub incr: BanTimeIncrement,
     pub fm: FailManager,
     pub idle: bool,
     matcher: Option<Matcher>,
@@ -86,7 +89,8 @@ impl FilterState {
             },
             logencoding: "UTF-8".into(),
             logpaths: Vec::new(),
-            ignore: Ignore::new(),
+            ignore: IgnoreList::new(),
+            incr: BanTimeIncrement::new(),
             fm: FailManager::new(),
             idle: false,
             matcher: None,
@@ -282,16 +286,18 @@ impl Jail {
         let Some(db) = &self.db else { return };
         let mut core = lock(&self.acts);
         let rows = core.restore_query(db, now());
-        let f = lock(&self.filter);
+        let mut f = lock(&self.filter);
         let mut tickets = Vec::new();
         for row in rows {
             let ip = IpAddr::parse(&row.ip).ok();
-            if let Some(ip) = &ip
-                && f.ignore.is_ignored(&self.name, ip, None).is_some()
-            {
+            let t = bans::ticket_from_record(&row, ip);
+            if let Some(cause) = check_ignore(&mut f, &t) {
+                if let Some(text) = cause.log_text(&self.name, &t.fid) {
+                    crate::flog!(INFO, "filter", "{text}");
+                }
                 continue;
             }
-            tickets.push(bans::ticket_from_record(&row, ip));
+            tickets.push(t);
         }
         drop(f);
         for t in tickets {
@@ -519,9 +525,10 @@ fn process_line(ctx: &FilterCtx, f: &mut FilterState, line: &str, in_operation: 
                 Value::List(parts.iter().map(|p| Value::str(*p)).collect()),
             ));
         }
-        let addr = tk.ip.clone().unwrap_or(id);
-        if let Some(cause) = f.ignore.is_ignored(&ctx.name, &addr, Some(&tk)) {
-            crate::flog!(INFO, "filter", "[{}] Ignore {} by {}", ctx.name, fid, cause);
+        if let Some(cause) = check_ignore(f, &tk) {
+            if let Some(text) = cause.log_text(&ctx.name, &fid) {
+                crate::flog!(INFO, "filter", "{text}");
+            }
             continue;
         }
         crate::flog!(
@@ -536,6 +543,40 @@ fn process_line(ctx: &FilterCtx, f: &mut FilterState, line: &str, in_operation: 
             let _ = ctx.tickets.send(ban);
         }
     }
+}
+
+/// The ignore decision for a ticket: ignoreself, ignoreip, ignorecommand (run through the
+/// shell with the ticket's tags; exit 0 = ignore, 1 = not), ignorecache.
+fn check_ignore(f: &mut FilterState, t: &Ticket) -> Option<crate::server::ignore::IgnoreCause> {
+    let command = f.ignore.command().map(str::to_string);
+    let run = |t: &Ticket| -> Result<bool, String> {
+        let Some(cmd) = &command else {
+            return Ok(false);
+        };
+        let tags = TicketTags { t, bantime: 0 };
+        let p = crate::server::action::replace_dynamic_tags(cmd, &tags);
+        crate::flog!(DEBUG, "filter", "ignore command: {}", p.script);
+        let r = crate::server::action::execute_codes(&p, Duration::from_secs(60), &[0, 1]);
+        match r.code {
+            Some(0) => Ok(true),
+            Some(1) => Ok(false),
+            other => Err(format!("ignorecommand failed with {other:?}")),
+        }
+    };
+    let key = |tmpl: &str, t: &Ticket| -> String {
+        let tags = TicketTags { t, bantime: 0 };
+        let p = crate::server::action::replace_dynamic_tags(tmpl, &tags);
+        if p.args.is_empty() {
+            p.script
+        } else {
+            format!("{}{}", p.script, p.args.join("\u{0}"))
+        }
+    };
+    let hooks = IgnoreHooks {
+        command: &run,
+        cache_key: &key,
+    };
+    f.ignore.is_ignored(t, now(), &hooks)
 }
 
 /// Dynamic tags of a ticket for actions and ignorecommand.

@@ -57,28 +57,47 @@ pub fn set(srv: &Server, st: &mut State, cmd: &[Value], multiple: bool) -> Resul
             reply(Value::Bool(on))
         }
         "ignoreself" => {
-            f.ignore.ignoreself = truthy(&arg(cmd, 2)?);
-            reply(Value::Bool(f.ignore.ignoreself))
+            f.ignore.ignore_self = truthy(&arg(cmd, 2)?);
+            reply(Value::Bool(f.ignore.ignore_self))
         }
         "addignoreip" => {
-            for v in values(cmd.get(2), multiple)? {
-                f.ignore.add(&v);
+            let mut vals = values(cmd.get(2), multiple)?;
+            vals.extend(cmd.iter().skip(3).map(Value::to_py_str));
+            for v in vals {
+                match f.ignore.add(&v) {
+                    Ok(crate::server::ignore::AddIgnore::Duplicate) => {
+                        if let Ok(ip) = IpAddr::parse(&v) {
+                            crate::flog!(
+                                MSG,
+                                "filter",
+                                "{}",
+                                crate::server::ignore::duplicate_text(&ip, &v)
+                            );
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => return Err(ExcReply::new("builtins", "ValueError", e)),
+                }
             }
-            for v in cmd.iter().skip(3) {
-                f.ignore.add(&v.to_py_str());
-            }
-            reply(list_of(&f.ignore.entries))
+            reply(list_of(&f.ignore.entries()))
         }
         "delignoreip" => {
             let v = arg(cmd, 2)?;
-            f.ignore.del(&v);
-            reply(list_of(&f.ignore.entries))
+            f.ignore
+                .remove(&v)
+                .map_err(|e| ExcReply::new("builtins", "ValueError", e))?;
+            reply(list_of(&f.ignore.entries()))
         }
         "ignorecommand" => {
-            f.ignore.command = arg(cmd, 2)?;
-            reply(Value::Str(f.ignore.command.clone()))
+            f.ignore.set_command(&arg(cmd, 2)?);
+            reply(f.ignore.command_value())
         }
-        "ignorecache" => reply(Value::None),
+        "ignorecache" => {
+            f.ignore
+                .set_cache(&arg(cmd, 2)?)
+                .map_err(|e| ExcReply::new("builtins", "ValueError", e))?;
+            reply(f.ignore.cache_value())
+        }
         "addlogpath" => {
             let path = arg(cmd, 2)?;
             let tail = match cmd.get(3).map(Value::to_py_str).as_deref() {
@@ -314,57 +333,15 @@ pub fn set(srv: &Server, st: &mut State, cmd: &[Value], multiple: bool) -> Resul
         }
         k if k.starts_with("bantime.") => {
             let v = arg(cmd, 2)?;
+            let opt = &k["bantime.".len()..];
+            f.incr
+                .set(opt, &v)
+                .map_err(|e| ExcReply::new("builtins", "ValueError", e))?;
             drop(f);
             let mut core = lock(&jail.acts);
-            let opt = &k["bantime.".len()..];
-            let inc = &mut core.incr;
-            let some = |s: &str| (!s.is_empty()).then(|| s.to_string());
-            let r = match opt {
-                "increment" => {
-                    inc.enabled = truthy(&v);
-                    Value::Bool(inc.enabled)
-                }
-                "factor" => {
-                    inc.factor = some(&v);
-                    v.clone().into()
-                }
-                "formula" => {
-                    inc.formula = some(&v);
-                    v.clone().into()
-                }
-                "multipliers" => {
-                    inc.multipliers = some(&v);
-                    v.clone().into()
-                }
-                "maxtime" => {
-                    inc.maxtime = if v.is_empty() {
-                        None
-                    } else {
-                        Some(str2sec(&v)?)
-                    };
-                    inc.maxtime.map_or(Value::None, Value::Int)
-                }
-                "rndtime" => {
-                    inc.rndtime = if v.is_empty() {
-                        None
-                    } else {
-                        Some(str2sec(&v)?)
-                    };
-                    inc.rndtime.map_or(Value::None, Value::Int)
-                }
-                "overalljails" => {
-                    inc.overalljails = truthy(&v);
-                    Value::Bool(inc.overalljails)
-                }
-                _ => {
-                    return Err(exc(format!(
-                        "Invalid command {} (no set action or not yet implemented)",
-                        crate::stream::py_str_repr(k)
-                    )));
-                }
-            };
+            let _ = core.incr.set(opt, &v);
             crate::flog!(INFO, "jail", "Set banTime.{opt} = {v}");
-            reply(r)
+            reply(core.incr.get(opt))
         }
         other => Err(exc(format!(
             "Invalid command {} (no set action or not yet implemented)",
@@ -420,10 +397,10 @@ pub fn get(st: &State, cmd: &[Value]) -> Result<Value, ExcReply> {
         }
         "logencoding" => Value::Str(f.logencoding.clone()),
         "journalmatch" => Value::List(vec![]),
-        "ignoreself" => Value::Bool(f.ignore.ignoreself),
-        "ignoreip" => list_of(&f.ignore.entries),
-        "ignorecommand" => Value::Str(f.ignore.command.clone()),
-        "ignorecache" => Value::None,
+        "ignoreself" => Value::Bool(f.ignore.ignore_self),
+        "ignoreip" => list_of(&f.ignore.entries()),
+        "ignorecommand" => f.ignore.command_value(),
+        "ignorecache" => f.ignore.cache_value(),
         "prefregex" => Value::Str(f.spec.prefregex.clone().unwrap_or_default()),
         "failregex" => list_of(&f.spec.failregex),
         "ignoreregex" => list_of(&f.spec.ignoreregex),
@@ -456,23 +433,7 @@ pub fn get(st: &State, cmd: &[Value]) -> Result<Value, ExcReply> {
             })?;
             list_of(&act.property_names())
         }
-        k if k.starts_with("bantime.") => {
-            let i = &core.incr;
-            match &k["bantime.".len()..] {
-                "increment" => Value::Bool(i.enabled),
-                "factor" => i.factor.clone().map_or(Value::None, Value::Str),
-                "formula" => i.formula.clone().map_or(Value::None, Value::Str),
-                "multipliers" => i.multipliers.clone().map_or(Value::None, Value::Str),
-                "maxtime" => i.maxtime.map_or(Value::None, Value::Int),
-                "rndtime" => i.rndtime.map_or(Value::None, Value::Int),
-                "overalljails" => Value::Bool(i.overalljails),
-                _ => {
-                    return Err(exc(
-                        "Invalid command (no get action or not yet implemented)",
-                    ));
-                }
-            }
-        }
+        k if k.starts_with("bantime.") => core.incr.get(&k["bantime.".len()..]),
         _ => {
             return Err(exc(
                 "Invalid command (no get action or not yet implemented)",
