@@ -652,3 +652,35 @@ fn hash_of_long_first_line_and_of_a_first_line_completed_later() {
     assert_eq!(got.hash, sha1_of_first_line(&p));
     r.stop();
 }
+
+#[test]
+fn directory_moved_away_and_recreated() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("d");
+    fs::create_dir(&d).unwrap();
+    let p = d.join("app.log");
+    fs::write(&p, "a 0\n").unwrap();
+    let (tx, rx) = unbounded();
+    let r = FileReader::spawn(cfg(&p, Backend::Inotify), tx).unwrap();
+    let mut got = Got::default();
+    wait_lines(&rx, &mut got, 1, FAST);
+    append(&p, b"a 1\n");
+    fs::rename(&d, dir.path().join("d.old")).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    fs::create_dir(&d).unwrap();
+    fs::write(&p, "b 0\n").unwrap();
+    wait_lines(&rx, &mut got, 3, FAST);
+    // The new directory is watched again: a write is seen at once.
+    std::thread::sleep(Duration::from_millis(1000));
+    let t0 = Instant::now();
+    append(&p, b"b 1\n");
+    wait_lines(&rx, &mut got, 4, FAST);
+    assert!(
+        t0.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        t0.elapsed()
+    );
+    quiet(&rx, SETTLE);
+    assert_eq!(got.texts(), ["a 0", "a 1", "b 0", "b 1"]);
+    r.stop();
+}
