@@ -684,3 +684,40 @@ fn directory_moved_away_and_recreated() {
     assert_eq!(got.texts(), ["a 0", "a 1", "b 0", "b 1"]);
     r.stop();
 }
+
+/// fail2ban's polling drops a file after 50 failed checks in a row (about 25 s).
+#[test]
+fn polling_gives_up_a_file_missing_for_51_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("gone.log");
+    fs::write(&p, "x 0\n").unwrap();
+    let (tx, rx) = unbounded();
+    let r = FileReader::spawn(cfg(&p, Backend::Polling), tx).unwrap();
+    let mut got = Got::default();
+    wait_lines(&rx, &mut got, 1, FAST);
+    let t0 = Instant::now();
+    fs::remove_file(&p).unwrap();
+    let ev = rx
+        .recv_timeout(Duration::from_secs(45))
+        .expect("removal event");
+    let took = t0.elapsed();
+    match ev {
+        ReadEvent::Error { path, message } => {
+            assert_eq!(path, p);
+            assert_eq!(
+                message,
+                format!(
+                    "Too many errors. Remove file '{}' from monitoring process",
+                    p.display()
+                )
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(r.is_removed());
+    assert!(took > Duration::from_secs(15), "{took:?}");
+    // The thread has ended: a re-created file is not read any more.
+    fs::write(&p, "y 0\n").unwrap();
+    quiet(&rx, Duration::from_millis(700));
+    r.stop();
+}
