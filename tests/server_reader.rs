@@ -721,3 +721,23 @@ fn polling_gives_up_a_file_missing_for_51_checks() {
     quiet(&rx, Duration::from_millis(700));
     r.stop();
 }
+
+/// copytruncate, then more new data than the old position before the reader looks:
+/// only the new first line tells (polling makes the reader look late for sure).
+#[test]
+fn copytruncate_with_more_new_data_than_the_old_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("ct.log");
+    fs::write(&p, lines("a", 0..3)).unwrap();
+    let (tx, rx) = unbounded();
+    let r = FileReader::spawn(cfg(&p, Backend::Polling), tx).unwrap();
+    let mut got = Got::default();
+    wait_lines(&rx, &mut got, 3, FAST);
+    fs::copy(&p, dir.path().join("ct.log.1")).unwrap();
+    fs::write(&p, lines("b", 0..10)).unwrap();
+    wait_lines(&rx, &mut got, 13, FAST);
+    quiet(&rx, Duration::from_millis(700));
+    assert_eq!(got.texts()[3..], expect("b", 0..10));
+    assert_eq!(got.hash, sha1_of_first_line(&p));
+    r.stop();
+}
