@@ -163,10 +163,37 @@ const PLAIN_ASCII: [bool; 256] = {
     t
 };
 
+/// The first index at or after `i`, in steps of 8 bytes, where the next 8 bytes are not
+/// all printable ASCII other than `\\` and `quote` (SWAR test on a `u64`).
+fn skip_plain_words(b: &[u8], mut i: usize, quote: u8) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    // a byte of `x` is zero → its high bit is set in the result (no false negatives;
+    // false positives only stop the fast loop early)
+    let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+    while let Some(chunk) = b.get(i..i + 8) {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(w);
+        // bytes < 0x20, >= 0x7f (incl. non-ASCII), `\\` or the quote
+        let low = w.wrapping_sub(ONES * 0x20) & !w & HIGHS;
+        let high = (w.wrapping_add(ONES)) & HIGHS | w & HIGHS;
+        let del = has_zero(w ^ (ONES * 0x7f));
+        let bsl = has_zero(w ^ (ONES * u64::from(b'\\')));
+        let q = has_zero(w ^ (ONES * u64::from(quote)));
+        if low | high | del | bsl | q != 0 {
+            break;
+        }
+        i += 8;
+    }
+    i
+}
+
 /// Appends Python 3's `repr()` of a `str` to `out`; runs of characters that need no
 /// escaping are copied in one piece.
 pub fn write_py_str_repr(s: &str, out: &mut String) {
-    let quote = if s.contains('\'') && !s.contains('"') {
+    let b = s.as_bytes();
+    let quote = if memchr::memchr(b'\'', b).is_some() && memchr::memchr(b'"', b).is_none() {
         '"'
     } else {
         '\''
@@ -175,12 +202,12 @@ pub fn write_py_str_repr(s: &str, out: &mut String) {
     out.push(quote);
     // Byte scan: ASCII is classified without decoding; only non-ASCII bytes (the lead
     // byte of a multi-byte char) decode a char.
-    let b = s.as_bytes();
     let qb = quote as u8;
     let mut plain_from = 0;
     let mut i = 0;
     while i < b.len() {
-        // tight loop over the common printable-ASCII run
+        // skip 8 plain bytes at a time, then finish the run byte by byte
+        i = skip_plain_words(b, i, qb);
         while i < b.len() && PLAIN_ASCII[usize::from(b[i])] && b[i] != qb {
             i += 1;
         }
@@ -458,8 +485,101 @@ impl Command {
 impl Command {
     /// Appends the Python repr of the command's list (one `-d` line, no newline).
     pub fn write_repr(&self, out: &mut String) {
-        out.push('[');
-        write_seq(out, &self.to_values());
+        // Written directly (same output as the repr of `to_values()`), without building
+        // the list: a `-d` dump is mostly this.
+        let s = |out: &mut String, x: &str| {
+            out.push_str(", ");
+            write_py_str_repr(x, out);
+        };
+        let vals = |out: &mut String, xs: &[Value]| {
+            for v in xs {
+                out.push_str(", ");
+                v.write_repr(out);
+            }
+        };
+        match self {
+            Command::SetGlobal { key, value } => {
+                out.push_str("['set'");
+                s(out, key);
+                vals(out, std::slice::from_ref(value));
+            }
+            Command::AddJail { jail, backend } => {
+                out.push_str("['add'");
+                s(out, jail);
+                s(out, backend);
+            }
+            Command::SetJail { jail, key, args } => {
+                out.push_str("['set'");
+                s(out, jail);
+                s(out, key);
+                vals(out, args);
+            }
+            Command::MultiSetJail { jail, key, values } => {
+                out.push_str("['multi-set'");
+                s(out, jail);
+                s(out, key);
+                out.push_str(", [");
+                write_seq(out, values);
+                out.push(']');
+            }
+            Command::AddAction {
+                jail,
+                action,
+                python,
+            } => {
+                out.push_str("['set'");
+                s(out, jail);
+                out.push_str(", 'addaction'");
+                s(out, action);
+                if let Some((path, json)) = python {
+                    s(out, path);
+                    s(out, json);
+                }
+            }
+            Command::SetAction {
+                jail,
+                action,
+                key,
+                value,
+            } => {
+                out.push_str("['set'");
+                s(out, jail);
+                out.push_str(", 'action'");
+                s(out, action);
+                s(out, key);
+                vals(out, std::slice::from_ref(value));
+            }
+            Command::MultiSetAction {
+                jail,
+                action,
+                pairs,
+            } => {
+                out.push_str("['multi-set'");
+                s(out, jail);
+                out.push_str(", 'action'");
+                s(out, action);
+                out.push_str(", [");
+                for (i, (k, v)) in pairs.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    out.push('[');
+                    write_py_str_repr(k, out);
+                    out.push_str(", ");
+                    v.write_repr(out);
+                    out.push(']');
+                }
+                out.push(']');
+            }
+            Command::ConfigError(msg) => {
+                out.push_str("['config-error'");
+                s(out, msg);
+            }
+            Command::Start(jail) => {
+                out.push_str("['start'");
+                s(out, jail);
+            }
+        }
         out.push(']');
     }
 }
@@ -476,6 +596,113 @@ impl fmt::Display for Command {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Char-by-char `repr()` (no fast skipping) to check the word-at-a-time scan.
+    fn slow_repr(s: &str) -> String {
+        let q = if s.contains('\'') && !s.contains('"') {
+            '"'
+        } else {
+            '\''
+        };
+        let mut o = String::from(q);
+        for c in s.chars() {
+            match c {
+                '\\' => o.push_str("\\\\"),
+                '\n' => o.push_str("\\n"),
+                '\r' => o.push_str("\\r"),
+                '\t' => o.push_str("\\t"),
+                c if c == q => {
+                    o.push('\\');
+                    o.push(c);
+                }
+                c if py_is_printable(c) => o.push(c),
+                c if (c as u32) < 0x100 => o.push_str(&format!("\\x{:02x}", c as u32)),
+                c if (c as u32) < 0x10000 => o.push_str(&format!("\\u{:04x}", c as u32)),
+                c => o.push_str(&format!("\\U{:08x}", c as u32)),
+            }
+        }
+        o.push(q);
+        o
+    }
+
+    #[test]
+    fn str_repr_matches_char_by_char() {
+        let specials = [
+            '\\', '\'', '"', '\n', '\x7f', '\x1f', ' ', '~', 'é', '\u{2028}', '\0',
+        ];
+        for len in 0..40usize {
+            for (k, sp) in specials.iter().enumerate() {
+                for at in [0, len / 3, len / 2, len.saturating_sub(1)] {
+                    let mut s: String = (0..len).map(|i| (b'a' + (i % 26) as u8) as char).collect();
+                    if at < len {
+                        s.replace_range(at..at + 1, &sp.to_string());
+                    }
+                    if k % 2 == 0 && len > 10 {
+                        s.push('\'');
+                    }
+                    assert_eq!(py_str_repr(&s), slow_repr(&s), "{s:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn command_repr_is_the_list_repr() {
+        let v = |x: &str| Value::Str(x.into());
+        let cmds = [
+            Command::SetGlobal {
+                key: "k".into(),
+                value: Value::Int(3),
+            },
+            Command::AddJail {
+                jail: "j".into(),
+                backend: "auto".into(),
+            },
+            Command::SetJail {
+                jail: "j".into(),
+                key: "x".into(),
+                args: vec![v("a"), Value::None],
+            },
+            Command::MultiSetJail {
+                jail: "j".into(),
+                key: "x".into(),
+                values: vec![v("a'"), v("b")],
+            },
+            Command::AddAction {
+                jail: "j".into(),
+                action: "a".into(),
+                python: None,
+            },
+            Command::AddAction {
+                jail: "j".into(),
+                action: "a".into(),
+                python: Some(("p".into(), "{}".into())),
+            },
+            Command::SetAction {
+                jail: "j".into(),
+                action: "a".into(),
+                key: "k".into(),
+                value: Value::Bool(true),
+            },
+            Command::MultiSetAction {
+                jail: "j".into(),
+                action: "a".into(),
+                pairs: vec![("k".into(), v("v")), ("n".into(), Value::Int(1))],
+            },
+            Command::MultiSetAction {
+                jail: "j".into(),
+                action: "a".into(),
+                pairs: vec![],
+            },
+            Command::ConfigError("m".into()),
+            Command::Start("j".into()),
+        ];
+        for c in cmds {
+            let mut got = String::new();
+            c.write_repr(&mut got);
+            assert_eq!(got, Value::List(c.to_values()).to_string());
+        }
+    }
 
     #[test]
     fn str_repr_picks_quotes_like_python() {

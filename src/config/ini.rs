@@ -139,6 +139,18 @@ impl<V> OrdMap<V> {
             e.1 = v;
         }
     }
+    /// A map of entries whose keys are known to be distinct (no duplicate check).
+    pub fn from_unique(entries: Vec<(String, V)>) -> Self {
+        let index = (entries.len() >= INDEX_FROM).then(|| {
+            let mut ix: HashMap<String, usize, FxBuild> =
+                HashMap::with_capacity_and_hasher(entries.len(), FxBuild::default());
+            for (j, (k, _)) in entries.iter().enumerate() {
+                ix.insert(k.clone(), j);
+            }
+            ix
+        });
+        OrdMap { entries, index }
+    }
     /// The entries in insertion order, consuming the map.
     pub fn into_entries(self) -> Vec<(String, V)> {
         self.entries

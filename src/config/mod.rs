@@ -26,6 +26,7 @@ pub mod jail;
 pub mod options;
 pub mod reader;
 pub mod tags;
+pub mod tags_fast;
 pub mod time;
 
 use std::collections::HashMap;

@@ -3,6 +3,7 @@
 //! actions ([`DefReader`]): jail parameters, `[Init]` defaults with `known/` copies,
 //! definition values, and the combined option set after `<tag>` substitution.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
@@ -55,6 +56,13 @@ impl Py {
     }
     fn repr(&self) -> String {
         self.to_value().to_string()
+    }
+    /// [`Py::to_var`] borrowing strings.
+    pub fn as_var(&self) -> Option<Cow<'_, str>> {
+        match self {
+            Py::Str(s) => Some(Cow::Borrowed(s)),
+            other => other.to_var().map(Cow::Owned),
+        }
     }
 }
 
@@ -375,81 +383,6 @@ impl DefReader {
         Ok(())
     }
 
-    /// fail2ban's `get_ex("Definition", name, vars=pOpts)` (cached, like `getCombOption`).
-    fn comb_option(&mut self, names: &[String], name: &str) -> Result<Option<String>, ConfigError> {
-        if let Some(v) = self.def_cache.get(name) {
-            return Ok(v.clone());
-        }
-        let memo = self.cfg.tag_memo.borrow().get(name).cloned();
-        let in_vars = |k: &str| self.p_vars.iter().any(|(kk, _)| kk == k);
-        match memo {
-            Some(TagMemo::Value(v, keys)) if !keys.iter().any(|k| in_vars(k)) => {
-                self.def_cache.insert(name.to_string(), Some(v.clone()));
-                return Ok(Some(v));
-            }
-            // absent from the file: only the jail's variables could still supply it
-            Some(TagMemo::Absent) if !in_vars(&super::interp::lower(name)) => {
-                self.def_cache.insert(name.to_string(), None);
-                return Ok(None);
-            }
-            _ => {}
-        }
-        let vars = &self.p_vars;
-        let cfg = &self.cfg;
-        let mut result: Option<String> = None;
-        let mut done = false;
-        if let Some((sec, opt)) = name.split_once('/') {
-            let valid_sec = !sec.is_empty()
-                && sec
-                    .chars()
-                    .all(|c| c.is_alphanumeric() || c == '_' || c == '-');
-            let valid_opt = !opt.is_empty() && !opt.chars().any(|c| c.is_whitespace() || c == '>');
-            if valid_sec && valid_opt {
-                let seclwr = sec.to_lowercase();
-                let secs: Vec<String> = if seclwr == "known" {
-                    vec!["KNOWN/Definition".into(), "Definition".into()]
-                } else if seclwr == "default" {
-                    vec!["DEFAULT".into()]
-                } else {
-                    vec![sec.to_string()]
-                };
-                for s in secs {
-                    match cfg.get(&s, opt, &[], names) {
-                        Ok(v) => {
-                            result = Some(v);
-                            done = true;
-                            break;
-                        }
-                        Err(GetError::Interp(e)) => return Err(e),
-                        Err(_) => {}
-                    }
-                }
-            }
-        }
-        // what may be shared with other jails: values that no jail variable influenced,
-        // and names absent from the file
-        let mut share: Option<TagMemo> = None;
-        if done {
-            if let Some(v) = &result {
-                share = Some(TagMemo::Value(v.clone(), Vec::new()));
-            }
-        } else {
-            match cfg.get_tracked("Definition", name, vars, names) {
-                Ok((v, keys)) => {
-                    share = keys.map(|k| TagMemo::Value(v.clone(), k));
-                    result = Some(v);
-                }
-                Err(GetError::Interp(e)) => return Err(e),
-                Err(_) => share = Some(TagMemo::Absent),
-            }
-        }
-        if let Some(m) = share {
-            cfg.tag_memo.borrow_mut().insert(name.to_string(), m);
-        }
-        self.def_cache.insert(name.to_string(), result.clone());
-        Ok(result)
-    }
-
     /// The combined options after tag substitution and type conversion.
     pub fn get_combined(
         &mut self,
@@ -457,82 +390,120 @@ impl DefReader {
         log: &mut Log,
         ignore: &[&str],
     ) -> Result<OrdMap<Py>, ConfigError> {
-        let mut combined: OrdMap<Option<String>> = OrdMap::new();
+        // {**opts, **init_opts}: init values override, new names keep their order
+        let mut entries: Vec<(&str, Option<Cow<'_, str>>)> =
+            Vec::with_capacity(self.opts.len() + self.init_opts.len());
+        let mut pos: HashMap<&str, usize, FxBuild> = HashMap::default();
         for (k, v) in self.opts.iter().chain(self.init_opts.iter()) {
-            combined.insert(k.clone(), v.to_var());
+            let v = v.as_var();
+            match pos.get(k.as_str()) {
+                Some(&i) => entries[i].1 = v,
+                None => {
+                    pos.insert(k, entries.len());
+                    entries.push((k, v));
+                }
+            }
         }
-        if combined.is_empty() {
+        if entries.is_empty() {
             return Ok(OrdMap::new());
         }
-        let mut ign: HashSet<String, FxBuild> = ignore.iter().map(|s| s.to_string()).collect();
-        for k in combined.keys() {
-            let (base, cond) = super::files::split_conditional(k);
-            if cond.is_some() {
-                ign.insert(base.to_string());
+        let mut ign: Vec<&str> = ignore.to_vec();
+        for (k, _) in &entries {
+            if k.contains('?') {
+                let (base, cond) = super::files::split_conditional(k);
+                if cond.is_some() {
+                    ign.push(base);
+                }
             }
         }
-        let mut err: Option<ConfigError> = None;
-        let subst = {
+        let mut cache = std::mem::take(&mut self.def_cache);
+        let (cfg, p_vars) = (&self.cfg, &self.p_vars);
+        let fast = {
+            let is_ignored = |t: &str| ign.contains(&t);
             let mut addrepl = |t: &str| -> Result<Option<String>, String> {
-                match self.comb_option(names, t) {
-                    Ok(v) => Ok(v),
-                    Err(e) => {
-                        let m = e.message.clone();
-                        err = Some(e);
-                        Err(m)
+                comb_option(cfg, p_vars, &mut cache, names, t).map_err(|e| e.message)
+            };
+            super::tags_fast::resolve_all(&entries, &is_ignored, &mut addrepl)
+        };
+        let subst: Vec<Option<String>> = match fast {
+            Some(changed) => entries
+                .iter()
+                .zip(changed)
+                .map(|((_, v), c)| c.or_else(|| v.as_ref().map(|v| v.to_string())))
+                .collect(),
+            None => {
+                // the pass algorithm decides (and words any error exactly)
+                let combined: OrdMap<Option<String>> = entries
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.as_ref().map(|v| v.to_string())))
+                    .collect();
+                let ign_set: HashSet<String, FxBuild> = ign.iter().map(|s| s.to_string()).collect();
+                let mut err: Option<ConfigError> = None;
+                let r = {
+                    let mut addrepl = |t: &str| -> Result<Option<String>, String> {
+                        match comb_option(cfg, p_vars, &mut cache, names, t) {
+                            Ok(v) => Ok(v),
+                            Err(e) => {
+                                let m = e.message.clone();
+                                err = Some(e);
+                                Err(m)
+                            }
+                        }
+                    };
+                    substitute_recursive_tags(combined, &ign_set, &mut addrepl)
+                };
+                match r {
+                    Ok(s) => s.into_entries().into_iter().map(|(_, v)| v).collect(),
+                    Err(m) => {
+                        self.def_cache = cache;
+                        return Err(err.unwrap_or_else(|| {
+                            ConfigError::new(m).at(format!(
+                                "jail '{}', {}",
+                                self.jail,
+                                self.cfg.files.last().cloned().unwrap_or_default()
+                            ))
+                        }));
                     }
                 }
-            };
-            substitute_recursive_tags(combined, &ign, &mut addrepl)
-        };
-        let subst = match subst {
-            Ok(s) => s,
-            Err(m) => {
-                return Err(err.unwrap_or_else(|| {
-                    ConfigError::new(m).at(format!(
-                        "jail '{}', {}",
-                        self.jail,
-                        self.cfg.files.last().cloned().unwrap_or_default()
-                    ))
-                }));
             }
         };
-        let mut out: OrdMap<Py> = OrdMap::new();
-        for (k, v) in subst.into_entries() {
+        let mut out: Vec<(String, Py)> = Vec::with_capacity(entries.len());
+        for ((k, _), v) in entries.iter().zip(subst) {
             let pv = match v {
                 Some(s) => Py::Str(s),
-                None => self
-                    .opts
-                    .get(&k)
-                    .or_else(|| self.init_opts.get(&k))
-                    .cloned()
-                    .unwrap_or(Py::None),
+                None => Py::None,
             };
-            out.insert(k, pv);
+            out.push((k.to_string(), pv));
         }
+        drop(entries);
+        self.def_cache = cache;
+        let mut out = OrdMap::from_unique(out);
         // convert typed options
         for (ty, name, default) in self.specs() {
-            let Some(Py::Str(s)) = out.get(name).cloned() else {
+            let Some(Py::Str(s)) = out.get(name) else {
                 continue;
             };
-            match ty {
-                Ty::Str => {}
-                Ty::Bool => out.insert(name.to_string(), Py::Bool(as_bool(&s))),
-                Ty::Int => match py_int(&s) {
-                    Some(i) => out.insert(name.to_string(), Py::Int(i)),
+            let conv = match ty {
+                Ty::Str => continue,
+                Ty::Bool => Py::Bool(as_bool(s)),
+                Ty::Int => match py_int(s) {
+                    Some(i) => Py::Int(i),
                     None => {
                         log.push(
                             Level::Warning,
                             "fail2ban.configreader",
                             format!(
                                 "Wrong int value {} for '{name}'. Using default one: {}",
-                                crate::stream::py_str_repr(&s),
+                                crate::stream::py_str_repr(s),
                                 default.repr()
                             ),
                         );
-                        out.insert(name.to_string(), default.clone());
+                        default.clone()
                     }
                 },
+            };
+            if let Some(slot) = out.get_mut(name) {
+                *slot = conv;
             }
         }
         Ok(out)
@@ -542,6 +513,90 @@ impl DefReader {
     pub fn is_config_opt(&self, name: &str) -> bool {
         self.specs().iter().any(|(_, n, _)| *n == name)
     }
+}
+
+/// fail2ban's `get_ex("Definition", name, vars=pOpts)`, cached per reader like
+/// `getCombOption`, and shared between readers of the same file when no jail variable
+/// influenced it.
+fn comb_option(
+    cfg: &Config,
+    p_vars: &[(String, String)],
+    def_cache: &mut HashMap<String, Option<String>, FxBuild>,
+    names: &[String],
+    name: &str,
+) -> Result<Option<String>, ConfigError> {
+    if let Some(v) = def_cache.get(name) {
+        return Ok(v.clone());
+    }
+    let in_vars = |k: &str| p_vars.iter().any(|(kk, _)| kk == k);
+    {
+        let memo = cfg.tag_memo.borrow();
+        match memo.get(name) {
+            Some(TagMemo::Value(v, keys)) if !keys.iter().any(|k| in_vars(k)) => {
+                def_cache.insert(name.to_string(), Some(v.clone()));
+                return Ok(Some(v.clone()));
+            }
+            // absent from the file: only the jail's variables could still supply it
+            Some(TagMemo::Absent) if !in_vars(&super::interp::lower(name)) => {
+                def_cache.insert(name.to_string(), None);
+                return Ok(None);
+            }
+            _ => {}
+        }
+    }
+    let vars = p_vars;
+    let mut result: Option<String> = None;
+    let mut done = false;
+    if let Some((sec, opt)) = name.split_once('/') {
+        let valid_sec = !sec.is_empty()
+            && sec
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == '_' || c == '-');
+        let valid_opt = !opt.is_empty() && !opt.chars().any(|c| c.is_whitespace() || c == '>');
+        if valid_sec && valid_opt {
+            let seclwr = sec.to_lowercase();
+            let secs: &[&str] = if seclwr == "known" {
+                &["KNOWN/Definition", "Definition"]
+            } else if seclwr == "default" {
+                &["DEFAULT"]
+            } else {
+                &[sec]
+            };
+            for s in secs {
+                match cfg.get(s, opt, &[], names) {
+                    Ok(v) => {
+                        result = Some(v);
+                        done = true;
+                        break;
+                    }
+                    Err(GetError::Interp(e)) => return Err(e),
+                    Err(_) => {}
+                }
+            }
+        }
+    }
+    // what may be shared with other jails: values that no jail variable influenced,
+    // and names absent from the file
+    let mut share: Option<TagMemo> = None;
+    if done {
+        if let Some(v) = &result {
+            share = Some(TagMemo::Value(v.clone(), Vec::new()));
+        }
+    } else {
+        match cfg.get_tracked("Definition", name, vars, names) {
+            Ok((v, keys)) => {
+                share = keys.map(|k| TagMemo::Value(v.clone(), k));
+                result = Some(v);
+            }
+            Err(GetError::Interp(e)) => return Err(e),
+            Err(_) => share = Some(TagMemo::Absent),
+        }
+    }
+    if let Some(m) = share {
+        cfg.tag_memo.borrow_mut().insert(name.to_string(), m);
+    }
+    def_cache.insert(name.to_string(), result.clone());
+    Ok(result)
 }
 
 #[cfg(test)]
