@@ -13,6 +13,7 @@
 //! [`Regex::try_search`] reports them.
 
 mod fast;
+pub use fast::AnyOf;
 pub mod translate;
 
 pub use translate::{FancyReason, Rule, Translated, translate};
@@ -200,11 +201,11 @@ impl Regex {
             pos += 1;
         }
         let mut ascii = None;
-        if !self.inner.fast.may_match(text, pos, &mut ascii) {
+        let Some(start) = self.inner.fast.may_match(text, pos, &mut ascii) else {
             return Ok(None);
-        }
+        };
         let spans = match self.exact_engine(text) {
-            Some(re) => spans_fancy(re, text, pos)?,
+            Some(re) => spans_fancy(re, text, start)?,
             None => match &self.inner.engine {
                 Engine::Linear(_)
                     if self.inner.fast.ascii.is_some()
@@ -223,7 +224,7 @@ impl Regex {
                         .map(|m| m.map(|m| (m.start(), m.end())))
                         .collect()
                 }),
-                Engine::Fancy(re) => spans_fancy(re, text, pos)?,
+                Engine::Fancy(re) => spans_fancy(re, text, start)?,
             },
         };
         Ok(spans.map(|spans| Match {
@@ -249,7 +250,7 @@ impl Regex {
             pos += 1;
         }
         let mut ascii = None;
-        if !self.inner.fast.may_match(text, pos, &mut ascii) {
+        if self.inner.fast.may_match(text, pos, &mut ascii).is_none() {
             return Some(None);
         }
         Some(match &self.inner.fast.ascii {
@@ -283,6 +284,19 @@ impl Regex {
             .exact
             .get_or_init(|| build_fancy(p).ok())
             .as_ref()
+    }
+
+    /// One scan that rejects texts none of `regexes` can match (with `whole`, searched
+    /// from the text start as [`Regex::search`] does; else anywhere inside the text, for
+    /// regexes run on a part of it). None when a pattern has no linear form.
+    pub fn any_of(regexes: &[&Regex], whole: bool) -> Option<fast::AnyOf> {
+        fast::AnyOf::new(
+            regexes.iter().map(|r| {
+                let t = &r.inner.translated;
+                t.linear.as_deref().or(t.relaxed.as_deref())
+            }),
+            whole,
+        )
     }
 
     /// Whether the pattern runs on the linear-time engine.

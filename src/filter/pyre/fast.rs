@@ -157,19 +157,24 @@ impl Fast {
         f
     }
 
-    /// False when no match can start at or after `pos` (cheap checks only).
-    pub fn may_match(&self, text: &str, pos: usize, ascii: &mut Option<bool>) -> bool {
+    /// None when no match can start at or after `pos` (cheap checks only); else the
+    /// first offset where a match may start (the superset's leftmost match: a match of
+    /// the pattern is one of the superset, so none starts earlier).
+    pub fn may_match(&self, text: &str, pos: usize, ascii: &mut Option<bool>) -> Option<usize> {
         if let Some(p) = &self.prefixes {
             // Anchored at the text start: a search from later on cannot match.
             if pos > 0 || !p.iter().any(|l| text.as_bytes().starts_with(l)) {
-                return false;
+                return None;
             }
         }
         if let Some(r) = &self.relaxed {
             let a = *ascii.get_or_insert_with(|| text.is_ascii());
-            return r.pick(a).is_match(Input::new(text).range(pos..));
+            return r
+                .pick(a)
+                .find(Input::new(text).range(pos..))
+                .map(|m| m.start());
         }
-        true
+        Some(pos)
     }
 
     /// Group spans of the first match at or after `pos`, on the ASCII twin (the caller
@@ -257,6 +262,100 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+}
+
+/// `h` without groups and without any assertion except, with `keep_start`, the text
+/// start: it matches wherever `h` matches, also inside a longer text (an anchor or word
+/// boundary of `h` may fail there).
+fn loose_hir(h: &Hir, keep_start: bool) -> Hir {
+    let loose = |x: &Hir| loose_hir(x, keep_start);
+    match h.kind() {
+        HirKind::Look(Look::Start) if keep_start => h.clone(),
+        HirKind::Look(_) => Hir::empty(),
+        HirKind::Repetition(r) => {
+            let mut r = r.clone();
+            r.sub = Box::new(loose(&r.sub));
+            Hir::repetition(r)
+        }
+        HirKind::Capture(c) => loose(&c.sub),
+        HirKind::Concat(v) => Hir::concat(v.iter().map(loose).collect()),
+        HirKind::Alternation(v) => Hir::alternation(v.iter().map(loose).collect()),
+        _ => h.clone(),
+    }
+}
+
+/// A forward lazy DFA that gives up (rather than slow down) when its cache thrashes.
+#[derive(Debug)]
+struct Scan {
+    dfa: regex_automata::hybrid::dfa::DFA,
+    cache: regex_automata::hybrid::dfa::Cache,
+}
+
+impl Scan {
+    fn new(hir: &Hir) -> Option<Scan> {
+        use regex_automata::hybrid::dfa::DFA;
+        use regex_automata::nfa::thompson;
+        let nfa = thompson::Compiler::new()
+            .configure(
+                thompson::Config::new()
+                    .which_captures(thompson::WhichCaptures::None)
+                    .nfa_size_limit(Some(10 * (1 << 20))),
+            )
+            .build_from_hir(hir)
+            .ok()?;
+        let dfa = DFA::builder()
+            .configure(
+                DFA::config()
+                    .cache_capacity(2 * (1 << 20))
+                    .minimum_cache_clear_count(Some(3))
+                    .minimum_bytes_per_state(Some(10)),
+            )
+            .build_from_nfa(nfa)
+            .ok()?;
+        let cache = dfa.create_cache();
+        Some(Scan { dfa, cache })
+    }
+
+    /// Whether the DFA finds a match, true when it gives up.
+    fn may_match(&mut self, text: &str) -> bool {
+        let input = Input::new(text).earliest(true);
+        !matches!(self.dfa.try_search_fwd(&mut self.cache, &input), Ok(None))
+    }
+}
+
+/// One scan telling whether any of several patterns can match a text (with `anchored`,
+/// at its start; else anywhere inside it). A necessary condition: a miss means none
+/// of them can.
+#[derive(Debug)]
+pub struct AnyOf {
+    full: Scan,
+    ascii: Option<Scan>,
+}
+
+impl AnyOf {
+    /// None when a pattern has no linear form to scan for.
+    pub(super) fn new<'a>(
+        patterns: impl Iterator<Item = Option<&'a str>>,
+        anchored: bool,
+    ) -> Option<AnyOf> {
+        let mut alts = Vec::new();
+        for p in patterns {
+            alts.push(loose_hir(&parse(p?)?, anchored));
+        }
+        let hir = Hir::alternation(alts);
+        Some(AnyOf {
+            full: Scan::new(&hir)?,
+            ascii: Scan::new(&ascii_hir(&hir)),
+        })
+    }
+
+    /// Whether some pattern may match `text`.
+    pub fn may_match(&mut self, text: &str) -> bool {
+        match &mut self.ascii {
+            Some(a) if text.is_ascii() => a.may_match(text),
+            _ => self.full.may_match(text),
         }
     }
 }
