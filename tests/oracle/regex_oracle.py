@@ -17,6 +17,9 @@ for argv in jobs:
             fail2banregex.exec_command_line(argv)
         except SystemExit as e:
             code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        except Exception:
+            # an uncaught error: the real command prints a traceback and exits 1
+            code = 1
     # each run adds its own stdout handler to the fail2ban logger: drop it again
     for h in list(logger.handlers):
         logger.removeHandler(h)
