@@ -73,7 +73,7 @@ fn main() {
         .first()
         .cloned()
         .unwrap_or_else(|| "/etc/fail2ban".into());
-    let only: Vec<&String> = args.iter().skip(1).collect();
+    let only: Vec<String> = args.iter().skip(1).cloned().collect();
     let mut names: Vec<String> = match std::fs::read_dir(format!("{confdir}/filter.d")) {
         Ok(rd) => rd
             .filter_map(|e| e.ok())
@@ -83,7 +83,7 @@ fn main() {
                     .strip_suffix(".conf")
                     .map(str::to_string)
             })
-            .filter(|n| only.is_empty() || only.iter().any(|o| *o == n))
+            .filter(|n| only.is_empty() || only.contains(n))
             .collect(),
         Err(e) => {
             eprintln!("cannot read {confdir}/filter.d: {e}");
