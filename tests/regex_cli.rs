@@ -307,10 +307,9 @@ fn sample_jobs() -> Vec<Job> {
             jobs.push(mk("summary", &[]));
             jobs.push(mk("--print-all-matched", &["--print-all-matched"]));
             jobs.push(mk(
-                "--print-all-missed/ignored",
-                &["--print-all-missed", "--print-all-ignored"],
+                "-v --print-all-missed --print-all-ignored",
+                &["-v", "--print-all-missed", "--print-all-ignored"],
             ));
-            jobs.push(mk("-v", &["-v"]));
         }
     }
     jobs

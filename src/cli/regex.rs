@@ -10,8 +10,7 @@ mod out;
 mod report;
 mod zone;
 
-use std::borrow::Cow;
-use std::io::{self, Write};
+use std::io::{self, BufRead, Write};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -154,10 +153,51 @@ fn filter_options_repr(arg: &str) -> Option<String> {
     Some(Value::Dict(dict).to_string())
 }
 
-/// Where the lines come from: a file's bytes (split lazily) or argument text.
+/// Where the lines come from: a file (streamed) or argument text.
 enum Input {
-    File(Vec<u8>),
+    File(std::fs::File),
     Text(Vec<String>),
+}
+
+impl Input {
+    /// Calls `f` with each line (without `\r\n`; blank and `#` lines skipped) until it
+    /// returns false. File lines are read into one reused buffer and borrowed when valid
+    /// UTF-8 (else decoded with U+FFFD); like fail2ban's file reader, which only hands
+    /// out complete lines, a last line without `\n` is dropped.
+    fn each_line(self, mut f: impl FnMut(&str) -> bool) {
+        let mut visit = |raw: &str| {
+            let line = raw.trim_end_matches(['\r', '\n']);
+            line.is_empty() || line.starts_with('#') || f(line)
+        };
+        match self {
+            Input::Text(ls) => {
+                for l in &ls {
+                    if !visit(l) {
+                        return;
+                    }
+                }
+            }
+            Input::File(file) => {
+                let mut r = io::BufReader::with_capacity(1 << 16, file);
+                let mut buf = Vec::new();
+                loop {
+                    buf.clear();
+                    match r.read_until(b'\n', &mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(_) if buf.last() != Some(&b'\n') => return,
+                        Ok(_) => {}
+                    }
+                    let go = match std::str::from_utf8(&buf) {
+                        Ok(s) => visit(s),
+                        Err(_) => visit(&String::from_utf8_lossy(&buf)),
+                    };
+                    if !go {
+                        return;
+                    }
+                }
+            }
+        }
+    }
 }
 
 fn run(o: &Opts, w: &mut Out) -> i32 {
@@ -286,8 +326,8 @@ fn run(o: &Opts, w: &mut Out) -> i32 {
     let input = if Path::new(log).is_file() {
         header.push(format!("Use         log file : {log}"));
         header.push(format!("Use         encoding : {encoding}"));
-        match std::fs::read(log) {
-            Ok(bytes) => Input::File(bytes),
+        match std::fs::File::open(log) {
+            Ok(file) => Input::File(file),
             Err(e) => {
                 w.line(&format!("{e}"));
                 return 255;
@@ -323,33 +363,26 @@ fn run(o: &Opts, w: &mut Out) -> i32 {
         }
         w.line("");
     }
-    let lines: Box<dyn Iterator<Item = Cow<'_, str>>> = match &input {
-        Input::File(bytes) => Box::new(file_lines(bytes)),
-        Input::Text(ls) => Box::new(ls.iter().map(|s| Cow::Borrowed(s.as_str()))),
-    };
     let started = std::time::Instant::now();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64());
     match &o.out {
         Some(fmt) => {
-            print_failures(fmt, &spec, &mut m, lines, now, w);
+            print_failures(fmt, &spec, &mut m, input, now, w);
             0
         }
         None => {
             let mut pref = report::PrefProbe::new(&spec, o.verbose > 0, o.maxlines.unwrap_or(20));
             let mut stats = report::Stats::new(m.failregex_count(), &spec, o);
-            for line in lines {
-                let line = line.trim_end_matches(['\r', '\n']);
-                if line.is_empty() || line.starts_with('#') {
-                    continue;
-                }
+            input.each_line(|line| {
                 let found = m.process_line(line, now, &SystemResolver);
                 if let Some(p) = pref.as_mut() {
-                    p.add(line, now, m.report.ignored.is_some());
+                    p.add(&stats.buffered(), line, now, m.report.ignored.is_some());
                 }
                 stats.add(line, &found, m.report.ignored);
-            }
+                true
+            });
             let elapsed = started.elapsed().as_secs_f64();
             stats.print(w, pref.as_ref(), &spec, &mut m, elapsed, o);
             0
@@ -358,11 +391,11 @@ fn run(o: &Opts, w: &mut Out) -> i32 {
 }
 
 /// The `-o` loop: the failures of each line in format `fmt`, one output buffer reused.
-fn print_failures<'a>(
+fn print_failures(
     fmt: &str,
     spec: &MatcherSpec,
     m: &mut Matcher,
-    lines: impl Iterator<Item = Cow<'a, str>>,
+    input: Input,
     now: f64,
     w: &mut Out,
 ) {
@@ -383,11 +416,7 @@ fn print_failures<'a>(
         })
         .flatten();
     let mut buf = String::new();
-    for line in lines {
-        let line = line.trim_end_matches(['\r', '\n']);
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
+    input.each_line(|line| {
         let found = m.process_line(line, now, &SystemResolver);
         // fail2ban prints nothing for a line an ignoreregex or a no-failure match hit.
         if found.is_empty()
@@ -395,7 +424,7 @@ fn print_failures<'a>(
             || found.iter().any(|f| f.data.nofail())
             || !found.iter().any(|f| f.is_failure())
         {
-            continue;
+            return true;
         }
         let int_time = probe.as_mut().is_some_and(|p| p.int_time(line, now));
         buf.clear();
@@ -410,10 +439,8 @@ fn print_failures<'a>(
             }
         }
         w.raw(&buf);
-        if w.broken {
-            return;
-        }
-    }
+        !w.broken
+    });
 }
 
 /// Host names in failures are looked up like fail2ban does (`usedns` yes/warn) through
@@ -441,15 +468,4 @@ impl Resolver for SystemResolver {
         }
         out
     }
-}
-
-/// The complete lines of a file (like fail2ban's file reader, which only hands out
-/// complete lines, a last line without `\n` is dropped), decoded lazily: invalid UTF-8
-/// is replaced, valid lines are borrowed.
-fn file_lines(bytes: &[u8]) -> impl Iterator<Item = Cow<'_, str>> {
-    let complete = memchr::memrchr(b'\n', bytes).map(|p| &bytes[..p]);
-    complete
-        .into_iter()
-        .flat_map(|c| c.split(|b| *b == b'\n'))
-        .map(String::from_utf8_lossy)
 }

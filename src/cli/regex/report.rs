@@ -43,17 +43,24 @@ impl PrefProbe {
         })
     }
 
-    /// Counts `line` when the prefregex matches it (unless an ignoreregex dropped it).
-    pub fn add(&mut self, line: &str, now: f64, ignored: bool) {
-        let span = self.dates.match_time(line, now).map(|d| d.span);
+    /// Counts `line` when the prefregex matches the buffer it ends (`prev`: the lines
+    /// still buffered before it, multi-line mode) unless an ignoreregex dropped it.
+    pub fn add(&mut self, prev: &[&str], line: &str, now: f64, ignored: bool) {
+        let mut text = String::new();
+        for l in prev.iter().chain([&line]) {
+            // Dates are cut out as the matcher does (the probe's own detector).
+            match self.dates.match_time(l, now).map(|d| d.span) {
+                Some((s, e)) => {
+                    text.push_str(&l[..s]);
+                    text.push_str(&l[e..]);
+                }
+                None => text.push_str(l),
+            }
+            text.push('\n');
+        }
         if ignored {
             return;
         }
-        let mut text = match span {
-            Some((s, e)) => format!("{}{}", &line[..s], &line[e..]),
-            None => line.to_string(),
-        };
-        text.push('\n');
         let Some(m) = self.re.0.search(&text) else {
             return;
         };
@@ -184,6 +191,12 @@ impl Stats {
             }
         }
         self.tested += 1;
+    }
+
+    /// The lines of the multi-line buffer that stay when the next line comes in.
+    pub fn buffered(&self) -> Vec<&str> {
+        let skip = (self.buffer_size > 1 && self.window.len() >= self.buffer_size) as usize;
+        self.window.iter().skip(skip).map(String::as_str).collect()
     }
 
     /// Multi-line mode: earlier buffered lines a match consumed count as matched now
