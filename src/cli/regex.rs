@@ -123,16 +123,6 @@ impl Out {
     }
 }
 
-/// The name fail2ban shows for a date pattern: the template's own for one or two
-/// templates, `Default Detectors` otherwise.
-fn datepattern_name(dp: &str) -> String {
-    let year = chrono::Datelike::year(&chrono::Local::now());
-    match DateDetector::with_options(Some(dp), year, Arc::new(SystemZone)) {
-        Ok(d) => d.describe().1,
-        Err(_) => "Default Detectors".to_string(),
-    }
-}
-
 /// `{'opt': 'value', …}` of the `[…]` options of a filter argument (Python dict repr:
 /// a repeated key keeps its first place and takes the last value).
 fn filter_options_repr(arg: &str) -> Option<String> {
@@ -209,11 +199,11 @@ fn run(o: &Opts, w: &mut Out) -> i32 {
     if let Some(n) = o.maxlines {
         header.push(format!("Use         maxlines : {n}"));
     }
+    // The datepattern line names the detector built below; its place is kept here.
+    let mut datepattern_at = None;
     if let Some(dp) = &o.datepattern {
-        header.push(format!(
-            "Use      datepattern : {dp} : {}",
-            datepattern_name(dp)
-        ));
+        datepattern_at = Some((header.len(), dp.clone()));
+        header.push(String::new());
     }
     let mut filter_maxlines = false;
     let mut filter_datepattern = None;
@@ -281,10 +271,8 @@ fn run(o: &Opts, w: &mut Out) -> i32 {
     if o.datepattern.is_some() {
         spec.datepattern = o.datepattern.clone();
     } else if let Some(dp) = &filter_datepattern {
-        header.push(format!(
-            "Use      datepattern : {dp} : {}",
-            datepattern_name(dp)
-        ));
+        datepattern_at = Some((header.len(), dp.clone()));
+        header.push(String::new());
     }
     let ignore_line = header.len();
     if let Some(ig) = o.args.get(2) {
@@ -305,6 +293,12 @@ fn run(o: &Opts, w: &mut Out) -> i32 {
                 SpecError::Ignore(_, r) => (r.to_string(), header.len()),
                 SpecError::Date(d) => (d.to_string(), header.len()),
             };
+            if let Some((i, dp)) = &datepattern_at {
+                let year = chrono::Datelike::year(&chrono::Local::now());
+                let name = DateDetector::with_options(Some(dp), year, Arc::new(SystemZone))
+                    .map_or_else(|_| "Default Detectors".to_string(), |d| d.describe().1);
+                header[*i] = format!("Use      datepattern : {dp} : {name}");
+            }
             if report {
                 w.line("");
                 w.line("Running tests");
@@ -318,6 +312,11 @@ fn run(o: &Opts, w: &mut Out) -> i32 {
             return 255;
         }
     };
+    if let Some((i, dp)) = datepattern_at {
+        // fail2ban names the detector after its template when there are one or two.
+        let name = m.date_detector().describe().1;
+        header[i] = format!("Use      datepattern : {dp} : {name}");
+    }
     m.raw_host = o.raw;
     m.check_all = o.check_all && o.out.is_none();
     m.ignore_pending = o.out.is_some();
