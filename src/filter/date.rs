@@ -98,6 +98,32 @@ struct Slot {
     last_used: f64,
     /// Char offset of its last winning match.
     distance: usize,
+    /// The last full search and conversion of this template (see [`Memo`]).
+    memo: Option<Memo>,
+}
+
+/// Captures of a linear template on one line, and the time they converted to. Valid for
+/// another line whose match has the same span and whose text up to 4 bytes past the
+/// match is the same: linear group spans depend on nothing else (see
+/// `pyre::Regex::find_span`). Busy logs repeat the same date text line after line.
+#[derive(Debug, Clone)]
+struct Memo {
+    key: Vec<u8>,
+    spans: Vec<Option<(usize, usize)>>,
+    /// `now` (bits) and the conversion made with it.
+    conv: Option<(u64, Result<f64, DateError>)>,
+}
+
+impl Memo {
+    /// The key bytes of a match ending at `end`.
+    fn key_of(line: &str, end: usize) -> &[u8] {
+        &line.as_bytes()[..(end + 4).min(line.len())]
+    }
+
+    fn fits(&self, line: &str, spans: &[Option<(usize, usize)>]) -> bool {
+        let end = spans.first().copied().flatten().map_or(0, |s| s.1);
+        self.spans == spans && self.key == Memo::key_of(line, end)
+    }
 }
 
 impl Slot {
@@ -108,6 +134,7 @@ impl Slot {
             searched_hits: 0,
             last_used: 0.0,
             distance: 0x7fff_ffff,
+            memo: None,
         }
     }
     fn weight(&self) -> f64 {
@@ -224,6 +251,9 @@ impl DateDetector {
             None => None,
             Some(t) => Some(strptime::parse_zone(t).map_err(|_| Error::TimeZone(t.to_string()))?),
         };
+        for s in &mut self.slots {
+            s.memo = None;
+        }
         Ok(())
     }
 
@@ -324,7 +354,20 @@ impl DateDetector {
     ) -> Option<Found<'t>> {
         let slot = &mut self.slots[i];
         let m = match range {
-            None => slot.tpl.re.search(line, 0),
+            None => match slot.tpl.re.find_span(line, 0) {
+                Some(None) => None,
+                Some(Some((s, e))) => {
+                    let hit = slot.memo.as_ref().and_then(|mm| {
+                        (mm.spans.first() == Some(&Some((s, e))) && mm.key == Memo::key_of(line, e))
+                            .then(|| mm.spans.clone())
+                    });
+                    match hit {
+                        Some(spans) => Some(slot.tpl.re.match_from_spans(line, spans)),
+                        None => slot.tpl.re.search(line, 0),
+                    }
+                }
+                None => slot.tpl.re.search(line, 0),
+            },
             Some((pos, endpos)) => {
                 let end_b = byte_pos(line, endpos);
                 let pos_b = byte_pos(line, pos);
@@ -352,7 +395,30 @@ impl DateDetector {
         let time = if span.0 == span.1 {
             Err(DateError::Empty)
         } else {
-            self.convert(&tpl, m, now)
+            let bits = now.to_bits();
+            let memo = self.slots[i]
+                .memo
+                .as_ref()
+                .filter(|mm| mm.fits(line, m.spans()));
+            match memo.and_then(|mm| mm.conv.clone()) {
+                Some((b, t)) if b == bits => t,
+                _ => {
+                    let t = self.convert(&tpl, m, now);
+                    let end = m.end();
+                    let slot = &mut self.slots[i];
+                    match slot.memo.as_mut().filter(|mm| mm.fits(line, m.spans())) {
+                        Some(mm) => mm.conv = Some((bits, t.clone())),
+                        None => {
+                            slot.memo = Some(Memo {
+                                key: Memo::key_of(line, end).to_vec(),
+                                spans: m.spans().to_vec(),
+                                conv: Some((bits, t.clone())),
+                            })
+                        }
+                    }
+                    t
+                }
+            }
         };
         Some(DateMatch {
             span,

@@ -22,7 +22,7 @@ use crate::filter::failregex::{
     FailId, FailRegex, Fields, IdError, IgnoreRegex, PrefRegex, RegexError, failure_id,
     merge_fields,
 };
-use crate::filter::pyre::Match;
+use crate::filter::pyre::{AnyOf, Match};
 use crate::stream::Value;
 
 use mlfid::{MlfidCache, merge_failure};
@@ -176,6 +176,8 @@ pub struct Matcher {
     pref: Option<PrefRegex>,
     fail: Vec<FailRegex>,
     ignore: Vec<IgnoreRegex>,
+    /// Single-line filters: one scan that rejects a line no failregex can match.
+    any_fail: Option<AnyOf>,
     maxlines: usize,
     use_dns: UseDns,
     /// fail2ban-regex `--raw`: never resolve ids.
@@ -232,8 +234,17 @@ impl Matcher {
             .enumerate()
             .map(|(i, r)| IgnoreRegex::new(r, use_dns).map_err(|e| SpecError::Ignore(i, e)))
             .collect::<Result<Vec<_>, _>>()?;
+        // With one line per buffer, a line no failregex can match leaves no trace (the
+        // buffer is replaced by the next line), so the prefregex need not run on it.
+        let any_fail = if maxlines == 1 {
+            let rs: Vec<&crate::filter::pyre::Regex> = fail.iter().map(|f| f.regex()).collect();
+            crate::filter::pyre::Regex::any_of(&rs, pref.is_none())
+        } else {
+            None
+        };
         Ok(Matcher {
             date,
+            any_fail,
             pref,
             fail,
             ignore,
@@ -405,6 +416,13 @@ impl Matcher {
             && let Some(i) = self.ignore.iter().position(|r| r.is_match(org_buf))
         {
             self.report.ignored = Some(i);
+            return Ok(None);
+        }
+        if self
+            .any_fail
+            .as_mut()
+            .is_some_and(|a| !a.may_match(org_buf))
+        {
             return Ok(None);
         }
         let mut pre = Fields::default();

@@ -12,6 +12,8 @@
 //! Fancy searches that hit the backtrack limit count as "no match" in [`Regex::search`];
 //! [`Regex::try_search`] reports them.
 
+mod fast;
+pub use fast::AnyOf;
 pub mod translate;
 
 pub use translate::{FancyReason, Rule, Translated, translate};
@@ -63,6 +65,7 @@ struct Inner {
     exact_dollar: Option<String>,
     exact: OnceLock<Option<fancy_regex::Regex>>,
     translated: Translated,
+    fast: fast::Fast,
 }
 
 /// A compiled fail2ban regex.
@@ -123,6 +126,10 @@ pub fn compile(pattern: &str, flags: Flags) -> Result<Regex, Error> {
             }
         },
     };
+    let fast = match &engine {
+        Engine::Linear(re) => fast::Fast::new(t.linear.as_deref().map(|p| (p, re)), None),
+        Engine::Fancy(_) => fast::Fast::new(None, t.relaxed.as_deref()),
+    };
     let names: Vec<Option<String>> = match &engine {
         Engine::Linear(re) => re.capture_names().map(|n| n.map(str::to_string)).collect(),
         Engine::Fancy(re) => re.capture_names().map(|n| n.map(str::to_string)).collect(),
@@ -133,6 +140,7 @@ pub fn compile(pattern: &str, flags: Flags) -> Result<Regex, Error> {
             exact_dollar: t.exact_dollar.clone(),
             exact: OnceLock::new(),
             translated: t,
+            fast,
         }),
         names: Arc::new(names),
     })
@@ -192,9 +200,22 @@ impl Regex {
         while !text.is_char_boundary(pos) {
             pos += 1;
         }
+        let mut ascii = None;
+        let Some(start) = self.inner.fast.may_match(text, pos, &mut ascii) else {
+            return Ok(None);
+        };
         let spans = match self.exact_engine(text) {
-            Some(re) => spans_fancy(re, text, pos)?,
+            Some(re) => spans_fancy(re, text, start)?,
             None => match &self.inner.engine {
+                Engine::Linear(_)
+                    if self.inner.fast.ascii.is_some()
+                        && *ascii.get_or_insert_with(|| text.is_ascii()) =>
+                {
+                    match &self.inner.fast.ascii {
+                        Some(a) => fast::Fast::ascii_spans(a, text, pos),
+                        None => None,
+                    }
+                }
                 // A DFA-only check first: most fail2ban searches miss, and a miss then
                 // skips allocating capture slots.
                 Engine::Linear(re) if !re.is_match_at(text, pos) => None,
@@ -203,7 +224,7 @@ impl Regex {
                         .map(|m| m.map(|m| (m.start(), m.end())))
                         .collect()
                 }),
-                Engine::Fancy(re) => spans_fancy(re, text, pos)?,
+                Engine::Fancy(re) => spans_fancy(re, text, start)?,
             },
         };
         Ok(spans.map(|spans| Match {
@@ -211,6 +232,46 @@ impl Regex {
             spans,
             names: Arc::clone(&self.names),
         }))
+    }
+
+    /// The span of the first match at or after `pos` without group extraction, when the
+    /// linear engine decides it (`None`: this pattern needs the full [`Regex::search`]).
+    /// Group spans of a linear match depend only on the matched text and at most one
+    /// char (4 bytes) either side of it, which lets callers memoize captures.
+    pub fn find_span(&self, text: &str, pos: usize) -> Option<Option<(usize, usize)>> {
+        let Engine::Linear(re) = &self.inner.engine else {
+            return None;
+        };
+        if self.exact_engine(text).is_some() {
+            return None;
+        }
+        let mut pos = pos.min(text.len());
+        while !text.is_char_boundary(pos) {
+            pos += 1;
+        }
+        let mut ascii = None;
+        if self.inner.fast.may_match(text, pos, &mut ascii).is_none() {
+            return Some(None);
+        }
+        Some(match &self.inner.fast.ascii {
+            Some(a) if *ascii.get_or_insert_with(|| text.is_ascii()) => a
+                .find(regex_automata::Input::new(text).range(pos..))
+                .map(|m| (m.start(), m.end())),
+            _ => re.find_at(text, pos).map(|m| (m.start(), m.end())),
+        })
+    }
+
+    /// A match rebuilt from group spans this regex produced earlier on equal text.
+    pub fn match_from_spans<'t>(
+        &self,
+        text: &'t str,
+        spans: Vec<Option<(usize, usize)>>,
+    ) -> Match<'t> {
+        Match {
+            text,
+            spans,
+            names: Arc::clone(&self.names),
+        }
     }
 
     /// The exact-`$` engine, when the pattern has a non-multiline `$` and `text` has a
@@ -223,6 +284,19 @@ impl Regex {
             .exact
             .get_or_init(|| build_fancy(p).ok())
             .as_ref()
+    }
+
+    /// One scan that rejects texts none of `regexes` can match (with `whole`, searched
+    /// from the text start as [`Regex::search`] does; else anywhere inside the text, for
+    /// regexes run on a part of it). None when a pattern has no linear form.
+    pub fn any_of(regexes: &[&Regex], whole: bool) -> Option<fast::AnyOf> {
+        fast::AnyOf::new(
+            regexes.iter().map(|r| {
+                let t = &r.inner.translated;
+                t.linear.as_deref().or(t.relaxed.as_deref())
+            }),
+            whole,
+        )
     }
 
     /// Whether the pattern runs on the linear-time engine.
@@ -258,6 +332,10 @@ pub struct Match<'t> {
 }
 
 impl<'t> Match<'t> {
+    /// Spans of all groups (index 0: the whole match).
+    pub fn spans(&self) -> &[Option<(usize, usize)>] {
+        &self.spans
+    }
     pub fn start(&self) -> usize {
         self.spans[0].map_or(0, |s| s.0)
     }

@@ -64,6 +64,11 @@ pub struct Translated {
     /// Variant of `fancy` where each non-multiline `$` is Python's exact
     /// `(?:\z|(?=\n\z))`; needed only on haystacks with an interior `\n`.
     pub exact_dollar: Option<String>,
+    /// For a fancy pattern: a linear superset (look-around dropped, back-references as
+    /// `(?s:.*)`, conditionals as plain alternations, atomic/possessive as ordinary
+    /// groups). Whatever `fancy` matches, this matches too, so a miss here is a miss
+    /// there: a cheap prefilter.
+    pub relaxed: Option<String>,
     pub rules_applied: Vec<Rule>,
     pub fancy_reasons: Vec<FancyReason>,
 }
@@ -120,6 +125,10 @@ struct Translator {
     out: String,
     exact: String,
     has_exact: bool,
+    /// The superset pattern (see [`Translated::relaxed`]) and its group-close texts.
+    relaxed: String,
+    suppress: usize,
+    rclose: Vec<RClose>,
     rules: Vec<Rule>,
     reasons: Vec<FancyReason>,
     scope: Scope,
@@ -143,6 +152,9 @@ impl Translator {
             out: String::new(),
             exact: String::new(),
             has_exact: false,
+            relaxed: String::new(),
+            suppress: 0,
+            rclose: Vec::new(),
             rules: Vec::new(),
             reasons: Vec::new(),
             scope: Scope { multiline },
@@ -166,11 +178,13 @@ impl Translator {
         let fancy = format!("{prefix}{}", t.out);
         let linear = t.reasons.is_empty().then(|| fancy.clone());
         let exact_dollar = t.has_exact.then(|| format!("{prefix}{}", t.exact));
+        let relaxed = (!t.reasons.is_empty()).then(|| format!("{prefix}{}", t.relaxed));
         Ok(Outcome {
             result: Translated {
                 linear,
                 fancy,
                 exact_dollar,
+                relaxed,
                 rules_applied: t.rules,
                 fancy_reasons: t.reasons,
             },
@@ -193,6 +207,20 @@ impl Translator {
     fn emit(&mut self, s: &str) {
         self.out.push_str(s);
         self.exact.push_str(s);
+        self.emit_relaxed(s);
+    }
+
+    /// Text for the two exact streams, and something else for the superset.
+    fn emit_split(&mut self, s: &str, relaxed: &str) {
+        self.out.push_str(s);
+        self.exact.push_str(s);
+        self.emit_relaxed(relaxed);
+    }
+
+    fn emit_relaxed(&mut self, s: &str) {
+        if self.suppress == 0 {
+            self.relaxed.push_str(s);
+        }
     }
 
     fn peek(&self, k: usize) -> Option<char> {
@@ -217,7 +245,14 @@ impl Translator {
                         Some(s) => self.scope = s,
                         None => return err(self.i, "unbalanced parenthesis"),
                     }
-                    self.emit(")");
+                    match self.rclose.pop().unwrap_or(RClose::Normal) {
+                        RClose::Normal => self.emit(")"),
+                        RClose::Cond => self.emit_split(")", "|)"),
+                        RClose::Suppress => {
+                            self.emit(")");
+                            self.suppress -= 1;
+                        }
+                    }
                     self.i += 1;
                 }
                 '$' => {
@@ -226,6 +261,7 @@ impl Translator {
                     } else {
                         self.rule(Rule::Dollar);
                         self.out.push_str("(?m:$)");
+                        self.emit_relaxed("(?m:$)");
                         self.exact.push_str(r"(?:\z|(?=\n\z))");
                         self.has_exact = true;
                     }
@@ -263,7 +299,7 @@ impl Translator {
             }
             Some('+') => {
                 self.fancy(FancyReason::Atomic);
-                self.emit("+");
+                self.emit_split("+", "");
                 self.i += 1;
             }
             _ => {}
@@ -428,7 +464,7 @@ impl Translator {
                     }
                     self.rule(Rule::Backref);
                     self.fancy(FancyReason::Backref);
-                    self.emit(&format!("\\k<{n}>"));
+                    self.emit_split(&format!("\\k<{n}>"), "(?s:.*)");
                 }
             }
             _ => match self.char_escape(e, pos)? {
@@ -583,9 +619,22 @@ impl Translator {
     }
 
     fn open(&mut self, text: &str, scope: Scope) {
+        self.open_as(text, scope, RClose::Normal);
+    }
+
+    /// Opens a group whose superset form differs (see [`RClose`]).
+    fn open_as(&mut self, text: &str, scope: Scope, close: RClose) {
         self.stack.push(self.scope);
         self.scope = scope;
-        self.emit(text);
+        match close {
+            RClose::Normal => self.emit(text),
+            RClose::Cond => self.emit_split(text, "(?:"),
+            RClose::Suppress => {
+                self.suppress += 1;
+                self.emit(text);
+            }
+        }
+        self.rclose.push(close);
     }
 
     fn group(&mut self) -> Result<(), TranslateError> {
@@ -631,7 +680,7 @@ impl Translator {
                         let name = self.group_name(')')?;
                         self.rule(Rule::Backref);
                         self.fancy(FancyReason::Backref);
-                        self.emit(&format!("\\k<{name}>"));
+                        self.emit_split(&format!("\\k<{name}>"), "(?s:.*)");
                     }
                     _ => return err(pos, "unknown extension ?P"),
                 }
@@ -643,18 +692,18 @@ impl Translator {
             '=' | '!' => {
                 self.i += 1;
                 self.fancy(FancyReason::LookAround);
-                self.open(&format!("(?{k}"), cur);
+                self.open_as(&format!("(?{k}"), cur, RClose::Suppress);
             }
             '<' if matches!(self.peek(1), Some('=' | '!')) => {
                 let k2 = self.peek(1).unwrap_or('=');
                 self.i += 2;
                 self.fancy(FancyReason::LookAround);
-                self.open(&format!("(?<{k2}"), cur);
+                self.open_as(&format!("(?<{k2}"), cur, RClose::Suppress);
             }
             '>' => {
                 self.i += 1;
                 self.fancy(FancyReason::Atomic);
-                self.open("(?>", cur);
+                self.open_as("(?>", cur, RClose::Cond);
             }
             '#' => {
                 while let Some(c) = self.peek(0) {
@@ -676,7 +725,7 @@ impl Translator {
                 } else {
                     format!("(?(<{name}>)")
                 };
-                self.open(&cond, cur);
+                self.open_as(&cond, cur, RClose::Cond);
             }
             _ => self.flags(pos)?,
         }
@@ -734,6 +783,15 @@ impl Translator {
             }
         }
     }
+}
+
+/// How a group closes in the superset pattern: as written; a look-around left out
+/// entirely; a conditional (or atomic group) turned into `(?:…|)`.
+#[derive(Clone, Copy)]
+enum RClose {
+    Normal,
+    Suppress,
+    Cond,
 }
 
 enum Item {

@@ -1,0 +1,361 @@
+//! Fast paths beside the exact engines of [`super::Regex`], all exact in what they decide.
+//!
+//! [`Fast`] holds, per compiled pattern: an ASCII-only compilation of the linear pattern
+//! (used when the haystack is ASCII: Unicode classes shrink to their ASCII members, which
+//! is all they can match there, so the automata are far smaller and capture extraction
+//! far cheaper), a linear superset of a fancy pattern (`Translated::relaxed`, itself with
+//! an ASCII twin) that rejects most haystacks before the backtracking VM runs, and the
+//! literal prefixes of a pattern anchored at the text start (a haystack starting with
+//! none of them cannot match). Built once from the translated pattern text through
+//! `regex-syntax`'s HIR.
+
+use regex_automata::meta;
+use regex_automata::util::captures::Captures;
+use regex_automata::{Input, MatchKind};
+use regex_syntax::hir::literal::Extractor;
+use regex_syntax::hir::{Class, ClassBytes, ClassUnicode, ClassUnicodeRange, Hir, HirKind, Look};
+
+/// A linear pattern in two compilations: as written, and restricted to ASCII.
+#[derive(Debug)]
+pub(super) struct Dual {
+    pub full: meta::Regex,
+    pub ascii: Option<meta::Regex>,
+}
+
+impl Dual {
+    /// The compilation to run on `text` (`ascii`: whether `text` is all ASCII).
+    pub fn pick(&self, ascii: bool) -> &meta::Regex {
+        match (&self.ascii, ascii) {
+            (Some(a), true) => a,
+            _ => &self.full,
+        }
+    }
+}
+
+/// The extra compilations of one pattern.
+#[derive(Debug, Default)]
+pub(super) struct Fast {
+    /// ASCII twin of the linear engine (same groups, same numbering).
+    pub ascii: Option<meta::Regex>,
+    /// Superset prefilter of a fancy pattern.
+    pub relaxed: Option<Dual>,
+    /// Every match starts at offset 0 with one of these byte strings.
+    pub prefixes: Option<Vec<Box<[u8]>>>,
+}
+
+fn parse(pattern: &str) -> Option<Hir> {
+    regex_syntax::ParserBuilder::new()
+        .build()
+        .parse(pattern)
+        .ok()
+}
+
+fn config() -> meta::Config {
+    // The `regex` crate's settings for `&str` patterns.
+    meta::Config::new()
+        .match_kind(MatchKind::LeftmostFirst)
+        .utf8_empty(true)
+        .nfa_size_limit(Some(10 * (1 << 20)))
+        .hybrid_cache_capacity(2 * (1 << 20))
+}
+
+fn build(hir: &Hir) -> Option<meta::Regex> {
+    meta::Builder::new()
+        .configure(config())
+        .build_from_hir(hir)
+        .ok()
+}
+
+/// The same expression for ASCII haystacks: classes cut to ASCII, non-ASCII literals
+/// unmatchable, Unicode word boundaries as ASCII ones (identical on ASCII text).
+fn ascii_hir(h: &Hir) -> Hir {
+    match h.kind() {
+        HirKind::Empty => Hir::empty(),
+        HirKind::Literal(l) => {
+            if l.0.is_ascii() {
+                h.clone()
+            } else {
+                Hir::fail()
+            }
+        }
+        HirKind::Class(Class::Unicode(c)) => {
+            let mut c = c.clone();
+            c.intersect(&ClassUnicode::new([ClassUnicodeRange::new('\0', '\x7f')]));
+            Hir::class(Class::Unicode(c))
+        }
+        HirKind::Class(Class::Bytes(c)) => {
+            let mut c = c.clone();
+            c.intersect(&ClassBytes::new([regex_syntax::hir::ClassBytesRange::new(
+                0, 0x7f,
+            )]));
+            Hir::class(Class::Bytes(c))
+        }
+        HirKind::Look(l) => Hir::look(match l {
+            Look::WordUnicode => Look::WordAscii,
+            Look::WordUnicodeNegate => Look::WordAsciiNegate,
+            Look::WordStartUnicode => Look::WordStartAscii,
+            Look::WordEndUnicode => Look::WordEndAscii,
+            Look::WordStartHalfUnicode => Look::WordStartHalfAscii,
+            Look::WordEndHalfUnicode => Look::WordEndHalfAscii,
+            other => *other,
+        }),
+        HirKind::Repetition(r) => {
+            let mut r = r.clone();
+            r.sub = Box::new(ascii_hir(&r.sub));
+            Hir::repetition(r)
+        }
+        HirKind::Capture(c) => {
+            let mut c = c.clone();
+            c.sub = Box::new(ascii_hir(&c.sub));
+            Hir::capture(c)
+        }
+        HirKind::Concat(v) => Hir::concat(v.iter().map(ascii_hir).collect()),
+        HirKind::Alternation(v) => Hir::alternation(v.iter().map(ascii_hir).collect()),
+    }
+}
+
+/// An ASCII twin with exactly the groups of `full` (else none: the twin must be
+/// interchangeable).
+fn ascii_twin(hir: &Hir, full: &meta::Regex) -> Option<meta::Regex> {
+    let a = build(&ascii_hir(hir))?;
+    let same = a.group_info().all_names().eq(full.group_info().all_names());
+    same.then_some(a)
+}
+
+/// Literal prefixes when the pattern is anchored at the text start (not a line start).
+fn prefixes(hir: &Hir) -> Option<Vec<Box<[u8]>>> {
+    if !hir.properties().look_set_prefix().contains(Look::Start) {
+        return None;
+    }
+    let seq = Extractor::new().extract(hir);
+    let lits = seq.literals()?;
+    if lits.is_empty() || lits.iter().any(|l| l.is_empty()) {
+        return None;
+    }
+    Some(lits.iter().map(|l| Box::from(l.as_bytes())).collect())
+}
+
+impl Fast {
+    /// Fast paths for a linear pattern (`linear` given) or a fancy one (`relaxed`).
+    pub fn new(linear: Option<(&str, &regex::Regex)>, relaxed: Option<&str>) -> Fast {
+        let mut f = Fast::default();
+        if let Some((p, _)) = linear
+            && let Some(hir) = parse(p)
+        {
+            f.prefixes = prefixes(&hir);
+            if let Some(full) = build(&hir) {
+                f.ascii = ascii_twin(&hir, &full);
+            }
+        } else if let Some(p) = relaxed
+            && let Some(hir) = parse(p)
+            && let Some(full) = build(&hir)
+        {
+            f.prefixes = prefixes(&hir);
+            let ascii = build(&ascii_hir(&hir));
+            f.relaxed = Some(Dual { full, ascii });
+        }
+        f
+    }
+
+    /// None when no match can start at or after `pos` (cheap checks only); else the
+    /// first offset where a match may start (the superset's leftmost match: a match of
+    /// the pattern is one of the superset, so none starts earlier).
+    pub fn may_match(&self, text: &str, pos: usize, ascii: &mut Option<bool>) -> Option<usize> {
+        if let Some(p) = &self.prefixes {
+            // Anchored at the text start: a search from later on cannot match.
+            if pos > 0 || !p.iter().any(|l| text.as_bytes().starts_with(l)) {
+                return None;
+            }
+        }
+        if let Some(r) = &self.relaxed {
+            let a = *ascii.get_or_insert_with(|| text.is_ascii());
+            return r
+                .pick(a)
+                .find(Input::new(text).range(pos..))
+                .map(|m| m.start());
+        }
+        Some(pos)
+    }
+
+    /// Group spans of the first match at or after `pos`, on the ASCII twin (the caller
+    /// has checked the text is ASCII).
+    pub fn ascii_spans(
+        re: &meta::Regex,
+        text: &str,
+        pos: usize,
+    ) -> Option<Vec<Option<(usize, usize)>>> {
+        let input = Input::new(text).range(pos..);
+        if !re.is_match(input.clone()) {
+            return None;
+        }
+        let mut caps: Captures = re.create_captures();
+        re.search_captures(&input, &mut caps);
+        caps.is_match().then(|| {
+            (0..caps.group_len())
+                .map(|i| caps.get_group(i).map(|s| (s.start, s.end)))
+                .collect()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::filter::pyre::{Flags, compile, translate};
+
+    /// The ASCII twin and the prefixes never change a result; the superset prefilter
+    /// of a fancy pattern matches wherever the pattern does.
+    #[test]
+    fn fast_paths_agree_with_engines() {
+        let pats = [
+            r"^Failed (?:(?P<nofail>publickey)|\S+) for (?P<cond_inv>invalid user )?(?P<user>(?P<cond_user>\S+)|(?(cond_inv)(?:(?! from ).)*?|[^:]+)) from (?P<ip4>\d+\.\d+\.\d+\.\d+)(?(cond_user): |(?:(?:(?! from ).)*)$)",
+            r"(?P<a>\w+)\s(?P=a)\b",
+            r"^\d{2}(?P<s>[-/])\d{2}(?P=s)\d{4}",
+            r"(?<=\[)\d+\.\d+(?=\])",
+            r"^(?:(?P<x>ab)|c)d\s+(?P<y>\S*)$",
+            r"(?i)^user\s+k\w*",
+            r"\bé\w+",
+        ];
+        let texts = [
+            "Failed password for invalid user bob from 1.2.3.4 port 22 ssh2",
+            "Failed publickey for root from 1.2.3.4 port 22 ssh2: RSA",
+            "Failed password for x: y from 1.2.3.4",
+            "hello hello world",
+            "12-34-5678 rest",
+            "12-34/5678",
+            "x [12.5] y",
+            "abd   zz",
+            "cd ",
+            "USER Kelvin",
+            "user \u{212a}elvin",
+            "café été",
+            "",
+        ];
+        for p in pats {
+            let re = compile(p, Flags::default()).expect("compiles");
+            let t = translate(p, false, false).expect("translates");
+            let relaxed = t
+                .relaxed
+                .as_deref()
+                .map(|r| regex::Regex::new(r).expect("relaxed"));
+            let fancy = fancy_regex::Regex::new(&t.fancy).expect("fancy");
+            for text in texts {
+                for pos in [0, 1] {
+                    if pos > text.len() || !text.is_char_boundary(pos) {
+                        continue;
+                    }
+                    let exact = fancy
+                        .captures_from_pos(text, pos)
+                        .expect("no limit")
+                        .map(|c| {
+                            c.iter()
+                                .map(|m| m.map(|m| (m.start(), m.end())))
+                                .collect::<Vec<_>>()
+                        });
+                    let got = re
+                        .search(text, pos)
+                        .map(|m| (0..m.len()).map(|i| m.span(i)).collect::<Vec<_>>());
+                    assert_eq!(got, exact, "{p} on {text:?} at {pos}");
+                    if exact.is_some()
+                        && let Some(r) = &relaxed
+                    {
+                        assert!(r.is_match_at(text, pos), "superset of {p} on {text:?}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `h` without groups and without any assertion except, with `keep_start`, the text
+/// start: it matches wherever `h` matches, also inside a longer text (an anchor or word
+/// boundary of `h` may fail there).
+fn loose_hir(h: &Hir, keep_start: bool) -> Hir {
+    let loose = |x: &Hir| loose_hir(x, keep_start);
+    match h.kind() {
+        HirKind::Look(Look::Start) if keep_start => h.clone(),
+        HirKind::Look(_) => Hir::empty(),
+        HirKind::Repetition(r) => {
+            let mut r = r.clone();
+            r.sub = Box::new(loose(&r.sub));
+            Hir::repetition(r)
+        }
+        HirKind::Capture(c) => loose(&c.sub),
+        HirKind::Concat(v) => Hir::concat(v.iter().map(loose).collect()),
+        HirKind::Alternation(v) => Hir::alternation(v.iter().map(loose).collect()),
+        _ => h.clone(),
+    }
+}
+
+/// A forward lazy DFA that gives up (rather than slow down) when its cache thrashes.
+#[derive(Debug)]
+struct Scan {
+    dfa: regex_automata::hybrid::dfa::DFA,
+    cache: regex_automata::hybrid::dfa::Cache,
+}
+
+impl Scan {
+    fn new(hir: &Hir) -> Option<Scan> {
+        use regex_automata::hybrid::dfa::DFA;
+        use regex_automata::nfa::thompson;
+        let nfa = thompson::Compiler::new()
+            .configure(
+                thompson::Config::new()
+                    .which_captures(thompson::WhichCaptures::None)
+                    .nfa_size_limit(Some(10 * (1 << 20))),
+            )
+            .build_from_hir(hir)
+            .ok()?;
+        let dfa = DFA::builder()
+            .configure(
+                DFA::config()
+                    .cache_capacity(2 * (1 << 20))
+                    .minimum_cache_clear_count(Some(3))
+                    .minimum_bytes_per_state(Some(10)),
+            )
+            .build_from_nfa(nfa)
+            .ok()?;
+        let cache = dfa.create_cache();
+        Some(Scan { dfa, cache })
+    }
+
+    /// Whether the DFA finds a match, true when it gives up.
+    fn may_match(&mut self, text: &str) -> bool {
+        let input = Input::new(text).earliest(true);
+        !matches!(self.dfa.try_search_fwd(&mut self.cache, &input), Ok(None))
+    }
+}
+
+/// One scan telling whether any of several patterns can match a text (with `anchored`,
+/// at its start; else anywhere inside it). A necessary condition: a miss means none
+/// of them can.
+#[derive(Debug)]
+pub struct AnyOf {
+    full: Scan,
+    ascii: Option<Scan>,
+}
+
+impl AnyOf {
+    /// None when a pattern has no linear form to scan for.
+    pub(super) fn new<'a>(
+        patterns: impl Iterator<Item = Option<&'a str>>,
+        anchored: bool,
+    ) -> Option<AnyOf> {
+        let mut alts = Vec::new();
+        for p in patterns {
+            alts.push(loose_hir(&parse(p?)?, anchored));
+        }
+        let hir = Hir::alternation(alts);
+        Some(AnyOf {
+            full: Scan::new(&hir)?,
+            ascii: Scan::new(&ascii_hir(&hir)),
+        })
+    }
+
+    /// Whether some pattern may match `text`.
+    pub fn may_match(&mut self, text: &str) -> bool {
+        match &mut self.ascii {
+            Some(a) if text.is_ascii() => a.may_match(text),
+            _ => self.full.may_match(text),
+        }
+    }
+}
