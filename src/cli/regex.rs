@@ -5,196 +5,22 @@
 //! log line (file or argument text; blank and `#` lines skipped) goes through
 //! `filter::matcher::Matcher` → either `-o` output lines ([`out`]) or the summary report.
 
+mod args;
 mod out;
+mod report;
 mod zone;
 
-use std::io::{self, Write};
+use std::io::{self, BufRead, Write};
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::config::files::FsSource;
 use crate::filter::addr::UseDns;
-use crate::filter::matcher::{Matcher, MatcherSpec, Resolver};
+use crate::filter::date::{DateDetector, SystemZone};
+use crate::filter::matcher::{Matcher, MatcherSpec, Resolver, SpecError};
 
-const VERSION: &str = "1.0.2";
-
-/// Parsed command line.
-#[derive(Debug, Default)]
-struct Opts {
-    config: Option<String>,
-    datepattern: Option<String>,
-    timezone: Option<String>,
-    encoding: Option<String>,
-    raw: bool,
-    usedns: Option<String>,
-    maxlines: Option<usize>,
-    out: Option<String>,
-    check_all: bool,
-    print_all_matched: bool,
-    print_all_missed: bool,
-    print_all_ignored: bool,
-    print_no_missed: bool,
-    print_no_ignored: bool,
-    args: Vec<String>,
-}
-
-enum Parsed {
-    Run(Box<Opts>),
-    Exit(i32),
-}
-
-/// Options taking a value (long and short spellings).
-fn takes_value(name: &str) -> bool {
-    matches!(
-        name,
-        "-c" | "--config"
-            | "-d"
-            | "--datepattern"
-            | "--timezone"
-            | "--TZ"
-            | "-e"
-            | "--encoding"
-            | "--usedns"
-            | "-L"
-            | "--maxlines"
-            | "-m"
-            | "--journalmatch"
-            | "-l"
-            | "--log-level"
-            | "--verbosity"
-            | "-o"
-            | "--out"
-    )
-}
-
-fn usage(prog: &str) -> String {
-    format!("Usage: {prog} [OPTIONS] <LOG> <REGEX> [IGNOREREGEX]\n")
-}
-
-fn help(prog: &str) -> String {
-    format!(
-        "{}\nfail2ban-regex {VERSION} compatible: tests a filter or regexes against a log.\n\n\
-LOG:\n  a log file path, a systemd-journal spec, or a line of text\n\n\
-REGEX:\n  a failregex, a filter name (optionally with [options]) or a filter file path\n\n\
-IGNOREREGEX:\n  an ignoreregex\n\n\
-Options:\n  -c, --config DIR, -d, --datepattern P, --timezone TZ, -e, --encoding ENC,\n  \
--r, --raw, --usedns MODE, -L, --maxlines N, -m, --journalmatch M,\n  \
--l, --log-level L, -v, --verbose, --verbosity N, --VD, --verbose-date, -D, --debuggex,\n  \
---no-check-all, -o, --out FMT, --print-no-missed, --print-no-ignored,\n  \
---print-all-matched, --print-all-missed, --print-all-ignored,\n  \
--t, --log-traceback, --full-traceback, -V, --version, -h, --help\n",
-        usage(prog)
-    )
-}
-
-/// optparse-like parsing: options anywhere, `--opt=v`, `-ov`, `--` ends options.
-fn parse_args(prog: &str, args: &[String]) -> Parsed {
-    let mut o = Opts {
-        check_all: true,
-        ..Opts::default()
-    };
-    let mut i = 0;
-    let mut only_pos = false;
-    while i < args.len() {
-        let a = &args[i];
-        i += 1;
-        if only_pos || a == "-" || !a.starts_with('-') {
-            o.args.push(a.clone());
-            continue;
-        }
-        if a == "--" {
-            only_pos = true;
-            continue;
-        }
-        let (name, inline) = if let Some(long) = a.strip_prefix("--") {
-            match long.split_once('=') {
-                Some((n, v)) => (format!("--{n}"), Some(v.to_string())),
-                None => (a.clone(), None),
-            }
-        } else if a.len() > 2 && takes_value(&a[..2]) {
-            (a[..2].to_string(), Some(a[2..].to_string()))
-        } else {
-            (a.clone(), None)
-        };
-        let value = if takes_value(&name) {
-            match inline {
-                Some(v) => Some(v),
-                None if i < args.len() => {
-                    i += 1;
-                    Some(args[i - 1].clone())
-                }
-                None => {
-                    eprint!("{}", usage(prog));
-                    eprintln!("{prog}: error: {name} option requires 1 argument");
-                    return Parsed::Exit(2);
-                }
-            }
-        } else {
-            None
-        };
-        let v = value.unwrap_or_default();
-        match name.as_str() {
-            "-h" | "--help" => {
-                print!("{}", help(prog));
-                return Parsed::Exit(0);
-            }
-            "-V" => {
-                println!("{VERSION}");
-                return Parsed::Exit(0);
-            }
-            "--version" => {
-                println!("fail2ban-regex {VERSION}");
-                return Parsed::Exit(0);
-            }
-            "-c" | "--config" => o.config = Some(v),
-            "-d" | "--datepattern" => o.datepattern = Some(v),
-            "--timezone" | "--TZ" => o.timezone = Some(v),
-            "-e" | "--encoding" => o.encoding = Some(v),
-            "-r" | "--raw" => o.raw = true,
-            "--usedns" => o.usedns = Some(v),
-            "-L" | "--maxlines" => match v.trim().parse::<usize>() {
-                Ok(n) => o.maxlines = Some(n),
-                Err(_) => {
-                    eprint!("{}", usage(prog));
-                    eprintln!("{prog}: error: option {name}: invalid integer value: '{v}'");
-                    return Parsed::Exit(2);
-                }
-            },
-            "-o" | "--out" => o.out = Some(v),
-            "--no-check-all" => o.check_all = false,
-            "--print-all-matched" => o.print_all_matched = true,
-            "--print-all-missed" => o.print_all_missed = true,
-            "--print-all-ignored" => o.print_all_ignored = true,
-            "--print-no-missed" => o.print_no_missed = true,
-            "--print-no-ignored" => o.print_no_ignored = true,
-            // Accepted for compatibility; they only change diagnostics gaol does not print.
-            "-m" | "--journalmatch" | "-l" | "--log-level" | "--verbosity" | "-v" | "--verbose"
-            | "--VD" | "--verbose-date" | "-D" | "--debuggex" | "-t" | "--log-traceback"
-            | "--full-traceback" => {}
-            _ => {
-                eprint!("{}", usage(prog));
-                eprintln!("{prog}: error: no such option: {name}");
-                return Parsed::Exit(2);
-            }
-        }
-    }
-    let mut errors = Vec::new();
-    if o.print_no_missed && o.print_all_missed {
-        errors.push("ERROR: --print-no-missed and --print-all-missed are mutually exclusive.");
-    }
-    if o.print_no_ignored && o.print_all_ignored {
-        errors.push("ERROR: --print-no-ignored and --print-all-ignored are mutually exclusive.");
-    }
-    if !(2..=3).contains(&o.args.len()) {
-        errors.push("ERROR: provide both <LOG> and <REGEX>.");
-    }
-    if !errors.is_empty() {
-        print!("{}", help(prog));
-        let _ = io::stdout().flush();
-        eprintln!("\n{}", errors.join("\n"));
-        return Parsed::Exit(255);
-    }
-    Parsed::Run(Box::new(o))
-}
+use crate::stream::Value;
+use args::{Opts, Parsed};
 
 /// Where the failregexes came from, for the report header.
 enum RegexSource {
@@ -256,7 +82,7 @@ fn shortstr(s: &str) -> String {
 
 /// Runs `fail2ban-regex` with `args` (without the program name); returns the exit code.
 pub fn main(prog: &str, args: Vec<String>) -> i32 {
-    let o = match parse_args(prog, &args) {
+    let o = match args::parse_args(prog, &args) {
         Parsed::Run(o) => o,
         Parsed::Exit(c) => return c,
     };
@@ -275,12 +101,18 @@ struct Out {
 impl Out {
     fn new() -> Self {
         Out {
-            inner: io::BufWriter::new(io::stdout()),
+            inner: io::BufWriter::with_capacity(1 << 16, io::stdout()),
             broken: false,
         }
     }
     fn line(&mut self, s: &str) {
         if !self.broken && writeln!(self.inner, "{s}").is_err() {
+            self.broken = true;
+        }
+    }
+    /// Writes text that already ends in newlines.
+    fn raw(&mut self, s: &str) {
+        if !self.broken && self.inner.write_all(s.as_bytes()).is_err() {
             self.broken = true;
         }
     }
@@ -291,11 +123,87 @@ impl Out {
     }
 }
 
+/// `{'opt': 'value', …}` of the `[…]` options of a filter argument (Python dict repr:
+/// a repeated key keeps its first place and takes the last value).
+fn filter_options_repr(arg: &str) -> Option<String> {
+    let (_, opts) = crate::config::options::extract_options(arg).ok()?;
+    if opts.is_empty() {
+        return None;
+    }
+    let mut dict: Vec<(Value, Value)> = Vec::new();
+    for (k, v) in opts {
+        match dict
+            .iter_mut()
+            .find(|(dk, _)| *dk == Value::str(k.as_str()))
+        {
+            Some(e) => e.1 = Value::str(v),
+            None => dict.push((Value::str(k), Value::str(v))),
+        }
+    }
+    Some(Value::Dict(dict).to_string())
+}
+
+/// Where the lines come from: a file (streamed) or argument text.
+enum Input {
+    File(std::fs::File, crate::server::reader::Encoding),
+    Text(Vec<String>),
+}
+
+impl Input {
+    /// Calls `f` with each line (without `\r\n`; blank and `#` lines skipped) until it
+    /// returns false. File lines are read into one reused buffer and decoded in the log's
+    /// encoding (borrowed when valid UTF-8, U+FFFD for invalid bytes); like fail2ban's file reader, which only hands
+    /// out complete lines, a last line without `\n` is dropped.
+    fn each_line(self, mut f: impl FnMut(&str) -> bool) {
+        let mut visit = |raw: &str| {
+            let line = raw.trim_end_matches(['\r', '\n']);
+            line.is_empty() || line.starts_with('#') || f(line)
+        };
+        match self {
+            Input::Text(ls) => {
+                for l in &ls {
+                    if !visit(l) {
+                        return;
+                    }
+                }
+            }
+            Input::File(file, enc) => {
+                let mut r = io::BufReader::with_capacity(1 << 16, file);
+                let mut buf = Vec::new();
+                loop {
+                    buf.clear();
+                    match r.read_until(b'\n', &mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(_) if buf.last() != Some(&b'\n') => return,
+                        Ok(_) => {}
+                    }
+                    let go = visit(&enc.decode(&buf).0);
+                    if !go {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
 fn run(o: &Opts, w: &mut Out) -> i32 {
     let confdir = o.config.clone().unwrap_or_else(|| "/etc/fail2ban".into());
     let report = o.out.is_none();
     let mut header = Vec::new();
-    let mut maxlines_set = o.maxlines.is_some();
+    // `-L` and `-d` are applied (and announced) before the filter is read; the filter's
+    // own values only count when the command line left them unset.
+    if let Some(n) = o.maxlines {
+        header.push(format!("Use         maxlines : {n}"));
+    }
+    // The datepattern line names the detector built below; its place is kept here.
+    let mut datepattern_at = None;
+    if let Some(dp) = &o.datepattern {
+        datepattern_at = Some((header.len(), dp.clone()));
+        header.push(String::new());
+    }
+    let mut filter_maxlines = false;
+    let mut filter_datepattern = None;
     let (mut spec, source) = match filter_candidate(&o.args[1], &confdir) {
         Some((name, in_tree)) => {
             let basedir = if confdir.ends_with("filter.d") {
@@ -321,7 +229,8 @@ fn run(o: &Opts, w: &mut Out) -> i32 {
             } else {
                 RegexSource::File(o.args[1].clone())
             };
-            maxlines_set |= def.maxlines.is_some();
+            filter_maxlines = def.maxlines.is_some();
+            filter_datepattern = def.datepattern.clone();
             (MatcherSpec::from_def(&def), src)
         }
         None => (
@@ -340,48 +249,77 @@ fn run(o: &Opts, w: &mut Out) -> i32 {
                 "Use   failregex filter file : {base}, basedir: {basedir}"
             ));
         }
-        RegexSource::File(p) => header.push(format!("Use   failregex file : {p}")),
+        RegexSource::File(p) => {
+            let base = p.split('[').next().unwrap_or(p);
+            header.push(format!("Use   failregex file : {base}"));
+        }
         RegexSource::Literal(r) => header.push(format!("Use   failregex line : {}", shortstr(r))),
     }
-    if let Some(ig) = o.args.get(2) {
-        spec.ignoreregex = vec![ig.clone()];
-        header.push(format!("Use ignoreregex line : {}", shortstr(ig)));
+    if !matches!(source, RegexSource::Literal(_))
+        && let Some(opts) = filter_options_repr(&o.args[1])
+    {
+        header.push(format!("Use   filter options : {opts}"));
     }
     if let Some(n) = o.maxlines {
         spec.maxlines = n.max(1);
+    } else if filter_maxlines {
+        header.push(format!("Use         maxlines : {}", spec.maxlines));
     }
     if o.datepattern.is_some() {
         spec.datepattern = o.datepattern.clone();
+    } else if let Some(dp) = &filter_datepattern {
+        datepattern_at = Some((header.len(), dp.clone()));
+        header.push(String::new());
+    }
+    let ignore_line = header.len();
+    if let Some(ig) = o.args.get(2) {
+        spec.ignoreregex = vec![ig.clone()];
+        header.push(format!("Use ignoreregex line : {}", shortstr(ig)));
     }
     if let Some(u) = &o.usedns {
         spec.usedns = UseDns::parse(u).unwrap_or(UseDns::No);
     }
     spec.logtimezone = o.timezone.clone();
-    if maxlines_set {
-        header.push(format!("Use         maxlines : {}", spec.maxlines));
-    }
     let mut m = match Matcher::new(&spec) {
         Ok(m) => m,
         Err(e) => {
-            w.line(&format!("ERROR: {e}"));
+            // fail2ban fails while reading the regexes: the header lines printed so far
+            // (up to the failregex or the ignoreregex) come first.
+            let (msg, upto) = match &e {
+                SpecError::Fail(_, r) | SpecError::Pref(r) => (r.to_string(), ignore_line),
+                SpecError::Ignore(_, r) => (r.to_string(), header.len()),
+                SpecError::Date(d) => (d.to_string(), header.len()),
+            };
+            if let Some((i, dp)) = &datepattern_at {
+                let year = chrono::Datelike::year(&chrono::Local::now());
+                let name = DateDetector::with_options(Some(dp), year, Arc::new(SystemZone))
+                    .map_or_else(|_| "Default Detectors".to_string(), |d| d.describe().1);
+                header[*i] = format!("Use      datepattern : {dp} : {name}");
+            }
+            if report {
+                w.line("");
+                w.line("Running tests");
+                w.line("=============");
+                w.line("");
+                for h in &header[..upto.min(header.len())] {
+                    w.line(h);
+                }
+            }
+            w.line(&format!("ERROR: {msg}"));
             return 255;
         }
     };
-    if let Some(dp) = &spec.datepattern {
+    if let Some((i, dp)) = datepattern_at {
         // fail2ban names the detector after its template when there are one or two.
-        let stats = m.date_detector().template_stats();
-        let name = match stats.first() {
-            Some(t) if stats.len() <= 2 => t.name.to_string(),
-            _ => "Default Detectors".to_string(),
-        };
-        header.push(format!("Use      datepattern : {dp} : {name}"));
+        let name = m.date_detector().describe().1;
+        header[i] = format!("Use      datepattern : {dp} : {name}");
     }
     m.raw_host = o.raw;
     m.check_all = o.check_all && o.out.is_none();
     m.ignore_pending = o.out.is_some();
     let encoding = o.encoding.clone().unwrap_or_else(|| "UTF-8".into());
     let log = &o.args[0];
-    let lines: Vec<String> = if Path::new(log).is_file() {
+    let input = if Path::new(log).is_file() {
         header.push(format!("Use         log file : {log}"));
         header.push(format!("Use         encoding : {encoding}"));
         let enc = match crate::server::reader::Encoding::lookup(&encoding) {
@@ -391,8 +329,8 @@ fn run(o: &Opts, w: &mut Out) -> i32 {
                 return 255;
             }
         };
-        match std::fs::read(log) {
-            Ok(bytes) => crate::server::reader::decode::split_lines(&bytes, enc),
+        match std::fs::File::open(log) {
+            Ok(file) => Input::File(file, enc),
             Err(e) => {
                 w.line(&format!("{e}"));
                 return 255;
@@ -403,7 +341,7 @@ fn run(o: &Opts, w: &mut Out) -> i32 {
             "Use      single line : {}",
             shortstr(&log.replace('\n', "\\n"))
         ));
-        vec![log.clone()]
+        Input::Text(vec![log.clone()])
     } else {
         let ls: Vec<String> = log.split('\n').map(str::to_string).collect();
         header.push(format!("Use      multi line : {} line(s)", ls.len()));
@@ -416,7 +354,7 @@ fn run(o: &Opts, w: &mut Out) -> i32 {
             header.push(format!("| {n:>2}: {}", shortstr(l)));
         }
         header.push("`-".into());
-        ls
+        Input::Text(ls)
     };
     if report {
         w.line("");
@@ -432,47 +370,80 @@ fn run(o: &Opts, w: &mut Out) -> i32 {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64());
-    let mut probe = o.out.as_ref().and_then(|_| {
-        zone::ZoneProbe::new(spec.datepattern.as_deref(), spec.logtimezone.as_deref())
-    });
-    let mut pref = if report {
-        report::PrefProbe::new(&spec)
-    } else {
-        None
-    };
-    let mut stats = report::Stats::new(m.failregex_count(), spec.ignoreregex.len());
-    for line in &lines {
-        let line = line.trim_end_matches(['\r', '\n']);
-        if line.is_empty() || line.starts_with('#') {
-            continue;
+    match &o.out {
+        Some(fmt) => {
+            print_failures(fmt, &spec, &mut m, input, now, w);
+            0
+        }
+        None => {
+            let mut pref = report::PrefProbe::new(&spec, o.verbose > 0, o.maxlines.unwrap_or(20));
+            let mut stats = report::Stats::new(m.failregex_count(), &spec, o);
+            input.each_line(|line| {
+                let found = m.process_line(line, now, &SystemResolver);
+                if let Some(p) = pref.as_mut() {
+                    p.add(&stats.buffered(), line, now, m.report.ignored.is_some());
+                }
+                stats.add(line, &found, m.report.ignored);
+                true
+            });
+            let elapsed = started.elapsed().as_secs_f64();
+            stats.print(w, pref.as_ref(), &spec, &mut m, elapsed, o);
+            0
+        }
+    }
+}
+
+/// The `-o` loop: the failures of each line in format `fmt`, one output buffer reused.
+fn print_failures(
+    fmt: &str,
+    spec: &MatcherSpec,
+    m: &mut Matcher,
+    input: Input,
+    now: f64,
+    w: &mut Out,
+) {
+    // The zone probe costs two more date detections: only for formats showing the time,
+    // and only on lines that print something.
+    let mut probe = out::shows_time(fmt)
+        .then(|| zone::ZoneProbe::new(spec.datepattern.as_deref(), spec.logtimezone.as_deref()))
+        .flatten();
+    // `-o matches` splits each matched line around its date, as fail2ban stores it.
+    let mut dates = (fmt == "matches")
+        .then(|| {
+            let year = chrono::Datelike::year(&chrono::Local::now());
+            let mut d =
+                DateDetector::with_options(spec.datepattern.as_deref(), year, Arc::new(SystemZone))
+                    .ok()?;
+            d.set_logtimezone(spec.logtimezone.as_deref()).ok()?;
+            Some(d)
+        })
+        .flatten();
+    let mut buf = String::new();
+    input.each_line(|line| {
+        let found = m.process_line(line, now, &SystemResolver);
+        // fail2ban prints nothing for a line an ignoreregex or a no-failure match hit.
+        if found.is_empty()
+            || m.report.ignored.is_some()
+            || found.iter().any(|f| f.data.nofail())
+            || !found.iter().any(|f| f.is_failure())
+        {
+            return true;
         }
         let int_time = probe.as_mut().is_some_and(|p| p.int_time(line, now));
-        let found = m.process_line(line, now, &SystemResolver);
-        if let Some(fmt) = &o.out {
-            if m.report.ignored.is_some() {
-                continue;
-            }
-            for f in found.iter().filter(|f| f.is_failure()) {
-                for l in out::format_failure(fmt, f, int_time) {
-                    w.line(&l);
+        buf.clear();
+        for f in found.iter().filter(|f| f.is_failure()) {
+            match dates.as_mut() {
+                Some(d) => {
+                    let mut span = |l: &str| d.match_time(l, now).map(|m| m.span);
+                    buf.push_str(&out::matches_repr(f, &mut span));
+                    buf.push('\n');
                 }
+                None => out::format_failure(fmt, f, int_time, &mut buf),
             }
-            if w.broken {
-                return 0;
-            }
-        } else {
-            if let Some(p) = pref.as_mut() {
-                p.add(line, now, m.report.ignored.is_some());
-            }
-            stats.add(line, &found, m.report.ignored);
         }
-    }
-    if report {
-        let elapsed = started.elapsed().as_secs_f64();
-        let limit = o.maxlines.unwrap_or(20);
-        stats.print(w, pref.as_ref(), &spec, &mut m, elapsed, limit, o);
-    }
-    0
+        w.raw(&buf);
+        !w.broken
+    });
 }
 
 /// Host names in failures are looked up like fail2ban does (`usedns` yes/warn) through
@@ -501,5 +472,3 @@ impl Resolver for SystemResolver {
         out
     }
 }
-
-mod report;

@@ -178,29 +178,73 @@ fn rev(ip: &crate::filter::addr::IpAddr) -> String {
     }
 }
 
-/// The output lines for one failure in format `fmt`.
-pub fn format_failure(fmt: &str, f: &Failure, int_time: bool) -> Vec<String> {
+/// `-o matches`: Python's `str()` of the matched lines as fail2ban keeps them, tuples of
+/// (text before the date, date, text after); `date_span` finds a line's date.
+pub fn matches_repr(
+    f: &Failure,
+    date_span: &mut dyn FnMut(&str) -> Option<(usize, usize)>,
+) -> String {
+    let mut s = String::from("[");
+    for (i, m) in f.data.matches.iter().enumerate() {
+        if i > 0 {
+            s.push_str(", ");
+        }
+        let (a, b) = date_span(m).unwrap_or((0, 0));
+        let parts = if (a, b) == (0, 0) {
+            ["", "", m.as_str()]
+        } else {
+            [&m[..a], &m[a..b], &m[b..]]
+        };
+        s.push('(');
+        for (j, p) in parts.iter().enumerate() {
+            if j > 0 {
+                s.push_str(", ");
+            }
+            write_py_str_repr(p, &mut s);
+        }
+        s.push(')');
+    }
+    s.push(']');
+    s
+}
+
+/// Whether format `fmt` prints the failure's time (only then is the zone probe needed).
+pub fn shows_time(fmt: &str) -> bool {
+    fmt == "row" || fmt.contains("<time>")
+}
+
+fn push_line(out: &mut String, s: &str) {
+    out.push_str(s);
+    out.push('\n');
+}
+
+/// Appends the output lines (each ended by `\n`) for one failure in format `fmt`.
+pub fn format_failure(fmt: &str, f: &Failure, int_time: bool, out: &mut String) {
+    use std::fmt::Write;
     match fmt {
-        "id" | "fid" => vec![id_str(f)],
-        "ip" => vec![
-            f.data
-                .ip
-                .as_ref()
-                .map_or_else(|| id_str(f), |i| i.to_string()),
-        ],
-        "msg" => f.data.matches.clone(),
-        "row" => vec![row(f, int_time)],
-        w if !w.contains('<') => vec![field_str(f, w)],
+        "id" | "fid" => push_line(out, &id_str(f)),
+        "ip" => {
+            // The hot path of scripted use: no temporary strings.
+            let _ = match f.data.ip.as_ref().or(f.id.as_ref()) {
+                Some(ip) => writeln!(out, "{ip}"),
+                None => writeln!(out, "None"),
+            };
+        }
+        "msg" => {
+            for m in &f.data.matches {
+                push_line(out, m);
+            }
+        }
+        "row" => push_line(out, &row(f, int_time)),
+        w if !w.contains('<') => push_line(out, &field_str(f, w)),
         _ => {
             let uses_msg = fmt.contains("<msg>") || fmt.contains("<matches>");
             if uses_msg && f.data.matches.len() > 1 {
-                f.data
-                    .matches
-                    .iter()
-                    .map(|m| expand(fmt, f, m, int_time))
-                    .collect()
+                for m in &f.data.matches {
+                    push_line(out, &expand(fmt, f, m, int_time));
+                }
             } else {
-                vec![expand(fmt, f, &f.data.matches.join("\n"), int_time)]
+                push_line(out, &expand(fmt, f, &f.data.matches.join("\n"), int_time));
             }
         }
     }

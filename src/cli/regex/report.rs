@@ -1,12 +1,16 @@
-//! The default summary report of fail2ban-regex. Principal type: [`Stats`] (hit counts per
-//! regex, line counts and the line lists), filled per line and printed at the end.
+//! The default summary report of fail2ban-regex. Principal types: [`PrefProbe`] (prefregex
+//! hits and, with `-v`, their groups) and [`Stats`] (hit counts and `-v` hit lists per
+//! regex, line counts, the capped line lists, and the multi-line buffer bookkeeping),
+//! filled per line by the run loop in `super` and printed at the end.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use super::{Opts, Out};
 use crate::filter::date::{DateDetector, SystemZone};
 use crate::filter::failregex::PrefRegex;
 use crate::filter::matcher::{Failure, Matcher, MatcherSpec};
+use crate::stream::Value;
 
 /// The prefregex with its own date detector: the matcher does not report prefregex
 /// hits, so the report re-runs it on the line without its date (single-line view).
@@ -14,10 +18,14 @@ pub struct PrefProbe {
     re: PrefRegex,
     dates: DateDetector,
     hits: u64,
+    /// `-v`: the group dicts of the first `limit` matches, then `...`.
+    verbose: bool,
+    limit: usize,
+    groups: Vec<String>,
 }
 
 impl PrefProbe {
-    pub fn new(spec: &MatcherSpec) -> Option<Self> {
+    pub fn new(spec: &MatcherSpec, verbose: bool, limit: usize) -> Option<Self> {
         let raw = spec.prefregex.as_deref().filter(|p| !p.trim().is_empty())?;
         let re = PrefRegex::new(raw, spec.usedns).ok()?;
         let year = chrono::Datelike::year(&chrono::Local::now());
@@ -25,43 +33,92 @@ impl PrefProbe {
             DateDetector::with_options(spec.datepattern.as_deref(), year, Arc::new(SystemZone))
                 .ok()?;
         dates.set_logtimezone(spec.logtimezone.as_deref()).ok()?;
-        Some(PrefProbe { re, dates, hits: 0 })
+        Some(PrefProbe {
+            re,
+            dates,
+            hits: 0,
+            verbose,
+            limit,
+            groups: Vec::new(),
+        })
     }
 
-    /// Counts `line` when the prefregex matches it (unless an ignoreregex dropped it).
-    pub fn add(&mut self, line: &str, now: f64, ignored: bool) {
-        let span = self.dates.match_time(line, now).map(|d| d.span);
+    /// Counts `line` when the prefregex matches the buffer it ends (`prev`: the lines
+    /// still buffered before it, multi-line mode) unless an ignoreregex dropped it.
+    pub fn add(&mut self, prev: &[&str], line: &str, now: f64, ignored: bool) {
+        let mut text = String::new();
+        for l in prev.iter().chain([&line]) {
+            // Dates are cut out as the matcher does (the probe's own detector).
+            match self.dates.match_time(l, now).map(|d| d.span) {
+                Some((s, e)) => {
+                    text.push_str(&l[..s]);
+                    text.push_str(&l[e..]);
+                }
+                None => text.push_str(l),
+            }
+            text.push('\n');
+        }
         if ignored {
             return;
         }
-        let mut text = match span {
-            Some((s, e)) => format!("{}{}", &line[..s], &line[e..]),
-            None => line.to_string(),
+        let Some(m) = self.re.0.search(&text) else {
+            return;
         };
-        text.push('\n');
-        if self.re.0.search(&text).is_some() {
-            self.hits += 1;
+        self.hits += 1;
+        if self.verbose {
+            if self.groups.len() < self.limit {
+                let fields = self.re.0.fields(&m);
+                let dict = fields
+                    .0
+                    .into_iter()
+                    .map(|(k, v)| (Value::str(k), v))
+                    .collect();
+                self.groups.push(Value::Dict(dict).to_string());
+            } else if self.groups.len() == self.limit {
+                self.groups.push("...".to_string());
+            }
         }
     }
+}
+
+/// One `-v` hit: the failure id, its time, and fail2ban's "multiple regex matched" flag.
+struct Hit {
+    id: String,
+    time: Option<f64>,
+    multi: bool,
 }
 
 pub struct Stats {
     fail_hits: Vec<u64>,
     ignore_hits: Vec<u64>,
-    tested: u64,
-    matched: u64,
-    ignored: u64,
-    missed: u64,
+    hit_lists: Vec<Vec<Hit>>,
+    tested: i64,
+    matched: i64,
+    ignored: i64,
+    missed: i64,
     matched_lines: Vec<String>,
     ignored_lines: Vec<String>,
     missed_lines: Vec<String>,
+    /// The lines the matcher's multi-line buffer holds (maxlines > 1), as fail2ban-regex
+    /// tracks them to move lines a later match consumed from missed to matched.
+    window: VecDeque<String>,
+    buffer_size: usize,
+    /// Line-list threshold: `-L` or 20.
+    limit: i64,
+    verbose: bool,
+    all_matched: bool,
+    all_missed: bool,
+    all_ignored: bool,
+    no_missed: bool,
+    no_ignored: bool,
 }
 
 impl Stats {
-    pub fn new(nfail: usize, nignore: usize) -> Self {
+    pub fn new(nfail: usize, spec: &MatcherSpec, o: &Opts) -> Self {
         Stats {
             fail_hits: vec![0; nfail],
-            ignore_hits: vec![0; nignore],
+            ignore_hits: vec![0; spec.ignoreregex.len()],
+            hit_lists: (0..nfail).map(|_| Vec::new()).collect(),
             tested: 0,
             matched: 0,
             ignored: 0,
@@ -69,21 +126,43 @@ impl Stats {
             matched_lines: Vec::new(),
             ignored_lines: Vec::new(),
             missed_lines: Vec::new(),
+            window: VecDeque::new(),
+            buffer_size: spec.maxlines.max(1),
+            limit: o.maxlines.unwrap_or(20) as i64,
+            verbose: o.verbose > 0,
+            all_matched: o.print_all_matched,
+            all_missed: o.print_all_missed,
+            all_ignored: o.print_all_ignored,
+            no_missed: o.print_no_missed,
+            no_ignored: o.print_no_ignored,
         }
     }
 
     /// Counts one line's outcome (every regex hit, nofail ones included, as fail2ban).
     pub fn add(&mut self, line: &str, found: &[Failure], ignored_by: Option<usize>) {
         let mut is_ignored = false;
-        let mut real = false;
+        let mut real = 0usize;
         for f in found {
             if let Some(h) = self.fail_hits.get_mut(f.regex_index) {
                 *h += 1;
             }
+            if self.verbose
+                && let Some(list) = self.hit_lists.get_mut(f.regex_index)
+            {
+                list.push(Hit {
+                    id: f
+                        .id
+                        .as_ref()
+                        .map_or_else(|| "None".to_string(), |i| i.to_string()),
+                    time: f.time,
+                    // fail2ban flags a hit when more than one real failure preceded it.
+                    multi: real > 1,
+                });
+            }
             if f.data.nofail() {
                 is_ignored = true;
             } else {
-                real = true;
+                real += 1;
             }
         }
         if let Some(i) = ignored_by {
@@ -92,20 +171,63 @@ impl Stats {
                 *h += 1;
             }
         }
+        if self.buffer_size > 1 {
+            self.track_buffer(line, found);
+        }
         if is_ignored {
             self.ignored += 1;
-            self.ignored_lines.push(line.to_string());
-        } else if real {
+            if !self.no_ignored && (self.all_ignored || self.ignored <= self.limit + 1) {
+                self.ignored_lines.push(line.to_string());
+            }
+        } else if real > 0 {
             self.matched += 1;
-            self.matched_lines.push(line.to_string());
+            if self.all_matched {
+                self.matched_lines.push(line.to_string());
+            }
         } else {
             self.missed += 1;
-            self.missed_lines.push(line.to_string());
+            if !self.no_missed && (self.all_missed || self.missed <= self.limit + 1) {
+                self.missed_lines.push(line.to_string());
+            }
         }
         self.tested += 1;
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// The lines of the multi-line buffer that stay when the next line comes in.
+    pub fn buffered(&self) -> Vec<&str> {
+        let skip = (self.buffer_size > 1 && self.window.len() >= self.buffer_size) as usize;
+        self.window.iter().skip(skip).map(String::as_str).collect()
+    }
+
+    /// Multi-line mode: earlier buffered lines a match consumed count as matched now
+    /// (they were counted missed when they came in). The buffer is mirrored from the
+    /// matched lines the failures carry.
+    fn track_buffer(&mut self, line: &str, found: &[Failure]) {
+        if self.window.len() >= self.buffer_size {
+            // The oldest line leaves the buffer by its size, not by a match.
+            self.window.pop_front();
+        }
+        let org: Vec<String> = self.window.drain(..).collect();
+        let consumed = |l: &str| found.iter().any(|f| f.data.matches.iter().any(|m| m == l));
+        for l in org {
+            if !consumed(&l) {
+                self.window.push_back(l);
+                continue;
+            }
+            if let Some(p) = self.missed_lines.iter().position(|m| *m == l) {
+                self.missed_lines.remove(p);
+            }
+            if self.all_matched {
+                self.matched_lines.push(l);
+            }
+            self.matched += 1;
+            self.missed -= 1;
+        }
+        if !consumed(line) {
+            self.window.push_back(line.to_string());
+        }
+    }
+
     pub fn print(
         &self,
         w: &mut Out,
@@ -113,7 +235,6 @@ impl Stats {
         spec: &MatcherSpec,
         m: &mut Matcher,
         elapsed: f64,
-        limit: usize,
         o: &Opts,
     ) {
         w.line("");
@@ -122,19 +243,36 @@ impl Stats {
         if let Some(p) = pref {
             w.line("");
             w.line(&format!("Prefregex: {} total", p.hits));
-            list(w, &[p.re.0.pattern().to_string()], None);
+            let mut items = vec![p.re.0.pattern().to_string()];
+            items.extend(p.groups.iter().map(|g| format!("    {g}")));
+            list(w, &items, None);
         }
-        regex_block(w, "Failregex", &spec.failregex, &self.fail_hits);
-        regex_block(w, "Ignoreregex", &spec.ignoreregex, &self.ignore_hits);
+        self.regex_block(w, "Failregex", &spec.failregex, &self.fail_hits, true);
+        self.regex_block(
+            w,
+            "Ignoreregex",
+            &spec.ignoreregex,
+            &self.ignore_hits,
+            false,
+        );
         w.line("");
         w.line("Date template hits:");
-        let tpl: Vec<String> = m
-            .date_detector()
-            .template_stats()
-            .iter()
-            .filter(|t| t.hits > 0)
-            .map(|t| format!("[{}] {}", t.hits, t.name))
-            .collect();
+        let mut tpl = Vec::new();
+        for t in m.date_detector().template_stats() {
+            if !self.verbose && t.hits == 0 {
+                continue;
+            }
+            tpl.push(format!("[{}] {}", t.hits, t.name));
+            if o.verbose_date {
+                tpl.push(format!(
+                    "    # weight: {:.3} ({:.3}), pattern: {}",
+                    t.weight,
+                    t.template_weight,
+                    t.pattern.as_deref().unwrap_or("")
+                ));
+                tpl.push(format!("    # regex:   {}", t.regex));
+            }
+        }
         list(w, &tpl, Some("[# of hits] date format"));
         w.line("");
         w.line(&format!(
@@ -144,35 +282,78 @@ impl Stats {
         w.line(&format!("[processed in {elapsed:.2} sec]"));
         w.line("");
         if o.print_all_matched {
-            lines(w, "Matched", &self.matched_lines, true, limit);
+            self.lines(w, "Matched", self.matched, &self.matched_lines, true);
         }
         if !o.print_no_ignored {
-            lines(
-                w,
-                "Ignored",
-                &self.ignored_lines,
-                o.print_all_ignored,
-                limit,
-            );
+            let all = o.print_all_ignored;
+            self.lines(w, "Ignored", self.ignored, &self.ignored_lines, all);
         }
         if !o.print_no_missed {
-            lines(w, "Missed", &self.missed_lines, o.print_all_missed, limit);
+            let all = o.print_all_missed;
+            self.lines(w, "Missed", self.missed, &self.missed_lines, all);
+        }
+    }
+
+    fn regex_block(&self, w: &mut Out, title: &str, regexes: &[String], hits: &[u64], ips: bool) {
+        let total: u64 = hits.iter().sum();
+        let mut out = Vec::new();
+        for (i, (r, h)) in regexes.iter().zip(hits).enumerate() {
+            if *h > 0 || self.verbose {
+                out.push(format!("{:2}) [{h}] {r}", i + 1));
+            }
+            if !(self.verbose && ips) {
+                continue;
+            }
+            for hit in self.hit_lists.get(i).map_or(&[][..], Vec::as_slice) {
+                out.push(format!(
+                    "    {}  {}{}",
+                    hit.id,
+                    local_time(hit.time),
+                    if hit.multi {
+                        " (multiple regex matched)"
+                    } else {
+                        ""
+                    }
+                ));
+            }
+        }
+        w.line("");
+        w.line(&format!("{title}: {total} total"));
+        list(w, &out, Some(" #) [# of hits] regular expression"));
+    }
+
+    /// A line list, or the "too many" note when it reached the threshold.
+    fn lines(&self, w: &mut Out, kind: &str, count: i64, l: &[String], all: bool) {
+        if count == 0 {
+            return;
+        }
+        let header = format!("{kind} line(s):");
+        if all || count < self.limit {
+            let items: Vec<String> = l.iter().map(|s| s.trim_end().to_string()).collect();
+            list(w, &items, Some(&header));
+        } else {
+            w.line(&format!(
+                "{header} too many to print.  Use --print-all-{} to print all {count} lines",
+                kind.to_lowercase(),
+            ));
         }
     }
 }
 
-fn regex_block(w: &mut Out, title: &str, regexes: &[String], hits: &[u64]) {
-    let total: u64 = hits.iter().sum();
-    let out: Vec<String> = regexes
-        .iter()
-        .zip(hits)
-        .enumerate()
-        .filter(|(_, (_, h))| **h > 0)
-        .map(|(i, (r, h))| format!("{:2}) [{h}] {r}", i + 1))
-        .collect();
-    w.line("");
-    w.line(&format!("{title}: {total} total"));
-    list(w, &out, Some(" #) [# of hits] regular expression"));
+/// A hit's time as fail2ban's `-v` list shows it (local time; none: the clock).
+fn local_time(t: Option<f64>) -> String {
+    use chrono::TimeZone;
+    let secs = t.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64())
+    });
+    match chrono::Local.timestamp_opt(secs.floor() as i64, 0) {
+        chrono::LocalResult::Single(d) | chrono::LocalResult::Ambiguous(d, _) => {
+            d.format("%a %b %d %H:%M:%S %Y").to_string()
+        }
+        chrono::LocalResult::None => String::new(),
+    }
 }
 
 /// fail2ban's list block: `|- header`, `|  item`…, `` `- ``; nothing when empty.
@@ -187,21 +368,4 @@ fn list(w: &mut Out, items: &[String], header: Option<&str>) {
         w.line(&format!("|  {i}"));
     }
     w.line("`-");
-}
-
-fn lines(w: &mut Out, kind: &str, l: &[String], all: bool, limit: usize) {
-    let header = format!("{kind} line(s):");
-    if l.is_empty() {
-        return;
-    }
-    if all || l.len() < limit {
-        let items: Vec<String> = l.iter().map(|s| s.trim_end().to_string()).collect();
-        list(w, &items, Some(&header));
-    } else {
-        w.line(&format!(
-            "{header} too many to print.  Use --print-all-{} to print all {} lines",
-            kind.to_lowercase(),
-            l.len()
-        ));
-    }
 }
