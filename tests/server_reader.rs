@@ -652,3 +652,92 @@ fn hash_of_long_first_line_and_of_a_first_line_completed_later() {
     assert_eq!(got.hash, sha1_of_first_line(&p));
     r.stop();
 }
+
+#[test]
+fn directory_moved_away_and_recreated() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("d");
+    fs::create_dir(&d).unwrap();
+    let p = d.join("app.log");
+    fs::write(&p, "a 0\n").unwrap();
+    let (tx, rx) = unbounded();
+    let r = FileReader::spawn(cfg(&p, Backend::Inotify), tx).unwrap();
+    let mut got = Got::default();
+    wait_lines(&rx, &mut got, 1, FAST);
+    append(&p, b"a 1\n");
+    fs::rename(&d, dir.path().join("d.old")).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    fs::create_dir(&d).unwrap();
+    fs::write(&p, "b 0\n").unwrap();
+    wait_lines(&rx, &mut got, 3, FAST);
+    // The new directory is watched again: a write is seen at once.
+    std::thread::sleep(Duration::from_millis(1000));
+    let t0 = Instant::now();
+    append(&p, b"b 1\n");
+    wait_lines(&rx, &mut got, 4, FAST);
+    assert!(
+        t0.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        t0.elapsed()
+    );
+    quiet(&rx, SETTLE);
+    assert_eq!(got.texts(), ["a 0", "a 1", "b 0", "b 1"]);
+    r.stop();
+}
+
+/// fail2ban's polling drops a file after 50 failed checks in a row (about 25 s).
+#[test]
+fn polling_gives_up_a_file_missing_for_51_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("gone.log");
+    fs::write(&p, "x 0\n").unwrap();
+    let (tx, rx) = unbounded();
+    let r = FileReader::spawn(cfg(&p, Backend::Polling), tx).unwrap();
+    let mut got = Got::default();
+    wait_lines(&rx, &mut got, 1, FAST);
+    let t0 = Instant::now();
+    fs::remove_file(&p).unwrap();
+    let ev = rx
+        .recv_timeout(Duration::from_secs(45))
+        .expect("removal event");
+    let took = t0.elapsed();
+    match ev {
+        ReadEvent::Error { path, message } => {
+            assert_eq!(path, p);
+            assert_eq!(
+                message,
+                format!(
+                    "Too many errors. Remove file '{}' from monitoring process",
+                    p.display()
+                )
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(r.is_removed());
+    assert!(took > Duration::from_secs(15), "{took:?}");
+    // The thread has ended: a re-created file is not read any more.
+    fs::write(&p, "y 0\n").unwrap();
+    quiet(&rx, Duration::from_millis(700));
+    r.stop();
+}
+
+/// copytruncate, then more new data than the old position before the reader looks:
+/// only the new first line tells (polling makes the reader look late for sure).
+#[test]
+fn copytruncate_with_more_new_data_than_the_old_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("ct.log");
+    fs::write(&p, lines("a", 0..3)).unwrap();
+    let (tx, rx) = unbounded();
+    let r = FileReader::spawn(cfg(&p, Backend::Polling), tx).unwrap();
+    let mut got = Got::default();
+    wait_lines(&rx, &mut got, 3, FAST);
+    fs::copy(&p, dir.path().join("ct.log.1")).unwrap();
+    fs::write(&p, lines("b", 0..10)).unwrap();
+    wait_lines(&rx, &mut got, 13, FAST);
+    quiet(&rx, Duration::from_millis(700));
+    assert_eq!(got.texts()[3..], expect("b", 0..10));
+    assert_eq!(got.hash, sha1_of_first_line(&p));
+    r.stop();
+}

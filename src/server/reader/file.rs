@@ -111,6 +111,8 @@ pub struct LogFile {
     decode_warned: Option<Instant>,
     /// An open error was logged and not followed by a successful open yet.
     open_failing: bool,
+    /// The file size seen by the last pass.
+    last_size: u64,
 }
 
 impl LogFile {
@@ -170,6 +172,7 @@ impl LogFile {
             vanished: false,
             decode_warned: None,
             open_failing: false,
+            last_size: meta.len(),
         })
     }
 
@@ -283,7 +286,13 @@ impl LogFile {
     fn pass_open(&mut self, file: &File, size: u64, ino: u64, out: &Out) -> io::Result<bool> {
         let rotated = size < self.pos || ino != self.ino || self.vanished;
         let now = Instant::now();
-        if rotated || self.hash.is_empty() || now > self.hash_next {
+        // fail2ban re-reads the first line at most every 30 s when the file did not
+        // shrink; gaol also does whenever the size changed (one small read per pass with
+        // new data), so a copytruncate followed by more new data than the old position
+        // is still seen as a new file rather than read from the middle.
+        let resized = size != self.last_size;
+        self.last_size = size;
+        if rotated || resized || self.hash.is_empty() || now > self.hash_next {
             let my_hash = first_line_hash(file)?;
             if !my_hash.is_empty() {
                 self.hash_next = now + HASH_RECHECK;

@@ -308,9 +308,13 @@ fn read_events(w: &mut Watcher, buf: &mut [u8]) -> Seen {
                     .mask
                     .intersects(EventMask::MOVE_SELF | EventMask::DELETE_SELF | EventMask::IGNORED)
                 {
-                    // The directory itself went away: the file with it.
-                    if ev.mask.contains(EventMask::IGNORED) {
-                        w.dir_wd = None;
+                    // The directory itself went away, and the file with it. Drop the
+                    // watch (it would follow a moved directory) so that the next look
+                    // watches whatever directory then has the path.
+                    if let Some(wd) = w.dir_wd.take()
+                        && !ev.mask.contains(EventMask::IGNORED)
+                    {
+                        let _ = w.inotify.watches().remove(wd);
                     }
                     seen.changed = true;
                     seen.reason.get_or_insert(mask_name(ev.mask));
