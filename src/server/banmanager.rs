@@ -8,8 +8,11 @@
 
 use std::collections::HashMap;
 
+use crate::filter::addr::IpAddr;
+use crate::server::ignore::dns::{DnsCache, contains};
 use crate::server::log::LogLevel;
 use crate::server::ticket::{MAX_TIME, Ticket, time2str};
+use crate::stream::Value;
 
 /// Outcome of [`BanManager::add_ban`].
 #[derive(Debug, Clone, PartialEq)]
@@ -240,6 +243,38 @@ impl BanManager {
             .collect()
     }
 
+    /// Whether `id` (any spelling of the address: `[v6]`, upper case…) is banned
+    /// (fail2ban compares it as an address with the banned ids).
+    pub fn is_banned(&self, id: &str) -> bool {
+        if self.contains(id) {
+            return true;
+        }
+        match IpAddr::parse(id) {
+            Ok(ip) if ip.is_valid() => self.contains(&ip.ntoa()),
+            _ => false,
+        }
+    }
+
+    /// `banned` / `get J banned [ids]`: all ids (ban order) without arguments, `1`/`0` for
+    /// one id, a list of `1`/`0` for several.
+    pub fn banned_value(&self, ids: &[&str]) -> Value {
+        match ids {
+            [] => Value::List(self.ban_list().into_iter().map(Value::Str).collect()),
+            [one] => Value::Int(i64::from(self.is_banned(one))),
+            many => Value::List(
+                many.iter()
+                    .map(|i| Value::Int(i64::from(self.is_banned(i))))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// Banned ids inside the network or host name `net` (`unbanip 10.0.0.0/8`,
+    /// `unbanip host.example`), ban order; names resolve through `dns`.
+    pub fn fids_in(&self, net: &IpAddr, dns: &DnsCache, now: f64) -> Vec<String> {
+        self.fids_where(|t| contains(dns, net, &t.id_addr(), now))
+    }
+
     /// `Currently banned`, `<jail.banned>`.
     pub fn size(&self) -> usize {
         self.list.len()
@@ -296,6 +331,16 @@ pub fn with_time_line(t: &Ticket, default_bantime: i64, eob: f64) -> String {
         t.ban_time(default_bantime),
         time2str(eob)
     )
+}
+
+/// `[J] Ignore <ip>, expired bantime` (INFO) for [`AddBan::Expired`].
+pub fn expired_text(jail: &str, ip: &str) -> String {
+    format!("[{jail}] Ignore {ip}, expired bantime")
+}
+
+/// `[J] <ip> already banned`, logged at [`already_banned_level`].
+pub fn already_banned_text(jail: &str, ip: &str) -> String {
+    format!("[{jail}] {ip} already banned")
 }
 
 /// Level of `[J] <ip> already banned`: DEBUG within 3 s of the ban, NOTICE within 60 s,
@@ -389,5 +434,30 @@ mod tests {
         assert_eq!(already_banned_level(2.0, 0.0), LogLevel::DEBUG);
         assert_eq!(already_banned_level(3.0, 0.0), LogLevel::NOTICE);
         assert_eq!(already_banned_level(60.0, 0.0), LogLevel::WARNING);
+    }
+}
+
+#[cfg(test)]
+mod lookup_tests {
+    use super::*;
+    use crate::server::ignore::dns::SystemResolver;
+
+    #[test]
+    fn banned_queries_and_networks() {
+        let mut bm = BanManager::new();
+        for ip in ["192.0.2.1", "2001:db8::7", "10.1.2.3"] {
+            let a = IpAddr::parse(ip).unwrap();
+            bm.add_ban(Ticket::for_ip(a, 0.0), 0.0);
+        }
+        assert_eq!(bm.banned_value(&["[2001:DB8::7]"]), Value::Int(1));
+        assert_eq!(
+            bm.banned_value(&["192.0.2.1", "192.0.2.9"]),
+            Value::List(vec![Value::Int(1), Value::Int(0)])
+        );
+        let dns = DnsCache::new(Box::new(SystemResolver));
+        let net = IpAddr::parse("192.0.2.0/24").unwrap();
+        assert_eq!(bm.fids_in(&net, &dns, 0.0), vec!["192.0.2.1"]);
+        let v6 = IpAddr::parse("2001:db8::/32").unwrap();
+        assert_eq!(bm.fids_in(&v6, &dns, 0.0), vec!["2001:db8::7"]);
     }
 }

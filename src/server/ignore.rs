@@ -260,6 +260,11 @@ impl IgnoreList {
         ip.is_in_net(net)
     }
 
+    /// The DNS cache this list resolves names with.
+    pub fn dns(&self) -> &Arc<DnsCache> {
+        &self.dns
+    }
+
     /// Decides whether the failure `t` (its id) is ignored, and why. The decision is
     /// cached when an ignorecache is set (except, as in fail2ban, a hit on a single
     /// address, which is cheap anyway).

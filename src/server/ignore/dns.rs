@@ -218,6 +218,18 @@ impl DnsCache {
     }
 }
 
+/// fail2ban's `IPAddr.contains`: `ip` equals `net` or lies in it; a `net` that is no
+/// address is a host name whose addresses are looked up.
+pub fn contains(dns: &DnsCache, net: &IpAddr, ip: &IpAddr, now: f64) -> bool {
+    if ip == net {
+        return true;
+    }
+    if !net.is_valid() && !net.raw_text().is_empty() {
+        return dns.dns_to_ip(net.raw_text(), now).contains(ip);
+    }
+    ip.is_in_net(net)
+}
+
 impl std::fmt::Debug for DnsCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("DnsCache")
