@@ -32,7 +32,7 @@ fn restart_restores_bans() {
     bans.sort();
     assert_eq!(
         bans,
-        vec!["ban 192.0.2.10 0 600 1 1", "ban 192.0.2.11 0 600 1 1"]
+        vec!["ban 192.0.2.10 0 600 2 1", "ban 192.0.2.11 0 600 2 1"]
     );
     // unbanip deletes from the DB: a third start restores only one.
     let n = srv
@@ -47,7 +47,7 @@ fn restart_restores_bans() {
         .into_iter()
         .filter(|l| l.starts_with("ban "))
         .collect();
-    assert_eq!(bans, vec!["ban 192.0.2.11 0 600 1 1"]);
+    assert_eq!(bans, vec!["ban 192.0.2.11 0 600 2 1"]);
     srv.shutdown();
 }
 

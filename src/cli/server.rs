@@ -1,8 +1,348 @@
-//! `fail2ban-server`.
+//! `fail2ban-server`: options, daemonising, the startup and shutdown order of fail2ban
+//! (compat-spec 4.1), signals, pid file, the control socket with [`Server`] as its
+//! handler, and `start` (read the configuration and run its stream, as
+//! `fail2ban-server -xf start` of the systemd unit does).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::config::{self, Source, StreamOptions};
+use crate::control::pickle::ExcReply;
+use crate::control::socket::{Handler, SocketServer};
+use crate::server::Server;
+use crate::stream::Value;
+
+const DEFAULT_SOCKET: &str = "/var/run/fail2ban/fail2ban.sock";
+const DEFAULT_PIDFILE: &str = "/var/run/fail2ban/fail2ban.pid";
+
+/// The socket's view of the server.
+pub struct ServerHandle(pub Arc<Server>);
+
+impl Handler for ServerHandle {
+    fn handle(&self, command: Vec<Value>) -> Result<Value, ExcReply> {
+        self.0.execute(&command)
+    }
+}
+
+#[derive(Debug, Default)]
+struct Args {
+    conf: Option<String>,
+    socket: Option<String>,
+    pidfile: Option<String>,
+    force: bool,
+    background: bool,
+    loglevel: Option<String>,
+    logtarget: Option<String>,
+    syslogsocket: Option<String>,
+    start: bool,
+}
+
+const USAGE: &str = "\
+Usage: fail2ban-server [OPTIONS] [start]
+
+  -c <DIR>                configuration directory
+  -s <FILE>               socket path
+  -p <FILE>               pidfile path
+  --pname <NAME>          name of the process (ignored)
+  --loglevel <LEVEL>      logging level
+  --logtarget <TARGET>    logging target (file, STDOUT, STDERR, SYSLOG)
+  --syslogsocket auto|<FILE>
+  -d                      dump configuration
+  -t, --test              test configuration
+  -b                      start in background
+  -f                      start in foreground
+  --async                 start server in async mode
+  -x                      force execution of the server (remove socket file)
+  -h, --help              display this help message
+  -V, --version           print the version
+";
+
+fn parse(args: &[String]) -> Result<Args, String> {
+    let mut a = Args {
+        background: true,
+        ..Default::default()
+    };
+    let mut i = 0;
+    while i < args.len() {
+        let arg = args[i].as_str();
+        let mut value = |name: &str| -> Result<String, String> {
+            i += 1;
+            args.get(i)
+                .cloned()
+                .ok_or_else(|| format!("option {name} requires an argument"))
+        };
+        match arg {
+            "-c" | "--conf" => a.conf = Some(value(arg)?),
+            "-s" | "--socket" => a.socket = Some(value(arg)?),
+            "-p" | "--pidfile" => a.pidfile = Some(value(arg)?),
+            "--pname" | "--timeout" => {
+                value(arg)?;
+            }
+            "--loglevel" => a.loglevel = Some(value(arg)?),
+            "--logtarget" => a.logtarget = Some(value(arg)?),
+            "--syslogsocket" => a.syslogsocket = Some(value(arg)?),
+            "-x" => a.force = true,
+            "-b" => a.background = true,
+            "-f" => a.background = false,
+            "--async" | "-v" | "-q" | "-i" => {}
+            "start" => a.start = true,
+            s if s.starts_with('-') && s.len() > 2 && !s.starts_with("--") => {
+                // Combined short flags: `-xf`.
+                for c in s[1..].chars() {
+                    match c {
+                        'x' => a.force = true,
+                        'b' => a.background = true,
+                        'f' => a.background = false,
+                        'v' | 'q' => {}
+                        _ => return Err(format!("invalid option -{c}")),
+                    }
+                }
+            }
+            other => return Err(format!("invalid argument {other}")),
+        }
+        i += 1;
+    }
+    Ok(a)
+}
 
 /// Runs `fail2ban-server` with `args` (without the program name); returns the exit code.
 pub fn main(prog: &str, args: Vec<String>) -> i32 {
-    let _ = args;
-    eprintln!("{prog}: not implemented yet");
-    255
+    if args.iter().any(|a| {
+        matches!(
+            a.as_str(),
+            "-d" | "--dp" | "--dump-pretty" | "-t" | "--test"
+        )
+    }) {
+        return crate::cli::client::main(prog, args);
+    }
+    if args.iter().any(|a| a == "-h" || a == "--help") {
+        print!("{USAGE}");
+        return 0;
+    }
+    if args.iter().any(|a| a == "-V" || a == "--version") {
+        println!("Fail2Ban v{}", config::FAIL2BAN_VERSION);
+        return 0;
+    }
+    let mut a = match parse(&args) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("ERROR: {e}\n{USAGE}");
+            return 255;
+        }
+    };
+    // SAFETY: umask only changes this process's file-creation mask.
+    unsafe {
+        libc::umask(0o077);
+    }
+    let (src, basedir): (Box<dyn Source>, String) = match &a.conf {
+        Some(c) => (Box::new(config::FsSource), c.clone()),
+        None => config::default_source(),
+    };
+    // The configuration (for `start`) and the early options (socket, pidfile, logging).
+    let opts = StreamOptions {
+        loglevel: a.loglevel.clone(),
+        logtarget: a.logtarget.clone(),
+        syslogsocket: a.syslogsocket.clone(),
+        ..Default::default()
+    };
+    let stream = match config::read_stream(src.as_ref(), &basedir, &opts) {
+        Ok(r) => r,
+        Err(e) => {
+            println!("ERROR: {}", e.0.message);
+            return 255;
+        }
+    };
+    let early = |k: &str| {
+        stream
+            .early
+            .iter()
+            .find(|(n, v)| n == k && !v.is_empty())
+            .map(|(_, v)| v.clone())
+    };
+    a.socket = a.socket.clone().or_else(|| early("socket"));
+    a.pidfile = a.pidfile.clone().or_else(|| early("pidfile"));
+    a.loglevel = a.loglevel.clone().or_else(|| early("loglevel"));
+    a.logtarget = a.logtarget.clone().or_else(|| early("logtarget"));
+    a.syslogsocket = a.syslogsocket.clone().or_else(|| early("syslogsocket"));
+    if a.start {
+        for (level, logger, msg) in &stream.log {
+            if matches!(level, config::files::Level::Error) {
+                eprintln!("{logger}: ERROR {msg}");
+            }
+        }
+    }
+    if a.background && !daemonize() {
+        return 255;
+    }
+    let commands = if a.start {
+        match stream.commands {
+            Some(c) if stream.ok => Some(c),
+            _ => {
+                eprintln!("ERROR: Failed during configuration");
+                return 255;
+            }
+        }
+    } else {
+        None
+    };
+    run(&a, commands)
+}
+
+/// Double fork into the background (setsid, `/` as cwd, stdio on /dev/null).
+/// Returns false on failure; the parent processes exit here.
+fn daemonize() -> bool {
+    // SAFETY: called before any thread is started; fork/setsid/dup2 on our own process.
+    unsafe {
+        match libc::fork() {
+            -1 => return false,
+            0 => {}
+            _ => libc::_exit(0),
+        }
+        libc::setsid();
+        match libc::fork() {
+            -1 => return false,
+            0 => {}
+            _ => libc::_exit(0),
+        }
+        let _ = libc::chdir(c"/".as_ptr());
+        let fd = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+        if fd >= 0 {
+            libc::dup2(fd, 0);
+            libc::dup2(fd, 1);
+            libc::dup2(fd, 2);
+            if fd > 2 {
+                libc::close(fd);
+            }
+        }
+    }
+    true
+}
+
+fn run(a: &Args, commands: Option<Vec<crate::stream::Command>>) -> i32 {
+    let server = Arc::new(Server::new());
+    // Logging first, so every later step is in the log.
+    let mut setup = vec![];
+    if let Some(l) = &a.loglevel {
+        setup.push(vec![
+            Value::from("set"),
+            "loglevel".into(),
+            l.as_str().into(),
+        ]);
+    }
+    if let Some(s) = &a.syslogsocket {
+        setup.push(vec![
+            Value::from("set"),
+            "syslogsocket".into(),
+            s.as_str().into(),
+        ]);
+    }
+    let target = a.logtarget.clone().unwrap_or_else(|| "STDERR".into());
+    setup.push(vec![Value::from("set"), "logtarget".into(), target.into()]);
+    for c in setup {
+        if let Err(e) = server.execute(&c) {
+            eprintln!("ERROR: {}", e.message());
+        }
+    }
+    crate::flog!(INFO, "server", "{}", "-".repeat(50));
+    crate::flog!(
+        INFO,
+        "server",
+        "Starting Fail2ban v{}",
+        config::FAIL2BAN_VERSION
+    );
+    let signals = install_signals(&server);
+    let pidfile = PathBuf::from(a.pidfile.as_deref().unwrap_or(DEFAULT_PIDFILE));
+    if let Err(e) = write_pid(&pidfile) {
+        crate::flog!(ERROR, "server", "Unable to save pidfile: {e}");
+    }
+    crate::flog!(INFO, "observer", "Observer start...");
+    let sock = PathBuf::from(a.socket.as_deref().unwrap_or(DEFAULT_SOCKET));
+    let socket = match SocketServer::start(&sock, a.force, Arc::new(ServerHandle(server.clone()))) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            crate::flog!(ERROR, "server", "Could not start server: {e}");
+            eprintln!("ERROR: Could not start server: {e}");
+            finish(&server, None, &pidfile);
+            return 255;
+        }
+    };
+    let mut code = 0;
+    if let Some(cmds) = commands {
+        let list = cmds
+            .iter()
+            .map(|c| Value::List(c.to_values()))
+            .collect::<Vec<_>>();
+        match server.execute(&[Value::from("server-stream"), Value::List(list)]) {
+            Ok(_) => {
+                if let Ok(v) = server.execute(&[Value::from("server-status")]) {
+                    println!("{}", v.to_py_str());
+                }
+            }
+            Err(_) => {
+                code = 255;
+                server.request_quit();
+            }
+        }
+    }
+    // Serve until `stop` or a signal; purge the database hourly.
+    let mut last_purge = Instant::now();
+    while !server.wait_quit(Duration::from_millis(500)) {
+        if last_purge.elapsed() >= Duration::from_secs(3600) {
+            server.purge_db();
+            last_purge = Instant::now();
+        }
+    }
+    finish(&server, socket, &pidfile);
+    if let Some(h) = signals {
+        h.close();
+    }
+    code
+}
+
+fn finish(server: &Server, socket: Option<SocketServer>, pidfile: &Path) {
+    server.shutdown();
+    if let Some(s) = socket {
+        s.stop();
+    }
+    crate::flog!(INFO, "server", "Exiting Fail2ban");
+    let _ = std::fs::remove_file(pidfile);
+}
+
+fn write_pid(path: &Path) -> std::io::Result<()> {
+    if let Some(dir) = path.parent()
+        && !dir.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(path, format!("{}\n", std::process::id()))
+}
+
+/// SIGTERM/SIGINT: graceful quit; SIGUSR1: reopen the log file.
+fn install_signals(server: &Arc<Server>) -> Option<signal_hook::iterator::Handle> {
+    use signal_hook::consts::{SIGINT, SIGTERM, SIGUSR1};
+    let mut signals = match signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGUSR1]) {
+        Ok(s) => s,
+        Err(e) => {
+            crate::flog!(ERROR, "server", "Unable to install signal handlers: {e}");
+            return None;
+        }
+    };
+    let handle = signals.handle();
+    let srv = server.clone();
+    let spawned = std::thread::Builder::new()
+        .name("f2b/signals".into())
+        .spawn(move || {
+            for sig in signals.forever() {
+                if sig == SIGUSR1 {
+                    crate::server::logtarget::flush();
+                } else {
+                    srv.request_quit();
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        crate::flog!(ERROR, "server", "Unable to start the signal thread: {e}");
+    }
+    Some(handle)
 }

@@ -14,9 +14,10 @@ mod command;
 mod exec;
 mod info;
 mod jail;
+mod static_pass;
 
 pub use command::{CommandAction, Runner, default_runner};
-pub use exec::{ExecResult, display_command, execute};
+pub use exec::{ExecResult, display_command, execute, execute_codes};
 pub use info::{Counters, Family, MapInfo, ip_rev, ipv6_allowed, own_hostname, set_allow_ipv6};
 pub use jail::{JailActions, family_of, python_unsupported, runner};
 
@@ -182,7 +183,13 @@ pub fn replace_dynamic_tags(cmd: &str, src: &dyn TagSource) -> PreparedCommand {
     }
     let mut head = String::new();
     for (i, (k, _)) in vars.0.iter().enumerate() {
-        head.push_str(&format!("{k}=${i} "));
+        // fail2ban writes `$10`, which sh reads as `${1}0`: braces keep the 11th and
+        // later values intact (identical text below ten).
+        if i < 10 {
+            head.push_str(&format!("{k}=${i} "));
+        } else {
+            head.push_str(&format!("{k}=${{{i}}} "));
+        }
     }
     PreparedCommand {
         script: format!("{head}\n{cmd}"),

@@ -14,54 +14,23 @@ use crossbeam_channel::{Receiver, RecvTimeoutError};
 use serde_json::Value as Json;
 
 use crate::filter::addr::IpAddr;
-use crate::server::db::{BanRecord, CurrentBansQuery, Database};
-use crate::server::jail::{TicketTags, lock, now, time2str};
-use crate::server::standin::action::{Family, JailActions};
-use crate::server::standin::banmanager::{AddBan, BanManager};
-use crate::server::standin::ticket::Ticket;
+use crate::server::action::{Family, JailActions, TagSource};
+use crate::server::banmanager::{AddBan, BanManager, already_banned_level};
+use crate::server::db::{BanRecord, CurrentBansQuery, Database, python_json};
+use crate::server::formula::Num;
+use crate::server::increment::{BanTimeIncrement, bad_ip_text, increase_ban_text, new_bantime};
+use crate::server::jail::{TicketTags, lock, now};
+use crate::server::ticket::Ticket;
 use crate::stream::Value;
 
-/// `bantime.*` options of a jail.
-#[derive(Debug, Clone, Default)]
-pub struct Increment {
-    pub enabled: bool,
-    pub factor: Option<String>,
-    pub formula: Option<String>,
-    pub multipliers: Option<String>,
-    pub maxtime: Option<i64>,
-    pub rndtime: Option<i64>,
-    pub overalljails: bool,
-}
-
-impl Increment {
-    /// The new ban time for a ticket whose id was banned `count` times before.
-    pub fn new_bantime(&self, base: i64, count: u32) -> i64 {
-        let factor: f64 = self
-            .factor
-            .as_deref()
-            .and_then(|f| f.trim().parse().ok())
-            .unwrap_or(1.0);
-        let mut t = match self.multipliers.as_deref().map(str::split_whitespace) {
-            Some(ms) => {
-                let ms: Vec<f64> = ms.filter_map(|m| m.parse().ok()).collect();
-                let m = ms
-                    .get((count as usize).min(ms.len().saturating_sub(1)))
-                    .copied()
-                    .unwrap_or(1.0);
-                base as f64 * factor * m
-            }
-            None => base as f64 * f64::from(1u32 << count.min(20)) * factor,
-        };
-        if t < base as f64 {
-            t = base as f64;
-        }
-        if let Some(mx) = self.maxtime
-            && t > mx as f64
-        {
-            t = mx as f64;
-        }
-        t as i64
-    }
+/// A number in [0, 1) for `bantime.rndtime` (from the clock's sub-second noise; the
+/// random part needs no cryptographic quality).
+fn random_unit() -> f64 {
+    let n = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    f64::from(n.wrapping_mul(2_654_435_761) % 1_000_000) / 1_000_000.0
 }
 
 /// Ban list and actions of one jail.
@@ -69,7 +38,7 @@ pub struct ActionsCore {
     pub jail: String,
     pub bm: BanManager,
     pub actions: JailActions,
-    pub incr: Increment,
+    pub incr: BanTimeIncrement,
     pub idle: bool,
 }
 
@@ -96,31 +65,75 @@ pub fn sec2str(secs: f64) -> String {
 }
 
 fn family_of(t: &Ticket) -> Family {
-    match t.ip.as_ref().and_then(|i| i.family()) {
-        Some(crate::filter::addr::Family::Inet4) => Family::Inet4,
-        Some(crate::filter::addr::Family::Inet6) => Family::Inet6,
-        None => Family::None,
-    }
+    Family::from(t.ip.as_ref().and_then(|i| i.family()))
 }
 
-/// The DB `data` of a ticket: matches, failures, then the capture groups.
-pub fn ticket_json(t: &Ticket) -> Json {
-    let mut m = serde_json::Map::new();
-    m.insert(
-        "matches".into(),
-        Json::Array(t.matches.iter().map(|s| Json::String(s.clone())).collect()),
-    );
-    m.insert("failures".into(), Json::from(t.failures));
+/// Ticket data key (private to the server) holding the first match split as fail2ban's
+/// tuple line `[before-date, date, after-date]`: fail2ban stores the first failure's
+/// match in that form and later ones joined, and the DB rows keep both.
+pub const TUPLE_KEY: &str = "\u{1}tuple";
+
+/// The DB `data` of a ticket as JSON text in fail2ban's key order: matches (newest
+/// `maxmatches`, key omitted for 0), failures, then the capture groups in regex order.
+pub fn ticket_json_text(t: &Ticket, maxmatches: usize) -> String {
+    let mut out = String::from("{");
+    let mut first = true;
+    let mut field = |out: &mut String, k: &str, v: &Json| {
+        if !first {
+            out.push_str(", ");
+        }
+        first = false;
+        out.push_str(&python_json(&Json::String(k.to_string())));
+        out.push_str(": ");
+        out.push_str(&python_json(v));
+    };
+    if maxmatches > 0 {
+        let tuple: Option<Vec<Json>> =
+            t.data
+                .iter()
+                .find(|(k, _)| k == TUPLE_KEY)
+                .and_then(|(_, v)| match v {
+                    Value::List(parts) => {
+                        Some(parts.iter().map(|p| Json::String(p.to_py_str())).collect())
+                    }
+                    _ => None,
+                });
+        let mut items: Vec<Json> = t
+            .matches
+            .iter()
+            .enumerate()
+            .map(|(i, m)| match &tuple {
+                Some(parts)
+                    if i == 0
+                        && parts
+                            .iter()
+                            .map(|p| p.as_str().unwrap_or_default())
+                            .collect::<String>()
+                            == *m =>
+                {
+                    Json::Array(parts.clone())
+                }
+                _ => Json::String(m.clone()),
+            })
+            .collect();
+        let cut = items.len().saturating_sub(maxmatches);
+        items.drain(..cut);
+        field(&mut out, "matches", &Json::Array(items));
+    }
+    field(&mut out, "failures", &Json::from(t.failures));
     for (k, v) in &t.data {
         let j = match v {
             Value::Int(i) => Json::from(*i),
             Value::Bool(b) => Json::Bool(*b),
+            Value::Float(f) => Json::from(*f),
             Value::None => continue,
+            _ if k.starts_with('\u{1}') => continue,
             other => Json::String(other.to_py_str()),
         };
-        m.insert(k.clone(), j);
+        field(&mut out, k, &j);
     }
-    Json::Object(m)
+    out.push('}');
+    out
 }
 
 /// A restored ticket from a `bips` row.
@@ -162,26 +175,26 @@ impl ActionsCore {
         ActionsCore {
             jail: jail.to_string(),
             bm: BanManager::new(),
-            actions: JailActions::default(),
-            incr: Increment::default(),
+            actions: JailActions::new(jail),
+            incr: BanTimeIncrement::new(),
             idle: false,
         }
     }
 
     /// Rows of `bips` to restore when the jail starts (compat-spec 4.8).
     pub fn restore_query(&self, db: &Database, t: f64) -> Vec<BanRecord> {
-        let bantime = self.bm.bantime;
+        let bantime = self.bm.bantime();
         let q = CurrentBansQuery {
             jail: Some(&self.jail),
             ip: None,
-            forbantime: if self.incr.enabled {
+            forbantime: if self.incr.increment() {
                 None
             } else {
                 Some(bantime)
             },
             fromtime: t as i64,
-            correct_bantime: if self.incr.enabled {
-                self.incr.maxtime
+            correct_bantime: if self.incr.increment() {
+                self.incr.maxtime().map(|m| m.to_i64_saturating())
             } else {
                 Some(bantime)
             },
@@ -199,65 +212,80 @@ impl ActionsCore {
 
     /// Bans one ticket (filter, manual or restored). True when newly banned.
     pub fn ban_ticket(&mut self, mut t: Ticket, now: f64, db: Option<&Arc<Database>>) -> bool {
-        let bantime = self.bm.bantime_of(&t);
         let ip =
             t.ip.as_ref()
                 .map(|i| i.ntoa())
                 .unwrap_or_else(|| t.fid.clone());
-        if bantime >= 0 && t.time + (bantime as f64) < now {
-            crate::flog!(
-                INFO,
-                "actions",
-                "[{}] Ignore {}, expired bantime",
-                self.jail,
-                ip
-            );
-            return false;
-        }
-        // Previous bans of this id (the observer's lookup for bantime.increment).
+        // Previous bans of this id (the observer's lookup for bantime.increment); the ban
+        // manager raises the count by one when it adds the ban.
         let mut prev: Option<(u32, i64)> = None;
-        if !t.restored {
-            t.bancount = 1;
-            if self.incr.enabled
-                && let Some(db) = db
+        if !t.restored
+            && self.incr.increment()
+            && let Some(db) = db
+        {
+            let jail = (!self.incr.overalljails()).then_some(self.jail.as_str());
+            if let Ok(Some(info)) =
+                db.get_ban(&ip, jail, None, self.incr.overalljails(), None, now as i64)
+                && info.ban_count > 0
             {
-                let jail = (!self.incr.overalljails).then_some(self.jail.as_str());
-                if let Ok(Some(info)) =
-                    db.get_ban(&ip, jail, None, self.incr.overalljails, None, now as i64)
-                    && info.ban_count > 0
-                {
-                    let n = u32::try_from(info.ban_count).unwrap_or(0);
-                    t.bancount = n + 1;
-                    prev = Some((n, info.time_of_ban));
-                }
+                let n = u32::try_from(info.ban_count).unwrap_or(0);
+                t.bancount = n;
+                prev = Some((n, info.time_of_ban));
             }
         }
         let restored = t.restored;
         let fid = t.fid.clone();
-        let since_ban = |old: &Ticket| now - old.time;
-        let already_since = self.bm.get_mut(&fid).map(|o| since_ban(o));
-        match self.bm.add_ban(t.clone(), now) {
+        let fail_time = t.time;
+        match self.bm.add_ban(t, now) {
+            AddBan::Expired => {
+                crate::flog!(
+                    INFO,
+                    "actions",
+                    "[{}] Ignore {}, expired bantime",
+                    self.jail,
+                    ip
+                );
+                false
+            }
             AddBan::Added => {
                 if restored {
                     crate::flog!(NOTICE, "actions", "[{}] Restore Ban {}", self.jail, ip);
                 } else {
                     crate::flog!(NOTICE, "actions", "[{}] Ban {}", self.jail, ip);
                 }
+                let Some(mut t) = self.bm.get(&fid).cloned() else {
+                    return false;
+                };
+                let bantime = t.ban_time(self.bm.bantime());
                 let tags = TicketTags { t: &t, bantime };
                 self.actions.ban(&tags, family_of(&t), restored);
+                let epoch = self.actions.ban_epoch();
+                if let Some(b) = self.bm.get_mut(&fid) {
+                    b.ban_epoch = epoch;
+                }
                 if !restored {
                     self.observe_ban(&mut t, bantime, prev, db);
                 }
                 true
             }
-            AddBan::AlreadyBanned { .. } => {
-                let d = already_since.unwrap_or(0.0);
-                if d < 3.0 {
-                    crate::flog!(DEBUG, "actions", "[{}] {} already banned", self.jail, ip);
-                } else if d < 60.0 {
-                    crate::flog!(NOTICE, "actions", "[{}] {} already banned", self.jail, ip);
-                } else {
-                    crate::flog!(WARNING, "actions", "[{}] {} already banned", self.jail, ip);
+            AddBan::AlreadyBanned {
+                time, ban_epoch, ..
+            } => {
+                let level = already_banned_level(fail_time, time);
+                crate::server::log::emit(
+                    level,
+                    "fail2ban.actions",
+                    &format!("[{}] {} already banned", self.jail, ip),
+                );
+                if let Some(t) = self.bm.get(&fid).cloned() {
+                    let bantime = t.ban_time(self.bm.bantime());
+                    let tags = TicketTags { t: &t, bantime };
+                    let mut epoch = ban_epoch;
+                    self.actions
+                        .already_banned(&tags, family_of(&t), &mut epoch, fail_time - time);
+                    if let Some(b) = self.bm.get_mut(&fid) {
+                        b.ban_epoch = epoch;
+                    }
                 }
                 false
             }
@@ -278,33 +306,34 @@ impl ActionsCore {
             && t.bantime.is_none()
             && base >= 0
         {
-            bantime = self.incr.new_bantime(base, n);
+            bantime = new_bantime(&self.incr, base, n, random_unit());
             crate::flog!(
                 INFO,
                 "observer",
-                "[{}] IP {} is bad: {} # last {} - incr {} to {}",
-                self.jail,
-                ip,
-                n,
-                time2str(last as f64),
-                sec2str(base as f64),
-                sec2str(bantime as f64)
+                "{}",
+                bad_ip_text(
+                    &self.jail,
+                    &ip,
+                    n,
+                    last as f64,
+                    Num::Int(i128::from(base)),
+                    Num::Int(i128::from(bantime))
+                )
             );
             if bantime != base {
                 t.bantime = Some(bantime);
-                if let Some(b) = self.bm.get_mut(&ip) {
-                    b.bantime = Some(bantime);
-                    b.bancount = t.bancount;
-                }
+                self.bm.set_ticket_bantime(&ip, bantime);
                 crate::flog!(
                     NOTICE,
                     "observer",
-                    "[{}] Increase Ban {} ({} # {} -> {})",
-                    self.jail,
-                    ip,
-                    t.bancount,
-                    sec2str(bantime as f64),
-                    time2str(t.time + bantime as f64)
+                    "{}",
+                    increase_ban_text(
+                        &self.jail,
+                        &ip,
+                        t.bancount,
+                        Num::Int(i128::from(bantime)),
+                        t.time
+                    )
                 );
                 let tags = TicketTags { t, bantime };
                 self.actions.prolong(&tags, family_of(t));
@@ -317,9 +346,10 @@ impl ActionsCore {
                 time_of_ban: t.time.round() as i64,
                 bantime,
                 ban_count: i64::from(t.bancount.max(1)),
-                data: ticket_json(t),
+                data: Json::Null,
             };
-            if let Err(e) = db.add_ban(&rec) {
+            let text = ticket_json_text(t, db.max_matches());
+            if let Err(e) = db.add_ban_text(&rec, &text) {
                 crate::flog!(ERROR, "observer", "{e}");
             }
         }
@@ -333,7 +363,7 @@ impl ActionsCore {
         crate::flog!(NOTICE, "actions", "[{}] Unban {}", self.jail, ip);
         let tags = TicketTags {
             t,
-            bantime: self.bm.bantime_of(t),
+            bantime: t.ban_time(self.bm.bantime()),
         };
         self.actions.unban(&tags, family_of(t));
     }
@@ -355,33 +385,24 @@ impl ActionsCore {
         }
     }
 
-    /// Flushes every current ban (jail stop): `actionflush` or per-ticket unban.
-    pub fn flush_all(&mut self) -> usize {
+    /// Flushes every current ban through the actions (`actionflush` or per-ticket
+    /// unban; the actions log `Flush ticket(s) with A` / `Unban ip`). `stopping`: jail
+    /// stop (else `unban --all`).
+    pub fn flush_all(&mut self, stopping: bool) -> usize {
         let tickets = self.bm.flush();
-        let bt = self.bm.bantime;
+        let bt = self.bm.bantime();
         let tags: Vec<TicketTags<'_>> = tickets
             .iter()
             .map(|t| TicketTags {
                 t,
-                bantime: t.bantime.unwrap_or(bt),
+                bantime: t.ban_time(bt),
             })
             .collect();
-        let refs: Vec<&dyn crate::server::action::TagSource> = tags
-            .iter()
-            .map(|t| t as &dyn crate::server::action::TagSource)
-            .collect();
-        let flushed = self.actions.flush(&refs);
-        for name in flushed {
-            crate::flog!(
-                NOTICE,
-                "actions",
-                "[{}] Flush ticket(s) with {}",
-                self.jail,
-                name
-            );
-        }
-        for t in &tickets {
-            crate::flog!(NOTICE, "actions", "[{}] Unban {}", self.jail, t.fid);
+        let refs: Vec<&dyn TagSource> = tags.iter().map(|t| t as &dyn TagSource).collect();
+        if stopping {
+            self.actions.flush(&refs);
+        } else {
+            self.actions.flush_all(&refs);
         }
         tickets.len()
     }

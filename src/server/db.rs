@@ -365,6 +365,24 @@ impl Database {
         })
     }
 
+    /// As [`Database::add_ban`], with the `data` column given as JSON text the caller
+    /// already trimmed and ordered (fail2ban keeps the ticket's key insertion order, which
+    /// a sorted serde_json map loses); `ban.data` is ignored.
+    pub fn add_ban_text(&self, ban: &BanRecord, data: &str) -> DbResult<()> {
+        let blob = data.as_bytes();
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO bans(jail, ip, timeofban, bantime, bancount, data) VALUES(?, ?, ?, ?, ?, ?)",
+                params![ban.jail, ban.ip, ban.time_of_ban, ban.bantime, ban.ban_count, blob],
+            )?;
+            tx.execute(
+                "INSERT OR REPLACE INTO bips(ip, jail, timeofban, bantime, bancount, data) VALUES(?, ?, ?, ?, ?, ?)",
+                params![ban.ip, ban.jail, ban.time_of_ban, ban.bantime, ban.ban_count, blob],
+            )?;
+            Ok(())
+        })
+    }
+
     /// Deletes the history of `ips` in `jail` from `bans` and `bips`; all of the jail's
     /// rows when `ips` is empty (unbanip / unban --all).
     pub fn del_ban(&self, jail: &str, ips: &[&str]) -> DbResult<()> {

@@ -8,9 +8,36 @@
 //! older than `now - findtime`; the jail calls [`FailManager::service`] (at most every
 //! 5 s) every 100 lines, and it also runs after each ban. No clock: callers pass `now`.
 
-use std::collections::HashMap;
+use std::borrow::Borrow;
+use std::collections::HashSet;
+use std::hash::{Hash, Hasher};
 
 use crate::server::ticket::Ticket;
+
+/// A pending ticket in the id set: hashed and compared by its fid, so the id text is
+/// stored once (memory per failing address matters with many of them).
+#[derive(Debug, Clone)]
+struct Entry(Box<Ticket>);
+
+impl Hash for Entry {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        self.0.fid.as_str().hash(h);
+    }
+}
+
+impl PartialEq for Entry {
+    fn eq(&self, other: &Entry) -> bool {
+        self.0.fid == other.0.fid
+    }
+}
+
+impl Eq for Entry {}
+
+impl Borrow<str> for Entry {
+    fn borrow(&self) -> &str {
+        &self.0.fid
+    }
+}
 
 /// What [`FailManager::add_failure_ex`] did.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,7 +58,7 @@ pub struct FailManager {
     pub findtime: f64,
     /// Matched lines kept per id (oldest dropped; 0 keeps none).
     pub maxmatches: usize,
-    list: HashMap<String, Ticket>,
+    list: HashSet<Entry>,
     total: u64,
     next_service: f64,
 }
@@ -49,7 +76,7 @@ impl FailManager {
             maxretry: 3,
             findtime: 600.0,
             maxmatches: 5,
-            list: HashMap::new(),
+            list: HashSet::new(),
             total: 0,
             next_service: f64::NEG_INFINITY,
         }
@@ -67,14 +94,16 @@ impl FailManager {
     pub fn add_failure_ex(&mut self, t: Ticket, count: u32, now: f64) -> Added {
         let fid = t.fid.clone();
         let (maxmatches, findtime) = (self.maxmatches, self.findtime);
-        let (attempts, created) = match self.list.get_mut(&fid) {
-            Some(entry) => {
+        let (attempts, created) = match self.list.take(fid.as_str()) {
+            Some(Entry(mut entry)) => {
                 // A later failure adds its count and matches; its data is not merged.
                 let attempt = if t.failures == 0 { 1 } else { t.failures };
                 let matches = (maxmatches > 0).then_some(t.matches);
                 let failure = (t.time, matches, attempt, f64::from(count));
-                merge(entry, failure, maxmatches, findtime);
-                (entry.retry, false)
+                merge(&mut entry, failure, maxmatches, findtime);
+                let retry = entry.retry;
+                self.list.insert(Entry(entry));
+                (retry, false)
             }
             None => {
                 let mut t = t;
@@ -87,7 +116,7 @@ impl FailManager {
                     t.retry = f64::from(t.failures);
                 }
                 let retry = t.retry;
-                self.list.insert(fid.clone(), t);
+                self.list.insert(Entry(Box::new(t)));
                 (retry, true)
             }
         };
@@ -114,7 +143,7 @@ impl FailManager {
         now: f64,
     ) -> Option<Ticket> {
         let (maxmatches, findtime) = (self.maxmatches, self.findtime);
-        let entry = self.list.get_mut(&tick.fid)?;
+        let Entry(mut entry) = self.list.take(tick.fid.as_str())?;
         // When the entry is the filter's ticket itself, fail2ban adds no matches; when
         // it is an older entry, the new failure's matches are added a second time.
         let matches = (!created && maxmatches > 0).then(|| tick.matches.clone());
@@ -123,16 +152,13 @@ impl FailManager {
         } else {
             tick.failures
         };
-        merge(
-            entry,
-            (tick.time, matches, attempt, count),
-            maxmatches,
-            findtime,
-        );
+        let failure = (tick.time, matches, attempt, count);
+        merge(&mut entry, failure, maxmatches, findtime);
         if created {
             entry.raise_bancount(bancount);
         }
         let attempts = entry.retry;
+        self.list.insert(Entry(entry));
         self.total += 1;
         self.ban_if_due(&tick.fid, attempts, now)
     }
@@ -150,21 +176,17 @@ impl FailManager {
     /// not pending or `None`, of the first id) whose count reached maxretry.
     pub fn to_ban(&mut self, fid: Option<&str>) -> Option<Ticket> {
         let max = f64::from(self.maxretry);
-        let key = match fid.filter(|f| self.list.contains_key(*f)) {
-            Some(f) => (self.list.get(f)?.retry >= max).then(|| f.to_string())?,
-            None => self
-                .list
-                .iter()
-                .find(|(_, t)| t.retry >= max)
-                .map(|(k, _)| k.clone())?,
+        let key = match fid.filter(|f| self.list.contains(*f)) {
+            Some(f) => (self.list.get(f)?.0.retry >= max).then(|| f.to_string())?,
+            None => self.list.iter().find(|e| e.0.retry >= max)?.0.fid.clone(),
         };
-        self.list.remove(&key)
+        self.list.take(key.as_str()).map(|e| *e.0)
     }
 
     /// Drops ids whose last failure is at or before `now - findtime`.
     pub fn cleanup(&mut self, now: f64) {
         let limit = now - self.findtime;
-        self.list.retain(|_, t| t.time > limit);
+        self.list.retain(|e| e.0.time > limit);
     }
 
     /// The jail's periodic service: cleanup at most every 5 s unless `force`.
@@ -180,12 +202,12 @@ impl FailManager {
 
     /// Forgets the pending failures of `fid`.
     pub fn del_failure(&mut self, fid: &str) -> Option<Ticket> {
-        self.list.remove(fid)
+        self.list.take(fid).map(|e| *e.0)
     }
 
     /// The pending entry of `fid`.
     pub fn get(&self, fid: &str) -> Option<&Ticket> {
-        self.list.get(fid)
+        self.list.get(fid).map(|e| &*e.0)
     }
 
     /// Ids with pending failures (`Currently failed`, `<jail.found>`).
@@ -204,12 +226,12 @@ impl FailManager {
 
     /// (pending ids, sum of their counts), fail2ban's `getFailCount`.
     pub fn fail_count(&self) -> (usize, f64) {
-        (self.list.len(), self.list.values().map(|t| t.retry).sum())
+        (self.list.len(), self.list.iter().map(|e| e.0.retry).sum())
     }
 
     /// The pending entries (any order).
     pub fn tickets(&self) -> impl Iterator<Item = &Ticket> {
-        self.list.values()
+        self.list.iter().map(|e| &*e.0)
     }
 }
 

@@ -10,7 +10,7 @@
 //! floor ceil fabs trunc e pi inf`. Nesting is bounded ([`MAX_DEPTH`]) and numbers
 //! cannot overflow (ints past i128 become floats), so hostile text gives an error.
 
-mod num;
+pub mod num;
 
 pub use num::Num;
 

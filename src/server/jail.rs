@@ -21,10 +21,11 @@ use crate::filter::matcher::{Matcher, MatcherSpec, NoResolver};
 use crate::server::action::TagSource;
 use crate::server::bans::{self, ActionsCore};
 use crate::server::db::Database;
-use crate::server::standin::failmanager::FailManager;
-use crate::server::standin::ignore::Ignore;
-use crate::server::standin::reader::{FileReader, ReadEvent, ReaderConfig, StartAt};
-use crate::server::standin::ticket::Ticket;
+use crate::server::failmanager::FailManager;
+use crate::server::ignore::{IgnoreHooks, IgnoreList};
+use crate::server::increment::BanTimeIncrement;
+use crate::server::reader::{Backend, FileReader, ReadEvent, ReaderConfig, StartAt};
+use crate::server::ticket::Ticket;
 use crate::stream::Value;
 
 /// Locks a mutex, recovering the data of a poisoned one (a panicked thread must not take
@@ -66,7 +67,9 @@ pub struct FilterState {
     pub spec: MatcherSpec,
     pub logencoding: String,
     pub logpaths: Vec<LogPath>,
-    pub ignore: Ignore,
+    pub ignore: IgnoreList,
+    /// The jail's `bantime.*` options (a copy of the actions side's, for the bad-id rule).
+    pub incr: BanTimeIncrement,
     pub fm: FailManager,
     pub idle: bool,
     matcher: Option<Matcher>,
@@ -86,7 +89,8 @@ impl FilterState {
             },
             logencoding: "UTF-8".into(),
             logpaths: Vec::new(),
-            ignore: Ignore::new(),
+            ignore: IgnoreList::new(),
+            incr: BanTimeIncrement::new(),
             fm: FailManager::new(),
             idle: false,
             matcher: None,
@@ -116,7 +120,6 @@ struct Running {
     stop: Arc<AtomicBool>,
     filter: JoinHandle<()>,
     actions: JoinHandle<()>,
-    readers: Arc<Mutex<Vec<FileReader>>>,
 }
 
 /// A jail: configuration plus, once started, its threads.
@@ -128,6 +131,9 @@ pub struct Jail {
     db: Option<Arc<Database>>,
     tickets: (Sender<Ticket>, Receiver<Ticket>),
     events: (Sender<ReadEvent>, Receiver<ReadEvent>),
+    /// One reader per log path, started when the path is added (as fail2ban opens its
+    /// container then); its events wait in the channel until the jail starts.
+    readers: Mutex<Vec<FileReader>>,
     running: Option<Running>,
 }
 
@@ -141,6 +147,7 @@ impl Jail {
             db,
             tickets: unbounded(),
             events: unbounded(),
+            readers: Mutex::new(Vec::new()),
             running: None,
         }
     }
@@ -153,63 +160,65 @@ impl Jail {
         self.db.as_ref()
     }
 
-    /// `addlogpath FILE [head|tail]`: the file must exist; its DB position is looked up.
+    /// `addlogpath FILE [head|tail]`: the file must exist; its DB position is looked up
+    /// and its reader started (the reader logs `Added logfile: …`).
     pub fn add_log_path(&self, path: &str, tail: bool) -> Result<(), String> {
-        let content = std::fs::read(path).map_err(|e| io_msg(&e, path))?;
-        let hash = crate::server::db::first_line_hash(&content).unwrap_or_default();
-        let mut pos = 0u64;
+        let pb = PathBuf::from(path);
+        if lock(&self.filter).logpaths.iter().any(|l| l.path == pb) {
+            return Ok(());
+        }
+        let hash = first_line_of(&pb).map_err(|e| crate::server::reader::py_os_error(&e, &pb))?;
+        let mut saved = None;
         if let Some(db) = &self.db {
             match db.add_log(&self.name, path, 0, Some(&hash)) {
-                Ok(Some(p)) if !tail => pos = u64::try_from(p).unwrap_or(0),
-                Ok(_) => {}
+                Ok(Some(p)) => saved = Some((hash.clone(), u64::try_from(p).unwrap_or(0))),
+                Ok(None) => {}
                 Err(e) => crate::flog!(ERROR, "database", "{e}"),
             }
         }
-        let shown_pos = if tail { content.len() as u64 } else { pos };
-        crate::flog!(
-            INFO,
-            "filter",
-            "Added logfile: '{}' (pos = {}, hash = {})",
-            path,
-            shown_pos,
-            hash
-        );
         let lp = LogPath {
-            path: PathBuf::from(path),
+            path: pb,
             tail,
-            saved: Some((hash, pos)),
+            saved,
         };
-        let mut f = lock(&self.filter);
-        if f.logpaths.iter().any(|l| l.path == lp.path) {
-            return Ok(());
-        }
-        f.logpaths.push(lp.clone());
-        drop(f);
-        if let Some(r) = &self.running {
-            let reader = self.spawn_reader(&lp)?;
-            lock(&r.readers).push(reader);
-        }
+        let reader = self.spawn_reader(&lp)?;
+        lock(&self.readers).push(reader);
+        lock(&self.filter).logpaths.push(lp);
         Ok(())
     }
 
     pub fn del_log_path(&self, path: &str) {
         let mut f = lock(&self.filter);
-        let before = f.logpaths.len();
         f.logpaths.retain(|l| l.path.as_os_str() != path);
-        if f.logpaths.len() != before {
-            crate::flog!(INFO, "filter", "Removed logfile: {:?}", path);
-        }
         drop(f);
-        if let Some(r) = &self.running {
-            let mut readers = lock(&r.readers);
-            if let Some(i) = readers.iter().position(|x| x.path().as_os_str() == path) {
-                readers.remove(i).stop();
-            }
+        let mut readers = lock(&self.readers);
+        if let Some(i) = readers.iter().position(|x| x.path().as_os_str() == path) {
+            readers.remove(i).stop();
+            crate::flog!(
+                INFO,
+                "filter",
+                "Removed logfile: {}",
+                crate::stream::py_str_repr(path)
+            );
         }
     }
 
     fn spawn_reader(&self, lp: &LogPath) -> Result<FileReader, String> {
-        let enc = lock(&self.filter).logencoding.clone();
+        let f = lock(&self.filter);
+        let enc = f.logencoding.clone();
+        let findtime = f.fm.findtime;
+        let datepattern = f.spec.datepattern.clone();
+        drop(f);
+        let mut detector = crate::filter::date::DateDetector::with_options(
+            datepattern.as_deref(),
+            chrono::Datelike::year(&chrono::Local::now()),
+            Arc::new(crate::filter::date::SystemZone),
+        )
+        .ok();
+        let time_of: crate::server::reader::TimeOf = Box::new(move |line: &str| {
+            let d = detector.as_mut()?;
+            d.match_time(line, now())?.time.ok()
+        });
         let cfg = ReaderConfig {
             jail: self.name.clone(),
             path: lp.path.clone(),
@@ -220,9 +229,12 @@ impl Jail {
             },
             saved: lp.saved.clone(),
             encoding: enc,
+            backend: Backend::from_name(&self.backend).unwrap_or(Backend::Polling),
+            seek_since: Some(now() - findtime),
+            time_of: Some(time_of),
         };
         FileReader::spawn(cfg, self.events.0.clone())
-            .map_err(|e| io_msg(&e, &lp.path.to_string_lossy()))
+            .map_err(|e| crate::server::reader::py_os_error(&e, &lp.path))
     }
 
     /// Starts the filter and actions threads, runs `actionstart`, restores DB bans.
@@ -238,17 +250,6 @@ impl Jail {
         }
         lock(&self.filter).compile()?;
         let stop = Arc::new(AtomicBool::new(false));
-        let mut readers = Vec::new();
-        let paths = lock(&self.filter).logpaths.clone();
-        for lp in &paths {
-            match self.spawn_reader(lp) {
-                Ok(r) => readers.push(r),
-                Err(e) => {
-                    crate::flog!(ERROR, "filter", "Unable to open {}: {e}", lp.path.display())
-                }
-            }
-        }
-        let readers = Arc::new(Mutex::new(readers));
         // Actions thread first: actionstart runs before any ticket arrives.
         lock(&self.acts).actions.start();
         let acts = self.acts.clone();
@@ -275,7 +276,6 @@ impl Jail {
             stop,
             filter,
             actions,
-            readers,
         });
         crate::flog!(INFO, "jail", "Jail '{}' started", self.name);
         self.restore_bans();
@@ -286,16 +286,18 @@ impl Jail {
         let Some(db) = &self.db else { return };
         let mut core = lock(&self.acts);
         let rows = core.restore_query(db, now());
-        let f = lock(&self.filter);
+        let mut f = lock(&self.filter);
         let mut tickets = Vec::new();
         for row in rows {
             let ip = IpAddr::parse(&row.ip).ok();
-            if let Some(ip) = &ip
-                && f.ignore.is_ignored(&self.name, ip, None).is_some()
-            {
+            let t = bans::ticket_from_record(&row, ip);
+            if let Some(cause) = check_ignore(&mut f, &t) {
+                if let Some(text) = cause.log_text(&self.name, &t.fid) {
+                    crate::flog!(INFO, "filter", "{text}");
+                }
                 continue;
             }
-            tickets.push(bans::ticket_from_record(&row, ip));
+            tickets.push(t);
         }
         drop(f);
         for t in tickets {
@@ -312,24 +314,23 @@ impl Jail {
 
     /// Joins the threads, flushes the bans through the actions, runs `actionstop`.
     pub fn join(&mut self) {
-        let Some(r) = self.running.take() else { return };
-        r.stop.store(true, Ordering::Relaxed);
-        let readers = std::mem::take(&mut *lock(&r.readers));
+        let readers = std::mem::take(&mut *lock(&self.readers));
         for rd in readers {
+            let p = rd.path().to_string_lossy().into_owned();
             rd.stop();
-        }
-        let _ = r.filter.join();
-        let _ = r.actions.join();
-        for lp in lock(&self.filter).logpaths.iter() {
             crate::flog!(
                 INFO,
                 "filter",
-                "Removed logfile: {:?}",
-                lp.path.display().to_string()
+                "Removed logfile: {}",
+                crate::stream::py_str_repr(&p)
             );
         }
+        let Some(r) = self.running.take() else { return };
+        r.stop.store(true, Ordering::Relaxed);
+        let _ = r.filter.join();
+        let _ = r.actions.join();
         let mut core = lock(&self.acts);
-        core.flush_all();
+        core.flush_all(true);
         core.actions.stop();
         drop(core);
         if let Some(db) = &self.db
@@ -345,7 +346,7 @@ impl Jail {
         let t = now();
         let addr = IpAddr::parse(ip).map_err(|e| e.to_string())?;
         let count = u32::try_from(lines.len().max(1)).unwrap_or(1);
-        let mut tk = Ticket::new(&addr.ntoa(), Some(addr), t);
+        let mut tk = Ticket::new(addr.ntoa(), Some(addr), t);
         tk.matches = lines;
         crate::flog!(
             INFO,
@@ -363,19 +364,13 @@ impl Jail {
     }
 }
 
-fn io_msg(e: &std::io::Error, path: &str) -> String {
-    match e.raw_os_error() {
-        Some(code) => format!(
-            "[Errno {code}] {}: {}",
-            std::io::Error::from_raw_os_error(code)
-                .to_string()
-                .split(" (os error")
-                .next()
-                .unwrap_or(""),
-            crate::stream::py_str_repr(path)
-        ),
-        None => e.to_string(),
-    }
+/// SHA-1 of the file's first line ("" when it has no complete first line).
+fn first_line_of(path: &std::path::Path) -> std::io::Result<String> {
+    use std::io::BufRead;
+    let f = std::fs::File::open(path)?;
+    let mut line = Vec::new();
+    std::io::BufReader::new(f).read_until(b'\n', &mut line)?;
+    Ok(crate::server::db::first_line_hash(&line).unwrap_or_default())
 }
 
 struct FilterCtx {
@@ -449,7 +444,7 @@ fn process_line(ctx: &FilterCtx, f: &mut FilterState, line: &str, in_operation: 
     }
     let Some(m) = f.matcher.as_mut() else { return };
     let failures = m.process_line(line, t_now, &NoResolver);
-    let findtime = f.fm.findtime as f64;
+    let findtime = f.fm.findtime;
     for fail in failures {
         if !fail.is_failure() {
             continue;
@@ -509,16 +504,31 @@ fn process_line(ctx: &FilterCtx, f: &mut FilterState, line: &str, in_operation: 
             t = t_now;
         }
         let fid = id.to_string();
-        let mut tk = Ticket::new(&fid, fail.data.ip.clone().or(Some(id.clone())), t);
+        let mut tk = Ticket::new(fid.clone(), fail.data.ip.clone().or(Some(id.clone())), t);
         tk.matches = fail.data.matches.clone();
         for (k, v) in &fail.data.fields.0 {
             if *v != Value::None && !k.starts_with('_') {
                 tk.data.push((k.clone(), v.clone()));
             }
         }
-        let addr = tk.ip.clone().unwrap_or(id);
-        if let Some(cause) = f.ignore.is_ignored(&ctx.name, &addr, Some(&tk)) {
-            crate::flog!(INFO, "filter", "[{}] Ignore {} by {}", ctx.name, fid, cause);
+        if f.fm.get(&fid).is_none()
+            && let [only] = fail.data.matches.as_slice()
+            && let Some(m) = f.matcher.as_mut()
+            && let Some(dm) = m.date_detector().match_time(only, t_now)
+            && let (s, e) = dm.span
+            && only.is_char_boundary(s)
+            && only.is_char_boundary(e)
+        {
+            let parts = [&only[..s], &only[s..e], &only[e..]];
+            tk.data.push((
+                bans::TUPLE_KEY.to_string(),
+                Value::List(parts.iter().map(|p| Value::str(*p)).collect()),
+            ));
+        }
+        if let Some(cause) = check_ignore(f, &tk) {
+            if let Some(text) = cause.log_text(&ctx.name, &fid) {
+                crate::flog!(INFO, "filter", "{text}");
+            }
             continue;
         }
         crate::flog!(
@@ -533,6 +543,40 @@ fn process_line(ctx: &FilterCtx, f: &mut FilterState, line: &str, in_operation: 
             let _ = ctx.tickets.send(ban);
         }
     }
+}
+
+/// The ignore decision for a ticket: ignoreself, ignoreip, ignorecommand (run through the
+/// shell with the ticket's tags; exit 0 = ignore, 1 = not), ignorecache.
+fn check_ignore(f: &mut FilterState, t: &Ticket) -> Option<crate::server::ignore::IgnoreCause> {
+    let command = f.ignore.command().map(str::to_string);
+    let run = |t: &Ticket| -> Result<bool, String> {
+        let Some(cmd) = &command else {
+            return Ok(false);
+        };
+        let tags = TicketTags { t, bantime: 0 };
+        let p = crate::server::action::replace_dynamic_tags(cmd, &tags);
+        crate::flog!(DEBUG, "filter", "ignore command: {}", p.script);
+        let r = crate::server::action::execute_codes(&p, Duration::from_secs(60), &[0, 1]);
+        match r.code {
+            Some(0) => Ok(true),
+            Some(1) => Ok(false),
+            other => Err(format!("ignorecommand failed with {other:?}")),
+        }
+    };
+    let key = |tmpl: &str, t: &Ticket| -> String {
+        let tags = TicketTags { t, bantime: 0 };
+        let p = crate::server::action::replace_dynamic_tags(tmpl, &tags);
+        if p.args.is_empty() {
+            p.script
+        } else {
+            format!("{}{}", p.script, p.args.join("\u{0}"))
+        }
+    };
+    let hooks = IgnoreHooks {
+        command: &run,
+        cache_key: &key,
+    };
+    f.ignore.is_ignored(t, now(), &hooks)
 }
 
 /// Dynamic tags of a ticket for actions and ignorecommand.
@@ -551,10 +595,9 @@ impl TagSource for TicketTags<'_> {
                     .unwrap_or_else(|| t.fid.clone())
             }
             "fid" => t.fid.clone(),
-            "family" => match t.ip.as_ref().and_then(|i| i.family()) {
-                Some(f) => f.as_str().to_string(),
-                None => String::new(),
-            },
+            "family" => crate::server::action::Family::from(t.ip.as_ref().and_then(|i| i.family()))
+                .tag_value()
+                .to_string(),
             "failures" => t.failures.to_string(),
             "time" => crate::stream::py_float_repr(t.time),
             "bantime" => self.bantime.to_string(),

@@ -5,9 +5,9 @@ use std::sync::atomic::Ordering;
 
 use crate::control::pickle::ExcReply;
 use crate::filter::addr::{IpAddr, UseDns};
+use crate::server::action::CommandAction;
 use crate::server::daemon::{Server, State, exc};
-use crate::server::jail::{Jail, lock, time2str};
-use crate::server::standin::action::CommandAction;
+use crate::server::jail::{Jail, lock};
 use crate::server::transmitter::{arg, index_error, py_int, str2sec};
 use crate::stream::Value;
 
@@ -57,28 +57,47 @@ pub fn set(srv: &Server, st: &mut State, cmd: &[Value], multiple: bool) -> Resul
             reply(Value::Bool(on))
         }
         "ignoreself" => {
-            f.ignore.ignoreself = truthy(&arg(cmd, 2)?);
-            reply(Value::Bool(f.ignore.ignoreself))
+            f.ignore.ignore_self = truthy(&arg(cmd, 2)?);
+            reply(Value::Bool(f.ignore.ignore_self))
         }
         "addignoreip" => {
-            for v in values(cmd.get(2), multiple)? {
-                f.ignore.add(&v);
+            let mut vals = values(cmd.get(2), multiple)?;
+            vals.extend(cmd.iter().skip(3).map(Value::to_py_str));
+            for v in vals {
+                match f.ignore.add(&v) {
+                    Ok(crate::server::ignore::AddIgnore::Duplicate) => {
+                        if let Ok(ip) = IpAddr::parse(&v) {
+                            crate::flog!(
+                                MSG,
+                                "filter",
+                                "{}",
+                                crate::server::ignore::duplicate_text(&ip, &v)
+                            );
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => return Err(ExcReply::new("builtins", "ValueError", e)),
+                }
             }
-            for v in cmd.iter().skip(3) {
-                f.ignore.add(&v.to_py_str());
-            }
-            reply(list_of(&f.ignore.entries))
+            reply(list_of(&f.ignore.entries()))
         }
         "delignoreip" => {
             let v = arg(cmd, 2)?;
-            f.ignore.del(&v);
-            reply(list_of(&f.ignore.entries))
+            f.ignore
+                .remove(&v)
+                .map_err(|e| ExcReply::new("builtins", "ValueError", e))?;
+            reply(list_of(&f.ignore.entries()))
         }
         "ignorecommand" => {
-            f.ignore.command = arg(cmd, 2)?;
-            reply(Value::Str(f.ignore.command.clone()))
+            f.ignore.set_command(&arg(cmd, 2)?);
+            reply(f.ignore.command_value())
         }
-        "ignorecache" => reply(Value::None),
+        "ignorecache" => {
+            f.ignore
+                .set_cache(&arg(cmd, 2)?)
+                .map_err(|e| ExcReply::new("builtins", "ValueError", e))?;
+            reply(f.ignore.cache_value())
+        }
         "addlogpath" => {
             let path = arg(cmd, 2)?;
             let tail = match cmd.get(3).map(Value::to_py_str).as_deref() {
@@ -189,7 +208,7 @@ pub fn set(srv: &Server, st: &mut State, cmd: &[Value], multiple: bool) -> Resul
         }
         "findtime" => {
             let v = str2sec(&arg(cmd, 2)?)?;
-            f.fm.findtime = v;
+            f.fm.findtime = v as f64;
             crate::flog!(INFO, "filter", "  findtime: {v}");
             reply(Value::Int(v))
         }
@@ -227,7 +246,9 @@ pub fn set(srv: &Server, st: &mut State, cmd: &[Value], multiple: bool) -> Resul
         }
         "bantime" => {
             let v = str2sec(&arg(cmd, 2)?)?;
-            lock(&jail.acts).bm.bantime = v;
+            let mut core = lock(&jail.acts);
+            core.bm.set_bantime(v);
+            core.actions.set_bantime(v);
             crate::flog!(INFO, "actions", "  banTime: {v}");
             reply(Value::Int(v))
         }
@@ -312,57 +333,15 @@ pub fn set(srv: &Server, st: &mut State, cmd: &[Value], multiple: bool) -> Resul
         }
         k if k.starts_with("bantime.") => {
             let v = arg(cmd, 2)?;
+            let opt = &k["bantime.".len()..];
+            f.incr
+                .set(opt, &v)
+                .map_err(|e| ExcReply::new("builtins", "ValueError", e))?;
             drop(f);
             let mut core = lock(&jail.acts);
-            let opt = &k["bantime.".len()..];
-            let inc = &mut core.incr;
-            let some = |s: &str| (!s.is_empty()).then(|| s.to_string());
-            let r = match opt {
-                "increment" => {
-                    inc.enabled = truthy(&v);
-                    Value::Bool(inc.enabled)
-                }
-                "factor" => {
-                    inc.factor = some(&v);
-                    v.clone().into()
-                }
-                "formula" => {
-                    inc.formula = some(&v);
-                    v.clone().into()
-                }
-                "multipliers" => {
-                    inc.multipliers = some(&v);
-                    v.clone().into()
-                }
-                "maxtime" => {
-                    inc.maxtime = if v.is_empty() {
-                        None
-                    } else {
-                        Some(str2sec(&v)?)
-                    };
-                    inc.maxtime.map_or(Value::None, Value::Int)
-                }
-                "rndtime" => {
-                    inc.rndtime = if v.is_empty() {
-                        None
-                    } else {
-                        Some(str2sec(&v)?)
-                    };
-                    inc.rndtime.map_or(Value::None, Value::Int)
-                }
-                "overalljails" => {
-                    inc.overalljails = truthy(&v);
-                    Value::Bool(inc.overalljails)
-                }
-                _ => {
-                    return Err(exc(format!(
-                        "Invalid command {} (no set action or not yet implemented)",
-                        crate::stream::py_str_repr(k)
-                    )));
-                }
-            };
+            let _ = core.incr.set(opt, &v);
             crate::flog!(INFO, "jail", "Set banTime.{opt} = {v}");
-            reply(r)
+            reply(core.incr.get(opt))
         }
         other => Err(exc(format!(
             "Invalid command {} (no set action or not yet implemented)",
@@ -393,7 +372,7 @@ pub fn get(st: &State, cmd: &[Value]) -> Result<Value, ExcReply> {
     let core = lock(&jail.acts);
     Ok(match key.as_str() {
         "banned" => {
-            let banned: Vec<String> = core.bm.ban_list().iter().map(|t| t.fid.clone()).collect();
+            let banned: Vec<String> = core.bm.ban_list();
             match &cmd[2..] {
                 [] => list_of(&banned),
                 [one] => Value::Int(i64::from(banned.contains(&one.to_py_str()))),
@@ -406,29 +385,10 @@ pub fn get(st: &State, cmd: &[Value]) -> Result<Value, ExcReply> {
         }
         "banip" => {
             let with_time = cmd.get(2).map(Value::to_py_str).as_deref() == Some("--with-time");
-            let list = core.bm.ban_list();
             if with_time {
-                Value::List(
-                    list.iter()
-                        .map(|t| {
-                            let bt = core.bm.bantime_of(t);
-                            let end = if bt < 0 {
-                                "9999-12-31 23:59:59".to_string()
-                            } else {
-                                time2str(t.time + bt as f64)
-                            };
-                            Value::Str(format!(
-                                "{} \t{} + {} = {}",
-                                t.fid,
-                                time2str(t.time),
-                                bt,
-                                end
-                            ))
-                        })
-                        .collect(),
-                )
+                list_of(&core.bm.ban_list_with_time())
             } else {
-                let ids: Vec<String> = list.iter().map(|t| t.fid.clone()).collect();
+                let ids = core.bm.ban_list_ordered();
                 match cmd.get(2) {
                     Some(sep) => Value::Str(ids.join(&sep.to_py_str())),
                     None => list_of(&ids),
@@ -437,15 +397,15 @@ pub fn get(st: &State, cmd: &[Value]) -> Result<Value, ExcReply> {
         }
         "logencoding" => Value::Str(f.logencoding.clone()),
         "journalmatch" => Value::List(vec![]),
-        "ignoreself" => Value::Bool(f.ignore.ignoreself),
-        "ignoreip" => list_of(&f.ignore.entries),
-        "ignorecommand" => Value::Str(f.ignore.command.clone()),
-        "ignorecache" => Value::None,
+        "ignoreself" => Value::Bool(f.ignore.ignore_self),
+        "ignoreip" => list_of(&f.ignore.entries()),
+        "ignorecommand" => f.ignore.command_value(),
+        "ignorecache" => f.ignore.cache_value(),
         "prefregex" => Value::Str(f.spec.prefregex.clone().unwrap_or_default()),
         "failregex" => list_of(&f.spec.failregex),
         "ignoreregex" => list_of(&f.spec.ignoreregex),
         "usedns" => Value::Str(f.spec.usedns.as_str().to_string()),
-        "findtime" => Value::Int(f.fm.findtime),
+        "findtime" => Value::Int(f.fm.findtime as i64),
         "datepattern" => match &f.spec.datepattern {
             Some(p) => Value::Tuple(vec![Value::Str(p.clone()), Value::None]),
             None => Value::Tuple(vec![Value::None, "Default Detectors".into()]),
@@ -454,7 +414,7 @@ pub fn get(st: &State, cmd: &[Value]) -> Result<Value, ExcReply> {
         "maxmatches" => Value::Int(f.fm.maxmatches as i64),
         "maxretry" => Value::Int(i64::from(f.fm.maxretry)),
         "maxlines" => Value::Int(f.spec.maxlines as i64),
-        "bantime" => Value::Int(core.bm.bantime),
+        "bantime" => Value::Int(core.bm.bantime()),
         "actions" => list_of(&core.actions.names()),
         "idle" => Value::Bool(f.idle),
         "action" => {
@@ -471,25 +431,9 @@ pub fn get(st: &State, cmd: &[Value]) -> Result<Value, ExcReply> {
             let act = core.actions.get(&a).ok_or_else(|| {
                 ExcReply::new("builtins", "KeyError", format!("Invalid Action name: {a}"))
             })?;
-            list_of(&act.properties())
+            list_of(&act.property_names())
         }
-        k if k.starts_with("bantime.") => {
-            let i = &core.incr;
-            match &k["bantime.".len()..] {
-                "increment" => Value::Bool(i.enabled),
-                "factor" => i.factor.clone().map_or(Value::None, Value::Str),
-                "formula" => i.formula.clone().map_or(Value::None, Value::Str),
-                "multipliers" => i.multipliers.clone().map_or(Value::None, Value::Str),
-                "maxtime" => i.maxtime.map_or(Value::None, Value::Int),
-                "rndtime" => i.rndtime.map_or(Value::None, Value::Int),
-                "overalljails" => Value::Bool(i.overalljails),
-                _ => {
-                    return Err(exc(
-                        "Invalid command (no get action or not yet implemented)",
-                    ));
-                }
-            }
-        }
+        k if k.starts_with("bantime.") => core.incr.get(&k["bantime.".len()..]),
         _ => {
             return Err(exc(
                 "Invalid command (no get action or not yet implemented)",
@@ -516,10 +460,10 @@ pub fn status(jail: &Jail, flavor: &str) -> Value {
     ]);
     let mut acts = vec![
         t("Currently banned", Value::Int(core.bm.size() as i64)),
-        t("Total banned", Value::Int(core.bm.total() as i64)),
+        t("Total banned", Value::Int(core.bm.total_banned() as i64)),
     ];
     if flavor != "short" {
-        let ids: Vec<String> = core.bm.ban_list().iter().map(|t| t.fid.clone()).collect();
+        let ids: Vec<String> = core.bm.ban_list();
         acts.push(t("Banned IP list", list_of(&ids)));
     }
     Value::List(vec![t("Filter", filter), t("Actions", Value::List(acts))])
@@ -532,12 +476,7 @@ pub fn banned_all(st: &State, ips: &[Value]) -> Result<Value, ExcReply> {
             st.jails
                 .iter()
                 .map(|j| {
-                    let ids: Vec<String> = lock(&j.acts)
-                        .bm
-                        .ban_list()
-                        .iter()
-                        .map(|t| t.fid.clone())
-                        .collect();
+                    let ids: Vec<String> = lock(&j.acts).bm.ban_list();
                     Value::Dict(vec![(Value::Str(j.name.clone()), list_of(&ids))])
                 })
                 .collect(),
@@ -550,7 +489,7 @@ pub fn banned_all(st: &State, ips: &[Value]) -> Result<Value, ExcReply> {
                 let js: Vec<String> = st
                     .jails
                     .iter()
-                    .filter(|j| lock(&j.acts).bm.ban_list().iter().any(|t| t.fid == ip))
+                    .filter(|j| lock(&j.acts).bm.contains(&ip))
                     .map(|j| j.name.clone())
                     .collect();
                 list_of(&js)

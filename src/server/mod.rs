@@ -18,7 +18,6 @@ pub mod jailcmd;
 pub mod log;
 pub mod logtarget;
 pub mod reader;
-pub mod standin;
 pub mod ticket;
 pub mod transmitter;
 

@@ -8,7 +8,7 @@ use crate::control::pickle::ExcReply;
 use crate::server::daemon::{Server, State, exc};
 use crate::server::jail::{lock, now};
 use crate::server::log::{self, LogLevel};
-use crate::server::standin::ticket::Ticket;
+use crate::server::ticket::Ticket;
 use crate::stream::Value;
 
 /// `IndexError('list index out of range')` for a missing argument.
@@ -177,7 +177,7 @@ impl Server {
                 if cmd.get(1).and_then(Value::as_str) == Some("--all") {
                     for j in &st.jails {
                         let mut core = lock(&j.acts);
-                        n += core.flush_all() as i64;
+                        n += core.flush_all(false) as i64;
                         if let Some(db) = j.db() {
                             let _ = db.del_ban(&j.name, &[]);
                         }
@@ -290,7 +290,7 @@ impl Server {
             let text = ip.to_py_str();
             let addr = crate::filter::addr::IpAddr::parse(&text).ok();
             let fid = addr.as_ref().map(|a| a.ntoa()).unwrap_or(text.clone());
-            let mut tk = Ticket::new(&fid, addr, t);
+            let mut tk = Ticket::new(fid, addr, t);
             tk.failures = 0;
             if core.ban_ticket(tk, t, j.db()) {
                 n += 1;

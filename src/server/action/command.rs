@@ -2,15 +2,16 @@
 //! the stream or the socket), the static tag pass over them (recursive, per-family
 //! conditional values, cached until a property changes), and its operations
 //! (start/ban/unban/flush/stop/reload/prolong/reban, check and repair) with the
-//! per-family "started" state fail2ban keeps. Operations run through an [`OpCtx`] that
+//! per-family "started" state fail2ban keeps. The pass itself is in `static_pass`. Operations run through an [`OpCtx`] that
 //! [`super::JailActions`] provides (the runner, the jail's ban epoch, the clock).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::info::{Counters, EmptyInfo, FamilyOnly, own_hostname};
-use super::{Family, PreparedCommand, TagSource, escape_tag, replace_dynamic_tags, tag_re};
+use super::info::{Counters, EmptyInfo, FamilyOnly};
+use super::static_pass::{interpolate, substitute_recursive};
+use super::{Family, PreparedCommand, TagSource, replace_dynamic_tags};
 use crate::server::log::{LogLevel, emit};
 use crate::stream::{Value, py_str_repr};
 
@@ -24,9 +25,6 @@ pub fn default_runner() -> Runner {
 }
 
 pub(crate) const CA_LOG: &str = "fail2ban.CommandAction";
-const MAX_TAG_REPLACE_COUNT: usize = 25;
-/// Properties whose values are foreign input: never expanded recursively, escaped.
-const ESCAPED_TAGS: [&str; 3] = ["matches", "ipmatches", "ipjailmatches"];
 const OPERATIONS: [&str; 9] = [
     "actionstart",
     "actionban",
@@ -764,123 +762,6 @@ impl CommandAction {
             if ret || repcnt > 1 {
                 return Ok(ret);
             }
-        }
-    }
-}
-
-/// fail2ban's recursive property substitution, with `X?cond` values preferred.
-fn substitute_recursive(
-    props: Vec<(String, String)>,
-    cond: &str,
-) -> Result<HashMap<String, String>, String> {
-    let keys: Vec<String> = props.iter().map(|(k, _)| k.clone()).collect();
-    let mut tags: HashMap<String, String> = props.into_iter().collect();
-    let mut done: std::collections::HashSet<String> = Default::default();
-    let mut rep_counts: HashMap<String, Vec<(String, usize)>> = HashMap::new();
-    let ignored = |t: &str| ESCAPED_TAGS.contains(&t);
-    loop {
-        let mut rep_flag = false;
-        for tag in &keys {
-            if ignored(tag) || done.contains(tag) {
-                continue;
-            }
-            let orgval = tags[tag].clone();
-            let mut value = orgval.clone();
-            let existed = rep_counts.contains_key(tag);
-            let mut rplc = rep_counts.get(tag).cloned().unwrap_or_default();
-            let mut m = crate::config::tags::find_tag(&value, 0);
-            while let Some((s, e)) = m {
-                let rtag = value[s + 1..e - 1].to_string();
-                if ignored(&rtag) {
-                    m = crate::config::tags::find_tag(&value, e);
-                    continue;
-                }
-                let count = rplc.iter().find(|(k, _)| *k == rtag).map(|(_, c)| *c);
-                if rtag == *tag || count.unwrap_or(1) > MAX_TAG_REPLACE_COUNT {
-                    return Err(format!(
-                        "properties contain self referencing definitions and cannot be resolved, fail tag: {tag}, found: {rtag} in {}, value: {value}",
-                        py_counts(&rplc)
-                    ));
-                }
-                let repl = (!cond.is_empty())
-                    .then(|| tags.get(&format!("{rtag}?{cond}")))
-                    .flatten()
-                    .or_else(|| tags.get(&rtag))
-                    .cloned();
-                let Some(repl) = repl else {
-                    m = crate::config::tags::find_tag(&value, e);
-                    continue;
-                };
-                value = value.replace(&format!("<{rtag}>"), &repl);
-                match rplc.iter_mut().find(|(k, _)| *k == rtag) {
-                    Some((_, c)) => *c += 1,
-                    None => rplc.push((rtag, 1)),
-                }
-                m = crate::config::tags::find_tag(&value, s);
-            }
-            if orgval != value {
-                if crate::config::tags::find_tag(&value, 0).is_some() {
-                    rep_flag = true;
-                    rep_counts.insert(tag.clone(), rplc);
-                } else if existed {
-                    rep_counts.insert(tag.clone(), rplc);
-                }
-                tags.insert(tag.clone(), value.clone());
-            } else if existed {
-                rep_counts.insert(tag.clone(), rplc);
-            }
-            if !value.contains('<') {
-                done.insert(tag.clone());
-            }
-        }
-        if !rep_flag {
-            return Ok(tags);
-        }
-    }
-}
-
-fn py_counts(m: &[(String, usize)]) -> String {
-    let items: Vec<String> = m
-        .iter()
-        .map(|(k, v)| format!("{}: {v}", py_str_repr(k)))
-        .collect();
-    format!("{{{}}}", items.join(", "))
-}
-
-/// Replaces tags of `query` with the substituted properties until nothing changes.
-fn interpolate(query: &str, sub: &HashMap<String, String>, cond: &str) -> Result<String, String> {
-    let mut query = query.to_string();
-    let mut count = MAX_TAG_REPLACE_COUNT + 1;
-    loop {
-        let value = tag_re()
-            .replace_all(&query, |c: &regex::Captures| {
-                let tag = &c[1];
-                let found = (!cond.is_empty())
-                    .then(|| sub.get(&format!("{tag}?{cond}")))
-                    .flatten()
-                    .or_else(|| sub.get(tag));
-                match found {
-                    Some(v) if ESCAPED_TAGS.contains(&tag) => escape_tag(v),
-                    Some(v) => v.clone(),
-                    None => match tag {
-                        "br" => "\n".to_string(),
-                        "sp" => " ".to_string(),
-                        "fq-hostname" => own_hostname(true),
-                        "sh-hostname" => own_hostname(false),
-                        _ => c[0].to_string(),
-                    },
-                }
-            })
-            .into_owned();
-        if value == query || !value.contains('<') {
-            return Ok(value);
-        }
-        query = value;
-        count -= 1;
-        if count == 0 {
-            return Err(format!(
-                "unexpected too long replacement interpolation, possible self referencing definitions in query: {query}"
-            ));
         }
     }
 }

@@ -159,6 +159,16 @@ fn kill_group(pgid: i32, sig: i32) {
 /// Runs one prepared command: `/bin/sh -c script args…`, own process group, timeout
 /// (SIGTERM, then SIGKILL after 0.2 s), one at a time server-wide, logs as fail2ban.
 pub fn execute(cmd: &PreparedCommand, timeout: Duration) -> ExecResult {
+    execute_codes(cmd, timeout, &[0])
+}
+
+/// As [`execute`], with other exit codes counting as success (fail2ban runs
+/// `ignorecommand` with codes 0 and 1: both are answers, neither is an error).
+pub fn execute_codes(
+    cmd: &PreparedCommand,
+    timeout: Duration,
+    success_codes: &[i32],
+) -> ExecResult {
     let id = command_id();
     let shown = display_command(cmd);
     let mut exec_logged = false;
@@ -233,7 +243,7 @@ pub fn execute(cmd: &PreparedCommand, timeout: Duration) -> ExecResult {
     };
     res.stdout = take(out_rx);
     res.stderr = take(err_rx);
-    let ok = code == Some(0);
+    let ok = code.is_some_and(|c| success_codes.contains(&c));
     let std_level = if ok { LogLevel::DEBUG } else { LogLevel::ERROR };
     if enabled(std_level) {
         let lv = if ok { LogLevel(9) } else { LogLevel::ERROR };
@@ -249,12 +259,12 @@ pub fn execute(cmd: &PreparedCommand, timeout: Duration) -> ExecResult {
         }
     }
     match code {
-        Some(0) => {
+        Some(c) if ok => {
             res.success = true;
             emit(
                 LogLevel::DEBUG,
                 UTILS,
-                &format!("{id} -- returned successfully 0"),
+                &format!("{id} -- returned successfully {c}"),
             );
         }
         None => emit(

@@ -198,14 +198,24 @@ impl TagSource for EmptyInfo<'_> {
 pub(crate) struct BanInfo<'a> {
     pub inner: &'a dyn TagSource,
     pub family: Family,
+    /// `<restored>` when the caller said so (ban); else the source's own value.
+    pub restored: Option<bool>,
 }
 
 impl TagSource for BanInfo<'_> {
     fn get(&self, tag: &str) -> Option<String> {
-        if tag == "family" {
-            return Some(self.family.tag_value().to_string());
+        match tag {
+            "family" => Some(self.family.tag_value().to_string()),
+            "restored" if self.restored.is_some() => Some(
+                if self.restored == Some(true) {
+                    "1"
+                } else {
+                    "0"
+                }
+                .to_string(),
+            ),
+            _ => self.inner.get(tag),
         }
-        self.inner.get(tag)
     }
     fn data(&self, key: &str) -> Option<String> {
         self.inner.data(key)

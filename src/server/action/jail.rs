@@ -179,6 +179,7 @@ impl JailActions {
         let binfo = BanInfo {
             inner: info,
             family,
+            restored: Some(restored),
         };
         let (actions, mut ctx, jail) = self.parts();
         let mut ok = true;
@@ -206,6 +207,7 @@ impl JailActions {
         let binfo = BanInfo {
             inner: info,
             family,
+            restored: None,
         };
         let id = id_of(info);
         let (actions, mut ctx, jail) = self.parts();
@@ -381,6 +383,7 @@ impl JailActions {
         let binfo = BanInfo {
             inner: info,
             family,
+            restored: None,
         };
         let (actions, mut ctx, jail) = self.parts();
         for a in actions.iter_mut() {
@@ -431,6 +434,7 @@ impl JailActions {
         let binfo = BanInfo {
             inner: info,
             family,
+            restored: None,
         };
         let (actions, mut ctx, jail) = self.parts();
         for i in idx {

@@ -29,6 +29,8 @@ use crate::stream::py_str_repr;
 const BATCH_LINES: usize = 4096;
 const BATCH_BYTES: usize = 1 << 20;
 const READ_CHUNK: usize = 64 * 1024;
+/// Longer lines are cut to this many bytes (memory per reader stays bounded).
+pub(super) const MAX_LINE: usize = 1 << 20;
 /// How often the first-line hash is re-read when size and inode look unchanged.
 const HASH_RECHECK: Duration = Duration::from_secs(30);
 const DAY: Duration = Duration::from_secs(24 * 3600);
@@ -349,9 +351,40 @@ impl LogFile {
         let mut batch: Vec<String> = Vec::new();
         let mut batch_bytes = 0usize;
         loop {
+            if filled == buf.len() && buf.len() >= MAX_LINE {
+                // buf holds the start of one over-long line: keep that much of it and
+                // skip the rest without buffering it, once its end has been written.
+                let Some(nl) = find_newline(file, self.pos + filled as u64)? else {
+                    break;
+                };
+                flog!(
+                    WARNING,
+                    "filter",
+                    "Line longer than {} bytes in {} at {}: truncated",
+                    MAX_LINE,
+                    self.path.display(),
+                    self.pos
+                );
+                let mut raw = std::mem::take(&mut buf);
+                raw.push(b'\n');
+                let line = self.decode_line(&raw);
+                batch_bytes += line.len();
+                batch.push(line);
+                buf = vec![0u8; READ_CHUNK];
+                filled = 0;
+                self.pos = nl + 1;
+                if batch.len() >= BATCH_LINES || batch_bytes >= BATCH_BYTES {
+                    let pos = self.pos;
+                    if !self.flush(file, &mut batch, pos, out)? {
+                        return Ok(false);
+                    }
+                    batch_bytes = 0;
+                }
+                continue;
+            }
             if filled == buf.len() {
-                // One line longer than the buffer: grow for it (memory ~ longest line).
-                buf.resize(buf.len() * 2, 0);
+                // A line longer than the buffer: grow for it (memory ~ longest line).
+                buf.resize((buf.len() * 2).min(MAX_LINE), 0);
             }
             let n = file.read_at(&mut buf[filled..], self.pos + filled as u64)?;
             if n == 0 {
@@ -460,20 +493,37 @@ impl LogFile {
 /// SHA-1 of the first complete line of `file` (`""` when it has none), as stored in the
 /// database (see [`crate::server::db::first_line_hash`]).
 pub fn first_line_hash(file: &File) -> io::Result<String> {
-    let mut off = 0u64;
-    let mut line = Vec::new();
     let mut buf = [0u8; 4096];
+    let n = file.read_at(&mut buf, 0)?;
+    let end = match memchr::memchr(b'\n', &buf[..n]) {
+        Some(i) => i as u64,
+        // A long first line: find its end first, so a file without any newline costs
+        // no memory.
+        None if n == buf.len() => match find_newline(file, n as u64)? {
+            Some(e) => e,
+            None => return Ok(String::new()),
+        },
+        None => return Ok(String::new()),
+    };
+    let len = usize::try_from(end + 1)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "first line too long"))?;
+    let mut line = vec![0u8; len];
+    file.read_exact_at(&mut line, 0)?;
+    Ok(crate::server::db::first_line_hash(&line).unwrap_or_default())
+}
+
+/// Offset of the next `\n` at or after `from`, scanning without keeping the bytes.
+pub(super) fn find_newline(file: &File, mut from: u64) -> io::Result<Option<u64>> {
+    let mut buf = vec![0u8; READ_CHUNK];
     loop {
-        let n = file.read_at(&mut buf, off)?;
+        let n = file.read_at(&mut buf, from)?;
         if n == 0 {
-            return Ok(String::new());
+            return Ok(None);
         }
         if let Some(i) = memchr::memchr(b'\n', &buf[..n]) {
-            line.extend_from_slice(&buf[..=i]);
-            return Ok(crate::server::db::first_line_hash(&line).unwrap_or_default());
+            return Ok(Some(from + i as u64));
         }
-        line.extend_from_slice(&buf[..n]);
-        off += n as u64;
+        from += n as u64;
     }
 }
 

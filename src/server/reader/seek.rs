@@ -7,6 +7,7 @@ use std::io;
 use std::os::unix::fs::FileExt;
 
 use super::decode::{Encoding, trim_cr};
+use super::file::{MAX_LINE, find_newline};
 
 /// The time of a log line, as the jail's date detector sees it.
 pub type TimeOf = Box<dyn FnMut(&str) -> Option<f64> + Send>;
@@ -98,6 +99,16 @@ pub(super) fn line_at(file: &File, s: u64, limit: u64) -> io::Result<Option<(Vec
         }
         line.extend_from_slice(&buf[..n]);
         off += n as u64;
+        if line.len() >= MAX_LINE {
+            // Keep the head of an over-long line only (as the reader does).
+            return Ok(match find_newline(file, off)? {
+                Some(nl) if nl < limit => {
+                    line.push(b'\n');
+                    Some((line, nl + 1))
+                }
+                _ => None,
+            });
+        }
     }
     Ok(None)
 }

@@ -1,6 +1,7 @@
 //! The per-file reader loops: [`run_inotify`] (a watch on the file for writes and on its
 //! directory for files created, moved or deleted there, so a rotation is seen at once)
-//! and [`run_polling`] (fail2ban's `(mtime, inode, size)` stat polling). Both sleep on a
+//! (plus a look every few seconds without events, for what inotify cannot see) and
+//! [`run_polling`] (fail2ban's `(mtime, inode, size)` stat polling). Both sleep on a
 //! [`Wake`] eventfd so that `FileReader::stop` interrupts them immediately.
 
 use std::ffi::OsString;
@@ -165,6 +166,8 @@ struct Pending {
 
 const PENDING_FIRST: Duration = Duration::from_millis(200);
 const PENDING_MAX: Duration = Duration::from_secs(60);
+/// Longest sleep without any inotify event before the file is looked at anyway.
+const SAFETY_TICK: Duration = Duration::from_secs(5);
 
 struct Watcher {
     inotify: Inotify,
@@ -398,12 +401,18 @@ pub fn run_inotify(mut log: LogFile, out: Out, wake: &Wake) {
                 Pass::Stopped => return,
             }
         }
-        let timeout = pending
-            .as_ref()
-            .map(|p| p.next.saturating_duration_since(Instant::now()));
-        let (woken, ready) = wake.wait(Some(w.inotify.as_raw_fd()), timeout);
+        let timeout = pending.as_ref().map_or(SAFETY_TICK, |p| {
+            p.next.saturating_duration_since(Instant::now())
+        });
+        let (woken, ready) = wake.wait(Some(w.inotify.as_raw_fd()), Some(timeout));
         if woken {
             return;
+        }
+        if !ready && pending.is_none() {
+            // Nothing reported for a while: look anyway (a pass on an unchanged file is
+            // one stat), for changes inotify cannot see (e.g. the target of a symlinked
+            // log rotated in another directory).
+            dirty = true;
         }
         if ready {
             let seen = read_events(&mut w, &mut buf);
