@@ -210,22 +210,7 @@ fn same_errors_without_a_server() {
         ] {
             let want = py_client(sock, c);
             let got = gaol_client(sock, c);
-            // -v adds the config reader's INFO lines, which gaol does not repeat.
-            let info_free = |r: &Run| Run {
-                stdout: r.stdout.clone(),
-                stderr: r
-                    .stderr
-                    .lines()
-                    .filter(|l| !l.contains(" INFO "))
-                    .map(|l| format!("{l}\n"))
-                    .collect(),
-                code: r.code,
-            };
-            if let Some(d) = same(
-                &format!("{} {c:?}", sock.display()),
-                &info_free(&want),
-                &info_free(&got),
-            ) {
+            if let Some(d) = same(&format!("{} {c:?}", sock.display()), &want, &got) {
                 diffs.push(d);
             }
         }

@@ -563,13 +563,6 @@ pub fn main(prog: &str, args: Vec<String>) -> i32 {
 /// Settings from the command line, the rest from fail2ban.conf (as fail2ban's
 /// `initCmdLine`); on failure the exit code.
 fn init_client(prog: &str, a: ClientArgs, log: Logger) -> Result<ops::Client, i32> {
-    log.info(
-        "fail2ban",
-        &format!(
-            "Using start params {}",
-            Value::List(std::env::args().skip(1).map(Value::Str).collect::<Vec<_>>())
-        ),
-    );
     let timeout = match &a.timeout {
         None => ops::MAX_WAITTIME,
         Some(t) => match config::time::parse_time(t) {
@@ -650,9 +643,34 @@ fn early_options(a: &ClientArgs) -> Result<Vec<(String, String)>, String> {
         Some(c) => (Box::new(config::FsSource), c.clone()),
         None => config::default_source(),
     };
+    let log = Logger { verbose: a.verbose };
+    // fail2ban's reader announces what it reads (visible with -v / -vv).
+    log.info(
+        "fail2ban.configreader",
+        &format!("Loading configs for fail2ban under {basedir} "),
+    );
+    log.debug(
+        "fail2ban.configreader",
+        &format!("Reading configs for fail2ban under {basedir} "),
+    );
     let mut rd = config::Reader::new(src.as_ref(), &basedir);
     let f2b = rd.fs.read("fail2ban").map_err(|e| e.message)?;
     rd.sync_log();
+    if let Some(c) = &f2b
+        && !c.files.is_empty()
+    {
+        log.debug(
+            "fail2ban.configreader",
+            &format!("Reading config files: {}", c.files.join(", ")),
+        );
+        let list = Value::List(c.files.iter().map(|f| Value::str(f.clone())).collect());
+        for _ in 0..2 {
+            log.info(
+                "fail2ban.configparserinc",
+                &format!("  Loading files: {list}"),
+            );
+        }
+    }
     let names = rd.fs.names.clone();
     let early =
         config::global::early_options(f2b.as_ref(), &names, &mut rd.log).map_err(|e| e.message)?;
