@@ -197,6 +197,14 @@ fn hostile_input_gets_an_error_and_the_server_keeps_serving() {
     assert!(!marker.exists(), "the pickle must never run anything");
     ping(&path);
 
+    // A small pickle that would build millions of objects (a list of 5M `None`s).
+    let mut many = vec![b']', b'('];
+    many.extend(std::iter::repeat_n(b'N', 5_000_000));
+    many.extend_from_slice(b"e.");
+    many.extend_from_slice(wire::END_MARKER);
+    assert!(is_load_error(&raw(&path, &many)));
+    ping(&path);
+
     // A 100 MB message: error reply or closed connection, bounded memory, then service.
     {
         let mut c = UnixStream::connect(&path).unwrap();
@@ -233,7 +241,7 @@ fn hostile_input_gets_an_error_and_the_server_keeps_serving() {
                 && l.contains("ERROR   PROTO-error: load message failed: ")
         })
         .count();
-    assert!(proto >= 5, "{lines:#?}");
+    assert!(proto >= 6, "{lines:#?}");
     s.stop();
 }
 

@@ -84,14 +84,17 @@ fn run(tool: Tool, prog: &str, args: Vec<String>) -> i32 {
 
 /// `gaol` with no arguments: the main job on the default configuration
 /// (for now, the resolved command stream, as `fail2ban-client -d` prints it).
+/// `gaol` alone: the server in the foreground on the default configuration (as the
+/// systemd unit's `fail2ban-server -xf start`), until SIGTERM/SIGINT or `stop`.
 fn main_job() -> i32 {
-    client::main("gaol", vec!["-d".to_string()])
+    server::main("gaol", vec!["-xf".to_string(), "start".to_string()])
 }
 
 const USAGE: &str = "\
 Usage: gaol [client|server|regex] [ARGS…]
 
-  gaol                 print the resolved command stream of the default configuration
+  gaol                 run the server in the foreground on the default configuration
+                       (fail2ban-server -xf start; stop with Ctrl-C)
   gaol client ARGS     behave as fail2ban-client
   gaol server ARGS     behave as fail2ban-server
   gaol regex ARGS      behave as fail2ban-regex

@@ -335,7 +335,7 @@ fn install_signals(server: &Arc<Server>) -> Option<signal_hook::iterator::Handle
         .spawn(move || {
             for sig in signals.forever() {
                 if sig == SIGUSR1 {
-                    crate::server::logtarget::flush();
+                    let _ = srv.execute(&[Value::from("flushlogs")]);
                 } else {
                     srv.request_quit();
                 }

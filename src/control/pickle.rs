@@ -105,6 +105,9 @@ pub enum Mode {
 pub struct Limits {
     pub max_size: usize,
     pub max_depth: usize,
+    /// Objects the decoder may create (each costs far more memory than its opcode
+    /// byte: a list of a million `None`s is 1 MB of pickle). No cap by default.
+    pub max_nodes: usize,
 }
 
 impl Default for Limits {
@@ -112,9 +115,14 @@ impl Default for Limits {
         Limits {
             max_size: 32 << 20,
             max_depth: 100,
+            max_nodes: usize::MAX,
         }
     }
 }
+
+/// Objects a request may carry: far above any configuration stream (a few hundred
+/// thousand), far below what would exhaust memory.
+pub const REQUEST_MAX_NODES: usize = 4_000_000;
 
 /// Decode with default limits.
 pub fn decode(data: &[u8], mode: Mode) -> Result<Decoded, PickleError> {
@@ -186,6 +194,26 @@ mod tests {
         let p = b"(lp0\nI01\naL5L\naF0.5\naVa\\u00e9\naS'b\\n'\na.";
         let v = decode_value(p).unwrap();
         assert_eq!(v.to_string(), "[True, 5, 0.5, 'a\u{e9}', 'b\\n']");
+    }
+
+    #[test]
+    fn node_cap_bounds_cheap_big_lists() {
+        // EMPTY_LIST MARK None*n APPENDS STOP: one byte per element.
+        let n = 10_000;
+        let mut p = vec![b']', b'('];
+        p.extend(std::iter::repeat_n(b'N', n));
+        p.extend_from_slice(b"e.");
+        let lim = Limits {
+            max_nodes: n / 2,
+            ..Limits::default()
+        };
+        let e = decode_with(&p, Mode::Request, lim).unwrap_err();
+        assert!(e.0.contains("too many objects"), "{e}");
+        let lim = Limits {
+            max_nodes: n + 10,
+            ..Limits::default()
+        };
+        assert!(decode_with(&p, Mode::Request, lim).is_ok());
     }
 
     #[test]

@@ -121,7 +121,15 @@ pub fn encode_request(args: &[Value]) -> Vec<u8> {
 /// picklable value; gaol needs a command list, so a tuple is taken as a list too and
 /// anything else is refused.
 pub fn decode_request(body: &[u8]) -> Result<Vec<Value>, PickleError> {
-    match pickle::decode_value(body)? {
+    let limits = pickle::Limits {
+        max_nodes: pickle::REQUEST_MAX_NODES,
+        ..pickle::Limits::default()
+    };
+    let value = match pickle::decode_with(body, Mode::Request, limits)? {
+        Decoded::Value(v) => v,
+        Decoded::ErrorReply(..) => return Err(PickleError("unexpected exception object".into())),
+    };
+    match value {
         Value::List(v) | Value::Tuple(v) => Ok(v),
         other => Err(PickleError(format!(
             "command must be a list, got {}",

@@ -333,6 +333,16 @@ pub fn with_time_line(t: &Ticket, default_bantime: i64, eob: f64) -> String {
     )
 }
 
+/// `[J] Ignore <ip>, expired bantime` (INFO) for [`AddBan::Expired`].
+pub fn expired_text(jail: &str, ip: &str) -> String {
+    format!("[{jail}] Ignore {ip}, expired bantime")
+}
+
+/// `[J] <ip> already banned`, logged at [`already_banned_level`].
+pub fn already_banned_text(jail: &str, ip: &str) -> String {
+    format!("[{jail}] {ip} already banned")
+}
+
 /// Level of `[J] <ip> already banned`: DEBUG within 3 s of the ban, NOTICE within 60 s,
 /// WARNING after (something is not blocking).
 pub fn already_banned_level(failure_time: f64, banned_time: f64) -> LogLevel {

@@ -12,7 +12,7 @@ use std::borrow::Borrow;
 use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
 
-use crate::server::ticket::Ticket;
+use crate::server::ticket::{Ticket, time2str};
 
 /// A pending ticket in the id set: hashed and compared by its fid, so the id text is
 /// stored once (memory per failing address matters with many of them).
@@ -233,6 +233,16 @@ impl FailManager {
     pub fn tickets(&self) -> impl Iterator<Item = &Ticket> {
         self.list.iter().map(|e| &*e.0)
     }
+}
+
+/// `[J] Found <id> - <local time>` (INFO), logged for every counted failure.
+pub fn found_text(jail: &str, id: &str, time: f64) -> String {
+    format!("[{jail}] Found {id} - {}", time2str(time))
+}
+
+/// `[J] Attempt <id> - <local time>` (INFO), logged for `set J attempt`.
+pub fn attempt_text(jail: &str, id: &str, time: f64) -> String {
+    format!("[{jail}] Attempt {id} - {}", time2str(time))
 }
 
 /// Adds one failure to an existing entry: window adjustment, counts, matches (the

@@ -115,6 +115,23 @@ impl BanTimeIncrement {
         Ok(())
     }
 
+    /// As [`BanTimeIncrement::set`] for a value from the command stream: the config
+    /// side sends `bantime.overalljails` as a bool, which is stored (and shown by `get`)
+    /// as that bool.
+    pub fn set_value(&mut self, opt: &str, value: &Value) -> Result<(), String> {
+        match (opt, value) {
+            ("overalljails", Value::Bool(b)) => {
+                self.set(opt, if *b { "true" } else { "false" })?;
+                if let Some(slot) = self.stored.iter_mut().find(|(k, _)| k == opt) {
+                    slot.1 = Value::Bool(*b);
+                }
+                Ok(())
+            }
+            (_, Value::None) => self.set(opt, ""),
+            (_, v) => self.set(opt, &v.to_py_str()),
+        }
+    }
+
     /// `get J bantime.<opt>`: the stored value, `None` when unset.
     pub fn get(&self, opt: &str) -> Value {
         self.stored
@@ -443,6 +460,11 @@ mod tests {
         assert!(b.set("multipliers", "1  2").is_err());
         b.set("rndtime", "").unwrap();
         assert_eq!(b.get("rndtime"), Value::None);
+        b.set_value("overalljails", &Value::Bool(true)).unwrap();
+        assert!(b.overalljails());
+        assert_eq!(b.get("overalljails"), Value::Bool(true));
+        b.set_value("increment", &Value::Bool(false)).unwrap();
+        assert!(!b.increment());
     }
 
     #[test]

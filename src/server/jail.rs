@@ -539,7 +539,56 @@ fn process_line(ctx: &FilterCtx, f: &mut FilterState, line: &str, in_operation: 
             fid,
             time2str(t)
         );
-        if let Some(ban) = f.fm.add_failure(tk, 1, t_now) {
+        let observed = (f.incr.increment() && ctx.db.is_some()).then(|| tk.clone());
+        let added = f.fm.add_failure_ex(tk, 1, t_now);
+        if let Some(ban) = added.ban {
+            let _ = ctx.tickets.send(ban);
+        }
+        if let (Some(tk), Some(db)) = (observed, &ctx.db) {
+            observe_bad(ctx, f, db, &tk, added.created, t_now);
+        }
+    }
+}
+
+/// The observer's rule for known bad ids (`bantime.increment`): a failure of an id with
+/// earlier bans in the DB counts more (`[J] Found <ip>, bad - …`).
+fn observe_bad(
+    ctx: &FilterCtx,
+    f: &mut FilterState,
+    db: &Database,
+    tk: &Ticket,
+    created: bool,
+    t_now: f64,
+) {
+    use crate::server::increment::{BadFailure, found_bad_text, observe_failure};
+    let all = f.incr.overalljails();
+    let jail = (!all).then_some(ctx.name.as_str());
+    let last = match db.get_ban(&tk.fid, jail, None, all, None, t_now as i64) {
+        Ok(info) => info.map(|i| {
+            (
+                u32::try_from(i.ban_count).unwrap_or(0),
+                i.time_of_ban as f64,
+            )
+        }),
+        Err(e) => {
+            crate::flog!(ERROR, "observer", "{e}");
+            return;
+        }
+    };
+    let maxretry = f.fm.maxretry;
+    if let BadFailure::Boost {
+        bancount,
+        retry,
+        count,
+    } = observe_failure(last, tk.bancount, tk.time, maxretry)
+    {
+        crate::flog!(
+            INFO,
+            "observer",
+            "{}",
+            found_bad_text(&ctx.name, &tk.fid, tk.time, bancount, retry, maxretry)
+        );
+        if let Some(ban) = f.fm.add_observed(tk, created, count, bancount, t_now) {
             let _ = ctx.tickets.send(ban);
         }
     }

@@ -69,12 +69,13 @@ pub fn apply(target: &str, syslogsocket: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// `flushlogs`: reopen a file target (`rolled over`), else `flushed`.
-pub fn flush() -> &'static str {
+/// `flushlogs` (also SIGUSR1): reopen a file target (`rolled over`), else `flushed`.
+pub fn flush(target: &str) -> &'static str {
     if log::reopen() {
-        crate::flog!(INFO, "server", "Log rotation detected");
+        crate::flog!(INFO, "server", "rollover performed on {target}");
         "rolled over"
     } else {
+        crate::flog!(INFO, "server", "flush performed on {target}");
         "flushed"
     }
 }

@@ -8,6 +8,13 @@
 //! The first pass may binary-search for a start time (`seek`). Rotation (smaller size,
 //! new inode, new first line) restarts reading at 0 without losing or repeating lines.
 //!
+//! Deliberate differences from fail2ban (all in the direction of losing or repeating no
+//! line): the last file read stays open until the next pass, so lines written just
+//! before a rename/delete are still read; a vanished or replaced file always restarts
+//! at 0; the first-line hash is also re-checked when the size changed; an initial pass
+//! with nothing to read counts as having reached the end (`in_operation` from then on);
+//! inotify mode also looks every 5 s without events; lines over 1 MiB are cut.
+//!
 //! For the jail: use a bounded channel (e.g. `bounded(16)`) so a huge file is streamed
 //! rather than queued whole; store `pos`/`hash` only after processing the lines.
 

@@ -197,7 +197,10 @@ impl Server {
                 }
                 Ok(Value::Int(n))
             }
-            "flushlogs" => Ok(crate::server::logtarget::flush().into()),
+            "flushlogs" => {
+                let target = lock(&self.state).logtarget.clone();
+                Ok(crate::server::logtarget::flush(&target).into())
+            }
             "set" => {
                 let key = arg(cmd, 1)?;
                 let mut st = lock(&self.state);

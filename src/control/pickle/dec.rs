@@ -40,6 +40,8 @@ struct Machine<'a> {
     memo: Vec<Option<MemoEntry>>,
     /// Nodes we may still copy out of the memo; bounds work and memory.
     budget: usize,
+    /// Objects pushed so far (checked against `Limits::max_nodes`).
+    nodes: usize,
     serial: u64,
 }
 
@@ -63,6 +65,7 @@ pub fn decode_with(data: &[u8], mode: Mode, limits: Limits) -> Result<Decoded, P
         stack: Vec::new(),
         memo: Vec::new(),
         budget: data.len().saturating_mul(16).saturating_add(4096),
+        nodes: 0,
         serial: 0,
     };
     m.run()
@@ -143,6 +146,13 @@ impl Machine<'_> {
     fn push(&mut self, obj: Obj, depth: usize) -> Result<(), PickleError> {
         if depth > self.limits.max_depth {
             return err(format!("nesting deeper than {}", self.limits.max_depth));
+        }
+        self.nodes += 1;
+        if self.nodes > self.limits.max_nodes {
+            return err(format!(
+                "too many objects (limit {})",
+                self.limits.max_nodes
+            ));
         }
         self.serial += 1;
         self.stack.push(Slot {

@@ -1,0 +1,170 @@
+//! `gaol server -xf -c DIR start` as a process: pid file, socket, startup and shutdown
+//! log order, SIGUSR1 log reopen, SIGTERM graceful stop (socket and pid file removed,
+//! exit 0), and a stream error (a regex the server cannot compile) that makes the
+//! foreground server exit 255.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn tree(dir: &Path, logpath: &str, failregex: &str) {
+    std::fs::create_dir_all(dir.join("conf/filter.d")).unwrap();
+    std::fs::create_dir_all(dir.join("conf/action.d")).unwrap();
+    let d = |n: &str| dir.join(n).display().to_string();
+    std::fs::write(
+        dir.join("conf/fail2ban.conf"),
+        format!(
+            "[Definition]\nloglevel = INFO\nlogtarget = {}\nsocket = {}\npidfile = {}\ndbfile = {}\n",
+            d("f2b.log"),
+            d("run/f2b.sock"),
+            d("run/f2b.pid"),
+            d("f2b.sqlite3")
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("conf/jail.conf"),
+        format!(
+            "[DEFAULT]\nbackend = polling\n\n[test]\nenabled = true\nfilter = test\nlogpath = {logpath}\naction = rec\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("conf/filter.d/test.conf"),
+        format!("[Definition]\nfailregex = {failregex}\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("conf/action.d/rec.conf"),
+        format!(
+            "[Definition]\nactionstart = echo start >> {0}\nactionstop = echo stop >> {0}\nactionban = echo ban <ip> >> {0}\nactionunban = echo unban <ip> >> {0}\n",
+            d("out.txt")
+        ),
+    )
+    .unwrap();
+}
+
+fn wait_for(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < end {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    cond()
+}
+
+fn spawn(dir: &Path) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_gaol"))
+        .args(["server", "-xf", "-c"])
+        .arg(dir.join("conf"))
+        .arg("start")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+fn log_messages(path: &PathBuf) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| l.split_once("]: ").map_or("", |x| x.1).to_string())
+        .collect()
+}
+
+#[test]
+fn foreground_start_signals_and_shutdown() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let log = dir.join("test.log");
+    std::fs::write(&log, "").unwrap();
+    tree(
+        dir,
+        &log.display().to_string(),
+        r"Failed password for \S+ from <HOST>",
+    );
+    let mut child = spawn(dir);
+    let sock = dir.join("run/f2b.sock");
+    let pid = dir.join("run/f2b.pid");
+    assert!(wait_for(10, || sock.exists()
+        && std::fs::read_to_string(dir.join("out.txt")).is_ok()));
+    assert_eq!(
+        std::fs::read_to_string(&pid).unwrap(),
+        format!("{}\n", child.id())
+    );
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+    let meta = std::fs::metadata(&sock).unwrap();
+    assert!(meta.file_type().is_socket());
+    assert_eq!(meta.permissions().mode() & 0o777, 0o700);
+    // SIGUSR1 reopens the log file after rotation.
+    std::fs::rename(dir.join("f2b.log"), dir.join("f2b.log.1")).unwrap();
+    unsafe { libc::kill(child.id() as i32, libc::SIGUSR1) };
+    assert!(wait_for(5, || dir.join("f2b.log").exists()));
+    // SIGTERM: graceful stop.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(0));
+    assert!(!sock.exists() && !pid.exists());
+    let first = log_messages(&dir.join("f2b.log.1"));
+    let pos = |m: &str| first.iter().position(|l| l.trim_end() == m);
+    let order = [
+        "INFO    --------------------------------------------------",
+        "INFO    Starting Fail2ban v1.0.2",
+        "INFO    Observer start...",
+        "INFO    Creating new jail 'test'",
+        "INFO    Jail 'test' started",
+    ];
+    let idx: Vec<Option<usize>> = order.iter().map(|m| pos(m)).collect();
+    assert!(idx.iter().all(Option::is_some), "{first:#?}");
+    assert!(idx.windows(2).all(|w| w[0] < w[1]), "{first:#?}");
+    let second = log_messages(&dir.join("f2b.log"));
+    let tail = [
+        "INFO    Shutdown in progress...",
+        "INFO    Stopping all jails",
+        "INFO    Jail 'test' stopped",
+        "INFO    Connection to database closed.",
+        "INFO    Exiting Fail2ban",
+    ];
+    let idx: Vec<Option<usize>> = tail
+        .iter()
+        .map(|m| second.iter().position(|l| l.trim_end() == *m))
+        .collect();
+    assert!(idx.iter().all(Option::is_some), "{second:#?}");
+    assert!(idx.windows(2).all(|w| w[0] < w[1]), "{second:#?}");
+    let out = std::fs::read_to_string(dir.join("out.txt")).unwrap();
+    assert_eq!(out, "start\nstop\n");
+}
+
+#[test]
+fn stream_error_stops_foreground_server_with_255() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let log = dir.join("test.log");
+    std::fs::write(&log, "").unwrap();
+    // The configuration reads fine; the server rejects the regex (unbalanced group), so
+    // `addfailregex` fails and aborts the rest of the stream.
+    tree(
+        dir,
+        &log.display().to_string(),
+        r"Failed password for ( from <HOST>",
+    );
+    let mut child = spawn(dir);
+    let end = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < end, "server did not exit");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(255));
+    assert!(!dir.join("run/f2b.sock").exists());
+    assert!(!dir.join("run/f2b.pid").exists());
+}
