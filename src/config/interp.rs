@@ -144,12 +144,20 @@ impl Config {
         option: &str,
         names: &[String],
     ) -> Result<String, GetError> {
-        let key = (section.to_string(), option.to_string());
-        if let Some(v) = self.plain_memo.borrow().get(&key) {
+        if let Some(v) = self
+            .plain_memo
+            .borrow()
+            .get(section)
+            .and_then(|m| m.get(option))
+        {
             return Ok(v.clone());
         }
         let v = self.get(section, option, &[], names)?;
-        self.plain_memo.borrow_mut().insert(key, v.clone());
+        self.plain_memo
+            .borrow_mut()
+            .entry(section.to_string())
+            .or_default()
+            .insert(option.to_string(), v.clone());
         Ok(v)
     }
 

@@ -530,15 +530,14 @@ fn comb_option(
     }
     let in_vars = |k: &str| p_vars.iter().any(|(kk, _)| kk == k);
     {
+        // a shared answer is as good as a cached one (both are fixed for this reader)
         let memo = cfg.tag_memo.borrow();
         match memo.get(name) {
             Some(TagMemo::Value(v, keys)) if !keys.iter().any(|k| in_vars(k)) => {
-                def_cache.insert(name.to_string(), Some(v.clone()));
                 return Ok(Some(v.clone()));
             }
             // absent from the file: only the jail's variables could still supply it
             Some(TagMemo::Absent) if !in_vars(&super::interp::lower(name)) => {
-                def_cache.insert(name.to_string(), None);
                 return Ok(None);
             }
             _ => {}
