@@ -393,7 +393,8 @@ impl DefReader {
         // {**opts, **init_opts}: init values override, new names keep their order
         let mut entries: Vec<(&str, Option<Cow<'_, str>>)> =
             Vec::with_capacity(self.opts.len() + self.init_opts.len());
-        let mut pos: HashMap<&str, usize, FxBuild> = HashMap::default();
+        let mut pos: HashMap<&str, usize, FxBuild> =
+            HashMap::with_capacity_and_hasher(entries.capacity(), FxBuild::default());
         for (k, v) in self.opts.iter().chain(self.init_opts.iter()) {
             let v = v.as_var();
             match pos.get(k.as_str()) {

@@ -75,7 +75,7 @@ pub fn resolve_all<'a, 'f>(
     let mut r = Resolver {
         nodes: Vec::with_capacity(entries.len() + 16),
         index: HashMap::with_capacity_and_hasher(entries.len(), FxBuild::default()),
-        extra: HashMap::default(),
+        extra: HashMap::with_capacity_and_hasher(16, FxBuild::default()),
         ignore,
         addrepl,
     };
