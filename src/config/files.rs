@@ -151,7 +151,8 @@ pub struct Config {
     pub tag_memo: std::cell::RefCell<HashMap<String, TagMemo, FxBuild>>,
     /// Values read without caller variables (`[Init]`, extra `[Definition]` options):
     /// the same for every jail, so interpolated once.
-    pub plain_memo: std::cell::RefCell<HashMap<(String, String), String, FxBuild>>,
+    /// Section → option → value (two levels: looked up without allocating a key).
+    pub plain_memo: std::cell::RefCell<HashMap<String, HashMap<String, String, FxBuild>, FxBuild>>,
 }
 
 /// A shared tag lookup result (see [`Config::tag_memo`]).

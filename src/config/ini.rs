@@ -57,7 +57,7 @@ pub struct OrdMap<V> {
     index: Option<HashMap<String, usize, FxBuild>>,
 }
 
-const INDEX_FROM: usize = 16;
+const INDEX_FROM: usize = 32;
 
 impl<V: PartialEq> PartialEq for OrdMap<V> {
     fn eq(&self, other: &Self) -> bool {

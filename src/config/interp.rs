@@ -42,6 +42,10 @@ struct Map<'a> {
     defaults: &'a Section,
     vars: &'a Vars,
     overlay: Vec<(String, String)>,
+    /// The section being read: `__name__` inside an interpolation level.
+    section: &'a str,
+    /// Set once interpolation started (where fail2ban's map holds `__name__`).
+    in_level: bool,
     /// Set when a lookup was answered by `vars` (the result is caller-specific).
     used_vars: std::cell::Cell<bool>,
     /// Every name looked up (only when tracking): another caller gets the same result
@@ -56,6 +60,11 @@ impl<'a> Map<'a> {
         }
         if let Some((_, v)) = self.overlay.iter().rev().find(|(kk, _)| kk == k) {
             return Some(Cow::Borrowed(v));
+        }
+        // overlay keys from `map_section_options` all contain '/', so `__name__` is
+        // never among them
+        if self.in_level && k == "__name__" {
+            return Some(Cow::Borrowed(self.section));
         }
         if let Some((_, v)) = self.vars.iter().find(|(kk, _)| kk == k) {
             self.used_vars.set(true);
@@ -116,6 +125,8 @@ impl Config {
             defaults: &self.defaults,
             vars,
             overlay: Vec::new(),
+            section,
+            in_level: false,
             used_vars: std::cell::Cell::new(false),
             keys: None,
         };
@@ -144,12 +155,20 @@ impl Config {
         option: &str,
         names: &[String],
     ) -> Result<String, GetError> {
-        let key = (section.to_string(), option.to_string());
-        if let Some(v) = self.plain_memo.borrow().get(&key) {
+        if let Some(v) = self
+            .plain_memo
+            .borrow()
+            .get(section)
+            .and_then(|m| m.get(option))
+        {
             return Ok(v.clone());
         }
         let v = self.get(section, option, &[], names)?;
-        self.plain_memo.borrow_mut().insert(key, v.clone());
+        self.plain_memo
+            .borrow_mut()
+            .entry(section.to_string())
+            .or_default()
+            .insert(option.to_string(), v.clone());
         Ok(v)
     }
 
@@ -181,6 +200,8 @@ impl Config {
             defaults: &self.defaults,
             vars,
             overlay: Vec::new(),
+            section,
+            in_level: false,
             used_vars: std::cell::Cell::new(false),
             keys: track.then(|| std::cell::RefCell::new(Vec::new())),
         };
@@ -315,8 +336,7 @@ impl Config {
         map: &mut Map<'_>,
         depth: usize,
     ) -> Result<(), ConfigError> {
-        map.overlay
-            .push(("__name__".to_string(), section.to_string()));
+        map.in_level = true;
         self.map_section_options(section, rest, map);
         if depth > MAX_DEPTH {
             return Err(ConfigError::new(format!(

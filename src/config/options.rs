@@ -254,17 +254,117 @@ fn first_chars(s: &str, n: usize) -> &str {
 pub fn split_with_options(s: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut pos = 0;
+    let ascii = s.is_ascii();
     while pos <= s.len() {
-        let Some(caps) = captures_spans(1, s, pos, false).pop() else {
-            break;
+        let group = match ascii
+            .then(|| split_entry_ascii(s.as_bytes(), pos))
+            .flatten()
+        {
+            Some(g) => g,
+            None => captures_spans(1, s, pos, false)
+                .pop()
+                .and_then(|caps| caps.get(1).copied().flatten()),
         };
-        let Some((a, b)) = caps.get(1).copied().flatten() else {
+        let Some((a, b)) = group else {
             break;
         };
         out.push(s[a..b].to_string());
         pos = b;
     }
     out
+}
+
+/// Group 1 of the first match of [`SPLIT_PAT`] at or after `pos` on ASCII input, when
+/// the regex's first choice at every step is also its answer: `Some(None)` = no match,
+/// `None` = the input needs backtracking (malformed brackets …): ask the regex.
+///
+/// A match starts at the first non-space byte (the `\S+` branch always succeeds there).
+/// Inside `[…]`, an iteration either fails at `key=` (no shorter key can end in `=`) or
+/// succeeds, so "stop iterating" is the next choice; anything failing after that (no
+/// closing `]`, no space or end after it) would backtrack into earlier choices.
+fn split_entry_ascii(b: &[u8], pos: usize) -> Option<Option<(usize, usize)>> {
+    let ws = |c: u8| matches!(c, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ');
+    let key_char = |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.');
+    let n = b.len();
+    let skip_ws = |mut i: usize| {
+        while i < n && ws(b[i]) {
+            i += 1;
+        }
+        i
+    };
+    // `\s*(?:\s|\z)` from `i`: the group ends before the last space, or at the end
+    let tail = |i: usize| -> Option<usize> {
+        let k = skip_ws(i);
+        if k == n {
+            Some(n)
+        } else if k > i {
+            Some(k - 1)
+        } else {
+            None
+        }
+    };
+    let start = skip_ws(pos);
+    if start >= n {
+        return Some(None);
+    }
+    if b[start] == b'[' {
+        // `\S+` branch
+        let mut e = start;
+        while e < n && !ws(b[e]) {
+            e += 1;
+        }
+        return Some(Some((start, e)));
+    }
+    let mut i = start;
+    while i < n && !ws(b[i]) && b[i] != b'[' {
+        i += 1;
+    }
+    let j = skip_ws(i);
+    if j >= n || b[j] != b'[' {
+        // no option list: `name` then spaces (b[i] is a space or the end here)
+        return Some(tail(i).map(|e| (start, e)));
+    }
+    let mut k = skip_ws(j + 1);
+    loop {
+        let ks = k;
+        while k < n && key_char(b[k]) {
+            k += 1;
+        }
+        if k == ks || k >= n || b[k] != b'=' {
+            k = ks;
+            break;
+        }
+        k += 1;
+        let quoted = |q: u8| {
+            (k < n && b[k] == q)
+                .then(|| memchr::memchr(q, &b[k + 1..]).map(|r| k + 1 + r + 1))
+                .flatten()
+        };
+        k = match quoted(b'"').or_else(|| quoted(b'\'')) {
+            Some(e) => e,
+            None => {
+                let mut e = k;
+                while e < n && b[e] != b',' && b[e] != b']' {
+                    e += 1;
+                }
+                e
+            }
+        };
+        k = skip_ws(k);
+        if k < n && b[k] == b',' {
+            k += 1;
+        } else if k < n && b[k] == b']' {
+            let m = skip_ws(k + 1);
+            if m < n && b[m] == b'[' {
+                k = m + 1;
+            }
+        }
+        k = skip_ws(k);
+    }
+    if k < n && b[k] == b']' {
+        return tail(k + 1).map(|e| Some((start, e)));
+    }
+    None
 }
 
 /// `ignoreip`-style splitting on runs of spaces, commas and newlines.
@@ -356,6 +456,49 @@ pub fn json_dumps(opts: &OptList) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn split_scanner_agrees_with_the_regex() {
+        let alphabet = b"a.[]=\"',  \nx_";
+        let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+        let (mut decided, mut total) = (0, 0);
+        for _ in 0..30_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let len = (state % 18) as usize;
+            let mut x = state;
+            let text: String = (0..len)
+                .map(|_| {
+                    x = x.rotate_left(5).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+                    alphabet[(x >> 59) as usize % alphabet.len()] as char
+                })
+                .collect();
+            for pos in 0..=text.len() {
+                total += 1;
+                let Some(got) = split_entry_ascii(text.as_bytes(), pos) else {
+                    continue;
+                };
+                decided += 1;
+                let want = captures_spans(1, &text, pos, false)
+                    .pop()
+                    .and_then(|c| c.get(1).copied().flatten());
+                assert_eq!(got, want, "{text:?} at {pos}");
+            }
+        }
+        assert!(
+            decided * 2 > total,
+            "scanner decided only {decided} of {total}"
+        );
+        let stock = "iptables-multiport[port=\"ssh\", protocol=\"tcp\", chain=\"<known/chain>\"]\n  sendmail-whois[name=x, dest=\"a@b\"]";
+        assert_eq!(
+            split_with_options(stock),
+            [
+                "iptables-multiport[port=\"ssh\", protocol=\"tcp\", chain=\"<known/chain>\"]\n ",
+                "sendmail-whois[name=x, dest=\"a@b\"]"
+            ]
+        );
+    }
 
     /// The hand scanner must agree with the regex it replaces on every input.
     #[test]

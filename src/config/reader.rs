@@ -393,7 +393,8 @@ impl DefReader {
         // {**opts, **init_opts}: init values override, new names keep their order
         let mut entries: Vec<(&str, Option<Cow<'_, str>>)> =
             Vec::with_capacity(self.opts.len() + self.init_opts.len());
-        let mut pos: HashMap<&str, usize, FxBuild> = HashMap::default();
+        let mut pos: HashMap<&str, usize, FxBuild> =
+            HashMap::with_capacity_and_hasher(entries.capacity(), FxBuild::default());
         for (k, v) in self.opts.iter().chain(self.init_opts.iter()) {
             let v = v.as_var();
             match pos.get(k.as_str()) {
@@ -530,15 +531,14 @@ fn comb_option(
     }
     let in_vars = |k: &str| p_vars.iter().any(|(kk, _)| kk == k);
     {
+        // a shared answer is as good as a cached one (both are fixed for this reader)
         let memo = cfg.tag_memo.borrow();
         match memo.get(name) {
             Some(TagMemo::Value(v, keys)) if !keys.iter().any(|k| in_vars(k)) => {
-                def_cache.insert(name.to_string(), Some(v.clone()));
                 return Ok(Some(v.clone()));
             }
             // absent from the file: only the jail's variables could still supply it
             Some(TagMemo::Absent) if !in_vars(&super::interp::lower(name)) => {
-                def_cache.insert(name.to_string(), None);
                 return Ok(None);
             }
             _ => {}

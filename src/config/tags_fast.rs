@@ -75,7 +75,7 @@ pub fn resolve_all<'a, 'f>(
     let mut r = Resolver {
         nodes: Vec::with_capacity(entries.len() + 16),
         index: HashMap::with_capacity_and_hasher(entries.len(), FxBuild::default()),
-        extra: HashMap::default(),
+        extra: HashMap::with_capacity_and_hasher(16, FxBuild::default()),
         ignore,
         addrepl,
     };
@@ -108,14 +108,7 @@ pub fn resolve_all<'a, 'f>(
 
 /// Whether `s` ends inside a possible tag: `<` followed by name characters only.
 fn open_tail(s: &str) -> bool {
-    for &b in s.as_bytes().iter().rev() {
-        match b {
-            b'<' => return true,
-            b' ' | b'>' => return false,
-            _ => {}
-        }
-    }
-    false
+    memchr::memrchr3(b' ', b'<', b'>', s.as_bytes()).is_some_and(|i| s.as_bytes()[i] == b'<')
 }
 
 fn bump(counts: &mut Vec<(u32, u32)>, id: u32, by: u32) -> Result<(), Bail> {
