@@ -374,3 +374,67 @@ impl AnyOf {
         }
     }
 }
+
+/// One overlapping lazy-DFA scan telling which of several patterns can match somewhere
+/// in a text (searched from its start, anchors kept). A pattern not in the answer
+/// cannot match; the scan gives up (answers "all") when its cache thrashes.
+#[derive(Debug)]
+pub struct WhichOf {
+    dfa: regex_automata::hybrid::dfa::DFA,
+    cache: regex_automata::hybrid::dfa::Cache,
+    len: usize,
+}
+
+impl WhichOf {
+    /// For ASCII texts only (the patterns are cut to ASCII). None when a pattern has
+    /// no linear form or the set does not build.
+    pub(super) fn new<'a>(patterns: impl Iterator<Item = Option<&'a str>>) -> Option<WhichOf> {
+        use regex_automata::hybrid::dfa::DFA;
+        use regex_automata::nfa::thompson;
+        let mut hirs = Vec::new();
+        for p in patterns {
+            hirs.push(ascii_hir(&loose_hir(&parse(p?)?, true)));
+        }
+        let nfa = thompson::Compiler::new()
+            .configure(
+                thompson::Config::new()
+                    .which_captures(thompson::WhichCaptures::None)
+                    .nfa_size_limit(Some(10 * (1 << 20))),
+            )
+            .build_many_from_hir(&hirs)
+            .ok()?;
+        let dfa = DFA::builder()
+            .configure(
+                DFA::config()
+                    .match_kind(MatchKind::All)
+                    .cache_capacity(2 * (1 << 20))
+                    .minimum_cache_clear_count(Some(3))
+                    .minimum_bytes_per_state(Some(10)),
+            )
+            .build_from_nfa(nfa)
+            .ok()?;
+        let cache = dfa.create_cache();
+        Some(WhichOf {
+            dfa,
+            cache,
+            len: hirs.len(),
+        })
+    }
+
+    /// Per pattern: whether it may match `text`; None when unknown (non-ASCII text or
+    /// the scan gave up).
+    pub fn candidates(&mut self, text: &str) -> Option<Vec<bool>> {
+        if !text.is_ascii() {
+            return None;
+        }
+        let mut set = regex_automata::PatternSet::new(self.len);
+        self.dfa
+            .try_which_overlapping_matches(&mut self.cache, &Input::new(text), &mut set)
+            .ok()?;
+        Some(
+            (0..self.len)
+                .map(|i| set.contains(regex_automata::PatternID::new_unchecked(i)))
+                .collect(),
+        )
+    }
+}
