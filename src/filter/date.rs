@@ -98,6 +98,8 @@ struct Slot {
     last_used: f64,
     /// Char offset of its last winning match.
     distance: usize,
+    /// Index of this template in [`DateDetector::which`].
+    set_index: Option<usize>,
     /// The last full search and conversion of this template (see [`Memo`]).
     memo: Option<Memo>,
 }
@@ -134,6 +136,7 @@ impl Slot {
             searched_hits: 0,
             last_used: 0.0,
             distance: 0x7fff_ffff,
+            set_index: None,
             memo: None,
         }
     }
@@ -166,6 +169,15 @@ pub struct DateDetector {
     /// `logtimezone` in minutes east, for dates without a zone.
     default_tz: Option<i32>,
     local: Arc<dyn LocalZone>,
+    /// One scan per line naming the templates that can match it at all (slot `k` is
+    /// pattern `set_index` of the scan); saves a search per template on lines where
+    /// the date is not at the start.
+    which: Option<Arc<std::sync::Mutex<crate::filter::pyre::WhichOf>>>,
+    /// The scan's answer for the current line (None: not asked yet or unknown).
+    cands: Option<Option<Vec<bool>>>,
+    /// Whether searches of this line consult the scan (not for the last winner, which
+    /// usually matches at once).
+    use_set: bool,
 }
 
 /// A matched span converted between chars and bytes.
@@ -233,6 +245,9 @@ impl DateDetector {
             first_unused: 0,
             default_tz: None,
             local,
+            which: None,
+            cands: None,
+            use_set: false,
         };
         if let Some(dp) = datepattern {
             for p in dp.split('\n').map(str::trim).filter(|p| !p.is_empty()) {
@@ -241,6 +256,16 @@ impl DateDetector {
         }
         if dd.slots.is_empty() {
             dd.add_defaults(false)?;
+        }
+        if dd.slots.len() > 2 {
+            let res: Vec<&crate::filter::pyre::Regex> =
+                dd.slots.iter().map(|s| &s.tpl.re).collect();
+            if let Some(w) = crate::filter::pyre::Regex::which_of(&res) {
+                dd.which = Some(Arc::new(std::sync::Mutex::new(w)));
+                for (k, s) in dd.slots.iter_mut().enumerate() {
+                    s.set_index = Some(k);
+                }
+            }
         }
         Ok(dd)
     }
@@ -352,6 +377,21 @@ impl DateDetector {
         line: &'t str,
         range: Option<(usize, usize)>,
     ) -> Option<Found<'t>> {
+        if range.is_none()
+            && self.use_set
+            && let Some(k) = self.slots[i].set_index
+            && let Some(w) = &self.which
+        {
+            let cands = self
+                .cands
+                .get_or_insert_with(|| w.lock().ok().and_then(|mut w| w.candidates(line)));
+            if cands
+                .as_ref()
+                .is_some_and(|c| !c.get(k).copied().unwrap_or(true))
+            {
+                return None;
+            }
+        }
         let slot = &mut self.slots[i];
         let m = match range {
             None => match slot.tpl.re.find_span(line, 0) {
@@ -473,6 +513,8 @@ impl DateDetector {
     /// fail2ban's `matchTime`: the winning match and the index of its template (after any
     /// reordering), with hit counts and position memory updated.
     fn find<'t>(&mut self, line: &'t str, now: f64) -> Option<(Found<'t>, usize)> {
+        self.cands = None;
+        self.use_set = false;
         let n = self.slots.len();
         let mut chosen: Option<(Found<'t>, usize)> = None;
         // Best alternative kept while searching on: (match, distance, index).
@@ -511,6 +553,7 @@ impl DateDetector {
             }
         }
         if chosen.is_none() {
+            self.use_set = true;
             let last_distance = self.last_start.map_or(1, |s| s.pos);
             let mut i = 0;
             while i < n {

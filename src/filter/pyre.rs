@@ -13,7 +13,7 @@
 //! [`Regex::try_search`] reports them.
 
 mod fast;
-pub use fast::AnyOf;
+pub use fast::{AnyOf, WhichOf};
 pub mod translate;
 
 pub use translate::{FancyReason, Rule, Translated, translate};
@@ -297,6 +297,14 @@ impl Regex {
             }),
             whole,
         )
+    }
+
+    /// A set scan over `regexes` (see [`WhichOf`]); None when one has no linear form.
+    pub fn which_of(regexes: &[&Regex]) -> Option<WhichOf> {
+        WhichOf::new(regexes.iter().map(|r| {
+            let t = &r.inner.translated;
+            t.linear.as_deref().or(t.relaxed.as_deref())
+        }))
     }
 
     /// Whether the pattern runs on the linear-time engine.

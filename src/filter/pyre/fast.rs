@@ -15,19 +15,22 @@ use regex_automata::{Input, MatchKind};
 use regex_syntax::hir::literal::Extractor;
 use regex_syntax::hir::{Class, ClassBytes, ClassUnicode, ClassUnicodeRange, Hir, HirKind, Look};
 
-/// A linear pattern in two compilations: as written, and restricted to ASCII.
+/// A linear pattern in two compilations: restricted to ASCII (built at once) and as
+/// written (built on the first non-ASCII haystack; most logs never need it).
 #[derive(Debug)]
 pub(super) struct Dual {
-    pub full: meta::Regex,
-    pub ascii: Option<meta::Regex>,
+    hir: Hir,
+    full: std::sync::OnceLock<Option<meta::Regex>>,
+    ascii: Option<meta::Regex>,
 }
 
 impl Dual {
-    /// The compilation to run on `text` (`ascii`: whether `text` is all ASCII).
-    pub fn pick(&self, ascii: bool) -> &meta::Regex {
+    /// The compilation to run on `text` (`ascii`: whether `text` is all ASCII); None
+    /// when the pattern does not compile.
+    pub fn pick(&self, ascii: bool) -> Option<&meta::Regex> {
         match (&self.ascii, ascii) {
-            (Some(a), true) => a,
-            _ => &self.full,
+            (Some(a), true) => Some(a),
+            _ => self.full.get_or_init(|| build(&self.hir)).as_ref(),
         }
     }
 }
@@ -116,10 +119,12 @@ fn ascii_hir(h: &Hir) -> Hir {
 
 /// An ASCII twin with exactly the groups of `full` (else none: the twin must be
 /// interchangeable).
-fn ascii_twin(hir: &Hir, full: &meta::Regex) -> Option<meta::Regex> {
+fn ascii_twin(hir: &Hir, full: &regex::Regex) -> Option<meta::Regex> {
     let a = build(&ascii_hir(hir))?;
-    let same = a.group_info().all_names().eq(full.group_info().all_names());
-    same.then_some(a)
+    let names = a
+        .group_info()
+        .pattern_names(regex_automata::PatternID::ZERO);
+    names.eq(full.capture_names()).then_some(a)
 }
 
 /// Literal prefixes when the pattern is anchored at the text start (not a line start).
@@ -139,20 +144,21 @@ impl Fast {
     /// Fast paths for a linear pattern (`linear` given) or a fancy one (`relaxed`).
     pub fn new(linear: Option<(&str, &regex::Regex)>, relaxed: Option<&str>) -> Fast {
         let mut f = Fast::default();
-        if let Some((p, _)) = linear
+        if let Some((p, full)) = linear
             && let Some(hir) = parse(p)
         {
             f.prefixes = prefixes(&hir);
-            if let Some(full) = build(&hir) {
-                f.ascii = ascii_twin(&hir, &full);
-            }
+            f.ascii = ascii_twin(&hir, full);
         } else if let Some(p) = relaxed
             && let Some(hir) = parse(p)
-            && let Some(full) = build(&hir)
         {
             f.prefixes = prefixes(&hir);
             let ascii = build(&ascii_hir(&hir));
-            f.relaxed = Some(Dual { full, ascii });
+            f.relaxed = Some(Dual {
+                hir,
+                full: std::sync::OnceLock::new(),
+                ascii,
+            });
         }
         f
     }
@@ -169,10 +175,10 @@ impl Fast {
         }
         if let Some(r) = &self.relaxed {
             let a = *ascii.get_or_insert_with(|| text.is_ascii());
-            return r
-                .pick(a)
-                .find(Input::new(text).range(pos..))
-                .map(|m| m.start());
+            return match r.pick(a) {
+                Some(re) => re.find(Input::new(text).range(pos..)).map(|m| m.start()),
+                None => Some(pos),
+            };
         }
         Some(pos)
     }
@@ -330,7 +336,9 @@ impl Scan {
 /// of them can.
 #[derive(Debug)]
 pub struct AnyOf {
-    full: Scan,
+    hir: Hir,
+    /// Built on the first non-ASCII text; `Some(None)`: it does not build.
+    full: Option<Option<Scan>>,
     ascii: Option<Scan>,
 }
 
@@ -346,8 +354,9 @@ impl AnyOf {
         }
         let hir = Hir::alternation(alts);
         Some(AnyOf {
-            full: Scan::new(&hir)?,
             ascii: Scan::new(&ascii_hir(&hir)),
+            hir,
+            full: None,
         })
     }
 
@@ -355,7 +364,77 @@ impl AnyOf {
     pub fn may_match(&mut self, text: &str) -> bool {
         match &mut self.ascii {
             Some(a) if text.is_ascii() => a.may_match(text),
-            _ => self.full.may_match(text),
+            _ => {
+                let hir = &self.hir;
+                match self.full.get_or_insert_with(|| Scan::new(hir)) {
+                    Some(f) => f.may_match(text),
+                    None => true,
+                }
+            }
         }
+    }
+}
+
+/// One overlapping lazy-DFA scan telling which of several patterns can match somewhere
+/// in a text (searched from its start, anchors kept). A pattern not in the answer
+/// cannot match; the scan gives up (answers "all") when its cache thrashes.
+#[derive(Debug)]
+pub struct WhichOf {
+    dfa: regex_automata::hybrid::dfa::DFA,
+    cache: regex_automata::hybrid::dfa::Cache,
+    len: usize,
+}
+
+impl WhichOf {
+    /// For ASCII texts only (the patterns are cut to ASCII). None when a pattern has
+    /// no linear form or the set does not build.
+    pub(super) fn new<'a>(patterns: impl Iterator<Item = Option<&'a str>>) -> Option<WhichOf> {
+        use regex_automata::hybrid::dfa::DFA;
+        use regex_automata::nfa::thompson;
+        let mut hirs = Vec::new();
+        for p in patterns {
+            hirs.push(ascii_hir(&loose_hir(&parse(p?)?, true)));
+        }
+        let nfa = thompson::Compiler::new()
+            .configure(
+                thompson::Config::new()
+                    .which_captures(thompson::WhichCaptures::None)
+                    .nfa_size_limit(Some(10 * (1 << 20))),
+            )
+            .build_many_from_hir(&hirs)
+            .ok()?;
+        let dfa = DFA::builder()
+            .configure(
+                DFA::config()
+                    .match_kind(MatchKind::All)
+                    .cache_capacity(2 * (1 << 20))
+                    .minimum_cache_clear_count(Some(3))
+                    .minimum_bytes_per_state(Some(10)),
+            )
+            .build_from_nfa(nfa)
+            .ok()?;
+        let cache = dfa.create_cache();
+        Some(WhichOf {
+            dfa,
+            cache,
+            len: hirs.len(),
+        })
+    }
+
+    /// Per pattern: whether it may match `text`; None when unknown (non-ASCII text or
+    /// the scan gave up).
+    pub fn candidates(&mut self, text: &str) -> Option<Vec<bool>> {
+        if !text.is_ascii() {
+            return None;
+        }
+        let mut set = regex_automata::PatternSet::new(self.len);
+        self.dfa
+            .try_which_overlapping_matches(&mut self.cache, &Input::new(text), &mut set)
+            .ok()?;
+        Some(
+            (0..self.len)
+                .map(|i| set.contains(regex_automata::PatternID::new_unchecked(i)))
+                .collect(),
+        )
     }
 }
