@@ -6,6 +6,11 @@
 //! Flow: `datepattern` text → templates ([`templates`]) → `match_time(line, now)` searches
 //! the line → the winning match's named groups → Unix time ([`strptime`]).
 //!
+//! Speed: a template's captures and converted time are memoized per slot and reused when
+//! the next line repeats the same date text (`Memo`); after the last winner misses, one
+//! overlapping DFA scan names the templates that can match the line at all, so the
+//! others are skipped without a search.
+//!
 //! Ownership: `match_time` takes `&mut self` because every call updates the hit counts and
 //! may reorder templates (which decides the winner on ambiguous lines). Use one detector per
 //! jail (server) or per run (fail2ban-regex), as fail2ban does. There is no hidden clock:

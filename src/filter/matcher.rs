@@ -10,7 +10,9 @@
 //! old lines, clamp future ones, use `now` for a dateless match in operation) are the
 //! caller's business: [`Failure::time`] is `None` when the line had no usable date, and
 //! [`Matcher::report`] says why. Hot path: on the single-line path the line's storage and
-//! the joined buffer are recycled, so a line that no regex matches allocates nothing here.
+//! the joined buffer are recycled, so a line that no regex matches allocates nothing here;
+//! with `maxlines` 1 one lazy-DFA scan ([`AnyOf`]) drops a line no failregex can match
+//! before the prefregex runs. [`Matcher::time_line`] times one line (benchmarks).
 
 pub mod mlfid;
 

@@ -10,7 +10,10 @@
 //! pattern with a non-multiline `$` also keeps a lazily compiled fancy variant with Python's
 //! exact `$`, used only when the haystack has an interior `\n` (multi-line buffers).
 //! Fancy searches that hit the backtrack limit count as "no match" in [`Regex::search`];
-//! [`Regex::try_search`] reports them.
+//! [`Regex::try_search`] reports them. [`fast`] adds exact shortcuts in front of both
+//! engines (ASCII-only twins, anchored literal prefixes, a linear superset that rejects
+//! texts before the fancy VM runs and tells it where to start), and the scans
+//! [`AnyOf`] (can any of these regexes match?) and [`WhichOf`] (which of them can?).
 
 mod fast;
 pub use fast::{AnyOf, WhichOf};
