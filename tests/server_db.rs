@@ -138,3 +138,28 @@ fn positions_resume_without_loss_or_double_count() {
         .unwrap();
     assert_eq!(pos as u64, std::fs::metadata(&env.log).unwrap().len());
 }
+
+#[test]
+fn reload_keeps_bans() {
+    let env = Env::new();
+    let srv = env.start(true, &[]);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    srv.execute(&cmd(&["set", "test", "banip", "192.0.2.40"]))
+        .unwrap();
+    let stream = match env.jail_stream(true, &[]).into_iter().nth(1) {
+        Some(gaol::stream::Value::List(v)) => v,
+        _ => unreachable!(),
+    };
+    let r = srv
+        .execute(&[
+            s("reload"),
+            s("test"),
+            gaol::stream::Value::List(vec![]),
+            gaol::stream::Value::List(stream),
+        ])
+        .unwrap();
+    assert_eq!(r.to_string(), "'OK'");
+    let banned = srv.execute(&cmd(&["get", "test", "banned"])).unwrap();
+    assert_eq!(banned.to_string(), "['192.0.2.40']");
+    srv.shutdown();
+}

@@ -197,3 +197,28 @@ fn unknown_jail_and_invalid_commands() {
         "7"
     );
 }
+
+#[test]
+fn systemd_jail_stays_down_and_the_rest_runs() {
+    let env = Env::new();
+    let srv = Server::new();
+    let st = vec![
+        s("server-stream"),
+        gaol::stream::Value::List(vec![
+            gaol::stream::Value::List(cmd(&["add", "sd", "systemd"])),
+            gaol::stream::Value::List(cmd(&["start", "sd"])),
+            gaol::stream::Value::List(cmd(&["add", "test", "polling"])),
+            gaol::stream::Value::List(cmd(&[
+                "set",
+                "test",
+                "addlogpath",
+                &env.log.display().to_string(),
+            ])),
+            gaol::stream::Value::List(cmd(&["start", "test"])),
+        ]),
+    ];
+    srv.execute(&st).unwrap();
+    let status = srv.execute(&cmd(&["status"])).unwrap().to_string();
+    assert_eq!(status, "[('Number of jail', 2), ('Jail list', 'sd, test')]");
+    srv.shutdown();
+}

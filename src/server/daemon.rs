@@ -181,6 +181,9 @@ impl Server {
 
     /// `set dbfile F|None`.
     pub(crate) fn set_dbfile(st: &mut State, file: &str) -> Result<(), ExcReply> {
+        if st.dbfile.as_deref() == Some(file) {
+            return Ok(());
+        }
         if !st.jails.is_empty() {
             return Err(exc("Cannot change database when there are jails present"));
         }

@@ -243,10 +243,14 @@ impl Jail {
             return Ok(());
         }
         if self.backend.starts_with("systemd") {
-            return Err(format!(
-                "Jail '{}': backend 'systemd' is not yet supported by gaol",
+            // Only this jail stays down; the rest of the stream (other jails) runs.
+            crate::flog!(
+                ERROR,
+                "jail",
+                "Jail '{}' not started: backend 'systemd' is not yet supported by gaol",
                 self.name
-            ));
+            );
+            return Ok(());
         }
         lock(&self.filter).compile()?;
         let stop = Arc::new(AtomicBool::new(false));

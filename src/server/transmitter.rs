@@ -197,6 +197,7 @@ impl Server {
                 }
                 Ok(Value::Int(n))
             }
+            "reload" => self.reload(cmd),
             "flushlogs" => {
                 let target = lock(&self.state).logtarget.clone();
                 Ok(crate::server::logtarget::flush(&target).into())
@@ -223,6 +224,65 @@ impl Server {
             }
             _ => Err(exc("Invalid command")),
         }
+    }
+
+    /// `reload J|--all [opts] [stream]`, done as a restart of the affected jails: they
+    /// are stopped (bans flushed through the actions, kept in the DB unless `--unban`),
+    /// then the stream re-creates them and their start restores the bans.
+    fn reload(&self, cmd: &[Value]) -> Result<Value, ExcReply> {
+        let target = arg(cmd, 1)?;
+        let opts: Vec<String> = match cmd.get(2) {
+            Some(Value::List(v)) | Some(Value::Tuple(v)) => {
+                v.iter().map(Value::to_py_str).collect()
+            }
+            _ => Vec::new(),
+        };
+        let stream = match cmd.get(3) {
+            Some(Value::List(v)) | Some(Value::Tuple(v)) => v.clone(),
+            _ => Vec::new(),
+        };
+        let all = target == "--all";
+        {
+            let mut st = lock(&self.state);
+            if !all && !opts.iter().any(|o| o == "--if-exists") {
+                Server::find(&st, &target)?;
+            }
+            let names: Vec<String> = st
+                .jails
+                .iter()
+                .filter(|j| all || j.name == target)
+                .map(|j| j.name.clone())
+                .collect();
+            for name in names {
+                crate::flog!(INFO, "server", "Reload jail {name}");
+                let Some(i) = st.jails.iter().position(|j| j.name == name) else {
+                    continue;
+                };
+                let mut j = st.jails.remove(i);
+                if opts.iter().any(|o| o == "--unban") {
+                    lock(&j.acts).flush_all(false);
+                    if let Some(db) = j.db() {
+                        let _ = db.del_ban(&j.name, &[]);
+                    }
+                }
+                j.join();
+            }
+        }
+        self.quiet.store(true, Ordering::Relaxed);
+        let mut res = Ok(Value::from("OK"));
+        for c in &stream {
+            let items = match c {
+                Value::List(v) | Value::Tuple(v) => v.clone(),
+                other => vec![other.clone()],
+            };
+            if let Err(e) = self.handle_cmd(&items) {
+                res = Err(e);
+                break;
+            }
+        }
+        self.quiet.store(false, Ordering::Relaxed);
+        crate::flog!(INFO, "server", "Reload finished.");
+        res
     }
 
     fn set_global(&self, st: &mut State, key: &str, args: &[Value]) -> Result<Value, ExcReply> {
