@@ -5,6 +5,7 @@
 //! `regex`) and hands the remaining arguments to that tool. Each tool returns its exit code.
 
 pub mod client;
+pub mod demo;
 pub mod regex;
 pub mod server;
 
@@ -41,6 +42,7 @@ pub fn dispatch(args: Vec<String>) -> i32 {
                 0
             }
             None => main_job(),
+            Some("demo") => demo::main(rest[1..].to_vec()),
             Some(other) => {
                 eprintln!("gaol: unknown command '{other}'\n{USAGE}");
                 2
@@ -95,6 +97,8 @@ Usage: gaol [client|server|regex] [ARGS…]
 
   gaol                 run the server in the foreground on the default configuration
                        (fail2ban-server -xf start; stop with Ctrl-C)
+  gaol demo            the server on the embedded default with a demo log that it fills
+                       with failed sshd logins: watch it find, ban and unban (Ctrl-C)
   gaol client ARGS     behave as fail2ban-client
   gaol server ARGS     behave as fail2ban-server
   gaol regex ARGS      behave as fail2ban-regex

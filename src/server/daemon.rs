@@ -154,9 +154,14 @@ impl Server {
         crate::flog!(INFO, "jail", "Creating new jail '{name}'");
         let b = backend.split('[').next().unwrap_or("auto").trim();
         match b {
-            "polling" | "auto" | "pyinotify" | "gamin" => {
+            "polling" => {
                 crate::flog!(INFO, "jail", "Jail '{name}' uses poller {{}}");
                 crate::flog!(INFO, "jail", "Initiated 'polling' backend");
+            }
+            // gaol always has inotify, as fail2ban has when pyinotify is installed.
+            "auto" | "pyinotify" | "gamin" => {
+                crate::flog!(INFO, "jail", "Jail '{name}' uses pyinotify {{}}");
+                crate::flog!(INFO, "jail", "Initiated 'pyinotify' backend");
             }
             "systemd" => {
                 crate::flog!(
