@@ -35,6 +35,10 @@ struct Args {
     loglevel: Option<String>,
     logtarget: Option<String>,
     syslogsocket: Option<String>,
+    /// `--async`: started by a client that sends the configuration itself. Without it
+    /// the server reads the configuration, with or without the `start` word, as
+    /// fail2ban-server does.
+    asynchronous: bool,
     start: bool,
 }
 
@@ -85,7 +89,8 @@ fn parse(args: &[String]) -> Result<Args, String> {
             "-x" => a.force = true,
             "-b" => a.background = true,
             "-f" => a.background = false,
-            "--async" | "-v" | "-q" | "-i" => {}
+            "--async" => a.asynchronous = true,
+            "-v" | "-q" | "-i" => {}
             "start" => a.start = true,
             s if s.starts_with('-') && s.len() > 2 && !s.starts_with("--") => {
                 // Combined short flags: `-xf`.
@@ -165,6 +170,7 @@ pub fn main(prog: &str, args: Vec<String>) -> i32 {
     a.loglevel = a.loglevel.clone().or_else(|| early("loglevel"));
     a.logtarget = a.logtarget.clone().or_else(|| early("logtarget"));
     a.syslogsocket = a.syslogsocket.clone().or_else(|| early("syslogsocket"));
+    a.start = !a.asynchronous;
     if a.start {
         for (level, logger, msg) in &stream.log {
             if matches!(level, config::files::Level::Error) {
