@@ -33,24 +33,18 @@ pub struct FsSource;
 
 impl Source for FsSource {
     fn read(&self, path: &str) -> Option<Vec<u8>> {
-        // Config files are small: a presized buffer spares `fs::read`'s size query.
+        // `read_to_end` on a `File` queries size and position first; through this plain
+        // reader it just reads into a buffer presized for a config file.
         use std::io::Read;
-        let mut f = std::fs::File::open(path).ok()?;
-        // A plain read loop: `read_to_end` on a `File` also queries size and position.
-        let mut buf = vec![0u8; 16 * 1024];
-        let mut n = 0;
-        loop {
-            if n == buf.len() {
-                buf.resize(n * 2, 0);
-            }
-            match f.read(&mut buf[n..]) {
-                Ok(0) => break,
-                Ok(k) => n += k,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(_) => return None,
+        struct Plain(std::fs::File);
+        impl std::io::Read for Plain {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                self.0.read(buf)
             }
         }
-        buf.truncate(n);
+        let mut f = Plain(std::fs::File::open(path).ok()?);
+        let mut buf = Vec::with_capacity(16 * 1024);
+        f.read_to_end(&mut buf).ok()?;
         Some(buf)
     }
     fn scan_dir(&self, dir: &str) -> DirScan {
