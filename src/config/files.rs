@@ -33,18 +33,32 @@ pub struct FsSource;
 
 impl Source for FsSource {
     fn read(&self, path: &str) -> Option<Vec<u8>> {
-        // `read_to_end` on a `File` queries size and position first; through this plain
-        // reader it just reads into a buffer presized for a config file.
-        use std::io::Read;
-        struct Plain(std::fs::File);
-        impl std::io::Read for Plain {
-            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-                self.0.read(buf)
+        // `fs::read` queries size (and `read_to_end` position) first, and a safe read
+        // zero-fills the buffer: config files are small, so read straight into a presized
+        // buffer's spare capacity.
+        use std::os::fd::AsRawFd;
+        let f = std::fs::File::open(path).ok()?;
+        let mut buf: Vec<u8> = Vec::with_capacity(16 * 1024);
+        loop {
+            if buf.spare_capacity_mut().is_empty() {
+                buf.reserve(buf.len());
             }
+            let spare = buf.spare_capacity_mut();
+            // SAFETY: the kernel writes at most `spare.len()` bytes into memory owned by
+            // `buf` beyond its length; `f` keeps the descriptor open for the call.
+            let n = unsafe { libc::read(f.as_raw_fd(), spare.as_mut_ptr().cast(), spare.len()) };
+            if n < 0 {
+                if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return None;
+            }
+            if n == 0 {
+                break;
+            }
+            // SAFETY: `n` bytes past the old length were just initialised by `read`.
+            unsafe { buf.set_len(buf.len() + n as usize) };
         }
-        let mut f = Plain(std::fs::File::open(path).ok()?);
-        let mut buf = Vec::with_capacity(16 * 1024);
-        f.read_to_end(&mut buf).ok()?;
         Some(buf)
     }
     fn scan_dir(&self, dir: &str) -> DirScan {
