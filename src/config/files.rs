@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::rc::Rc;
 
+use super::dircache::{DirCache, DirScan, EntryKind};
 use super::ini::{self, FxBuild, IniFile, OrdMap, RawVal, Section};
 
 /// A read-only view of a config directory.
@@ -20,6 +21,11 @@ pub trait Source {
     fn is_file(&self, path: &str) -> bool;
     /// Names of the entries of a directory (unsorted), empty when absent.
     fn list_dir(&self, dir: &str) -> Vec<String>;
+    /// The entries of a directory with their kinds, letting a [`DirCache`] answer
+    /// existence checks without a query per path. The default knows nothing.
+    fn scan_dir(&self, _dir: &str) -> DirScan {
+        DirScan::Unknown
+    }
 }
 
 /// The real file system.
@@ -27,7 +33,60 @@ pub struct FsSource;
 
 impl Source for FsSource {
     fn read(&self, path: &str) -> Option<Vec<u8>> {
-        std::fs::read(path).ok()
+        // `fs::read` queries size (and `read_to_end` position) first, and a safe read
+        // zero-fills the buffer: config files are small, so read straight into a presized
+        // buffer's spare capacity.
+        use std::os::fd::AsRawFd;
+        let f = std::fs::File::open(path).ok()?;
+        let mut buf: Vec<u8> = Vec::with_capacity(16 * 1024);
+        loop {
+            if buf.spare_capacity_mut().is_empty() {
+                buf.reserve(buf.len());
+            }
+            let spare = buf.spare_capacity_mut();
+            // SAFETY: the kernel writes at most `spare.len()` bytes into memory owned by
+            // `buf` beyond its length; `f` keeps the descriptor open for the call.
+            let n = unsafe { libc::read(f.as_raw_fd(), spare.as_mut_ptr().cast(), spare.len()) };
+            if n < 0 {
+                if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return None;
+            }
+            if n == 0 {
+                break;
+            }
+            // SAFETY: `n` bytes past the old length were just initialised by `read`.
+            unsafe { buf.set_len(buf.len() + n as usize) };
+        }
+        Some(buf)
+    }
+    fn scan_dir(&self, dir: &str) -> DirScan {
+        let rd = match std::fs::read_dir(dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return DirScan::Absent,
+            Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => return DirScan::Absent,
+            Err(_) => return DirScan::Unknown,
+        };
+        let mut m = HashMap::default();
+        for e in rd {
+            let Ok(e) = e else {
+                return DirScan::Unknown;
+            };
+            let Ok(name) = e.file_name().into_string() else {
+                // A name that is not UTF-8 can never be asked for: skip it.
+                continue;
+            };
+            let kind = match e.file_type() {
+                Ok(t) if t.is_file() => EntryKind::File,
+                Ok(t) if t.is_dir() => EntryKind::Dir,
+                Ok(t) if t.is_symlink() => EntryKind::Unknown,
+                Ok(_) => EntryKind::Other,
+                Err(_) => EntryKind::Unknown,
+            };
+            m.insert(name, kind);
+        }
+        DirScan::Entries(m)
     }
     fn exists(&self, path: &str) -> bool {
         std::path::Path::new(path).exists()
@@ -172,6 +231,8 @@ pub struct FileSet<'s> {
     pub names: Vec<String>,
     parsed: HashMap<String, Option<Rc<IniFile>>, FxBuild>,
     includes: HashMap<String, Rc<Vec<String>>, FxBuild>,
+    /// Directory listings answering existence checks (one load's lifetime).
+    dirs: DirCache,
     /// Warnings/errors to log (level, message).
     pub log: Vec<(Level, String, String)>,
     /// gaol's stricter findings (include loops, undecodable files): `-t` fails on them.
@@ -198,6 +259,7 @@ impl<'s> FileSet<'s> {
             names: Vec::new(),
             parsed: HashMap::default(),
             includes: HashMap::default(),
+            dirs: DirCache::default(),
             log: Vec::new(),
             strict: Vec::new(),
         }
@@ -223,7 +285,7 @@ impl<'s> FileSet<'s> {
         if let Some(p) = self.parsed.get(path) {
             return Ok(p.clone());
         }
-        let parsed = match self.src.read(path) {
+        let parsed = match self.dirs.read(self.src, path) {
             None => None,
             Some(bytes) => match String::from_utf8(bytes) {
                 Ok(text) => {
@@ -273,7 +335,7 @@ impl<'s> FileSet<'s> {
         for f in files {
             out.push(f.clone());
             let local = Self::local_of(f);
-            if !files.contains(&local) && self.src.is_file(&local) {
+            if !files.contains(&local) && self.dirs.is_file(self.src, &local) {
                 out.push(local);
             }
         }
@@ -346,8 +408,8 @@ impl<'s> FileSet<'s> {
     /// Python's sorted(glob('dir/*.ext')): non-hidden names ending in `ext`.
     fn dot_d(&self, dir: &str, ext: &str) -> Vec<String> {
         let mut names: Vec<String> = self
-            .src
-            .list_dir(dir)
+            .dirs
+            .list_dir(self.src, dir)
             .into_iter()
             .filter(|n| !n.starts_with('.') && n.ends_with(ext))
             .map(|n| format!("{dir}/{n}"))
@@ -367,7 +429,7 @@ impl<'s> FileSet<'s> {
     /// Reads logical name `name` (e.g. `jail`, `filter.d/sshd`). `Ok(None)` when no file
     /// is accessible (logged as fail2ban does).
     pub fn read(&mut self, name: &str) -> Result<Option<Config>, ConfigError> {
-        if !self.src.exists(&self.basedir) && !(self.basedir.is_empty()) {
+        if !self.dirs.exists(self.src, &self.basedir) && !(self.basedir.is_empty()) {
             return Err(ConfigError::new(format!(
                 "Base configuration directory {} does not exist ",
                 self.basedir
@@ -379,7 +441,10 @@ impl<'s> FileSet<'s> {
         cands.extend(self.dot_d(&dd, ".conf"));
         cands.push(format!("{base}.local"));
         cands.extend(self.dot_d(&dd, ".local"));
-        let cands: Vec<String> = cands.into_iter().filter(|c| self.src.exists(c)).collect();
+        let cands: Vec<String> = cands
+            .into_iter()
+            .filter(|c| self.dirs.exists(self.src, c))
+            .collect();
         if cands.is_empty() {
             self.error(
                 "fail2ban.configreader",

@@ -158,6 +158,25 @@ pub fn glob(pattern: &str) -> Vec<String> {
     iglob(pattern, false)
 }
 
+/// `glob.glob(pattern)`, each result paired with `os.path.exists` (false: dangling link).
+/// A literal path, the usual `logpath`, costs one stat instead of two.
+pub fn glob_checked(pattern: &str) -> Vec<(String, bool)> {
+    if !has_magic(pattern) && !split(pattern).1.is_empty() {
+        return match std::fs::metadata(pattern) {
+            Ok(_) => vec![(pattern.to_string(), true)],
+            Err(_) if lexists(pattern) => vec![(pattern.to_string(), false)],
+            Err(_) => Vec::new(),
+        };
+    }
+    glob(pattern)
+        .into_iter()
+        .map(|p| {
+            let e = std::path::Path::new(&p).exists();
+            (p, e)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,5 +205,21 @@ mod tests {
         );
         assert_eq!(glob(&format!("{root}/b.log")), [format!("{root}/b.log")]);
         assert!(glob(&format!("{root}/nope.log")).is_empty());
+        std::os::unix::fs::symlink(format!("{root}/gone"), format!("{root}/dead.log")).unwrap();
+        std::os::unix::fs::symlink(format!("{root}/b.log"), format!("{root}/ok.log")).unwrap();
+        for p in [
+            "b.log", "dead.log", "ok.log", "nope.log", "*.log", "s*/*.log", "sub/",
+        ] {
+            let p = format!("{root}/{p}");
+            let want: Vec<(String, bool)> = glob(&p)
+                .into_iter()
+                .map(|x| {
+                    let e = std::path::Path::new(&x).exists();
+                    (x, e)
+                })
+                .collect();
+            assert_eq!(glob_checked(&p), want, "{p}");
+        }
+        assert_eq!(glob_checked(&format!("{root}/dead.log")).len(), 1);
     }
 }

@@ -196,14 +196,9 @@ fn is_py_space(c: char) -> bool {
 
 /// Index of the inline `;` comment: a `;` at column 0 or right after whitespace.
 fn inline_comment_start(line: &str) -> Option<usize> {
-    let mut prev: Option<char> = None;
-    for (i, c) in line.char_indices() {
-        if c == ';' && (i == 0 || prev.is_some_and(is_py_space)) {
-            return Some(i);
-        }
-        prev = Some(c);
-    }
-    None
+    // only `;` positions matter: check the char before each one
+    memchr::memchr_iter(b';', line.as_bytes())
+        .find(|&i| i == 0 || line[..i].chars().next_back().is_some_and(is_py_space))
 }
 
 /// `[header]` at the start of a stripped line: text between the first `[` and the last `]`.
@@ -296,7 +291,7 @@ pub fn parse(text: &str, file: u32, fname: &str) -> Result<IniFile, IniError> {
             });
         };
         // option line: the first `=` or `:` splits.
-        match value.find(['=', ':']) {
+        match memchr::memchr2(b'=', b':', value.as_bytes()) {
             Some(pos) => {
                 let key = value[..pos].trim_end();
                 if key.is_empty() {

@@ -434,10 +434,10 @@ impl JailState {
                             Some((p, t)) => (p, t),
                             None => (line, "head"),
                         };
-                        let list = glob::glob(path);
+                        let list = glob::glob_checked(path);
                         let mut any = false;
-                        for p in list {
-                            if !std::path::Path::new(&p).exists() {
+                        for (p, exists) in list {
+                            if !exists {
                                 rd.log.push(
                                     Level::Warning,
                                     "fail2ban.jailreader",

@@ -16,6 +16,7 @@
 //! * [`embedded_source`] / [`default_source`] — the config directory gaol uses when `-c`
 //!   is not given.
 
+pub mod dircache;
 pub mod embedded;
 pub mod files;
 pub mod glob;
