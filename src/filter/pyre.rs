@@ -17,6 +17,7 @@
 
 mod fast;
 pub use fast::{AnyOf, WhichOf};
+mod share;
 pub mod translate;
 
 pub use translate::{FancyReason, Rule, Translated, translate};
@@ -99,8 +100,42 @@ fn build_fancy(p: &str) -> Result<fancy_regex::Regex, fancy_regex::Error> {
         .build()
 }
 
-/// Compiles a Python-dialect pattern.
+/// Live compilations by pattern and flags (see [`share`]).
+static COMPILED: OnceLock<share::Table<(String, bool, bool), Inner>> = OnceLock::new();
+
+/// Compiles a Python-dialect pattern. A pattern compiled before and still held anywhere
+/// in the process is shared, not compiled again (a compiled regex is immutable; its
+/// search caches are per thread).
 pub fn compile(pattern: &str, flags: Flags) -> Result<Regex, Error> {
+    let table = COMPILED.get_or_init(Default::default);
+    let key = (pattern.to_string(), flags.multiline, flags.ignore_case);
+    let mut res = None;
+    let shared = share::shared(table, key, || match compile_new(pattern, flags) {
+        Ok(r) => Arc::into_inner(r.inner),
+        Err(e) => {
+            res = Some(Err(e));
+            None
+        }
+    });
+    match (shared, res) {
+        (Some(inner), _) => Ok(Regex {
+            names: Arc::new(names_of(&inner.engine)),
+            inner,
+        }),
+        (None, Some(e)) => e,
+        // `Arc::into_inner` failed, which it cannot on a fresh Arc: compile unshared.
+        (None, None) => compile_new(pattern, flags),
+    }
+}
+
+fn names_of(engine: &Engine) -> Vec<Option<String>> {
+    match engine {
+        Engine::Linear(re) => re.capture_names().map(|n| n.map(str::to_string)).collect(),
+        Engine::Fancy(re) => re.capture_names().map(|n| n.map(str::to_string)).collect(),
+    }
+}
+
+fn compile_new(pattern: &str, flags: Flags) -> Result<Regex, Error> {
     let fail = |message: String| Error {
         pattern: pattern.to_string(),
         message,
@@ -133,10 +168,7 @@ pub fn compile(pattern: &str, flags: Flags) -> Result<Regex, Error> {
         Engine::Linear(re) => fast::Fast::new(t.linear.as_deref().map(|p| (p, re)), None),
         Engine::Fancy(_) => fast::Fast::new(None, t.relaxed.as_deref()),
     };
-    let names: Vec<Option<String>> = match &engine {
-        Engine::Linear(re) => re.capture_names().map(|n| n.map(str::to_string)).collect(),
-        Engine::Fancy(re) => re.capture_names().map(|n| n.map(str::to_string)).collect(),
-    };
+    let names = names_of(&engine);
     Ok(Regex {
         inner: Arc::new(Inner {
             engine,

@@ -8,10 +8,16 @@
 //! literal prefixes of a pattern anchored at the text start (a haystack starting with
 //! none of them cannot match). Built once from the translated pattern text through
 //! `regex-syntax`'s HIR.
+//! The scan automata of [`AnyOf`] and [`WhichOf`] are shared process-wide by pattern list
+//! (each scan keeps its own cache).
+
+use std::sync::{Arc, OnceLock};
 
 use regex_automata::meta;
 use regex_automata::util::captures::Captures;
 use regex_automata::{Input, MatchKind};
+
+use super::share::{Table, shared};
 use regex_syntax::hir::literal::Extractor;
 use regex_syntax::hir::{Class, ClassBytes, ClassUnicode, ClassUnicodeRange, Hir, HirKind, Look};
 
@@ -295,12 +301,26 @@ fn loose_hir(h: &Hir, keep_start: bool) -> Hir {
 /// A forward lazy DFA that gives up (rather than slow down) when its cache thrashes.
 #[derive(Debug)]
 struct Scan {
-    dfa: regex_automata::hybrid::dfa::DFA,
+    dfa: Arc<regex_automata::hybrid::dfa::DFA>,
     cache: regex_automata::hybrid::dfa::Cache,
 }
 
+/// Scan automata by (patterns, anchored, ASCII-only), shared between jails.
+type ScanKey = (Vec<String>, bool, bool);
+static SCANS: OnceLock<Table<ScanKey, regex_automata::hybrid::dfa::DFA>> = OnceLock::new();
+/// [`WhichOf`] automata by patterns, shared between date detectors.
+static WHICH: OnceLock<Table<Vec<String>, regex_automata::hybrid::dfa::DFA>> = OnceLock::new();
+
 impl Scan {
-    fn new(hir: &Hir) -> Option<Scan> {
+    fn new(key: ScanKey, hir: impl FnOnce() -> Hir) -> Option<Scan> {
+        let dfa = shared(SCANS.get_or_init(Default::default), key, || {
+            Scan::build(&hir())
+        })?;
+        let cache = dfa.create_cache();
+        Some(Scan { dfa, cache })
+    }
+
+    fn build(hir: &Hir) -> Option<regex_automata::hybrid::dfa::DFA> {
         use regex_automata::hybrid::dfa::DFA;
         use regex_automata::nfa::thompson;
         let nfa = thompson::Compiler::new()
@@ -311,7 +331,7 @@ impl Scan {
             )
             .build_from_hir(hir)
             .ok()?;
-        let dfa = DFA::builder()
+        DFA::builder()
             .configure(
                 DFA::config()
                     .cache_capacity(2 * (1 << 20))
@@ -319,9 +339,7 @@ impl Scan {
                     .minimum_bytes_per_state(Some(10)),
             )
             .build_from_nfa(nfa)
-            .ok()?;
-        let cache = dfa.create_cache();
-        Some(Scan { dfa, cache })
+            .ok()
     }
 
     /// Whether the DFA finds a match, true when it gives up.
@@ -337,6 +355,8 @@ impl Scan {
 #[derive(Debug)]
 pub struct AnyOf {
     hir: Hir,
+    /// The patterns and `anchored`, naming the shared automata.
+    key: (Vec<String>, bool),
     /// Built on the first non-ASCII text; `Some(None)`: it does not build.
     full: Option<Option<Scan>>,
     ascii: Option<Scan>,
@@ -349,13 +369,17 @@ impl AnyOf {
         anchored: bool,
     ) -> Option<AnyOf> {
         let mut alts = Vec::new();
+        let mut key = Vec::new();
         for p in patterns {
-            alts.push(loose_hir(&parse(p?)?, anchored));
+            let p = p?;
+            alts.push(loose_hir(&parse(p)?, anchored));
+            key.push(p.to_string());
         }
         let hir = Hir::alternation(alts);
         Some(AnyOf {
-            ascii: Scan::new(&ascii_hir(&hir)),
+            ascii: Scan::new((key.clone(), anchored, true), || ascii_hir(&hir)),
             hir,
+            key: (key, anchored),
             full: None,
         })
     }
@@ -365,8 +389,12 @@ impl AnyOf {
         match &mut self.ascii {
             Some(a) if text.is_ascii() => a.may_match(text),
             _ => {
-                let hir = &self.hir;
-                match self.full.get_or_insert_with(|| Scan::new(hir)) {
+                let (hir, (pats, anchored)) = (&self.hir, &self.key);
+                let key = (pats.clone(), *anchored, false);
+                match self
+                    .full
+                    .get_or_insert_with(|| Scan::new(key, || hir.clone()))
+                {
                     Some(f) => f.may_match(text),
                     None => true,
                 }
@@ -380,7 +408,7 @@ impl AnyOf {
 /// cannot match; the scan gives up (answers "all") when its cache thrashes.
 #[derive(Debug)]
 pub struct WhichOf {
-    dfa: regex_automata::hybrid::dfa::DFA,
+    dfa: Arc<regex_automata::hybrid::dfa::DFA>,
     cache: regex_automata::hybrid::dfa::Cache,
     len: usize,
 }
@@ -389,11 +417,23 @@ impl WhichOf {
     /// For ASCII texts only (the patterns are cut to ASCII). None when a pattern has
     /// no linear form or the set does not build.
     pub(super) fn new<'a>(patterns: impl Iterator<Item = Option<&'a str>>) -> Option<WhichOf> {
+        let key: Vec<String> = patterns
+            .map(|p| p.map(str::to_string))
+            .collect::<Option<_>>()?;
+        let len = key.len();
+        let dfa = shared(WHICH.get_or_init(Default::default), key.clone(), || {
+            WhichOf::build(&key)
+        })?;
+        let cache = dfa.create_cache();
+        Some(WhichOf { dfa, cache, len })
+    }
+
+    fn build(patterns: &[String]) -> Option<regex_automata::hybrid::dfa::DFA> {
         use regex_automata::hybrid::dfa::DFA;
         use regex_automata::nfa::thompson;
         let mut hirs = Vec::new();
         for p in patterns {
-            hirs.push(ascii_hir(&loose_hir(&parse(p?)?, true)));
+            hirs.push(ascii_hir(&loose_hir(&parse(p)?, true)));
         }
         let nfa = thompson::Compiler::new()
             .configure(
@@ -403,7 +443,7 @@ impl WhichOf {
             )
             .build_many_from_hir(&hirs)
             .ok()?;
-        let dfa = DFA::builder()
+        DFA::builder()
             .configure(
                 DFA::config()
                     .match_kind(MatchKind::All)
@@ -412,13 +452,7 @@ impl WhichOf {
                     .minimum_bytes_per_state(Some(10)),
             )
             .build_from_nfa(nfa)
-            .ok()?;
-        let cache = dfa.create_cache();
-        Some(WhichOf {
-            dfa,
-            cache,
-            len: hirs.len(),
-        })
+            .ok()
     }
 
     /// Per pattern: whether it may match `text`; None when unknown (non-ASCII text or
