@@ -92,6 +92,13 @@ fn script<'a>(cfs: &'a str, logs: &'a str) -> Vec<Vec<&'a str>> {
         vec!["get", "sshd", "banned", "192.0.2.1"],
         vec!["get", "sshd", "datepattern"],
         vec!["set", "sshd", "datepattern", "%Y-%m-%d"],
+        vec!["get", "sshd", "datepattern"],
+        vec!["set", "sshd", "datepattern", "{^LN-BEG}"],
+        vec!["get", "sshd", "datepattern"],
+        vec!["set", "sshd", "datepattern", "Epoch"],
+        vec!["set", "sshd", "datepattern", "TAI64N"],
+        vec!["set", "sshd", "datepattern", "{^LN-BEG}%Y-%m-%d %H:%M:%S"],
+        vec!["get", "sshd", "datepattern"],
         // (the server keeps ignoreip in a set: one entry keeps the order fixed)
         vec!["set", "sshd", "addignoreip", "10.0.0.1"],
         vec!["get", "sshd", "ignoreip"],
@@ -99,7 +106,12 @@ fn script<'a>(cfs: &'a str, logs: &'a str) -> Vec<Vec<&'a str>> {
         vec!["get", "sshd", "ignoreip"],
         vec!["set", "sshd", "addfailregex", "^x <HOST>$"],
         vec!["get", "sshd", "failregex"],
+        vec!["set", "sshd", "addignoreregex", "^y <HOST>$"],
         vec!["get", "sshd", "ignoreregex"],
+        vec!["set", "sshd", "addfailregex", "^Failed )"],
+        vec!["set", "sshd", "addfailregex", "^Failed ("],
+        vec!["set", "sshd", "addfailregex", "^no host$"],
+        vec!["get", "sshd", "failregex"],
         vec!["get", "sshd", "actions"],
         vec!["set", "sshd", "addaction", "act"],
         vec!["get", "sshd", "actions"],
@@ -253,7 +265,10 @@ fn both_clients_against_gaols_socket() {
 /// Commands (substrings of the joined words) where gaol's server does not reply like
 /// fail2ban's yet; their differences are printed, not failed. Remove as the server grows.
 const KNOWN_SERVER_GAPS: &[&str] = &[
-    "set sshd unbanip", // without an IP: fail2ban raises IndexError, gaol replies 0
+    // Python's re reports an unclosed group at its '(' (gaol's translator, src/filter/pyre,
+    // at the end of the pattern).
+    "addfailregex ^Failed (",
+    "addfailregex ((",
 ];
 
 /// gaol's server behind gaol's socket.
@@ -322,6 +337,13 @@ fn python_client_against_gaols_server_and_gaol_end_to_end() {
         "logtarget",
         "dbfile",
         "unbanip",
+        "datepattern",
+        "failregex",
+        "addfailregex",
+        "addignoreregex",
+        "ignoreregex",
+        "actionproperties",
+        "actionmethods",
         "maxretry",
         "bantime",
         "nosuch",

@@ -17,7 +17,7 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, Sender, unbounded};
 
 use crate::filter::addr::IpAddr;
-use crate::filter::matcher::{Matcher, MatcherSpec, NoResolver};
+use crate::filter::matcher::{Matcher, MatcherSpec, NoResolver, SpecError};
 use crate::server::action::TagSource;
 use crate::server::bans::{self, ActionsCore};
 use crate::server::db::Database;
@@ -108,8 +108,13 @@ impl FilterState {
 
     /// Compiles the matcher now (to report regex errors to the `set` command).
     pub fn compile(&mut self) -> Result<(), String> {
+        self.try_compile().map_err(|e| e.to_string())
+    }
+
+    /// As `compile`, keeping which part failed.
+    pub fn try_compile(&mut self) -> Result<(), SpecError> {
         if self.matcher.is_none() {
-            self.matcher = Some(Matcher::new(&self.spec).map_err(|e| e.to_string())?);
+            self.matcher = Some(Matcher::new(&self.spec)?);
         }
         Ok(())
     }
