@@ -92,6 +92,13 @@ fn script<'a>(cfs: &'a str, logs: &'a str) -> Vec<Vec<&'a str>> {
         vec!["get", "sshd", "banned", "192.0.2.1"],
         vec!["get", "sshd", "datepattern"],
         vec!["set", "sshd", "datepattern", "%Y-%m-%d"],
+        vec!["get", "sshd", "datepattern"],
+        vec!["set", "sshd", "datepattern", "{^LN-BEG}"],
+        vec!["get", "sshd", "datepattern"],
+        vec!["set", "sshd", "datepattern", "Epoch"],
+        vec!["set", "sshd", "datepattern", "TAI64N"],
+        vec!["set", "sshd", "datepattern", "{^LN-BEG}%Y-%m-%d %H:%M:%S"],
+        vec!["get", "sshd", "datepattern"],
         // (the server keeps ignoreip in a set: one entry keeps the order fixed)
         vec!["set", "sshd", "addignoreip", "10.0.0.1"],
         vec!["get", "sshd", "ignoreip"],
@@ -99,7 +106,12 @@ fn script<'a>(cfs: &'a str, logs: &'a str) -> Vec<Vec<&'a str>> {
         vec!["get", "sshd", "ignoreip"],
         vec!["set", "sshd", "addfailregex", "^x <HOST>$"],
         vec!["get", "sshd", "failregex"],
+        vec!["set", "sshd", "addignoreregex", "^y <HOST>$"],
         vec!["get", "sshd", "ignoreregex"],
+        vec!["set", "sshd", "addfailregex", "^Failed )"],
+        vec!["set", "sshd", "addfailregex", "^Failed ("],
+        vec!["set", "sshd", "addfailregex", "^no host$"],
+        vec!["get", "sshd", "failregex"],
         vec!["get", "sshd", "actions"],
         vec!["set", "sshd", "addaction", "act"],
         vec!["get", "sshd", "actions"],
@@ -253,7 +265,10 @@ fn both_clients_against_gaols_socket() {
 /// Commands (substrings of the joined words) where gaol's server does not reply like
 /// fail2ban's yet; their differences are printed, not failed. Remove as the server grows.
 const KNOWN_SERVER_GAPS: &[&str] = &[
-    "set sshd unbanip", // without an IP: fail2ban raises IndexError, gaol replies 0
+    // Python's re reports an unclosed group at its '(' (gaol's translator, src/filter/pyre,
+    // at the end of the pattern).
+    "addfailregex ^Failed (",
+    "addfailregex ((",
 ];
 
 /// gaol's server behind gaol's socket.
@@ -322,6 +337,13 @@ fn python_client_against_gaols_server_and_gaol_end_to_end() {
         "logtarget",
         "dbfile",
         "unbanip",
+        "datepattern",
+        "failregex",
+        "addfailregex",
+        "addignoreregex",
+        "ignoreregex",
+        "actionproperties",
+        "actionmethods",
         "maxretry",
         "bantime",
         "nosuch",
@@ -529,5 +551,196 @@ fn interactive_mode_like_the_python_client() {
             diffs.push(d);
         }
     }
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+}
+
+/// A config dir for the reload test: the installed filters and main files, our own
+/// `trace` action (appends its operations to `trace`), and a polling jail `test` with
+/// the given logs and action instances (`trace[actname=X, tag=X]`).
+fn reload_conf(dir: &Path, logs: &[&Path], acts: &[&str], extra: &str) -> std::path::PathBuf {
+    let cf = dir.join("rconf");
+    if !cf.exists() {
+        std::fs::create_dir_all(cf.join("action.d")).unwrap();
+        for f in [
+            "fail2ban.conf",
+            "jail.conf",
+            "filter.d",
+            "paths-common.conf",
+            "paths-debian.conf",
+        ] {
+            std::os::unix::fs::symlink(Path::new("/etc/fail2ban").join(f), cf.join(f)).unwrap();
+        }
+        let trace = dir.join("trace");
+        std::fs::write(
+            cf.join("action.d/trace.conf"),
+            format!(
+                "[Definition]\nactionstart = echo start <tag> >> {t}\n\
+                 actionstop = echo stop <tag> >> {t}\nactioncheck =\n\
+                 actionban = echo ban <tag> <ip> >> {t}\n\
+                 actionunban = echo unban <tag> <ip> >> {t}\n\
+                 actionreload = echo reload <tag> >> {t}\n[Init]\ntag = x\n",
+                t = trace.display()
+            ),
+        )
+        .unwrap();
+        std::fs::write(
+            cf.join("fail2ban.local"),
+            format!(
+                "[Definition]\nlogtarget = {}\ndbfile = :memory:\n",
+                dir.join("real.log").display()
+            ),
+        )
+        .unwrap();
+    }
+    let logs: Vec<String> = logs.iter().map(|l| l.display().to_string()).collect();
+    let acts: Vec<String> = acts
+        .iter()
+        .map(|a| format!("trace[actname={a}, tag={a}]"))
+        .collect();
+    std::fs::write(
+        cf.join("jail.local"),
+        format!(
+            "[test]\nenabled = {}\nfilter = sshd\nbackend = polling\nlogpath = {}\n\
+             action = {}\n{extra}",
+            extra.is_empty(),
+            logs.join("\n          "),
+            acts.join("\n         ")
+        ),
+    )
+    .unwrap();
+    cf
+}
+
+/// The server's own reload lines (`Reload …`, `Jail 'J' reloaded`, `Restart jail …`,
+/// removed logs), without time stamps.
+fn reload_lines(log: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    text.lines()
+        .filter(|l| {
+            ["Reload", "reloaded", "Restart jail", "Removed logfile"]
+                .iter()
+                .any(|k| l.contains(k))
+        })
+        .map(|l| l.split_once("]: ").map_or(l, |(_, r)| r).trim().to_string())
+        .collect()
+}
+
+/// `reload` in place as fail2ban does it: the same script (config edits between the
+/// reloads) against the real server and gaol's; the action traces, the status replies
+/// and the server's reload log lines must be the same.
+#[test]
+fn reload_in_place_like_fail2ban() {
+    if !have_fail2ban() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (da, db) = (dir.path().join("a"), dir.path().join("b"));
+    for d in [&da, &db] {
+        std::fs::create_dir_all(d).unwrap();
+        for l in ["one.log", "two.log"] {
+            std::fs::write(d.join(l), "").unwrap();
+        }
+    }
+    let real = RealServer::start(&da);
+    let srv = Arc::new(Server::new());
+    let _ = srv.execute(&[
+        Value::str("set"),
+        Value::str("logtarget"),
+        Value::str(db.join("real.log").to_str().unwrap()),
+    ]);
+    let sock = SocketServer::start(
+        &db.join("real.sock"),
+        false,
+        Arc::new(GaolServer(srv.clone())),
+    )
+    .unwrap();
+    // (config: logs, actions, extra jail.local text) then commands after writing it
+    type Step<'a> = (&'a [&'a str], &'a [&'a str], &'a str, Vec<Vec<&'a str>>);
+    let steps: Vec<Step> = vec![
+        (
+            &["one.log", "two.log"],
+            &["a1", "a2"],
+            "",
+            vec![
+                vec!["reload", "--all"],
+                vec!["set", "test", "banip", "192.0.2.1"],
+                vec!["reload"],
+                vec!["status", "test"],
+                vec!["reload", "test"],
+                vec!["get", "test", "actions"],
+            ],
+        ),
+        (
+            &["one.log"],
+            &["a1"],
+            "",
+            vec![
+                vec!["reload", "test"],
+                vec!["status", "test"],
+                vec!["get", "test", "actions"],
+                vec!["reload", "--unban", "test"],
+                vec!["status", "test"],
+                vec!["set", "test", "banip", "192.0.2.3"],
+                vec!["reload", "--restart", "test"],
+                vec!["status", "test"],
+                vec!["reload", "--if-exists", "nosuch"],
+            ],
+        ),
+        (
+            &["one.log"],
+            &["a1"],
+            "[other]\nenabled = true\nfilter = sshd\n\
+             backend = polling\nlogpath = %(test_log)s\naction = trace[actname=o1, tag=o1]\n",
+            vec![vec!["reload", "--all"], vec!["status"]],
+        ),
+    ];
+    let mut diffs = Vec::new();
+    for (logs, acts, extra, cmds) in &steps {
+        let mut cfs = Vec::new();
+        for d in [&da, &db] {
+            let paths: Vec<std::path::PathBuf> = logs.iter().map(|l| d.join(l)).collect();
+            let refs: Vec<&Path> = paths.iter().map(|p| p.as_path()).collect();
+            let extra = extra.replace("%(test_log)s", &d.join("one.log").display().to_string());
+            cfs.push(reload_conf(d, &refs, acts, &extra));
+        }
+        for c in cmds {
+            let run = |cf: &Path, sock: &Path| {
+                let mut args = vec!["-c", cf.to_str().unwrap()];
+                args.extend(c.iter());
+                py_client(sock, &args)
+            };
+            let mut want = run(&cfs[0], &real.sock);
+            let got = run(&cfs[1], sock.path());
+            want.stdout = want
+                .stdout
+                .replace(da.to_str().unwrap(), db.to_str().unwrap());
+            if let Some(d) = same(&format!("{c:?}"), &want, &got) {
+                diffs.push(d);
+            }
+        }
+    }
+    let trace = |d: &Path| std::fs::read_to_string(d.join("trace")).unwrap_or_default();
+    let (ta, tb) = (trace(&da), trace(&db));
+    if ta != tb {
+        diffs.push(format!(
+            "action trace:\n fail2ban: {ta:?}\n gaol:     {tb:?}"
+        ));
+    }
+    let (la, lb) = (
+        reload_lines(&da.join("real.log")),
+        reload_lines(&db.join("real.log")),
+    );
+    let lb: Vec<String> = lb
+        .iter()
+        .map(|l| l.replace(db.to_str().unwrap(), da.to_str().unwrap()))
+        .collect();
+    assert!(la.iter().any(|l| l.contains("Reload finished.")), "{la:?}");
+    if la != lb {
+        diffs.push(format!(
+            "reload log lines:\n fail2ban: {la:#?}\n gaol:     {lb:#?}"
+        ));
+    }
+    drop(sock);
+    srv.shutdown();
     assert!(diffs.is_empty(), "{}", diffs.join("\n"));
 }

@@ -406,6 +406,22 @@ impl ActionsCore {
         }
         tickets.len()
     }
+
+    /// Ends an in-place reload: kept actions get `actionreload`; removed ones unban the
+    /// current tickets (which stay banned for the others) and stop.
+    pub fn end_reload(&mut self) {
+        let bt = self.bm.bantime();
+        let tickets: Vec<Ticket> = self.bm.tickets().cloned().collect();
+        let tags: Vec<TicketTags<'_>> = tickets
+            .iter()
+            .map(|t| TicketTags {
+                t,
+                bantime: t.ban_time(bt),
+            })
+            .collect();
+        let refs: Vec<&dyn TagSource> = tags.iter().map(|t| t as &dyn TagSource).collect();
+        self.actions.end_reload(&refs);
+    }
 }
 
 /// The actions thread: bans arriving tickets, unbans expired ones.

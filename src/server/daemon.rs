@@ -17,6 +17,9 @@ use crate::server::logtarget;
 /// Server-wide settings and the jails.
 pub struct State {
     pub jails: Vec<Jail>,
+    /// Jails inside a `reload`: true until the stream re-adds them, false once re-added
+    /// and until started; those still listed at the end are removed.
+    pub reloading: std::collections::HashMap<String, bool>,
     pub db: Option<Arc<Database>>,
     pub dbfile: Option<String>,
     pub dbpurgeage: i64,
@@ -57,6 +60,7 @@ impl Server {
         Server {
             state: Mutex::new(State {
                 jails: Vec::new(),
+                reloading: std::collections::HashMap::new(),
                 db: None,
                 dbfile: None,
                 dbpurgeage: 86400,
@@ -136,6 +140,27 @@ impl Server {
     }
 
     pub(crate) fn add_jail(st: &mut State, name: &str, backend: &str) -> Result<(), ExcReply> {
+        let b = backend.split('[').next().unwrap_or("auto").trim();
+        if st.reloading.get(name) == Some(&true)
+            && let Some(i) = st.jails.iter().position(|j| j.name == name)
+        {
+            // Reloading: the same backend keeps the jail (and its bans, logs, actions);
+            // another backend replaces it.
+            if st.jails[i].backend == b {
+                crate::flog!(INFO, "server", "Reload jail '{name}'");
+                st.reloading.insert(name.to_string(), false);
+                return Ok(());
+            }
+            crate::flog!(
+                INFO,
+                "server",
+                "Restart jail '{name}' (reason: '{}' != '{b}')",
+                st.jails[i].backend
+            );
+            let mut j = st.jails.remove(i);
+            j.join();
+            st.reloading.remove(name);
+        }
         if st.jails.iter().any(|j| j.name == name) {
             return Err(ExcReply::new(
                 "builtins",
@@ -152,7 +177,6 @@ impl Server {
             );
         }
         crate::flog!(INFO, "jail", "Creating new jail '{name}'");
-        let b = backend.split('[').next().unwrap_or("auto").trim();
         match b {
             "polling" => {
                 crate::flog!(INFO, "jail", "Jail '{name}' uses poller {{}}");

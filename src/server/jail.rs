@@ -17,7 +17,7 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, Sender, unbounded};
 
 use crate::filter::addr::IpAddr;
-use crate::filter::matcher::{Matcher, MatcherSpec, NoResolver};
+use crate::filter::matcher::{Matcher, MatcherSpec, NoResolver, SpecError};
 use crate::server::action::TagSource;
 use crate::server::bans::{self, ActionsCore};
 use crate::server::db::Database;
@@ -72,6 +72,8 @@ pub struct FilterState {
     pub incr: BanTimeIncrement,
     pub fm: FailManager,
     pub idle: bool,
+    /// During a reload: log paths not re-added yet (removed when it ends).
+    pub reload_logs: Option<Vec<PathBuf>>,
     matcher: Option<Matcher>,
     warned_old: bool,
     warned_tz: bool,
@@ -94,6 +96,7 @@ impl FilterState {
             fm: FailManager::new(),
             idle: false,
             matcher: None,
+            reload_logs: None,
             warned_old: false,
             warned_tz: false,
             warned_nodate: false,
@@ -102,14 +105,29 @@ impl FilterState {
     }
 
     /// Drops the compiled matcher after an option change (rebuilt on the next line).
+    /// Starts an in-place reload: the lists the stream sets again are emptied and the
+    /// current logs remembered (re-adding keeps a log and its position).
+    pub fn begin_reload(&mut self) {
+        self.spec.failregex.clear();
+        self.spec.ignoreregex.clear();
+        self.ignore.clear();
+        self.invalidate();
+        self.reload_logs = Some(self.logpaths.iter().map(|l| l.path.clone()).collect());
+    }
+
     pub fn invalidate(&mut self) {
         self.matcher = None;
     }
 
     /// Compiles the matcher now (to report regex errors to the `set` command).
     pub fn compile(&mut self) -> Result<(), String> {
+        self.try_compile().map_err(|e| e.to_string())
+    }
+
+    /// As `compile`, keeping which part failed.
+    pub fn try_compile(&mut self) -> Result<(), SpecError> {
         if self.matcher.is_none() {
-            self.matcher = Some(Matcher::new(&self.spec).map_err(|e| e.to_string())?);
+            self.matcher = Some(Matcher::new(&self.spec)?);
         }
         Ok(())
     }
@@ -164,8 +182,14 @@ impl Jail {
     /// and its reader started (the reader logs `Added logfile: …`).
     pub fn add_log_path(&self, path: &str, tail: bool) -> Result<(), String> {
         let pb = PathBuf::from(path);
-        if lock(&self.filter).logpaths.iter().any(|l| l.path == pb) {
-            return Ok(());
+        {
+            let mut f = lock(&self.filter);
+            if f.logpaths.iter().any(|l| l.path == pb) {
+                if let Some(keep) = f.reload_logs.as_mut() {
+                    keep.retain(|p| *p != pb);
+                }
+                return Ok(());
+            }
         }
         let hash = first_line_of(&pb).map_err(|e| crate::server::reader::py_os_error(&e, &pb))?;
         let mut saved = None;
@@ -185,6 +209,16 @@ impl Jail {
         lock(&self.readers).push(reader);
         lock(&self.filter).logpaths.push(lp);
         Ok(())
+    }
+
+    /// Ends an in-place reload: logs the stream did not re-add are removed; bans and
+    /// counters stay; actions get `actionreload` (or stop when gone).
+    pub fn end_reload(&self) {
+        let gone = lock(&self.filter).reload_logs.take().unwrap_or_default();
+        for p in gone {
+            self.del_log_path(&p.to_string_lossy());
+        }
+        lock(&self.acts).end_reload();
     }
 
     pub fn del_log_path(&self, path: &str) {

@@ -5,6 +5,10 @@ use std::sync::atomic::Ordering;
 
 use crate::control::pickle::ExcReply;
 use crate::filter::addr::{IpAddr, UseDns};
+use crate::filter::date::DateDetector;
+use crate::filter::failregex::CompiledRegex;
+use crate::filter::matcher::SpecError;
+use crate::filter::template;
 use crate::server::action::CommandAction;
 use crate::server::daemon::{Server, State, exc};
 use crate::server::jail::{Jail, lock};
@@ -13,6 +17,34 @@ use crate::stream::Value;
 
 fn list_of(v: &[String]) -> Value {
     Value::List(v.iter().map(|s| Value::Str(s.clone())).collect())
+}
+
+/// Regexes as fail2ban reports them: with `<HOST>` and the other tags expanded (a value
+/// that does not expand, which `add…regex` refuses anyway, is shown as given).
+fn expanded_list(v: &[String], usedns: UseDns) -> Value {
+    Value::List(
+        v.iter()
+            .map(|s| {
+                Value::Str(
+                    template::expand(s, usedns.host_with_dns()).unwrap_or_else(|_| s.clone()),
+                )
+            })
+            .collect(),
+    )
+}
+
+/// `get J datepattern`: fail2ban's `(pattern, name)` of the date detector — the first
+/// template when there are at most two, else `(None, 'Default Detectors')`.
+fn date_pattern_value(datepattern: Option<&str>) -> Value {
+    let det = match datepattern {
+        Some(p) => DateDetector::from_datepattern(p),
+        None => DateDetector::new_default(),
+    };
+    let (pattern, name) = det.map_or((None, "Default Detectors".to_string()), |d| d.describe());
+    Value::Tuple(vec![
+        pattern.map_or(Value::None, Value::Str),
+        Value::Str(name),
+    ])
 }
 
 fn truthy(s: &str) -> bool {
@@ -151,18 +183,42 @@ pub fn set(srv: &Server, st: &mut State, cmd: &[Value], multiple: bool) -> Resul
         }
         "addfailregex" | "addignoreregex" => {
             let vals = values(cmd.get(2), multiple)?;
+            // fail2ban compiles each regex before adding it: a bad one is not kept and its
+            // message names only the pattern (no list index).
+            for v in &vals {
+                if let Err(e) = CompiledRegex::new(v, f.spec.usedns, false) {
+                    return Err(ExcReply::new(
+                        "fail2ban.server.failregex",
+                        "RegexException",
+                        e.to_string(),
+                    ));
+                }
+            }
             let list = if key == "addfailregex" {
                 &mut f.spec.failregex
             } else {
                 &mut f.spec.ignoreregex
             };
+            let before = list.len();
             list.extend(vals);
             f.invalidate();
-            if let Err(e) = f.compile() {
+            if let Err(e) = f.try_compile() {
+                // fail2ban's message names the regex only, not its place in the list.
+                let msg = match e {
+                    SpecError::Fail(_, e) | SpecError::Ignore(_, e) => e.to_string(),
+                    e => e.to_string(),
+                };
+                let list = if key == "addfailregex" {
+                    &mut f.spec.failregex
+                } else {
+                    &mut f.spec.ignoreregex
+                };
+                list.truncate(before);
+                f.invalidate();
                 return Err(ExcReply::new(
                     "fail2ban.server.failregex",
                     "RegexException",
-                    e,
+                    msg,
                 ));
             }
             if multiple {
@@ -173,7 +229,7 @@ pub fn set(srv: &Server, st: &mut State, cmd: &[Value], multiple: bool) -> Resul
             } else {
                 &f.spec.ignoreregex
             };
-            reply(list_of(list))
+            reply(expanded_list(list, f.spec.usedns))
         }
         "delfailregex" | "delignoreregex" => {
             let i = py_int(&arg(cmd, 2)?)?;
@@ -217,7 +273,7 @@ pub fn set(srv: &Server, st: &mut State, cmd: &[Value], multiple: bool) -> Resul
             f.spec.datepattern = Some(v.clone());
             f.invalidate();
             f.compile().map_err(exc)?;
-            reply(Value::Tuple(vec![Value::Str(v), Value::None]))
+            reply(date_pattern_value(f.spec.datepattern.as_deref()))
         }
         "logtimezone" => {
             let v = arg(cmd, 2)?;
@@ -261,9 +317,11 @@ pub fn set(srv: &Server, st: &mut State, cmd: &[Value], multiple: bool) -> Resul
         }
         "unbanip" => {
             drop(f);
+            // fail2ban reads the first argument unconditionally: none is an IndexError.
             let (report, ips) = match cmd.get(2).map(Value::to_py_str).as_deref() {
+                None => return Err(index_error()),
                 Some("--report-absent") => (true, &cmd[3..]),
-                _ => (false, &cmd[2..]),
+                Some(_) => (false, &cmd[2..]),
             };
             let mut core = lock(&jail.acts);
             let mut n = 0;
@@ -402,14 +460,11 @@ pub fn get(st: &State, cmd: &[Value]) -> Result<Value, ExcReply> {
         "ignorecommand" => f.ignore.command_value(),
         "ignorecache" => f.ignore.cache_value(),
         "prefregex" => Value::Str(f.spec.prefregex.clone().unwrap_or_default()),
-        "failregex" => list_of(&f.spec.failregex),
-        "ignoreregex" => list_of(&f.spec.ignoreregex),
+        "failregex" => expanded_list(&f.spec.failregex, f.spec.usedns),
+        "ignoreregex" => expanded_list(&f.spec.ignoreregex, f.spec.usedns),
         "usedns" => Value::Str(f.spec.usedns.as_str().to_string()),
         "findtime" => Value::Int(f.fm.findtime as i64),
-        "datepattern" => match &f.spec.datepattern {
-            Some(p) => Value::Tuple(vec![Value::Str(p.clone()), Value::None]),
-            None => Value::Tuple(vec![Value::None, "Default Detectors".into()]),
-        },
+        "datepattern" => date_pattern_value(f.spec.datepattern.as_deref()),
         "logtimezone" => f.spec.logtimezone.clone().map_or(Value::None, Value::Str),
         "maxmatches" => Value::Int(f.fm.maxmatches as i64),
         "maxretry" => Value::Int(i64::from(f.fm.maxretry)),
@@ -425,6 +480,17 @@ pub fn get(st: &State, cmd: &[Value]) -> Result<Value, ExcReply> {
             })?;
             act.property(&p)
                 .map_or(Value::None, |v| Value::Str(v.to_string()))
+        }
+        "actionmethods" => {
+            let a = arg(cmd, 2)?;
+            if core.actions.get(&a).is_none() {
+                return Err(ExcReply::new(
+                    "builtins",
+                    "KeyError",
+                    format!("Invalid Action name: {a}"),
+                ));
+            }
+            list_of(&CommandAction::method_names())
         }
         "actionproperties" => {
             let a = arg(cmd, 2)?;

@@ -115,7 +115,14 @@ impl Server {
                 let jail = arg(cmd, 1)?;
                 let mut st = lock(&self.state);
                 let j = Server::find_mut(&mut st, &jail)?;
-                j.start().map_err(exc)?;
+                if !j.is_running() {
+                    j.start().map_err(exc)?;
+                } else if st.reloading.remove(&jail).is_some() {
+                    crate::flog!(INFO, "server", "Jail '{jail}' reloaded");
+                }
+                let j = Server::find(&st, &jail)?;
+                lock(&j.filter).idle = false;
+                lock(&j.acts).idle = false;
                 Ok(Value::None)
             }
             "stop" => {
@@ -226,9 +233,11 @@ impl Server {
         }
     }
 
-    /// `reload J|--all [opts] [stream]`, done as a restart of the affected jails: they
-    /// are stopped (bans flushed through the actions, kept in the DB unless `--unban`),
-    /// then the stream re-creates them and their start restores the bans.
+    /// `reload J|--all [opts] [stream]` in place (compat-spec 4.2): the affected jails go
+    /// idle with their regex/ignore lists emptied, the stream sets them again (`add` with
+    /// the same backend keeps the jail, its bans, logs and actions; `start` un-idles it),
+    /// and what the stream did not re-add — jails, logs, actions — is removed at the end.
+    /// `--unban` first unbans the jails' tickets, `--restart` stops them first.
     fn reload(&self, cmd: &[Value]) -> Result<Value, ExcReply> {
         let target = arg(cmd, 1)?;
         let opts: Vec<String> = match cmd.get(2) {
@@ -241,10 +250,24 @@ impl Server {
             Some(Value::List(v)) | Some(Value::Tuple(v)) => v.clone(),
             _ => Vec::new(),
         };
+        let has = |o: &str| opts.iter().any(|x| x == o);
         let all = target == "--all";
         {
             let mut st = lock(&self.state);
-            if !all && !opts.iter().any(|o| o == "--if-exists") {
+            if !st.reloading.is_empty() && (all || st.reloading.contains_key(&target)) {
+                return Err(ExcReply::new(
+                    "fail2ban.server.server",
+                    "ServerInitializationError",
+                    "Reload already in progress",
+                ));
+            }
+            if all {
+                crate::flog!(INFO, "server", "Reload all jails");
+            } else {
+                crate::flog!(INFO, "server", "Reload jail {target}");
+            }
+            let exists = st.jails.iter().any(|j| j.name == target);
+            if !all && (exists || !has("--if-exists")) {
                 Server::find(&st, &target)?;
             }
             let names: Vec<String> = st
@@ -253,19 +276,39 @@ impl Server {
                 .filter(|j| all || j.name == target)
                 .map(|j| j.name.clone())
                 .collect();
-            for name in names {
-                crate::flog!(INFO, "server", "Reload jail {name}");
-                let Some(i) = st.jails.iter().position(|j| j.name == name) else {
-                    continue;
-                };
-                let mut j = st.jails.remove(i);
-                if opts.iter().any(|o| o == "--unban") {
+            if has("--unban") {
+                for j in st.jails.iter().filter(|j| names.contains(&j.name)) {
                     lock(&j.acts).flush_all(false);
                     if let Some(db) = j.db() {
                         let _ = db.del_ban(&j.name, &[]);
                     }
                 }
-                j.join();
+            }
+            if has("--restart") {
+                for name in &names {
+                    if let Some(i) = st.jails.iter().position(|j| &j.name == name) {
+                        let mut j = st.jails.remove(i);
+                        j.join();
+                    }
+                }
+            }
+            for j in st.jails.iter().filter(|j| names.contains(&j.name)) {
+                let mut f = lock(&j.filter);
+                f.idle = true;
+                f.begin_reload();
+                drop(f);
+                let mut core = lock(&j.acts);
+                core.idle = true;
+                core.actions.begin_reload();
+            }
+            let kept: Vec<String> = st
+                .jails
+                .iter()
+                .filter(|j| names.contains(&j.name))
+                .map(|j| j.name.clone())
+                .collect();
+            for name in kept {
+                st.reloading.insert(name, true);
             }
         }
         self.quiet.store(true, Ordering::Relaxed);
@@ -281,6 +324,18 @@ impl Server {
             }
         }
         self.quiet.store(false, Ordering::Relaxed);
+        let mut st = lock(&self.state);
+        let gone: Vec<String> = st.reloading.drain().map(|(n, _)| n).collect();
+        for j in st.jails.iter().filter(|j| !gone.contains(&j.name)) {
+            j.end_reload();
+        }
+        for name in gone {
+            if let Some(i) = st.jails.iter().position(|j| j.name == name) {
+                let mut j = st.jails.remove(i);
+                j.join();
+            }
+        }
+        drop(st);
         crate::flog!(INFO, "server", "Reload finished.");
         res
     }

@@ -187,6 +187,9 @@ impl CommandAction {
         self.props.insert(key.to_string(), (v, text));
         self.cache.clear();
         self.subst.clear();
+        // fail2ban keeps the executed-operation marks in its substitution cache, which any
+        // property change empties (so a reload's re-set properties let `actionreload` run).
+        self.executed.clear();
     }
 
     /// `set J action A key value` with a string value. A bad `timeout` is logged and
