@@ -158,6 +158,14 @@ fn script<'a>(cfs: &'a str, logs: &'a str) -> Vec<Vec<&'a str>> {
     ]
 }
 
+/// In-process gaol servers share the process-wide logger, so the tests that read back
+/// a server's log file must not run at the same time.
+static SERVER_LOG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn exclusive_log() -> std::sync::MutexGuard<'static, ()> {
+    SERVER_LOG.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 #[test]
 fn same_output_as_the_python_client_against_real_servers() {
     if !have_fail2ban() {
@@ -284,6 +292,7 @@ impl Handler for GaolServer {
 /// same script); then gaol's client talks to gaol's server. Everything must print alike.
 #[test]
 fn python_client_against_gaols_server_and_gaol_end_to_end() {
+    let _log = exclusive_log();
     if !have_fail2ban() {
         return;
     }
@@ -630,6 +639,7 @@ fn reload_lines(log: &Path) -> Vec<String> {
 /// and the server's reload log lines must be the same.
 #[test]
 fn reload_in_place_like_fail2ban() {
+    let _log = exclusive_log();
     if !have_fail2ban() {
         return;
     }
