@@ -547,7 +547,7 @@ Try to remove {}. If you used fail2ban-client to start the server, adding the -x
                     Ok(words) => {
                         self.process_command(&words);
                     }
-                    Err(e) => self.log.error("fail2ban", e),
+                    Err(e) => self.log.error("fail2ban", &e),
                 }
             }
         }
@@ -632,66 +632,8 @@ fn only_jail(stream: Vec<Vec<Value>>, jail: &str) -> Vec<Vec<Value>> {
     out
 }
 
-/// Python's `shlex.split` (POSIX mode, no comments).
-pub fn shlex_split(s: &str) -> Result<Vec<String>, &'static str> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut in_word = false;
-    let mut chars = s.chars().peekable();
-    while let Some(ch) = chars.next() {
-        match ch {
-            c if c.is_whitespace() => {
-                if in_word {
-                    out.push(std::mem::take(&mut cur));
-                    in_word = false;
-                }
-            }
-            '\\' => {
-                in_word = true;
-                match chars.next() {
-                    Some(n) => cur.push(n),
-                    None => return Err("No escaped character"),
-                }
-            }
-            '\'' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('\'') => break,
-                        Some(c) => cur.push(c),
-                        None => return Err("No closing quotation"),
-                    }
-                }
-            }
-            '"' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('"') => break,
-                        Some('\\') => match chars.next() {
-                            Some(n @ ('"' | '\\')) => cur.push(n),
-                            Some(n) => {
-                                cur.push('\\');
-                                cur.push(n);
-                            }
-                            None => return Err("No closing quotation"),
-                        },
-                        Some(c) => cur.push(c),
-                        None => return Err("No closing quotation"),
-                    }
-                }
-            }
-            c => {
-                in_word = true;
-                cur.push(c);
-            }
-        }
-    }
-    if in_word {
-        out.push(cur);
-    }
-    Ok(out)
-}
+/// Python's `shlex.split` (POSIX mode, no comments): the config reader's, shared.
+pub use crate::config::options::shlex_split;
 
 #[cfg(test)]
 mod tests {
