@@ -324,20 +324,11 @@ fn push_line(m: &mut Msg, line: String) {
     }
 }
 
-/// Python's `logging.getLevelName(int)` with fail2ban's extra names.
+/// Python's `logging.getLevelName(int)` with fail2ban's extra names: the server's level
+/// names, and `Level N` for numbers logging has no name for.
 fn level_name(n: i64) -> String {
-    match n {
-        50 => "CRITICAL".into(),
-        40 => "ERROR".into(),
-        30 => "WARNING".into(),
-        25 => "NOTICE".into(),
-        20 => "INFO".into(),
-        18 => "MSG".into(),
-        10 => "DEBUG".into(),
-        7 => "TRACE".into(),
-        5 => "HEAVY".into(),
-        0 => "NOTSET".into(),
-        1..=49 => format!("#{n:02}-Lev."),
+    match u8::try_from(n) {
+        Ok(l) if l <= 50 => crate::server::log::LogLevel(l).name(),
         _ => format!("Level {n}"),
     }
 }

@@ -387,32 +387,14 @@ fn num_value(n: Num) -> Value {
     }
 }
 
-/// Python's `int(text)` (base 10): whitespace around, a sign, digits with single
-/// underscores between them.
+/// Python's `int(text)` (base 10), with its error text.
 fn py_int(text: &str) -> Result<i64, String> {
-    let bad = || {
+    crate::config::reader::py_int(text).ok_or_else(|| {
         format!(
             "invalid literal for int() with base 10: {}",
             crate::stream::py_str_repr(text)
         )
-    };
-    let t = text.trim();
-    let (neg, digits) = match t.as_bytes().first() {
-        Some(b'-') => (true, &t[1..]),
-        Some(b'+') => (false, &t[1..]),
-        _ => (false, t),
-    };
-    if digits.is_empty()
-        || digits.starts_with('_')
-        || digits.ends_with('_')
-        || digits.contains("__")
-        || !digits.bytes().all(|b| b.is_ascii_digit() || b == b'_')
-    {
-        return Err(bad());
-    }
-    let clean: String = digits.chars().filter(|c| *c != '_').collect();
-    let v: i64 = clean.parse().map_err(|_| bad())?;
-    Ok(if neg { -v } else { v })
+    })
 }
 
 #[cfg(test)]
