@@ -315,10 +315,8 @@ fn sample_jobs() -> Vec<Job> {
     jobs
 }
 
-/// Runs that still differ from fail2ban (known gaps), by job kind: `-o row` of the sshd
-/// sample in its four modes, where fail2ban's mlfid merge puts `users` before the `ip4`
-/// a later line adds (src/filter keeps `users` apart from the other fields).
-const KNOWN_FAILURES: &[(&str, usize)] = &[("-o row", 4)];
+/// Runs that still differ from fail2ban (known gaps), by job kind: none.
+const KNOWN_FAILURES: &[(&str, usize)] = &[];
 
 #[test]
 fn sample_logs_match_real_tool() {
@@ -441,7 +439,21 @@ fn literal_regexes_string_logs_and_options_match_real_tool() {
     jobs.push(job("literal summary", &["-L", "2", two.as_str(), re]));
     jobs.push(job("literal summary", &[line, re, "root"]));
     jobs.push(job("literal summary", &[line, "^Failed password"]));
-    jobs.push(job("literal summary", &[line, "^Failed ("]));
+    // Compile errors as Python's `re` words and places them.
+    for bad in [
+        "^Failed (",
+        "a(b(c<HOST>",
+        "<HOST>{2,1}",
+        "<HOST>*?+",
+        "*?+<HOST>",
+        "<HOST>|*",
+        "^*<HOST>",
+        "<HOST>(?:x)**",
+        "<HOST>a(?i)b",
+        "<HOST>\\b+",
+    ] {
+        jobs.push(job("literal summary", &[line, bad]));
+    }
     jobs.push(job("literal summary", &[line, "nonexistentfilter"]));
     jobs.push(job(
         "options",
@@ -454,7 +466,15 @@ fn literal_regexes_string_logs_and_options_match_real_tool() {
         "options",
         &["--print-no-missed", "--print-no-ignored", &sshd, "sshd"],
     ));
-    // (not the sshd sample: its `-o row` has the known `users` key-order gap)
+    jobs.push(job("options", &["-o", "row", "-L", "3", &sshd, "sshd"]));
+    // `-vv` (real filter options) and `-D` (debuggex links in the line lists).
+    jobs.push(job("options", &["-vv", line, "sshd[mode=aggressive]"]));
+    jobs.push(job("options", &["-D", two.as_str(), re]));
+    jobs.push(job(
+        "options",
+        &["-D", "--print-all-ignored", line, re, "root"],
+    ));
+    jobs.push(job("options", &["-D", "--usedns", "no", two.as_str(), re]));
     let auth = format!("{LOGS}/apache-auth");
     jobs.push(job("options", &["-r", "-o", "row", &auth, "apache-auth"]));
     jobs.push(job(
@@ -465,18 +485,16 @@ fn literal_regexes_string_logs_and_options_match_real_tool() {
         "options",
         &["--usedns", "no", "-o", "row", &auth, "apache-auth"],
     ));
+    jobs.push(job("options", &["-vv", &auth, "apache-auth"]));
+    jobs.push(job(
+        "options",
+        &["-D", "--print-all-matched", &auth, "apache-auth"],
+    ));
     let failed = differential(&jobs);
     for f in &failed {
         eprintln!("DIFF {f}");
     }
-    // Known gaps: the compile error of `^Failed (` names position 9 (src/filter's
-    // translator) where Python says 8; with `-L 3` fail2ban counts prefregex hits on the
-    // joined multi-line buffer, gaol on each line.
-    assert_known(
-        &failed,
-        &[("literal summary", 1), ("options", 1)],
-        jobs.len(),
-    );
+    assert_known(&failed, &[], jobs.len());
 }
 
 /// Small logs for the custom (blog-post) filters of compat-fixtures, written here.

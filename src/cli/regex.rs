@@ -143,6 +143,35 @@ fn filter_options_repr(arg: &str) -> Option<String> {
     Some(Value::Dict(dict).to_string())
 }
 
+/// `-vv`: the filter options in effect, as fail2ban shows them: `logtype` (the file
+/// backend's `file` unless the filter argument names one), the filter's `datepattern`
+/// if it has one, then every option of the filter argument.
+fn real_options_repr(arg: &str, datepattern: Option<&str>) -> String {
+    let opts = crate::config::options::extract_options(arg)
+        .map(|(_, o)| o)
+        .unwrap_or_default();
+    let given = |k: &str| {
+        opts.iter()
+            .rev()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+    };
+    let mut dict: Vec<(Value, Value)> = vec![(
+        Value::str("logtype"),
+        Value::str(given("logtype").unwrap_or_else(|| "file".into())),
+    )];
+    if let Some(dp) = given("datepattern").or(datepattern.map(str::to_string)) {
+        dict.push((Value::str("datepattern"), Value::str(dp)));
+    }
+    for (k, v) in &opts {
+        if !dict.iter().any(|(dk, _)| *dk == Value::str(k.as_str())) {
+            let v = given(k).unwrap_or_else(|| v.clone());
+            dict.push((Value::str(k.as_str()), Value::str(v)));
+        }
+    }
+    Value::Dict(dict).to_string()
+}
+
 /// Where the lines come from: a file (streamed) or argument text.
 enum Input {
     File(std::fs::File, crate::server::reader::Encoding),
@@ -259,6 +288,10 @@ fn run(o: &Opts, w: &mut Out) -> i32 {
         && let Some(opts) = filter_options_repr(&o.args[1])
     {
         header.push(format!("Use   filter options : {opts}"));
+    }
+    if o.verbose > 1 && !matches!(source, RegexSource::Literal(_)) {
+        let real = real_options_repr(&o.args[1], filter_datepattern.as_deref());
+        header.push(format!("Real  filter options : {real}"));
     }
     if let Some(n) = o.maxlines {
         spec.maxlines = n.max(1);
@@ -379,9 +412,14 @@ fn run(o: &Opts, w: &mut Out) -> i32 {
             let mut pref = report::PrefProbe::new(&spec, o.verbose > 0, o.maxlines.unwrap_or(20));
             let mut stats = report::Stats::new(m.failregex_count(), &spec, o);
             input.each_line(|line| {
+                let prev = if pref.is_some() && spec.maxlines > 1 {
+                    m.buffered_lines()
+                } else {
+                    Vec::new()
+                };
                 let found = m.process_line(line, now, &SystemResolver);
                 if let Some(p) = pref.as_mut() {
-                    p.add(&stats.buffered(), line, now, m.report.ignored.is_some());
+                    p.add(&prev, line, now, m.report.ignored.is_some());
                 }
                 stats.add(line, &found, m.report.ignored);
                 true

@@ -40,6 +40,8 @@ struct Args {
     /// fail2ban-server does.
     asynchronous: bool,
     start: bool,
+    /// `--timeout`: how long a background start waits for the server to be ready.
+    timeout: Option<f64>,
 }
 
 const USAGE: &str = "\
@@ -80,8 +82,16 @@ fn parse(args: &[String]) -> Result<Args, String> {
             "-c" | "--conf" => a.conf = Some(value(arg)?),
             "-s" | "--socket" => a.socket = Some(value(arg)?),
             "-p" | "--pidfile" => a.pidfile = Some(value(arg)?),
-            "--pname" | "--timeout" => {
+            "--pname" => {
                 value(arg)?;
+            }
+            "--timeout" => {
+                let v = value(arg)?;
+                let t = v
+                    .trim()
+                    .parse::<f64>()
+                    .map_err(|_| format!("invalid timeout value {v:?}"))?;
+                a.timeout = Some(t);
             }
             "--loglevel" => a.loglevel = Some(value(arg)?),
             "--logtarget" => a.logtarget = Some(value(arg)?),
@@ -178,8 +188,17 @@ pub fn main(prog: &str, args: Vec<String>) -> i32 {
             }
         }
     }
-    if a.background && !daemonize() {
-        return 255;
+    // A background start that reads the configuration itself returns once the server
+    // answers and has applied it (fail2ban's parent waits for its configuring client);
+    // with `--async` the starting client does that waiting.
+    let wait =
+        (!a.asynchronous).then(|| Duration::from_secs_f64(a.timeout.unwrap_or(30.0).max(0.0)));
+    let mut ready = None;
+    if a.background {
+        match daemonize(wait) {
+            Some(r) => ready = r,
+            None => return 255,
+        }
     }
     let commands = if a.start {
         match stream.commands {
@@ -192,22 +211,41 @@ pub fn main(prog: &str, args: Vec<String>) -> i32 {
     } else {
         None
     };
-    run(&a, commands)
+    run(&a, commands, ready)
 }
 
-/// Double fork into the background (setsid, `/` as cwd, stdio on /dev/null).
-/// Returns false on failure; the parent processes exit here.
-fn daemonize() -> bool {
-    // SAFETY: called before any thread is started; fork/setsid/dup2 on our own process.
+/// Double fork into the background (setsid, `/` as cwd, stdio on /dev/null); `None` on
+/// failure. With `wait`, the first parent stays until the daemon reports through a pipe
+/// (see [`Ready`]) and exits 0 when it started, 255 when it failed, died or timed out;
+/// the daemon gets the pipe's write end. Other parent processes exit here at once.
+fn daemonize(wait: Option<Duration>) -> Option<Option<Ready>> {
+    let mut fds = [-1 as libc::c_int; 2];
+    // SAFETY: called before any thread is started; pipe/fork/setsid/dup2 on our own
+    // process and file descriptors it owns.
     unsafe {
+        if wait.is_some() && libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) != 0 {
+            return None;
+        }
         match libc::fork() {
-            -1 => return false,
+            -1 => return None,
             0 => {}
-            _ => libc::_exit(0),
+            _ => {
+                let code = match wait {
+                    Some(t) => {
+                        libc::close(fds[1]);
+                        if wait_ready(fds[0], t) { 0 } else { 255 }
+                    }
+                    None => 0,
+                };
+                libc::_exit(code)
+            }
+        }
+        if wait.is_some() {
+            libc::close(fds[0]);
         }
         libc::setsid();
         match libc::fork() {
-            -1 => return false,
+            -1 => return None,
             0 => {}
             _ => libc::_exit(0),
         }
@@ -222,10 +260,63 @@ fn daemonize() -> bool {
             }
         }
     }
-    true
+    Some(wait.map(|_| Ready(fds[1])))
 }
 
-fn run(a: &Args, commands: Option<Vec<crate::stream::Command>>) -> i32 {
+/// The daemon's side of the readiness pipe: one byte, 1 = started, 0 = failed. Dropped
+/// unsent (the daemon died or gave up), the reader sees end-of-file: a failure.
+struct Ready(libc::c_int);
+
+impl Ready {
+    fn send(self, ok: bool) {
+        let b = [u8::from(ok)];
+        // SAFETY: writes one byte from a live buffer to the pipe this value owns.
+        unsafe {
+            libc::write(self.0, b.as_ptr().cast(), 1);
+        }
+    }
+}
+
+impl Drop for Ready {
+    fn drop(&mut self) {
+        // SAFETY: closes the descriptor this value owns, once.
+        unsafe {
+            libc::close(self.0);
+        }
+    }
+}
+
+/// The waiting parent: true when the daemon reported success within `timeout`.
+fn wait_ready(fd: libc::c_int, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            eprintln!("ERROR: Could not start server: timeout waiting for it to be ready");
+            return false;
+        }
+        let mut p = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ms = libc::c_int::try_from(left.as_millis()).unwrap_or(libc::c_int::MAX);
+        // SAFETY: one valid pollfd.
+        let n = unsafe { libc::poll(&mut p, 1, ms.max(1)) };
+        if n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+            continue;
+        }
+        if n <= 0 {
+            continue;
+        }
+        let mut b = [0u8; 1];
+        // SAFETY: reads at most one byte into a live buffer.
+        let r = unsafe { libc::read(fd, b.as_mut_ptr().cast(), 1) };
+        return r == 1 && b[0] == 1;
+    }
+}
+
+fn run(a: &Args, commands: Option<Vec<crate::stream::Command>>, ready: Option<Ready>) -> i32 {
     let server = Arc::new(Server::new());
     // Logging first, so every later step is in the log.
     let mut setup = vec![];
@@ -270,6 +361,9 @@ fn run(a: &Args, commands: Option<Vec<crate::stream::Command>>) -> i32 {
             crate::flog!(ERROR, "server", "Could not start server: {e}");
             eprintln!("ERROR: Could not start server: {e}");
             finish(&server, None, &pidfile);
+            if let Some(r) = ready {
+                r.send(false);
+            }
             return 255;
         }
     };
@@ -290,6 +384,9 @@ fn run(a: &Args, commands: Option<Vec<crate::stream::Command>>) -> i32 {
                 server.request_quit();
             }
         }
+    }
+    if let Some(r) = ready {
+        r.send(code == 0);
     }
     // Serve until `stop` or a signal; purge the database hourly.
     let mut last_purge = Instant::now();

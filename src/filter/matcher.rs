@@ -121,6 +121,9 @@ pub struct FailData {
     pub nofail_matches: Vec<String>,
     /// Users seen on the connection (insertion order, unique).
     pub users: Vec<String>,
+    /// Where `users` sits among `fields` in fail2ban's dict order (the key is added
+    /// when the first user is seen; meaningful while `users` is not empty).
+    pub users_at: usize,
     /// An mlfid failure without an id yet.
     pub pending: bool,
     /// Address when the ticket id is a distinct `F-ID`.
@@ -358,6 +361,20 @@ impl Matcher {
             cut: (0, time_text.len()),
         });
         self.find_failure(Some(time), now, resolver)
+    }
+
+    /// The buffered lines as the regexes see them (dates cut out, a prefregex
+    /// `content` in place of its lines), oldest first: what the next line joins in
+    /// multi-line mode (fail2ban-regex counts prefregex hits on that buffer).
+    pub fn buffered_lines(&self) -> Vec<String> {
+        self.buffer
+            .iter()
+            .map(|l| {
+                let mut s = String::new();
+                l.push_undated(&mut s);
+                s
+            })
+            .collect()
     }
 
     /// Clears the buffer and its held state (e.g. a log rotated away).

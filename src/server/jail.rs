@@ -17,7 +17,7 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, Sender, unbounded};
 
 use crate::filter::addr::IpAddr;
-use crate::filter::matcher::{Matcher, MatcherSpec, NoResolver, SpecError};
+use crate::filter::matcher::{Matcher, MatcherSpec, SpecError};
 use crate::server::action::TagSource;
 use crate::server::bans::{self, ActionsCore};
 use crate::server::db::Database;
@@ -75,9 +75,10 @@ pub struct FilterState {
     /// During a reload: log paths not re-added yet (removed when it ends).
     pub reload_logs: Option<Vec<PathBuf>>,
     matcher: Option<Matcher>,
-    warned_old: bool,
-    warned_tz: bool,
-    warned_nodate: bool,
+    /// When each timing warning may be logged again (fail2ban: once a day per kind).
+    warned_old: f64,
+    warned_tz: f64,
+    warned_nodate: f64,
     last_cleanup: f64,
 }
 
@@ -97,9 +98,9 @@ impl FilterState {
             idle: false,
             matcher: None,
             reload_logs: None,
-            warned_old: false,
-            warned_tz: false,
-            warned_nodate: false,
+            warned_old: 0.0,
+            warned_tz: 0.0,
+            warned_nodate: 0.0,
             last_cleanup: 0.0,
         }
     }
@@ -474,6 +475,18 @@ fn filter_loop(ctx: FilterCtx) {
     }
 }
 
+/// A timing issue is logged (one WARNING per text line, each `[jail] `-prefixed) at most
+/// once a day per kind, as fail2ban does; `next` holds when it may be logged again.
+fn warn_once(next: &mut f64, now: f64, jail: &str, lines: &[String]) {
+    if now < *next {
+        return;
+    }
+    *next = now + 86400.0;
+    for l in lines {
+        crate::flog!(WARNING, "filter", "[{jail}] {l}");
+    }
+}
+
 /// One line through the matcher and the time sanity rules (compat-spec 2.10).
 fn process_line(ctx: &FilterCtx, f: &mut FilterState, line: &str, in_operation: bool) {
     let t_now = now();
@@ -481,61 +494,64 @@ fn process_line(ctx: &FilterCtx, f: &mut FilterState, line: &str, in_operation: 
         return;
     }
     let Some(m) = f.matcher.as_mut() else { return };
-    let failures = m.process_line(line, t_now, &NoResolver);
+    // `<HOST>` names resolve through the jail's (process-wide) DNS cache.
+    let resolver = crate::server::ignore::dns::HostResolver {
+        dns: f.ignore.dns(),
+        now: t_now,
+    };
+    let failures = m.process_line(line, t_now, &resolver);
+    let no_date = m.report.no_date;
     let findtime = f.fm.findtime;
     for fail in failures {
         if !fail.is_failure() {
             continue;
         }
         let Some(id) = fail.id.clone() else { continue };
+        if no_date {
+            // fail2ban names the line's (empty) date text and the matched lines.
+            let lines = [
+                "Found a match but no valid date/time found for ''.".to_string(),
+                format!(
+                    "Match without a timestamp: {}",
+                    fail.data.matches.join("\n")
+                ),
+                "Please try setting a custom date pattern (see man page jail.conf(5)).".into(),
+            ];
+            warn_once(&mut f.warned_nodate, t_now, &ctx.name, &lines);
+        }
         let mut t = match fail.time {
             Some(t) => t,
             None if in_operation => t_now,
-            None => {
-                if !f.warned_nodate {
-                    f.warned_nodate = true;
-                    crate::flog!(
-                        WARNING,
-                        "filter",
-                        "Found a match but no valid date/time found for {:?}. Please try setting a custom date pattern (see man page jail.conf(5)). If format is complex, please file a detailed issue on https://github.com/fail2ban/fail2ban/issues in order to get support for this format.",
-                        line
-                    );
-                }
-                continue;
-            }
+            None => continue,
         };
         if !in_operation && t < t_now - findtime {
-            if !f.warned_old {
-                f.warned_old = true;
-                crate::flog!(
-                    WARNING,
-                    "filter",
-                    "[{}] Ignoring all log entries older than {}s; these are probably messages generated while fail2ban was not running.",
-                    ctx.name,
+            let lines = [
+                format!(
+                    "Ignoring all log entries older than {}s; these are probably messages generated while fail2ban was not running.",
                     f.fm.findtime
-                );
-            }
+                ),
+                format!("Please check a jail for a timing issue. Line with odd timestamp: {line}"),
+            ];
+            warn_once(&mut f.warned_old, t_now, &ctx.name, &lines);
             continue;
         }
-        if in_operation && (t - t_now).abs() > 60.0 {
-            if !f.warned_tz {
-                f.warned_tz = true;
-                let diff = t_now - t;
-                let kind = if diff > 60.0 && diff < 3300.0 {
-                    "latency"
-                } else {
-                    "timezone"
-                };
-                crate::flog!(
-                    WARNING,
-                    "filter",
-                    "[{}] Detected a log entry {} {} the current time in operation mode. This looks like a {} problem. Treating such entries as if they just happened.",
-                    ctx.name,
-                    bans::sec2str(diff.abs()),
-                    if diff > 0.0 { "before" } else { "after" },
-                    kind
-                );
-            }
+        // Whole seconds, as fail2ban's `int(date - now)`.
+        let delta = (t - t_now).trunc();
+        if in_operation && delta.abs() > 60.0 {
+            let kind = if (-3300.0..0.0).contains(&delta) {
+                "latency"
+            } else {
+                "timezone"
+            };
+            let lines = [
+                format!(
+                    "Detected a log entry {} {} the current time in operation mode. This looks like a {kind} problem. Treating such entries as if they just happened.",
+                    bans::sec2str(delta.abs()),
+                    if delta < 0.0 { "before" } else { "after" },
+                ),
+                format!("Please check a jail for a timing issue. Line with odd timestamp: {line}"),
+            ];
+            warn_once(&mut f.warned_tz, t_now, &ctx.name, &lines);
             t = t_now;
         }
         if t > t_now {

@@ -19,6 +19,8 @@ pub struct Opts {
     pub out: Option<String>,
     pub verbose: u32,
     pub verbose_date: bool,
+    /// `-D`: debuggex.com links after each listed line.
+    pub debuggex: bool,
     pub check_all: bool,
     pub print_all_matched: bool,
     pub print_all_missed: bool,
@@ -210,6 +212,7 @@ fn usage_error(prog: &str, msg: &str) -> Parsed {
 
 /// optparse-like parsing: options anywhere, `--opt=v`, `-ov`, `--` ends options.
 pub fn parse_args(prog: &str, args: &[String]) -> Parsed {
+    let mut args = args.to_vec();
     let mut o = Opts {
         check_all: true,
         ..Opts::default()
@@ -217,7 +220,7 @@ pub fn parse_args(prog: &str, args: &[String]) -> Parsed {
     let mut i = 0;
     let mut only_pos = false;
     while i < args.len() {
-        let a = &args[i];
+        let a = args[i].clone();
         i += 1;
         if only_pos || a == "-" || !a.starts_with('-') {
             o.args.push(a.clone());
@@ -234,6 +237,10 @@ pub fn parse_args(prog: &str, args: &[String]) -> Parsed {
             }
         } else if a.len() > 2 && a.is_char_boundary(2) && takes_value(&a[..2]) {
             (a[..2].to_string(), Some(a[2..].to_string()))
+        } else if a.len() > 2 && a.is_char_boundary(2) {
+            // Clustered flags (`-vv`, `-vD`): the first now, the rest as the next word.
+            args.insert(i, format!("-{}", &a[2..]));
+            (a[..2].to_string(), None)
         } else {
             (a.clone(), None)
         };
@@ -288,9 +295,10 @@ pub fn parse_args(prog: &str, args: &[String]) -> Parsed {
             "--print-all-ignored" => o.print_all_ignored = true,
             "--print-no-missed" => o.print_no_missed = true,
             "--print-no-ignored" => o.print_no_ignored = true,
+            "-D" | "--debuggex" => o.debuggex = true,
             // Accepted for compatibility; they only change diagnostics gaol does not print.
-            "-m" | "--journalmatch" | "-l" | "--log-level" | "-D" | "--debuggex" | "-t"
-            | "--log-traceback" | "--full-traceback" => {}
+            "-m" | "--journalmatch" | "-l" | "--log-level" | "-t" | "--log-traceback"
+            | "--full-traceback" => {}
             _ => return usage_error(prog, &format!("no such option: {name}")),
         }
     }

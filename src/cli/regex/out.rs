@@ -60,22 +60,30 @@ fn row(f: &Failure, int_time: bool) -> String {
         }
         first = false;
     };
-    for (k, v) in &f.data.fields.0 {
-        sep(&mut s);
-        write_py_str_repr(k, &mut s);
-        s.push_str(": ");
-        v.write_repr(&mut s);
-    }
-    if !f.data.users.is_empty() {
-        sep(&mut s);
-        s.push_str("'users': {");
-        for (i, u) in f.data.users.iter().enumerate() {
-            if i > 0 {
-                s.push_str(", ");
+    // `users` keeps the dict place it was added at (fail2ban's insertion order).
+    let users_at = if f.data.users.is_empty() {
+        usize::MAX
+    } else {
+        f.data.users_at.min(f.data.fields.0.len())
+    };
+    for i in 0..=f.data.fields.0.len() {
+        if i == users_at {
+            sep(&mut s);
+            s.push_str("'users': {");
+            for (j, u) in f.data.users.iter().enumerate() {
+                if j > 0 {
+                    s.push_str(", ");
+                }
+                write_py_str_repr(u, &mut s);
             }
-            write_py_str_repr(u, &mut s);
+            s.push('}');
         }
-        s.push('}');
+        if let Some((k, v)) = f.data.fields.0.get(i) {
+            sep(&mut s);
+            write_py_str_repr(k, &mut s);
+            s.push_str(": ");
+            v.write_repr(&mut s);
+        }
     }
     if let Some(ip) = &f.data.ip {
         sep(&mut s);

@@ -22,6 +22,8 @@ pub struct PrefProbe {
     verbose: bool,
     limit: usize,
     groups: Vec<String>,
+    /// The filter's buffer size.
+    maxlines: usize,
 }
 
 impl PrefProbe {
@@ -40,24 +42,29 @@ impl PrefProbe {
             verbose,
             limit,
             groups: Vec::new(),
+            maxlines: spec.maxlines.max(1),
         })
     }
 
-    /// Counts `line` when the prefregex matches the buffer it ends (`prev`: the lines
-    /// still buffered before it, multi-line mode) unless an ignoreregex dropped it.
-    pub fn add(&mut self, prev: &[&str], line: &str, now: f64, ignored: bool) {
+    /// Counts `line` when the prefregex matches the buffer it ends: `prev` are the
+    /// matcher's buffered lines before it (multi-line mode, dates already cut), of which
+    /// the last `maxlines - 1` stay. Nothing counts when an ignoreregex dropped the line.
+    pub fn add(&mut self, prev: &[String], line: &str, now: f64, ignored: bool) {
         let mut text = String::new();
-        for l in prev.iter().chain([&line]) {
-            // Dates are cut out as the matcher does (the probe's own detector).
-            match self.dates.match_time(l, now).map(|d| d.span) {
-                Some((s, e)) => {
-                    text.push_str(&l[..s]);
-                    text.push_str(&l[e..]);
-                }
-                None => text.push_str(l),
-            }
+        let keep = self.maxlines.saturating_sub(1);
+        for l in &prev[prev.len().saturating_sub(keep)..] {
+            text.push_str(l);
             text.push('\n');
         }
+        // The new line's date is cut as the matcher does (the probe's own detector).
+        match self.dates.match_time(line, now).map(|d| d.span) {
+            Some((s, e)) => {
+                text.push_str(&line[..s]);
+                text.push_str(&line[e..]);
+            }
+            None => text.push_str(line),
+        }
+        text.push('\n');
         if ignored {
             return;
         }
@@ -194,11 +201,6 @@ impl Stats {
     }
 
     /// The lines of the multi-line buffer that stay when the next line comes in.
-    pub fn buffered(&self) -> Vec<&str> {
-        let skip = (self.buffer_size > 1 && self.window.len() >= self.buffer_size) as usize;
-        self.window.iter().skip(skip).map(String::as_str).collect()
-    }
-
     /// Multi-line mode: earlier buffered lines a match consumed count as matched now
     /// (they were counted missed when they came in). The buffer is mirrored from the
     /// matched lines the failures carry.
@@ -281,16 +283,21 @@ impl Stats {
         ));
         w.line(&format!("[processed in {elapsed:.2} sec]"));
         w.line("");
+        // `-D`: each listed line once per regex of its kind, with a debuggex.com link.
+        let dbg = |regexes| Debuggex::new(o, spec, regexes);
         if o.print_all_matched {
-            self.lines(w, "Matched", self.matched, &self.matched_lines, true);
+            let d = dbg(&spec.failregex);
+            self.lines(w, "Matched", self.matched, &self.matched_lines, true, d);
         }
         if !o.print_no_ignored {
             let all = o.print_all_ignored;
-            self.lines(w, "Ignored", self.ignored, &self.ignored_lines, all);
+            let d = dbg(&spec.ignoreregex);
+            self.lines(w, "Ignored", self.ignored, &self.ignored_lines, all, d);
         }
         if !o.print_no_missed {
             let all = o.print_all_missed;
-            self.lines(w, "Missed", self.missed, &self.missed_lines, all);
+            let d = dbg(&spec.failregex);
+            self.lines(w, "Missed", self.missed, &self.missed_lines, all, d);
         }
     }
 
@@ -323,13 +330,27 @@ impl Stats {
     }
 
     /// A line list, or the "too many" note when it reached the threshold.
-    fn lines(&self, w: &mut Out, kind: &str, count: i64, l: &[String], all: bool) {
+    fn lines(
+        &self,
+        w: &mut Out,
+        kind: &str,
+        count: i64,
+        l: &[String],
+        all: bool,
+        dbg: Option<Debuggex<'_>>,
+    ) {
         if count == 0 {
             return;
         }
         let header = format!("{kind} line(s):");
         if all || count < self.limit {
-            let items: Vec<String> = l.iter().map(|s| s.trim_end().to_string()).collect();
+            let items: Vec<String> = match dbg {
+                Some(d) => l
+                    .iter()
+                    .flat_map(|line| d.regexes.iter().map(move |r| d.item(line, r)))
+                    .collect(),
+                None => l.iter().map(|s| s.trim_end().to_string()).collect(),
+            };
             list(w, &items, Some(&header));
         } else {
             w.line(&format!(
@@ -338,6 +359,55 @@ impl Stats {
             ));
         }
     }
+}
+
+/// `-D/--debuggex`: the regexes a line list is paired with, and how they are expanded.
+#[derive(Clone, Copy)]
+struct Debuggex<'a> {
+    regexes: &'a [String],
+    multiline: bool,
+    host_with_dns: bool,
+}
+
+impl<'a> Debuggex<'a> {
+    fn new(o: &Opts, spec: &MatcherSpec, regexes: &'a [String]) -> Option<Self> {
+        o.debuggex.then_some(Debuggex {
+            regexes,
+            multiline: spec.maxlines > 1,
+            host_with_dns: o.usedns.as_deref() != Some("no"),
+        })
+    }
+
+    /// `<line> | <regex> |  <url>` for the debuggex.com page testing `regex` (tags
+    /// expanded as the filter would) on `line` with Python's flavour.
+    fn item(&self, line: &str, regex: &str) -> String {
+        let re = crate::filter::template::expand_tags(regex, self.host_with_dns);
+        let mut url = format!(
+            "https://www.debuggex.com/?re={}&str={}&flavor=python",
+            quote_plus(&re),
+            quote_plus(line)
+        );
+        if self.multiline {
+            url.push_str("&flags=m");
+        }
+        format!("{line} | {regex} |  {url}").trim_end().to_string()
+    }
+}
+
+/// Python's `urllib.parse.quote_plus`: UTF-8 bytes, space as `+`, all but
+/// `A-Za-z0-9_.-~` as `%XX`.
+fn quote_plus(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() * 3);
+    for b in s.bytes() {
+        match b {
+            b' ' => out.push('+'),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'_' | b'.' | b'-' | b'~' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
 }
 
 /// A hit's time as fail2ban's `-v` list shows it (local time; none: the clock).

@@ -82,6 +82,9 @@ fn truthy(v: Option<&Value>) -> bool {
 fn update_users(data: &mut FailData, user: Option<String>) -> Option<usize> {
     match user.filter(|u| !u.is_empty()) {
         Some(u) => {
+            if data.users.is_empty() {
+                data.users_at = data.fields.0.len();
+            }
             if !data.users.contains(&u) {
                 data.users.push(u);
             }
@@ -90,6 +93,15 @@ fn update_users(data: &mut FailData, user: Option<String>) -> Option<usize> {
         None if data.users.is_empty() => None,
         None => Some(data.users.len()),
     }
+}
+
+/// Removes a field (dict `pop`), keeping `users` in its dict place.
+fn pop_field(data: &mut FailData, name: &str) -> Option<Value> {
+    let i = data.fields.0.iter().position(|(k, _)| k == name)?;
+    if i < data.users_at {
+        data.users_at -= 1;
+    }
+    Some(data.fields.0.remove(i).1)
 }
 
 const NOFAIL: u8 = 1;
@@ -126,10 +138,10 @@ pub fn merge_failure(
     let mut fail = match cache.take(mlfid, now) {
         Some((i, mut cached)) => {
             users = update_users(&mut cached, user);
-            if truthy(cached.fields.remove("nofail").as_ref()) {
+            if truthy(pop_field(&mut cached, "nofail").as_ref()) {
                 flags |= WAS_NOFAIL;
             }
-            if truthy(cached.fields.remove("mlfgained").as_ref()) {
+            if truthy(pop_field(&mut cached, "mlfgained").as_ref()) {
                 flags |= WAS_NOFAIL;
             }
             if flags & GAINED != 0 {
@@ -165,8 +177,8 @@ pub fn merge_failure(
     };
     let pending = std::mem::take(&mut fail.pending);
     if pending || users.is_some_and(|n| n > 1) {
-        fail.fields.remove("nofail");
-        fail.fields.remove("mlfgained");
+        pop_field(&mut fail, "nofail");
+        pop_field(&mut fail, "mlfgained");
         flags &= !(GAINED | NOFAIL);
     }
     if flags & NOFAIL == 0 {

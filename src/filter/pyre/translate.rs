@@ -133,6 +133,14 @@ struct Translator {
     reasons: Vec<FancyReason>,
     scope: Scope,
     stack: Vec<Scope>,
+    /// Where each open group began (Python names it in "missing )").
+    opens: Vec<usize>,
+    /// Start of the group being parsed (recorded by `open_as`).
+    group_at: usize,
+    /// What a quantifier here would repeat (Python's checks).
+    last: Last,
+    /// A top-level `|` was seen (global flags only lead the first branch).
+    top_bar: bool,
     global: String,
     global_m: bool,
 }
@@ -159,6 +167,10 @@ impl Translator {
             reasons: Vec::new(),
             scope: Scope { multiline },
             stack: Vec::new(),
+            opens: Vec::new(),
+            group_at: 0,
+            last: Last::Empty,
+            top_bar: false,
             global: String::new(),
             global_m: false,
         };
@@ -237,14 +249,24 @@ impl Translator {
     fn body(&mut self) -> Result<(), TranslateError> {
         while let Some(c) = self.peek(0) {
             match c {
-                '\\' => self.escape()?,
-                '[' => self.class()?,
-                '(' => self.group()?,
+                '\\' => {
+                    let pos = self.i;
+                    self.escape()?;
+                    let at = matches!(self.chars.get(pos + 1), Some('A' | 'Z' | 'b' | 'B'));
+                    self.last = if at { Last::At } else { Last::Atom };
+                }
+                '[' => {
+                    self.class()?;
+                    self.last = Last::Atom;
+                }
+                '(' => self.group_item()?,
                 ')' => {
                     match self.stack.pop() {
                         Some(s) => self.scope = s,
                         None => return err(self.i, "unbalanced parenthesis"),
                     }
+                    self.opens.pop();
+                    self.last = Last::Atom;
                     match self.rclose.pop().unwrap_or(RClose::Normal) {
                         RClose::Normal => self.emit(")"),
                         RClose::Cond => self.emit_split(")", "|)"),
@@ -266,14 +288,17 @@ impl Translator {
                         self.has_exact = true;
                     }
                     self.i += 1;
+                    self.last = Last::At;
                 }
                 '{' => self.brace()?,
                 '}' => {
                     self.rule(Rule::LiteralBrace);
                     self.emit(r"\}");
                     self.i += 1;
+                    self.last = Last::Atom;
                 }
                 '*' | '+' | '?' => {
+                    self.repeatable(self.i)?;
                     self.emit(&c.to_string());
                     self.i += 1;
                     self.quant_suffix();
@@ -281,11 +306,57 @@ impl Translator {
                 _ => {
                     self.emit(&c.to_string());
                     self.i += 1;
+                    self.last = match c {
+                        '^' => Last::At,
+                        '|' => {
+                            self.top_bar |= self.stack.is_empty();
+                            Last::Empty
+                        }
+                        _ => Last::Atom,
+                    };
                 }
             }
         }
-        if !self.stack.is_empty() {
-            return err(self.chars.len(), "missing ), unterminated subpattern");
+        if let Some(&open) = self.opens.last() {
+            return err(open, "missing ), unterminated subpattern");
+        }
+        Ok(())
+    }
+
+    /// A quantifier at `pos` needs something repeatable before it, as Python checks.
+    fn repeatable(&mut self, pos: usize) -> Result<(), TranslateError> {
+        match self.last {
+            Last::Empty | Last::At => err(pos, "nothing to repeat"),
+            Last::Repeat => err(pos, "multiple repeat"),
+            Last::Atom => {
+                self.last = Last::Repeat;
+                Ok(())
+            }
+        }
+    }
+
+    /// A `(`: a group opens (nothing to repeat yet), or a whole item was read (a
+    /// back-reference, a rewritten fragment), or nothing was (a comment, global flags).
+    fn group_item(&mut self) -> Result<(), TranslateError> {
+        let pos = self.i;
+        let depth = self.stack.len();
+        self.group_at = pos;
+        self.group()?;
+        if self.stack.len() > depth {
+            self.last = Last::Empty;
+            return Ok(());
+        }
+        let kind = (self.chars.get(pos + 1), self.chars.get(pos + 2));
+        match kind {
+            (Some('?'), Some('#')) => {}
+            (Some('?'), Some(c)) if !"P(=!<>:".contains(*c) => {
+                // Python 3.11 accepts global flags only at the very start of the pattern.
+                let first = depth == 0 && !self.top_bar && self.last == Last::Empty;
+                if !first {
+                    return err(pos, "global flags not at the start of the expression");
+                }
+            }
+            _ => self.last = Last::Atom,
         }
         Ok(())
     }
@@ -331,14 +402,17 @@ impl Translator {
             self.i = start + 1;
             self.rule(Rule::LiteralBrace);
             self.emit(r"\{");
+            self.last = Last::Atom;
             return Ok(());
         }
         self.i += 1;
         if let (Ok(l), Ok(h)) = (lo.parse::<u32>(), hi.parse::<u32>())
             && h < l
         {
-            return err(start, "min repeat greater than max repeat");
+            // Python names the character after the `{`.
+            return err(start + 1, "min repeat greater than max repeat");
         }
+        self.repeatable(start)?;
         if lo.is_empty() {
             self.rule(Rule::OpenMinRepeat);
         }
@@ -625,6 +699,7 @@ impl Translator {
     /// Opens a group whose superset form differs (see [`RClose`]).
     fn open_as(&mut self, text: &str, scope: Scope, close: RClose) {
         self.stack.push(self.scope);
+        self.opens.push(self.group_at);
         self.scope = scope;
         match close {
             RClose::Normal => self.emit(text),
@@ -792,6 +867,16 @@ enum RClose {
     Normal,
     Suppress,
     Cond,
+}
+
+/// What precedes a quantifier: nothing (pattern, branch or group start), an anchor,
+/// a quantifier, or an atom that can repeat.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Last {
+    Empty,
+    At,
+    Repeat,
+    Atom,
 }
 
 enum Item {

@@ -230,6 +230,45 @@ pub fn contains(dns: &DnsCache, net: &IpAddr, ip: &IpAddr, now: f64) -> bool {
     ip.is_in_net(net)
 }
 
+/// The filter's resolver for a `<HOST>` that matched a name (fail2ban's `textToIp`):
+/// with `usedns` yes or warn the name goes through the shared cache; `warn` also logs
+/// what the lookup found, each time. Other modes never look anything up.
+pub struct HostResolver<'a> {
+    pub dns: &'a DnsCache,
+    pub now: f64,
+}
+
+impl crate::filter::matcher::Resolver for HostResolver<'_> {
+    fn resolve(&self, host: &str, use_dns: crate::filter::addr::UseDns) -> Vec<IpAddr> {
+        use crate::filter::addr::UseDns;
+        if !matches!(use_dns, UseDns::Yes | UseDns::Warn) {
+            return Vec::new();
+        }
+        let ips = self.dns.dns_to_ip(host, self.now);
+        if use_dns == UseDns::Warn && !ips.is_empty() {
+            emit(
+                LogLevel::WARNING,
+                "fail2ban.ipdns",
+                &format!("Determined IP using DNS Lookup: {host} = {}", py_set(&ips)),
+            );
+        }
+        ips
+    }
+}
+
+/// Python's repr of a set of addresses: `{'192.0.2.1', '::1'}`.
+fn py_set(ips: &[IpAddr]) -> String {
+    let items: Vec<String> = ips
+        .iter()
+        .map(|ip| {
+            let mut s = String::new();
+            crate::stream::write_py_str_repr(&ip.ntoa(), &mut s);
+            s
+        })
+        .collect();
+    format!("{{{}}}", items.join(", "))
+}
+
 impl std::fmt::Debug for DnsCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("DnsCache")
@@ -249,5 +288,29 @@ mod tests {
         let dns = DnsCache::new(Box::new(SystemResolver));
         assert!(dns.self_ips(0.0).iter().any(|ip| ip.ntoa() == "127.0.0.1"));
         assert!(dns.dns_to_ip("name.invalid", 0.0).is_empty());
+    }
+
+    /// A `<HOST>` name resolves through the cache with usedns yes/warn (`warn` logs the
+    /// lookup), never with no/raw; an unknown name gives no address.
+    #[test]
+    fn host_resolver_follows_usedns() {
+        use crate::filter::addr::UseDns;
+        use crate::filter::matcher::Resolver;
+        let dns = DnsCache::new(Box::new(SystemResolver));
+        let r = HostResolver {
+            dns: &dns,
+            now: 0.0,
+        };
+        for mode in [UseDns::Yes, UseDns::Warn] {
+            let ips = r.resolve("localhost", mode);
+            assert!(ips.iter().any(|ip| ip.ntoa() == "127.0.0.1"), "{ips:?}");
+        }
+        assert!(r.resolve("localhost", UseDns::No).is_empty());
+        assert!(r.resolve("localhost", UseDns::Raw).is_empty());
+        assert!(r.resolve("name.invalid", UseDns::Yes).is_empty());
+        assert_eq!(
+            py_set(&[IpAddr::parse("127.0.0.1").unwrap()]),
+            "{'127.0.0.1'}"
+        );
     }
 }

@@ -119,7 +119,7 @@ fn python_space_class() {
 fn global_flags_hoisted() {
     let t = translate(r"(?iu)abc", false, false).unwrap();
     assert_eq!(t.linear.as_deref(), Some("(?i)abc"));
-    assert_eq!(found(r"x(?i)abc", "XABC"), Some((0, 4)));
+    assert_eq!(found(r"(?i)(?#c)(?m)abc", "XABC"), Some((1, 4)));
     assert_eq!(found(r"(?i:a)b", "AB"), None);
 }
 
@@ -177,4 +177,46 @@ fn errors_name_the_offending_part() {
     assert!(compile("(a", Flags::default()).is_err());
     assert!(compile("a)", Flags::default()).is_err());
     assert!(compile("[a", Flags::default()).is_err());
+}
+
+/// Positions and messages as Python 3.11 `re.compile` reports them.
+#[test]
+fn errors_at_python_positions() {
+    for (p, want) in [
+        (
+            "^Failed (",
+            "missing ), unterminated subpattern at position 8",
+        ),
+        ("a(b(c", "missing ), unterminated subpattern at position 3"),
+        (
+            "(?P<x>a",
+            "missing ), unterminated subpattern at position 0",
+        ),
+        ("a{2,1}", "min repeat greater than max repeat at position 2"),
+        ("a*?+", "multiple repeat at position 3"),
+        ("a{1}{2}", "multiple repeat at position 4"),
+        ("(?:a)**", "multiple repeat at position 6"),
+        ("*?+", "nothing to repeat at position 0"),
+        ("a|*", "nothing to repeat at position 2"),
+        ("(*)", "nothing to repeat at position 1"),
+        ("^*", "nothing to repeat at position 1"),
+        (r"\b+", "nothing to repeat at position 2"),
+        ("(?i)*", "nothing to repeat at position 4"),
+        (
+            "a(?i)b",
+            "global flags not at the start of the expression at position 1",
+        ),
+        (
+            "a|(?i)b",
+            "global flags not at the start of the expression at position 2",
+        ),
+    ] {
+        let e = translate(p, false, false).unwrap_err();
+        assert_eq!(e.to_string(), want, "{p}");
+    }
+    for ok in [
+        "a(?#c)*", "a|(?:)*", "x{}*", "a{,}", "a*+", "(?=a)b*", "[*]+", r"\**",
+    ] {
+        assert!(translate(ok, false, false).is_ok(), "{ok}");
+    }
 }
