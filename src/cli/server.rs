@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::config::{self, Source, StreamOptions};
 use crate::control::pickle::ExcReply;
@@ -291,14 +291,8 @@ fn run(a: &Args, commands: Option<Vec<crate::stream::Command>>) -> i32 {
             }
         }
     }
-    // Serve until `stop` or a signal; purge the database hourly.
-    let mut last_purge = Instant::now();
-    while !server.wait_quit(Duration::from_millis(500)) {
-        if last_purge.elapsed() >= Duration::from_secs(3600) {
-            server.purge_db();
-            last_purge = Instant::now();
-        }
-    }
+    // Serve until `stop` or a signal (the server purges its database itself).
+    while !server.wait_quit(Duration::from_secs(3600)) {}
     finish(&server, socket, &pidfile);
     if let Some(h) = signals {
         h.close();
