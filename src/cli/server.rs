@@ -140,6 +140,7 @@ pub fn main(prog: &str, args: Vec<String>) -> i32 {
     unsafe {
         libc::umask(0o077);
     }
+    let pre = early_socket(&a);
     let (src, basedir): (Box<dyn Source>, String) = match &a.conf {
         Some(c) => (Box::new(config::FsSource), c.clone()),
         None => config::default_source(),
@@ -155,6 +156,7 @@ pub fn main(prog: &str, args: Vec<String>) -> i32 {
         Ok(r) => r,
         Err(e) => {
             println!("ERROR: {}", e.0.message);
+            drop_early(pre);
             return 255;
         }
     };
@@ -186,13 +188,59 @@ pub fn main(prog: &str, args: Vec<String>) -> i32 {
             Some(c) if stream.ok => Some(c),
             _ => {
                 eprintln!("ERROR: Failed during configuration");
+                drop_early(pre);
                 return 255;
             }
         }
     } else {
         None
     };
-    run(&a, commands)
+    run(&a, commands, pre)
+}
+
+/// The server, its control socket and signal handling, started before the
+/// configuration is read.
+struct Early {
+    server: Arc<Server>,
+    socket: SocketServer,
+    signals: Option<signal_hook::iterator::Handle>,
+}
+
+/// In the foreground with the socket path on the command line (`-f -s SOCK start`),
+/// binds the socket before reading the configuration, so `ping` is answered while it
+/// is read (fail2ban answers once the configuration is read; the stream itself still
+/// runs only after it). Only when the path is free: a stale socket takes the usual
+/// route, whose warnings must reach the configured log target. `None` otherwise (then
+/// everything starts in fail2ban's order).
+fn early_socket(a: &Args) -> Option<Early> {
+    let sock = a.socket.as_deref()?;
+    if a.background || a.asynchronous || Path::new(sock).exists() {
+        return None;
+    }
+    let server = Arc::new(Server::new());
+    let socket = SocketServer::start(
+        Path::new(sock),
+        false,
+        Arc::new(ServerHandle(server.clone())),
+    )
+    .ok()?;
+    // A TERM while the configuration is read must still remove the socket.
+    let signals = install_signals(&server);
+    Some(Early {
+        server,
+        socket,
+        signals,
+    })
+}
+
+/// Undoes [`early_socket`] when the configuration fails.
+fn drop_early(early: Option<Early>) {
+    if let Some(e) = early {
+        e.socket.stop();
+        if let Some(h) = e.signals {
+            h.close();
+        }
+    }
 }
 
 /// Double fork into the background (setsid, `/` as cwd, stdio on /dev/null).
@@ -225,8 +273,11 @@ fn daemonize() -> bool {
     true
 }
 
-fn run(a: &Args, commands: Option<Vec<crate::stream::Command>>) -> i32 {
-    let server = Arc::new(Server::new());
+fn run(a: &Args, commands: Option<Vec<crate::stream::Command>>, early: Option<Early>) -> i32 {
+    let (server, mut pre_socket, pre_signals) = match early {
+        Some(e) => (e.server, Some(e.socket), Some(e.signals)),
+        None => (Arc::new(Server::new()), None, None),
+    };
     // Logging first, so every later step is in the log.
     let mut setup = vec![];
     if let Some(l) = &a.loglevel {
@@ -257,14 +308,21 @@ fn run(a: &Args, commands: Option<Vec<crate::stream::Command>>) -> i32 {
         "Starting Fail2ban v{}",
         config::FAIL2BAN_VERSION
     );
-    let signals = install_signals(&server);
+    let signals = match pre_signals {
+        Some(h) => h,
+        None => install_signals(&server),
+    };
     let pidfile = PathBuf::from(a.pidfile.as_deref().unwrap_or(DEFAULT_PIDFILE));
     if let Err(e) = write_pid(&pidfile) {
         crate::flog!(ERROR, "server", "Unable to save pidfile: {e}");
     }
     crate::flog!(INFO, "observer", "Observer start...");
     let sock = PathBuf::from(a.socket.as_deref().unwrap_or(DEFAULT_SOCKET));
-    let socket = match SocketServer::start(&sock, a.force, Arc::new(ServerHandle(server.clone()))) {
+    let started = match pre_socket.take() {
+        Some(s) => Ok(s),
+        None => SocketServer::start(&sock, a.force, Arc::new(ServerHandle(server.clone()))),
+    };
+    let socket = match started {
         Ok(s) => Some(s),
         Err(e) => {
             crate::flog!(ERROR, "server", "Could not start server: {e}");
@@ -274,7 +332,8 @@ fn run(a: &Args, commands: Option<Vec<crate::stream::Command>>) -> i32 {
         }
     };
     let mut code = 0;
-    if let Some(cmds) = commands {
+    // A `stop` or signal that came while the configuration was read wins.
+    if let Some(cmds) = commands.filter(|_| !server.wait_quit(Duration::ZERO)) {
         let list = cmds
             .iter()
             .map(|c| Value::List(c.to_values()))
