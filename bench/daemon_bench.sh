@@ -6,6 +6,8 @@
 #   bench/daemon_bench.sh                      # default: pyinotify; startup,latency,ingest,flood
 #   TESTS=startup JAILS=1,10,50 bench/daemon_bench.sh
 #   BACKENDS=polling,pyinotify INGEST=200000 FLOOD_IPS=100000 bench/daemon_bench.sh
+#   TESTS=restore RESTORE_BANS=20000 bench/daemon_bench.sh   # bench/restore_bench.py:
+#       start on a fail2ban-written DB of N active bans, time until all were re-banned
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SHARED=${SHARED:-$ROOT/../shared}
@@ -31,6 +33,18 @@ run() { # name server client
         --latency-trials "$TRIALS" >"$WORK/$1.out" 2>"$WORK/$1.err" ||
         { echo "$1 run failed, see $WORK/$1.err" >&2; exit 1; }
 }
+restore() { # name server client
+    python3 "$ROOT/bench/restore_bench.py" --server "$2" --client "$3" \
+        --workdir "$WORK/restore-$1" --bans "${RESTORE_BANS:-20000}" \
+        --out "$WORK/restore-$1.json" 2>"$WORK/restore-$1.err" ||
+        { echo "restore $1 failed, see $WORK/restore-$1.err" >&2; exit 1; }
+}
+case ",$TESTS," in *,restore,*)
+    restore fail2ban "$(command -v fail2ban-server)" "$(command -v fail2ban-client)"
+    restore gaol "$WORK/bin/fail2ban-server" "$WORK/bin/fail2ban-client"
+    TESTS=$(echo ",$TESTS," | sed 's/,restore,/,/; s/^,//; s/,$//')
+    [ -n "$TESTS" ] || exit 0 ;;
+esac
 run fail2ban "$(command -v fail2ban-server)" "$(command -v fail2ban-client)"
 run gaol "$WORK/bin/fail2ban-server" "$WORK/bin/fail2ban-client"
 python3 "$ROOT/bench/daemon_ratios.py" "$WORK/fail2ban.json" "$WORK/gaol.json"

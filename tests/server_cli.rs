@@ -168,3 +168,74 @@ fn stream_error_stops_foreground_server_with_255() {
     assert!(!dir.join("run/f2b.sock").exists());
     assert!(!dir.join("run/f2b.pid").exists());
 }
+
+/// Runs `gaol server -f -s SOCK -c DIR start` (the socket bound before the configuration
+/// is read) until it exits or `secs` pass.
+fn run_with_socket(dir: &Path, sock: &Path, secs: u64, on_ready: impl FnOnce()) -> i32 {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gaol"))
+        .args(["server", "-f", "-s"])
+        .arg(sock)
+        .arg("-c")
+        .arg(dir.join("conf"))
+        .arg("start")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut on_ready = Some(on_ready);
+    let end = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s.code().unwrap_or(-1);
+        }
+        let started = log_messages(&dir.join("f2b.log"))
+            .iter()
+            .any(|m| m.ends_with("Jail 'test' started"));
+        if started && let Some(f) = on_ready.take() {
+            assert!(sock.exists(), "socket bound at the -s path");
+            f();
+            // SAFETY: signalling our own child.
+            unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        }
+        if Instant::now() >= end {
+            let _ = child.kill();
+            panic!("server did not exit");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn socket_on_the_command_line_is_bound_early_and_cleaned_up() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let log = dir.join("test.log");
+    std::fs::write(&log, "").unwrap();
+    let sock = dir.join("early.sock");
+    // A good configuration: the jail starts, the stream ran, TERM stops it cleanly.
+    tree(dir, &log.display().to_string(), r"Failed for <HOST>");
+    let mut ready = false;
+    let code = run_with_socket(dir, &sock, 20, || ready = true);
+    assert!(ready, "jail never started");
+    assert_eq!(code, 0);
+    assert!(!sock.exists());
+    let out = std::fs::read_to_string(dir.join("out.txt")).unwrap();
+    assert_eq!(out, "start\nstop\n");
+
+    // A configuration with no usable jail: exit 255 before anything runs, and the
+    // early socket is gone again.
+    std::fs::write(
+        dir.join("conf/jail.conf"),
+        format!(
+            "[test]\nenabled = true\nfilter = nosuchfilter\nlogpath = {}\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    std::fs::remove_file(dir.join("out.txt")).unwrap();
+    std::fs::remove_file(dir.join("f2b.log")).unwrap();
+    let code = run_with_socket(dir, &sock, 20, || panic!("no jail may start"));
+    assert_eq!(code, 255);
+    assert!(!sock.exists(), "early socket left behind");
+    assert!(!dir.join("out.txt").exists());
+}

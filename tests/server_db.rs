@@ -25,8 +25,16 @@ fn restart_restores_bans() {
         "flushed on stop: {out:?}"
     );
     std::fs::write(&env.out, "").unwrap();
-    // A second server on the same DB restores both (restored = 1).
+    // A second server on the same DB restores both (restored = 1), through the jail's
+    // actions thread as fail2ban's queue does.
     let srv = env.start(true, &[]);
+    let ban_lines = || {
+        env.out_lines()
+            .into_iter()
+            .filter(|l| l.starts_with("ban "))
+            .count()
+    };
+    assert!(wait_for(5.0, || ban_lines() >= 2), "{:?}", env.out_lines());
     let out = env.out_lines();
     let mut bans: Vec<&String> = out.iter().filter(|l| l.starts_with("ban ")).collect();
     bans.sort();
@@ -42,6 +50,9 @@ fn restart_restores_bans() {
     srv.shutdown();
     std::fs::write(&env.out, "").unwrap();
     let srv = env.start(true, &[]);
+    assert!(wait_for(5.0, || ban_lines() >= 1));
+    // Give a wrongly restored second ban the time to show up.
+    std::thread::sleep(std::time::Duration::from_millis(200));
     let bans: Vec<String> = env
         .out_lines()
         .into_iter()

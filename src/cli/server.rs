@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::config::{self, Source, StreamOptions};
 use crate::control::pickle::ExcReply;
@@ -150,6 +150,7 @@ pub fn main(prog: &str, args: Vec<String>) -> i32 {
     unsafe {
         libc::umask(0o077);
     }
+    let pre = early_socket(&a);
     let (src, basedir): (Box<dyn Source>, String) = match &a.conf {
         Some(c) => (Box::new(config::FsSource), c.clone()),
         None => config::default_source(),
@@ -165,6 +166,7 @@ pub fn main(prog: &str, args: Vec<String>) -> i32 {
         Ok(r) => r,
         Err(e) => {
             println!("ERROR: {}", e.0.message);
+            drop_early(pre);
             return 255;
         }
     };
@@ -205,13 +207,59 @@ pub fn main(prog: &str, args: Vec<String>) -> i32 {
             Some(c) if stream.ok => Some(c),
             _ => {
                 eprintln!("ERROR: Failed during configuration");
+                drop_early(pre);
                 return 255;
             }
         }
     } else {
         None
     };
-    run(&a, commands, ready)
+    run(&a, commands, pre, ready)
+}
+
+/// The server, its control socket and signal handling, started before the
+/// configuration is read.
+struct Early {
+    server: Arc<Server>,
+    socket: SocketServer,
+    signals: Option<signal_hook::iterator::Handle>,
+}
+
+/// In the foreground with the socket path on the command line (`-f -s SOCK start`),
+/// binds the socket before reading the configuration, so `ping` is answered while it
+/// is read (fail2ban answers once the configuration is read; the stream itself still
+/// runs only after it). Only when the path is free: a stale socket takes the usual
+/// route, whose warnings must reach the configured log target. `None` otherwise (then
+/// everything starts in fail2ban's order).
+fn early_socket(a: &Args) -> Option<Early> {
+    let sock = a.socket.as_deref()?;
+    if a.background || a.asynchronous || Path::new(sock).exists() {
+        return None;
+    }
+    let server = Arc::new(Server::new());
+    let socket = SocketServer::start(
+        Path::new(sock),
+        false,
+        Arc::new(ServerHandle(server.clone())),
+    )
+    .ok()?;
+    // A TERM while the configuration is read must still remove the socket.
+    let signals = install_signals(&server);
+    Some(Early {
+        server,
+        socket,
+        signals,
+    })
+}
+
+/// Undoes [`early_socket`] when the configuration fails.
+fn drop_early(early: Option<Early>) {
+    if let Some(e) = early {
+        e.socket.stop();
+        if let Some(h) = e.signals {
+            h.close();
+        }
+    }
 }
 
 /// Double fork into the background (setsid, `/` as cwd, stdio on /dev/null); `None` on
@@ -316,8 +364,16 @@ fn wait_ready(fd: libc::c_int, timeout: Duration) -> bool {
     }
 }
 
-fn run(a: &Args, commands: Option<Vec<crate::stream::Command>>, ready: Option<Ready>) -> i32 {
-    let server = Arc::new(Server::new());
+fn run(
+    a: &Args,
+    commands: Option<Vec<crate::stream::Command>>,
+    early: Option<Early>,
+    ready: Option<Ready>,
+) -> i32 {
+    let (server, mut pre_socket, pre_signals) = match early {
+        Some(e) => (e.server, Some(e.socket), Some(e.signals)),
+        None => (Arc::new(Server::new()), None, None),
+    };
     // Logging first, so every later step is in the log.
     let mut setup = vec![];
     if let Some(l) = &a.loglevel {
@@ -348,14 +404,21 @@ fn run(a: &Args, commands: Option<Vec<crate::stream::Command>>, ready: Option<Re
         "Starting Fail2ban v{}",
         config::FAIL2BAN_VERSION
     );
-    let signals = install_signals(&server);
+    let signals = match pre_signals {
+        Some(h) => h,
+        None => install_signals(&server),
+    };
     let pidfile = PathBuf::from(a.pidfile.as_deref().unwrap_or(DEFAULT_PIDFILE));
     if let Err(e) = write_pid(&pidfile) {
         crate::flog!(ERROR, "server", "Unable to save pidfile: {e}");
     }
     crate::flog!(INFO, "observer", "Observer start...");
     let sock = PathBuf::from(a.socket.as_deref().unwrap_or(DEFAULT_SOCKET));
-    let socket = match SocketServer::start(&sock, a.force, Arc::new(ServerHandle(server.clone()))) {
+    let started = match pre_socket.take() {
+        Some(s) => Ok(s),
+        None => SocketServer::start(&sock, a.force, Arc::new(ServerHandle(server.clone()))),
+    };
+    let socket = match started {
         Ok(s) => Some(s),
         Err(e) => {
             crate::flog!(ERROR, "server", "Could not start server: {e}");
@@ -368,7 +431,8 @@ fn run(a: &Args, commands: Option<Vec<crate::stream::Command>>, ready: Option<Re
         }
     };
     let mut code = 0;
-    if let Some(cmds) = commands {
+    // A `stop` or signal that came while the configuration was read wins.
+    if let Some(cmds) = commands.filter(|_| !server.wait_quit(Duration::ZERO)) {
         let list = cmds
             .iter()
             .map(|c| Value::List(c.to_values()))
@@ -388,14 +452,8 @@ fn run(a: &Args, commands: Option<Vec<crate::stream::Command>>, ready: Option<Re
     if let Some(r) = ready {
         r.send(code == 0);
     }
-    // Serve until `stop` or a signal; purge the database hourly.
-    let mut last_purge = Instant::now();
-    while !server.wait_quit(Duration::from_millis(500)) {
-        if last_purge.elapsed() >= Duration::from_secs(3600) {
-            server.purge_db();
-            last_purge = Instant::now();
-        }
-    }
+    // Serve until `stop` or a signal (the server purges its database itself).
+    while !server.wait_quit(Duration::from_secs(3600)) {}
     finish(&server, socket, &pidfile);
     if let Some(h) = signals {
         h.close();

@@ -21,6 +21,8 @@ pub struct State {
     /// and until started; those still listed at the end are removed.
     pub reloading: std::collections::HashMap<String, bool>,
     pub db: Option<Arc<Database>>,
+    /// Dropping it ends the database's hourly purge thread (see [`purge_timer`]).
+    pub purge_stop: Option<crossbeam_channel::Sender<()>>,
     pub dbfile: Option<String>,
     pub dbpurgeage: i64,
     pub dbmaxmatches: i64,
@@ -62,6 +64,7 @@ impl Server {
                 jails: Vec::new(),
                 reloading: std::collections::HashMap::new(),
                 db: None,
+                purge_stop: None,
                 dbfile: None,
                 dbpurgeage: 86400,
                 dbmaxmatches: 10,
@@ -120,6 +123,7 @@ impl Server {
             j.join();
         }
         st.jails.clear();
+        st.purge_stop = None;
         if st.db.take().is_some() {
             crate::flog!(INFO, "database", "Connection to database closed.");
         }
@@ -217,6 +221,7 @@ impl Server {
             return Err(exc("Cannot change database when there are jails present"));
         }
         st.db = None;
+        st.purge_stop = None;
         if file.eq_ignore_ascii_case("none") || file.is_empty() {
             st.dbfile = None;
             return Ok(());
@@ -241,7 +246,9 @@ impl Server {
         if let Err(e) = db.del_all_jails() {
             crate::flog!(ERROR, "database", "{e}");
         }
-        st.db = Some(Arc::new(db));
+        let db = Arc::new(db);
+        st.purge_stop = purge_timer(&db, PURGE_EVERY);
+        st.db = Some(db);
         st.dbfile = Some(file.to_string());
         Ok(())
     }
@@ -252,14 +259,90 @@ impl Server {
         st.logtarget = target.to_string();
         Ok(())
     }
+}
 
-    /// Runs the hourly DB purge (called by the front end's timer).
-    pub fn purge_db(&self) {
-        let db = lock(&self.state).db.clone();
-        if let Some(db) = db
-            && let Err(e) = db.purge(crate::server::jail::now() as i64)
-        {
-            crate::flog!(ERROR, "database", "{e}");
+/// How often the database drops old bans (fail2ban's observer timer: one hour).
+const PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Starts the thread that purges `db` every `every` (as fail2ban's observer does once a
+/// database is set), whoever runs the server. It holds the database only weakly and
+/// ends as soon as the returned sender is dropped (database changed or closed).
+fn purge_timer(
+    db: &Arc<Database>,
+    every: std::time::Duration,
+) -> Option<crossbeam_channel::Sender<()>> {
+    let (tx, rx) = crossbeam_channel::bounded::<()>(0);
+    let weak = Arc::downgrade(db);
+    let spawned = std::thread::Builder::new()
+        .name("f2b/dbpurge".into())
+        .spawn(move || {
+            while let Err(crossbeam_channel::RecvTimeoutError::Timeout) = rx.recv_timeout(every) {
+                let Some(db) = weak.upgrade() else { break };
+                if let Err(e) = db.purge(crate::server::jail::now() as i64) {
+                    crate::flog!(ERROR, "database", "{e}");
+                }
+            }
+        });
+    match spawned {
+        Ok(_) => Some(tx),
+        Err(e) => {
+            crate::flog!(ERROR, "database", "Unable to start the purge thread: {e}");
+            None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::db::BanRecord;
+
+    #[test]
+    fn purge_timer_purges_and_ends_with_its_sender() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("f2b.sqlite3");
+        let db = Arc::new(Database::open(file.to_str().unwrap()).unwrap());
+        db.set_purge_age(60);
+        db.add_jail("j").unwrap();
+        let now = crate::server::jail::now() as i64;
+        for (ip, age) in [("192.0.2.1", 3600), ("192.0.2.2", 10)] {
+            db.add_ban(&BanRecord {
+                jail: "j".into(),
+                ip: ip.into(),
+                time_of_ban: now - age,
+                bantime: 5,
+                ban_count: 1,
+                data: serde_json::json!({}),
+            })
+            .unwrap();
+        }
+        let ips = |db: &Database| -> Vec<String> {
+            db.get_bans(Some("j"), None, None, now)
+                .unwrap()
+                .into_iter()
+                .map(|b| b.ip)
+                .collect()
+        };
+        assert_eq!(ips(&db).len(), 2);
+        let stop = purge_timer(&db, std::time::Duration::from_millis(20)).unwrap();
+        let end = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while ips(&db).len() == 2 && std::time::Instant::now() < end {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert_eq!(ips(&db), vec!["192.0.2.2".to_string()]);
+        // Dropping the sender ends the timer: an old ban added then stays.
+        drop(stop);
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        db.add_ban(&BanRecord {
+            jail: "j".into(),
+            ip: "192.0.2.3".into(),
+            time_of_ban: now - 3600,
+            bantime: 5,
+            ban_count: 1,
+            data: serde_json::json!({}),
+        })
+        .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(150));
+        assert_eq!(ips(&db).len(), 2);
     }
 }

@@ -323,7 +323,7 @@ impl Jail {
 
     fn restore_bans(&self) {
         let Some(db) = &self.db else { return };
-        let mut core = lock(&self.acts);
+        let core = lock(&self.acts);
         let rows = core.restore_query(db, now());
         let mut f = lock(&self.filter);
         let mut tickets = Vec::new();
@@ -339,8 +339,11 @@ impl Jail {
             tickets.push(t);
         }
         drop(f);
+        drop(core);
+        // As fail2ban queues them: the actions thread bans them, so a large restore
+        // neither holds the server lock nor delays the next jail's start.
         for t in tickets {
-            core.ban_ticket(t, now(), Some(db));
+            let _ = self.tickets.0.send(t);
         }
     }
 

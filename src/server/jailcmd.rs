@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use crate::control::pickle::ExcReply;
 use crate::filter::addr::{IpAddr, UseDns};
 use crate::filter::date::DateDetector;
-use crate::filter::failregex::CompiledRegex;
+use crate::filter::failregex::{CompiledRegex, FailRegex, PrefRegex};
 use crate::filter::matcher::SpecError;
 use crate::filter::template;
 use crate::server::action::CommandAction;
@@ -40,7 +40,14 @@ fn date_pattern_value(datepattern: Option<&str>) -> Value {
         Some(p) => DateDetector::from_datepattern(p),
         None => DateDetector::new_default(),
     };
-    let (pattern, name) = det.map_or((None, "Default Detectors".to_string()), |d| d.describe());
+    match det {
+        Ok(d) => detector_value(&d),
+        Err(_) => Value::Tuple(vec![Value::None, Value::Str("Default Detectors".into())]),
+    }
+}
+
+fn detector_value(det: &DateDetector) -> Value {
+    let (pattern, name) = det.describe();
     Value::Tuple(vec![
         pattern.map_or(Value::None, Value::Str),
         Value::Str(name),
@@ -177,16 +184,33 @@ pub fn set(srv: &Server, st: &mut State, cmd: &[Value], multiple: bool) -> Resul
             } else {
                 Some(v.clone())
             };
+            // Only the new regex is checked here; the whole matcher (date templates and
+            // all) is built once, when the jail starts.
+            if let Some(p) = &f.spec.prefregex
+                && let Err(e) = PrefRegex::new(p, f.spec.usedns)
+            {
+                return Err(exc(SpecError::Pref(e).to_string()));
+            }
             f.invalidate();
-            f.compile().map_err(exc)?;
             reply(Value::Str(v))
         }
         "addfailregex" | "addignoreregex" => {
             let vals = values(cmd.get(2), multiple)?;
             // fail2ban compiles each regex before adding it: a bad one is not kept and its
-            // message names only the pattern (no list index).
+            // message names only the pattern (no list index). A failregex also needs an
+            // id group, its own or the prefregex's.
+            let pref = match (key.as_str(), &f.spec.prefregex) {
+                ("addfailregex", Some(p)) => PrefRegex::new(p, f.spec.usedns).ok(),
+                _ => None,
+            };
+            let multiline = f.spec.maxlines > 1;
             for v in &vals {
-                if let Err(e) = CompiledRegex::new(v, f.spec.usedns, false) {
+                let checked = if key == "addfailregex" {
+                    FailRegex::new(v, pref.as_ref(), multiline, f.spec.usedns).map(drop)
+                } else {
+                    CompiledRegex::new(v, f.spec.usedns, false).map(drop)
+                };
+                if let Err(e) = checked {
                     return Err(ExcReply::new(
                         "fail2ban.server.failregex",
                         "RegexException",
@@ -199,28 +223,8 @@ pub fn set(srv: &Server, st: &mut State, cmd: &[Value], multiple: bool) -> Resul
             } else {
                 &mut f.spec.ignoreregex
             };
-            let before = list.len();
             list.extend(vals);
             f.invalidate();
-            if let Err(e) = f.try_compile() {
-                // fail2ban's message names the regex only, not its place in the list.
-                let msg = match e {
-                    SpecError::Fail(_, e) | SpecError::Ignore(_, e) => e.to_string(),
-                    e => e.to_string(),
-                };
-                let list = if key == "addfailregex" {
-                    &mut f.spec.failregex
-                } else {
-                    &mut f.spec.ignoreregex
-                };
-                list.truncate(before);
-                f.invalidate();
-                return Err(ExcReply::new(
-                    "fail2ban.server.failregex",
-                    "RegexException",
-                    msg,
-                ));
-            }
             if multiple {
                 return Ok(Value::Bool(true));
             }
@@ -270,10 +274,13 @@ pub fn set(srv: &Server, st: &mut State, cmd: &[Value], multiple: bool) -> Resul
         }
         "datepattern" => {
             let v = arg(cmd, 2)?;
-            f.spec.datepattern = Some(v.clone());
+            // One detector checks the pattern and gives the reply; the matcher is built
+            // when the jail starts.
+            let det = DateDetector::from_datepattern(&v)
+                .map_err(|e| exc(SpecError::Date(e).to_string()))?;
+            f.spec.datepattern = Some(v);
             f.invalidate();
-            f.compile().map_err(exc)?;
-            reply(date_pattern_value(f.spec.datepattern.as_deref()))
+            reply(detector_value(&det))
         }
         "logtimezone" => {
             let v = arg(cmd, 2)?;

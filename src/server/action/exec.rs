@@ -9,7 +9,6 @@ use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use super::PreparedCommand;
@@ -109,17 +108,113 @@ fn signal_name(n: i32) -> String {
     }
 }
 
-fn read_pipe(r: Option<impl Read + Send + 'static>) -> mpsc::Receiver<Vec<u8>> {
-    let (tx, rx) = mpsc::channel();
-    if let Some(mut r) = r {
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            // A read error ends the capture; what was read so far is kept.
-            let _ = r.read_to_end(&mut buf);
-            let _ = tx.send(buf);
-        });
+/// A child's stdout and stderr, read in the calling thread (no helper threads: a ban
+/// runs one command, and two thread spawns per command cost more than the shell).
+struct Capture {
+    out: Option<std::process::ChildStdout>,
+    err: Option<std::process::ChildStderr>,
+    out_buf: Vec<u8>,
+    err_buf: Vec<u8>,
+}
+
+impl Capture {
+    fn open(&self) -> bool {
+        self.out.is_some() || self.err.is_some()
     }
-    rx
+
+    /// Waits up to `limit` for output (or for `extra`, a pidfd, to become readable) and
+    /// reads what is there. Returns true when `extra` became readable.
+    fn pump(&mut self, limit: Duration, extra: Option<i32>) -> bool {
+        use std::os::fd::AsRawFd;
+        let mut pfds: Vec<libc::pollfd> = Vec::with_capacity(3);
+        let ev = |fd: i32| libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        if let Some(o) = &self.out {
+            pfds.push(ev(o.as_raw_fd()));
+        }
+        if let Some(e) = &self.err {
+            pfds.push(ev(e.as_raw_fd()));
+        }
+        if let Some(x) = extra {
+            pfds.push(ev(x));
+        }
+        if pfds.is_empty() {
+            std::thread::sleep(limit);
+            return false;
+        }
+        let ms = i32::try_from(limit.as_millis()).unwrap_or(i32::MAX);
+        // SAFETY: pfds is a live array of pollfd of the given length.
+        let n = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, ms) };
+        if n <= 0 {
+            return false;
+        }
+        let ready = |fd: i32| {
+            pfds.iter().any(|p| {
+                p.fd == fd && p.revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0
+            })
+        };
+        let mut chunk = [0u8; 8192];
+        if let Some(o) = self.out.as_mut()
+            && ready(o.as_raw_fd())
+        {
+            match o.read(&mut chunk) {
+                Ok(0) | Err(_) => self.out = None,
+                Ok(k) => self.out_buf.extend_from_slice(&chunk[..k]),
+            }
+        }
+        if let Some(e) = self.err.as_mut()
+            && ready(e.as_raw_fd())
+        {
+            match e.read(&mut chunk) {
+                Ok(0) | Err(_) => self.err = None,
+                Ok(k) => self.err_buf.extend_from_slice(&chunk[..k]),
+            }
+        }
+        extra.is_some_and(ready)
+    }
+}
+
+/// A pidfd of the child (readable once it exited), so the wait needs no polling sleeps;
+/// `None` on kernels without `pidfd_open` (then the wait polls).
+fn pidfd_open(pid: u32) -> Option<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: plain syscall; a non-negative result is a new fd that we then own.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
+    let fd = i32::try_from(fd).ok().filter(|&f| f >= 0)?;
+    // SAFETY: fd was just returned by the kernel and is owned by nobody else.
+    Some(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+}
+
+/// Reads the output while waiting up to `limit` for the child to exit.
+fn wait_reading(child: &mut Child, cap: &mut Capture, limit: Duration) -> Option<i32> {
+    use std::os::fd::AsRawFd;
+    let pidfd = pidfd_open(child.id());
+    let start = Instant::now();
+    let mut pause = Duration::from_micros(200);
+    loop {
+        match child.try_wait() {
+            Ok(Some(st)) => return Some(status_code(st)),
+            Ok(None) => {}
+            Err(_) => return None,
+        }
+        let spent = start.elapsed();
+        if spent >= limit {
+            return None;
+        }
+        let left = limit - spent;
+        match &pidfd {
+            Some(fd) => {
+                cap.pump(left, Some(fd.as_raw_fd()));
+            }
+            None => {
+                cap.pump(pause.min(left), None);
+                pause = (pause * 2).min(Duration::from_millis(20));
+            }
+        }
+    }
 }
 
 /// Polls until the child exits or `limit` passes.
@@ -212,9 +307,13 @@ pub fn execute_codes(
         }
     };
     let pgid = child.id() as i32;
-    let out_rx = read_pipe(child.stdout.take());
-    let err_rx = read_pipe(child.stderr.take());
-    let mut code = wait_until(&mut child, timeout);
+    let mut cap = Capture {
+        out: child.stdout.take(),
+        err: child.stderr.take(),
+        out_buf: Vec::new(),
+        err_buf: Vec::new(),
+    };
+    let mut code = wait_reading(&mut child, &mut cap, timeout);
     if code.is_none() {
         res.timed_out = true;
         log_exec(LogLevel::ERROR, &mut exec_logged);
@@ -238,11 +337,16 @@ pub fn execute_codes(
     } else {
         Duration::from_secs(2)
     };
-    let take = |rx: mpsc::Receiver<Vec<u8>>| {
-        String::from_utf8_lossy(&rx.recv_timeout(grace).unwrap_or_default()).into_owned()
-    };
-    res.stdout = take(out_rx);
-    res.stderr = take(err_rx);
+    let end = Instant::now() + grace;
+    while cap.open() {
+        let now = Instant::now();
+        if now >= end {
+            break;
+        }
+        cap.pump(end - now, None);
+    }
+    res.stdout = String::from_utf8_lossy(&cap.out_buf).into_owned();
+    res.stderr = String::from_utf8_lossy(&cap.err_buf).into_owned();
     let ok = code.is_some_and(|c| success_codes.contains(&c));
     let std_level = if ok { LogLevel::DEBUG } else { LogLevel::ERROR };
     if enabled(std_level) {
