@@ -549,7 +549,7 @@ fn process_line(ctx: &FilterCtx, f: &mut FilterState, line: &str, in_operation: 
                 tk.data.push((k.clone(), v.clone()));
             }
         }
-        if f.fm.get(&fid).is_none()
+        if !f.fm.contains(&fid)
             && let [only] = fail.data.matches.as_slice()
             && let Some(m) = f.matcher.as_mut()
             && let Some(dm) = m.date_detector().match_time(only, t_now)
