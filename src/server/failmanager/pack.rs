@@ -567,7 +567,7 @@ mod tests {
         let mut t = Ticket::for_ip(ip, 1000.0).with_matches(vec![
             line0.into(),
             line1.into(),
-            "a\0b\0\0159.177.216.146".into(),
+            "a\0b\0\x00159.177.216.146".into(),
         ]);
         t.set_data("mlfid", Value::str(" srv01 sshd[5495]: "));
         t.set_data("user", Value::str("vagrant"));
