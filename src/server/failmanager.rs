@@ -1,7 +1,8 @@
 //! [`FailManager`]: pending failures per failure id, fail2ban's counting exactly.
 //!
-//! Per id it keeps one [`Ticket`] with the first/last failure time and a `retry` count,
-//! not a list of timestamps: a failure arriving when the first one is older than
+//! Per id it keeps one ticket (stored packed, see [`pack`]: a flood of unique addresses
+//! keeps one entry each) with the first/last failure time and a `retry` count, not a
+//! list of timestamps: a failure arriving when the first one is older than
 //! `findtime` rescales the count to the rate over the old interval and moves the window
 //! start to `t - findtime`. A ticket whose count reaches `maxretry` is removed and handed
 //! back (the jail bans it). [`FailManager::cleanup`] drops ids whose *last* failure is
@@ -24,21 +25,21 @@ struct Entry(Box<Pending>);
 
 impl Hash for Entry {
     fn hash<H: Hasher>(&self, h: &mut H) {
-        self.0.key.hash(h);
+        self.0.key().hash(h);
     }
 }
 
 impl PartialEq for Entry {
     fn eq(&self, other: &Entry) -> bool {
-        self.0.key == other.0.key
+        self.0.key() == other.0.key()
     }
 }
 
 impl Eq for Entry {}
 
-impl Borrow<Key> for Entry {
-    fn borrow(&self) -> &Key {
-        &self.0.key
+impl Borrow<[u8]> for Entry {
+    fn borrow(&self) -> &[u8] {
+        self.0.key()
     }
 }
 
@@ -95,9 +96,9 @@ impl FailManager {
     /// As [`FailManager::add_failure`], also telling the count and whether `t` created
     /// the entry (the observer step [`FailManager::add_observed`] needs that).
     pub fn add_failure_ex(&mut self, t: Ticket, count: u32, now: f64) -> Added {
-        let key = Key::of(&t.fid);
+        let key = Key::bytes(&t.fid);
         let (maxmatches, findtime) = (self.maxmatches, self.findtime);
-        let (attempts, created) = match self.list.take(&key) {
+        let (attempts, created) = match self.list.take(key.as_slice()) {
             Some(Entry(mut entry)) => {
                 // A later failure adds its count and matches; its data is not merged.
                 let attempt = if t.failures == 0 { 1 } else { t.failures };
@@ -146,8 +147,8 @@ impl FailManager {
         now: f64,
     ) -> Option<Ticket> {
         let (maxmatches, findtime) = (self.maxmatches, self.findtime);
-        let key = Key::of(&tick.fid);
-        let Entry(mut entry) = self.list.take(&key)?;
+        let key = Key::bytes(&tick.fid);
+        let Entry(mut entry) = self.list.take(key.as_slice())?;
         // When the entry is the filter's ticket itself, fail2ban adds no matches; when
         // it is an older entry, the new failure's matches are added a second time.
         let matches = (!created && maxmatches > 0).then_some(tick.matches.as_slice());
@@ -167,7 +168,7 @@ impl FailManager {
         self.ban_if_due(&key, attempts, now)
     }
 
-    fn ban_if_due(&mut self, key: &Key, attempts: f64, now: f64) -> Option<Ticket> {
+    fn ban_if_due(&mut self, key: &[u8], attempts: f64, now: f64) -> Option<Ticket> {
         if attempts < f64::from(self.maxretry) {
             return None;
         }
@@ -179,17 +180,23 @@ impl FailManager {
     /// fail2ban's `toBan`: removes and returns the ticket of `fid` (or, when `fid` is
     /// not pending or `None`, of the first id) whose count reached maxretry.
     pub fn to_ban(&mut self, fid: Option<&str>) -> Option<Ticket> {
-        let key = fid.map(Key::of);
-        self.take_due(key.as_ref())
+        let key = fid.map(Key::bytes);
+        self.take_due(key.as_deref())
     }
 
-    fn take_due(&mut self, key: Option<&Key>) -> Option<Ticket> {
+    fn take_due(&mut self, key: Option<&[u8]>) -> Option<Ticket> {
         let max = f64::from(self.maxretry);
         let key = match key.filter(|k| self.list.contains(*k)) {
-            Some(k) => (self.list.get(k)?.0.retry >= max).then(|| k.clone())?,
-            None => self.list.iter().find(|e| e.0.retry >= max)?.0.key.clone(),
+            Some(k) => (self.list.get(k)?.0.retry >= max).then(|| k.to_vec())?,
+            None => self
+                .list
+                .iter()
+                .find(|e| e.0.retry >= max)?
+                .0
+                .key()
+                .to_vec(),
         };
-        self.list.take(&key).map(|e| e.0.to_ticket())
+        self.list.take(key.as_slice()).map(|e| e.0.to_ticket())
     }
 
     /// Drops ids whose last failure is at or before `now - findtime`.
@@ -215,17 +222,21 @@ impl FailManager {
 
     /// Forgets the pending failures of `fid`.
     pub fn del_failure(&mut self, fid: &str) -> Option<Ticket> {
-        self.list.take(&Key::of(fid)).map(|e| e.0.to_ticket())
+        self.list
+            .take(Key::bytes(fid).as_slice())
+            .map(|e| e.0.to_ticket())
     }
 
     /// Whether `fid` has pending failures.
     pub fn contains(&self, fid: &str) -> bool {
-        self.list.contains(&Key::of(fid))
+        self.list.contains(Key::bytes(fid).as_slice())
     }
 
     /// The pending entry of `fid` (a copy: entries are stored packed).
     pub fn get(&self, fid: &str) -> Option<Ticket> {
-        self.list.get(&Key::of(fid)).map(|e| e.0.to_ticket())
+        self.list
+            .get(Key::bytes(fid).as_slice())
+            .map(|e| e.0.to_ticket())
     }
 
     /// Ids with pending failures (`Currently failed`, `<jail.found>`).
@@ -281,11 +292,11 @@ fn merge(
     if added.is_none() && kept <= maxmatches {
         return;
     }
-    let mut lines = entry.matches();
-    lines.extend(added.into_iter().flatten().cloned());
-    let drop = lines.len().saturating_sub(maxmatches);
-    lines.drain(..drop);
-    entry.set_matches(&lines);
+    entry.update_matches(|lines| {
+        lines.extend(added.into_iter().flatten().cloned());
+        let drop = lines.len().saturating_sub(maxmatches);
+        lines.drain(..drop);
+    });
 }
 
 /// fail2ban's window rule: a later failure moves the last-failure time; when the

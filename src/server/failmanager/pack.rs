@@ -2,13 +2,14 @@
 //! unique addresses keeps one entry each for `findtime`).
 //!
 //! Principal types: [`Key`] (the failure id: an IPv4/IPv6 address in binary when its
-//! text is the canonical spelling, else the text) and [`Pending`] (counters inline, the
-//! matched lines and the data fields of the first failure in one byte buffer, rarely
-//! used ticket fields boxed aside). Data flow: [`Pending::from_ticket`] packs a
-//! [`Ticket`], [`Pending::to_ticket`] gives it back unchanged; [`Pending::set_matches`]
+//! text is the canonical spelling, else the text) and [`Pending`] (counters inline; the
+//! key, the matched lines and the data fields of the first failure in one byte buffer;
+//! rarely used ticket fields boxed aside). Data flow: [`Pending::from_ticket`] packs a
+//! [`Ticket`], [`Pending::to_ticket`] gives it back unchanged; [`Pending::update_matches`]
 //! re-packs after the failure manager changed the lines.
 //!
-//! Buffer layout: a flags byte, the lines, then the data pairs, all counts and lengths as
+//! Buffer layout: the key (a tag byte, then 4 or 16 address bytes or the text with its
+//! length), a flags byte, the lines, then the data pairs, all counts and lengths as
 //! LEB128 varints. A line is literal bytes where byte 0 escapes: `0 0` is a NUL byte,
 //! `0 1` the id text, `0 2 off len` a copy of `len` bytes of the first line at `off`
 //! (later lines of one id mostly repeat the first). A data value is a tag and its
@@ -50,6 +51,41 @@ impl Key {
         Key::Text(fid.into())
     }
 
+    /// The encoded key of id text `fid` (what [`Pending::key`] gives for its entry).
+    pub fn bytes(fid: &str) -> Vec<u8> {
+        let mut out = Vec::with_capacity(18);
+        Key::of(fid).encode(&mut out);
+        out
+    }
+
+    fn encode(&self, out: &mut Vec<u8>) {
+        match self {
+            Key::V4(a) => {
+                out.push(K_V4);
+                out.extend_from_slice(&a.to_be_bytes());
+            }
+            Key::V6(a) => {
+                out.push(K_V6);
+                out.extend_from_slice(a);
+            }
+            Key::Text(t) => {
+                out.push(K_TEXT);
+                put_bytes(out, t.as_bytes());
+            }
+        }
+    }
+
+    /// The key at the start of `buf` and its encoded length.
+    fn decode(buf: &[u8]) -> Option<(Key, usize)> {
+        let mut r = Reader::new(buf);
+        let key = match r.byte()? {
+            K_V4 => Key::V4(u32::from_be_bytes(r.take(4)?.try_into().ok()?)),
+            K_V6 => Key::V6(r.take(16)?.try_into().ok()?),
+            _ => Key::Text(r.string()?.into_boxed_str()),
+        };
+        Some((key, r.pos))
+    }
+
     /// The id text.
     pub fn text(&self) -> String {
         match self {
@@ -72,7 +108,6 @@ struct Rare {
 /// One pending failure id (see the module doc).
 #[derive(Debug, Clone)]
 pub struct Pending {
-    pub key: Key,
     pub time: f64,
     pub first_time: f64,
     pub retry: f64,
@@ -81,6 +116,10 @@ pub struct Pending {
     packed: Box<[u8]>,
     rare: Option<Box<Rare>>,
 }
+
+const K_V4: u8 = 0;
+const K_V6: u8 = 1;
+const K_TEXT: u8 = 2;
 
 const FLAG_IP_IS_FID: u8 = 1;
 const FLAG_RESTORED: u8 = 2;
@@ -133,8 +172,7 @@ impl Pending {
         }
         let lines: Vec<&str> = t.matches.iter().map(String::as_str).collect();
         Pending {
-            packed: pack(flags, &t.fid, &lines, &t.data),
-            key: Key::of(&t.fid),
+            packed: pack(&Key::bytes(&t.fid), flags, &t.fid, &lines, &t.data),
             time: t.time,
             first_time: t.first_time,
             retry: t.retry,
@@ -144,11 +182,32 @@ impl Pending {
         }
     }
 
+    /// The encoded key (hashed and compared by the failure manager's id set).
+    pub fn key(&self) -> &[u8] {
+        // Length only, no decoding: this runs for every hash and compare in the id set.
+        let mut r = Reader::new(&self.packed);
+        let n = match r.byte() {
+            Some(K_V4) => 5,
+            Some(K_V6) => 17,
+            Some(_) => r.varint().map_or(0, |n| r.pos.saturating_add(n as usize)),
+            None => 0,
+        };
+        &self.packed[..n.min(self.packed.len())]
+    }
+
+    /// The id text and the buffer after the key.
+    fn split(&self) -> (String, &[u8]) {
+        match Key::decode(&self.packed) {
+            Some((key, n)) => (key.text(), &self.packed[n..]),
+            None => (String::new(), &[]),
+        }
+    }
+
     /// The ticket this entry stands for.
     pub fn to_ticket(&self) -> Ticket {
-        let fid = self.key.text();
-        let flags = self.packed.first().copied().unwrap_or(0);
-        let (matches, data) = unpack(&self.packed, &fid).unwrap_or_default();
+        let (fid, body) = self.split();
+        let flags = body.first().copied().unwrap_or(0);
+        let (matches, data) = unpack(body, &fid).unwrap_or_default();
         let ip = match self.rare.as_ref().and_then(|r| r.ip.clone()) {
             Some(ip) => ip,
             None if flags & FLAG_IP_IS_FID != 0 => IpAddr::parse(&fid).ok(),
@@ -169,26 +228,22 @@ impl Pending {
         t
     }
 
-    /// The matched lines.
-    pub fn matches(&self) -> Vec<String> {
-        unpack(&self.packed, &self.key.text())
-            .map(|(m, _)| m)
-            .unwrap_or_default()
-    }
-
     /// Number of matched lines kept.
     pub fn match_count(&self) -> usize {
-        let mut r = Reader::new(&self.packed);
+        let (_, body) = self.split();
+        let mut r = Reader::new(body);
         r.byte().and_then(|_| r.varint()).unwrap_or(0) as usize
     }
 
-    /// Replaces the matched lines (the data fields stay).
-    pub fn set_matches(&mut self, matches: &[String]) {
-        let fid = self.key.text();
-        let flags = self.packed.first().copied().unwrap_or(0);
-        let (_, data) = unpack(&self.packed, &fid).unwrap_or_default();
-        let lines: Vec<&str> = matches.iter().map(String::as_str).collect();
-        self.packed = pack(flags, &fid, &lines, &data);
+    /// Changes the matched lines with `f` (the data fields stay); one unpack, one pack.
+    pub fn update_matches(&mut self, f: impl FnOnce(&mut Vec<String>)) {
+        let (fid, body) = self.split();
+        let flags = body.first().copied().unwrap_or(0);
+        let (mut lines, data) = unpack(body, &fid).unwrap_or_default();
+        f(&mut lines);
+        let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+        let key = self.key().to_vec();
+        self.packed = pack(&key, flags, &fid, &lines, &data);
     }
 
     pub fn raise_bancount(&mut self, value: u32) {
@@ -200,8 +255,10 @@ impl Pending {
 // Packing
 // ---------------------------------------------------------------------------
 
-fn pack(flags: u8, fid: &str, lines: &[&str], data: &[(String, Value)]) -> Box<[u8]> {
-    let mut out = Vec::with_capacity(16 + lines.iter().map(|l| l.len()).sum::<usize>());
+fn pack(key: &[u8], flags: u8, fid: &str, lines: &[&str], data: &[(String, Value)]) -> Box<[u8]> {
+    let cap = 16 + key.len() + lines.iter().map(|l| l.len()).sum::<usize>();
+    let mut out = Vec::with_capacity(cap);
+    out.extend_from_slice(key);
     out.push(flags);
     put_varint(&mut out, lines.len() as u64);
     let first = lines.first().copied().unwrap_or("");
@@ -527,6 +584,7 @@ mod tests {
     fn roundtrip(t: Ticket) -> Pending {
         let p = Pending::from_ticket(t.clone());
         assert_eq!(p.to_ticket(), t);
+        assert_eq!(p.key(), Key::bytes(&t.fid).as_slice());
         assert_eq!(
             p.to_ticket().ip.map(|i| i.raw_text().to_string()),
             t.ip.map(|i| i.raw_text().to_string())
@@ -536,6 +594,11 @@ mod tests {
 
     #[test]
     fn keys_are_binary_only_for_canonical_text() {
+        for text in ["192.0.2.1", "2001:db8::1", "alice", "", "1.2.3.4/8"] {
+            let b = Key::bytes(text);
+            let (k, n) = Key::decode(&b).unwrap();
+            assert_eq!((k, n), (Key::of(text), b.len()));
+        }
         assert_eq!(Key::of("192.0.2.1"), Key::V4(0xc000_0201));
         assert!(matches!(Key::of("2001:db8::1"), Key::V6(_)));
         for text in [
@@ -601,7 +664,7 @@ mod tests {
         small.set_data("ip4", Value::str("159.177.216.146"));
         let p = roundtrip(small);
         assert!(
-            p.packed.len() < line0.len() + 40,
+            p.packed.len() < line0.len() + 45,
             "{} bytes",
             p.packed.len()
         );
@@ -646,7 +709,10 @@ mod tests {
             "two 10.1.1.1".to_string(),
             "three user bob three".to_string(),
         ];
-        p.set_matches(&lines);
+        p.update_matches(|l| {
+            assert_eq!(l, &["one 10.1.1.1 user bob"]);
+            *l = lines.clone();
+        });
         assert_eq!(p.match_count(), 2);
         let back = p.to_ticket();
         assert_eq!(back.matches, lines);
@@ -655,6 +721,6 @@ mod tests {
 
     #[test]
     fn entry_stays_small() {
-        assert!(std::mem::size_of::<Pending>() <= 80);
+        assert!(std::mem::size_of::<Pending>() <= 56);
     }
 }
