@@ -11,3 +11,44 @@ fn main() {
 // serves them markedly cheaper than glibc's malloc.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+unsafe extern "C" {
+    // Both are exported by the mimalloc library the `mimalloc` crate links in.
+    fn mi_version() -> std::ffi::c_int;
+    fn mi_option_set(option: std::ffi::c_int, value: std::ffi::c_long);
+}
+
+/// mimalloc's defaults favour speed over footprint: freed memory is returned to the OS
+/// only after a delay and arenas are committed eagerly. Compiling the filters' regexes
+/// at start-up allocates far more than the daemon keeps, so an idle server held on to
+/// tens of MiB it no longer used. Purge at once and commit on demand instead; both cost
+/// little for a daemon whose steady state allocates little. An option given in the
+/// environment (`MIMALLOC_<NAME>`) is left as the user set it.
+///
+/// Runs as an ELF constructor: the first arena is reserved by the first allocation,
+/// which the Rust runtime makes before `main`, and the commit option only applies to
+/// arenas reserved after it is set. Nothing here allocates.
+extern "C" fn tune_allocator() {
+    // Option indexes of mimalloc 2.x and 3.x (the same for these two options).
+    const ARENA_EAGER_COMMIT: std::ffi::c_int = 4;
+    const PURGE_DELAY: std::ffi::c_int = 15;
+    // SAFETY: plain C calls without pointers; mi_option_set only stores the value.
+    let major = unsafe { mi_version() } / 10000;
+    if !(2..=3).contains(&major) {
+        return;
+    }
+    for (name, option) in [
+        (c"MIMALLOC_ARENA_EAGER_COMMIT", ARENA_EAGER_COMMIT),
+        (c"MIMALLOC_PURGE_DELAY", PURGE_DELAY),
+    ] {
+        // SAFETY: getenv with a valid C string; only the null test is used.
+        if unsafe { libc::getenv(name.as_ptr()) }.is_null() {
+            // SAFETY: as above; the option index is valid for this library version.
+            unsafe { mi_option_set(option, 0) };
+        }
+    }
+}
+
+#[used]
+#[unsafe(link_section = ".init_array")]
+static TUNE_ALLOCATOR: extern "C" fn() = tune_allocator;

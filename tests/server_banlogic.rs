@@ -198,7 +198,7 @@ fn run_fail(req: &J) -> J {
     }
     let pending: serde_json::Map<String, J> = fm
         .tickets()
-        .map(|t| (t.fid.clone(), ticket_json(t)))
+        .map(|t| (t.fid.clone(), ticket_json(&t)))
         .collect();
     json!({"steps": steps, "size": fm.size(), "total": fm.total_failed(), "pending": pending})
 }

@@ -1,41 +1,45 @@
 //! [`FailManager`]: pending failures per failure id, fail2ban's counting exactly.
 //!
-//! Per id it keeps one [`Ticket`] with the first/last failure time and a `retry` count,
-//! not a list of timestamps: a failure arriving when the first one is older than
+//! Per id it keeps one ticket (stored packed, see [`pack`]: a flood of unique addresses
+//! keeps one entry each) with the first/last failure time and a `retry` count, not a
+//! list of timestamps: a failure arriving when the first one is older than
 //! `findtime` rescales the count to the rate over the old interval and moves the window
 //! start to `t - findtime`. A ticket whose count reaches `maxretry` is removed and handed
 //! back (the jail bans it). [`FailManager::cleanup`] drops ids whose *last* failure is
 //! older than `now - findtime`; the jail calls [`FailManager::service`] (at most every
 //! 5 s) every 100 lines, and it also runs after each ban. No clock: callers pass `now`.
 
+mod pack;
+
 use std::borrow::Borrow;
 use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
 
 use crate::server::ticket::{Ticket, time2str};
+use pack::{Key, Pending};
 
-/// A pending ticket in the id set: hashed and compared by its fid, so the id text is
-/// stored once (memory per failing address matters with many of them).
+/// A pending entry in the id set: hashed and compared by its key, so the id is stored
+/// once, inside the (compact, see [`pack`]) entry; the set itself holds one pointer per id.
 #[derive(Debug, Clone)]
-struct Entry(Box<Ticket>);
+struct Entry(Box<Pending>);
 
 impl Hash for Entry {
     fn hash<H: Hasher>(&self, h: &mut H) {
-        self.0.fid.as_str().hash(h);
+        self.0.key().hash(h);
     }
 }
 
 impl PartialEq for Entry {
     fn eq(&self, other: &Entry) -> bool {
-        self.0.fid == other.0.fid
+        self.0.key() == other.0.key()
     }
 }
 
 impl Eq for Entry {}
 
-impl Borrow<str> for Entry {
-    fn borrow(&self) -> &str {
-        &self.0.fid
+impl Borrow<[u8]> for Entry {
+    fn borrow(&self) -> &[u8] {
+        self.0.key()
     }
 }
 
@@ -92,13 +96,13 @@ impl FailManager {
     /// As [`FailManager::add_failure`], also telling the count and whether `t` created
     /// the entry (the observer step [`FailManager::add_observed`] needs that).
     pub fn add_failure_ex(&mut self, t: Ticket, count: u32, now: f64) -> Added {
-        let fid = t.fid.clone();
+        let key = Key::bytes(&t.fid);
         let (maxmatches, findtime) = (self.maxmatches, self.findtime);
-        let (attempts, created) = match self.list.take(fid.as_str()) {
+        let (attempts, created) = match self.list.take(key.as_slice()) {
             Some(Entry(mut entry)) => {
                 // A later failure adds its count and matches; its data is not merged.
                 let attempt = if t.failures == 0 { 1 } else { t.failures };
-                let matches = (maxmatches > 0).then_some(t.matches);
+                let matches = (maxmatches > 0).then_some(t.matches.as_slice());
                 let failure = (t.time, matches, attempt, f64::from(count));
                 merge(&mut entry, failure, maxmatches, findtime);
                 let retry = entry.retry;
@@ -116,12 +120,12 @@ impl FailManager {
                     t.retry = f64::from(t.failures);
                 }
                 let retry = t.retry;
-                self.list.insert(Entry(Box::new(t)));
+                self.list.insert(Entry(Box::new(Pending::from_ticket(t))));
                 (retry, true)
             }
         };
         self.total += 1;
-        let ban = self.ban_if_due(&fid, attempts, now);
+        let ban = self.ban_if_due(&key, attempts, now);
         Added {
             attempts,
             created,
@@ -143,10 +147,11 @@ impl FailManager {
         now: f64,
     ) -> Option<Ticket> {
         let (maxmatches, findtime) = (self.maxmatches, self.findtime);
-        let Entry(mut entry) = self.list.take(tick.fid.as_str())?;
+        let key = Key::bytes(&tick.fid);
+        let Entry(mut entry) = self.list.take(key.as_slice())?;
         // When the entry is the filter's ticket itself, fail2ban adds no matches; when
         // it is an older entry, the new failure's matches are added a second time.
-        let matches = (!created && maxmatches > 0).then(|| tick.matches.clone());
+        let matches = (!created && maxmatches > 0).then_some(tick.matches.as_slice());
         let attempt = if created || tick.failures == 0 {
             1
         } else {
@@ -160,14 +165,14 @@ impl FailManager {
         let attempts = entry.retry;
         self.list.insert(Entry(entry));
         self.total += 1;
-        self.ban_if_due(&tick.fid, attempts, now)
+        self.ban_if_due(&key, attempts, now)
     }
 
-    fn ban_if_due(&mut self, fid: &str, attempts: f64, now: f64) -> Option<Ticket> {
+    fn ban_if_due(&mut self, key: &[u8], attempts: f64, now: f64) -> Option<Ticket> {
         if attempts < f64::from(self.maxretry) {
             return None;
         }
-        let ban = self.to_ban(Some(fid));
+        let ban = self.take_due(Some(key));
         self.service(now, false);
         ban
     }
@@ -175,18 +180,33 @@ impl FailManager {
     /// fail2ban's `toBan`: removes and returns the ticket of `fid` (or, when `fid` is
     /// not pending or `None`, of the first id) whose count reached maxretry.
     pub fn to_ban(&mut self, fid: Option<&str>) -> Option<Ticket> {
+        let key = fid.map(Key::bytes);
+        self.take_due(key.as_deref())
+    }
+
+    fn take_due(&mut self, key: Option<&[u8]>) -> Option<Ticket> {
         let max = f64::from(self.maxretry);
-        let key = match fid.filter(|f| self.list.contains(*f)) {
-            Some(f) => (self.list.get(f)?.0.retry >= max).then(|| f.to_string())?,
-            None => self.list.iter().find(|e| e.0.retry >= max)?.0.fid.clone(),
+        let key = match key.filter(|k| self.list.contains(*k)) {
+            Some(k) => (self.list.get(k)?.0.retry >= max).then(|| k.to_vec())?,
+            None => self
+                .list
+                .iter()
+                .find(|e| e.0.retry >= max)?
+                .0
+                .key()
+                .to_vec(),
         };
-        self.list.take(key.as_str()).map(|e| *e.0)
+        self.list.take(key.as_slice()).map(|e| e.0.to_ticket())
     }
 
     /// Drops ids whose last failure is at or before `now - findtime`.
     pub fn cleanup(&mut self, now: f64) {
         let limit = now - self.findtime;
         self.list.retain(|e| e.0.time > limit);
+        // Give back the table's memory once a flood of ids has passed.
+        if self.list.capacity() > 64 && self.list.len() < self.list.capacity() / 4 {
+            self.list.shrink_to(self.list.len() * 2);
+        }
     }
 
     /// The jail's periodic service: cleanup at most every 5 s unless `force`.
@@ -202,12 +222,21 @@ impl FailManager {
 
     /// Forgets the pending failures of `fid`.
     pub fn del_failure(&mut self, fid: &str) -> Option<Ticket> {
-        self.list.take(fid).map(|e| *e.0)
+        self.list
+            .take(Key::bytes(fid).as_slice())
+            .map(|e| e.0.to_ticket())
     }
 
-    /// The pending entry of `fid`.
-    pub fn get(&self, fid: &str) -> Option<&Ticket> {
-        self.list.get(fid).map(|e| &*e.0)
+    /// Whether `fid` has pending failures.
+    pub fn contains(&self, fid: &str) -> bool {
+        self.list.contains(Key::bytes(fid).as_slice())
+    }
+
+    /// The pending entry of `fid` (a copy: entries are stored packed).
+    pub fn get(&self, fid: &str) -> Option<Ticket> {
+        self.list
+            .get(Key::bytes(fid).as_slice())
+            .map(|e| e.0.to_ticket())
     }
 
     /// Ids with pending failures (`Currently failed`, `<jail.found>`).
@@ -229,9 +258,9 @@ impl FailManager {
         (self.list.len(), self.list.iter().map(|e| e.0.retry).sum())
     }
 
-    /// The pending entries (any order).
-    pub fn tickets(&self) -> impl Iterator<Item = &Ticket> {
-        self.list.iter().map(|e| &*e.0)
+    /// The pending entries (any order; copies, entries are stored packed).
+    pub fn tickets(&self) -> impl Iterator<Item = Ticket> + '_ {
+        self.list.iter().map(|e| e.0.to_ticket())
     }
 }
 
@@ -248,8 +277,8 @@ pub fn attempt_text(jail: &str, id: &str, time: f64) -> String {
 /// Adds one failure to an existing entry: window adjustment, counts, matches (the
 /// newest `maxmatches` kept).
 fn merge(
-    entry: &mut Ticket,
-    failure: (f64, Option<Vec<String>>, u32, f64),
+    entry: &mut Pending,
+    failure: (f64, Option<&[String]>, u32, f64),
     maxmatches: usize,
     findtime: f64,
 ) {
@@ -257,22 +286,24 @@ fn merge(
     adjust_time(entry, time, findtime);
     entry.retry += count;
     entry.failures = entry.failures.saturating_add(attempt);
-    if let Some(m) = matches.filter(|m| !m.is_empty()) {
-        entry.matches.extend(m);
+    let added = matches.filter(|m| !m.is_empty());
+    let kept = entry.match_count();
+    // Re-pack only when the lines change (the common repeat failure adds one).
+    if added.is_none() && kept <= maxmatches {
+        return;
     }
-    if maxmatches == 0 {
-        entry.matches.clear();
-    } else if entry.matches.len() > maxmatches {
-        let drop = entry.matches.len() - maxmatches;
-        entry.matches.drain(..drop);
-    }
+    entry.update_matches(|lines| {
+        lines.extend(added.into_iter().flatten().cloned());
+        let drop = lines.len().saturating_sub(maxmatches);
+        lines.drain(..drop);
+    });
 }
 
 /// fail2ban's window rule: a later failure moves the last-failure time; when the
 /// window's first failure is older than `findtime` before it, the count becomes the
 /// rate over the old interval times findtime (rounded half to even) and the window
 /// starts at `time - findtime`.
-fn adjust_time(entry: &mut Ticket, time: f64, findtime: f64) {
+fn adjust_time(entry: &mut Pending, time: f64, findtime: f64) {
     if time > entry.time {
         if entry.first_time < time - findtime {
             entry.retry = (entry.retry / (time - entry.first_time) * findtime).round_ties_even();

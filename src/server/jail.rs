@@ -28,6 +28,11 @@ use crate::server::reader::{Backend, FileReader, ReadEvent, ReaderConfig, StartA
 use crate::server::ticket::Ticket;
 use crate::stream::Value;
 
+/// Stack of a jail's filter and actions threads. Neither recurses deeply (the regex
+/// engines keep their backtracking state on the heap), and with 50 jails the default
+/// 2 MiB each adds up in address space.
+const JAIL_THREAD_STACK: usize = 1 << 20;
+
 /// Locks a mutex, recovering the data of a poisoned one (a panicked thread must not take
 /// the whole server down with it).
 pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -297,6 +302,7 @@ impl Jail {
         let db = self.db.clone();
         let actions = std::thread::Builder::new()
             .name(format!("f2b/a.{}", self.name))
+            .stack_size(JAIL_THREAD_STACK)
             .spawn(move || bans::actions_loop(acts, rx, st, db))
             .map_err(|e| e.to_string())?;
         let ctx = FilterCtx {
@@ -309,6 +315,7 @@ impl Jail {
         };
         let filter = std::thread::Builder::new()
             .name(format!("f2b/f.{}", self.name))
+            .stack_size(JAIL_THREAD_STACK)
             .spawn(move || filter_loop(ctx))
             .map_err(|e| e.to_string())?;
         self.running = Some(Running {
@@ -568,7 +575,7 @@ fn process_line(ctx: &FilterCtx, f: &mut FilterState, line: &str, in_operation: 
                 tk.data.push((k.clone(), v.clone()));
             }
         }
-        if f.fm.get(&fid).is_none()
+        if !f.fm.contains(&fid)
             && let [only] = fail.data.matches.as_slice()
             && let Some(m) = f.matcher.as_mut()
             && let Some(dm) = m.date_detector().match_time(only, t_now)

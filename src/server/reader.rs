@@ -118,6 +118,8 @@ impl FileReader {
         let wake2 = wake.clone();
         let thread = std::thread::Builder::new()
             .name(format!("f2b/r.{}", cfg.jail))
+            // Reading and decoding lines needs little stack; many jails start many readers.
+            .stack_size(256 << 10)
             .spawn(move || match backend {
                 Backend::Polling => watch::run_polling(log, out, &wake2),
                 Backend::Inotify => watch::run_inotify(log, out, &wake2),
