@@ -16,6 +16,7 @@
 //! * [`embedded_source`] / [`default_source`] — the config directory gaol uses when `-c`
 //!   is not given.
 
+pub mod comb_trace;
 pub mod dircache;
 pub mod embedded;
 pub mod files;
@@ -50,6 +51,8 @@ pub struct Reader<'s> {
     pub fs: FileSet<'s>,
     pub log: Log,
     pub jail: Config,
+    /// Jail option values shared between jail sections (see [`jail::jail_get`]).
+    pub jail_memo: jail::JailMemo,
     defs: HashMap<String, Option<Rc<Config>>, ini::FxBuild>,
 }
 
@@ -59,6 +62,7 @@ impl<'s> Reader<'s> {
             fs: FileSet::new(src, basedir),
             log: Log::default(),
             jail: Config::default(),
+            jail_memo: Default::default(),
             defs: HashMap::default(),
         }
     }
