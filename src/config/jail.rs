@@ -183,7 +183,10 @@ fn read_jail_inner(rd: &mut Reader<'_>, st: &mut JailState, basedir: &str) -> Re
         fr.get_options(&rd.fs.names, &mut rd.log, &opts1, true)
             .map_err(get_err)?;
         let comb = fr.get_combined(&rd.fs.names, &mut rd.log, &[])?;
-        if let Some(sec) = rd.jail.sections.get_mut(&name) {
+        // (only an interpolation in the jail config can see them)
+        if rd.jail_uses_known
+            && let Some(sec) = rd.jail.sections.get_mut(&name)
+        {
             for (k, v) in comb.iter() {
                 if k.starts_with("known/") || k == "__name__" {
                     continue;
@@ -292,6 +295,23 @@ fn read_jail_inner(rd: &mut Reader<'_>, st: &mut JailState, basedir: &str) -> Re
         );
     }
     Ok(())
+}
+
+/// Whether a value of the jail config may interpolate a `known/…` name (`%(known/x)s`,
+/// any case): only then do the filter values merged into a jail as `known/…` matter.
+pub fn uses_known(cfg: &Config) -> bool {
+    let has_ref = |t: &str| {
+        let b = t.as_bytes();
+        memchr::memmem::find_iter(b, b"%(").any(|i| {
+            b.get(i + 2..i + 8)
+                .is_some_and(|w| w.eq_ignore_ascii_case(b"known/"))
+        })
+    };
+    cfg.defaults.iter().any(|(_, v)| has_ref(&v.text))
+        || cfg
+            .sections
+            .iter()
+            .any(|(_, s)| s.iter().any(|(_, v)| has_ref(&v.text)))
 }
 
 /// `getOptions` of the jail section `sec` (no caller variables), with [`jail_get`].

@@ -53,6 +53,8 @@ pub struct Reader<'s> {
     pub jail: Config,
     /// Jail option values shared between jail sections (see [`jail::jail_get`]).
     pub jail_memo: jail::JailMemo,
+    /// Whether the jail config may interpolate `known/…` names ([`jail::uses_known`]).
+    pub jail_uses_known: bool,
     defs: HashMap<String, Option<Rc<Config>>, ini::FxBuild>,
 }
 
@@ -63,6 +65,7 @@ impl<'s> Reader<'s> {
             log: Log::default(),
             jail: Config::default(),
             jail_memo: Default::default(),
+            jail_uses_known: true,
             defs: HashMap::default(),
         }
     }
@@ -210,6 +213,7 @@ fn read_all(
     let jail = rd.fs.read("jail");
     rd.sync_log();
     rd.jail = jail?.unwrap_or_default();
+    rd.jail_uses_known = jail::uses_known(&rd.jail);
     let global = global::global_stream(f2b, &rd.fs.names, &mut rd.log, overrides)?;
     let sections: Vec<String> = rd
         .jail
