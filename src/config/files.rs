@@ -212,7 +212,13 @@ pub struct Config {
     /// the same for every jail, so interpolated once.
     /// Section → option → value (two levels: looked up without allocating a key).
     pub plain_memo: std::cell::RefCell<HashMap<String, HashMap<String, String, FxBuild>, FxBuild>>,
+    /// `[Init]` read once for every jail: each own option with its `known/` name (`None`
+    /// for options already named `known/…`) and its value without caller variables.
+    pub init_memo: std::cell::RefCell<Option<Rc<InitPlain>>>,
 }
+
+/// See [`Config::init_memo`].
+pub type InitPlain = Vec<(String, Option<String>, String)>;
 
 /// A shared tag lookup result (see [`Config::tag_memo`]).
 #[derive(Debug, Clone)]

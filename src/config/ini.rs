@@ -151,6 +151,14 @@ impl<V> OrdMap<V> {
         });
         OrdMap { entries, index }
     }
+    /// [`OrdMap::from_unique`] searched linearly whatever its size (for maps mostly
+    /// iterated; an index is built should it grow).
+    pub fn from_unique_unindexed(entries: Vec<(String, V)>) -> Self {
+        OrdMap {
+            entries,
+            index: None,
+        }
+    }
     /// The entries in insertion order, consuming the map.
     pub fn into_entries(self) -> Vec<(String, V)> {
         self.entries
@@ -226,10 +234,24 @@ pub fn parse(text: &str, file: u32, fname: &str) -> Result<IniFile, IniError> {
     let mut pending: Vec<(usize, String, String, u32)> = Vec::new();
     let mut parse_errors: Vec<(u32, String)> = Vec::new();
 
-    for (lineno0, raw_line) in text.split_inclusive('\n').enumerate() {
-        let lineno = (lineno0 + 1) as u32;
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    let mut lineno: u32 = 0;
+    // `split_inclusive('\n')`, with the crate's faster byte search
+    while start < bytes.len() {
+        let end = memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |i| start + i + 1);
+        let raw_line = &text[start..end];
+        start = end;
+        lineno += 1;
         let line = raw_line.strip_suffix('\n').unwrap_or(raw_line);
         let line = line.strip_suffix('\r').unwrap_or(line);
+        // most lines are whole-line comments: skipped at the first non-blank byte (a
+        // non-ASCII blank takes the general path)
+        if let Some(&b) = line.as_bytes().iter().find(|b| !b.is_ascii_whitespace())
+            && (b == b'#' || b == b';')
+        {
+            continue;
+        }
         let mut comment_start = inline_comment_start(line);
         let stripped = line.trim();
         if stripped.starts_with('#') || stripped.starts_with(';') {

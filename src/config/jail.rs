@@ -1,13 +1,15 @@
 //! One jail: its options, filter and actions as fail2ban's `JailReader` reads them
 //! ([`read_jail`]), and its part of the command stream ([`JailState::convert`]).
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::rc::Rc;
 
-use super::files::{ConfigError, Level};
-use super::ini::{OrdMap, RawVal};
+use super::files::{Config, ConfigError, Level};
+use super::ini::{FxBuild, OrdMap, RawVal};
 use super::interp::GetError;
 use super::options::{extract_options, json_dumps, shlex_split, split_with_options, splitwords};
-use super::reader::{DefReader, FILTER_OPTS, Kind, Py, Spec, Ty, get_options};
+use super::reader::{DefReader, FILTER_OPTS, Kind, Py, Spec, Ty, get_options_with, to_vars};
 use super::{Reader, glob};
 use crate::stream::{Command, Value};
 
@@ -150,17 +152,7 @@ pub fn read_jail(rd: &mut Reader<'_>, name: &str) -> Result<JailState, ConfigErr
 
 fn read_jail_inner(rd: &mut Reader<'_>, st: &mut JailState, basedir: &str) -> Result<(), JErr> {
     let name = st.name.clone();
-    let opts1 = get_options(
-        &rd.jail,
-        &rd.fs.names,
-        &mut rd.log,
-        &name,
-        &opts_1st(),
-        &OrdMap::new(),
-        true,
-        true,
-    )
-    .map_err(get_err)?;
+    let opts1 = jail_options(rd, &name, &opts_1st(), true).map_err(get_err)?;
     st.enabled = opts1.get("enabled").is_some_and(Py::truthy);
     st.opts = opts1.clone();
     if !st.enabled {
@@ -191,7 +183,10 @@ fn read_jail_inner(rd: &mut Reader<'_>, st: &mut JailState, basedir: &str) -> Re
         fr.get_options(&rd.fs.names, &mut rd.log, &opts1, true)
             .map_err(get_err)?;
         let comb = fr.get_combined(&rd.fs.names, &mut rd.log, &[])?;
-        if let Some(sec) = rd.jail.sections.get_mut(&name) {
+        // (only an interpolation in the jail config can see them)
+        if rd.jail_uses_known
+            && let Some(sec) = rd.jail.sections.get_mut(&name)
+        {
             for (k, v) in comb.iter() {
                 if k.starts_with("known/") || k == "__name__" {
                     continue;
@@ -209,20 +204,12 @@ fn read_jail_inner(rd: &mut Reader<'_>, st: &mut JailState, basedir: &str) -> Re
         );
     }
     let specs = jail_opts();
-    let opts = get_options(
-        &rd.jail,
-        &rd.fs.names,
-        &mut rd.log,
-        &name,
-        &specs,
-        &OrdMap::new(),
-        false,
-        true,
-    )
-    .map_err(get_err)?;
+    let opts = jail_options(rd, &name, &specs, false).map_err(get_err)?;
     st.opts = opts;
+    // the jail's options as variables, shared by its filter and actions
+    let jvars = to_vars(&st.opts);
     if let Some(fr) = st.filter.as_mut() {
-        fr.get_options(&rd.fs.names, &mut rd.log, &st.opts, false)
+        fr.get_options_vars(&rd.fs.names, &mut rd.log, &st.opts, &jvars, false)
             .map_err(get_err)?;
     }
     let action_val = st
@@ -293,7 +280,7 @@ fn read_jail_inner(rd: &mut Reader<'_>, st: &mut JailState, basedir: &str) -> Re
             return Err(JErr::Def(format!("Unable to read action {}", repr(&an))));
         };
         let mut ar = DefReader::new(Kind::Action, cfg, &name, init);
-        ar.get_options(&rd.fs.names, &mut rd.log, &st.opts, false)
+        ar.get_options_vars(&rd.fs.names, &mut rd.log, &st.opts, &jvars, false)
             .map_err(|e| match get_err(e) {
                 JErr::Fatal(e) => wrap_action(act, e),
                 d => d,
@@ -308,6 +295,99 @@ fn read_jail_inner(rd: &mut Reader<'_>, st: &mut JailState, basedir: &str) -> Re
         );
     }
     Ok(())
+}
+
+/// Whether a value of the jail config may interpolate a `known/…` name (`%(known/x)s`,
+/// any case): only then do the filter values merged into a jail as `known/…` matter.
+pub fn uses_known(cfg: &Config) -> bool {
+    let has_ref = |t: &str| {
+        let b = t.as_bytes();
+        memchr::memmem::find_iter(b, b"%(").any(|i| {
+            b.get(i + 2..i + 8)
+                .is_some_and(|w| w.eq_ignore_ascii_case(b"known/"))
+        })
+    };
+    cfg.defaults.iter().any(|(_, v)| has_ref(&v.text))
+        || cfg
+            .sections
+            .iter()
+            .any(|(_, s)| s.iter().any(|(_, v)| has_ref(&v.text)))
+}
+
+/// `getOptions` of the jail section `sec` (no caller variables), with [`jail_get`].
+fn jail_options(
+    rd: &mut Reader<'_>,
+    sec: &str,
+    specs: &[Spec],
+    should_exist: bool,
+) -> Result<OrdMap<Py>, GetError> {
+    let (cfg, memo, names) = (&rd.jail, &rd.jail_memo, &rd.fs.names);
+    get_options_with(
+        cfg,
+        names,
+        &mut rd.log,
+        sec,
+        specs,
+        &|_| false,
+        &|k| jail_get(cfg, memo, sec, k, names),
+        should_exist,
+        true,
+    )
+}
+
+/// Jail option values as a section that overrides nothing would read them: option →
+/// [`Shared`]. Most jails take most options from `[DEFAULT]`.
+pub type JailMemo = RefCell<HashMap<String, Shared, FxBuild>>;
+
+/// A jail option read in `[DEFAULT]` alone (see [`jail_get`]).
+pub enum Shared {
+    /// The value, and every name its interpolation looked up.
+    Value(String, Vec<String>),
+    /// Not in `[DEFAULT]`.
+    Absent,
+    /// Section-specific (`__name__`, `sec/x`, `known/x`) or an error: read per section.
+    No,
+}
+
+/// `cfg.get(sec, opt)` without variables, shared between sections. The value is read
+/// once in `[DEFAULT]` alone; a section that defines none of the names it looked up
+/// would look each of them up in `[DEFAULT]` too, so it gets the same value. Values
+/// built from `__name__`, `sec/x` or `known/x` (the jail config changes only by
+/// `known/…` names in a section) are read per section.
+fn jail_get(
+    cfg: &Config,
+    memo: &JailMemo,
+    sec: &str,
+    opt: &str,
+    names: &[String],
+) -> Result<String, GetError> {
+    // option names come from the templates: already lower-case
+    let Some(own) = cfg.sections.get(sec) else {
+        return cfg.get(sec, opt, &[], names);
+    };
+    {
+        let m = memo.borrow();
+        match m.get(opt) {
+            Some(Shared::Value(v, keys)) if !keys.iter().any(|k| own.contains_key(k)) => {
+                return Ok(v.clone());
+            }
+            Some(Shared::Absent) if !own.contains_key(opt) => {
+                return Err(GetError::NoOption(opt.to_string(), sec.to_string()));
+            }
+            Some(_) => return cfg.get(sec, opt, &[], names),
+            None => {}
+        }
+    }
+    let shared = match cfg.get_tracked("DEFAULT", opt, &[], names) {
+        Ok((v, Some(keys))) if keys.iter().all(|k| k != "__name__" && !k.contains('/')) => {
+            Shared::Value(v, keys)
+        }
+        Err(GetError::NoOption(..)) => Shared::Absent,
+        _ => Shared::No,
+    };
+    memo.borrow_mut().insert(opt.to_string(), shared);
+    // answered by the memo now
+    jail_get(cfg, memo, sec, opt, names)
 }
 
 fn wrap_action(act: &str, e: ConfigError) -> JErr {

@@ -16,6 +16,7 @@
 //! * [`embedded_source`] / [`default_source`] — the config directory gaol uses when `-c`
 //!   is not given.
 
+pub mod comb_trace;
 pub mod dircache;
 pub mod embedded;
 pub mod files;
@@ -50,6 +51,10 @@ pub struct Reader<'s> {
     pub fs: FileSet<'s>,
     pub log: Log,
     pub jail: Config,
+    /// Jail option values shared between jail sections (see [`jail::jail_get`]).
+    pub jail_memo: jail::JailMemo,
+    /// Whether the jail config may interpolate `known/…` names ([`jail::uses_known`]).
+    pub jail_uses_known: bool,
     defs: HashMap<String, Option<Rc<Config>>, ini::FxBuild>,
 }
 
@@ -59,6 +64,8 @@ impl<'s> Reader<'s> {
             fs: FileSet::new(src, basedir),
             log: Log::default(),
             jail: Config::default(),
+            jail_memo: Default::default(),
+            jail_uses_known: true,
             defs: HashMap::default(),
         }
     }
@@ -206,6 +213,7 @@ fn read_all(
     let jail = rd.fs.read("jail");
     rd.sync_log();
     rd.jail = jail?.unwrap_or_default();
+    rd.jail_uses_known = jail::uses_known(&rd.jail);
     let global = global::global_stream(f2b, &rd.fs.names, &mut rd.log, overrides)?;
     let sections: Vec<String> = rd
         .jail

@@ -7,7 +7,8 @@ use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
-use super::files::{Config, ConfigError, Level, TagMemo};
+use super::comb_trace::CombTrace;
+use super::files::{Config, ConfigError, InitPlain, Level, TagMemo};
 use super::ini::{FxBuild, OrdMap};
 use super::interp::GetError;
 use super::tags::substitute_recursive_tags;
@@ -146,13 +147,14 @@ pub fn get_options(
         sec,
         specs,
         &|k| p_opts.contains_key(k),
-        &vars,
+        &|k| cfg.get(sec, k, &vars, names),
         should_exist,
         convert,
     )
 }
 
-/// [`get_options`] with the skip test and the variables given directly.
+/// [`get_options`] with the skip test and the value lookup (`get(sec, name, vars)`)
+/// given directly.
 #[allow(clippy::too_many_arguments)]
 pub fn get_options_with(
     cfg: &Config,
@@ -161,7 +163,7 @@ pub fn get_options_with(
     sec: &str,
     specs: &[Spec],
     skip: &dyn Fn(&str) -> bool,
-    vars: &[(String, String)],
+    get: &dyn Fn(&str) -> Result<String, GetError>,
     should_exist: bool,
     convert: bool,
 ) -> Result<OrdMap<Py>, GetError> {
@@ -170,7 +172,7 @@ pub fn get_options_with(
         if skip(name) {
             continue;
         }
-        match cfg.get(sec, name, vars, names) {
+        match get(name) {
             Ok(v) => {
                 let conv = if convert { *ty } else { Ty::Str };
                 match conv {
@@ -281,8 +283,12 @@ pub struct DefReader {
     /// Jail-supplied parameters, then `[Init]` values and their `known/` copies.
     pub init_opts: OrdMap<Py>,
     p_vars: Vec<(String, String)>,
+    /// Hashes of the names in `p_vars`, for the shared-memo tests.
+    p_names: VarNames,
     opts: OrdMap<Py>,
     def_cache: HashMap<String, Option<String>, FxBuild>,
+    /// A filter's first resolution, for its second.
+    trace: Option<CombTrace>,
 }
 
 impl DefReader {
@@ -293,8 +299,10 @@ impl DefReader {
             jail: jail.to_string(),
             init_opts,
             p_vars: Vec::new(),
+            p_names: VarNames::default(),
             opts: OrdMap::new(),
             def_cache: HashMap::default(),
+            trace: None,
         }
     }
 
@@ -331,43 +339,53 @@ impl DefReader {
         p_opts: &OrdMap<Py>,
         all: bool,
     ) -> Result<(), GetError> {
-        // {**p_opts, **init_opts} without copying the jail's options twice
-        let mut vars = to_vars(p_opts);
+        self.get_options_vars(names, log, p_opts, &to_vars(p_opts), all)
+    }
+
+    /// [`DefReader::get_options`] given `to_vars(p_opts)` (a jail computes it once for its
+    /// filter and all its actions).
+    pub fn get_options_vars(
+        &mut self,
+        names: &[String],
+        log: &mut Log,
+        p_opts: &OrdMap<Py>,
+        p_vars: &[(String, String)],
+        all: bool,
+    ) -> Result<(), GetError> {
+        // {**p_opts, **init_opts}
+        let mut vars = p_vars.to_vec();
         for (k, v) in self.init_opts.iter() {
             let Some(v) = v.to_var() else { continue };
-            let k = k.to_lowercase();
-            match vars.iter_mut().find(|(kk, _)| *kk == k) {
+            let k = super::interp::lower(k);
+            match vars.iter_mut().find(|(kk, _)| *kk == *k) {
                 Some(e) => e.1 = v,
-                None => vars.push((k, v)),
+                None => vars.push((k.into_owned(), v)),
             }
         }
         let init = &self.init_opts;
+        let cfg = &self.cfg;
+        let vnames = VarNames::of(&vars);
+        let has_def = cfg.has_section("Definition");
         self.opts = get_options_with(
-            &self.cfg,
+            cfg,
             names,
             log,
             "Definition",
             self.specs(),
             &|k| p_opts.contains_key(k) || init.contains_key(k),
-            &vars,
+            &|k| def_get(cfg, &vars, &vnames, has_def, names, k),
             false,
             false,
         )?;
         self.p_vars = vars;
-        if self.cfg.has_section("Init") {
-            for opt in self.cfg.own_options("Init") {
-                let mut v: Option<String> = None;
-                if !opt.starts_with("known/") {
-                    let got = self.cfg.get_plain("Init", &opt, names)?;
-                    v = Some(got.clone());
-                    self.init_opts.insert(format!("known/{opt}"), Py::Str(got));
+        self.p_names = vnames;
+        if let Some(plain) = init_plain(&self.cfg, names)? {
+            for (opt, known, v) in plain.iter() {
+                if let Some(kn) = known {
+                    self.init_opts.insert(kn.clone(), Py::Str(v.clone()));
                 }
-                if !self.init_opts.contains_key(&opt) {
-                    let got = match v {
-                        Some(v) => v,
-                        None => self.cfg.get_plain("Init", &opt, names)?,
-                    };
-                    self.init_opts.insert(opt.clone(), Py::Str(got));
+                if !self.init_opts.contains_key(opt) {
+                    self.init_opts.insert(opt.clone(), Py::Str(v.clone()));
                 }
             }
         }
@@ -390,6 +408,9 @@ impl DefReader {
         log: &mut Log,
         ignore: &[&str],
     ) -> Result<OrdMap<Py>, ConfigError> {
+        // a filter's first resolution may serve its second (see comb_trace)
+        let trace = self.trace.take();
+        let record = self.kind == Kind::Filter && trace.is_none();
         // {**opts, **init_opts}: init values override, new names keep their order
         let mut entries: Vec<(&str, Option<Cow<'_, str>>)> =
             Vec::with_capacity(self.opts.len() + self.init_opts.len());
@@ -418,13 +439,37 @@ impl DefReader {
             }
         }
         let mut cache = std::mem::take(&mut self.def_cache);
-        let (cfg, p_vars) = (&self.cfg, &self.p_vars);
-        let fast = {
-            let is_ignored = |t: &str| ign.contains(&t);
+        let (cfg, p_vars, p_names) = (&self.cfg, &self.p_vars, &self.p_names);
+        let reused = trace.and_then(|tr| {
             let mut addrepl = |t: &str| -> Result<Option<String>, String> {
-                comb_option(cfg, p_vars, &mut cache, names, t).map_err(|e| e.message)
+                comb_option(cfg, p_vars, p_names, &mut cache, names, t).map_err(|e| e.message)
             };
-            super::tags_fast::resolve_all(&entries, &is_ignored, &mut addrepl)
+            tr.reuse(&entries, &ign, &mut addrepl)
+        });
+        let mut new_trace = None;
+        let fast = match reused {
+            Some(r) => Some(r),
+            None => {
+                let is_ignored = |t: &str| ign.contains(&t);
+                let mut lookups: Vec<(String, Option<String>)> = Vec::new();
+                let r = {
+                    let mut addrepl = |t: &str| -> Result<Option<String>, String> {
+                        let r = comb_option(cfg, p_vars, p_names, &mut cache, names, t)
+                            .map_err(|e| e.message);
+                        if record && let Ok(v) = &r {
+                            lookups.push((t.to_string(), v.clone()));
+                        }
+                        r
+                    };
+                    super::tags_fast::resolve_all_used(&entries, &is_ignored, &mut addrepl)
+                };
+                r.map(|(changed, used)| {
+                    if record {
+                        new_trace = Some(CombTrace::new(&entries, &ign, &changed, used, lookups));
+                    }
+                    changed
+                })
+            }
         };
         let subst: Vec<Option<String>> = match fast {
             Some(changed) => entries
@@ -442,7 +487,7 @@ impl DefReader {
                 let mut err: Option<ConfigError> = None;
                 let r = {
                     let mut addrepl = |t: &str| -> Result<Option<String>, String> {
-                        match comb_option(cfg, p_vars, &mut cache, names, t) {
+                        match comb_option(cfg, p_vars, p_names, &mut cache, names, t) {
                             Ok(v) => Ok(v),
                             Err(e) => {
                                 let m = e.message.clone();
@@ -478,7 +523,10 @@ impl DefReader {
         }
         drop(entries);
         self.def_cache = cache;
-        let mut out = OrdMap::from_unique(out);
+        self.trace = new_trace;
+        // read in order by the callers, and searched only for the few typed options:
+        // not worth a hash index
+        let mut out = OrdMap::from_unique_unindexed(out);
         // convert typed options
         for (ty, name, default) in self.specs() {
             let Some(Py::Str(s)) = out.get(name) else {
@@ -516,12 +564,101 @@ impl DefReader {
     }
 }
 
+/// The names of a variable list as hashes: a name that hashes like a variable counts as
+/// one, which only costs a recomputation (the shared memos stay exact).
+#[derive(Default)]
+struct VarNames(HashSet<u64, FxBuild>);
+
+impl VarNames {
+    fn of(vars: &[(String, String)]) -> Self {
+        VarNames(vars.iter().map(|(k, _)| name_hash(k)).collect())
+    }
+    fn may_contain(&self, k: &str) -> bool {
+        self.0.contains(&name_hash(k))
+    }
+}
+
+fn name_hash(k: &str) -> u64 {
+    use std::hash::BuildHasher;
+    FxBuild::default().hash_one(k)
+}
+
+/// The `[Init]` options of `cfg` read without variables (memoised in the config: the
+/// same for every jail); `None` without an `[Init]` section.
+fn init_plain(cfg: &Config, names: &[String]) -> Result<Option<Rc<InitPlain>>, GetError> {
+    if let Some(p) = cfg.init_memo.borrow().as_ref() {
+        return Ok(Some(p.clone()));
+    }
+    if !cfg.has_section("Init") {
+        return Ok(None);
+    }
+    let mut out: InitPlain = Vec::new();
+    for opt in cfg.own_options("Init") {
+        let v = cfg.get_plain("Init", &opt, names)?;
+        let known = (!opt.starts_with("known/")).then(|| format!("known/{opt}"));
+        out.push((opt, known, v));
+    }
+    let out = Rc::new(out);
+    *cfg.init_memo.borrow_mut() = Some(out.clone());
+    Ok(Some(out))
+}
+
+/// `cfg.get("Definition", name, vars)`, answered from the shared [`Config::tag_memo`] when
+/// none of the names the value was built from is among `vars` (the same rule as
+/// [`comb_option`], whose answers for plain names are the same lookup).
+fn def_get(
+    cfg: &Config,
+    vars: &[(String, String)],
+    vnames: &VarNames,
+    has_def: bool,
+    names: &[String],
+    name: &str,
+) -> Result<String, GetError> {
+    let in_vars = |k: &str| vnames.may_contain(k);
+    {
+        let memo = cfg.tag_memo.borrow();
+        match memo.get(name) {
+            Some(TagMemo::Value(v, keys)) if !keys.iter().any(|k| in_vars(k)) => {
+                return Ok(v.clone());
+            }
+            // absent, and a section to be absent from (else the error is NoSection)
+            // (names come from the templates: already lower-case)
+            Some(TagMemo::Absent) if has_def && !in_vars(name) => {
+                return Err(GetError::NoOption(
+                    name.to_string(),
+                    "Definition".to_string(),
+                ));
+            }
+            _ => {}
+        }
+    }
+    match cfg.get_tracked("Definition", name, vars, names) {
+        Ok((v, keys)) => {
+            if let Some(k) = keys {
+                cfg.tag_memo
+                    .borrow_mut()
+                    .insert(name.to_string(), TagMemo::Value(v.clone(), k));
+            }
+            Ok(v)
+        }
+        Err(e) => {
+            if matches!(e, GetError::NoOption(..)) {
+                cfg.tag_memo
+                    .borrow_mut()
+                    .insert(name.to_string(), TagMemo::Absent);
+            }
+            Err(e)
+        }
+    }
+}
+
 /// fail2ban's `get_ex("Definition", name, vars=pOpts)`, cached per reader like
 /// `getCombOption`, and shared between readers of the same file when no jail variable
 /// influenced it.
 fn comb_option(
     cfg: &Config,
     p_vars: &[(String, String)],
+    p_names: &VarNames,
     def_cache: &mut HashMap<String, Option<String>, FxBuild>,
     names: &[String],
     name: &str,
@@ -529,7 +666,7 @@ fn comb_option(
     if let Some(v) = def_cache.get(name) {
         return Ok(v.clone());
     }
-    let in_vars = |k: &str| p_vars.iter().any(|(kk, _)| kk == k);
+    let in_vars = |k: &str| p_names.may_contain(k);
     {
         // a shared answer is as good as a cached one (both are fixed for this reader)
         let memo = cfg.tag_memo.borrow();

@@ -61,6 +61,8 @@ struct Resolver<'a, 'f> {
     extra: HashMap<String, Option<usize>, FxBuild>,
     ignore: &'f dyn Fn(&str) -> bool,
     addrepl: &'f mut AddRepl<'f>,
+    /// Per entry: some tag referred to it.
+    used: Vec<bool>,
 }
 
 /// Substitutes tags in `entries` (the combined options in order, names unique); values
@@ -72,7 +74,17 @@ pub fn resolve_all<'a, 'f>(
     ignore: &'f dyn Fn(&str) -> bool,
     addrepl: &'f mut AddRepl<'f>,
 ) -> Option<Vec<Option<String>>> {
+    resolve_all_used(entries, ignore, addrepl).map(|(out, _)| out)
+}
+
+/// [`resolve_all`], also telling per entry whether some tag referred to it.
+pub fn resolve_all_used<'a, 'f>(
+    entries: &'a [(&'a str, Option<Cow<'a, str>>)],
+    ignore: &'f dyn Fn(&str) -> bool,
+    addrepl: &'f mut AddRepl<'f>,
+) -> Option<(Vec<Option<String>>, Vec<bool>)> {
     let mut r = Resolver {
+        used: vec![false; entries.len()],
         nodes: Vec::with_capacity(entries.len() + 16),
         index: HashMap::with_capacity_and_hasher(entries.len(), FxBuild::default()),
         extra: HashMap::with_capacity_and_hasher(16, FxBuild::default()),
@@ -97,13 +109,15 @@ pub fn resolve_all<'a, 'f>(
             r.resolve(i, 0).ok()?;
         }
     }
-    Some(
+    let used = std::mem::take(&mut r.used);
+    Some((
         r.nodes
             .into_iter()
             .take(entries.len())
             .map(|n| n.out)
             .collect(),
-    )
+        used,
+    ))
 }
 
 /// Whether `s` ends inside a possible tag: `<` followed by name characters only.
@@ -130,6 +144,9 @@ impl<'a> Resolver<'a, '_> {
     /// The node replacing `<name>`, if any.
     fn lookup(&mut self, name: &str) -> Result<Option<usize>, Bail> {
         if let Some(&i) = self.index.get(name) {
+            if let Some(u) = self.used.get_mut(i) {
+                *u = true;
+            }
             return Ok(Some(i));
         }
         if let Some(e) = self.extra.get(name) {
