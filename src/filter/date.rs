@@ -193,7 +193,9 @@ struct Found<'t> {
 }
 
 fn char_pos(line: &str, byte: usize) -> usize {
-    if line.is_ascii() {
+    // Only the text before `byte` matters (dates sit near the line start: cheap).
+    let head = &line.as_bytes()[..byte.min(line.len())];
+    if head.is_ascii() {
         byte
     } else {
         line[..byte].chars().count()
@@ -212,13 +214,15 @@ fn byte_pos(line: &str, chars: usize) -> usize {
 
 /// Python `line[i:i+1]` as a char (None for an empty slice); `i < 0` gives None.
 fn char_at(line: &str, i: isize) -> Option<char> {
-    if i < 0 {
+    let Ok(i) = usize::try_from(i) else {
         return None;
-    }
-    if line.is_ascii() {
-        line.as_bytes().get(i as usize).map(|b| *b as char)
+    };
+    let b = line.as_bytes();
+    // When the chars up to `i` are ASCII, char `i` is byte `i` (no whole-line scan).
+    if b[..b.len().min(i.saturating_add(1))].is_ascii() {
+        b.get(i).map(|c| *c as char)
     } else {
-        line.chars().nth(i as usize)
+        line.chars().nth(i)
     }
 }
 

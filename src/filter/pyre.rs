@@ -15,6 +15,8 @@
 //! texts before the fancy VM runs and tells it where to start), and the scans
 //! [`AnyOf`] (can any of these regexes match?) and [`WhichOf`] (which of them can?).
 
+mod backref;
+mod chain;
 mod fast;
 pub use fast::{AnyOf, WhichOf};
 mod share;
@@ -70,6 +72,9 @@ struct Inner {
     exact: OnceLock<Option<fancy_regex::Regex>>,
     translated: Translated,
     fast: fast::Fast,
+    /// Linear stand-in of a fancy pattern with one-char back-references only (built on
+    /// the first search: most date templates never run).
+    checked: OnceLock<Option<backref::Checked>>,
 }
 
 /// A compiled fail2ban regex.
@@ -176,6 +181,7 @@ fn compile_new(pattern: &str, flags: Flags) -> Result<Regex, Error> {
             exact: OnceLock::new(),
             translated: t,
             fast,
+            checked: OnceLock::new(),
         }),
         names: Arc::new(names),
     })
@@ -246,10 +252,7 @@ impl Regex {
                     if self.inner.fast.ascii.is_some()
                         && *ascii.get_or_insert_with(|| text.is_ascii()) =>
                 {
-                    match &self.inner.fast.ascii {
-                        Some(a) => fast::Fast::ascii_spans(a, text, pos),
-                        None => None,
-                    }
+                    self.inner.fast.ascii_spans(text, pos)
                 }
                 // A DFA-only check first: most fail2ban searches miss, and a miss then
                 // skips allocating capture slots.
@@ -259,7 +262,13 @@ impl Regex {
                         .map(|m| m.map(|m| (m.start(), m.end())))
                         .collect()
                 }),
-                Engine::Fancy(re) => spans_fancy(re, text, start)?,
+                Engine::Fancy(re) => match self.checked() {
+                    Some(c) => match c.spans(text, pos, &mut ascii) {
+                        Ok(s) => s,
+                        Err(()) => spans_fancy(re, text, start)?,
+                    },
+                    None => spans_fancy(re, text, start)?,
+                },
             },
         };
         Ok(spans.map(|spans| Match {
@@ -307,6 +316,20 @@ impl Regex {
             spans,
             names: Arc::clone(&self.names),
         }
+    }
+
+    /// The linear stand-in of a back-reference pattern (see [`backref`]).
+    fn checked(&self) -> Option<&backref::Checked> {
+        let t = &self.inner.translated;
+        self.inner
+            .checked
+            .get_or_init(|| {
+                let only_backrefs = t.fancy_reasons.iter().all(|r| *r == FancyReason::Backref);
+                only_backrefs
+                    .then(|| backref::Checked::new(&t.fancy))
+                    .flatten()
+            })
+            .as_ref()
     }
 
     /// The exact-`$` engine, when the pattern has a non-multiline `$` and `text` has a

@@ -17,6 +17,7 @@ use regex_automata::meta;
 use regex_automata::util::captures::Captures;
 use regex_automata::{Input, MatchKind};
 
+use super::chain::Chain;
 use super::share::{Table, shared};
 use regex_syntax::hir::literal::Extractor;
 use regex_syntax::hir::{Class, ClassBytes, ClassUnicode, ClassUnicodeRange, Hir, HirKind, Look};
@@ -50,6 +51,9 @@ pub(super) struct Fast {
     pub relaxed: Option<Dual>,
     /// Every match starts at offset 0 with one of these byte strings.
     pub prefixes: Option<Vec<Box<[u8]>>>,
+    /// The HIR of `ascii`, for its [`Chain`] (built on the first match).
+    ascii_hir: Option<Hir>,
+    chain: OnceLock<Option<Chain>>,
 }
 
 fn parse(pattern: &str) -> Option<Hir> {
@@ -68,7 +72,7 @@ fn config() -> meta::Config {
         .hybrid_cache_capacity(2 * (1 << 20))
 }
 
-fn build(hir: &Hir) -> Option<meta::Regex> {
+pub(super) fn build(hir: &Hir) -> Option<meta::Regex> {
     meta::Builder::new()
         .configure(config())
         .build_from_hir(hir)
@@ -125,8 +129,8 @@ fn ascii_hir(h: &Hir) -> Hir {
 
 /// An ASCII twin with exactly the groups of `full` (else none: the twin must be
 /// interchangeable).
-fn ascii_twin(hir: &Hir, full: &regex::Regex) -> Option<meta::Regex> {
-    let a = build(&ascii_hir(hir))?;
+fn ascii_twin(ascii: &Hir, full: &regex::Regex) -> Option<meta::Regex> {
+    let a = build(ascii)?;
     let names = a
         .group_info()
         .pattern_names(regex_automata::PatternID::ZERO);
@@ -154,7 +158,9 @@ impl Fast {
             && let Some(hir) = parse(p)
         {
             f.prefixes = prefixes(&hir);
-            f.ascii = ascii_twin(&hir, full);
+            let ah = ascii_hir(&hir);
+            f.ascii = ascii_twin(&ah, full);
+            f.ascii_hir = f.ascii.is_some().then_some(ah);
         } else if let Some(p) = relaxed
             && let Some(hir) = parse(p)
         {
@@ -190,16 +196,22 @@ impl Fast {
     }
 
     /// Group spans of the first match at or after `pos`, on the ASCII twin (the caller
-    /// has checked the text is ASCII).
-    pub fn ascii_spans(
-        re: &meta::Regex,
-        text: &str,
-        pos: usize,
-    ) -> Option<Vec<Option<(usize, usize)>>> {
+    /// has checked the text is ASCII). The match is found by the DFAs; its groups by the
+    /// [`Chain`] when that can tell, else by the engine's capture search.
+    pub fn ascii_spans(&self, text: &str, pos: usize) -> Option<Vec<Option<(usize, usize)>>> {
+        let re = self.ascii.as_ref()?;
         let input = Input::new(text).range(pos..);
-        if !re.is_match(input.clone()) {
-            return None;
+        let chain = self
+            .chain
+            .get_or_init(|| self.ascii_hir.as_ref().and_then(Chain::new));
+        if let Some(c) = chain.as_ref().filter(|c| c.active()) {
+            let m = re.search(&input)?;
+            let groups = re.group_info().group_len(regex_automata::PatternID::ZERO);
+            if let Some(s) = c.spans(text, m.start(), m.end(), groups) {
+                return Some(s);
+            }
         }
+        // No `is_match` first: a capture search that misses costs one DFA scan too.
         let mut caps: Captures = re.create_captures();
         re.search_captures(&input, &mut caps);
         caps.is_match().then(|| {

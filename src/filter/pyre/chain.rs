@@ -1,0 +1,344 @@
+//! Group extraction without the backtracker: a [`Chain`] of anchored lazy-DFA searches.
+//!
+//! The engines report, for leftmost-first patterns, the match a backtracking engine would:
+//! the first path, in priority order, that completes. For a concatenation `A·B·C` that
+//! first path is (first completing path of `A`, then of `B` from where `A` ended, …)
+//! whenever each of these steps succeeds. So a pattern is cut at its groups into
+//! capture-free pieces ([`Node::Run`], one anchored DFA search each), groups
+//! ([`Node::Cap`], whose bounds are where their inner pieces start and end) and
+//! alternations holding groups ([`Node::Alt`]: the first branch that matches on its own
+//! is the branch of the first path). When a step fails the chain cannot tell what a
+//! backtracker would do and answers "unknown"; the caller then runs the exact engine.
+//! Every answer is exact: a chain that completes is the engine's own match. Built from
+//! the ASCII twin's HIR on first use; a pattern whose chains keep failing (e.g. a greedy
+//! `.*` group followed by more text) stops trying.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use regex_automata::dfa::{Automaton, StartKind, dense};
+use regex_automata::meta;
+use regex_automata::nfa::thompson;
+use regex_automata::{Anchored, Input, MatchKind};
+use regex_syntax::hir::{Hir, HirKind};
+
+/// A capture-free piece searched anchored: a small dense DFA walked by hand (a few
+/// instructions a byte, no per-search set-up), else the meta engine.
+#[derive(Debug)]
+enum Piece {
+    Dense(Box<dense::DFA<Vec<u32>>>),
+    Meta(meta::Regex),
+}
+
+/// Dense DFAs above this size are not worth their memory: the meta engine does.
+const DENSE_LIMIT: usize = 256 * 1024;
+
+impl Piece {
+    fn new(h: &Hir) -> Option<Piece> {
+        let dense = thompson::Compiler::new()
+            .configure(thompson::Config::new().which_captures(thompson::WhichCaptures::None))
+            .build_from_hir(h)
+            .ok()
+            .and_then(|nfa| {
+                dense::Builder::new()
+                    .configure(
+                        dense::Config::new()
+                            .match_kind(MatchKind::LeftmostFirst)
+                            .start_kind(StartKind::Anchored)
+                            .dfa_size_limit(Some(DENSE_LIMIT))
+                            .determinize_size_limit(Some(4 * DENSE_LIMIT)),
+                    )
+                    .build_from_nfa(&nfa)
+                    .ok()
+            });
+        match dense {
+            Some(d) => Some(Piece::Dense(Box::new(d))),
+            None => super::fast::build(h).map(Piece::Meta),
+        }
+    }
+
+    /// The end of the first completing path at `pos` (`Ok(None)`: no match; `Err`: the
+    /// DFA gave up).
+    fn end(&self, text: &str, pos: usize) -> Result<Option<usize>, ()> {
+        let input = Input::new(text).range(pos..).anchored(Anchored::Yes);
+        let dfa = match self {
+            Piece::Meta(re) => return Ok(re.search(&input).map(|m| m.end())),
+            Piece::Dense(d) => d,
+        };
+        let mut sid = dfa.start_state_forward(&input).map_err(|_| ())?;
+        let mut last = None;
+        let bytes = text.as_bytes();
+        for (at, &b) in bytes.iter().enumerate().skip(pos) {
+            sid = dfa.next_state(sid, b);
+            if dfa.is_special_state(sid) {
+                // A DFA enters its match state one byte after the match ends.
+                if dfa.is_match_state(sid) {
+                    last = Some(at);
+                } else if dfa.is_dead_state(sid) {
+                    return Ok(last);
+                } else if dfa.is_quit_state(sid) {
+                    // Not on ASCII pieces and text; the caller asks the engine.
+                    return Err(());
+                }
+            }
+        }
+        sid = dfa.next_eoi_state(sid);
+        if dfa.is_match_state(sid) {
+            last = Some(bytes.len());
+        }
+        Ok(last)
+    }
+}
+
+/// One step of a chain.
+#[derive(Debug)]
+enum Node {
+    /// A capture-free piece, searched anchored where the previous one ended.
+    Run(Piece),
+    /// A group: its span is where its body starts and ends.
+    Cap { index: usize, body: Vec<Node> },
+    /// An alternation (or `?`) with groups: per branch, the branch without groups (to
+    /// pick the branch) and its own chain.
+    Alt(Vec<(Piece, Vec<Node>)>),
+}
+
+/// The chain of one pattern, with its success statistics.
+#[derive(Debug)]
+pub(super) struct Chain {
+    nodes: Vec<Node>,
+    tries: AtomicU32,
+    fails: AtomicU32,
+}
+
+/// Attempts after which a chain that mostly fails is given up.
+const PROBATION: u32 = 64;
+
+fn has_caps(h: &Hir) -> bool {
+    h.properties().explicit_captures_len() > 0
+}
+
+/// `h` with its groups dissolved (same language, same priorities).
+fn strip(h: &Hir) -> Hir {
+    match h.kind() {
+        HirKind::Capture(c) => strip(&c.sub),
+        HirKind::Concat(v) => Hir::concat(v.iter().map(strip).collect()),
+        HirKind::Alternation(v) => Hir::alternation(v.iter().map(strip).collect()),
+        HirKind::Repetition(r) => {
+            let mut r = r.clone();
+            r.sub = Box::new(strip(&r.sub));
+            Hir::repetition(r)
+        }
+        _ => h.clone(),
+    }
+}
+
+fn flush(pending: &mut Vec<Hir>, out: &mut Vec<Node>) -> Option<()> {
+    if !pending.is_empty() {
+        let h = Hir::concat(std::mem::take(pending));
+        out.push(Node::Run(Piece::new(&h)?));
+    }
+    Some(())
+}
+
+/// Appends the nodes of `h` (capture-free parts collect in `pending`). None when `h`
+/// has a group the chain cannot place (inside a real repetition).
+fn nodes(h: &Hir, pending: &mut Vec<Hir>, out: &mut Vec<Node>) -> Option<()> {
+    if !has_caps(h) {
+        pending.push(h.clone());
+        return Some(());
+    }
+    match h.kind() {
+        HirKind::Capture(c) => {
+            flush(pending, out)?;
+            out.push(Node::Cap {
+                index: c.index as usize,
+                body: chain_of(&c.sub)?,
+            });
+        }
+        HirKind::Concat(v) => {
+            for x in v {
+                nodes(x, pending, out)?;
+            }
+        }
+        HirKind::Alternation(v) => {
+            flush(pending, out)?;
+            out.push(alt(v.to_vec())?);
+        }
+        // `X?` is `X|` (greedy) or `|X` (lazy); other repetitions of groups are out.
+        HirKind::Repetition(r) if r.min == 0 && r.max == Some(1) => {
+            flush(pending, out)?;
+            let branches = if r.greedy {
+                vec![(*r.sub).clone(), Hir::empty()]
+            } else {
+                vec![Hir::empty(), (*r.sub).clone()]
+            };
+            out.push(alt(branches)?);
+        }
+        _ => return None,
+    }
+    Some(())
+}
+
+fn alt(branches: Vec<Hir>) -> Option<Node> {
+    let mut out = Vec::new();
+    for b in &branches {
+        out.push((Piece::new(&strip(b))?, chain_of(b)?));
+    }
+    Some(Node::Alt(out))
+}
+
+fn chain_of(h: &Hir) -> Option<Vec<Node>> {
+    let mut pending = Vec::new();
+    let mut out = Vec::new();
+    nodes(h, &mut pending, &mut out)?;
+    flush(&mut pending, &mut out)?;
+    Some(out)
+}
+
+/// The end of the first completing path of `p` at `pos`; None when there is none or
+/// the DFA gave up (either way the chain cannot tell).
+fn step(p: &Piece, text: &str, pos: usize) -> Option<usize> {
+    p.end(text, pos).ok().flatten()
+}
+
+/// Walks `nodes` from `pos`, filling `slots`; the end, or None when a step fails.
+fn walk(
+    nodes: &[Node],
+    text: &str,
+    mut pos: usize,
+    slots: &mut [Option<(usize, usize)>],
+) -> Option<usize> {
+    for n in nodes {
+        pos = match n {
+            Node::Run(re) => step(re, text, pos)?,
+            Node::Cap { index, body } => {
+                let end = walk(body, text, pos, slots)?;
+                if let Some(s) = slots.get_mut(*index) {
+                    *s = Some((pos, end));
+                }
+                end
+            }
+            Node::Alt(branches) => {
+                let mut pick = None;
+                for (p, body) in branches {
+                    // A branch that gives up must not pass for one that cannot match.
+                    if let Some(e) = p.end(text, pos).ok()? {
+                        pick = Some((e, body));
+                        break;
+                    }
+                }
+                let (end, body) = pick?;
+                // The branch's own chain must retrace its first path.
+                if walk(body, text, pos, slots)? != end {
+                    return None;
+                }
+                end
+            }
+        };
+    }
+    Some(pos)
+}
+
+impl Chain {
+    /// The chain of a pattern (its HIR as compiled, groups numbered as in the engine);
+    /// None when it has a group inside a repetition or a piece does not build.
+    pub fn new(hir: &Hir) -> Option<Chain> {
+        Some(Chain {
+            nodes: chain_of(hir)?,
+            tries: AtomicU32::new(0),
+            fails: AtomicU32::new(0),
+        })
+    }
+
+    /// Whether the chain is still worth trying.
+    pub fn active(&self) -> bool {
+        let t = self.tries.load(Ordering::Relaxed);
+        t < PROBATION || self.fails.load(Ordering::Relaxed) * 4 < t
+    }
+
+    /// Group spans of the match `(start, end)` the engine found: exact, or None when
+    /// the chain cannot tell (the caller asks the engine).
+    pub fn spans(
+        &self,
+        text: &str,
+        start: usize,
+        end: usize,
+        groups: usize,
+    ) -> Option<Vec<Option<(usize, usize)>>> {
+        let mut slots = vec![None; groups];
+        let ok = walk(&self.nodes, text, start, &mut slots) == Some(end);
+        // Counting stops once on probation is over: no contention on a hot atomic.
+        if self.tries.load(Ordering::Relaxed) < u32::MAX / 2 {
+            self.tries.fetch_add(1, Ordering::Relaxed);
+            if !ok {
+                self.fails.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        if !ok {
+            return None;
+        }
+        if let Some(s) = slots.first_mut() {
+            *s = Some((start, end));
+        }
+        Some(slots)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::filter::pyre::{Flags, compile, translate};
+
+    /// Whatever the chain answers is what the `regex` crate's capture search finds.
+    #[test]
+    fn chain_agrees_with_capture_search() {
+        let pats = [
+            r"^(?P<mlfid>(?:\[\])?\s*(?:\S+ )?(?:(?P<d>sshd|cron)(?:\[\d+\])?:?\s+)?)(?:(?:error|fatal): )?(?P<content>.+)$",
+            r"^Failed \S+ for (?P<inv>invalid user )?(?P<user>\S+) from (?:(?:::f{4,6}:)?(?P<ip4>(?:\d{1,3}\.){3}\d{1,3})|(?P<dns>[\w\-.^_]*\w))(?: port \d+)?(?: ssh\d*)?$",
+            r"user (?P<user>.*) from (?P<ip>\S+)",
+            r"(?P<a>x*?)(?P<b>x*)y",
+            r"^(?:(?P<x>ab)|a)(?P<y>b?)c$",
+            r"(?P<w>\b\w+\b)(?P<rest>.*)",
+            r"^(?:(?P<p>a+)??)(?P<q>a*)$",
+            r"(?P<o>(?P<i>\d)+)",
+        ];
+        let texts = [
+            "host sshd[12]: Failed password for root from 1.2.3.4 port 22 ssh2\n",
+            "host sshd[12]: error: Failed x for invalid user a b from 1.2.3.4\n",
+            "Failed password for invalid user bob from 10.0.0.1 port 22 ssh2",
+            "Failed password for bob from host-1.example.com",
+            "Failed password for bob from ::ffff:1.2.3.4",
+            "user a from b user c from d",
+            "xxxy xy y",
+            "abc",
+            "abbc",
+            "ac",
+            "hello world",
+            "aaa",
+            "a1b22c333",
+            "",
+        ];
+        for p in pats {
+            let re = compile(p, Flags::default()).expect("compiles");
+            let t = translate(p, false, false).expect("translates");
+            let exact = regex::Regex::new(t.linear.as_deref().expect("linear")).expect("builds");
+            // Twice the probation, so the chain's verdicts and the fallback both run.
+            for _ in 0..2 * super::PROBATION as usize / texts.len() + 1 {
+                for text in texts {
+                    for pos in [0, 1, 5] {
+                        if pos > text.len() {
+                            continue;
+                        }
+                        let want = exact.captures_at(text, pos).map(|c| {
+                            c.iter()
+                                .map(|m| m.map(|m| (m.start(), m.end())))
+                                .collect::<Vec<_>>()
+                        });
+                        let got = re
+                            .search(text, pos)
+                            .map(|m| (0..m.len()).map(|i| m.span(i)).collect::<Vec<_>>());
+                        assert_eq!(got, want, "{p} on {text:?} at {pos}");
+                    }
+                }
+            }
+        }
+    }
+}
