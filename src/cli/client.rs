@@ -530,7 +530,10 @@ pub fn main(prog: &str, args: Vec<String>) -> i32 {
                 0
             }
             Err(e) => {
+                let e = crate::server::transmitter::bare_name(s).unwrap_or(e);
                 println!("ERROR: {e}");
+                // Logged before the client's log handler exists: the bare message.
+                eprintln!("Init of command line failed");
                 255
             }
         };

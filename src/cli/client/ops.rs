@@ -140,10 +140,8 @@ impl Client {
                     }
                 }
                 Ok(Reply::Err(e)) => {
-                    self.log.error(
-                        "fail2ban",
-                        &format!("NOK: {}", Value::Tuple(e.args.clone())),
-                    );
+                    self.log
+                        .error("fail2ban", &format!("NOK: {}", Value::Tuple(e.py_args())));
                     if show {
                         println!("{}", beautify_error(&e));
                     }
@@ -350,9 +348,27 @@ impl Client {
                 return None;
             }
         };
-        self.log.config_lines(&res.log);
-        let cmds = res.commands.filter(|_| res.ok)?;
-        let values: Vec<Vec<Value>> = cmds.iter().map(|c| c.to_values()).collect();
+        let cmds = res.commands.filter(|_| res.ok);
+        let values: Vec<Vec<Value>> = cmds.iter().flatten().map(|c| c.to_values()).collect();
+        // fail2ban reads only the jail being reloaded: other jails' messages stay unsaid.
+        let others: Vec<String> = match jail {
+            None => Vec::new(),
+            Some(j) => values
+                .iter()
+                .filter(|c| c.first().and_then(Value::as_str) == Some("add"))
+                .filter_map(|c| c.get(1).and_then(Value::as_str))
+                .filter(|n| *n != j)
+                .map(str::to_string)
+                .collect(),
+        };
+        let log: Vec<_> = res
+            .log
+            .iter()
+            .filter(|(_, logger, msg)| !about_other_jail(logger, msg, &others))
+            .cloned()
+            .collect();
+        self.log.config_lines(&log);
+        cmds?;
         let picked = match jail {
             None => values,
             Some(j) => only_jail(values, j),
@@ -610,6 +626,20 @@ fn which(name: &str) -> Option<PathBuf> {
     std::env::split_paths(&path)
         .map(|d| d.join(name))
         .find(|p| p.is_file())
+}
+
+/// A jail-level config message naming one of `others` (the reader's phrasings: `for X`,
+/// `'X'`, `X jail`, `[X]`).
+fn about_other_jail(logger: &str, msg: &str, others: &[String]) -> bool {
+    if logger == "fail2ban.configreader" || logger == "fail2ban.configparserinc" {
+        return false;
+    }
+    others.iter().any(|o| {
+        msg.ends_with(&format!(" for {o}"))
+            || msg.contains(&format!("'{o}'"))
+            || msg.contains(&format!(" {o} jail"))
+            || msg.contains(&format!("[{o}]"))
+    })
 }
 
 fn jail_exists(src: &dyn Source, basedir: &str, jail: &str) -> bool {
