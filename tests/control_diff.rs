@@ -151,6 +151,9 @@ fn mask(s: &str, dir: &str) -> String {
     // The pid of a log line (not `|- [0]:` of a regex list).
     let pid = regex::Regex::new(r"(?m)^(\{TIME\} \S+\s*)\[\d+\]:").unwrap();
     let s = ts.replace_all(&s, "{TIME}");
+    // -vv/-vvv lines: thread id, milliseconds since start.
+    let tid = regex::Regex::new(r"(?m)^ (\{TIME\}|\+ *\d+) [0-9A-F]{6,} ").unwrap();
+    let s = tid.replace_all(&s, " {T} {TID} ");
     pid.replace_all(&s, "${1}[{PID}]:").into_owned()
 }
 

@@ -664,6 +664,19 @@ pub fn status(jail: &Jail, flavor: &str) -> Value {
         let ids: Vec<String> = core.bm.ban_list();
         acts.push(t("Banned IP list", list_of(&ids)));
     }
+    if flavor == "cymru" {
+        // fail2ban asks Team Cymru's DNS through dnspython; without that package every
+        // list is `['error']`. gaol has no DNS client, so it answers as fail2ban does then.
+        crate::flog!(
+            ERROR,
+            "banmanager",
+            "dnspython package is required but could not be imported"
+        );
+        let err = || Value::List(vec![Value::str("error")]);
+        acts.push(t("Banned ASN list", err()));
+        acts.push(t("Banned Country list", err()));
+        acts.push(t("Banned RIR list", err()));
+    }
     Value::List(vec![t("Filter", filter), t("Actions", Value::List(acts))])
 }
 

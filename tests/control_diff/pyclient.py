@@ -35,6 +35,8 @@ while True:
     sys.stdout, sys.stderr = out, err
     try:
         code = 0 if Fail2banClient().start(argv) else 255
+        # what the client's exit() logs before the process ends
+        log.debug("Exit with code %s", code)
     except SystemExit as e:
         code = e.code if isinstance(e.code, int) else 255
     except Exception as e:  # a crash of the client itself: report it as output

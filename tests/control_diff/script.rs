@@ -13,10 +13,6 @@ pub const KNOWN: &[(&str, &str)] = &[
     // Re-banning a banned address moves it to the end of fail2ban's ban list (its ban
     // is prolonged); gaol keeps the first ban's place.
     ("get test banip", "gaol"),
-    // The client's -v info lines about the files it loads are grouped differently.
-    ("-v status", ""),
-    // cymru needs the DNS lookups of fail2ban's banned-ASN helpers; gaol has no flavor.
-    ("status test cymru", "gaol"),
 ];
 
 const LINES: &[&str] = &[
@@ -54,6 +50,9 @@ const LINES: &[&str] = &[
     "help",
     "-q bogus",
     "-v status",
+    "-vv status",
+    "-vvv ping",
+    "-vvv status nosuch",
     // --- global options
     "get loglevel",
     "set loglevel DEBUG",

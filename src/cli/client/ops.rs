@@ -107,24 +107,32 @@ impl Client {
             last_word = w.first().cloned().unwrap_or_default();
             let loud = show || last_word == "echo" || last_word == "server-status";
             let is_ping = last_word == "ping";
-            let sent = match conn.as_mut() {
+            let link = match conn.take() {
                 Some(k) => {
                     if let Wait::Secs(_) = wait {
                         let _ = k.set_timeout(wait.duration());
                     }
-                    k.send(c)
+                    Ok(k)
                 }
-                None => match Connection::connect(Path::new(&self.socket), wait.duration()) {
-                    Ok(k) => conn.insert(k).send(c),
-                    Err(e) => Err(ClientError::Io(e)),
-                },
+                None => Connection::connect(Path::new(&self.socket), wait.duration()),
             };
-            self.log
-                .heavy("fail2ban", &format!("CMD: {}", Value::List(c.clone())));
+            // As fail2ban: the command is logged once the connection exists.
+            let sent = match link {
+                Ok(k) => {
+                    self.log
+                        .heavy("fail2ban", &format!("CMD: {}", Value::List(c.clone())));
+                    conn.insert(k).send(c)
+                }
+                Err(e) => Err(ClientError::Io(e)),
+            };
             match sent {
                 Ok(Reply::Ok(v)) => {
                     self.log.heavy("fail2ban", &format!("OK : {v}"));
                     if loud {
+                        self.log.heavy(
+                            "fail2ban.beautifier",
+                            &format!("Beautify {v} with {}", Value::List(c.clone())),
+                        );
                         let b = beautify(&w, &v);
                         if b.fallback {
                             self.log.warning(
@@ -143,6 +151,10 @@ impl Client {
                     self.log
                         .error("fail2ban", &format!("NOK: {}", Value::Tuple(e.py_args())));
                     if show {
+                        self.log.debug(
+                            "fail2ban.beautifier",
+                            &format!("Beautify (error) {e} with {}", Value::List(c.clone())),
+                        );
                         println!("{}", beautify_error(&e));
                     }
                     ok = false;
