@@ -229,11 +229,16 @@ fn every_command_in_four_pairings() {
     ];
     let script = control_diff_script::script();
     let (mut diffs, mut known) = (Vec::new(), Vec::new());
+    let mut slow = Vec::new();
     for cmd in &script {
+        let t = std::time::Instant::now();
         let outs: Vec<Out> = std::thread::scope(|s| {
             let hs: Vec<_> = ps.iter_mut().map(|p| s.spawn(|| p.run(cmd))).collect();
             hs.into_iter().map(|h| h.join().unwrap()).collect()
         });
+        if t.elapsed() > std::time::Duration::from_millis(300) {
+            slow.push(format!("{:?} {}", t.elapsed(), cmd.join(" ")));
+        }
         for (p, o) in ps.iter().zip(&outs).skip(1) {
             if *o != outs[0] {
                 let line = cmd.join(" ");
@@ -256,6 +261,7 @@ fn every_command_in_four_pairings() {
         }
     }
     eprintln!("{} commands in four pairings", script.len());
+    eprintln!("slowest: {}", slow.join("; "));
     if !known.is_empty() {
         eprintln!("KNOWN DIFFERENCES ({}):\n{}", known.len(), known.join("\n"));
     }
