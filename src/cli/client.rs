@@ -217,6 +217,9 @@ Options:\n\
     )
 }
 
+/// When the client started (the `-vvv` log lines count milliseconds from it).
+static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
 /// The client's stderr logger: fail2ban's line format for its verbosity.
 #[derive(Debug, Clone, Copy)]
 pub struct Logger {
@@ -241,7 +244,18 @@ impl Logger {
         }
         let name = crate::server::log::LogLevel(level).name();
         let ts = chrono::Local::now().format("%Y-%m-%d %H:%M:%S,%3f");
-        if self.verbose >= 3 {
+        if self.verbose >= 4 {
+            // -vvv: milliseconds since start, thread id, logger, short level name.
+            let rel = START
+                .get_or_init(std::time::Instant::now)
+                .elapsed()
+                .as_millis();
+            // SAFETY: pthread_self has no preconditions.
+            let tid = unsafe { libc::pthread_self() } as u64;
+            let short: String = name.chars().take(5).collect();
+            let lg: String = logger.chars().take(25).collect();
+            eprintln!(" +{rel:5} {tid:X} {lg:<25} {short:<5} {msg}");
+        } else if self.verbose >= 3 {
             // fail2ban's verbose format: time, thread id, short level name.
             // SAFETY: pthread_self has no preconditions.
             let tid = unsafe { libc::pthread_self() } as u64;
@@ -498,6 +512,7 @@ pub fn dump(args: &ClientArgs) -> i32 {
 
 /// Runs `fail2ban-client` with `args` (without the program name); returns the exit code.
 pub fn main(prog: &str, args: Vec<String>) -> i32 {
+    START.get_or_init(std::time::Instant::now);
     let a = match ClientArgs::parse(&args) {
         Ok(a) => a,
         Err(e) => {
@@ -530,7 +545,10 @@ pub fn main(prog: &str, args: Vec<String>) -> i32 {
                 0
             }
             Err(e) => {
+                let e = crate::server::transmitter::bare_name(s).unwrap_or(e);
                 println!("ERROR: {e}");
+                // Logged before the client's log handler exists: the bare message.
+                eprintln!("Init of command line failed");
                 255
             }
         };
@@ -548,7 +566,10 @@ pub fn main(prog: &str, args: Vec<String>) -> i32 {
     let log = Logger { verbose: a.verbose };
     let mut client = match init_client(prog, a, log) {
         Ok(c) => c,
-        Err(code) => return code,
+        Err(code) => {
+            log.debug("fail2ban", &format!("Exit with code {code}"));
+            return code;
+        }
     };
     let ok = if client.args.interactive {
         let cmd = client.args.command.clone();
@@ -557,7 +578,9 @@ pub fn main(prog: &str, args: Vec<String>) -> i32 {
         let cmd = client.args.command.clone();
         client.process_command(&cmd)
     };
-    if ok { 0 } else { 255 }
+    let code = if ok { 0 } else { 255 };
+    log.debug("fail2ban", &format!("Exit with code {code}"));
+    code
 }
 
 /// Settings from the command line, the rest from fail2ban.conf (as fail2ban's
@@ -663,11 +686,29 @@ fn early_options(a: &ClientArgs) -> Result<Vec<(String, String)>, String> {
             "fail2ban.configreader",
             &format!("Reading config files: {}", c.files.join(", ")),
         );
-        let list = Value::List(c.files.iter().map(|f| Value::str(f.clone())).collect());
-        for _ in 0..2 {
+        // fail2ban parses each file alone first (looking for includes), then the set.
+        let one = |f: &String| Value::List(vec![Value::str(f.clone())]);
+        let all = Value::List(c.files.iter().map(|f| Value::str(f.clone())).collect());
+        for (f, list) in c.files.iter().map(|f| (f, one(f))) {
             log.info(
                 "fail2ban.configparserinc",
                 &format!("  Loading files: {list}"),
+            );
+            log.emit(
+                7,
+                "fail2ban.configparserinc",
+                &format!("    Reading file: {f}"),
+            );
+        }
+        log.info(
+            "fail2ban.configparserinc",
+            &format!("  Loading files: {all}"),
+        );
+        for f in &c.files {
+            log.emit(
+                7,
+                "fail2ban.configparserinc",
+                &format!("    Shared file: {f}"),
             );
         }
     }

@@ -59,8 +59,69 @@ impl ExcReply {
         }
     }
 
-    /// Python's `str(exc)`: the lone argument as str, else the args tuple repr.
+    /// An OSError-family exception (`errno, strerror, filename`), as an OS call fails.
+    pub fn os_error(e: &std::io::Error, filename: &str) -> Self {
+        let errno = e.raw_os_error().unwrap_or(0);
+        let name = match e.kind() {
+            std::io::ErrorKind::NotFound => "FileNotFoundError",
+            std::io::ErrorKind::PermissionDenied => "PermissionError",
+            _ => "OSError",
+        };
+        // Rust appends " (os error N)" to the C library's text, which Python shows bare.
+        let text = e.to_string();
+        let strerror = text
+            .rsplit_once(" (os error ")
+            .map_or(text.as_str(), |(t, _)| t);
+        ExcReply {
+            module: "builtins".into(),
+            name: name.into(),
+            args: vec![
+                Value::Int(i64::from(errno)),
+                Value::Str(strerror.into()),
+                Value::Str(filename.into()),
+            ],
+        }
+    }
+
+    /// OSError and its subclasses keep a third constructor argument (the file name) out
+    /// of `args` and show it in `str()`.
+    fn os_filename(&self) -> Option<&Value> {
+        let os = self.module == "builtins"
+            && matches!(
+                self.name.as_str(),
+                "OSError"
+                    | "IOError"
+                    | "FileNotFoundError"
+                    | "FileExistsError"
+                    | "PermissionError"
+                    | "IsADirectoryError"
+                    | "NotADirectoryError"
+            );
+        match self.args.as_slice() {
+            [Value::Int(_), _, f] if os => Some(f),
+            _ => None,
+        }
+    }
+
+    /// Python's `exc.args`: what the NOK log line shows.
+    pub fn py_args(&self) -> Vec<Value> {
+        match self.os_filename() {
+            Some(_) => self.args[..2].to_vec(),
+            None => self.args.clone(),
+        }
+    }
+
+    /// Python's `str(exc)`: the lone argument as str, else the args tuple repr
+    /// (`[Errno N] text: 'file'` for an OSError with a file name).
     pub fn message(&self) -> String {
+        if let Some(f) = self.os_filename() {
+            return format!(
+                "[Errno {}] {}: {}",
+                self.args[0].to_py_str(),
+                self.args[1].to_py_str(),
+                f
+            );
+        }
         match self.args.as_slice() {
             [] => String::new(),
             [one] => one.to_py_str(),
@@ -72,8 +133,9 @@ impl ExcReply {
 /// Python's `repr(exc)`, e.g. `UnknownJailException('nosuchjail')`.
 impl fmt::Display for ExcReply {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let args = Value::Tuple(self.args.clone()).to_string();
-        let inner = if self.args.len() == 1 {
+        let py_args = self.py_args();
+        let args = Value::Tuple(py_args.clone()).to_string();
+        let inner = if py_args.len() == 1 {
             // `('x',)` -> `'x'`
             &args[1..args.len() - 2]
         } else {

@@ -13,7 +13,7 @@ use crate::server::action::CommandAction;
 use crate::server::daemon::{Server, State, exc};
 use crate::server::jail::{Jail, lock};
 use crate::server::transmitter::{arg, index_error, py_int, str2sec};
-use crate::stream::Value;
+use crate::stream::{Value, py_str_repr};
 
 fn list_of(v: &[String]) -> Value {
     Value::List(v.iter().map(|s| Value::Str(s.clone())).collect())
@@ -31,6 +31,12 @@ fn expanded_list(v: &[String], usedns: UseDns) -> Value {
             })
             .collect(),
     )
+}
+
+/// The prefregex as fail2ban reports it: tags expanded, `''` when unset.
+fn expanded_pref(v: Option<&str>, usedns: UseDns) -> Value {
+    let v = v.unwrap_or_default();
+    Value::Str(template::expand(v, usedns.host_with_dns()).unwrap_or_else(|_| v.to_string()))
 }
 
 /// `get J datepattern`: fail2ban's `(pattern, name)` of the date detector — the first
@@ -73,12 +79,53 @@ fn values(v: Option<&Value>, multiple: bool) -> Result<Vec<String>, ExcReply> {
 }
 
 /// `set J key args…` / `multi-set J key [values]` (cmd without the leading `set`).
+/// The jail options `set` knows (besides `bantime.*`).
+const SET_KEYS: &[&str] = &[
+    "idle",
+    "ignoreself",
+    "addignoreip",
+    "delignoreip",
+    "ignorecommand",
+    "ignorecache",
+    "addlogpath",
+    "dellogpath",
+    "logencoding",
+    "addjournalmatch",
+    "deljournalmatch",
+    "prefregex",
+    "addfailregex",
+    "delfailregex",
+    "addignoreregex",
+    "delignoreregex",
+    "usedns",
+    "findtime",
+    "datepattern",
+    "logtimezone",
+    "maxmatches",
+    "maxretry",
+    "maxlines",
+    "bantime",
+    "attempt",
+    "banip",
+    "unbanip",
+    "addaction",
+    "delaction",
+    "action",
+];
+
 pub fn set(srv: &Server, st: &mut State, cmd: &[Value], multiple: bool) -> Result<Value, ExcReply> {
     let quiet = srv.quiet.load(Ordering::Relaxed);
     let name = arg(cmd, 0)?;
     let key = arg(cmd, 1)?;
     if key == "banip" {
         return Server::ban_ips(st, &name, &cmd[2..]);
+    }
+    // fail2ban looks the jail up only for the keys it knows.
+    if !SET_KEYS.contains(&key.as_str()) && !key.starts_with("bantime.") {
+        return Err(exc(format!(
+            "Invalid command {} (no set action or not yet implemented)",
+            py_str_repr(&key)
+        )));
     }
     let jail = Server::find(st, &name)?;
     let reply = |v: Value| -> Result<Value, ExcReply> { Ok(if quiet { Value::None } else { v }) };
@@ -100,7 +147,11 @@ pub fn set(srv: &Server, st: &mut State, cmd: &[Value], multiple: bool) -> Resul
             reply(Value::Bool(f.ignore.ignore_self))
         }
         "addignoreip" => {
-            let mut vals = values(cmd.get(2), multiple)?;
+            // No value at all adds nothing (fail2ban loops over the remaining words).
+            let mut vals = match cmd.get(2) {
+                None => Vec::new(),
+                v => values(v, multiple)?,
+            };
             vals.extend(cmd.iter().skip(3).map(Value::to_py_str));
             for v in vals {
                 match f.ignore.add(&v) {
@@ -158,6 +209,10 @@ pub fn set(srv: &Server, st: &mut State, cmd: &[Value], multiple: bool) -> Resul
                 ));
             }
             drop(f);
+            // fail2ban opens the file: a missing one is an OSError with its errno.
+            if let Err(e) = std::fs::metadata(&path) {
+                return Err(ExcReply::os_error(&e, &path));
+            }
             jail.add_log_path(&path, tail)
                 .map_err(|e| ExcReply::new("builtins", "FileNotFoundError", e))?;
             reply(log_paths(jail))
@@ -172,6 +227,13 @@ pub fn set(srv: &Server, st: &mut State, cmd: &[Value], multiple: bool) -> Resul
             if e.eq_ignore_ascii_case("auto") {
                 e = "UTF-8".into();
             }
+            if !known_encoding(&e) {
+                return Err(ExcReply::new(
+                    "builtins",
+                    "LookupError",
+                    format!("unknown encoding: {e}"),
+                ));
+            }
             crate::flog!(INFO, "filter", "  encoding: {e}");
             f.logencoding = e.clone();
             reply(Value::Str(e))
@@ -179,20 +241,24 @@ pub fn set(srv: &Server, st: &mut State, cmd: &[Value], multiple: bool) -> Resul
         "addjournalmatch" | "deljournalmatch" => reply(Value::List(vec![])),
         "prefregex" => {
             let v = arg(cmd, 2)?;
-            f.spec.prefregex = if v.trim().is_empty() {
+            let new = if v.trim().is_empty() {
                 None
             } else {
+                // Compiled alone first: its error names the pattern, not "prefregex".
+                if let Err(e) = PrefRegex::new(&v, f.spec.usedns) {
+                    return Err(ExcReply::new(
+                        "fail2ban.server.failregex",
+                        "RegexException",
+                        e.to_string(),
+                    ));
+                }
                 Some(v.clone())
             };
-            // Only the new regex is checked here; the whole matcher (date templates and
-            // all) is built once, when the jail starts.
-            if let Some(p) = &f.spec.prefregex
-                && let Err(e) = PrefRegex::new(p, f.spec.usedns)
-            {
-                return Err(exc(SpecError::Pref(e).to_string()));
-            }
+            // Only the new regex is checked here (above); the whole matcher (date
+            // templates and all) is built once, when the jail starts.
+            f.spec.prefregex = new;
             f.invalidate();
-            reply(Value::Str(v))
+            reply(expanded_pref(f.spec.prefregex.as_deref(), f.spec.usedns))
         }
         "addfailregex" | "addignoreregex" => {
             let vals = values(cmd.get(2), multiple)?;
@@ -258,7 +324,7 @@ pub fn set(srv: &Server, st: &mut State, cmd: &[Value], multiple: bool) -> Resul
             } else {
                 &f.spec.ignoreregex
             };
-            reply(list_of(list))
+            reply(expanded_list(list, f.spec.usedns))
         }
         "usedns" => {
             let v = arg(cmd, 2)?;
@@ -274,19 +340,23 @@ pub fn set(srv: &Server, st: &mut State, cmd: &[Value], multiple: bool) -> Resul
         }
         "datepattern" => {
             let v = arg(cmd, 2)?;
-            // One detector checks the pattern and gives the reply; the matcher is built
-            // when the jail starts.
-            let det = DateDetector::from_datepattern(&v)
+            // Only the pattern is checked here; the matcher is built when the jail
+            // starts. A pattern that fails is not kept.
+            DateDetector::from_datepattern(&v)
                 .map_err(|e| exc(SpecError::Date(e).to_string()))?;
             f.spec.datepattern = Some(v);
             f.invalidate();
-            reply(detector_value(&det))
+            reply(date_pattern_value(f.spec.datepattern.as_deref()))
         }
         "logtimezone" => {
             let v = arg(cmd, 2)?;
-            f.spec.logtimezone = Some(v.clone());
+            let old = f.spec.logtimezone.replace(v.clone());
             f.invalidate();
-            f.compile().map_err(exc)?;
+            if let Err(e) = f.compile() {
+                f.spec.logtimezone = old;
+                f.invalidate();
+                return Err(exc(e));
+            }
             reply(Value::Str(v))
         }
         "maxmatches" => {
@@ -302,7 +372,14 @@ pub fn set(srv: &Server, st: &mut State, cmd: &[Value], multiple: bool) -> Resul
         }
         "maxlines" => {
             let v = py_int(&arg(cmd, 2)?)?;
-            f.spec.maxlines = usize::try_from(v).unwrap_or(1).max(1);
+            if v <= 0 {
+                return Err(ExcReply::new(
+                    "builtins",
+                    "ValueError",
+                    "maxlines must be integer greater than zero",
+                ));
+            }
+            f.spec.maxlines = usize::try_from(v).unwrap_or(1);
             f.invalidate();
             crate::flog!(INFO, "filter", "  maxLines: {}", f.spec.maxlines);
             reply(Value::Int(f.spec.maxlines as i64))
@@ -316,7 +393,13 @@ pub fn set(srv: &Server, st: &mut State, cmd: &[Value], multiple: bool) -> Resul
             reply(Value::Int(v))
         }
         "attempt" => {
-            let ip = arg(cmd, 2)?;
+            let ip = arg(cmd, 2).map_err(|_| {
+                ExcReply::new(
+                    "builtins",
+                    "TypeError",
+                    "Filter.addAttempt() missing 1 required positional argument: 'ip'",
+                )
+            })?;
             let lines = cmd[3..].iter().map(Value::to_py_str).collect();
             drop(f);
             let n = jail.attempt(&ip, lines).map_err(exc)?;
@@ -369,7 +452,15 @@ pub fn set(srv: &Server, st: &mut State, cmd: &[Value], multiple: bool) -> Resul
         "delaction" => {
             drop(f);
             let a = arg(cmd, 2)?;
-            lock(&jail.acts).actions.remove(&a);
+            let mut core = lock(&jail.acts);
+            if core.actions.get(&a).is_none() {
+                return Err(ExcReply::new(
+                    "builtins",
+                    "KeyError",
+                    format!("Invalid Action name: {a}"),
+                ));
+            }
+            core.actions.remove(&a);
             Ok(Value::None)
         }
         "action" => {
@@ -394,7 +485,9 @@ pub fn set(srv: &Server, st: &mut State, cmd: &[Value], multiple: bool) -> Resul
             let k = arg(cmd, 3)?;
             let v = arg(cmd, 4)?;
             act.set_property(&k, &v);
-            reply(Value::Str(v))
+            // The stored value: `timeout 10m` reads back as 600.
+            let stored = act.value(&k).cloned().unwrap_or(Value::Str(v));
+            reply(stored)
         }
         k if k.starts_with("bantime.") => {
             let v = arg(cmd, 2)?;
@@ -413,6 +506,22 @@ pub fn set(srv: &Server, st: &mut State, cmd: &[Value], multiple: bool) -> Resul
             crate::stream::py_str_repr(other)
         ))),
     }
+}
+
+/// Whether Python's codec registry knows `name` (the common codecs and their aliases;
+/// fail2ban refuses a name it cannot look up).
+fn known_encoding(name: &str) -> bool {
+    static RE: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(
+            r"^(?:utf_?(?:8|16|32)(?:_?(?:le|be|sig))?|u8|utf|ascii|us_?ascii|646|latin_?[1-9]|l[1-9]|iso_?8859_?\d{1,2}|iso_?ir_?\d+|cp_?\d{3,5}|windows_?\d{3,4}|koi8_?[rut]|mac_?[a-z]+|big5(?:hkscs)?|gb2312|gbk|gb18030|hz|euc_?(?:jp|kr|jis_?2004|jisx0213)|shift_?jis(?:_?2004|x0213)?|sjis|iso_?2022_?\w+|johab|ptcp154|tis_?620|unicode_escape|raw_unicode_escape|idna|punycode|palmos|hp_roman8|charmap)$",
+        )
+        .ok()
+    });
+    let n = name
+        .trim()
+        .to_ascii_lowercase()
+        .replace(['-', ' ', '.'], "_");
+    RE.as_ref().is_some_and(|re| re.is_match(&n))
 }
 
 fn log_paths(jail: &Jail) -> Value {
@@ -466,7 +575,7 @@ pub fn get(st: &State, cmd: &[Value]) -> Result<Value, ExcReply> {
         "ignoreip" => list_of(&f.ignore.entries()),
         "ignorecommand" => f.ignore.command_value(),
         "ignorecache" => f.ignore.cache_value(),
-        "prefregex" => Value::Str(f.spec.prefregex.clone().unwrap_or_default()),
+        "prefregex" => expanded_pref(f.spec.prefregex.as_deref(), f.spec.usedns),
         "failregex" => expanded_list(&f.spec.failregex, f.spec.usedns),
         "ignoreregex" => expanded_list(&f.spec.ignoreregex, f.spec.usedns),
         "usedns" => Value::Str(f.spec.usedns.as_str().to_string()),
@@ -478,15 +587,25 @@ pub fn get(st: &State, cmd: &[Value]) -> Result<Value, ExcReply> {
         "maxlines" => Value::Int(f.spec.maxlines as i64),
         "bantime" => Value::Int(core.bm.bantime()),
         "actions" => list_of(&core.actions.names()),
-        "idle" => Value::Bool(f.idle),
         "action" => {
             let a = arg(cmd, 2)?;
             let p = arg(cmd, 3)?;
             let act = core.actions.get(&a).ok_or_else(|| {
                 ExcReply::new("builtins", "KeyError", format!("Invalid Action name: {a}"))
             })?;
-            act.property(&p)
-                .map_or(Value::None, |v| Value::Str(v.to_string()))
+            match act.value(&p) {
+                Some(v) => v.clone(),
+                None => {
+                    return Err(ExcReply::new(
+                        "builtins",
+                        "AttributeError",
+                        format!(
+                            "'CommandAction' object has no attribute {}",
+                            py_str_repr(&p)
+                        ),
+                    ));
+                }
+            }
         }
         "actionmethods" => {
             let a = arg(cmd, 2)?;
@@ -538,6 +657,19 @@ pub fn status(jail: &Jail, flavor: &str) -> Value {
     if flavor != "short" {
         let ids: Vec<String> = core.bm.ban_list();
         acts.push(t("Banned IP list", list_of(&ids)));
+    }
+    if flavor == "cymru" {
+        // fail2ban asks Team Cymru's DNS through dnspython; without that package every
+        // list is `['error']`. gaol has no DNS client, so it answers as fail2ban does then.
+        crate::flog!(
+            ERROR,
+            "banmanager",
+            "dnspython package is required but could not be imported"
+        );
+        let err = || Value::List(vec![Value::str("error")]);
+        acts.push(t("Banned ASN list", err()));
+        acts.push(t("Banned Country list", err()));
+        acts.push(t("Banned RIR list", err()));
     }
     Value::List(vec![t("Filter", filter), t("Actions", Value::List(acts))])
 }

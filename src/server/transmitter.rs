@@ -39,7 +39,21 @@ pub fn py_int(v: &str) -> Result<i64, ExcReply> {
 pub fn str2sec(v: &str) -> Result<i64, ExcReply> {
     crate::config::time::parse_time(v)
         .map(|f| f as i64)
-        .map_err(|e| ExcReply::new("builtins", "ValueError", e))
+        .map_err(|e| match bare_name(v) {
+            Some(m) => ExcReply::new("builtins", "NameError", m),
+            None => ExcReply::new("builtins", "ValueError", e),
+        })
+}
+
+/// fail2ban evaluates a time value as a Python expression: a bare word is an unknown
+/// name, and that is the message it reports (`name 'bogus' is not defined`).
+pub fn bare_name(v: &str) -> Option<String> {
+    let w = v.trim();
+    let mut cs = w.chars();
+    let first = cs.next()?;
+    ((first.is_ascii_alphabetic() || first == '_')
+        && cs.all(|c| c.is_ascii_alphanumeric() || c == '_'))
+    .then(|| format!("name '{w}' is not defined"))
 }
 
 fn strs(v: &[Value]) -> Value {
@@ -178,7 +192,8 @@ impl Server {
                 let st = lock(&self.state);
                 crate::server::jailcmd::banned_all(&st, &cmd[1..])
             }
-            "unban" => {
+            // fail2ban knows `unban` only with at least one argument.
+            "unban" if cmd.len() >= 2 => {
                 let st = lock(&self.state);
                 let mut n = 0i64;
                 if cmd.get(1).and_then(Value::as_str) == Some("--all") {
@@ -346,8 +361,16 @@ impl Server {
         let reply = |v: Value| Ok(if quiet { Value::None } else { v });
         match key {
             "loglevel" => {
-                let lv = LogLevel::parse(&value)
-                    .map_err(|e| ExcReply::new("builtins", "ValueError", e))?;
+                let lv = LogLevel::parse(&value).map_err(|_| {
+                    ExcReply::new(
+                        "builtins",
+                        "ValueError",
+                        format!(
+                            "Invalid log level {}",
+                            crate::stream::py_str_repr(&value.to_uppercase())
+                        ),
+                    )
+                })?;
                 log::set_level(lv);
                 st.loglevel = value.to_uppercase();
                 reply(Value::Str(st.loglevel.clone()))
@@ -368,7 +391,16 @@ impl Server {
                 st.allowipv6 = value.clone();
                 reply(Value::Str(value))
             }
-            "thread" => Ok(Value::None),
+            // fail2ban takes the options as a dict (from a stream); a word has no `.items()`.
+            "thread" => match args.first() {
+                Some(Value::Dict(_)) => Ok(Value::None),
+                Some(v) => Err(ExcReply::new(
+                    "builtins",
+                    "AttributeError",
+                    format!("'{}' object has no attribute 'items'", py_type(v)),
+                )),
+                None => Err(index_error()),
+            },
             "dbfile" => {
                 Server::set_dbfile(st, &value)?;
                 reply(st.dbfile.clone().map_or(Value::None, Value::Str))
@@ -418,6 +450,20 @@ impl Server {
     }
 }
 
+/// Python's type name of a command argument.
+fn py_type(v: &Value) -> &'static str {
+    match v {
+        Value::Str(_) => "str",
+        Value::Int(_) => "int",
+        Value::Float(_) => "float",
+        Value::Bool(_) => "bool",
+        Value::None => "NoneType",
+        Value::List(_) => "list",
+        Value::Tuple(_) => "tuple",
+        Value::Dict(_) => "dict",
+    }
+}
+
 fn is_global(key: &str) -> bool {
     matches!(
         key,
@@ -437,7 +483,8 @@ fn get_global(st: &State, key: &str) -> Result<Value, ExcReply> {
         "loglevel" => Value::Str(st.loglevel.clone()),
         "logtarget" => Value::Str(st.logtarget.clone()),
         "syslogsocket" => Value::Str(st.syslogsocket.clone()),
-        "thread" => Value::Dict(vec![]),
+        // The thread stack size Python reports by default.
+        "thread" => Value::Dict(vec![(Value::str("stacksize"), Value::Int(0))]),
         "dbfile" => st.dbfile.clone().map_or(Value::None, Value::Str),
         "dbmaxmatches" => match &st.db {
             Some(db) => Value::Int(db.max_matches() as i64),
@@ -447,6 +494,8 @@ fn get_global(st: &State, key: &str) -> Result<Value, ExcReply> {
             Some(db) => Value::Int(db.purge_age()),
             None => Value::None,
         },
+        // Not a global for `get`: fail2ban reads it as a jail name and the next word.
+        "allowipv6" => return Err(index_error()),
         _ => {
             return Err(exc(
                 "Invalid command (no get action or not yet implemented)",

@@ -107,24 +107,32 @@ impl Client {
             last_word = w.first().cloned().unwrap_or_default();
             let loud = show || last_word == "echo" || last_word == "server-status";
             let is_ping = last_word == "ping";
-            let sent = match conn.as_mut() {
+            let link = match conn.take() {
                 Some(k) => {
                     if let Wait::Secs(_) = wait {
                         let _ = k.set_timeout(wait.duration());
                     }
-                    k.send(c)
+                    Ok(k)
                 }
-                None => match Connection::connect(Path::new(&self.socket), wait.duration()) {
-                    Ok(k) => conn.insert(k).send(c),
-                    Err(e) => Err(ClientError::Io(e)),
-                },
+                None => Connection::connect(Path::new(&self.socket), wait.duration()),
             };
-            self.log
-                .heavy("fail2ban", &format!("CMD: {}", Value::List(c.clone())));
+            // As fail2ban: the command is logged once the connection exists.
+            let sent = match link {
+                Ok(k) => {
+                    self.log
+                        .heavy("fail2ban", &format!("CMD: {}", Value::List(c.clone())));
+                    conn.insert(k).send(c)
+                }
+                Err(e) => Err(ClientError::Io(e)),
+            };
             match sent {
                 Ok(Reply::Ok(v)) => {
                     self.log.heavy("fail2ban", &format!("OK : {v}"));
                     if loud {
+                        self.log.heavy(
+                            "fail2ban.beautifier",
+                            &format!("Beautify {v} with {}", Value::List(c.clone())),
+                        );
                         let b = beautify(&w, &v);
                         if b.fallback {
                             self.log.warning(
@@ -140,11 +148,13 @@ impl Client {
                     }
                 }
                 Ok(Reply::Err(e)) => {
-                    self.log.error(
-                        "fail2ban",
-                        &format!("NOK: {}", Value::Tuple(e.args.clone())),
-                    );
+                    self.log
+                        .error("fail2ban", &format!("NOK: {}", Value::Tuple(e.py_args())));
                     if show {
+                        self.log.debug(
+                            "fail2ban.beautifier",
+                            &format!("Beautify (error) {e} with {}", Value::List(c.clone())),
+                        );
                         println!("{}", beautify_error(&e));
                     }
                     ok = false;
@@ -350,9 +360,27 @@ impl Client {
                 return None;
             }
         };
-        self.log.config_lines(&res.log);
-        let cmds = res.commands.filter(|_| res.ok)?;
-        let values: Vec<Vec<Value>> = cmds.iter().map(|c| c.to_values()).collect();
+        let cmds = res.commands.filter(|_| res.ok);
+        let values: Vec<Vec<Value>> = cmds.iter().flatten().map(|c| c.to_values()).collect();
+        // fail2ban reads only the jail being reloaded: other jails' messages stay unsaid.
+        let others: Vec<String> = match jail {
+            None => Vec::new(),
+            Some(j) => values
+                .iter()
+                .filter(|c| c.first().and_then(Value::as_str) == Some("add"))
+                .filter_map(|c| c.get(1).and_then(Value::as_str))
+                .filter(|n| *n != j)
+                .map(str::to_string)
+                .collect(),
+        };
+        let log: Vec<_> = res
+            .log
+            .iter()
+            .filter(|(_, logger, msg)| !about_other_jail(logger, msg, &others))
+            .cloned()
+            .collect();
+        self.log.config_lines(&log);
+        cmds?;
         let picked = match jail {
             None => values,
             Some(j) => only_jail(values, j),
@@ -610,6 +638,20 @@ fn which(name: &str) -> Option<PathBuf> {
     std::env::split_paths(&path)
         .map(|d| d.join(name))
         .find(|p| p.is_file())
+}
+
+/// A jail-level config message naming one of `others` (the reader's phrasings: `for X`,
+/// `'X'`, `X jail`, `[X]`).
+fn about_other_jail(logger: &str, msg: &str, others: &[String]) -> bool {
+    if logger == "fail2ban.configreader" || logger == "fail2ban.configparserinc" {
+        return false;
+    }
+    others.iter().any(|o| {
+        msg.ends_with(&format!(" for {o}"))
+            || msg.contains(&format!("'{o}'"))
+            || msg.contains(&format!(" {o} jail"))
+            || msg.contains(&format!("[{o}]"))
+    })
 }
 
 fn jail_exists(src: &dyn Source, basedir: &str, jail: &str) -> bool {
