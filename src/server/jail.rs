@@ -74,6 +74,8 @@ pub struct FilterState {
     pub idle: bool,
     /// During a reload: log paths not re-added yet (removed when it ends).
     pub reload_logs: Option<Vec<PathBuf>>,
+    /// `journalmatch` groups of a systemd jail (ANDed inside, ORed between).
+    pub journalmatch: Vec<Vec<String>>,
     matcher: Option<Matcher>,
     warned_old: bool,
     warned_tz: bool,
@@ -97,6 +99,7 @@ impl FilterState {
             idle: false,
             matcher: None,
             reload_logs: None,
+            journalmatch: Vec::new(),
             warned_old: false,
             warned_tz: false,
             warned_nodate: false,
@@ -111,6 +114,7 @@ impl FilterState {
         self.spec.failregex.clear();
         self.spec.ignoreregex.clear();
         self.ignore.clear();
+        self.journalmatch.clear();
         self.invalidate();
         self.reload_logs = Some(self.logpaths.iter().map(|l| l.path.clone()).collect());
     }
@@ -152,6 +156,9 @@ pub struct Jail {
     /// One reader per log path, started when the path is added (as fail2ban opens its
     /// container then); its events wait in the channel until the jail starts.
     readers: Mutex<Vec<FileReader>>,
+    /// `systemd[…]` options of a journal jail (None for file backends).
+    pub journal: Option<crate::journal::options::JournalOptions>,
+    follower: Mutex<Option<crate::journal::follow::Follower>>,
     running: Option<Running>,
 }
 
@@ -166,6 +173,8 @@ impl Jail {
             tickets: unbounded(),
             events: unbounded(),
             readers: Mutex::new(Vec::new()),
+            journal: None,
+            follower: Mutex::new(None),
             running: None,
         }
     }
@@ -276,17 +285,14 @@ impl Jail {
         if self.running.is_some() {
             return Ok(());
         }
-        if self.backend.starts_with("systemd") {
+        lock(&self.filter).compile()?;
+        if let Some(opts) = &self.journal
+            && let Err(e) = self.start_journal(opts)
+        {
             // Only this jail stays down; the rest of the stream (other jails) runs.
-            crate::flog!(
-                ERROR,
-                "jail",
-                "Jail '{}' not started: backend 'systemd' is not yet supported by gaol",
-                self.name
-            );
+            crate::flog!(ERROR, "jail", "Jail '{}' not started: {e}", self.name);
             return Ok(());
         }
-        lock(&self.filter).compile()?;
         let stop = Arc::new(AtomicBool::new(false));
         // Actions thread first: actionstart runs before any ticket arrives.
         lock(&self.acts).actions.start();
@@ -317,6 +323,31 @@ impl Jail {
         });
         crate::flog!(INFO, "jail", "Jail '{}' started", self.name);
         self.restore_bans();
+        Ok(())
+    }
+
+    /// Starts the journal reader at max(DB position, now − findtime).
+    fn start_journal(&self, opts: &crate::journal::options::JournalOptions) -> Result<(), String> {
+        use crate::journal::follow::{DB_PATH, FollowConfig, Follower};
+        let saved = match &self.db {
+            Some(db) => db.journal_pos(&self.name, DB_PATH).unwrap_or_else(|e| {
+                crate::flog!(ERROR, "database", "{e}");
+                None
+            }),
+            None => None,
+        };
+        let f = lock(&self.filter);
+        let cfg = FollowConfig {
+            jail: self.name.clone(),
+            options: opts.clone(),
+            matches: f.journalmatch.clone(),
+            findtime: f.fm.findtime as f64,
+            saved_usec: saved.map(|s| (s * 1e6).round() as u64),
+            encoding: f.logencoding.clone(),
+        };
+        drop(f);
+        let fo = Follower::spawn(cfg, self.events.0.clone())?;
+        *lock(&self.follower) = Some(fo);
         Ok(())
     }
 
@@ -362,6 +393,9 @@ impl Jail {
                 "Removed logfile: {}",
                 crate::stream::py_str_repr(&p)
             );
+        }
+        if let Some(fo) = lock(&self.follower).take() {
+            fo.stop();
         }
         let Some(r) = self.running.take() else { return };
         r.stop.store(true, Ordering::Relaxed);
@@ -447,7 +481,7 @@ fn filter_loop(ctx: FilterCtx) {
                     let mut f = lock(&ctx.filter);
                     if !f.idle {
                         for line in &lines {
-                            process_line(&ctx, &mut f, line, in_operation);
+                            process_line(&ctx, &mut f, line, None, in_operation);
                         }
                     }
                 }
@@ -457,6 +491,30 @@ fn filter_loop(ctx: FilterCtx) {
                         &path.to_string_lossy(),
                         i64::try_from(pos).unwrap_or(i64::MAX),
                         &hash,
+                    )
+                {
+                    crate::flog!(ERROR, "database", "{e}");
+                }
+            }
+            ReadEvent::Journal {
+                lines,
+                in_operation,
+            } => {
+                {
+                    let mut f = lock(&ctx.filter);
+                    if !f.idle {
+                        for l in &lines {
+                            let at = Some((l.time_text.as_str(), l.time));
+                            process_line(&ctx, &mut f, &l.line, at, in_operation);
+                        }
+                    }
+                }
+                if let (Some(db), Some(last)) = (&ctx.db, lines.last())
+                    && let Err(e) = db.update_journal(
+                        &ctx.name,
+                        crate::journal::follow::DB_PATH,
+                        last.pos_usec as f64 / 1e6,
+                        last.time_text.trim_end(),
                     )
                 {
                     crate::flog!(ERROR, "database", "{e}");
@@ -474,14 +532,24 @@ fn filter_loop(ctx: FilterCtx) {
     }
 }
 
-/// One line through the matcher and the time sanity rules (compat-spec 2.10).
-fn process_line(ctx: &FilterCtx, f: &mut FilterState, line: &str, in_operation: bool) {
+/// One line through the matcher and the time sanity rules (compat-spec 2.10). `at` is a
+/// journal line's own (date text, time): no date detection then.
+fn process_line(
+    ctx: &FilterCtx,
+    f: &mut FilterState,
+    line: &str,
+    at: Option<(&str, f64)>,
+    in_operation: bool,
+) {
     let t_now = now();
     if f.compile().is_err() {
         return;
     }
     let Some(m) = f.matcher.as_mut() else { return };
-    let failures = m.process_line(line, t_now, &NoResolver);
+    let failures = match at {
+        Some((text, t)) => m.process_line_at(line, text, t, t_now, &NoResolver),
+        None => m.process_line(line, t_now, &NoResolver),
+    };
     let findtime = f.fm.findtime;
     for fail in failures {
         if !fail.is_failure() {
