@@ -357,9 +357,20 @@ fn same_bans_as_fail2ban_on_the_same_journal() {
     real.stop(rc);
     ours.stop(gc);
     let (rb, gb) = (real.bans(), ours.bans());
-    assert_eq!(gb, rb, "bans and their order");
-    // Per jail the order is the journal's; across jails threads may interleave.
-    let sshd: Vec<&String> = gb.iter().filter(|l| l.starts_with("BAN sshd")).collect();
+    // Per jail the order is the journal's; across jails the jails' threads interleave
+    // (in fail2ban too), so each jail's sequence is compared.
+    let of = |v: &[String], jail: &str| -> Vec<String> {
+        let p = format!("BAN {jail} ");
+        v.iter().filter(|l| l.starts_with(&p)).cloned().collect()
+    };
+    assert_eq!(
+        of(&gb, "sshd"),
+        of(&rb, "sshd"),
+        "sshd bans and their order"
+    );
+    assert_eq!(of(&gb, "postfix"), of(&rb, "postfix"), "postfix bans");
+    assert_eq!(gb.len(), rb.len(), "{gb:?} vs {rb:?}");
+    let sshd = of(&gb, "sshd");
     assert_eq!(
         sshd,
         [
@@ -431,6 +442,10 @@ fn restart_resumes_after_the_last_entry() {
         .unwrap();
     assert_eq!((pos * 1e6).round() as u64, t1 + 1);
     assert!(iso.starts_with(&chrono::Local::now().format("%Y-%m-%dT").to_string()));
+    assert!(
+        iso.ends_with(&chrono::Local::now().format("%:z").to_string()),
+        "{iso}"
+    );
 }
 
 #[test]

@@ -112,15 +112,20 @@ impl Fields {
     }
 }
 
-/// Local ISO time as Python's `datetime.isoformat()` prints it (µs only when non-zero):
+/// Local ISO time as Python's `datetime.isoformat()` prints python-systemd's zone-aware
+/// times (µs only when non-zero, then the UTC offset):
 /// the text fail2ban stores as the journal position and uses as the line's date part.
 pub fn iso_time(usec: u64) -> String {
     use chrono::TimeZone;
     let secs = i64::try_from(usec / 1_000_000).unwrap_or(i64::MAX);
     let micros = usec % 1_000_000;
     match chrono::Local.timestamp_opt(secs, 0).single() {
-        Some(d) if micros == 0 => d.format("%Y-%m-%dT%H:%M:%S").to_string(),
-        Some(d) => format!("{}.{micros:06}", d.format("%Y-%m-%dT%H:%M:%S")),
+        Some(d) if micros == 0 => d.format("%Y-%m-%dT%H:%M:%S%:z").to_string(),
+        Some(d) => format!(
+            "{}.{micros:06}{}",
+            d.format("%Y-%m-%dT%H:%M:%S"),
+            d.format("%:z")
+        ),
         None => String::new(),
     }
 }
@@ -179,7 +184,9 @@ mod tests {
         assert_eq!(e.time_usec(), 1_700_000_000_123_456);
         e.source_realtime = None;
         assert_eq!(e.time(), 1_700_000_001.0);
-        assert!(iso_time(1_700_000_001_000_000).len() == 19);
-        assert!(iso_time(1_700_000_001_000_010).ends_with(".000010"));
+        assert_eq!(iso_time(1_700_000_001_000_000).len(), 25);
+        let t = iso_time(1_700_000_001_000_010);
+        assert_eq!(&t[19..26], ".000010", "{t}");
+        assert!(t.ends_with(&chrono::Local::now().format("%:z").to_string()));
     }
 }

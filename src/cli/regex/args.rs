@@ -25,6 +25,8 @@ pub struct Opts {
     pub print_all_ignored: bool,
     pub print_no_missed: bool,
     pub print_no_ignored: bool,
+    /// `-m`: journal matches replacing the filter's (shell-split).
+    pub journalmatch: Option<String>,
     pub args: Vec<String>,
 }
 
@@ -289,8 +291,9 @@ pub fn parse_args(prog: &str, args: &[String]) -> Parsed {
             "--print-no-missed" => o.print_no_missed = true,
             "--print-no-ignored" => o.print_no_ignored = true,
             // Accepted for compatibility; they only change diagnostics gaol does not print.
-            "-m" | "--journalmatch" | "-l" | "--log-level" | "-D" | "--debuggex" | "-t"
-            | "--log-traceback" | "--full-traceback" => {}
+            "-m" | "--journalmatch" => o.journalmatch = Some(v),
+            "-l" | "--log-level" | "-D" | "--debuggex" | "-t" | "--log-traceback"
+            | "--full-traceback" => {}
             _ => return usage_error(prog, &format!("no such option: {name}")),
         }
     }
