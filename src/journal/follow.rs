@@ -2,10 +2,11 @@
 //! `sd_journal` (options, matches), seeks to max(DB position, now − findtime), then sends
 //! batches of [`JournalLine`]s to the jail's filter thread as `ReadEvent::Journal`.
 //!
-//! Following blocks in `poll` on the journal's inotify fd and an eventfd that
-//! [`Follower::stop`] signals; a 1 s timeout re-checks the journal in case a writer's
-//! change went unnoticed (mmap writes raise no inotify event). No busy polling: an idle
-//! jail costs one wake-up a second and three fds (inotify, eventfd, one per journal file).
+//! Following blocks in `poll` on the journal's inotify fd and one process-wide eventfd
+//! that [`Follower::stop`] signals (every follower wakes, only the stopped one ends and
+//! drains it); a 1 s timeout re-checks the journal in case a writer's change went
+//! unnoticed (mmap writes raise no inotify event). No busy polling: an idle jail costs
+//! one wake-up a second and, like fail2ban, two fds (inotify, one per journal file).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -50,7 +51,6 @@ pub struct FollowConfig {
 /// A running journal reader.
 pub struct Follower {
     stop: Arc<AtomicBool>,
-    wake: Arc<EventFd>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -71,6 +71,20 @@ impl EventFd {
         // SAFETY: writes 8 bytes from a local to our own fd.
         unsafe { libc::write(self.0, (&one as *const u64).cast(), 8) };
     }
+
+    fn drain(&self) {
+        let mut n: u64 = 0;
+        // SAFETY: reads 8 bytes into a local from our own non-blocking fd.
+        unsafe { libc::read(self.0, (&mut n as *mut u64).cast(), 8) };
+    }
+}
+
+/// The stop signal shared by all followers (one fd for the process, not one per jail).
+fn wake() -> Result<&'static EventFd, String> {
+    static WAKE: std::sync::OnceLock<Result<EventFd, String>> = std::sync::OnceLock::new();
+    WAKE.get_or_init(EventFd::new)
+        .as_ref()
+        .map_err(Clone::clone)
 }
 
 impl Drop for EventFd {
@@ -116,15 +130,18 @@ impl Follower {
     pub fn spawn(cfg: FollowConfig, tx: Sender<ReadEvent>) -> Result<Follower, String> {
         let j = open(&cfg.options, &cfg.matches)?;
         let stop = Arc::new(AtomicBool::new(false));
-        let wake = Arc::new(EventFd::new()?);
-        let (s2, w2) = (stop.clone(), wake.clone());
+        let w = wake()?;
+        let s2 = stop.clone();
         let thread = std::thread::Builder::new()
             .name(format!("f2b/j.{}", cfg.jail))
-            .spawn(move || run(j, cfg, tx, &s2, &w2))
+            .spawn(move || {
+                run(j, cfg, tx, &s2, w);
+                // The signal was for this follower: take it away from the others.
+                w.drain();
+            })
             .map_err(|e| e.to_string())?;
         Ok(Follower {
             stop,
-            wake,
             thread: Some(thread),
         })
     }
@@ -135,9 +152,15 @@ impl Follower {
 
     fn shutdown(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
-        self.wake.signal();
+        if let Ok(w) = wake() {
+            w.signal();
+        }
         if let Some(t) = self.thread.take() {
             let _ = t.join();
+        }
+        // A thread that had already ended left the signal up: the others must not spin.
+        if let Ok(w) = wake() {
+            w.drain();
         }
     }
 }
@@ -322,6 +345,11 @@ fn wait(j: &mut Journal, fd: Option<libc::c_int>, wake: &EventFd, stop: &AtomicB
     // SAFETY: two valid pollfd structs; a negative fd is ignored by poll.
     let r = unsafe { libc::poll(fds.as_mut_ptr(), 2, 1000) };
     if r < 0 || stop.load(Ordering::Relaxed) {
+        return;
+    }
+    if fds[0].revents != 0 && fds[1].revents == 0 {
+        // Another follower's stop: let its thread drain the signal before polling again.
+        std::thread::sleep(std::time::Duration::from_millis(20));
         return;
     }
     // Lets libsystemd notice appended data, new and rotated files.
