@@ -178,7 +178,7 @@ impl Input {
         };
         match self {
             Input::Journal(mut j, enc) => {
-                while let Ok(true) = j.next() {
+                while let Ok(true) = j.next_entry() {
                     let Ok(e) = crate::journal::entry::Fields::read(&mut j) else {
                         continue;
                     };

@@ -219,12 +219,12 @@ impl Journal {
     }
 
     /// Moves to the next entry; false at the end.
-    pub fn next(&mut self) -> Result<bool, String> {
+    pub fn next_entry(&mut self) -> Result<bool, String> {
         // SAFETY: valid handle.
         check("sd_journal_next", unsafe { (self.api.next)(self.j) }).map(|n| n > 0)
     }
 
-    pub fn previous(&mut self) -> Result<bool, String> {
+    pub fn previous_entry(&mut self) -> Result<bool, String> {
         // SAFETY: valid handle.
         check("sd_journal_previous", unsafe {
             (self.api.previous)(self.j)

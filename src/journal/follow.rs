@@ -178,7 +178,7 @@ fn now_usec() -> u64 {
 /// Where reading starts. Returns (in operation already, cursor of the last entry now).
 fn seek_start(j: &mut Journal, cfg: &FollowConfig) -> Result<(bool, Option<String>), String> {
     j.seek_tail()?;
-    let last = if j.previous()? { j.cursor().ok() } else { None };
+    let last = if j.previous_entry()? { j.cursor().ok() } else { None };
     let Some(last) = last else {
         // Nothing matching yet: start at now (fail2ban avoids seek_tail here too).
         j.seek_realtime_usec(now_usec())?;
@@ -240,7 +240,7 @@ fn run(
         let mut batch = Vec::new();
         let mut at_end = false;
         while batch.len() < BATCH && !stop.load(Ordering::Relaxed) {
-            match j.next() {
+            match j.next_entry() {
                 Ok(true) => {}
                 Ok(false) => {
                     at_end = true;
@@ -357,8 +357,8 @@ fn wait(j: &mut Journal, fd: Option<libc::c_int>, wake: &EventFd, stop: &AtomicB
         && code == SD_JOURNAL_INVALIDATE
     {
         // After a rotation step back and forth so the position is not in dead space.
-        if let Ok(true) = j.previous() {
-            let _ = j.next();
+        if let Ok(true) = j.previous_entry() {
+            let _ = j.next_entry();
         }
     }
 }

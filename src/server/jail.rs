@@ -341,7 +341,7 @@ impl Jail {
             jail: self.name.clone(),
             options: opts.clone(),
             matches: f.journalmatch.clone(),
-            findtime: f.fm.findtime as f64,
+            findtime: f.fm.findtime,
             saved_usec: saved.map(|s| (s * 1e6).round() as u64),
             encoding: f.logencoding.clone(),
         };
