@@ -178,7 +178,11 @@ fn now_usec() -> u64 {
 /// Where reading starts. Returns (in operation already, cursor of the last entry now).
 fn seek_start(j: &mut Journal, cfg: &FollowConfig) -> Result<(bool, Option<String>), String> {
     j.seek_tail()?;
-    let last = if j.previous_entry()? { j.cursor().ok() } else { None };
+    let last = if j.previous_entry()? {
+        j.cursor().ok()
+    } else {
+        None
+    };
     let Some(last) = last else {
         // Nothing matching yet: start at now (fail2ban avoids seek_tail here too).
         j.seek_realtime_usec(now_usec())?;
