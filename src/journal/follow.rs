@@ -9,7 +9,7 @@
 //! one wake-up a second and, like fail2ban, two fds (inotify, one per journal file).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 
 use crossbeam_channel::Sender;
@@ -51,6 +51,10 @@ pub struct FollowConfig {
 /// A running journal reader.
 pub struct Follower {
     stop: Arc<AtomicBool>,
+    /// The match groups it reads with (a reload with other matches replaces it).
+    pub matches: Vec<Vec<String>>,
+    /// `__REALTIME_TIMESTAMP` of the last entry sent (0: none yet).
+    last: Arc<AtomicU64>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -132,22 +136,29 @@ impl Follower {
         let stop = Arc::new(AtomicBool::new(false));
         let w = wake()?;
         let s2 = stop.clone();
+        let last = Arc::new(AtomicU64::new(0));
+        let l2 = last.clone();
+        let matches = cfg.matches.clone();
         let thread = std::thread::Builder::new()
             .name(format!("f2b/j.{}", cfg.jail))
             .spawn(move || {
-                run(j, cfg, tx, &s2, w);
+                run(j, cfg, tx, &s2, w, &l2);
                 // The signal was for this follower: take it away from the others.
                 w.drain();
             })
             .map_err(|e| e.to_string())?;
         Ok(Follower {
             stop,
+            matches,
+            last,
             thread: Some(thread),
         })
     }
 
-    pub fn stop(mut self) {
+    /// Stops the thread; returns the position of the last entry it sent (µs), if any.
+    pub fn stop(mut self) -> Option<u64> {
         self.shutdown();
+        Some(self.last.load(Ordering::Relaxed)).filter(|&l| l > 0)
     }
 
     fn shutdown(&mut self) {
@@ -208,6 +219,7 @@ fn run(
     tx: Sender<ReadEvent>,
     stop: &AtomicBool,
     wake: &EventFd,
+    last: &AtomicU64,
 ) {
     if cfg.matches.iter().all(Vec::is_empty) {
         crate::flog!(
@@ -278,7 +290,7 @@ fn run(
             let time = f.time();
             if !in_op && time >= crate::server::jail::now() - 1.0 {
                 if !batch.is_empty() {
-                    send(&tx, std::mem::take(&mut batch), false);
+                    send(last, &tx, std::mem::take(&mut batch), false);
                 }
                 in_op = true;
                 in_operation_now(&cfg.jail);
@@ -302,7 +314,7 @@ fn run(
                 pos_usec: f.realtime,
             });
             if last_old {
-                send(&tx, std::mem::take(&mut batch), false);
+                send(last, &tx, std::mem::take(&mut batch), false);
                 in_op = true;
                 start_cursor = None;
                 in_operation_now(&cfg.jail);
@@ -310,12 +322,12 @@ fn run(
         }
         if at_end && !in_op {
             if !batch.is_empty() {
-                send(&tx, std::mem::take(&mut batch), false);
+                send(last, &tx, std::mem::take(&mut batch), false);
             }
             in_op = true;
             in_operation_now(&cfg.jail);
         }
-        if !batch.is_empty() && !send(&tx, batch, in_op) {
+        if !batch.is_empty() && !send(last, &tx, batch, in_op) {
             return;
         }
         if at_end {
@@ -324,7 +336,15 @@ fn run(
     }
 }
 
-fn send(tx: &Sender<ReadEvent>, lines: Vec<JournalLine>, in_operation: bool) -> bool {
+fn send(
+    last: &AtomicU64,
+    tx: &Sender<ReadEvent>,
+    lines: Vec<JournalLine>,
+    in_operation: bool,
+) -> bool {
+    if let Some(l) = lines.last() {
+        last.store(l.pos_usec, Ordering::Relaxed);
+    }
     tx.send(ReadEvent::Journal {
         lines,
         in_operation,

@@ -228,6 +228,27 @@ impl Jail {
             self.del_log_path(&p.to_string_lossy());
         }
         lock(&self.acts).end_reload();
+        self.rematch_journal();
+    }
+
+    /// After a reload of a running journal jail whose matches changed: a new reader with
+    /// the new matches continues where the old one stopped.
+    fn rematch_journal(&self) {
+        let Some(opts) = self.journal.as_ref().filter(|_| self.running.is_some()) else {
+            return;
+        };
+        let cur = lock(&self.filter).journalmatch.clone();
+        let old = {
+            let mut slot = lock(&self.follower);
+            match slot.as_ref() {
+                Some(fo) if fo.matches != cur => slot.take(),
+                _ => return,
+            }
+        };
+        let after = old.and_then(|fo| fo.stop());
+        if let Err(e) = self.start_journal(opts, after) {
+            crate::flog!(ERROR, "jail", "[{}] {e}", self.name);
+        }
     }
 
     pub fn del_log_path(&self, path: &str) {
@@ -287,7 +308,7 @@ impl Jail {
         }
         lock(&self.filter).compile()?;
         if let Some(opts) = &self.journal
-            && let Err(e) = self.start_journal(opts)
+            && let Err(e) = self.start_journal(opts, None)
         {
             // Only this jail stays down; the rest of the stream (other jails) runs.
             crate::flog!(ERROR, "jail", "Jail '{}' not started: {e}", self.name);
@@ -327,7 +348,12 @@ impl Jail {
     }
 
     /// Starts the journal reader at max(DB position, now − findtime).
-    fn start_journal(&self, opts: &crate::journal::options::JournalOptions) -> Result<(), String> {
+    /// `after`: the position a replaced reader reached (it may be ahead of the DB).
+    fn start_journal(
+        &self,
+        opts: &crate::journal::options::JournalOptions,
+        after: Option<u64>,
+    ) -> Result<(), String> {
         use crate::journal::follow::{DB_PATH, FollowConfig, Follower};
         let saved = match &self.db {
             Some(db) => db.journal_pos(&self.name, DB_PATH).unwrap_or_else(|e| {
@@ -342,7 +368,7 @@ impl Jail {
             options: opts.clone(),
             matches: f.journalmatch.clone(),
             findtime: f.fm.findtime,
-            saved_usec: saved.map(|s| (s * 1e6).round() as u64),
+            saved_usec: saved.map(|s| (s * 1e6).round() as u64).max(after),
             encoding: f.logencoding.clone(),
         };
         drop(f);
@@ -395,7 +421,7 @@ impl Jail {
             );
         }
         if let Some(fo) = lock(&self.follower).take() {
-            fo.stop();
+            let _ = fo.stop();
         }
         let Some(r) = self.running.take() else { return };
         r.stop.store(true, Ordering::Relaxed);
