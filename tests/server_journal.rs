@@ -531,3 +531,56 @@ fn fail2ban_regex_reads_the_journal() {
         "{real:?}"
     );
 }
+
+/// A reload that changes the jail's journalmatch: the new matches apply to entries
+/// written afterwards, and nothing read before is read again.
+#[test]
+fn reload_applies_new_journal_matches() {
+    if !have_journal_tools() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let jf = tmp.path().join("host.journal");
+    let t0 = now_usec() - 10_000_000;
+    write_journal(&jf, &[sshd(t0, "sshd.service", "192.0.2.5")]);
+    let t = Tree::new(
+        &tmp.path().join("gaol"),
+        &format!("systemd[journalfiles={}]", jf.display()),
+        "f2b.sqlite3",
+    );
+    let gaol = env!("CARGO_BIN_EXE_gaol");
+    let c = t.start(gaol, &["server"]);
+    assert!(wait_for(10, || t.in_operation("sshd")));
+    let conf = t.p("conf/jail.conf");
+    let text = std::fs::read_to_string(&conf).unwrap().replace(
+        "filter = sshd\n",
+        "filter = sshd\njournalmatch = _SYSTEMD_UNIT=decoy.service\n",
+    );
+    std::fs::write(&conf, text).unwrap();
+    let o = Command::new(gaol)
+        .arg("client")
+        .arg("-c")
+        .arg(t.p("conf"))
+        .arg("reload")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        t.client(&["get", "sshd", "journalmatch"]),
+        "Current match filter:\n_SYSTEMD_UNIT=decoy.service"
+    );
+    let t1 = now_usec();
+    let mut entries = Vec::new();
+    for i in 0..3 {
+        entries.push(decoy(t1 + i * 2, "203.0.113.66"));
+        entries.push(sshd(t1 + i * 2 + 1, "sshd.service", "192.0.2.5"));
+    }
+    write_journal(&jf, &entries);
+    let banned = wait_for(10, || t.bans() == ["BAN sshd 203.0.113.66"]);
+    std::thread::sleep(Duration::from_millis(500));
+    t.stop(c);
+    assert!(banned, "{:?}\n{}", t.bans(), t.log());
+    assert_eq!(t.bans(), ["BAN sshd 203.0.113.66"]);
+    // 192.0.2.5's first failure was read once, before the reload; none after it.
+    assert_eq!(t.log().matches("[sshd] Found 192.0.2.5 ").count(), 1);
+}
