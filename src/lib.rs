@@ -9,5 +9,6 @@ pub mod cli;
 pub mod config;
 pub mod control;
 pub mod filter;
+pub mod journal;
 pub mod server;
 pub mod stream;

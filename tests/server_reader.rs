@@ -82,6 +82,7 @@ fn absorb(got: &mut Got, ev: ReadEvent) {
                 .extend(lines.into_iter().map(|l| (l, in_operation)));
         }
         ReadEvent::Error { message, .. } => panic!("unexpected error event: {message}"),
+        ReadEvent::Journal { .. } => panic!("a file reader sent journal entries"),
     }
 }
 

@@ -172,10 +172,27 @@ fn real_options_repr(arg: &str, datepattern: Option<&str>) -> String {
     Value::Dict(dict).to_string()
 }
 
-/// Where the lines come from: a file (streamed) or argument text.
+/// Where the lines come from: a file (streamed), argument text, or the journal.
 enum Input {
     File(std::fs::File, crate::server::reader::Encoding),
     Text(Vec<String>),
+    /// From its head, lines with their own time; the `String` is the log encoding.
+    Journal(Box<crate::journal::ffi::Journal>, String),
+}
+
+/// A journal line's own (date text, time): no date detection for it.
+type At<'a> = Option<(&'a str, f64)>;
+
+/// `systemd-journal[opts]` opened with the match groups of `args` (`A + B`).
+fn open_journal(log: &str, args: &[String]) -> Result<crate::journal::ffi::Journal, String> {
+    use crate::journal::{follow, options::JournalOptions};
+    let (_, opts) = JournalOptions::parse(log)?;
+    let groups = if args.is_empty() {
+        Vec::new()
+    } else {
+        follow::match_groups(args)
+    };
+    follow::open(&opts, &groups)
 }
 
 impl Input {
@@ -183,12 +200,23 @@ impl Input {
     /// returns false. File lines are read into one reused buffer and decoded in the log's
     /// encoding (borrowed when valid UTF-8, U+FFFD for invalid bytes); like fail2ban's file reader, which only hands
     /// out complete lines, a last line without `\n` is dropped.
-    fn each_line(self, mut f: impl FnMut(&str) -> bool) {
+    fn each_line(self, mut f: impl FnMut(&str, At) -> bool) {
         let mut visit = |raw: &str| {
             let line = raw.trim_end_matches(['\r', '\n']);
-            line.is_empty() || line.starts_with('#') || f(line)
+            line.is_empty() || line.starts_with('#') || f(line, None)
         };
         match self {
+            Input::Journal(mut j, enc) => {
+                while let Ok(true) = j.next_entry() {
+                    let Ok(e) = crate::journal::entry::Fields::read(&mut j) else {
+                        continue;
+                    };
+                    let text = format!("{} ", crate::journal::entry::iso_time(e.time_usec()));
+                    if !f(&e.line(&enc), Some((&text, e.time()))) {
+                        return;
+                    }
+                }
+            }
             Input::Text(ls) => {
                 for l in &ls {
                     if !visit(l) {
@@ -233,6 +261,8 @@ fn run(o: &Opts, w: &mut Out) -> i32 {
     }
     let mut filter_maxlines = false;
     let mut filter_datepattern = None;
+    let journal_log = o.args[0].starts_with("systemd-journal");
+    let mut journalmatch: Option<Vec<String>> = None;
     let (mut spec, source) = match filter_candidate(&o.args[1], &confdir) {
         Some((name, in_tree)) => {
             let basedir = if confdir.ends_with("filter.d") {
@@ -243,7 +273,8 @@ fn run(o: &Opts, w: &mut Out) -> i32 {
             } else {
                 confdir.clone()
             };
-            let def = match crate::config::read_filter(&FsSource, &basedir, &name, "auto") {
+            let backend = if journal_log { "systemd" } else { "auto" };
+            let def = match crate::config::read_filter(&FsSource, &basedir, &name, backend) {
                 Ok(d) => d,
                 Err(e) => {
                     w.line(&format!("ERROR: failed to load filter {}: {e}", o.args[1]));
@@ -259,6 +290,8 @@ fn run(o: &Opts, w: &mut Out) -> i32 {
                 RegexSource::File(o.args[1].clone())
             };
             filter_maxlines = def.maxlines.is_some();
+            // As fail2ban-regex, the filter's last journalmatch line counts.
+            journalmatch = def.journalmatch.last().cloned();
             filter_datepattern = def.datepattern.clone();
             (MatcherSpec::from_def(&def), src)
         }
@@ -369,6 +402,30 @@ fn run(o: &Opts, w: &mut Out) -> i32 {
                 return 255;
             }
         }
+    } else if journal_log {
+        if let Some(m) = &o.journalmatch {
+            match crate::config::options::shlex_split(m) {
+                Ok(v) => journalmatch = Some(v),
+                Err(e) => {
+                    w.line(&format!("ERROR: {e}"));
+                    return 255;
+                }
+            }
+        }
+        match open_journal(log, journalmatch.as_deref().unwrap_or(&[])) {
+            Ok(j) => {
+                header.push("Use         systemd journal".into());
+                header.push(format!("Use         encoding : {encoding}"));
+                if let Some(m) = journalmatch.as_ref().filter(|m| !m.is_empty()) {
+                    header.push(format!("Use    journal match : {}", m.join(" ")));
+                }
+                Input::Journal(Box::new(j), encoding.clone())
+            }
+            Err(e) => {
+                w.line(&format!("ERROR: {e}"));
+                return 255;
+            }
+        }
     } else if spec.maxlines <= 1 && !log.contains('\n') {
         header.push(format!(
             "Use      single line : {}",
@@ -411,15 +468,24 @@ fn run(o: &Opts, w: &mut Out) -> i32 {
         None => {
             let mut pref = report::PrefProbe::new(&spec, o.verbose > 0, o.maxlines.unwrap_or(20));
             let mut stats = report::Stats::new(m.failregex_count(), &spec, o);
-            input.each_line(|line| {
+            input.each_line(|line, at| {
                 let prev = if pref.is_some() && spec.maxlines > 1 {
                     m.buffered_lines()
                 } else {
                     Vec::new()
                 };
-                let found = m.process_line(line, now, &SystemResolver);
+                let found = process(&mut m, line, at, now);
+                let raw = line;
+                let whole;
+                let line = match at {
+                    Some((text, _)) => {
+                        whole = format!("{text}{line}");
+                        whole.as_str()
+                    }
+                    None => line,
+                };
                 if let Some(p) = pref.as_mut() {
-                    p.add(&prev, line, now, m.report.ignored.is_some());
+                    p.add(&prev, raw, now, m.report.ignored.is_some());
                 }
                 stats.add(line, &found, m.report.ignored);
                 true
@@ -428,6 +494,13 @@ fn run(o: &Opts, w: &mut Out) -> i32 {
             stats.print(w, pref.as_ref(), &spec, &mut m, elapsed, o);
             0
         }
+    }
+}
+
+fn process(m: &mut Matcher, line: &str, at: At, now: f64) -> Vec<crate::filter::matcher::Failure> {
+    match at {
+        Some((text, t)) => m.process_line_at(line, text, t, now, &SystemResolver),
+        None => m.process_line(line, now, &SystemResolver),
     }
 }
 
@@ -457,8 +530,8 @@ fn print_failures(
         })
         .flatten();
     let mut buf = String::new();
-    input.each_line(|line| {
-        let found = m.process_line(line, now, &SystemResolver);
+    input.each_line(|line, at| {
+        let found = process(m, line, at, now);
         // fail2ban prints nothing for a line an ignoreregex or a no-failure match hit.
         if found.is_empty()
             || m.report.ignored.is_some()
@@ -471,6 +544,13 @@ fn print_failures(
         buf.clear();
         for f in found.iter().filter(|f| f.is_failure()) {
             match dates.as_mut() {
+                // A journal line's date part is its own time text.
+                Some(_) if at.is_some() => {
+                    let text = at.map_or("", |(t, _)| t);
+                    let mut span = |l: &str| l.starts_with(text).then_some((0, text.len()));
+                    buf.push_str(&out::matches_repr(f, &mut span));
+                    buf.push('\n');
+                }
                 Some(d) => {
                     let mut span = |l: &str| d.match_time(l, now).map(|m| m.span);
                     buf.push_str(&out::matches_repr(f, &mut span));

@@ -181,6 +181,7 @@ impl Server {
             );
         }
         crate::flog!(INFO, "jail", "Creating new jail '{name}'");
+        let mut journal = None;
         match b {
             "polling" => {
                 crate::flog!(INFO, "jail", "Jail '{name}' uses poller {{}}");
@@ -192,11 +193,7 @@ impl Server {
                 crate::flog!(INFO, "jail", "Initiated 'pyinotify' backend");
             }
             "systemd" => {
-                crate::flog!(
-                    ERROR,
-                    "jail",
-                    "Jail '{name}': backend 'systemd' is not yet supported by gaol; the jail will not start"
-                );
+                journal = Some(journal_backend(name, backend)?);
             }
             other => {
                 return Err(exc(format!("Unknown backend {other}")));
@@ -207,7 +204,8 @@ impl Server {
         {
             crate::flog!(ERROR, "database", "{e}");
         }
-        let j = Jail::new(name, b, st.db.clone());
+        let mut j = Jail::new(name, b, st.db.clone());
+        j.journal = journal;
         st.jails.push(j);
         Ok(())
     }
@@ -290,6 +288,36 @@ fn purge_timer(
             None
         }
     }
+}
+
+/// The `systemd[…]` backend of a jail: its options, libsystemd loadable (else fail2ban's
+/// "failed to initialize" errors).
+fn journal_backend(
+    name: &str,
+    backend: &str,
+) -> Result<crate::journal::options::JournalOptions, ExcReply> {
+    let fail = |why: String| {
+        crate::flog!(
+            ERROR,
+            "jail",
+            "Backend 'systemd' failed to initialize due to {why}"
+        );
+        crate::flog!(
+            ERROR,
+            "jail",
+            "Failed to initialize any backend for Jail '{name}'"
+        );
+        exc(format!(
+            "Failed to initialize any backend for Jail '{name}'"
+        ))
+    };
+    let (_, opts) = crate::journal::options::JournalOptions::parse(backend).map_err(fail)?;
+    if let Err(e) = crate::journal::ffi::check_available() {
+        return Err(fail(e));
+    }
+    crate::flog!(INFO, "jail", "Jail '{name}' uses systemd {}", opts.repr());
+    crate::flog!(INFO, "jail", "Initiated 'systemd' backend");
+    Ok(opts)
 }
 
 #[cfg(test)]

@@ -328,6 +328,31 @@ impl Database {
         })
     }
 
+    /// The journal position of a jail (`logs.lastfilepos` of path `name`, epoch seconds
+    /// as fail2ban stores it: a REAL).
+    pub fn journal_pos(&self, jail: &str, name: &str) -> DbResult<Option<f64>> {
+        self.read(|c| {
+            c.query_row(
+                "SELECT lastfilepos FROM logs WHERE jail=? AND path=?",
+                [jail, name],
+                |r| r.get::<_, Option<f64>>(0),
+            )
+            .optional()
+            .map(Option::flatten)
+        })
+    }
+
+    /// Stores a journal position: `firstlinemd5` = ISO time, `lastfilepos` = epoch seconds.
+    pub fn update_journal(&self, jail: &str, name: &str, time: f64, iso: &str) -> DbResult<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT OR REPLACE INTO logs(jail, path, firstlinemd5, lastfilepos) VALUES(?, ?, ?, ?)",
+                params![jail, name, iso, time],
+            )
+            .map(|_| ())
+        })
+    }
+
     /// Paths of logs known for `jail` (or all jails).
     pub fn get_log_paths(&self, jail: Option<&str>) -> DbResult<Vec<String>> {
         self.read(|c| {

@@ -79,6 +79,8 @@ pub struct FilterState {
     pub idle: bool,
     /// During a reload: log paths not re-added yet (removed when it ends).
     pub reload_logs: Option<Vec<PathBuf>>,
+    /// `journalmatch` groups of a systemd jail (ANDed inside, ORed between).
+    pub journalmatch: Vec<Vec<String>>,
     matcher: Option<Matcher>,
     /// When each timing warning may be logged again (fail2ban: once a day per kind).
     warned_old: f64,
@@ -103,6 +105,7 @@ impl FilterState {
             idle: false,
             matcher: None,
             reload_logs: None,
+            journalmatch: Vec::new(),
             warned_old: 0.0,
             warned_tz: 0.0,
             warned_nodate: 0.0,
@@ -117,6 +120,7 @@ impl FilterState {
         self.spec.failregex.clear();
         self.spec.ignoreregex.clear();
         self.ignore.clear();
+        self.journalmatch.clear();
         self.invalidate();
         self.reload_logs = Some(self.logpaths.iter().map(|l| l.path.clone()).collect());
     }
@@ -158,6 +162,9 @@ pub struct Jail {
     /// One reader per log path, started when the path is added (as fail2ban opens its
     /// container then); its events wait in the channel until the jail starts.
     readers: Mutex<Vec<FileReader>>,
+    /// `systemd[…]` options of a journal jail (None for file backends).
+    pub journal: Option<crate::journal::options::JournalOptions>,
+    follower: Mutex<Option<crate::journal::follow::Follower>>,
     running: Option<Running>,
 }
 
@@ -172,6 +179,8 @@ impl Jail {
             tickets: unbounded(),
             events: unbounded(),
             readers: Mutex::new(Vec::new()),
+            journal: None,
+            follower: Mutex::new(None),
             running: None,
         }
     }
@@ -225,6 +234,27 @@ impl Jail {
             self.del_log_path(&p.to_string_lossy());
         }
         lock(&self.acts).end_reload();
+        self.rematch_journal();
+    }
+
+    /// After a reload of a running journal jail whose matches changed: a new reader with
+    /// the new matches continues where the old one stopped.
+    fn rematch_journal(&self) {
+        let Some(opts) = self.journal.as_ref().filter(|_| self.running.is_some()) else {
+            return;
+        };
+        let cur = lock(&self.filter).journalmatch.clone();
+        let old = {
+            let mut slot = lock(&self.follower);
+            match slot.as_ref() {
+                Some(fo) if fo.matches != cur => slot.take(),
+                _ => return,
+            }
+        };
+        let after = old.and_then(|fo| fo.stop());
+        if let Err(e) = self.start_journal(opts, after) {
+            crate::flog!(ERROR, "jail", "[{}] {e}", self.name);
+        }
     }
 
     pub fn del_log_path(&self, path: &str) {
@@ -282,17 +312,14 @@ impl Jail {
         if self.running.is_some() {
             return Ok(());
         }
-        if self.backend.starts_with("systemd") {
+        lock(&self.filter).compile()?;
+        if let Some(opts) = &self.journal
+            && let Err(e) = self.start_journal(opts, None)
+        {
             // Only this jail stays down; the rest of the stream (other jails) runs.
-            crate::flog!(
-                ERROR,
-                "jail",
-                "Jail '{}' not started: backend 'systemd' is not yet supported by gaol",
-                self.name
-            );
+            crate::flog!(ERROR, "jail", "Jail '{}' not started: {e}", self.name);
             return Ok(());
         }
-        lock(&self.filter).compile()?;
         let stop = Arc::new(AtomicBool::new(false));
         // Actions thread first: actionstart runs before any ticket arrives.
         lock(&self.acts).actions.start();
@@ -325,6 +352,36 @@ impl Jail {
         });
         crate::flog!(INFO, "jail", "Jail '{}' started", self.name);
         self.restore_bans();
+        Ok(())
+    }
+
+    /// Starts the journal reader at max(DB position, now − findtime).
+    /// `after`: the position a replaced reader reached (it may be ahead of the DB).
+    fn start_journal(
+        &self,
+        opts: &crate::journal::options::JournalOptions,
+        after: Option<u64>,
+    ) -> Result<(), String> {
+        use crate::journal::follow::{DB_PATH, FollowConfig, Follower};
+        let saved = match &self.db {
+            Some(db) => db.journal_pos(&self.name, DB_PATH).unwrap_or_else(|e| {
+                crate::flog!(ERROR, "database", "{e}");
+                None
+            }),
+            None => None,
+        };
+        let f = lock(&self.filter);
+        let cfg = FollowConfig {
+            jail: self.name.clone(),
+            options: opts.clone(),
+            matches: f.journalmatch.clone(),
+            findtime: f.fm.findtime,
+            saved_usec: saved.map(|s| (s * 1e6).round() as u64).max(after),
+            encoding: f.logencoding.clone(),
+        };
+        drop(f);
+        let fo = Follower::spawn(cfg, self.events.0.clone())?;
+        *lock(&self.follower) = Some(fo);
         Ok(())
     }
 
@@ -373,6 +430,9 @@ impl Jail {
                 "Removed logfile: {}",
                 crate::stream::py_str_repr(&p)
             );
+        }
+        if let Some(fo) = lock(&self.follower).take() {
+            let _ = fo.stop();
         }
         let Some(r) = self.running.take() else { return };
         r.stop.store(true, Ordering::Relaxed);
@@ -458,7 +518,7 @@ fn filter_loop(ctx: FilterCtx) {
                     let mut f = lock(&ctx.filter);
                     if !f.idle {
                         for line in &lines {
-                            process_line(&ctx, &mut f, line, in_operation);
+                            process_line(&ctx, &mut f, line, None, in_operation);
                         }
                     }
                 }
@@ -468,6 +528,30 @@ fn filter_loop(ctx: FilterCtx) {
                         &path.to_string_lossy(),
                         i64::try_from(pos).unwrap_or(i64::MAX),
                         &hash,
+                    )
+                {
+                    crate::flog!(ERROR, "database", "{e}");
+                }
+            }
+            ReadEvent::Journal {
+                lines,
+                in_operation,
+            } => {
+                {
+                    let mut f = lock(&ctx.filter);
+                    if !f.idle {
+                        for l in &lines {
+                            let at = Some((l.time_text.as_str(), l.time));
+                            process_line(&ctx, &mut f, &l.line, at, in_operation);
+                        }
+                    }
+                }
+                if let (Some(db), Some(last)) = (&ctx.db, lines.last())
+                    && let Err(e) = db.update_journal(
+                        &ctx.name,
+                        crate::journal::follow::DB_PATH,
+                        last.pos_usec as f64 / 1e6,
+                        last.time_text.trim_end(),
                     )
                 {
                     crate::flog!(ERROR, "database", "{e}");
@@ -497,8 +581,15 @@ fn warn_once(next: &mut f64, now: f64, jail: &str, lines: &[String]) {
     }
 }
 
-/// One line through the matcher and the time sanity rules (compat-spec 2.10).
-fn process_line(ctx: &FilterCtx, f: &mut FilterState, line: &str, in_operation: bool) {
+/// One line through the matcher and the time sanity rules (compat-spec 2.10). `at` is a
+/// journal line's own (date text, time): no date detection then.
+fn process_line(
+    ctx: &FilterCtx,
+    f: &mut FilterState,
+    line: &str,
+    at: Option<(&str, f64)>,
+    in_operation: bool,
+) {
     let t_now = now();
     if f.compile().is_err() {
         return;
@@ -509,7 +600,10 @@ fn process_line(ctx: &FilterCtx, f: &mut FilterState, line: &str, in_operation: 
         dns: f.ignore.dns(),
         now: t_now,
     };
-    let failures = m.process_line(line, t_now, &resolver);
+    let failures = match at {
+        Some((text, t)) => m.process_line_at(line, text, t, t_now, &resolver),
+        None => m.process_line(line, t_now, &resolver),
+    };
     let no_date = m.report.no_date;
     let findtime = f.fm.findtime;
     for fail in failures {

@@ -238,6 +238,11 @@ pub fn set(srv: &Server, st: &mut State, cmd: &[Value], multiple: bool) -> Resul
             f.logencoding = e.clone();
             reply(Value::Str(e))
         }
+        "addjournalmatch" | "deljournalmatch" if jail.journal.is_some() => {
+            let args: Vec<String> = cmd.iter().skip(2).map(Value::to_py_str).collect();
+            journal_match(&jail.name, &mut f, key == "addjournalmatch", &args)?;
+            reply(journal_match_value(&f.journalmatch))
+        }
         "addjournalmatch" | "deljournalmatch" => reply(Value::List(vec![])),
         "prefregex" => {
             let v = arg(cmd, 2)?;
@@ -570,7 +575,7 @@ pub fn get(st: &State, cmd: &[Value]) -> Result<Value, ExcReply> {
             }
         }
         "logencoding" => Value::Str(f.logencoding.clone()),
-        "journalmatch" => Value::List(vec![]),
+        "journalmatch" => journal_match_value(&f.journalmatch),
         "ignoreself" => Value::Bool(f.ignore.ignore_self),
         "ignoreip" => list_of(&f.ignore.entries()),
         "ignorecommand" => f.ignore.command_value(),
@@ -648,7 +653,12 @@ pub fn status(jail: &Jail, flavor: &str) -> Value {
     let filter = Value::List(vec![
         t("Currently failed", Value::Int(f.fm.size() as i64)),
         t("Total failed", Value::Int(f.fm.total_failed() as i64)),
-        t("File list", files),
+        if jail.journal.is_some() {
+            let groups: Vec<String> = f.journalmatch.iter().map(|g| g.join(" ")).collect();
+            t("Journal matches", list_of(&[groups.join(" + ")]))
+        } else {
+            t("File list", files)
+        },
     ]);
     let mut acts = vec![
         t("Currently banned", Value::Int(core.bm.size() as i64)),
@@ -701,4 +711,58 @@ pub fn banned_all(st: &State, ips: &[Value]) -> Result<Value, ExcReply> {
             })
             .collect(),
     ))
+}
+
+fn journal_match_value(groups: &[Vec<String>]) -> Value {
+    Value::List(groups.iter().map(|g| list_of(g)).collect())
+}
+
+/// `addjournalmatch A B + C` adds the groups; `deljournalmatch` without arguments removes
+/// all, with arguments the equal group. The reader takes the matches when the jail starts.
+fn journal_match(
+    jail: &str,
+    f: &mut crate::server::jail::FilterState,
+    add: bool,
+    args: &[String],
+) -> Result<(), ExcReply> {
+    let text = args.join(" ");
+    if add {
+        f.journalmatch
+            .extend(crate::journal::follow::match_groups(args));
+        crate::flog!(
+            INFO,
+            "filter",
+            "[{jail}] Added journal match for: {}",
+            crate::stream::py_str_repr(&text)
+        );
+        return Ok(());
+    }
+    if args.is_empty() {
+        if f.journalmatch.is_empty() {
+            return Ok(());
+        }
+        f.journalmatch.clear();
+    } else if let Some(i) = f.journalmatch.iter().position(|g| g == args) {
+        f.journalmatch.remove(i);
+    } else {
+        let items: Vec<String> = args.iter().map(|a| crate::stream::py_str_repr(a)).collect();
+        return Err(ExcReply::new(
+            "builtins",
+            "ValueError",
+            format!("Match [{}] not found", items.join(", ")),
+        ));
+    }
+    let what = if args.is_empty() {
+        "'*'".to_string()
+    } else {
+        format!(
+            "[{}]",
+            args.iter()
+                .map(|a| crate::stream::py_str_repr(a))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    crate::flog!(INFO, "filter", "[{jail}] Removed journal match for: {what}");
+    Ok(())
 }

@@ -92,6 +92,11 @@ pub enum ReadEvent {
     /// The file could not be read (logged by the reader too); the reader keeps trying,
     /// unless [`FileReader::is_removed`] says polling gave the file up.
     Error { path: PathBuf, message: String },
+    /// Entries of a `systemd` jail's journal, with their own times (no date detection).
+    Journal {
+        lines: Vec<crate::journal::follow::JournalLine>,
+        in_operation: bool,
+    },
 }
 
 /// A running reader: one thread per log file.

@@ -27,6 +27,8 @@ pub struct Opts {
     pub print_all_ignored: bool,
     pub print_no_missed: bool,
     pub print_no_ignored: bool,
+    /// `-m`: journal matches replacing the filter's (shell-split).
+    pub journalmatch: Option<String>,
     pub args: Vec<String>,
 }
 
@@ -297,7 +299,8 @@ pub fn parse_args(prog: &str, args: &[String]) -> Parsed {
             "--print-no-ignored" => o.print_no_ignored = true,
             "-D" | "--debuggex" => o.debuggex = true,
             // Accepted for compatibility; they only change diagnostics gaol does not print.
-            "-m" | "--journalmatch" | "-l" | "--log-level" | "-t" | "--log-traceback"
+            "-m" | "--journalmatch" => o.journalmatch = Some(v),
+            "-l" | "--log-level" | "-t" | "--log-traceback"
             | "--full-traceback" => {}
             _ => return usage_error(prog, &format!("no such option: {name}")),
         }
