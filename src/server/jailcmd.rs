@@ -347,8 +347,7 @@ pub fn set(srv: &Server, st: &mut State, cmd: &[Value], multiple: bool) -> Resul
             let v = arg(cmd, 2)?;
             // Only the pattern is checked here; the matcher is built when the jail
             // starts. A pattern that fails is not kept.
-            DateDetector::from_datepattern(&v)
-                .map_err(|e| exc(SpecError::Date(e).to_string()))?;
+            DateDetector::from_datepattern(&v).map_err(|e| exc(SpecError::Date(e).to_string()))?;
             f.spec.datepattern = Some(v);
             f.invalidate();
             reply(date_pattern_value(f.spec.datepattern.as_deref()))

@@ -300,8 +300,7 @@ pub fn parse_args(prog: &str, args: &[String]) -> Parsed {
             "-D" | "--debuggex" => o.debuggex = true,
             // Accepted for compatibility; they only change diagnostics gaol does not print.
             "-m" | "--journalmatch" => o.journalmatch = Some(v),
-            "-l" | "--log-level" | "-t" | "--log-traceback"
-            | "--full-traceback" => {}
+            "-l" | "--log-level" | "-t" | "--log-traceback" | "--full-traceback" => {}
             _ => return usage_error(prog, &format!("no such option: {name}")),
         }
     }
