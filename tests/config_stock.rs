@@ -74,7 +74,49 @@ fn stock_tree_dump_matches_fail2ban() {
     copy_tree(Path::new(STOCK), &dir);
     let out = assert_same(&dir, &["-d"]);
     assert!(out.starts_with("['set', "), "{out}");
+    // `-t` with 1.0.2's rule for a jail whose log file is missing (an error): gaol
+    // follows fail2ban 1.1's journal fallback unless `systemd_if_nologs = false`.
+    std::fs::write(
+        dir.join("jail.d/zz-nologs.local"),
+        "[DEFAULT]\nsystemd_if_nologs = false\n",
+    )
+    .unwrap();
     assert_same(&dir, &["-t"]);
+    std::fs::remove_file(dir.join("jail.d/zz-nologs.local")).unwrap();
+    let real = Command::new("fail2ban-client")
+        .arg("-c")
+        .arg(&dir)
+        .arg("-t")
+        .output()
+        .unwrap();
+    let real_err = String::from_utf8_lossy(&real.stderr);
+    let ours = Command::new(env!("CARGO_BIN_EXE_gaol"))
+        .args(["client", "-c"])
+        .arg(&dir)
+        .arg("-t")
+        .output()
+        .unwrap();
+    let ours_err = String::from_utf8_lossy(&ours.stderr);
+    // Stock jails with `backend = auto` and a journalmatch (sshd) whose log is absent on
+    // this machine: fail2ban 1.0.2 fails the test, gaol reads the journal instead.
+    let missing: Vec<&str> = real_err
+        .lines()
+        .filter_map(|l| l.split("Have not found any log file for ").nth(1))
+        .filter_map(|l| l.strip_suffix(" jail"))
+        .collect();
+    if missing.is_empty() {
+        assert_same(&dir, &["-t"]);
+    } else {
+        for j in &missing {
+            assert!(
+                ours_err.contains(&format!(
+                    "Have not found any log file for {j} jail; it reads the systemd journal instead"
+                )),
+                "{j}: {ours_err}"
+            );
+        }
+        assert!(ours.status.success(), "{ours_err}");
+    }
 }
 
 #[test]

@@ -584,3 +584,68 @@ fn reload_applies_new_journal_matches() {
     // 192.0.2.5's first failure was read once, before the reload; none after it.
     assert_eq!(t.log().matches("[sshd] Found 192.0.2.5 ").count(), 1);
 }
+
+#[test]
+fn auto_backend_without_log_files_reads_the_journal() {
+    if !have_journal_tools() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let jf = tmp.path().join("host.journal");
+    let t0 = now_usec() - 30_000_000;
+    let mut entries = vec![cron(t0)];
+    for i in 0..3 {
+        entries.push(sshd(t0 + 1_000_000 * (i + 1), "sshd.service", "192.0.2.77"));
+    }
+    write_journal(&jf, &entries);
+    // fail2ban 1.1's policy: `backend = auto`, no file behind logpath, a journalmatch in
+    // the filter → the jail reads the journal (the `auto[…]` options go with it).
+    let t = Tree::new(
+        &tmp.path().join("gaol"),
+        &format!("auto[journalfiles={}]", jf.display()),
+        "None",
+    );
+    let conf = std::fs::read_to_string(t.p("conf/jail.conf")).unwrap();
+    let missing = tmp.path().join("no-such.log");
+    std::fs::write(
+        t.p("conf/jail.conf"),
+        conf.replacen(
+            "[DEFAULT]\n",
+            &format!("[DEFAULT]\nlogpath = {}\n", missing.display()),
+            1,
+        ),
+    )
+    .unwrap();
+    let c = t.start(env!("CARGO_BIN_EXE_gaol"), &["server"]);
+    let banned = wait_for(10, || t.bans().iter().any(|b| b == "BAN sshd 192.0.2.77"));
+    let status = t.client(&["status", "sshd"]);
+    t.stop(c);
+    assert!(banned, "{:?}\n{}", t.bans(), t.log());
+    assert!(status.contains("Journal matches"), "{status}");
+    // With `systemd_if_nologs = false` the jail fails as in fail2ban 1.0.2.
+    let o = Command::new(env!("CARGO_BIN_EXE_gaol"))
+        .args(["client", "-c"])
+        .arg(t.p("conf"))
+        .arg("-t")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let conf = std::fs::read_to_string(t.p("conf/jail.conf")).unwrap();
+    std::fs::write(
+        t.p("conf/jail.conf"),
+        conf.replacen("[DEFAULT]\n", "[DEFAULT]\nsystemd_if_nologs = false\n", 1),
+    )
+    .unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_gaol"))
+        .args(["client", "-c"])
+        .arg(t.p("conf"))
+        .arg("-t")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{err}");
+    assert!(
+        err.contains("Have not found any log file for sshd jail"),
+        "{err}"
+    );
+}

@@ -51,6 +51,9 @@ fn jail_opts() -> Vec<Spec> {
         (Ty::Str, "logencoding", Py::None),
         (Ty::Str, "logpath", Py::None),
         (Ty::Str, "action", Py::Str(String::new())),
+        // fail2ban 1.1's policy for a jail whose logpath matches nothing; never in the stream.
+        (Ty::Bool, "skip_if_nologs", Py::None),
+        (Ty::Bool, "systemd_if_nologs", Py::None),
     ];
     v.extend(FILTER_OPTS.iter().cloned());
     v
@@ -74,6 +77,8 @@ pub struct JailState {
     pub name: String,
     pub enabled: bool,
     pub config_error: Option<String>,
+    /// `skip_if_nologs` left the jail out: no commands, no `start`.
+    pub skipped: bool,
     opts: OrdMap<Py>,
     filter: Option<Box<DefReader>>,
     actions: Vec<ActionEntry>,
@@ -134,6 +139,7 @@ pub fn read_jail(rd: &mut Reader<'_>, name: &str) -> Result<JailState, ConfigErr
         name: name.to_string(),
         enabled: false,
         config_error: None,
+        skipped: false,
         opts: OrdMap::new(),
         filter: None,
         actions: Vec::new(),
@@ -469,6 +475,8 @@ const IGNORE_OPTS: &[&str] = &[
     "maxlines",
     "datepattern",
     "journalmatch",
+    "skip_if_nologs",
+    "systemd_if_nologs",
 ];
 
 impl JailState {
@@ -496,6 +504,13 @@ impl JailState {
         }
         fill_stream(&mut stream, &self.opts, &jail)?;
         let mut backend = String::new();
+        let mut journal_backend = None;
+        let backend_opt = self
+            .opts
+            .get("backend")
+            .and_then(Py::as_str)
+            .unwrap_or_default()
+            .to_string();
         let is_systemd = self
             .opts
             .get("backend")
@@ -546,7 +561,28 @@ impl JailState {
                     if found == 0 {
                         let msg = format!("Have not found any log file for {jail} jail");
                         if !allow_no_files {
-                            return Err(ConfigError::new(msg));
+                            match no_logs_policy(&self.opts, &backend_opt, &stream, &jail) {
+                                NoLogs::Fail => return Err(ConfigError::new(msg)),
+                                NoLogs::Skip => {
+                                    rd.log.push(
+                                        Level::Warning,
+                                        "fail2ban.jailreader",
+                                        format!("{msg}; skipped (skip_if_nologs)"),
+                                    );
+                                    self.skipped = true;
+                                    return Ok(Vec::new());
+                                }
+                                NoLogs::Journal(b) => {
+                                    rd.log.push(
+                                        Level::Warning,
+                                        "fail2ban.jailreader",
+                                        format!("{msg}; it reads the systemd journal instead"),
+                                    );
+                                    journal_backend = Some(b);
+                                    stream2.clear();
+                                    continue;
+                                }
+                            }
                         }
                         rd.log.push(Level::Warning, "fail2ban.jailreader", msg);
                     }
@@ -616,12 +652,97 @@ impl JailState {
             0,
             Command::AddJail {
                 jail: jail.clone(),
-                backend,
+                backend: journal_backend.unwrap_or(backend),
             },
         );
         Ok(stream)
     }
 }
 
+/// What a server start does with a jail whose `logpath` matches no file (fail2ban 1.1's
+/// policy; fail2ban 1.0.2 only knows `Fail`, and `-d` keeps 1.0.2's warning).
+#[derive(Debug, PartialEq)]
+enum NoLogs {
+    Fail,
+    /// `skip_if_nologs = true`: the jail is left out, the others start.
+    Skip,
+    /// `backend = auto` with a journalmatch (and `systemd_if_nologs` not false): the
+    /// jail reads the journal; the backend to use (`auto[…]` options carried over).
+    Journal(String),
+}
+
+fn no_logs_policy(opts: &OrdMap<Py>, backend: &str, stream: &[Command], jail: &str) -> NoLogs {
+    let flag = |k: &str| match opts.get(k) {
+        Some(Py::Bool(b)) => Some(*b),
+        _ => None,
+    };
+    let has_match = stream.iter().any(|c| {
+        matches!(c, Command::SetJail { jail: j, key, args }
+            if j == jail && key == "addjournalmatch" && !args.is_empty())
+    });
+    let auto = backend
+        .get(..4)
+        .is_some_and(|b| b.eq_ignore_ascii_case("auto"));
+    if auto && has_match && flag("systemd_if_nologs") != Some(false) {
+        return NoLogs::Journal(format!("systemd{}", &backend[4..]));
+    }
+    if flag("skip_if_nologs") == Some(true) {
+        return NoLogs::Skip;
+    }
+    NoLogs::Fail
+}
+
 /// Keeps `Rc` in scope for readers that share filter configs.
 pub type SharedConfig = Rc<super::files::Config>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(pairs: &[(&str, bool)]) -> OrdMap<Py> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), Py::Bool(*v)))
+            .collect()
+    }
+
+    fn with_match(jail: &str) -> Vec<Command> {
+        vec![Command::SetJail {
+            jail: jail.into(),
+            key: "addjournalmatch".into(),
+            args: vec!["_SYSTEMD_UNIT=sshd.service".into()],
+        }]
+    }
+
+    #[test]
+    fn no_log_files_policy() {
+        let m = with_match("sshd");
+        assert_eq!(
+            no_logs_policy(&opts(&[]), "auto", &m, "sshd"),
+            NoLogs::Journal("systemd".into())
+        );
+        assert_eq!(
+            no_logs_policy(&opts(&[]), "AUTO[journalflags=1]", &m, "sshd"),
+            NoLogs::Journal("systemd[journalflags=1]".into())
+        );
+        // No journalmatch (or another jail's), another backend, or switched off: 1.0.2's error.
+        assert_eq!(
+            no_logs_policy(&opts(&[]), "auto", &[], "sshd"),
+            NoLogs::Fail
+        );
+        assert_eq!(
+            no_logs_policy(&opts(&[]), "auto", &m, "other"),
+            NoLogs::Fail
+        );
+        assert_eq!(
+            no_logs_policy(&opts(&[]), "polling", &m, "sshd"),
+            NoLogs::Fail
+        );
+        let off = opts(&[("systemd_if_nologs", false)]);
+        assert_eq!(no_logs_policy(&off, "auto", &m, "sshd"), NoLogs::Fail);
+        let skip = opts(&[("systemd_if_nologs", false), ("skip_if_nologs", true)]);
+        assert_eq!(no_logs_policy(&skip, "auto", &m, "sshd"), NoLogs::Skip);
+        let skip = opts(&[("skip_if_nologs", true)]);
+        assert_eq!(no_logs_policy(&skip, "polling", &m, "sshd"), NoLogs::Skip);
+    }
+}

@@ -252,7 +252,7 @@ fn read_all(
         stream.extend(j.convert(rd, opts.dump)?);
     }
     for j in &jails {
-        if j.config_error.is_none() {
+        if j.config_error.is_none() && !j.skipped {
             stream.push(Command::Start(j.name.clone()));
         }
     }
