@@ -270,7 +270,10 @@ impl PrefRegex {
     /// (then the failregexes see only `content + "\n"`).
     pub fn split_content(&self, m: &Match<'_>) -> (Fields, Option<String>) {
         let mut f = self.0.fields(m);
-        let content = f.remove("content").map(|v| v.to_py_str());
+        let content = f.remove("content").map(|v| match v {
+            Value::Str(s) => s,
+            v => v.to_py_str(),
+        });
         (f, content.filter(|c| !c.is_empty()))
     }
 }
