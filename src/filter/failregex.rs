@@ -77,6 +77,14 @@ impl Fields {
         }
     }
 
+    /// [`Fields::set`] with an owned name, moved in rather than copied when new.
+    pub fn set_owned(&mut self, name: String, value: Value) {
+        match self.0.iter_mut().find(|(k, _)| *k == name) {
+            Some(slot) => slot.1 = value,
+            None => self.0.push((name, value)),
+        }
+    }
+
     /// Removes and returns `name` (dict `pop`).
     pub fn remove(&mut self, name: &str) -> Option<Value> {
         let i = self.0.iter().position(|(k, _)| k == name)?;
@@ -182,15 +190,13 @@ impl CompiledRegex {
 
     /// The group dict of a match of this regex, with `alt_*` and `tuple_*` merged.
     pub fn fields(&self, m: &Match<'_>) -> Fields {
-        let mut f = Fields(
-            self.regex
-                .group_names()
-                .map(|(i, n)| {
-                    let v = m.group(i).map_or(Value::None, Value::str);
-                    (n.to_string(), v)
-                })
-                .collect(),
-        );
+        // Sized once: alt/tuple targets may add a few keys beyond the groups.
+        let mut v = Vec::with_capacity(m.len() + self.alt.len() + self.tuple.len());
+        v.extend(self.regex.group_names().map(|(i, n)| {
+            let v = m.group(i).map_or(Value::None, Value::str);
+            (n.to_string(), v)
+        }));
+        let mut f = Fields(v);
         for (group, target) in &self.alt {
             if let Some(v) = f.get(group).cloned()
                 && truthy(Some(&v))
@@ -264,7 +270,10 @@ impl PrefRegex {
     /// (then the failregexes see only `content + "\n"`).
     pub fn split_content(&self, m: &Match<'_>) -> (Fields, Option<String>) {
         let mut f = self.0.fields(m);
-        let content = f.remove("content").map(|v| v.to_py_str());
+        let content = f.remove("content").map(|v| match v {
+            Value::Str(s) => s,
+            v => v.to_py_str(),
+        });
         (f, content.filter(|c| !c.is_empty()))
     }
 }
@@ -334,9 +343,10 @@ impl std::ops::Deref for IgnoreRegex {
 /// Prefregex groups first, then the failregex's groups over them (dict `update`: a
 /// failregex `None` does overwrite).
 pub fn merge_fields(pref: &Fields, fail: Fields) -> Fields {
-    let mut merged = pref.clone();
+    let mut merged = Fields(Vec::with_capacity(pref.0.len() + fail.0.len()));
+    merged.0.extend(pref.0.iter().cloned());
     for (k, v) in fail.0 {
-        merged.set(&k, v);
+        merged.set_owned(k, v);
     }
     merged
 }

@@ -549,12 +549,19 @@ impl Matcher {
                 Err(IdError::NoIdGroup) => continue,
                 Err(IdError::BadAddress(e)) => return Err(e),
             };
-            for id in ids {
+            // The last failure takes the data itself (most matches give one id).
+            let last = ids.len().saturating_sub(1);
+            for (k, id) in ids.into_iter().enumerate() {
+                let data = if k == last {
+                    std::mem::take(&mut data)
+                } else {
+                    data.clone()
+                };
                 out.push(Failure {
                     regex_index: idx,
                     id,
                     time: date,
-                    data: data.clone(),
+                    data,
                 });
             }
             if !self.check_all {

@@ -152,7 +152,7 @@ pub fn merge_failure(
             }
             for (k, v) in fields.0 {
                 if v != Value::None {
-                    cached.fields.set(&k, v);
+                    cached.fields.set_owned(k, v);
                 }
             }
             if flags & FORGET != 0 {
