@@ -69,7 +69,7 @@ fn line_run(h: &Hir) -> Option<(usize, bool)> {
     let min = r.min as usize;
     if bits == u128::MAX {
         Some((min, true))
-    } else if bits == u128::MAX & !(1 << b'\n') {
+    } else if bits == !(1u128 << b'\n') {
         Some((min, false))
     } else {
         None
