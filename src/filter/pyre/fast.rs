@@ -361,6 +361,9 @@ impl Scan {
     }
 }
 
+/// Non-ASCII texts shorter than this skip [`AnyOf`] until its full scan exists.
+const FULL_SCAN_MIN: usize = 16 * 1024;
+
 /// One scan telling whether any of several patterns can match a text (with `anchored`,
 /// at its start; else anywhere inside it). A necessary condition: a miss means none
 /// of them can.
@@ -400,6 +403,9 @@ impl AnyOf {
     pub fn may_match(&mut self, text: &str) -> bool {
         match &mut self.ascii {
             Some(a) if text.is_ascii() => a.may_match(text),
+            // The full-Unicode scan takes milliseconds to build: a short line pays less
+            // for the regexes' own searches ("may match"), so only a long one builds it.
+            _ if self.full.is_none() && text.len() < FULL_SCAN_MIN => true,
             _ => {
                 let (hir, (pats, anchored)) = (&self.hir, &self.key);
                 let key = (pats.clone(), *anchored, false);
