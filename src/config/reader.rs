@@ -308,7 +308,8 @@ impl DefReader {
             p_shared: SharedVars::default(),
             p_names: VarNames::default(),
             opts: OrdMap::new(),
-            def_cache: HashMap::default(),
+            // sized for a typical definition's tag lookups (saves the early regrowths)
+            def_cache: HashMap::with_capacity_and_hasher(32, FxBuild::default()),
             trace: None,
         }
     }
@@ -591,6 +592,18 @@ impl VarNames {
     fn may_contain(&self, k: &str) -> bool {
         self.0.contains(&name_hash(k))
     }
+    fn has_hash(&self, h: u64) -> bool {
+        self.0.contains(&h)
+    }
+}
+
+/// The looked-up names of a shared value as [`name_hash`]es, each once (the memo tests
+/// only ask whether a caller's variables hold any of them).
+fn key_hashes(keys: Vec<String>) -> Vec<u64> {
+    let mut h: Vec<u64> = keys.iter().map(|k| name_hash(k)).collect();
+    h.sort_unstable();
+    h.dedup();
+    h
 }
 
 fn name_hash(k: &str) -> u64 {
@@ -633,7 +646,7 @@ fn def_get(
     {
         let memo = cfg.tag_memo.borrow();
         match memo.get(name) {
-            Some(TagMemo::Value(v, keys)) if !keys.iter().any(|k| in_vars(k)) => {
+            Some(TagMemo::Value(v, keys)) if !keys.iter().any(|&h| vnames.has_hash(h)) => {
                 return Ok(v.clone());
             }
             // absent, and a section to be absent from (else the error is NoSection)
@@ -652,7 +665,7 @@ fn def_get(
             if let Some(k) = keys {
                 cfg.tag_memo
                     .borrow_mut()
-                    .insert(name.to_string(), TagMemo::Value(v.clone(), k));
+                    .insert(name.to_string(), TagMemo::Value(v.clone(), key_hashes(k)));
             }
             Ok(v)
         }
@@ -686,7 +699,7 @@ fn comb_option(
         // a shared answer is as good as a cached one (both are fixed for this reader)
         let memo = cfg.tag_memo.borrow();
         match memo.get(name) {
-            Some(TagMemo::Value(v, keys)) if !keys.iter().any(|k| in_vars(k)) => {
+            Some(TagMemo::Value(v, keys)) if !keys.iter().any(|&h| p_names.has_hash(h)) => {
                 return Ok(Some(v.clone()));
             }
             // absent from the file: only the jail's variables could still supply it
@@ -737,7 +750,7 @@ fn comb_option(
     } else {
         match cfg.get_tracked2("Definition", name, vars, names) {
             Ok((v, keys)) => {
-                share = keys.map(|k| TagMemo::Value(v.clone(), k));
+                share = keys.map(|k| TagMemo::Value(v.clone(), key_hashes(k)));
                 result = Some(v);
             }
             Err(GetError::Interp(e)) => return Err(e),
