@@ -223,8 +223,9 @@ pub type InitPlain = Vec<(String, Option<String>, String)>;
 /// A shared tag lookup result (see [`Config::tag_memo`]).
 #[derive(Debug, Clone)]
 pub enum TagMemo {
-    /// The value, valid for callers whose variables contain none of these names.
-    Value(String, Vec<String>),
+    /// The value, valid for callers whose variables contain none of the names it was
+    /// built from (kept as their hashes, see `reader::VarNames`).
+    Value(String, Vec<u64>),
     /// Not in the file: only a caller variable of that name could supply it.
     Absent,
 }

@@ -41,6 +41,9 @@ struct Map<'a> {
     sec: Option<&'a Section>,
     defaults: &'a Section,
     vars: &'a Vars,
+    /// A second variable layer, searched after `vars` (a jail's variables shared by
+    /// its filter and actions, under each reader's own).
+    shared: &'a Vars,
     overlay: Vec<(String, String)>,
     /// The section being read: `__name__` inside an interpolation level.
     section: &'a str,
@@ -66,7 +69,12 @@ impl<'a> Map<'a> {
         if self.in_level && k == "__name__" {
             return Some(Cow::Borrowed(self.section));
         }
-        if let Some((_, v)) = self.vars.iter().find(|(kk, _)| kk == k) {
+        if let Some((_, v)) = self
+            .vars
+            .iter()
+            .chain(self.shared.iter())
+            .find(|(kk, _)| kk == k)
+        {
             self.used_vars.set(true);
             return Some(Cow::Borrowed(v));
         }
@@ -124,6 +132,7 @@ impl Config {
             sec,
             defaults: &self.defaults,
             vars,
+            shared: &[],
             overlay: Vec::new(),
             section,
             in_level: false,
@@ -144,7 +153,7 @@ impl Config {
         vars: &Vars,
         names: &[String],
     ) -> Result<String, GetError> {
-        self.get_impl(section, option, vars, names, false)
+        self.get_impl(section, option, (vars, &[]), names, false)
             .map(|(v, _)| v)
     }
 
@@ -182,14 +191,26 @@ impl Config {
         vars: &Vars,
         names: &[String],
     ) -> Result<(String, Option<Vec<String>>), GetError> {
-        self.get_impl(section, option, vars, names, true)
+        self.get_impl(section, option, (vars, &[]), names, true)
+    }
+
+    /// [`Config::get_tracked`] with the variables in two layers: `vars` over `shared`
+    /// (the same as one list of `vars` then the `shared` names not in `vars`).
+    pub fn get_tracked2(
+        &self,
+        section: &str,
+        option: &str,
+        (vars, shared): (&Vars, &Vars),
+        names: &[String],
+    ) -> Result<(String, Option<Vec<String>>), GetError> {
+        self.get_impl(section, option, (vars, shared), names, true)
     }
 
     fn get_impl(
         &self,
         section: &str,
         option: &str,
-        vars: &Vars,
+        (vars, shared): (&Vars, &Vars),
         names: &[String],
         track: bool,
     ) -> Result<(String, Option<Vec<String>>), GetError> {
@@ -199,6 +220,7 @@ impl Config {
             sec,
             defaults: &self.defaults,
             vars,
+            shared,
             overlay: Vec::new(),
             section,
             in_level: false,

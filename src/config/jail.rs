@@ -213,7 +213,7 @@ fn read_jail_inner(rd: &mut Reader<'_>, st: &mut JailState, basedir: &str) -> Re
     let opts = jail_options(rd, &name, &specs, false).map_err(get_err)?;
     st.opts = opts;
     // the jail's options as variables, shared by its filter and actions
-    let jvars = to_vars(&st.opts);
+    let jvars = std::rc::Rc::new(to_vars(&st.opts));
     if let Some(fr) = st.filter.as_mut() {
         fr.get_options_vars(&rd.fs.names, &mut rd.log, &st.opts, &jvars, false)
             .map_err(get_err)?;

@@ -10,7 +10,7 @@ use std::rc::Rc;
 use super::comb_trace::CombTrace;
 use super::files::{Config, ConfigError, InitPlain, Level, TagMemo};
 use super::ini::{FxBuild, OrdMap};
-use super::interp::GetError;
+use super::interp::{GetError, Vars};
 use super::tags::substitute_recursive_tags;
 use crate::stream::Value;
 
@@ -274,6 +274,9 @@ pub const ACTION_OPTS: &[Spec] = &[
     (Ty::Bool, "norestored", Py::None),
 ];
 
+/// A jail's options as interpolation variables, shared by its filter and actions.
+pub type SharedVars = Rc<Vec<(String, String)>>;
+
 /// A filter or action definition read for one jail (fail2ban's
 /// `DefinitionInitConfigReader`).
 pub struct DefReader {
@@ -282,8 +285,11 @@ pub struct DefReader {
     pub jail: String,
     /// Jail-supplied parameters, then `[Init]` values and their `known/` copies.
     pub init_opts: OrdMap<Py>,
+    /// The reader's own variables (from `init_opts`), searched before `p_shared`.
     p_vars: Vec<(String, String)>,
-    /// Hashes of the names in `p_vars`, for the shared-memo tests.
+    /// The jail's options as variables, shared by its filter and actions.
+    p_shared: SharedVars,
+    /// Hashes of the names in `p_vars` and `p_shared`, for the shared-memo tests.
     p_names: VarNames,
     opts: OrdMap<Py>,
     def_cache: HashMap<String, Option<String>, FxBuild>,
@@ -299,9 +305,11 @@ impl DefReader {
             jail: jail.to_string(),
             init_opts,
             p_vars: Vec::new(),
+            p_shared: SharedVars::default(),
             p_names: VarNames::default(),
             opts: OrdMap::new(),
-            def_cache: HashMap::default(),
+            // sized for a typical definition's tag lookups (saves the early regrowths)
+            def_cache: HashMap::with_capacity_and_hasher(32, FxBuild::default()),
             trace: None,
         }
     }
@@ -339,7 +347,7 @@ impl DefReader {
         p_opts: &OrdMap<Py>,
         all: bool,
     ) -> Result<(), GetError> {
-        self.get_options_vars(names, log, p_opts, &to_vars(p_opts), all)
+        self.get_options_vars(names, log, p_opts, &Rc::new(to_vars(p_opts)), all)
     }
 
     /// [`DefReader::get_options`] given `to_vars(p_opts)` (a jail computes it once for its
@@ -349,11 +357,12 @@ impl DefReader {
         names: &[String],
         log: &mut Log,
         p_opts: &OrdMap<Py>,
-        p_vars: &[(String, String)],
+        p_vars: &SharedVars,
         all: bool,
     ) -> Result<(), GetError> {
-        // {**p_opts, **init_opts}
-        let mut vars = p_vars.to_vec();
+        // {**p_opts, **init_opts}: the init options as a layer over the jail's (not a
+        // copy of the jail's with these merged in)
+        let mut vars: Vec<(String, String)> = Vec::new();
         for (k, v) in self.init_opts.iter() {
             let Some(v) = v.to_var() else { continue };
             let k = super::interp::lower(k);
@@ -364,7 +373,7 @@ impl DefReader {
         }
         let init = &self.init_opts;
         let cfg = &self.cfg;
-        let vnames = VarNames::of(&vars);
+        let vnames = VarNames::of(&vars, p_vars);
         let has_def = cfg.has_section("Definition");
         self.opts = get_options_with(
             cfg,
@@ -373,11 +382,12 @@ impl DefReader {
             "Definition",
             self.specs(),
             &|k| p_opts.contains_key(k) || init.contains_key(k),
-            &|k| def_get(cfg, &vars, &vnames, has_def, names, k),
+            &|k| def_get(cfg, (&vars, p_vars), &vnames, has_def, names, k),
             false,
             false,
         )?;
         self.p_vars = vars;
+        self.p_shared = p_vars.clone();
         self.p_names = vnames;
         if let Some(plain) = init_plain(&self.cfg, names)? {
             for (opt, known, v) in plain.iter() {
@@ -439,7 +449,8 @@ impl DefReader {
             }
         }
         let mut cache = std::mem::take(&mut self.def_cache);
-        let (cfg, p_vars, p_names) = (&self.cfg, &self.p_vars, &self.p_names);
+        let (cfg, p_names) = (&self.cfg, &self.p_names);
+        let p_vars: (&Vars, &Vars) = (&self.p_vars, &self.p_shared);
         let reused = trace.and_then(|tr| {
             let mut addrepl = |t: &str| -> Result<Option<String>, String> {
                 comb_option(cfg, p_vars, p_names, &mut cache, names, t).map_err(|e| e.message)
@@ -570,12 +581,29 @@ impl DefReader {
 struct VarNames(HashSet<u64, FxBuild>);
 
 impl VarNames {
-    fn of(vars: &[(String, String)]) -> Self {
-        VarNames(vars.iter().map(|(k, _)| name_hash(k)).collect())
+    fn of(vars: &Vars, shared: &Vars) -> Self {
+        VarNames(
+            vars.iter()
+                .chain(shared.iter())
+                .map(|(k, _)| name_hash(k))
+                .collect(),
+        )
     }
     fn may_contain(&self, k: &str) -> bool {
         self.0.contains(&name_hash(k))
     }
+    fn has_hash(&self, h: u64) -> bool {
+        self.0.contains(&h)
+    }
+}
+
+/// The looked-up names of a shared value as [`name_hash`]es, each once (the memo tests
+/// only ask whether a caller's variables hold any of them).
+fn key_hashes(keys: Vec<String>) -> Vec<u64> {
+    let mut h: Vec<u64> = keys.iter().map(|k| name_hash(k)).collect();
+    h.sort_unstable();
+    h.dedup();
+    h
 }
 
 fn name_hash(k: &str) -> u64 {
@@ -608,7 +636,7 @@ fn init_plain(cfg: &Config, names: &[String]) -> Result<Option<Rc<InitPlain>>, G
 /// [`comb_option`], whose answers for plain names are the same lookup).
 fn def_get(
     cfg: &Config,
-    vars: &[(String, String)],
+    vars: (&Vars, &Vars),
     vnames: &VarNames,
     has_def: bool,
     names: &[String],
@@ -618,7 +646,7 @@ fn def_get(
     {
         let memo = cfg.tag_memo.borrow();
         match memo.get(name) {
-            Some(TagMemo::Value(v, keys)) if !keys.iter().any(|k| in_vars(k)) => {
+            Some(TagMemo::Value(v, keys)) if !keys.iter().any(|&h| vnames.has_hash(h)) => {
                 return Ok(v.clone());
             }
             // absent, and a section to be absent from (else the error is NoSection)
@@ -632,12 +660,12 @@ fn def_get(
             _ => {}
         }
     }
-    match cfg.get_tracked("Definition", name, vars, names) {
+    match cfg.get_tracked2("Definition", name, vars, names) {
         Ok((v, keys)) => {
             if let Some(k) = keys {
                 cfg.tag_memo
                     .borrow_mut()
-                    .insert(name.to_string(), TagMemo::Value(v.clone(), k));
+                    .insert(name.to_string(), TagMemo::Value(v.clone(), key_hashes(k)));
             }
             Ok(v)
         }
@@ -657,7 +685,7 @@ fn def_get(
 /// influenced it.
 fn comb_option(
     cfg: &Config,
-    p_vars: &[(String, String)],
+    p_vars: (&Vars, &Vars),
     p_names: &VarNames,
     def_cache: &mut HashMap<String, Option<String>, FxBuild>,
     names: &[String],
@@ -671,7 +699,7 @@ fn comb_option(
         // a shared answer is as good as a cached one (both are fixed for this reader)
         let memo = cfg.tag_memo.borrow();
         match memo.get(name) {
-            Some(TagMemo::Value(v, keys)) if !keys.iter().any(|k| in_vars(k)) => {
+            Some(TagMemo::Value(v, keys)) if !keys.iter().any(|&h| p_names.has_hash(h)) => {
                 return Ok(Some(v.clone()));
             }
             // absent from the file: only the jail's variables could still supply it
@@ -720,9 +748,9 @@ fn comb_option(
             share = Some(TagMemo::Value(v.clone(), Vec::new()));
         }
     } else {
-        match cfg.get_tracked("Definition", name, vars, names) {
+        match cfg.get_tracked2("Definition", name, vars, names) {
             Ok((v, keys)) => {
-                share = keys.map(|k| TagMemo::Value(v.clone(), k));
+                share = keys.map(|k| TagMemo::Value(v.clone(), key_hashes(k)));
                 result = Some(v);
             }
             Err(GetError::Interp(e)) => return Err(e),
