@@ -462,10 +462,12 @@ fn run(
 }
 
 fn finish(server: &Server, socket: Option<SocketServer>, pidfile: &Path) {
-    server.shutdown();
+    // Communication stops first, as in fail2ban: once `stop` is answered no new client
+    // gets through while the jails and their actions shut down.
     if let Some(s) = socket {
         s.stop();
     }
+    server.shutdown();
     crate::flog!(INFO, "server", "Exiting Fail2ban");
     let _ = std::fs::remove_file(pidfile);
 }

@@ -7,9 +7,6 @@
 /// Differences that are understood and not (yet) fixed: (substring of the command line,
 /// suffix of the pairing name it concerns — "gaol" for gaol's server, "" for any).
 pub const KNOWN: &[(&str, &str)] = &[
-    // Python's re reports an unclosed group at its '(' (position 1); gaol's regex
-    // translator (src/filter/pyre) at the end of the pattern.
-    ("((", "gaol"),
     // Re-banning a banned address moves it to the end of fail2ban's ban list (its ban
     // is prolonged); gaol keeps the first ban's place.
     ("get test banip", "gaol"),
