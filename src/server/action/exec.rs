@@ -192,33 +192,26 @@ fn pidfd_open(pid: u32) -> Option<std::os::fd::OwnedFd> {
 fn wait_reading(child: &mut Child, cap: &mut Capture, limit: Duration) -> Option<i32> {
     use std::os::fd::AsRawFd;
     let pidfd = pidfd_open(child.id());
-    let start = Instant::now();
-    let mut pause = Duration::from_micros(200);
-    loop {
-        match child.try_wait() {
-            Ok(Some(st)) => return Some(status_code(st)),
-            Ok(None) => {}
-            Err(_) => return None,
-        }
-        let spent = start.elapsed();
-        if spent >= limit {
-            return None;
-        }
-        let left = limit - spent;
-        match &pidfd {
-            Some(fd) => {
-                cap.pump(left, Some(fd.as_raw_fd()));
-            }
-            None => {
-                cap.pump(pause.min(left), None);
-                pause = (pause * 2).min(Duration::from_millis(20));
-            }
-        }
-    }
+    wait_loop(child, limit, |left, pause| match &pidfd {
+        Some(fd) => cap.pump(left, Some(fd.as_raw_fd())),
+        None => cap.pump(pause.min(left), None),
+    })
 }
 
 /// Polls until the child exits or `limit` passes.
 fn wait_until(child: &mut Child, limit: Duration) -> Option<i32> {
+    wait_loop(child, limit, |left, pause| {
+        std::thread::sleep(pause.min(left))
+    })
+}
+
+/// The exit code once the child exits within `limit` (None on timeout or error);
+/// between checks `idle(time left, back-off pause)` waits, the pause doubling to 20 ms.
+fn wait_loop<T>(
+    child: &mut Child,
+    limit: Duration,
+    mut idle: impl FnMut(Duration, Duration) -> T,
+) -> Option<i32> {
     let start = Instant::now();
     let mut pause = Duration::from_micros(200);
     loop {
@@ -231,7 +224,7 @@ fn wait_until(child: &mut Child, limit: Duration) -> Option<i32> {
         if spent >= limit {
             return None;
         }
-        std::thread::sleep(pause.min(limit - spent));
+        idle(limit - spent, pause);
         pause = (pause * 2).min(Duration::from_millis(20));
     }
 }
