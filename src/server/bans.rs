@@ -321,7 +321,7 @@ impl ActionsCore {
                 )
             );
             if bantime != base {
-                t.bantime = Some(bantime);
+                t.set_bantime(bantime);
                 self.bm.set_ticket_bantime(&ip, bantime);
                 crate::flog!(
                     NOTICE,
