@@ -607,3 +607,125 @@ fn jail_actions_can_move_between_threads() {
     send::<JailActions>();
     send::<CommandAction>();
 }
+
+/// A restore batch (`ban_restored`, commands a few at once) runs the same commands as
+/// banning the restored tickets one by one — per ticket in the same order, including a
+/// start on demand, norestored actions, a failed ban's check and retry — and leaves the
+/// actions in the same state (the flush that follows unbans the same).
+#[test]
+fn restore_batch_runs_what_single_bans_run() {
+    fn setup() -> (JailActions, Rec) {
+        let rec: Rec = Arc::default();
+        let r2 = rec.clone();
+        let failed: Arc<Mutex<Vec<String>>> = Arc::default();
+        let mut ja = JailActions::new("j");
+        // Each ban of 192.0.2.13 fails once; everything else succeeds.
+        ja.set_runner(Arc::new(move |c: &PreparedCommand, _| {
+            r2.lock().unwrap().push(c.script.clone());
+            std::thread::sleep(Duration::from_millis(1));
+            if c.script.contains("192.0.2.13") {
+                let mut f = failed.lock().unwrap();
+                if !f.contains(&c.script) {
+                    f.push(c.script.clone());
+                    return false;
+                }
+            }
+            true
+        }));
+        ja.add(action(
+            "j",
+            "cond",
+            &[
+                ("actionstart", "start <ipt>"),
+                ("actionban", "ban <ipt> <ip> <restored>"),
+                ("actionunban", "unban <ipt> <ip>"),
+                ("actioncheck", "check <ipt>"),
+                ("ipt", "iptables"),
+                ("ipt?family=inet6", "ip6tables"),
+            ],
+        ))
+        .unwrap();
+        ja.add(action(
+            "j",
+            "plain",
+            &[
+                ("actionban", "ban2 <ip> <bantime>"),
+                ("actionunban", "unban2 <ip>"),
+            ],
+        ))
+        .unwrap();
+        ja.add(action(
+            "j",
+            "skip",
+            &[("actionban", "ban3 <ip>"), ("norestored", "1")],
+        ))
+        .unwrap();
+        ja.start();
+        take(&rec);
+        (ja, rec)
+    }
+    let ips: Vec<String> = (1..=40)
+        .map(|i| {
+            if i % 7 == 0 {
+                format!("2001:db8::{i}")
+            } else {
+                format!("192.0.2.{i}")
+            }
+        })
+        .collect();
+    let tickets: Vec<MapInfo> = ips.iter().map(|ip| ticket(ip)).collect();
+    let fam = |ip: &str| {
+        if ip.contains(':') {
+            Family::Inet6
+        } else {
+            Family::Inet4
+        }
+    };
+
+    let (mut one, rec_one) = setup();
+    for (t, ip) in tickets.iter().zip(&ips) {
+        one.ban(t, fam(ip), true);
+    }
+    let (mut batch, rec_batch) = setup();
+    let infos: Vec<(&dyn gaol::server::action::TagSource, Family)> = tickets
+        .iter()
+        .zip(&ips)
+        .map(|(t, ip)| (t as &dyn gaol::server::action::TagSource, fam(ip)))
+        .collect();
+    batch.ban_restored(&infos, 4);
+    let (a, b) = (take(&rec_one), take(&rec_batch));
+    assert!(a.contains(&"check iptables".to_string()), "{a:?}");
+    assert!(a.contains(&"start ip6tables".to_string()), "{a:?}");
+    assert!(!a.iter().any(|c| c.starts_with("ban3")), "{a:?}");
+    let mut sa = a.clone();
+    let mut sb = b.clone();
+    sa.sort();
+    sb.sort();
+    assert_eq!(sa, sb, "same commands");
+    // Per ticket (and for the family starts/checks) the same order.
+    let words = |v: &[String], ip: &str| -> Vec<String> {
+        v.iter()
+            .filter(|c| c.split(' ').any(|w| w == ip))
+            .cloned()
+            .collect()
+    };
+    for ip in &ips {
+        assert_eq!(words(&a, ip), words(&b, ip), "{ip}");
+    }
+    let fixed = |v: &[String]| -> Vec<String> {
+        v.iter()
+            .filter(|c| c.starts_with("start") || c.starts_with("check"))
+            .cloned()
+            .collect()
+    };
+    assert_eq!(fixed(&a), fixed(&b));
+    assert_eq!(one.ban_epoch(), batch.ban_epoch());
+    // The same state afterwards: both unban every ticket with every action.
+    let refs: Vec<&dyn gaol::server::action::TagSource> = tickets
+        .iter()
+        .map(|t| t as &dyn gaol::server::action::TagSource)
+        .collect();
+    one.flush(&refs);
+    batch.flush(&refs);
+    assert_eq!(take(&rec_one), take(&rec_batch));
+}

@@ -14,12 +14,14 @@ mod command;
 mod exec;
 mod info;
 mod jail;
+mod pool;
 mod static_pass;
 
 pub use command::{CommandAction, Runner, default_runner};
 pub use exec::{ExecResult, display_command, execute, execute_codes};
 pub use info::{Counters, Family, MapInfo, ip_rev, ipv6_allowed, own_hostname, set_allow_ipv6};
 pub use jail::{JailActions, family_of, python_unsupported, runner};
+pub(crate) use pool::restore_slots;
 
 use regex::Regex;
 use std::sync::OnceLock;

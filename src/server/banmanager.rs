@@ -130,15 +130,18 @@ impl BanManager {
         if let Some(old) = self.list.get_mut(&t.fid) {
             let prolonged = eob > old.end_of_ban(default);
             if prolonged {
-                // New end = new ticket time + its ban time, kept on the old ticket.
-                let mut btm = t.ban_time(default);
-                if btm != -1 {
-                    let dif = t.time - old.time;
-                    if dif > 0.0 {
-                        btm = (btm as f64 + dif) as i64;
-                    }
+                // New end = new ticket time + its ban time, kept on the old ticket: the
+                // ban time grows by the (fractional) distance of the ticket times, a
+                // float as in fail2ban, so the end of ban moves exactly.
+                let btm = t.ban_time(default);
+                let dif = t.time - old.time;
+                match t.bantime_float {
+                    _ if btm == -1 => old.set_bantime(-1),
+                    Some(f) if dif > 0.0 => old.set_bantime_float(f + dif),
+                    Some(f) => old.set_bantime_float(f),
+                    None if dif > 0.0 => old.set_bantime_float(btm as f64 + dif),
+                    None => old.set_bantime(btm),
                 }
-                old.bantime = Some(btm);
             }
             return AddBan::AlreadyBanned {
                 prolonged,
@@ -221,7 +224,7 @@ impl BanManager {
         let Some(t) = self.list.get_mut(fid) else {
             return false;
         };
-        t.bantime = Some(bantime);
+        t.set_bantime(bantime);
         let eob = t.end_of_ban(default);
         if self.next_unban > eob {
             self.next_unban = eob;
@@ -383,6 +386,7 @@ mod tests {
             }
         );
         assert_eq!(bm.get("a").unwrap().bantime, Some(30));
+        assert_eq!(bm.get("a").unwrap().bantime_float, Some(30.0));
         assert_eq!(bm.next_expiry(), Some(120.0));
         assert!(bm.unban_expired(120.0).is_empty());
         let u = bm.unban_expired(121.5);
@@ -392,6 +396,33 @@ mod tests {
         assert_eq!(bm.unban_expired(130.5)[0].fid, "a");
         assert_eq!(bm.size(), 0);
         assert_eq!(bm.total_banned(), 2);
+    }
+
+    #[test]
+    fn fractional_prolong_moves_end_exactly() {
+        // fail2ban's float ban time: re-banning 0.6 s after b was banned puts a after b.
+        let mut bm = BanManager::new();
+        bm.set_bantime(600);
+        bm.add_ban(tk("a", 100.2), 100.2);
+        bm.add_ban(tk("b", 100.9), 100.9);
+        let r = bm.add_ban(tk("a", 101.5), 101.5);
+        assert!(matches!(
+            r,
+            AddBan::AlreadyBanned {
+                prolonged: true,
+                ..
+            }
+        ));
+        assert_eq!(bm.ban_list_ordered(), vec!["b", "a"]);
+        let a = bm.get("a").unwrap();
+        assert_eq!(a.bantime, Some(601));
+        assert_eq!(
+            a.bantime_text(601),
+            crate::stream::py_float_repr(600.0 + (101.5 - 100.2))
+        );
+        assert!(bm.ban_list_with_time()[1].contains(" + 601 = "));
+        assert!(bm.unban_expired(701.4).iter().all(|t| t.fid == "b"));
+        assert_eq!(bm.unban_expired(701.6)[0].fid, "a");
     }
 
     #[test]

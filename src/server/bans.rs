@@ -14,7 +14,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError};
 use serde_json::Value as Json;
 
 use crate::filter::addr::IpAddr;
-use crate::server::action::{Family, JailActions, TagSource};
+use crate::server::action::{Family, JailActions, TagSource, restore_slots};
 use crate::server::banmanager::{AddBan, BanManager, already_banned_level};
 use crate::server::db::{BanRecord, CurrentBansQuery, Database, python_json};
 use crate::server::formula::Num;
@@ -292,6 +292,72 @@ impl ActionsCore {
         }
     }
 
+    /// Bans restored tickets in order as [`ActionsCore::ban_ticket`] does, their ban
+    /// commands running a few at once ([`JailActions::ban_restored`]): `[J] Restore Ban`
+    /// lines in ticket order, then the commands. A ticket already banned (a duplicate
+    /// row) goes the single-ticket way after the ones before it.
+    pub fn ban_restored(&mut self, tickets: Vec<Ticket>, now: f64, db: Option<&Arc<Database>>) {
+        let mut added: Vec<String> = Vec::new();
+        for t in tickets {
+            if !t.restored || self.bm.contains(&t.fid) {
+                self.run_restored(&mut added);
+                self.ban_ticket(t, now, db);
+                continue;
+            }
+            let ip =
+                t.ip.as_ref()
+                    .map(|i| i.ntoa())
+                    .unwrap_or_else(|| t.fid.clone());
+            let fid = t.fid.clone();
+            match self.bm.add_ban(t, now) {
+                AddBan::Expired => crate::flog!(
+                    INFO,
+                    "actions",
+                    "[{}] Ignore {}, expired bantime",
+                    self.jail,
+                    ip
+                ),
+                AddBan::Added => {
+                    crate::flog!(NOTICE, "actions", "[{}] Restore Ban {}", self.jail, ip);
+                    added.push(fid);
+                }
+                // Checked above: not banned.
+                AddBan::AlreadyBanned { .. } => {}
+            }
+        }
+        self.run_restored(&mut added);
+    }
+
+    /// The actions of the restored bans `fids` (emptied), then their ban epoch.
+    fn run_restored(&mut self, fids: &mut Vec<String>) {
+        if fids.is_empty() {
+            return;
+        }
+        let bt = self.bm.bantime();
+        let tickets: Vec<Ticket> = fids
+            .iter()
+            .filter_map(|f| self.bm.get(f).cloned())
+            .collect();
+        let tags: Vec<TicketTags<'_>> = tickets
+            .iter()
+            .map(|t| TicketTags {
+                t,
+                bantime: t.ban_time(bt),
+            })
+            .collect();
+        let infos: Vec<(&dyn TagSource, Family)> = tags
+            .iter()
+            .map(|g| (g as &dyn TagSource, family_of(g.t)))
+            .collect();
+        self.actions.ban_restored(&infos, restore_slots());
+        let epoch = self.actions.ban_epoch();
+        for f in fids.drain(..) {
+            if let Some(b) = self.bm.get_mut(&f) {
+                b.ban_epoch = epoch;
+            }
+        }
+    }
+
     /// The observer's part after a ban: increased ban time, prolong, DB row.
     fn observe_ban(
         &mut self,
@@ -321,7 +387,7 @@ impl ActionsCore {
                 )
             );
             if bantime != base {
-                t.bantime = Some(bantime);
+                t.set_bantime(bantime);
                 self.bm.set_ticket_bantime(&ip, bantime);
                 crate::flog!(
                     NOTICE,
@@ -424,6 +490,10 @@ impl ActionsCore {
     }
 }
 
+/// Restored tickets banned together at most (the jail's lock and the command lock are
+/// held for one batch; a batch of bans takes well under a second).
+const RESTORE_BATCH: usize = 128;
+
 /// The actions thread: bans arriving tickets, unbans expired ones.
 pub fn actions_loop(
     core: Arc<Mutex<ActionsCore>>,
@@ -440,6 +510,21 @@ pub fn actions_loop(
             }
         };
         match rx.recv_timeout(Duration::from_secs_f64(wait.max(0.01))) {
+            Ok(t) if t.restored => {
+                // A restore queues its tickets at once: ban them in batches so that
+                // their commands can run a few at once.
+                let mut batch = vec![t];
+                while batch.len() < RESTORE_BATCH {
+                    match rx.try_recv() {
+                        Ok(t) => batch.push(t),
+                        Err(_) => break,
+                    }
+                }
+                let mut c = lock(&core);
+                if !c.idle {
+                    c.ban_restored(batch, now(), db.as_ref());
+                }
+            }
             Ok(t) => {
                 let mut c = lock(&core);
                 if !c.idle {

@@ -807,7 +807,7 @@ impl TagSource for TicketTags<'_> {
                 .to_string(),
             "failures" => t.failures.to_string(),
             "time" => crate::stream::py_float_repr(t.time),
-            "bantime" => self.bantime.to_string(),
+            "bantime" => t.bantime_text(self.bantime),
             "bancount" => t.bancount.to_string(),
             "restored" => u8::from(t.restored).to_string(),
             "matches" | "ipmatches" | "ipjailmatches" => t.matches.join("\n"),

@@ -28,6 +28,10 @@ pub struct Ticket {
     pub data: Vec<(String, Value)>,
     /// Explicit ban time (`None` = the jail's).
     pub bantime: Option<i64>,
+    /// The exact ban time when fail2ban holds it as a float: a prolonged ban adds the
+    /// (fractional) distance between the two ticket times. `bantime` then holds its
+    /// truncation (what `--with-time` prints with `%d`); the end of ban uses this.
+    pub bantime_float: Option<f64>,
     pub bancount: u32,
     pub restored: bool,
     pub ban_epoch: u64,
@@ -49,6 +53,7 @@ impl Ticket {
             matches: Vec::new(),
             data: Vec::new(),
             bantime: None,
+            bantime_float: None,
             bancount: 0,
             restored: false,
             ban_epoch: 0,
@@ -98,9 +103,31 @@ impl Ticket {
     /// End of ban: time + ban time, [`MAX_TIME`] for `-1` (only `-1` is permanent, as in
     /// fail2ban; another negative value ends the ban before it starts).
     pub fn end_of_ban(&self, default: i64) -> f64 {
-        match self.ban_time(default) {
-            -1 => MAX_TIME,
-            bt => self.time + bt as f64,
+        match (self.ban_time(default), self.bantime_float) {
+            (-1, _) => MAX_TIME,
+            (_, Some(f)) => self.time + f,
+            (bt, None) => self.time + bt as f64,
+        }
+    }
+
+    /// Sets an integral ban time (drops a float one).
+    pub fn set_bantime(&mut self, bantime: i64) {
+        self.bantime = Some(bantime);
+        self.bantime_float = None;
+    }
+
+    /// Sets a float ban time (a prolongation), keeping its truncation in `bantime`.
+    pub fn set_bantime_float(&mut self, bantime: f64) {
+        self.bantime = Some(bantime.trunc() as i64);
+        self.bantime_float = Some(bantime);
+    }
+
+    /// The `<bantime>` tag text of `bantime` (the ban time in effect for this ticket):
+    /// a float ban time prints as Python prints a float (`610.5`, `610.0`).
+    pub fn bantime_text(&self, bantime: i64) -> String {
+        match self.bantime_float {
+            Some(f) if self.bantime == Some(bantime) => crate::stream::py_float_repr(f),
+            _ => bantime.to_string(),
         }
     }
 

@@ -6,11 +6,7 @@
 
 /// Differences that are understood and not (yet) fixed: (substring of the command line,
 /// suffix of the pairing name it concerns — "gaol" for gaol's server, "" for any).
-pub const KNOWN: &[(&str, &str)] = &[
-    // Re-banning a banned address moves it to the end of fail2ban's ban list (its ban
-    // is prolonged); gaol keeps the first ban's place.
-    ("get test banip", "gaol"),
-];
+pub const KNOWN: &[(&str, &str)] = &[];
 
 const LINES: &[&str] = &[
     // --- before a server runs

@@ -608,6 +608,44 @@ impl CommandAction {
         Ok(())
     }
 
+    /// The command of a ban (`tag`) that can run away from the action (a restore batch
+    /// running commands concurrently): `None` when the ban needs more than its command
+    /// (a start on demand) or has nothing to run. Finish it with [`Self::finish_ban`].
+    pub(crate) fn prepare_ban(
+        &mut self,
+        info: &dyn TagSource,
+        fam: Fam,
+        tag: &str,
+    ) -> Result<Option<PreparedCommand>, String> {
+        if self.start_on_demand() && self.started(fam) == 0 {
+            return Ok(None);
+        }
+        let real = self.replace_tag(tag, fam.cond())?;
+        let prepared = replace_dynamic_tags(&real, info);
+        Ok((!prepared.script.is_empty()).then_some(prepared))
+    }
+
+    /// The rest of a ban whose first attempt ran elsewhere with outcome `ok`: after a
+    /// failure the usual check (and repair) and one more attempt, as in [`Self::ban`].
+    pub(crate) fn finish_ban(
+        &mut self,
+        ctx: &mut OpCtx<'_>,
+        info: &dyn TagSource,
+        fam: Fam,
+        tag: &str,
+        ok: bool,
+    ) -> Result<(), String> {
+        if !ok && !self.process_cmd_from(ctx, tag, info, fam, 1)? {
+            return Err(format!(
+                "Error banning {}",
+                info.get("ip").unwrap_or_default()
+            ));
+        }
+        let v = self.started(fam) | 3;
+        self.started.set(fam, v);
+        Ok(())
+    }
+
     pub(crate) fn reban(
         &mut self,
         ctx: &mut OpCtx<'_>,
@@ -737,6 +775,18 @@ impl CommandAction {
         info: &dyn TagSource,
         fam: Fam,
     ) -> Result<bool, String> {
+        self.process_cmd_from(ctx, tag, info, fam, 0)
+    }
+
+    /// [`Self::process_cmd`] from attempt `repcnt` (1: the first attempt already failed).
+    fn process_cmd_from(
+        &mut self,
+        ctx: &mut OpCtx<'_>,
+        tag: &str,
+        info: &dyn TagSource,
+        fam: Fam,
+        mut repcnt: u32,
+    ) -> Result<bool, String> {
         let is_unban = tag == "<actionunban>";
         let repair_on_unban = self.repair_on_unban();
         let before = move || {
@@ -750,7 +800,6 @@ impl CommandAction {
             }
             true
         };
-        let mut repcnt = 0;
         loop {
             if repcnt > 0
                 && self.has_check()

@@ -2,7 +2,8 @@
 //! `/bin/sh -c script args…` in its own process group, captures stdout/stderr, enforces
 //! the timeout (SIGTERM to the group, SIGKILL 0.2 s later) and logs the outcome with
 //! fail2ban's wording under the `fail2ban.utils` logger. A process-wide lock keeps all
-//! action commands of the server strictly one at a time.
+//! action commands of the server strictly one at a time, except for the workers of a
+//! restore batch ([`holding_command_lock`]), which run a few at once under one holder.
 
 use std::io::Read;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -16,6 +17,25 @@ use crate::server::log::{LogLevel, emit, enabled};
 
 /// fail2ban serializes every action command of the whole server.
 static CMD_LOCK: Mutex<()> = Mutex::new(());
+
+thread_local! {
+    /// Set on the worker threads of [`holding_command_lock`]: their holder owns the lock.
+    static LOCK_OWNED_BY_BATCH: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` holding the server-wide command lock, so that the worker threads `f` starts
+/// (each calling [`mark_batch_worker`] first) run their commands while no other command
+/// of the server runs. The calling thread must not run a command itself inside `f`.
+pub(crate) fn holding_command_lock<R>(f: impl FnOnce() -> R) -> R {
+    let _guard = CMD_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    f()
+}
+
+/// Marks this thread as a worker of a [`holding_command_lock`] holder: its commands do
+/// not take the lock again (the holder has it).
+pub(crate) fn mark_batch_worker() {
+    LOCK_OWNED_BY_BATCH.with(|c| c.set(true));
+}
 
 const UTILS: &str = "fail2ban.utils";
 const KILL_GRACE: Duration = Duration::from_millis(200);
@@ -279,7 +299,8 @@ pub fn execute_codes(
         res.code = Some(0);
         return res;
     }
-    let _guard = CMD_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let _guard = (!LOCK_OWNED_BY_BATCH.with(|c| c.get()))
+        .then(|| CMD_LOCK.lock().unwrap_or_else(|p| p.into_inner()));
     let spawned = Command::new("/bin/sh")
         .arg("-c")
         .arg(&cmd.script)

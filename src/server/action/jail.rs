@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use super::command::{CommandAction, Fam, OpCtx, Runner, default_runner};
 use super::info::{BanInfo, Counters};
+use super::pool::{Job, run_jobs};
 use super::{Family, TagSource};
 use crate::server::log::{LogLevel, emit};
 use crate::stream::py_str_repr;
@@ -193,6 +194,81 @@ impl JailActions {
             }
         }
         ok
+    }
+
+    /// Bans restored tickets (each `(info, family)`) in order as [`JailActions::ban`]
+    /// with `restored`, up to `slots` ban commands running at once (see [`super::pool`]).
+    /// A ticket whose ban needs more than its commands (a start on demand, a tag error,
+    /// an empty command) waits for the tickets before it and bans on this thread; a
+    /// failed command is checked, repaired and retried here, in ticket order, and the
+    /// ticket's later actions then ban here too. The caller logs `[J] Restore Ban ip`
+    /// before and stores [`JailActions::ban_epoch`] in the tickets after.
+    pub fn ban_restored(&mut self, tickets: &[(&dyn TagSource, Family)], slots: usize) {
+        let mut jobs: (Vec<usize>, Vec<Job>) = (Vec::new(), Vec::new());
+        for (i, &(info, family)) in tickets.iter().enumerate() {
+            let fam = Fam::of(family);
+            let binfo = BanInfo {
+                inner: info,
+                family,
+                restored: Some(true),
+            };
+            let mut job = Job::new();
+            let mut deferrable = true;
+            for (ai, a) in self.actions.iter_mut().enumerate() {
+                if a.norestored() {
+                    continue;
+                }
+                match a.prepare_ban(&binfo, fam, "<actionban>") {
+                    Ok(Some(cmd)) => job.push((ai, cmd, a.timeout())),
+                    _ => {
+                        deferrable = false;
+                        break;
+                    }
+                }
+            }
+            if deferrable {
+                jobs.0.push(i);
+                jobs.1.push(job);
+            } else {
+                self.run_restored(tickets, std::mem::take(&mut jobs), slots);
+                self.ban(info, family, true);
+            }
+        }
+        self.run_restored(tickets, jobs, slots);
+    }
+
+    /// Runs the prepared restore bans, then finishes each in ticket order.
+    fn run_restored(
+        &mut self,
+        tickets: &[(&dyn TagSource, Family)],
+        (idx, jobs): (Vec<usize>, Vec<Job>),
+        slots: usize,
+    ) {
+        if jobs.is_empty() {
+            return;
+        }
+        let outcomes = run_jobs(&self.runner, &jobs, slots);
+        let (actions, mut ctx, jail) = self.parts();
+        for ((i, job), outcome) in idx.iter().zip(&jobs).zip(outcomes) {
+            let (info, family) = tickets[*i];
+            let fam = Fam::of(family);
+            let binfo = BanInfo {
+                inner: info,
+                family,
+                restored: Some(true),
+            };
+            for (k, (ai, _, _)) in job.iter().enumerate() {
+                let a = &mut actions[*ai];
+                let r = match outcome.get(k) {
+                    Some(&ok) => a.finish_ban(&mut ctx, &binfo, fam, "<actionban>", ok),
+                    // Not run: an earlier action of this ticket failed first.
+                    None => a.ban(&mut ctx, &binfo, fam, "<actionban>"),
+                };
+                if let Err(e) = r {
+                    log_ticket_error("ban", jail, a.name(), &binfo, &e);
+                }
+            }
+        }
     }
 
     /// Unbans with every action in order (each only if it banned that family since its

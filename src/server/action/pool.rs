@@ -1,0 +1,139 @@
+//! [`run_jobs`]: runs independent command chains (one [`Job`] per restored ticket: its
+//! ban commands, one per action, in order) on a few worker threads at once. A job stops
+//! at its first failing command; the caller handles the failure (check, repair, retry)
+//! and the commands left over on its own thread, in fail2ban's order.
+//!
+//! The workers run while their caller holds the server-wide command lock, so no other
+//! command of the server interleaves with a batch; the parallelism is only between the
+//! batch's own commands, whose order no ban depends on (distinct ids, no shared state).
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use super::PreparedCommand;
+use super::command::Runner;
+use super::exec::{holding_command_lock, mark_batch_worker};
+
+/// The commands of one ticket: (action index, command, timeout), run in order.
+pub(crate) type Job = Vec<(usize, PreparedCommand, Duration)>;
+
+/// How many commands of a restore run at once: the shell start is the floor of a ban
+/// (about a millisecond of CPU), so a restore of many bans is bound by it. Two per core
+/// (each slot also waits on its own spawn and reaping), at most 4 so that a restore
+/// does not crowd out the rest of the machine.
+pub(crate) fn restore_slots() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .saturating_mul(2)
+        .clamp(2, 4)
+}
+
+/// One job: its commands in order until the first failure. The outcome of each command
+/// run (fewer than the commands when one failed).
+fn run_one(runner: &Runner, job: &Job) -> Vec<bool> {
+    let mut out = Vec::with_capacity(job.len());
+    for (_, cmd, timeout) in job {
+        let ok = runner(cmd, *timeout);
+        out.push(ok);
+        if !ok {
+            break;
+        }
+    }
+    out
+}
+
+/// Runs `jobs` with up to `slots` at once; the outcomes in job order.
+pub(crate) fn run_jobs(runner: &Runner, jobs: &[Job], slots: usize) -> Vec<Vec<bool>> {
+    let slots = slots.min(jobs.len());
+    if slots <= 1 {
+        return jobs.iter().map(|j| run_one(runner, j)).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let results: Vec<Mutex<Option<Vec<bool>>>> = jobs.iter().map(|_| Mutex::new(None)).collect();
+    holding_command_lock(|| {
+        std::thread::scope(|s| {
+            for _ in 0..slots {
+                // A thread that cannot start leaves its share to the others (or to the
+                // pass below).
+                let _ = std::thread::Builder::new().spawn_scoped(s, || {
+                    mark_batch_worker();
+                    loop {
+                        let j = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(job) = jobs.get(j) else { break };
+                        let out = run_one(runner, job);
+                        *results[j].lock().unwrap_or_else(|p| p.into_inner()) = Some(out);
+                    }
+                });
+            }
+        })
+    });
+    // Jobs no worker took (no thread could start) run here, the lock released.
+    results
+        .into_iter()
+        .zip(jobs)
+        .map(|(m, job)| {
+            m.into_inner()
+                .unwrap_or_else(|p| p.into_inner())
+                .unwrap_or_else(|| run_one(runner, job))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn cmd(s: &str) -> PreparedCommand {
+        PreparedCommand {
+            script: s.to_string(),
+            args: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn chains_stop_at_first_failure_and_run_concurrently() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let running = Arc::new(AtomicUsize::new(0));
+        let peak = Arc::new(AtomicUsize::new(0));
+        let (s2, r2, p2) = (seen.clone(), running.clone(), peak.clone());
+        let runner: Runner = Arc::new(move |c: &PreparedCommand, _| {
+            let now = r2.fetch_add(1, Ordering::SeqCst) + 1;
+            p2.fetch_max(now, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(5));
+            s2.lock().unwrap().push(c.script.clone());
+            r2.fetch_sub(1, Ordering::SeqCst);
+            !c.script.starts_with("fail")
+        });
+        let t = Duration::from_secs(1);
+        let jobs: Vec<Job> = (0..8)
+            .map(|i| {
+                if i == 3 {
+                    vec![(0, cmd("fail3"), t), (1, cmd("never"), t)]
+                } else {
+                    vec![(0, cmd(&format!("a{i}")), t), (1, cmd(&format!("b{i}")), t)]
+                }
+            })
+            .collect();
+        let out = run_jobs(&runner, &jobs, 4);
+        assert_eq!(out[3], vec![false]);
+        assert!(
+            out.iter()
+                .enumerate()
+                .all(|(i, o)| i == 3 || *o == vec![true, true])
+        );
+        let seen = seen.lock().unwrap().clone();
+        assert_eq!(seen.len(), 15);
+        assert!(!seen.contains(&"never".to_string()));
+        // Within a job the order holds.
+        for i in (0..8).filter(|&i| i != 3) {
+            let a = seen.iter().position(|s| *s == format!("a{i}")).unwrap();
+            let b = seen.iter().position(|s| *s == format!("b{i}")).unwrap();
+            assert!(a < b, "{seen:?}");
+        }
+        assert!(peak.load(Ordering::SeqCst) > 1, "never concurrent");
+        assert!(peak.load(Ordering::SeqCst) <= 4);
+    }
+}
