@@ -12,6 +12,7 @@ use super::files::{Config, ConfigError, InitPlain, Level, TagMemo};
 use super::ini::{FxBuild, OrdMap};
 use super::interp::{GetError, Vars};
 use super::tags::substitute_recursive_tags;
+use super::tags_plan::TagPlan;
 use crate::stream::Value;
 
 /// A Python option value as the readers carry it.
@@ -461,25 +462,74 @@ impl DefReader {
         let fast = match reused {
             Some(r) => Some(r),
             None => {
-                let is_ignored = |t: &str| ign.contains(&t);
-                let mut lookups: Vec<(String, Option<String>)> = Vec::new();
-                let r = {
+                let ign_sorted = super::tags_plan::ign_set(&ign);
+                // another jail's resolution of this file may serve (see tags_plan)
+                let plans: Vec<Rc<TagPlan>> = cfg.tag_plans.borrow().plans.clone();
+                let mut replayed = None;
+                for p in &plans {
                     let mut addrepl = |t: &str| -> Result<Option<String>, String> {
-                        let r = comb_option(cfg, p_vars, p_names, &mut cache, names, t)
-                            .map_err(|e| e.message);
-                        if record && let Ok(v) = &r {
-                            lookups.push((t.to_string(), v.clone()));
-                        }
-                        r
+                        comb_option(cfg, p_vars, p_names, &mut cache, names, t)
+                            .map_err(|e| e.message)
                     };
-                    super::tags_fast::resolve_all_used(&entries, &is_ignored, &mut addrepl)
-                };
-                r.map(|(changed, used)| {
-                    if record {
-                        new_trace = Some(CombTrace::new(&entries, &ign, &changed, used, lookups));
+                    if let Some(r) = p.apply(&entries, &ign_sorted, &mut addrepl) {
+                        replayed = Some((r, p.clone()));
+                        break;
                     }
-                    changed
-                })
+                }
+                match replayed {
+                    Some(((changed, used), p)) => {
+                        if record {
+                            let lookups = p.lookups().to_vec();
+                            new_trace =
+                                Some(CombTrace::new(&entries, &ign, &changed, used, lookups));
+                        }
+                        Some(changed)
+                    }
+                    None => {
+                        let is_ignored = |t: &str| ign.contains(&t);
+                        let mut lookups: Vec<(String, Option<String>)> = Vec::new();
+                        let r = {
+                            let mut addrepl = |t: &str| -> Result<Option<String>, String> {
+                                let r = comb_option(cfg, p_vars, p_names, &mut cache, names, t)
+                                    .map_err(|e| e.message);
+                                if record && let Ok(v) = &r {
+                                    lookups.push((t.to_string(), v.clone()));
+                                }
+                                r
+                            };
+                            super::tags_fast::resolve_all_used(&entries, &is_ignored, &mut addrepl)
+                        };
+                        if r.is_some() {
+                            let mut run = |marked: &[(&str, Option<Cow<'_, str>>)]| {
+                                let mut seen: Vec<(String, Option<String>)> = Vec::new();
+                                let mut addrepl = |t: &str| -> Result<Option<String>, String> {
+                                    let r = comb_option(cfg, p_vars, p_names, &mut cache, names, t)
+                                        .map_err(|e| e.message);
+                                    if let Ok(v) = &r {
+                                        seen.push((t.to_string(), v.clone()));
+                                    }
+                                    r
+                                };
+                                let (o, u) = super::tags_fast::resolve_all_used(
+                                    marked,
+                                    &is_ignored,
+                                    &mut addrepl,
+                                )?;
+                                Some((o, u, seen))
+                            };
+                            cfg.tag_plans
+                                .borrow_mut()
+                                .learn(&entries, &ign_sorted, &mut run);
+                        }
+                        r.map(|(changed, used)| {
+                            if record {
+                                new_trace =
+                                    Some(CombTrace::new(&entries, &ign, &changed, used, lookups));
+                            }
+                            changed
+                        })
+                    }
+                }
             }
         };
         let subst: Vec<Option<String>> = match fast {
