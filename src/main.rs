@@ -46,12 +46,7 @@ unsafe impl std::alloc::GlobalAlloc for Mi {
         // SAFETY: `ptr` came from mimalloc (any entry point).
         unsafe { mi_free(ptr.cast()) }
     }
-    unsafe fn realloc(
-        &self,
-        ptr: *mut u8,
-        layout: std::alloc::Layout,
-        new_size: usize,
-    ) -> *mut u8 {
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
         if layout.align() <= MI_MIN_ALIGN {
             // SAFETY: `ptr` came from mimalloc; the new block keeps word alignment.
             unsafe { mi_realloc(ptr.cast(), new_size).cast() }

@@ -101,7 +101,11 @@ pub struct PlanStore {
 
 /// What a marker run gave: per entry the changed text, whether a tag referred to it,
 /// and the on-demand lookups with their answers.
-pub type Run = (Vec<Option<String>>, Vec<bool>, Vec<(String, Option<String>)>);
+pub type Run = (
+    Vec<Option<String>>,
+    Vec<bool>,
+    Vec<(String, Option<String>)>,
+);
 
 impl PlanStore {
     /// After a full resolution of `entries`: when they differ from the sample only in
@@ -150,11 +154,10 @@ impl PlanStore {
                 (*k, v)
             })
             .collect();
-        let clean = entries
-            .iter()
-            .enumerate()
-            .all(|(i, (k, v))| !has_mark(k) && (varying[i] || !v.as_deref().is_some_and(has_mark)))
-            && !ign.iter().any(|s| has_mark(s));
+        let clean =
+            entries.iter().enumerate().all(|(i, (k, v))| {
+                !has_mark(k) && (varying[i] || !v.as_deref().is_some_and(has_mark))
+            }) && !ign.iter().any(|s| has_mark(s));
         if !clean {
             return;
         }
@@ -263,7 +266,10 @@ mod tests {
         };
         let set = |name: &'static str, port: &'static str, ty: &'static str| {
             vec![
-                ("start", Some(Cow::Borrowed("<pre><ipt_<type>/r> <ip> <chain>"))),
+                (
+                    "start",
+                    Some(Cow::Borrowed("<pre><ipt_<type>/r> <ip> <chain>")),
+                ),
                 ("pre", Some(Cow::Borrowed(""))),
                 ("type", Some(Cow::Borrowed(ty))),
                 ("chain", Some(Cow::Borrowed("INPUT"))),
@@ -303,7 +309,10 @@ mod tests {
             Some("--dports smtp,465 -j f2b-postfix <ip> INPUT")
         );
         // a value with a space, or another type, is not the plan's business
-        assert!(plan.apply(&set("a", "1 2", "multiport"), &[], &mut l).is_none());
+        assert!(
+            plan.apply(&set("a", "1 2", "multiport"), &[], &mut l)
+                .is_none()
+        );
         assert!(plan.apply(&set("a", "1", "oneport"), &[], &mut l).is_none());
         // a varying `type` would build tag names from a marker: no plan
         let mut store = PlanStore::default();
