@@ -626,25 +626,50 @@ impl DefReader {
 }
 
 /// The names of a variable list as hashes: a name that hashes like a variable counts as
-/// one, which only costs a recomputation (the shared memos stay exact).
+/// one, which only costs a recomputation (the shared memos stay exact). The jail's
+/// layer is hashed once for its filter and all its actions (see [`shared_hashes`]).
 #[derive(Default)]
-struct VarNames(HashSet<u64, FxBuild>);
+struct VarNames {
+    own: HashSet<u64, FxBuild>,
+    shared: Rc<HashSet<u64, FxBuild>>,
+}
 
 impl VarNames {
-    fn of(vars: &Vars, shared: &Vars) -> Self {
-        VarNames(
-            vars.iter()
-                .chain(shared.iter())
-                .map(|(k, _)| name_hash(k))
-                .collect(),
-        )
+    fn of(vars: &Vars, shared: &SharedVars) -> Self {
+        VarNames {
+            own: vars.iter().map(|(k, _)| name_hash(k)).collect(),
+            shared: shared_hashes(shared),
+        }
     }
     fn may_contain(&self, k: &str) -> bool {
-        self.0.contains(&name_hash(k))
+        self.has_hash(name_hash(k))
     }
     fn has_hash(&self, h: u64) -> bool {
-        self.0.contains(&h)
+        self.own.contains(&h) || self.shared.contains(&h)
     }
+}
+
+thread_local! {
+    /// The last jail variable list hashed, with its hashes. The `Weak` keeps the list's
+    /// allocation from being reused, so pointer equality means the same list.
+    static SHARED_HASHES: std::cell::RefCell<Option<(std::rc::Weak<Vec<(String, String)>>, Rc<HashSet<u64, FxBuild>>)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// The names of a jail's variables as hashes, computed once per list.
+fn shared_hashes(shared: &SharedVars) -> Rc<HashSet<u64, FxBuild>> {
+    SHARED_HASHES.with(|c| {
+        let mut c = c.borrow_mut();
+        if let Some((w, h)) = c.as_ref()
+            && std::ptr::eq(w.as_ptr(), Rc::as_ptr(shared))
+        {
+            return h.clone();
+        }
+        let h: Rc<HashSet<u64, FxBuild>> =
+            Rc::new(shared.iter().map(|(k, _)| name_hash(k)).collect());
+        *c = Some((Rc::downgrade(shared), h.clone()));
+        h
+    })
 }
 
 /// The looked-up names of a shared value as [`name_hash`]es, each once (the memo tests
