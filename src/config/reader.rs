@@ -652,9 +652,15 @@ impl VarNames {
 thread_local! {
     /// The last jail variable list hashed, with its hashes. The `Weak` keeps the list's
     /// allocation from being reused, so pointer equality means the same list.
-    static SHARED_HASHES: std::cell::RefCell<Option<(std::rc::Weak<Vec<(String, String)>>, Rc<HashSet<u64, FxBuild>>)>> =
+    static SHARED_HASHES: std::cell::RefCell<Option<HashedVars>> =
         const { std::cell::RefCell::new(None) };
 }
+
+/// A jail variable list (held weakly) with the hashes of its names.
+type HashedVars = (
+    std::rc::Weak<Vec<(String, String)>>,
+    Rc<HashSet<u64, FxBuild>>,
+);
 
 /// The names of a jail's variables as hashes, computed once per list.
 fn shared_hashes(shared: &SharedVars) -> Rc<HashSet<u64, FxBuild>> {
