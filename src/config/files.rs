@@ -215,6 +215,9 @@ pub struct Config {
     /// `[Init]` read once for every jail: each own option with its `known/` name (`None`
     /// for options already named `known/…`) and its value without caller variables.
     pub init_memo: std::cell::RefCell<Option<Rc<InitPlain>>>,
+    /// Tag resolutions of this definition that other jails may replay
+    /// ([`super::tags_plan`]).
+    pub tag_plans: std::cell::RefCell<super::tags_plan::PlanStore>,
 }
 
 /// See [`Config::init_memo`].

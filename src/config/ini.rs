@@ -81,7 +81,16 @@ impl<V> OrdMap<V> {
     fn position(&self, k: &str) -> Option<usize> {
         match &self.index {
             Some(ix) => ix.get(k).copied(),
-            None => self.entries.iter().position(|(kk, _)| kk == k),
+            None => {
+                // length and first byte inline: most keys differ there, and the full
+                // compare is a library call
+                let kb = k.as_bytes();
+                let first = kb.first().copied();
+                self.entries.iter().position(|(kk, _)| {
+                    let b = kk.as_bytes();
+                    b.len() == kb.len() && b.first().copied() == first && b == kb
+                })
+            }
         }
     }
     pub fn get(&self, k: &str) -> Option<&V> {

@@ -23,13 +23,11 @@ const MAX_DEPTH: usize = 10;
 
 /// `str.lower()` without allocating for the (usual) already lower-case names.
 pub fn lower(s: &str) -> Cow<'_, str> {
-    if s.is_ascii() {
-        // byte checks: option names are nearly always ASCII
-        if s.bytes().any(|b| b.is_ascii_uppercase()) {
-            Cow::Owned(s.to_ascii_lowercase())
-        } else {
-            Cow::Borrowed(s)
-        }
+    // one byte pass: option names are nearly always lower-case ASCII
+    if !s.bytes().any(|b| b.is_ascii_uppercase() || !b.is_ascii()) {
+        Cow::Borrowed(s)
+    } else if s.is_ascii() {
+        Cow::Owned(s.to_ascii_lowercase())
     } else if s.chars().any(|c| c.is_uppercase()) {
         Cow::Owned(s.to_lowercase())
     } else {

@@ -29,6 +29,7 @@ pub mod options;
 pub mod reader;
 pub mod tags;
 pub mod tags_fast;
+pub mod tags_plan;
 pub mod time;
 
 use std::collections::HashMap;

@@ -12,6 +12,7 @@ use super::files::{Config, ConfigError, InitPlain, Level, TagMemo};
 use super::ini::{FxBuild, OrdMap};
 use super::interp::{GetError, Vars};
 use super::tags::substitute_recursive_tags;
+use super::tags_plan::TagPlan;
 use crate::stream::Value;
 
 /// A Python option value as the readers carry it.
@@ -461,25 +462,74 @@ impl DefReader {
         let fast = match reused {
             Some(r) => Some(r),
             None => {
-                let is_ignored = |t: &str| ign.contains(&t);
-                let mut lookups: Vec<(String, Option<String>)> = Vec::new();
-                let r = {
+                let ign_sorted = super::tags_plan::ign_set(&ign);
+                // another jail's resolution of this file may serve (see tags_plan)
+                let plans: Vec<Rc<TagPlan>> = cfg.tag_plans.borrow().plans.clone();
+                let mut replayed = None;
+                for p in &plans {
                     let mut addrepl = |t: &str| -> Result<Option<String>, String> {
-                        let r = comb_option(cfg, p_vars, p_names, &mut cache, names, t)
-                            .map_err(|e| e.message);
-                        if record && let Ok(v) = &r {
-                            lookups.push((t.to_string(), v.clone()));
-                        }
-                        r
+                        comb_option(cfg, p_vars, p_names, &mut cache, names, t)
+                            .map_err(|e| e.message)
                     };
-                    super::tags_fast::resolve_all_used(&entries, &is_ignored, &mut addrepl)
-                };
-                r.map(|(changed, used)| {
-                    if record {
-                        new_trace = Some(CombTrace::new(&entries, &ign, &changed, used, lookups));
+                    if let Some(r) = p.apply(&entries, &ign_sorted, &mut addrepl) {
+                        replayed = Some((r, p.clone()));
+                        break;
                     }
-                    changed
-                })
+                }
+                match replayed {
+                    Some(((changed, used), p)) => {
+                        if record {
+                            let lookups = p.lookups().to_vec();
+                            new_trace =
+                                Some(CombTrace::new(&entries, &ign, &changed, used, lookups));
+                        }
+                        Some(changed)
+                    }
+                    None => {
+                        let is_ignored = |t: &str| ign.contains(&t);
+                        let mut lookups: Vec<(String, Option<String>)> = Vec::new();
+                        let r = {
+                            let mut addrepl = |t: &str| -> Result<Option<String>, String> {
+                                let r = comb_option(cfg, p_vars, p_names, &mut cache, names, t)
+                                    .map_err(|e| e.message);
+                                if record && let Ok(v) = &r {
+                                    lookups.push((t.to_string(), v.clone()));
+                                }
+                                r
+                            };
+                            super::tags_fast::resolve_all_used(&entries, &is_ignored, &mut addrepl)
+                        };
+                        if r.is_some() {
+                            let mut run = |marked: &[(&str, Option<Cow<'_, str>>)]| {
+                                let mut seen: Vec<(String, Option<String>)> = Vec::new();
+                                let mut addrepl = |t: &str| -> Result<Option<String>, String> {
+                                    let r = comb_option(cfg, p_vars, p_names, &mut cache, names, t)
+                                        .map_err(|e| e.message);
+                                    if let Ok(v) = &r {
+                                        seen.push((t.to_string(), v.clone()));
+                                    }
+                                    r
+                                };
+                                let (o, u) = super::tags_fast::resolve_all_used(
+                                    marked,
+                                    &is_ignored,
+                                    &mut addrepl,
+                                )?;
+                                Some((o, u, seen))
+                            };
+                            cfg.tag_plans
+                                .borrow_mut()
+                                .learn(&entries, &ign_sorted, &mut run);
+                        }
+                        r.map(|(changed, used)| {
+                            if record {
+                                new_trace =
+                                    Some(CombTrace::new(&entries, &ign, &changed, used, lookups));
+                            }
+                            changed
+                        })
+                    }
+                }
             }
         };
         let subst: Vec<Option<String>> = match fast {
@@ -576,25 +626,56 @@ impl DefReader {
 }
 
 /// The names of a variable list as hashes: a name that hashes like a variable counts as
-/// one, which only costs a recomputation (the shared memos stay exact).
+/// one, which only costs a recomputation (the shared memos stay exact). The jail's
+/// layer is hashed once for its filter and all its actions (see [`shared_hashes`]).
 #[derive(Default)]
-struct VarNames(HashSet<u64, FxBuild>);
+struct VarNames {
+    own: HashSet<u64, FxBuild>,
+    shared: Rc<HashSet<u64, FxBuild>>,
+}
 
 impl VarNames {
-    fn of(vars: &Vars, shared: &Vars) -> Self {
-        VarNames(
-            vars.iter()
-                .chain(shared.iter())
-                .map(|(k, _)| name_hash(k))
-                .collect(),
-        )
+    fn of(vars: &Vars, shared: &SharedVars) -> Self {
+        VarNames {
+            own: vars.iter().map(|(k, _)| name_hash(k)).collect(),
+            shared: shared_hashes(shared),
+        }
     }
     fn may_contain(&self, k: &str) -> bool {
-        self.0.contains(&name_hash(k))
+        self.has_hash(name_hash(k))
     }
     fn has_hash(&self, h: u64) -> bool {
-        self.0.contains(&h)
+        self.own.contains(&h) || self.shared.contains(&h)
     }
+}
+
+thread_local! {
+    /// The last jail variable list hashed, with its hashes. The `Weak` keeps the list's
+    /// allocation from being reused, so pointer equality means the same list.
+    static SHARED_HASHES: std::cell::RefCell<Option<HashedVars>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// A jail variable list (held weakly) with the hashes of its names.
+type HashedVars = (
+    std::rc::Weak<Vec<(String, String)>>,
+    Rc<HashSet<u64, FxBuild>>,
+);
+
+/// The names of a jail's variables as hashes, computed once per list.
+fn shared_hashes(shared: &SharedVars) -> Rc<HashSet<u64, FxBuild>> {
+    SHARED_HASHES.with(|c| {
+        let mut c = c.borrow_mut();
+        if let Some((w, h)) = c.as_ref()
+            && std::ptr::eq(w.as_ptr(), Rc::as_ptr(shared))
+        {
+            return h.clone();
+        }
+        let h: Rc<HashSet<u64, FxBuild>> =
+            Rc::new(shared.iter().map(|(k, _)| name_hash(k)).collect());
+        *c = Some((Rc::downgrade(shared), h.clone()));
+        h
+    })
 }
 
 /// The looked-up names of a shared value as [`name_hash`]es, each once (the memo tests
