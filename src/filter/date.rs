@@ -267,9 +267,8 @@ impl DateDetector {
             dd.add_defaults(false)?;
         }
         if dd.slots.len() > 2 {
-            let res: Vec<&crate::filter::pyre::Regex> =
-                dd.slots.iter().map(|s| &s.tpl.re).collect();
-            if let Some(w) = crate::filter::pyre::Regex::which_of(&res) {
+            let scans = dd.slots.iter().map(|s| s.tpl.re.scan());
+            if let Some(w) = crate::filter::pyre::Regex::which_of_scans(scans) {
                 dd.which = Some(Arc::new(std::sync::Mutex::new(w)));
                 for (k, s) in dd.slots.iter_mut().enumerate() {
                     s.set_index = Some(k);

@@ -365,6 +365,12 @@ impl Regex {
         }))
     }
 
+    /// [`Regex::which_of`] from the patterns' linear (or relaxed) translations, for
+    /// regexes not compiled yet.
+    pub fn which_of_scans<'a>(scans: impl Iterator<Item = Option<&'a str>>) -> Option<WhichOf> {
+        WhichOf::new(scans)
+    }
+
     /// Whether the pattern runs on the linear-time engine.
     pub fn is_linear(&self) -> bool {
         matches!(&self.inner.engine, Engine::Linear(_))

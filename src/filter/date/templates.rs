@@ -5,7 +5,9 @@
 //! [`pyre::Regex`], anchoring flags, kind). Flow: pattern text → `%`-directive expansion
 //! ([`expand_directives`]) → boundary/anchor wrapping ([`wrap_regex`]) → `pyre::compile`.
 //! The default list and the `{^LN-BEG}` / `{DATE}` / `{DEFAULT}` / `{NONE}` keys are
-//! resolved in [`template_for_key`] and [`default_templates`].
+//! resolved in [`template_for_key`] and [`default_templates`]. A default template's regex
+//! is compiled on first use ([`LazyRegex`]): a log runs one or two of the ~34 defaults, the
+//! detector's set scan rules the rest out, and each compiled regex costs ~100 KB.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -40,7 +42,7 @@ pub struct Template {
     pub pattern: Option<String>,
     /// The final Python-dialect regex handed to `pyre::compile`.
     pub regex: String,
-    pub re: pyre::Regex,
+    pub re: LazyRegex,
     pub flags: u8,
     /// Default anchored copies get 100 so they bubble up first when reordering.
     pub weight: f64,
@@ -49,6 +51,76 @@ pub struct Template {
     /// one template object per key, so a key equal to a default anchored copy's key also
     /// shares that copy's weight of 100 (see [`shares_anchored_weight`]).
     pub key: String,
+}
+
+/// A template regex compiled on first dereference. Templates from a `datepattern` are
+/// compiled when built (so errors name the pattern at config time); default ones are
+/// known-good and wait for a line that needs them. Clones share one compilation.
+#[derive(Clone)]
+pub struct LazyRegex(Arc<LazyInner>);
+
+struct LazyInner {
+    regex: String,
+    /// The linear (or relaxed) translation, for the detector's set scan.
+    scan: Option<String>,
+    re: OnceLock<pyre::Regex>,
+}
+
+impl LazyRegex {
+    /// Translates now (a translation error is reported here); compiles later.
+    fn new(regex: &str) -> Result<LazyRegex, pyre::Error> {
+        let t = pyre::translate(regex, false, false).map_err(|e| pyre::Error {
+            pattern: regex.to_string(),
+            message: e.to_string(),
+        })?;
+        Ok(LazyRegex(Arc::new(LazyInner {
+            regex: regex.to_string(),
+            scan: t.linear.or(t.relaxed),
+            re: OnceLock::new(),
+        })))
+    }
+
+    /// Compiles now if not yet done.
+    fn force(&self) -> Result<&pyre::Regex, pyre::Error> {
+        if let Some(re) = self.0.re.get() {
+            return Ok(re);
+        }
+        let re = pyre::compile(&self.0.regex, Flags::default())?;
+        Ok(self.0.re.get_or_init(|| re))
+    }
+
+    /// The pattern text the set scan uses (None: no linear form).
+    pub fn scan(&self) -> Option<&str> {
+        self.0.scan.as_deref()
+    }
+}
+
+impl std::ops::Deref for LazyRegex {
+    type Target = pyre::Regex;
+
+    fn deref(&self) -> &pyre::Regex {
+        // Only default templates reach here uncompiled, and every one of them compiles
+        // (tests::defaults_compile); a failure would leave that template never matching.
+        self.force().unwrap_or_else(|_| never())
+    }
+}
+
+impl std::fmt::Debug for LazyRegex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LazyRegex")
+            .field("regex", &self.0.regex)
+            .field("compiled", &self.0.re.get().is_some())
+            .finish()
+    }
+}
+
+/// A regex that matches nothing (stand-in for a template that failed to compile).
+fn never() -> &'static pyre::Regex {
+    static NEVER: OnceLock<pyre::Regex> = OnceLock::new();
+    NEVER.get_or_init(|| {
+        // A constant pattern both engines accept: compiling it cannot fail.
+        pyre::compile(r"[^\s\S]", Flags::default()).expect("constant pattern compiles")
+    })
 }
 
 /// `wordBegin` of fail2ban: none, a word boundary, or the line start (`{^LN-BEG}`).
@@ -447,15 +519,15 @@ fn unbound_pattern(p: &str) -> String {
 // ---------------------------------------------------------------------------------------
 // Compilation (with a process-wide cache: many jails share the default templates).
 
-fn compile_cached(regex: &str) -> Result<pyre::Regex, pyre::Error> {
-    static CACHE: OnceLock<Mutex<HashMap<String, pyre::Regex>>> = OnceLock::new();
+fn compile_cached(regex: &str) -> Result<LazyRegex, pyre::Error> {
+    static CACHE: OnceLock<Mutex<HashMap<String, LazyRegex>>> = OnceLock::new();
     let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
     if let Ok(c) = cache.lock()
         && let Some(re) = c.get(regex)
     {
         return Ok(re.clone());
     }
-    let re = pyre::compile(regex, Flags::default())?;
+    let re = LazyRegex::new(regex)?;
     if let Ok(mut c) = cache.lock() {
         c.insert(regex.to_string(), re.clone());
     }
@@ -487,7 +559,7 @@ fn finish(
 }
 
 /// A `%`-pattern template (fail2ban's `DatePatternRegex`).
-pub fn pattern_template(pattern: &str, year: i32) -> Result<Template, Error> {
+fn pattern_template(pattern: &str, year: i32) -> Result<Template, Error> {
     let mut p = pattern;
     let mut begin = Begin::Word;
     let mut end = true;
@@ -519,7 +591,7 @@ pub fn pattern_template(pattern: &str, year: i32) -> Result<Template, Error> {
 
 /// Unix-time template: plain `EPOCH` (line start, `[…]` or `audit(…:`), line-begin only, or
 /// a pattern containing `{EPOCH}`/`{LEPOCH}`.
-pub fn epoch_template(
+fn epoch_template(
     line_begin_only: bool,
     pattern: Option<&str>,
     long: bool,
@@ -556,7 +628,7 @@ pub fn epoch_template(
 }
 
 /// TAI64N template, anywhere (word-bounded only at the end) or at line start.
-pub fn tai64n_template(line_begin: bool) -> Result<Template, Error> {
+fn tai64n_template(line_begin: bool) -> Result<Template, Error> {
     let begin = if line_begin { Begin::Line } else { Begin::No };
     let (regex, flags, line_prefix) = wrap_regex("@[0-9a-f]{24}", begin, true);
     let name = if line_prefix {
@@ -570,8 +642,25 @@ pub fn tai64n_template(line_begin: bool) -> Result<Template, Error> {
 /// fail2ban's `_getPatternTemplate`: keyword keys (`EPOCH`, `LEPOCH`, `TAI64N`, with
 /// `{^LN-BEG}`/`^` forms) or a `%`-pattern.
 pub fn template_for_key(pattern: &str, year: i32) -> Result<Template, Error> {
+    compiled(key_template(pattern, year)?)
+}
+
+/// [`template_for_key`] with the regex left to compile on first use (defaults only).
+fn key_template(pattern: &str, year: i32) -> Result<Template, Error> {
     let mut t = build_for_key(pattern, year)?;
     t.key = cache_key(pattern);
+    Ok(t)
+}
+
+/// `t` with its regex compiled (errors name the template).
+fn compiled(t: Template) -> Result<Template, Error> {
+    if let Err(e) = t.re.force() {
+        return Err(Error::Compile {
+            name: t.name.to_string(),
+            regex: t.regex.clone(),
+            message: e.message,
+        });
+    }
     Ok(t)
 }
 
@@ -629,16 +718,16 @@ fn wrapped_template(
     wrap: impl Fn(&str) -> String,
 ) -> Result<Template, Error> {
     match &t.pattern {
-        Some(p) => template_for_key(&wrap(p), year),
-        None => template_for_key(&wrap(&t.name), year),
+        Some(p) => key_template(&wrap(p), year),
+        None => key_template(&wrap(&t.name), year),
     }
 }
 
 /// The 17 original default templates (fail2ban's `defaultTemplates`).
-pub fn original_defaults(year: i32) -> Result<Vec<Template>, Error> {
+fn original_defaults(year: i32) -> Result<Vec<Template>, Error> {
     DEFAULT_PATTERNS
         .iter()
-        .map(|p| template_for_key(p, year))
+        .map(|p| key_template(p, year))
         .collect()
 }
 
@@ -680,6 +769,7 @@ pub fn date_templates(pre_match: &str, year: i32) -> Result<Vec<Template>, Error
             wrapped_template(t, year, |s| {
                 sub(&m.date_placeholder, pre_match, 0, |_| unbound_pattern(s))
             })
+            .and_then(compiled)
         })
         .collect()
 }
@@ -691,13 +781,33 @@ pub fn has_date_placeholder(key: &str) -> bool {
 
 /// `{NONE}`: an empty match at line start (every line gets "now").
 pub fn none_template(year: i32) -> Result<Template, Error> {
-    let mut t = pattern_template("{UNB}^", year)?;
+    let mut t = compiled(pattern_template("{UNB}^", year)?)?;
     t.key = "{NONE}".to_string();
     Ok(t)
 }
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn defaults_compile() {
+        // The lazily compiled defaults must all compile: a failure would only show when
+        // a log first needs that template.
+        let all = default_templates(2026).unwrap();
+        assert!(all.len() > 30);
+        for t in &all {
+            assert!(t.re.force().is_ok(), "{} {}", t.name, t.regex);
+        }
+    }
+
+    #[test]
+    fn datepattern_errors_when_built() {
+        // A user's pattern is compiled when it is read, so the error names it there.
+        assert!(matches!(
+            template_for_key("%Y-%m(?P<x>", 2026),
+            Err(Error::Compile { .. }) | Err(Error::Pattern { .. })
+        ));
+    }
+
     use super::*;
 
     #[test]
