@@ -34,6 +34,7 @@
 //! uncaught exception. The reordering clock ("template unused for 5 minutes") runs on the
 //! `now` passed in, where fail2ban reads the wall clock.
 
+mod anchored;
 pub mod strptime;
 pub mod templates;
 
@@ -107,6 +108,9 @@ struct Slot {
     set_index: Option<usize>,
     /// The last full search and conversion of this template (see [`Memo`]).
     memo: Option<Memo>,
+    /// Span finder for a start-anchored template, built on its first whole-line search
+    /// (`Some(None)`: not applicable).
+    anchored: Option<Option<anchored::AnchoredEnd>>,
 }
 
 /// Captures of a linear template on one line, and the time they converted to. Valid for
@@ -143,10 +147,23 @@ impl Slot {
             distance: 0x7fff_ffff,
             set_index: None,
             memo: None,
+            anchored: None,
         }
     }
     fn weight(&self) -> f64 {
         self.hits as f64 * self.tpl.weight / (self.distance.max(1) as f64)
+    }
+
+    /// [`crate::filter::pyre::Regex::find_span`] from 0, by the anchored DFA when the
+    /// template allows it.
+    fn find_span(&mut self, line: &str) -> Option<Option<(usize, usize)>> {
+        let tpl = &self.tpl;
+        let fast = self
+            .anchored
+            .get_or_insert_with(|| anchored::AnchoredEnd::new(&tpl.re))
+            .as_mut()
+            .and_then(|a| a.span(line));
+        fast.or_else(|| self.tpl.re.find_span(line, 0))
     }
 }
 
@@ -403,7 +420,7 @@ impl DateDetector {
         }
         let slot = &mut self.slots[i];
         let m = match range {
-            None => match slot.tpl.re.find_span(line, 0) {
+            None => match slot.find_span(line) {
                 Some(None) => None,
                 Some(Some((s, e))) => {
                     let hit = slot.memo.as_ref().and_then(|mm| {
