@@ -207,6 +207,8 @@ struct Found<'t> {
     m: crate::filter::pyre::Match<'t>,
     start: usize,
     end: usize,
+    /// The match came from the slot's memo (which then fits this line).
+    memo: bool,
 }
 
 fn char_pos(line: &str, byte: usize) -> usize {
@@ -419,6 +421,7 @@ impl DateDetector {
             }
         }
         let slot = &mut self.slots[i];
+        let mut from_memo = false;
         let m = match range {
             None => match slot.find_span(line) {
                 Some(None) => None,
@@ -428,7 +431,10 @@ impl DateDetector {
                             .then(|| mm.spans.clone())
                     });
                     match hit {
-                        Some(spans) => Some(slot.tpl.re.match_from_spans(line, spans)),
+                        Some(spans) => {
+                            from_memo = true;
+                            Some(slot.tpl.re.match_from_spans(line, spans))
+                        }
                         None => slot.tpl.re.search(line, 0),
                     }
                 }
@@ -448,6 +454,7 @@ impl DateDetector {
             start: char_pos(line, m.start()),
             end: char_pos(line, m.end()),
             m,
+            memo: from_memo,
         })
     }
 
@@ -465,7 +472,7 @@ impl DateDetector {
             let memo = self.slots[i]
                 .memo
                 .as_ref()
-                .filter(|mm| mm.fits(line, m.spans()));
+                .filter(|mm| found.memo || mm.fits(line, m.spans()));
             match memo.and_then(|mm| mm.conv.clone()) {
                 Some((b, t)) if b == bits => t,
                 _ => {
