@@ -234,7 +234,15 @@ impl Input {
                         Ok(_) if buf.last() != Some(&b'\n') => return,
                         Ok(_) => {}
                     }
-                    let go = visit(&enc.decode(&buf).0);
+                    // A UTF-8 log's valid line is used as is: one validation pass, where
+                    // `decode` first checks for ASCII and then validates.
+                    let utf8 = (enc == crate::server::reader::Encoding::Utf8)
+                        .then(|| std::str::from_utf8(&buf).ok())
+                        .flatten();
+                    let go = match utf8 {
+                        Some(s) => visit(s),
+                        None => visit(&enc.decode(&buf).0),
+                    };
                     if !go {
                         return;
                     }

@@ -34,6 +34,7 @@
 //! uncaught exception. The reordering clock ("template unused for 5 minutes") runs on the
 //! `now` passed in, where fail2ban reads the wall clock.
 
+mod anchored;
 pub mod strptime;
 pub mod templates;
 
@@ -107,6 +108,9 @@ struct Slot {
     set_index: Option<usize>,
     /// The last full search and conversion of this template (see [`Memo`]).
     memo: Option<Memo>,
+    /// Span finder for a start-anchored template, built on its first whole-line search
+    /// (`Some(None)`: not applicable).
+    anchored: Option<Option<anchored::AnchoredEnd>>,
 }
 
 /// Captures of a linear template on one line, and the time they converted to. Valid for
@@ -143,10 +147,23 @@ impl Slot {
             distance: 0x7fff_ffff,
             set_index: None,
             memo: None,
+            anchored: None,
         }
     }
     fn weight(&self) -> f64 {
         self.hits as f64 * self.tpl.weight / (self.distance.max(1) as f64)
+    }
+
+    /// [`crate::filter::pyre::Regex::find_span`] from 0, by the anchored DFA when the
+    /// template allows it.
+    fn find_span(&mut self, line: &str) -> Option<Option<(usize, usize)>> {
+        let tpl = &self.tpl;
+        let fast = self
+            .anchored
+            .get_or_insert_with(|| anchored::AnchoredEnd::new(&tpl.re))
+            .as_mut()
+            .and_then(|a| a.span(line));
+        fast.or_else(|| self.tpl.re.find_span(line, 0))
     }
 }
 
@@ -190,6 +207,8 @@ struct Found<'t> {
     m: crate::filter::pyre::Match<'t>,
     start: usize,
     end: usize,
+    /// The match came from the slot's memo (which then fits this line).
+    memo: bool,
 }
 
 fn char_pos(line: &str, byte: usize) -> usize {
@@ -401,8 +420,9 @@ impl DateDetector {
             }
         }
         let slot = &mut self.slots[i];
+        let mut from_memo = false;
         let m = match range {
-            None => match slot.tpl.re.find_span(line, 0) {
+            None => match slot.find_span(line) {
                 Some(None) => None,
                 Some(Some((s, e))) => {
                     let hit = slot.memo.as_ref().and_then(|mm| {
@@ -410,7 +430,10 @@ impl DateDetector {
                             .then(|| mm.spans.clone())
                     });
                     match hit {
-                        Some(spans) => Some(slot.tpl.re.match_from_spans(line, spans)),
+                        Some(spans) => {
+                            from_memo = true;
+                            Some(slot.tpl.re.match_from_spans(line, spans))
+                        }
                         None => slot.tpl.re.search(line, 0),
                     }
                 }
@@ -430,6 +453,7 @@ impl DateDetector {
             start: char_pos(line, m.start()),
             end: char_pos(line, m.end()),
             m,
+            memo: from_memo,
         })
     }
 
@@ -447,7 +471,7 @@ impl DateDetector {
             let memo = self.slots[i]
                 .memo
                 .as_ref()
-                .filter(|mm| mm.fits(line, m.spans()));
+                .filter(|mm| found.memo || mm.fits(line, m.spans()));
             match memo.and_then(|mm| mm.conv.clone()) {
                 Some((b, t)) if b == bits => t,
                 _ => {

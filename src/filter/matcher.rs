@@ -471,7 +471,11 @@ impl Matcher {
             let (f, c) = p.split_content(&m);
             pre = f;
             if let Some(c) = c {
-                owned = Some(format!("{c}\n"));
+                // (no `format!`: this runs on most lines of a prefregex filter)
+                let mut o = String::with_capacity(c.len() + 1);
+                o.push_str(&c);
+                o.push('\n');
+                owned = Some(o);
                 cur = Some(vec![TupleLine::plain(c)]);
             }
         }

@@ -15,14 +15,38 @@ const MAX_TIME: f64 = 300.0;
 /// Insertion-ordered cache with fail2ban's FIFO eviction and expiry.
 #[derive(Debug, Default)]
 pub struct MlfidCache {
-    entries: Vec<(String, FailData, f64)>,
+    entries: Vec<Entry>,
+}
+
+/// One remembered connection; `hash` of `key` spares a string compare per entry on
+/// lookups (keys of one log tend to share their length, e.g. `host sshd[pid]: `).
+#[derive(Debug)]
+struct Entry {
+    hash: u64,
+    key: String,
+    data: FailData,
+    expires: f64,
+}
+
+/// FNV-1a: keys are short, and the cache lives in one process (no hostile collisions
+/// to fear: a collision only costs a string compare).
+fn key_hash(key: &str) -> u64 {
+    key.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 impl MlfidCache {
-    fn take(&mut self, key: &str, now: f64) -> Option<(usize, FailData)> {
-        let i = self.entries.iter().position(|e| e.0 == key)?;
-        if self.entries[i].2 > now {
-            let d = std::mem::take(&mut self.entries[i].1);
+    fn find(&self, key: &str, hash: u64) -> Option<usize> {
+        self.entries
+            .iter()
+            .position(|e| e.hash == hash && e.key == key)
+    }
+
+    fn take(&mut self, key: &str, hash: u64, now: f64) -> Option<(usize, FailData)> {
+        let i = self.find(key, hash)?;
+        if self.entries[i].expires > now {
+            let d = std::mem::take(&mut self.entries[i].data);
             Some((i, d))
         } else {
             self.entries.remove(i);
@@ -32,7 +56,7 @@ impl MlfidCache {
 
     fn put_back(&mut self, i: usize, data: FailData) {
         if let Some(e) = self.entries.get_mut(i) {
-            e.1 = data;
+            e.data = data;
         }
     }
 
@@ -40,27 +64,33 @@ impl MlfidCache {
         self.entries.remove(i);
     }
 
-    fn set(&mut self, key: &str, data: FailData, now: f64) {
-        if let Some(e) = self.entries.iter_mut().find(|e| e.0 == key) {
-            e.1 = data;
-            e.2 = now + MAX_TIME;
+    fn set(&mut self, key: &str, hash: u64, data: FailData, now: f64) {
+        if let Some(i) = self.find(key, hash) {
+            let e = &mut self.entries[i];
+            e.data = data;
+            e.expires = now + MAX_TIME;
             return;
         }
         if self.entries.len() >= MAX_COUNT {
             while !self.entries.is_empty() {
-                let (_, _, exp) = self.entries.remove(0);
-                if exp > now && self.entries.len() < MAX_COUNT {
+                let e = self.entries.remove(0);
+                if e.expires > now && self.entries.len() < MAX_COUNT {
                     break;
                 }
             }
         }
-        self.entries.push((key.to_string(), data, now + MAX_TIME));
+        self.entries.push(Entry {
+            hash,
+            key: key.to_string(),
+            data,
+            expires: now + MAX_TIME,
+        });
     }
 
     /// Marks the cached connection as having a failure without id yet.
     pub fn mark_pending(&mut self, key: &str) {
-        if let Some(e) = self.entries.iter_mut().find(|e| e.0 == key) {
-            e.1.pending = true;
+        if let Some(i) = self.find(key, key_hash(key)) {
+            self.entries[i].data.pending = true;
         }
     }
 
@@ -135,7 +165,8 @@ pub fn merge_failure(
     let user = fields.text("user");
     let users;
     let mut slot = None;
-    let mut fail = match cache.take(mlfid, now) {
+    let hash = key_hash(mlfid);
+    let mut fail = match cache.take(mlfid, hash, now) {
         Some((i, mut cached)) => {
             users = update_users(&mut cached, user);
             if truthy(pop_field(&mut cached, "nofail").as_ref()) {
@@ -193,14 +224,10 @@ pub fn merge_failure(
     }
     match slot {
         Some(i) => cache.put_back(i, fail.clone()),
-        None if flags & FORGET == 0 && !cache_has(cache, mlfid) => {
-            cache.set(mlfid, fail.clone(), now)
+        None if flags & FORGET == 0 && cache.find(mlfid, hash).is_none() => {
+            cache.set(mlfid, hash, fail.clone(), now)
         }
         None => {}
     }
     fail
-}
-
-fn cache_has(cache: &MlfidCache, key: &str) -> bool {
-    cache.entries.iter().any(|e| e.0 == key)
 }

@@ -1,0 +1,81 @@
+//! The match span of a line-start anchored date template by one anchored lazy-DFA pass.
+//!
+//! Principal type: [`AnchoredEnd`]. The detector tries its last winning template on
+//! every line, mostly the syslog `{^LN-BEG}` one; all it needs first is the span of the
+//! match, to check the template's memo (same date text → same captures and time). A
+//! template whose every match starts at the text start has its span decided by the
+//! end a forward DFA search anchored at 0 reports (leftmost-first, as the `regex` crate
+//! matches), which skips the general search's start-finding reverse pass and its
+//! per-search set-up. Built on first use: most templates never run.
+
+use std::sync::Arc;
+
+use regex_automata::hybrid::dfa::{Cache, DFA};
+use regex_automata::nfa::thompson;
+use regex_automata::{Anchored, Input};
+use regex_syntax::hir::Look;
+
+use crate::filter::pyre;
+
+/// An anchored forward DFA for one template regex, with its own search cache.
+#[derive(Debug, Clone)]
+pub(super) struct AnchoredEnd {
+    dfa: Arc<DFA>,
+    cache: Cache,
+}
+
+impl AnchoredEnd {
+    /// None when the template is not on the linear engine, may need Python's exact `$`,
+    /// or has a match not starting at the text start.
+    pub(super) fn new(re: &pyre::Regex) -> Option<AnchoredEnd> {
+        if !re.is_linear() {
+            return None;
+        }
+        let t = re.translated();
+        if t.exact_dollar.is_some() {
+            return None;
+        }
+        // The same parser settings the `regex` crate's `Regex::new` uses.
+        let hir = regex_syntax::ParserBuilder::new()
+            .build()
+            .parse(t.linear.as_deref()?)
+            .ok()?;
+        if !hir.properties().look_set_prefix().contains(Look::Start) {
+            return None;
+        }
+        let nfa = thompson::Compiler::new()
+            .configure(
+                thompson::Config::new()
+                    .which_captures(thompson::WhichCaptures::None)
+                    .nfa_size_limit(Some(1 << 20)),
+            )
+            .build_from_hir(&hir)
+            .ok()?;
+        let dfa = DFA::builder()
+            .configure(
+                DFA::config()
+                    // A Unicode `\b` makes the DFA give up on non-ASCII bytes (then the
+                    // caller runs the general search) instead of failing to build.
+                    .unicode_word_boundary(true)
+                    .cache_capacity(1 << 20)
+                    .minimum_cache_clear_count(Some(3)),
+            )
+            .build_from_nfa(nfa)
+            .ok()?;
+        let cache = dfa.create_cache();
+        Some(AnchoredEnd {
+            dfa: Arc::new(dfa),
+            cache,
+        })
+    }
+
+    /// The byte span of the match in `line` (`Some(None)`: no match); None when the
+    /// DFA gave up and the general search must decide.
+    pub(super) fn span(&mut self, line: &str) -> Option<Option<(usize, usize)>> {
+        let input = Input::new(line).anchored(Anchored::Yes);
+        self.dfa
+            .try_search_fwd(&mut self.cache, &input)
+            .ok()
+            .map(|m| m.map(|hm| (0, hm.offset())))
+    }
+}
