@@ -2,6 +2,7 @@
 //! `fail2ban-server` or `fail2ban-regex` it behaves as that tool.
 
 fn main() {
+    gaol::server::memtrim::set_collector(collect_allocator);
     let args: Vec<String> = std::env::args().collect();
     let code = gaol::cli::dispatch(args);
     std::process::exit(code);
@@ -16,6 +17,14 @@ unsafe extern "C" {
     // Both are exported by the mimalloc library the `mimalloc` crate links in.
     fn mi_version() -> std::ffi::c_int;
     fn mi_option_set(option: std::ffi::c_int, value: std::ffi::c_long);
+    fn mi_collect(force: bool);
+}
+
+/// Returns the allocator's free memory to the OS (the server calls it once its jails
+/// are up, see `gaol::server::memtrim`).
+fn collect_allocator() {
+    // SAFETY: a plain C call; mimalloc serialises it with its own allocations.
+    unsafe { mi_collect(true) };
 }
 
 /// mimalloc's defaults favour speed over footprint: freed memory is returned to the OS
