@@ -2,6 +2,7 @@
 //! `fail2ban-server` or `fail2ban-regex` it behaves as that tool.
 
 fn main() {
+    gaol::server::memtrim::set_collector(collect_allocator);
     let args: Vec<String> = std::env::args().collect();
     let code = gaol::cli::dispatch(args);
     std::process::exit(code);
@@ -65,6 +66,14 @@ unsafe extern "C" {
     fn mi_zalloc(size: usize) -> *mut std::ffi::c_void;
     fn mi_realloc(p: *mut std::ffi::c_void, size: usize) -> *mut std::ffi::c_void;
     fn mi_free(p: *mut std::ffi::c_void);
+    fn mi_collect(force: bool);
+}
+
+/// Returns the allocator's free memory to the OS (the server calls it once its jails
+/// are up, see `gaol::server::memtrim`).
+fn collect_allocator() {
+    // SAFETY: a plain C call; mimalloc serialises it with its own allocations.
+    unsafe { mi_collect(true) };
 }
 
 /// mimalloc's defaults favour speed over footprint: freed memory is returned to the OS

@@ -17,6 +17,7 @@ pub mod jail;
 pub mod jailcmd;
 pub mod log;
 pub mod logtarget;
+pub mod memtrim;
 pub mod reader;
 pub mod ticket;
 pub mod transmitter;

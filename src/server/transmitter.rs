@@ -110,6 +110,8 @@ impl Server {
                     }
                 }
                 self.quiet.store(false, Ordering::Relaxed);
+                // The jails are up: give back what reading and compiling left behind.
+                crate::server::memtrim::after_start();
                 res
             }
             "add" => {

@@ -10,9 +10,12 @@
 //!
 //! Buffer layout: the key (a tag byte, then 4 or 16 address bytes or the text with its
 //! length), a flags byte, the lines, then the data pairs, all counts and lengths as
-//! LEB128 varints. A line is literal bytes where byte 0 escapes: `0 0` is a NUL byte,
-//! `0 1` the id text, `0 2 off len` a copy of `len` bytes of the first line at `off`
-//! (later lines of one id mostly repeat the first). A data value is a tag and its
+//! LEB128 varints; after the line count, the index + 1 of the shared reference line the
+//! first line is encoded against (0: none). A line is literal bytes where byte 0
+//! escapes: `0 0` is a NUL byte, `0 1` the id text, `0 2 off len` a copy of `len` bytes
+//! of the base at `off`: for the first line the shared reference line (failures of a
+//! filter look alike), for later lines the first line (later lines of one id mostly
+//! repeat it). A data value is a tag and its
 //! payload; a string equal to the id or to a part of the first line is stored as a
 //! reference. Data keys are interned process-wide (they are regex group names).
 
@@ -263,9 +266,16 @@ fn pack(key: &[u8], flags: u8, fid: &str, lines: &[&str], data: &[(String, Value
     put_varint(&mut out, lines.len() as u64);
     let first = lines.first().copied().unwrap_or("");
     let mut enc = Vec::new();
+    let shared = match lines.first() {
+        Some(line) => encode_first(&mut enc, line, fid),
+        None => None,
+    };
+    put_varint(&mut out, shared.map_or(0, |i| i as u64 + 1));
     for (i, line) in lines.iter().enumerate() {
-        enc.clear();
-        encode_line(&mut enc, line, fid, (i > 0).then_some(first));
+        if i > 0 {
+            enc.clear();
+            encode_line(&mut enc, line, fid, Some(first));
+        }
         put_varint(&mut out, enc.len() as u64);
         out.extend_from_slice(&enc);
     }
@@ -274,7 +284,80 @@ fn pack(key: &[u8], flags: u8, fid: &str, lines: &[&str], data: &[(String, Value
         put_key(&mut out, k);
         put_value(&mut out, v, fid, first);
     }
-    out.into_boxed_slice()
+    // A fresh exact-size copy: shrinking `out` in place (`into_boxed_slice`) may keep its
+    // whole block (allocators shrink within a size class without moving), and the
+    // estimate above is about twice the packed size: the entry lives for `findtime`.
+    Box::from(out.as_slice())
+}
+
+/// Reference lines shared by all entries: the first line of an entry is stored as copies
+/// of one of them (failures of one filter differ in little more than the id, a time, a
+/// port). Bounded: a line becomes a reference only while the table has room, and only a
+/// line of at most [`MAX_BASE_LEN`] bytes; leaked on purpose (needed for the life of the
+/// process, at most `MAX_BASES * MAX_BASE_LEN` bytes).
+static BASES: Mutex<Bases> = Mutex::new(Bases {
+    lines: Vec::new(),
+    last: 0,
+});
+const MAX_BASES: usize = 64;
+const MAX_BASE_LEN: usize = 512;
+/// Reference lines tried before a line that compresses badly becomes one itself.
+const BASE_TRIES: usize = 8;
+
+struct Bases {
+    lines: Vec<&'static str>,
+    /// The one that served last (tried first: failures come in runs of one format).
+    last: usize,
+}
+
+fn lock_bases() -> std::sync::MutexGuard<'static, Bases> {
+    // A panic while holding the lock leaves the table valid (push is the only change).
+    BASES.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn base_line(i: usize) -> Option<&'static str> {
+    lock_bases().lines.get(i).copied()
+}
+
+/// Encodes the first line of an entry into `enc` (cleared) against the reference line it
+/// shares most with; returns that line's index (None: encoded without one).
+fn encode_first(enc: &mut Vec<u8>, line: &str, fid: &str) -> Option<usize> {
+    // Good enough: at most half of the line left as literal bytes.
+    let good = |n: usize| n * 2 <= line.len();
+    let mut b = lock_bases();
+    let n = b.lines.len();
+    let order = std::iter::once(b.last)
+        .chain((0..n).rev().filter(|&i| i != b.last))
+        .filter(|&i| i < n)
+        .take(BASE_TRIES);
+    let mut best: Option<(usize, usize)> = None;
+    for i in order {
+        enc.clear();
+        encode_line(enc, line, fid, Some(b.lines[i]));
+        if best.is_none_or(|(_, l)| enc.len() < l) {
+            best = Some((i, enc.len()));
+        }
+        if good(enc.len()) {
+            break;
+        }
+    }
+    let chosen = match best {
+        Some((i, l)) if good(l) => Some(i),
+        _ if n < MAX_BASES && line.len() <= MAX_BASE_LEN => {
+            // Leaked on purpose, bounded (see BASES).
+            b.lines.push(Box::leak(line.to_string().into_boxed_str()));
+            Some(n)
+        }
+        Some((i, _)) => Some(i),
+        None => None,
+    };
+    if let Some(i) = chosen {
+        b.last = i;
+    }
+    drop(b);
+    enc.clear();
+    encode_line(enc, line, fid, chosen.and_then(base_line));
+    chosen
 }
 
 /// Encodes `line`: the id text and (for later lines) runs of the first line `base`
@@ -438,11 +521,15 @@ fn unpack(buf: &[u8], fid: &str) -> Option<Unpacked> {
     let mut r = Reader::new(buf);
     r.byte()?;
     let n = r.varint()? as usize;
+    let shared = match r.varint()? {
+        0 => "",
+        i => base_line(usize::try_from(i - 1).ok()?)?,
+    };
     let mut lines: Vec<String> = Vec::with_capacity(n.min(64));
     for _ in 0..n {
         let len = r.varint()? as usize;
         let enc = r.take(len)?;
-        let base = lines.first().map(|s| s.as_bytes()).unwrap_or(&[]);
+        let base = lines.first().map_or(shared.as_bytes(), |s| s.as_bytes());
         let bytes = decode_line(enc, fid, base)?;
         lines.push(String::from_utf8(bytes).ok()?);
     }
@@ -717,6 +804,31 @@ mod tests {
         let back = p.to_ticket();
         assert_eq!(back.matches, lines);
         assert_eq!(back.get_data("user"), Some(&Value::str("bob")));
+    }
+
+    #[test]
+    fn first_lines_share_a_reference_line() {
+        // Real sshd failures (upstream sample log), each under its own id.
+        let log = "/usr/lib/python3/dist-packages/fail2ban/tests/files/logs/sshd";
+        let Ok(text) = std::fs::read_to_string(log) else {
+            assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "{log} missing");
+            eprintln!("SKIPPED: {log} not found (fail2ban package not installed)");
+            return;
+        };
+        let ip = regex::Regex::new(r" from (\d+\.\d+\.\d+\.\d+) port ").expect("static");
+        let mut packed = 0;
+        let mut plain = 0;
+        for line in text.lines().filter(|l| l.contains("Failed password for")) {
+            let Some(c) = ip.captures(line) else { continue };
+            let mut t = Ticket::new(c[1].to_string(), None, 1.0e9);
+            t.matches = vec![line.to_string()];
+            let p = roundtrip(t);
+            packed += p.packed.len();
+            plain += line.len();
+        }
+        assert!(plain > 1000, "too few sample lines: {plain} bytes");
+        // Stored as copies of earlier lines of the same format: well under half.
+        assert!(packed * 2 < plain, "{packed} of {plain}");
     }
 
     #[test]
