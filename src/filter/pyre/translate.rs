@@ -817,7 +817,18 @@ impl Translator {
             }
             '(' => {
                 self.i += 1;
-                let name = self.group_name(')')?;
+                // Python also takes a group number here.
+                let digits = self.chars[self.i..]
+                    .iter()
+                    .take_while(|c| c.is_ascii_digit())
+                    .count();
+                let name = if digits > 0 && self.peek(digits) == Some(')') {
+                    let n: String = self.chars[self.i..self.i + digits].iter().collect();
+                    self.i += digits + 1;
+                    n
+                } else {
+                    self.group_name(')')?
+                };
                 self.rule(Rule::Conditional);
                 self.fancy(FancyReason::Conditional);
                 let cond = if name.chars().all(|c| c.is_ascii_digit()) {

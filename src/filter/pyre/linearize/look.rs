@@ -13,6 +13,8 @@
 //!   the run holds no `LIT`.
 //! - `(?!LIT)C+` (or `C*`), `C` one char class holding every char of `LIT`, followed by
 //!   a char outside `C`: the maximal `C` run, not starting with `LIT`.
+//! - `(?!c)X`, one char `c`, `X` runs `C*`/`C*?` (maybe alternatives, in a group): the
+//!   test moves into the first char of each run ([`first_not`]).
 
 use super::ast::{Node, Quant, literal, literal_str};
 
@@ -66,7 +68,7 @@ fn walk_cat(items: Vec<Node>, follow: &Follow) -> Vec<Node> {
             continue;
         }
         if let Some((next, nf)) = it.peek()
-            && let Some(r) = guarded_run(&item, next, nf)
+            && let Some(r) = guarded_run(&item, next, nf).or_else(|| guarded_first(&item, next, nf))
         {
             out.push(r);
             it.next();
@@ -187,6 +189,61 @@ fn guarded_run(look: &Node, run: &Node, f: &Follow) -> Option<Node> {
         "(?:".into(),
         Box::new(Node::Cat(vec![Node::Atom(alts.join("|"))])),
     ))
+}
+
+/// `(?!c)` (one char) before `X`: the test moves into `X`'s first char. Only when `X`
+/// is a capture or group over runs `C*`/`C*?` (or alternatives of them), and the text
+/// after `X` never starts with `c` (so an empty `X` passes the test as before).
+fn guarded_first(look: &Node, next: &Node, f: &Follow) -> Option<Node> {
+    let lit = neg_lit(look)?;
+    let [c] = lit[..] else { return None };
+    let empty_ok = match f.lit.chars().next() {
+        Some(d) => d != c,
+        None => f.eol && c != '\n',
+    };
+    if !empty_ok {
+        return None;
+    }
+    first_not(next, c)
+}
+
+/// `n` restricted to texts not starting with `c`, in the same preference order:
+/// `C*` → `(?:[C&&[^c]]C*)?`, `C*?` → `(?:[C&&[^c]]C*?)??`.
+fn first_not(n: &Node, c: char) -> Option<Node> {
+    match n {
+        Node::Cap(g, b) => Some(Node::Cap(*g, Box::new(first_not(b, c)?))),
+        Node::Group(o, b) if o == "(?:" => Some(Node::Group(o.clone(), Box::new(first_not(b, c)?))),
+        Node::Cat(v) if v.len() == 1 => Some(Node::Cat(vec![first_not(&v[0], c)?])),
+        Node::Alt(v) => Some(Node::Alt(
+            v.iter().map(|b| first_not(b, c)).collect::<Option<_>>()?,
+        )),
+        Node::Rep(
+            b,
+            Quant {
+                lo: 0,
+                hi: None,
+                lazy,
+            },
+        ) => {
+            let Node::Atom(t) = &**b else { return None };
+            let class = if t == "." {
+                "[^\\n]".to_string()
+            } else if (t.starts_with('[') || t.starts_with('\\')) && literal(b).is_none() {
+                t.clone()
+            } else {
+                return None;
+            };
+            let (q, opt) = if *lazy { ("*?", "??") } else { ("*", "?") };
+            Some(Node::Group(
+                "(?:".into(),
+                Box::new(Node::Cat(vec![Node::Atom(format!(
+                    "(?:[{class}&&[^{}]]{t}{q}){opt}",
+                    class_char(c)
+                ))])),
+            ))
+        }
+        _ => None,
+    }
 }
 
 /// `c` written inside a class.
