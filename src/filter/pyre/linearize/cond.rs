@@ -13,6 +13,9 @@ use std::collections::BTreeSet;
 
 use super::ast::{Node, Quant};
 
+/// The truth of some groups (does the group take part?).
+type Assign = Vec<(usize, bool)>;
+
 /// `n` with every conditional it can decide removed (others are left in place).
 pub fn expand(n: Node) -> Option<Node> {
     Some(inner(n, false))
@@ -92,7 +95,7 @@ fn expand_cat(mut items: Vec<Node>) -> Vec<Node> {
 /// The alternatives of a deciding item, in preference order, each with the truth of
 /// every group in `refs`; None if the item is no such choice or a branch leaves a
 /// group undecided.
-fn choices(item: &Node, refs: &BTreeSet<usize>) -> Option<Vec<(Node, Vec<(usize, bool)>)>> {
+fn choices(item: &Node, refs: &BTreeSet<usize>) -> Option<Vec<(Node, Assign)>> {
     let heads: Vec<Node> = match item {
         Node::Rep(
             b,

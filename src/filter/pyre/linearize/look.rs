@@ -338,9 +338,7 @@ pub fn avoid(lit: &[char], tail: &[char]) -> Option<String> {
                 });
             }
         }
-        for j in 0..n {
-            r[k][j] = None;
-        }
+        r[k].iter_mut().for_each(|x| *x = None);
         if r.iter().flatten().flatten().map(String::len).sum::<usize>() > 8192 {
             return None;
         }
