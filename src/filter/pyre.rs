@@ -18,6 +18,7 @@
 mod backref;
 mod chain;
 mod fast;
+pub mod linearize;
 pub use fast::{AnyOf, WhichOf};
 mod share;
 pub mod translate;
@@ -124,7 +125,7 @@ pub fn compile(pattern: &str, flags: Flags) -> Result<Regex, Error> {
     });
     match (shared, res) {
         (Some(inner), _) => Ok(Regex {
-            names: Arc::new(names_of(&inner.engine)),
+            names: Arc::new(names_of(&inner.engine, &inner.translated)),
             inner,
         }),
         (None, Some(e)) => e,
@@ -133,8 +134,11 @@ pub fn compile(pattern: &str, flags: Flags) -> Result<Regex, Error> {
     }
 }
 
-fn names_of(engine: &Engine) -> Vec<Option<String>> {
+fn names_of(engine: &Engine, t: &Translated) -> Vec<Option<String>> {
     match engine {
+        Engine::Linear(_) if t.regrouped.is_some() => {
+            t.regrouped.as_ref().map_or(Vec::new(), |l| l.names.clone())
+        }
         Engine::Linear(re) => re.capture_names().map(|n| n.map(str::to_string)).collect(),
         Engine::Fancy(re) => re.capture_names().map(|n| n.map(str::to_string)).collect(),
     }
@@ -173,7 +177,7 @@ fn compile_new(pattern: &str, flags: Flags) -> Result<Regex, Error> {
         Engine::Linear(re) => fast::Fast::new(t.linear.as_deref().map(|p| (p, re)), None),
         Engine::Fancy(_) => fast::Fast::new(None, t.relaxed.as_deref()),
     };
-    let names = names_of(&engine);
+    let names = names_of(&engine, &t);
     Ok(Regex {
         inner: Arc::new(Inner {
             engine,
@@ -247,7 +251,7 @@ impl Regex {
         };
         let spans = match self.exact_engine(text) {
             Some(re) => spans_fancy(re, text, start)?,
-            None => match &self.inner.engine {
+            None => self.regroup(match &self.inner.engine {
                 Engine::Linear(_)
                     if self.inner.fast.ascii.is_some()
                         && *ascii.get_or_insert_with(|| text.is_ascii()) =>
@@ -269,7 +273,7 @@ impl Regex {
                     },
                     None => spans_fancy(re, text, start)?,
                 },
-            },
+            }),
         };
         Ok(spans.map(|spans| Match {
             text,
@@ -315,6 +319,17 @@ impl Regex {
             text,
             spans,
             names: Arc::clone(&self.names),
+        }
+    }
+
+    /// Spans of a linear search in the original pattern's group numbering (a
+    /// [`linearize`]d pattern has copies of groups, see [`linearize::Linear`]).
+    fn regroup(&self, spans: Option<Spans>) -> Option<Spans> {
+        match (&self.inner.translated.regrouped, &self.inner.engine) {
+            (Some(l), Engine::Linear(_)) => {
+                spans.map(|s| linearize::map_spans(&l.map, self.names.len(), &s))
+            }
+            _ => spans,
         }
     }
 

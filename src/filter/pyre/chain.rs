@@ -5,7 +5,8 @@
 //! first path is (first completing path of `A`, then of `B` from where `A` ended, …)
 //! whenever each of these steps succeeds. So a pattern is cut at its groups into
 //! capture-free pieces ([`Node::Run`], one anchored DFA search each), groups
-//! ([`Node::Cap`], whose bounds are where their inner pieces start and end) and
+//! ([`Node::Open`]/[`Node::Close`], a group's bounds), greedy class runs with steps
+//! after them ([`Node::Back`], shortened as a backtracker would until the rest matches) and
 //! alternations holding groups ([`Node::Alt`]: the first branch that matches on its own
 //! is the branch of the first path). When a step fails the chain cannot tell what a
 //! backtracker would do and answers "unknown"; the caller then runs the exact engine.
@@ -13,6 +14,7 @@
 //! the ASCII twin's HIR on first use; a pattern whose chains keep failing (e.g. a greedy
 //! `.*` group followed by more text) stops trying.
 
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use regex_automata::dfa::{Automaton, StartKind, dense};
@@ -39,6 +41,19 @@ enum Piece {
 
 /// The [`Piece::Line`] shape of `h`, if it has it: `(min, dotall)`.
 fn line_run(h: &Hir) -> Option<(usize, bool)> {
+    let (bits, min) = class_run(h)?;
+    if bits == u128::MAX {
+        Some((min, true))
+    } else if bits == !(1u128 << b'\n') {
+        Some((min, false))
+    } else {
+        None
+    }
+}
+
+/// A greedy unbounded repetition of one class, needing at most one char: the ASCII
+/// members of the class (a bitmap of 128 bits) and the minimum count.
+fn class_run(h: &Hir) -> Option<(u128, usize)> {
     use regex_syntax::hir::Class;
     let HirKind::Repetition(r) = h.kind() else {
         return None;
@@ -66,15 +81,11 @@ fn line_run(h: &Hir) -> Option<(usize, bool)> {
         }
         _ => return None,
     }
-    let min = r.min as usize;
-    if bits == u128::MAX {
-        Some((min, true))
-    } else if bits == !(1u128 << b'\n') {
-        Some((min, false))
-    } else {
-        None
-    }
+    Some((bits, r.min as usize))
 }
+
+/// NFAs above this many states go to the meta engine without a dense DFA.
+const DENSE_NFA_LIMIT: usize = 200;
 
 /// Dense DFAs above this size are not worth their memory: the meta engine does.
 const DENSE_LIMIT: usize = 256 * 1024;
@@ -88,6 +99,8 @@ impl Piece {
             .configure(thompson::Config::new().which_captures(thompson::WhichCaptures::None))
             .build_from_hir(h)
             .ok()
+            // Determinizing a big NFA costs more than its searches ever save.
+            .filter(|nfa| nfa.states().len() <= DENSE_NFA_LIMIT)
             .and_then(|nfa| {
                 dense::Builder::new()
                     .configure(
@@ -109,9 +122,18 @@ impl Piece {
     /// The end of the first completing path at `pos` (`Ok(None)`: no match; `Err`: the
     /// DFA gave up).
     fn end(&self, text: &str, pos: usize) -> Result<Option<usize>, ()> {
+        let mut unlimited = usize::MAX;
+        self.end_within(text, pos, &mut unlimited)
+    }
+
+    /// [`Piece::end`] reading at most `budget` bytes (`Err` once spent).
+    fn end_within(&self, text: &str, pos: usize, budget: &mut usize) -> Result<Option<usize>, ()> {
         let input = Input::new(text).range(pos..).anchored(Anchored::Yes);
         let dfa = match self {
-            Piece::Meta(re) => return Ok(re.search(&input).map(|m| m.end())),
+            Piece::Meta(re) => {
+                *budget = budget.checked_sub(text.len() - pos).ok_or(())?;
+                return Ok(re.search(&input).map(|m| m.end()));
+            }
             Piece::Dense(d) => d,
             Piece::Line { min, dotall } => {
                 let rest = text.as_bytes().get(pos..).unwrap_or_default();
@@ -119,6 +141,7 @@ impl Piece {
                     true => rest.len(),
                     false => memchr::memchr(b'\n', rest).unwrap_or(rest.len()),
                 };
+                *budget = budget.checked_sub(len).ok_or(())?;
                 return Ok((len >= *min).then_some(pos + len));
             }
         };
@@ -126,6 +149,7 @@ impl Piece {
         let mut last = None;
         let bytes = text.as_bytes();
         for (at, &b) in bytes.iter().enumerate().skip(pos) {
+            *budget = budget.checked_sub(1).ok_or(())?;
             sid = dfa.next_state(sid, b);
             if dfa.is_special_state(sid) {
                 // A DFA enters its match state one byte after the match ends.
@@ -152,8 +176,18 @@ impl Piece {
 enum Node {
     /// A capture-free piece, searched anchored where the previous one ended.
     Run(Piece),
-    /// A group: its span is where its body starts and ends.
-    Cap { index: usize, body: Vec<Node> },
+    /// A group opens or closes here: its span is between the two.
+    Open(usize),
+    Close(usize),
+    /// A greedy unbounded run of one class (ASCII members as a bitmap) with more steps
+    /// after it in the same chain: its first path is the longest run after which the
+    /// rest (`rest`, the later steps without groups) matches, found by trying shorter
+    /// runs as a backtracker would.
+    Back {
+        bits: u128,
+        min: usize,
+        rest: Rest,
+    },
     /// An alternation (or `?`) with groups: per branch, the branch without groups (to
     /// pick the branch) and its own chain.
     Alt(Vec<(Piece, Vec<Node>)>),
@@ -189,17 +223,68 @@ fn strip(h: &Hir) -> Hir {
     }
 }
 
-fn flush(pending: &mut Vec<Hir>, out: &mut Vec<Node>) -> Option<()> {
+/// The later steps of a [`Node::Back`] as one piece, built on first need (most runs
+/// never need to shorten).
+#[derive(Debug, Default)]
+struct Rest {
+    hir: Option<Hir>,
+    piece: OnceLock<Option<Piece>>,
+}
+
+impl Rest {
+    fn get(&self) -> Option<&Piece> {
+        self.piece
+            .get_or_init(|| self.hir.as_ref().and_then(Piece::new))
+            .as_ref()
+    }
+}
+
+/// A chain under construction: its steps and, per step, the step's language without
+/// groups (to build the `rest` of [`Node::Back`] steps).
+#[derive(Default)]
+struct Build {
+    nodes: Vec<Node>,
+    hirs: Vec<Hir>,
+}
+
+impl Build {
+    fn push(&mut self, n: Node, h: Hir) {
+        self.nodes.push(n);
+        self.hirs.push(h);
+    }
+
+    /// The finished chain: each [`Node::Back`] gets the piece for the steps after it.
+    fn finish(mut self) -> Option<Vec<Node>> {
+        for k in 0..self.nodes.len() {
+            if let Node::Back { rest, .. } = &mut self.nodes[k] {
+                rest.hir = Some(Hir::concat(self.hirs[k + 1..].to_vec()));
+            }
+        }
+        Some(self.nodes)
+    }
+}
+
+fn flush(pending: &mut Vec<Hir>, out: &mut Build) -> Option<()> {
     if !pending.is_empty() {
         let h = Hir::concat(std::mem::take(pending));
-        out.push(Node::Run(Piece::new(&h)?));
+        match class_run(&h) {
+            Some((bits, min)) => out.push(
+                Node::Back {
+                    bits,
+                    min,
+                    rest: Rest::default(),
+                },
+                h,
+            ),
+            None => out.push(Node::Run(Piece::new(&h)?), h),
+        }
     }
     Some(())
 }
 
 /// Appends the nodes of `h` (capture-free parts collect in `pending`). None when `h`
 /// has a group the chain cannot place (inside a real repetition).
-fn nodes(h: &Hir, pending: &mut Vec<Hir>, out: &mut Vec<Node>) -> Option<()> {
+fn nodes(h: &Hir, pending: &mut Vec<Hir>, out: &mut Build) -> Option<()> {
     if !has_caps(h) {
         pending.push(h.clone());
         return Some(());
@@ -207,10 +292,11 @@ fn nodes(h: &Hir, pending: &mut Vec<Hir>, out: &mut Vec<Node>) -> Option<()> {
     match h.kind() {
         HirKind::Capture(c) => {
             flush(pending, out)?;
-            out.push(Node::Cap {
-                index: c.index as usize,
-                body: chain_of(&c.sub)?,
-            });
+            let index = c.index as usize;
+            out.push(Node::Open(index), Hir::empty());
+            nodes(&c.sub, pending, out)?;
+            flush(pending, out)?;
+            out.push(Node::Close(index), Hir::empty());
         }
         HirKind::Concat(v) => {
             for x in v {
@@ -219,7 +305,7 @@ fn nodes(h: &Hir, pending: &mut Vec<Hir>, out: &mut Vec<Node>) -> Option<()> {
         }
         HirKind::Alternation(v) => {
             flush(pending, out)?;
-            out.push(alt(v.to_vec())?);
+            out.push(alt(v.to_vec())?, strip(h));
         }
         // `X?` is `X|` (greedy) or `|X` (lazy); other repetitions of groups are out.
         HirKind::Repetition(r) if r.min == 0 && r.max == Some(1) => {
@@ -229,7 +315,7 @@ fn nodes(h: &Hir, pending: &mut Vec<Hir>, out: &mut Vec<Node>) -> Option<()> {
             } else {
                 vec![Hir::empty(), (*r.sub).clone()]
             };
-            out.push(alt(branches)?);
+            out.push(alt(branches)?, strip(h));
         }
         _ => return None,
     }
@@ -246,11 +332,14 @@ fn alt(branches: Vec<Hir>) -> Option<Node> {
 
 fn chain_of(h: &Hir) -> Option<Vec<Node>> {
     let mut pending = Vec::new();
-    let mut out = Vec::new();
+    let mut out = Build::default();
     nodes(h, &mut pending, &mut out)?;
     flush(&mut pending, &mut out)?;
-    Some(out)
+    out.finish()
 }
+
+/// Shorter runs a [`Node::Back`] step tries before the chain gives up.
+const BACK_TRIES: usize = 4096;
 
 /// The end of the first completing path of `p` at `pos`; None when there is none or
 /// the DFA gave up (either way the chain cannot tell).
@@ -258,22 +347,47 @@ fn step(p: &Piece, text: &str, pos: usize) -> Option<usize> {
     p.end(text, pos).ok().flatten()
 }
 
-/// Walks `nodes` from `pos`, filling `slots`; the end, or None when a step fails.
+/// Walks `nodes` from `pos`, filling `slots` (an open group's start is kept in its
+/// slot until it closes); the end, or None when a step fails.
 fn walk(
     nodes: &[Node],
     text: &str,
     mut pos: usize,
     slots: &mut [Option<(usize, usize)>],
 ) -> Option<usize> {
-    for n in nodes {
+    for (k, n) in nodes.iter().enumerate() {
         pos = match n {
             Node::Run(re) => step(re, text, pos)?,
-            Node::Cap { index, body } => {
-                let end = walk(body, text, pos, slots)?;
+            Node::Open(index) => {
                 if let Some(s) = slots.get_mut(*index) {
-                    *s = Some((pos, end));
+                    *s = Some((pos, pos));
                 }
-                end
+                pos
+            }
+            Node::Close(index) => {
+                if let Some(s) = slots.get_mut(*index) {
+                    *s = s.map(|(start, _)| (start, pos));
+                }
+                pos
+            }
+            Node::Back { bits, min, rest } => {
+                let bytes = text.as_bytes().get(pos..).unwrap_or_default();
+                let len = bytes
+                    .iter()
+                    .take_while(|&&b| b < 128 && bits & (1 << b) != 0)
+                    .count();
+                let rest_nodes = &nodes[k + 1..];
+                let rest = rest.get()?;
+                // Longest run first, as the backtracker tries; the first length after
+                // which the rest can match is its first path.
+                let mut budget = 8 * text.len() + 4096;
+                for e in (pos + *min..=pos + len).rev().take(BACK_TRIES) {
+                    if let Some(end) = rest.end_within(text, e, &mut budget).ok()? {
+                        let got = walk(rest_nodes, text, e, slots)?;
+                        return (got == end).then_some(end);
+                    }
+                }
+                return None;
             }
             Node::Alt(branches) => {
                 let mut pick = None;
@@ -360,6 +474,8 @@ mod tests {
             r"(?s)(?P<h>\w+)(?P<t>.*)",
             r"^(?P<h>\w*)(?P<t>.+)(?P<e>.*)$",
             r"(?P<h>a)(?:(?P<x>.+)|b)",
+            r"^user (?P<u>[^:]+) from (?P<h>\w+)(?: port \d+)?(?P<t>[^f]*)$",
+            r"^(?:(?P<a>\S+) from (?P<b>\w+): |(?P<c>[^:]+) from (?P<d>\w+)(?: [a-z]*)?$)",
         ];
         let texts = [
             "host sshd[12]: Failed password for root from 1.2.3.4 port 22 ssh2\n",
@@ -377,6 +493,11 @@ mod tests {
             "a1b22c333",
             "ab\ncd\n",
             "a\n",
+            "user a from b from c",
+            "user a b from c port 1 x from d port 22 ssh",
+            "user root from host port 22 [user x from y port 3 e",
+            "a from b: ",
+            "a b from c from d x",
             "",
         ];
         for p in pats {

@@ -43,6 +43,9 @@ pub enum Rule {
     Comment,
     /// `re.MULTILINE` given from outside → `(?m)` prefix.
     MultilinePrefix,
+    /// Conditionals distributed / literal look-aheads rewritten (see
+    /// [`super::linearize`]): the pattern runs on the linear engine after all.
+    Linearized,
 }
 
 /// Why a pattern cannot run on the linear engine.
@@ -70,7 +73,12 @@ pub struct Translated {
     /// there: a cheap prefilter.
     pub relaxed: Option<String>,
     pub rules_applied: Vec<Rule>,
+    /// Why the pattern as written needs fancy-regex (kept when [`Rule::Linearized`]
+    /// found a linear form anyway).
     pub fancy_reasons: Vec<FancyReason>,
+    /// When `linear` comes from [`super::linearize`]: its groups are unnamed copies,
+    /// mapped back to the original groups by `map`.
+    pub regrouped: Option<super::linearize::Linear>,
 }
 
 /// A pattern Python would reject or that uses an unsupported feature.
@@ -107,6 +115,15 @@ pub fn translate(
         return Translator::run(pattern, true, ignore_case).map(|t| t.result);
     }
     Ok(first.result)
+}
+
+/// Only look-around and conditionals can be rewritten away (not back-references or
+/// atomic groups).
+fn linearizable(reasons: &[FancyReason]) -> bool {
+    !reasons.is_empty()
+        && reasons
+            .iter()
+            .all(|r| matches!(r, FancyReason::LookAround | FancyReason::Conditional))
 }
 
 struct Outcome {
@@ -188,7 +205,14 @@ impl Translator {
             format!("(?{})", t.global)
         };
         let fancy = format!("{prefix}{}", t.out);
-        let linear = t.reasons.is_empty().then(|| fancy.clone());
+        let mut linear = t.reasons.is_empty().then(|| fancy.clone());
+        let regrouped = linearizable(&t.reasons)
+            .then(|| super::linearize::linearize(&fancy))
+            .flatten();
+        if let Some(l) = &regrouped {
+            linear = Some(l.pattern.clone());
+            t.rule(Rule::Linearized);
+        }
         let exact_dollar = t.has_exact.then(|| format!("{prefix}{}", t.exact));
         let relaxed = (!t.reasons.is_empty()).then(|| format!("{prefix}{}", t.relaxed));
         Ok(Outcome {
@@ -199,6 +223,7 @@ impl Translator {
                 relaxed,
                 rules_applied: t.rules,
                 fancy_reasons: t.reasons,
+                regrouped,
             },
             global_m: t.global_m,
         })
@@ -792,7 +817,18 @@ impl Translator {
             }
             '(' => {
                 self.i += 1;
-                let name = self.group_name(')')?;
+                // Python also takes a group number here.
+                let digits = self.chars[self.i..]
+                    .iter()
+                    .take_while(|c| c.is_ascii_digit())
+                    .count();
+                let name = if digits > 0 && self.peek(digits) == Some(')') {
+                    let n: String = self.chars[self.i..self.i + digits].iter().collect();
+                    self.i += digits + 1;
+                    n
+                } else {
+                    self.group_name(')')?
+                };
                 self.rule(Rule::Conditional);
                 self.fancy(FancyReason::Conditional);
                 let cond = if name.chars().all(|c| c.is_ascii_digit()) {
