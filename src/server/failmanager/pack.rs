@@ -397,7 +397,12 @@ fn encode_line(out: &mut Vec<u8>, line: &str, fid: &str, base: Option<&str>) {
 fn longest_copy(base: &[u8], rest: &[u8]) -> Option<(usize, usize)> {
     let probe = rest.get(..MIN_COPY)?;
     let mut best: Option<(usize, usize)> = None;
-    for off in memmem::find_iter(base, probe) {
+    // Candidates by their first byte: `base` is one short line, where building a
+    // substring searcher per word cost more than the scan itself.
+    for off in memchr::memchr_iter(probe[0], base) {
+        if !base[off..].starts_with(probe) {
+            continue;
+        }
         let len = base[off..]
             .iter()
             .zip(rest)
