@@ -56,15 +56,18 @@ pub(super) fn plan(rd: &Reader<'_>, sections: &[String]) -> Option<usize> {
         _ => {}
     }
     // halves of about equal work: a little less for the second thread, whose caches
-    // start cold (measured on the stock tree with every jail enabled)
-    let want = total * 31 / 64;
+    // start cold; a disabled section costs about 1/24 of an enabled jail (measured in
+    // instructions on the stock tree with all or a few jails enabled)
+    let weight = |e: bool| if e { 24 } else { 1 };
+    let total_w: usize = enabled.iter().map(|&e| weight(e)).sum();
+    let want = total_w * 31 / 64;
     let mut seen = 0;
     let mut at = sections.len();
-    for (i, e) in enabled.iter().enumerate().rev() {
+    for (i, &e) in enabled.iter().enumerate().rev() {
         if seen >= want.max(1) {
             break;
         }
-        seen += usize::from(*e);
+        seen += weight(e);
         at = i;
     }
     (at > 0 && at < sections.len()).then_some(at)
