@@ -12,7 +12,7 @@ use super::dircache::{DirCache, DirScan, EntryKind};
 use super::ini::{self, FxBuild, IniFile, OrdMap, RawVal, Section};
 
 /// A read-only view of a config directory.
-pub trait Source {
+pub trait Source: Sync {
     /// The file's bytes, or `None` when it does not exist / cannot be read.
     fn read(&self, path: &str) -> Option<Vec<u8>>;
     /// `os.path.exists` (files and directories).

@@ -26,6 +26,7 @@ pub mod ini;
 pub mod interp;
 pub mod jail;
 pub mod options;
+mod parallel;
 pub mod reader;
 pub mod tags;
 pub mod tags_fast;
@@ -57,6 +58,9 @@ pub struct Reader<'s> {
     /// Whether the jail config may interpolate `known/…` names ([`jail::uses_known`]).
     pub jail_uses_known: bool,
     defs: HashMap<String, Option<Rc<Config>>, ini::FxBuild>,
+    /// How many messages the file layer has logged (see [`parallel`]: a second thread's
+    /// file messages may repeat the first's).
+    fs_msgs: usize,
 }
 
 impl<'s> Reader<'s> {
@@ -68,6 +72,7 @@ impl<'s> Reader<'s> {
             jail_memo: Default::default(),
             jail_uses_known: true,
             defs: HashMap::default(),
+            fs_msgs: 0,
         }
     }
 
@@ -85,6 +90,7 @@ impl<'s> Reader<'s> {
 
     /// Moves the file layer's messages into the reader's log, keeping their order.
     pub fn sync_log(&mut self) {
+        self.fs_msgs += self.fs.log.len() + self.fs.strict.len();
         let lines = std::mem::take(&mut self.fs.log);
         self.log.lines.extend(lines);
         let strict = std::mem::take(&mut self.fs.strict);
@@ -223,10 +229,38 @@ fn read_all(
         .filter(|s| !s.starts_with("KNOWN/") && s.as_str() != "INCLUDES")
         .cloned()
         .collect();
+    let (mut stream, status) = match parallel::plan(rd, &sections) {
+        Some(at) => parallel::read_split(rd, &sections, at, opts)?,
+        None => {
+            let (mut jails, status) = read_sections(rd, &sections, opts)?;
+            let (cmds, starts) = convert_jails(rd, &mut jails, opts)?;
+            (chain(cmds, starts), status)
+        }
+    };
+    let ignore_wrong = !opts.test;
+    let ok = (ignore_wrong && status & 1 != 0) || status & 2 == 0;
+    let mut all = global;
+    all.append(&mut stream);
+    Ok((all, ok))
+}
+
+/// The jails' commands followed by their `start` commands.
+fn chain(mut cmds: Vec<Command>, starts: Vec<Command>) -> Vec<Command> {
+    cmds.extend(starts);
+    cmds
+}
+
+/// Reads the jail sections `sections` in order: the jails to convert (enabled or broken)
+/// and the status bits (1: an enabled jail read, 2: a broken one).
+fn read_sections(
+    rd: &mut Reader<'_>,
+    sections: &[String],
+    opts: &StreamOptions,
+) -> Result<(Vec<jail::JailState>, u8), ConfigError> {
     let mut jails = Vec::new();
     let mut status = 0u8;
     for sec in sections {
-        let st = jail::read_jail(rd, &sec)?;
+        let st = jail::read_jail(rd, sec)?;
         if st.config_error.is_none() {
             if st.enabled {
                 status |= 1;
@@ -239,25 +273,32 @@ fn read_all(
                 "fail2ban.jailsreader",
                 format!(
                     "Errors in jail {}.{suffix}",
-                    crate::stream::py_str_repr(&sec)
+                    crate::stream::py_str_repr(sec)
                 ),
             );
             jails.push(st);
             status |= 2;
         }
     }
-    let ignore_wrong = !opts.test;
-    let ok = (ignore_wrong && status & 1 != 0) || status & 2 == 0;
-    let mut stream = global;
+    Ok((jails, status))
+}
+
+/// The commands of `jails` in order, and their `start` commands.
+fn convert_jails(
+    rd: &mut Reader<'_>,
+    jails: &mut [jail::JailState],
+    opts: &StreamOptions,
+) -> Result<(Vec<Command>, Vec<Command>), ConfigError> {
+    let mut stream = Vec::new();
     for j in jails.iter_mut() {
         stream.extend(j.convert(rd, opts.dump)?);
     }
-    for j in &jails {
-        if j.config_error.is_none() && !j.skipped {
-            stream.push(Command::Start(j.name.clone()));
-        }
-    }
-    Ok((stream, ok))
+    let starts = jails
+        .iter()
+        .filter(|j| j.config_error.is_none() && !j.skipped)
+        .map(|j| Command::Start(j.name.clone()))
+        .collect();
+    Ok((stream, starts))
 }
 
 /// The config directory gaol uses when `-c` is not given: `/etc/fail2ban` when it

@@ -1,0 +1,205 @@
+//! Reading many jails on two threads ([`plan`], [`read_split`]).
+//!
+//! The sections are cut into two contiguous halves. The calling thread reads and
+//! converts the first half with the main [`Reader`]; a scoped thread reads and converts
+//! the second with a fresh `Reader` of its own (the readers' memos are `Rc`/`RefCell`,
+//! not shareable), given a plain copy of the jail config. Each half's log is kept in two
+//! parts, read phase and convert phase, and everything is reassembled in the sequential
+//! order: read(1), read(2), convert(1), convert(2), then the `start` commands; the first
+//! error in that order wins, with the log cut where the sequential run would stop.
+//!
+//! Exactness limits, checked rather than assumed:
+//! * the file layer logs a problem only on a file's first read, so the second thread may
+//!   repeat the first's messages: when the second thread's file layer logged anything,
+//!   its work is dropped and the second half is redone sequentially on the main reader;
+//! * a jail config that interpolates `known/…` names lets a section see other sections'
+//!   filter values: such configs are not split.
+
+use super::files::{Config, ConfigError, Level};
+use super::ini::{OrdMap, Section};
+use super::{Reader, StreamOptions, convert_jails, jail, read_sections};
+use crate::stream::Command;
+
+/// Below this many (estimated) enabled jails one thread is kept: the second saves a
+/// fraction of a millisecond there (most admins' configs), not worth its CPU.
+const MIN_ENABLED: usize = 8;
+
+type LogLine = (Level, String, String);
+
+/// The env var tests use to force a path: `1` sequential, `2` split (when allowed).
+const FORCE_ENV: &str = "GAOL_CONFIG_THREADS";
+
+/// Where to cut `sections` (the second half's first index), or `None` to read them on
+/// one thread.
+pub(super) fn plan(rd: &Reader<'_>, sections: &[String]) -> Option<usize> {
+    if rd.jail_uses_known || sections.len() < 2 {
+        return None;
+    }
+    let force = std::env::var(FORCE_ENV).ok();
+    // estimated work: the jails whose `enabled` reads true before interpolation
+    let enabled: Vec<bool> = sections
+        .iter()
+        .map(|s| {
+            let raw = rd
+                .jail
+                .sections
+                .get(s)
+                .and_then(|sec| sec.get("enabled"))
+                .or_else(|| rd.jail.defaults.get("enabled"));
+            raw.is_some_and(|v| super::reader::as_bool(v.text.trim()))
+        })
+        .collect();
+    let total = enabled.iter().filter(|&&e| e).count();
+    match force.as_deref() {
+        Some("1") => return None,
+        Some("2") => {}
+        _ if total < MIN_ENABLED => return None,
+        _ => {}
+    }
+    // halves of about equal work: a little less for the second thread, whose caches
+    // start cold; a disabled section costs about 1/24 of an enabled jail (measured in
+    // instructions on the stock tree with all or a few jails enabled)
+    let weight = |e: bool| if e { 24 } else { 1 };
+    let total_w: usize = enabled.iter().map(|&e| weight(e)).sum();
+    let want = total_w * 31 / 64;
+    let mut seen = 0;
+    let mut at = sections.len();
+    for (i, &e) in enabled.iter().enumerate().rev() {
+        if seen >= want.max(1) {
+            break;
+        }
+        seen += weight(e);
+        at = i;
+    }
+    (at > 0 && at < sections.len()).then_some(at)
+}
+
+/// What the second thread hands back: each phase's log, and its outcome.
+struct Half {
+    read_log: Vec<LogLine>,
+    read_strict: Vec<String>,
+    /// `Err` stops here (the convert phase was not run).
+    read: Result<u8, ConfigError>,
+    conv_log: Vec<LogLine>,
+    conv_strict: Vec<String>,
+    conv: Result<(Vec<Command>, Vec<Command>), ConfigError>,
+}
+
+/// The main reader's jail config as plain (sendable) data: the config without its memos
+/// (`Rc` inside, and only caches), and the file table its values point into.
+struct JailCopy {
+    defaults: Section,
+    sections: OrdMap<Section>,
+    files: Vec<String>,
+    names: Vec<String>,
+}
+
+/// Reads and converts `sections` on a fresh reader over a copy of the jail config.
+/// `None` when the result may differ from the sequential one (see the module doc).
+fn second_half(
+    src: &dyn super::Source,
+    basedir: &str,
+    jail: JailCopy,
+    sections: &[String],
+    opts: &StreamOptions,
+) -> Option<Half> {
+    let mut rd = Reader::new(src, basedir);
+    rd.fs.names = jail.names;
+    rd.jail = Config {
+        defaults: jail.defaults,
+        sections: jail.sections,
+        files: jail.files,
+        ..Default::default()
+    };
+    rd.jail_uses_known = false;
+    let read = read_sections(&mut rd, sections, opts);
+    let read_log = std::mem::take(&mut rd.log.lines);
+    let read_strict = std::mem::take(&mut rd.log.strict_errors);
+    let (read, conv) = match read {
+        Ok((mut jails, status)) => (Ok(status), convert_jails(&mut rd, &mut jails, opts)),
+        // not looked at
+        Err(e) => (Err(e), Ok((Vec::new(), Vec::new()))),
+    };
+    rd.sync_log();
+    if rd.fs_msgs > 0 {
+        return None;
+    }
+    Some(Half {
+        read_log,
+        read_strict,
+        read,
+        conv_log: std::mem::take(&mut rd.log.lines),
+        conv_strict: std::mem::take(&mut rd.log.strict_errors),
+        conv,
+    })
+}
+
+/// The jails' commands (then their `start`s) and status bits, as the sequential
+/// [`read_sections`] + [`convert_jails`] give them, with `sections[at..]` read on a
+/// second thread. Log lines land in `rd.log` in the sequential order.
+pub(super) fn read_split(
+    rd: &mut Reader<'_>,
+    sections: &[String],
+    at: usize,
+    opts: &StreamOptions,
+) -> Result<(Vec<Command>, u8), ConfigError> {
+    let (first, second) = sections.split_at(at);
+    let src = rd.fs.src;
+    let basedir = rd.fs.basedir.clone();
+    let copy = JailCopy {
+        defaults: rd.jail.defaults.clone(),
+        sections: rd.jail.sections.clone(),
+        files: rd.jail.files.clone(),
+        names: rd.fs.names.clone(),
+    };
+    std::thread::scope(|s| {
+        let handle = s.spawn(|| second_half(src, &basedir, copy, second, opts));
+        let (mut jails1, st1) = match read_sections(rd, first, opts) {
+            Ok(r) => r,
+            // the sequential run stops here too (the thread's result is dropped)
+            Err(e) => return Err(e),
+        };
+        let mark = (rd.log.lines.len(), rd.log.strict_errors.len());
+        let conv1 = convert_jails(rd, &mut jails1, opts);
+        let conv1_log = rd.log.lines.split_off(mark.0);
+        let conv1_strict = rd.log.strict_errors.split_off(mark.1);
+        let half = handle.join().ok().flatten();
+        let (st2, rest) = match half {
+            Some(h) => {
+                rd.log.lines.extend(h.read_log);
+                rd.log.strict_errors.extend(h.read_strict);
+                (h.read?, Second::Done(h.conv_log, h.conv_strict, h.conv))
+            }
+            None => {
+                // redo the second half here, after the first's read phase
+                let (jails2, st2) = read_sections(rd, second, opts)?;
+                (st2, Second::Redo(jails2))
+            }
+        };
+        rd.log.lines.extend(conv1_log);
+        rd.log.strict_errors.extend(conv1_strict);
+        let (mut cmds, mut starts) = conv1?;
+        let (cmds2, starts2) = match rest {
+            Second::Done(log, strict, conv) => {
+                rd.log.lines.extend(log);
+                rd.log.strict_errors.extend(strict);
+                conv?
+            }
+            Second::Redo(mut jails2) => convert_jails(rd, &mut jails2, opts)?,
+        };
+        cmds.extend(cmds2);
+        starts.extend(starts2);
+        cmds.extend(starts);
+        Ok((cmds, st1 | st2))
+    })
+}
+
+/// The second half's convert phase: done on the thread, or still to do here.
+enum Second {
+    Done(
+        Vec<LogLine>,
+        Vec<String>,
+        Result<(Vec<Command>, Vec<Command>), ConfigError>,
+    ),
+    Redo(Vec<jail::JailState>),
+}
