@@ -597,7 +597,13 @@ impl CommandAction {
             let which = if fam == Fam::Raw { None } else { Some(fam) };
             self.start_fams(ctx, which, true)?;
         }
-        if !self.process_cmd(ctx, tag, info, fam)? {
+        let ok = self.process_cmd(ctx, tag, info, fam)?;
+        self.ban_outcome(info, fam, ok)
+    }
+
+    /// A ban's end: an error naming the address, or the family marked as started.
+    fn ban_outcome(&mut self, info: &dyn TagSource, fam: Fam, ok: bool) -> Result<(), String> {
+        if !ok {
             return Err(format!(
                 "Error banning {}",
                 info.get("ip").unwrap_or_default()
@@ -635,15 +641,8 @@ impl CommandAction {
         tag: &str,
         ok: bool,
     ) -> Result<(), String> {
-        if !ok && !self.process_cmd_from(ctx, tag, info, fam, 1)? {
-            return Err(format!(
-                "Error banning {}",
-                info.get("ip").unwrap_or_default()
-            ));
-        }
-        let v = self.started(fam) | 3;
-        self.started.set(fam, v);
-        Ok(())
+        let ok = ok || self.process_cmd_from(ctx, tag, info, fam, 1)?;
+        self.ban_outcome(info, fam, ok)
     }
 
     pub(crate) fn reban(
