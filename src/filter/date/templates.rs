@@ -517,9 +517,10 @@ fn unbound_pattern(p: &str) -> String {
 }
 
 // ---------------------------------------------------------------------------------------
-// Compilation (with a process-wide cache: many jails share the default templates).
+// Template regexes, shared process-wide (many jails use the default templates); each
+// compiles on first use (see [`LazyRegex`]).
 
-fn compile_cached(regex: &str) -> Result<LazyRegex, pyre::Error> {
+fn shared_regex(regex: &str) -> Result<LazyRegex, pyre::Error> {
     static CACHE: OnceLock<Mutex<HashMap<String, LazyRegex>>> = OnceLock::new();
     let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
     if let Ok(c) = cache.lock()
@@ -541,7 +542,7 @@ fn finish(
     flags: u8,
     kind: Kind,
 ) -> Result<Template, Error> {
-    let re = compile_cached(&regex).map_err(|e| Error::Compile {
+    let re = shared_regex(&regex).map_err(|e| Error::Compile {
         name: name.clone(),
         regex: regex.clone(),
         message: e.message,
