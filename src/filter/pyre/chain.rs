@@ -14,168 +14,19 @@
 //! the ASCII twin's HIR on first use; a pattern whose chains keep failing (e.g. a greedy
 //! `.*` group followed by more text) stops trying.
 
-use std::sync::OnceLock;
+mod piece;
+
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use regex_automata::dfa::{Automaton, StartKind, dense};
-use regex_automata::meta;
-use regex_automata::nfa::thompson;
-use regex_automata::{Anchored, Input, MatchKind};
 use regex_syntax::hir::{Hir, HirKind};
 
-/// A capture-free piece searched anchored: a small dense DFA walked by hand (a few
-/// instructions a byte, no per-search set-up), else the meta engine.
-#[derive(Debug)]
-enum Piece {
-    Dense(Box<dense::DFA<Vec<u32>>>),
-    Meta(meta::Regex),
-    /// A greedy unbounded run of "any ASCII byte but `\n`" (`.*`, `.+`, with `dotall`
-    /// any byte at all) needing `min` bytes: on ASCII text its first completing path
-    /// ends at the next `\n` (or the text end), which `memchr` finds far faster than a
-    /// DFA walk over a long line.
-    Line {
-        min: usize,
-        dotall: bool,
-    },
-}
-
-/// The [`Piece::Line`] shape of `h`, if it has it: `(min, dotall)`.
-fn line_run(h: &Hir) -> Option<(usize, bool)> {
-    let (bits, min) = class_run(h)?;
-    if bits == u128::MAX {
-        Some((min, true))
-    } else if bits == !(1u128 << b'\n') {
-        Some((min, false))
-    } else {
-        None
-    }
-}
-
-/// A greedy unbounded repetition of one class, needing at most one char: the ASCII
-/// members of the class (a bitmap of 128 bits) and the minimum count.
-fn class_run(h: &Hir) -> Option<(u128, usize)> {
-    use regex_syntax::hir::Class;
-    let HirKind::Repetition(r) = h.kind() else {
-        return None;
-    };
-    if !r.greedy || r.max.is_some() || r.min > 1 {
-        return None;
-    }
-    // The ASCII members of the class, as a bitmap of 128 bits.
-    let mut bits = 0u128;
-    match r.sub.kind() {
-        HirKind::Class(Class::Unicode(c)) => {
-            for rg in c.ranges() {
-                let (lo, hi) = (u32::from(rg.start()), u32::from(rg.end()).min(0x7f));
-                for b in lo..=hi {
-                    bits |= 1 << b;
-                }
-            }
-        }
-        HirKind::Class(Class::Bytes(c)) => {
-            for rg in c.ranges() {
-                for b in u32::from(rg.start())..=u32::from(rg.end()).min(0x7f) {
-                    bits |= 1 << b;
-                }
-            }
-        }
-        _ => return None,
-    }
-    Some((bits, r.min as usize))
-}
-
-/// NFAs above this many states go to the meta engine without a dense DFA.
-const DENSE_NFA_LIMIT: usize = 200;
-
-/// Dense DFAs above this size are not worth their memory: the meta engine does.
-const DENSE_LIMIT: usize = 256 * 1024;
-
-impl Piece {
-    fn new(h: &Hir) -> Option<Piece> {
-        if let Some((min, dotall)) = line_run(h) {
-            return Some(Piece::Line { min, dotall });
-        }
-        let dense = thompson::Compiler::new()
-            .configure(thompson::Config::new().which_captures(thompson::WhichCaptures::None))
-            .build_from_hir(h)
-            .ok()
-            // Determinizing a big NFA costs more than its searches ever save.
-            .filter(|nfa| nfa.states().len() <= DENSE_NFA_LIMIT)
-            .and_then(|nfa| {
-                dense::Builder::new()
-                    .configure(
-                        dense::Config::new()
-                            .match_kind(MatchKind::LeftmostFirst)
-                            .start_kind(StartKind::Anchored)
-                            .dfa_size_limit(Some(DENSE_LIMIT))
-                            .determinize_size_limit(Some(4 * DENSE_LIMIT)),
-                    )
-                    .build_from_nfa(&nfa)
-                    .ok()
-            });
-        match dense {
-            Some(d) => Some(Piece::Dense(Box::new(d))),
-            None => super::fast::build(h).map(Piece::Meta),
-        }
-    }
-
-    /// The end of the first completing path at `pos` (`Ok(None)`: no match; `Err`: the
-    /// DFA gave up).
-    fn end(&self, text: &str, pos: usize) -> Result<Option<usize>, ()> {
-        let mut unlimited = usize::MAX;
-        self.end_within(text, pos, &mut unlimited)
-    }
-
-    /// [`Piece::end`] reading at most `budget` bytes (`Err` once spent).
-    fn end_within(&self, text: &str, pos: usize, budget: &mut usize) -> Result<Option<usize>, ()> {
-        let input = Input::new(text).range(pos..).anchored(Anchored::Yes);
-        let dfa = match self {
-            Piece::Meta(re) => {
-                *budget = budget.checked_sub(text.len() - pos).ok_or(())?;
-                return Ok(re.search(&input).map(|m| m.end()));
-            }
-            Piece::Dense(d) => d,
-            Piece::Line { min, dotall } => {
-                let rest = text.as_bytes().get(pos..).unwrap_or_default();
-                let len = match dotall {
-                    true => rest.len(),
-                    false => memchr::memchr(b'\n', rest).unwrap_or(rest.len()),
-                };
-                *budget = budget.checked_sub(len).ok_or(())?;
-                return Ok((len >= *min).then_some(pos + len));
-            }
-        };
-        let mut sid = dfa.start_state_forward(&input).map_err(|_| ())?;
-        let mut last = None;
-        let bytes = text.as_bytes();
-        for (at, &b) in bytes.iter().enumerate().skip(pos) {
-            *budget = budget.checked_sub(1).ok_or(())?;
-            sid = dfa.next_state(sid, b);
-            if dfa.is_special_state(sid) {
-                // A DFA enters its match state one byte after the match ends.
-                if dfa.is_match_state(sid) {
-                    last = Some(at);
-                } else if dfa.is_dead_state(sid) {
-                    return Ok(last);
-                } else if dfa.is_quit_state(sid) {
-                    // Not on ASCII pieces and text; the caller asks the engine.
-                    return Err(());
-                }
-            }
-        }
-        sid = dfa.next_eoi_state(sid);
-        if dfa.is_match_state(sid) {
-            last = Some(bytes.len());
-        }
-        Ok(last)
-    }
-}
+use piece::{Deferred, Members, Piece, class_run};
 
 /// One step of a chain.
 #[derive(Debug)]
 enum Node {
     /// A capture-free piece, searched anchored where the previous one ended.
-    Run(Piece),
+    Run(Deferred),
     /// A group opens or closes here: its span is between the two.
     Open(usize),
     Close(usize),
@@ -184,13 +35,13 @@ enum Node {
     /// rest (`rest`, the later steps without groups) matches, found by trying shorter
     /// runs as a backtracker would.
     Back {
-        bits: u128,
+        members: Members,
         min: usize,
-        rest: Rest,
+        rest: Option<Deferred>,
     },
     /// An alternation (or `?`) with groups: per branch, the branch without groups (to
     /// pick the branch) and its own chain.
-    Alt(Vec<(Piece, Vec<Node>)>),
+    Alt(Vec<(Deferred, Vec<Node>)>),
 }
 
 /// The chain of one pattern, with its success statistics.
@@ -223,41 +74,32 @@ fn strip(h: &Hir) -> Hir {
     }
 }
 
-/// The later steps of a [`Node::Back`] as one piece, built on first need (most runs
-/// never need to shorten).
-#[derive(Debug, Default)]
-struct Rest {
-    hir: Option<Hir>,
-    piece: OnceLock<Option<Piece>>,
-}
-
-impl Rest {
-    fn get(&self) -> Option<&Piece> {
-        self.piece
-            .get_or_init(|| self.hir.as_ref().and_then(Piece::new))
-            .as_ref()
-    }
-}
-
 /// A chain under construction: its steps and, per step, the step's language without
 /// groups (to build the `rest` of [`Node::Back`] steps).
 #[derive(Default)]
 struct Build {
     nodes: Vec<Node>,
     hirs: Vec<Hir>,
+    /// Whether a [`Node::Back`] was pushed: only the languages of steps after one are
+    /// ever needed (building them is a good part of a chain's cost).
+    back: bool,
 }
 
 impl Build {
-    fn push(&mut self, n: Node, h: Hir) {
+    fn push(&mut self, n: Node, h: impl FnOnce() -> Hir) {
+        self.hirs.push(if self.back { h() } else { Hir::empty() });
+        self.back |= matches!(n, Node::Back { .. });
         self.nodes.push(n);
-        self.hirs.push(h);
     }
 
     /// The finished chain: each [`Node::Back`] gets the piece for the steps after it.
     fn finish(mut self) -> Option<Vec<Node>> {
         for k in 0..self.nodes.len() {
             if let Node::Back { rest, .. } = &mut self.nodes[k] {
-                rest.hir = Some(Hir::concat(self.hirs[k + 1..].to_vec()));
+                *rest = Some(Deferred::new(
+                    Hir::concat(self.hirs[k + 1..].to_vec()),
+                    false,
+                ));
             }
         }
         Some(self.nodes)
@@ -270,13 +112,19 @@ fn flush(pending: &mut Vec<Hir>, out: &mut Build) -> Option<()> {
         match class_run(&h) {
             Some((bits, min)) => out.push(
                 Node::Back {
-                    bits,
+                    members: Members::new(bits),
                     min,
-                    rest: Rest::default(),
+                    rest: None,
                 },
-                h,
+                || h,
             ),
-            None => out.push(Node::Run(Piece::new(&h)?), h),
+            None => {
+                // The language is kept only when a later step needs it (see `push`).
+                let keep = out.back.then(|| h.clone());
+                out.push(Node::Run(Deferred::new(h, false)), || {
+                    keep.unwrap_or_else(Hir::empty)
+                })
+            }
         }
     }
     Some(())
@@ -293,10 +141,10 @@ fn nodes(h: &Hir, pending: &mut Vec<Hir>, out: &mut Build) -> Option<()> {
         HirKind::Capture(c) => {
             flush(pending, out)?;
             let index = c.index as usize;
-            out.push(Node::Open(index), Hir::empty());
+            out.push(Node::Open(index), Hir::empty);
             nodes(&c.sub, pending, out)?;
             flush(pending, out)?;
-            out.push(Node::Close(index), Hir::empty());
+            out.push(Node::Close(index), Hir::empty);
         }
         HirKind::Concat(v) => {
             for x in v {
@@ -305,27 +153,28 @@ fn nodes(h: &Hir, pending: &mut Vec<Hir>, out: &mut Build) -> Option<()> {
         }
         HirKind::Alternation(v) => {
             flush(pending, out)?;
-            out.push(alt(v.to_vec())?, strip(h));
+            out.push(alt(v)?, || strip(h));
         }
         // `X?` is `X|` (greedy) or `|X` (lazy); other repetitions of groups are out.
         HirKind::Repetition(r) if r.min == 0 && r.max == Some(1) => {
             flush(pending, out)?;
             let branches = if r.greedy {
-                vec![(*r.sub).clone(), Hir::empty()]
+                [(*r.sub).clone(), Hir::empty()]
             } else {
-                vec![Hir::empty(), (*r.sub).clone()]
+                [Hir::empty(), (*r.sub).clone()]
             };
-            out.push(alt(branches)?, strip(h));
+            out.push(alt(&branches)?, || strip(h));
         }
         _ => return None,
     }
     Some(())
 }
 
-fn alt(branches: Vec<Hir>) -> Option<Node> {
+fn alt(branches: &[Hir]) -> Option<Node> {
     let mut out = Vec::new();
-    for b in &branches {
-        out.push((Piece::new(&strip(b))?, chain_of(b)?));
+    for b in branches {
+        // The branch's groups are dissolved when its piece is built, if ever.
+        out.push((Deferred::new(b.clone(), true), chain_of(b)?));
     }
     Some(Node::Alt(out))
 }
@@ -357,7 +206,7 @@ fn walk(
 ) -> Option<usize> {
     for (k, n) in nodes.iter().enumerate() {
         pos = match n {
-            Node::Run(re) => step(re, text, pos)?,
+            Node::Run(re) => step(re.get()?, text, pos)?,
             Node::Open(index) => {
                 if let Some(s) = slots.get_mut(*index) {
                     *s = Some((pos, pos));
@@ -370,40 +219,59 @@ fn walk(
                 }
                 pos
             }
-            Node::Back { bits, min, rest } => {
+            Node::Back { members, min, rest } => {
                 let bytes = text.as_bytes().get(pos..).unwrap_or_default();
-                let len = bytes
-                    .iter()
-                    .take_while(|&&b| b < 128 && bits & (1 << b) != 0)
-                    .count();
+                let len = members.run_len(bytes);
+                if len < *min {
+                    return None;
+                }
                 let rest_nodes = &nodes[k + 1..];
-                let rest = rest.get()?;
+                let rest = rest.as_ref()?.get()?;
                 // Longest run first, as the backtracker tries; the first length after
                 // which the rest can match is its first path.
                 let mut budget = 8 * text.len() + 4096;
-                for e in (pos + *min..=pos + len).rev().take(BACK_TRIES) {
-                    if let Some(end) = rest.end_within(text, e, &mut budget).ok()? {
-                        let got = walk(rest_nodes, text, e, slots)?;
-                        return (got == end).then_some(end);
+                let mut found = None;
+                let tries = (pos + *min..=pos + len).rev().take(BACK_TRIES);
+                if let Piece::Lazy(l) = rest {
+                    // One cache for all the tries.
+                    let mut cache = l.hold();
+                    for e in tries {
+                        if let Some(end) = l.end(&mut cache, text, e, &mut budget).ok()? {
+                            found = Some((e, end));
+                            break;
+                        }
+                    }
+                } else {
+                    for e in tries {
+                        if let Some(end) = rest.end_within(text, e, &mut budget).ok()? {
+                            found = Some((e, end));
+                            break;
+                        }
                     }
                 }
-                return None;
+                let (e, end) = found?;
+                let got = walk(rest_nodes, text, e, slots)?;
+                return (got == end).then_some(end);
             }
             Node::Alt(branches) => {
-                let mut pick = None;
-                for (p, body) in branches {
+                let (last, firsts) = branches.split_last()?;
+                let mut pick = (None, &last.1);
+                for (p, body) in firsts {
                     // A branch that gives up must not pass for one that cannot match.
-                    if let Some(e) = p.end(text, pos).ok()? {
-                        pick = Some((e, body));
+                    if let Some(e) = p.get()?.end(text, pos).ok()? {
+                        pick = (Some(e), body);
                         break;
                     }
                 }
-                let (end, body) = pick?;
+                // When no earlier branch matches on its own, a first path (if any) goes
+                // through the last one: its chain alone tells, no piece search needed.
+                let (end, body) = pick;
+                let got = walk(body, text, pos, slots)?;
                 // The branch's own chain must retrace its first path.
-                if walk(body, text, pos, slots)? != end {
+                if end.is_some_and(|e| e != got) {
                     return None;
                 }
-                end
+                got
             }
         };
     }

@@ -1,0 +1,280 @@
+//! The capture-free pieces of a [`super::Chain`]: [`Piece`] answers "where does the first
+//! completing path of this piece, started at `pos`, end?". Most pieces are lazy DFAs
+//! walked by hand ([`Lazy`]: building one costs an NFA compile, states are computed as
+//! the text needs them); a `.*`-like run is a `memchr`. [`Deferred`] holds a piece's HIR
+//! and builds the piece on first use, since many pieces (branches that are never tried,
+//! the rest of a run that never shortens) are never searched at all.
+
+use std::sync::{Arc, OnceLock};
+
+use regex_automata::hybrid::dfa::{Cache, DFA};
+use regex_automata::meta;
+use regex_automata::nfa::thompson;
+use regex_automata::util::pool::{Pool, PoolGuard};
+use regex_automata::{Anchored, Input, MatchKind};
+use regex_syntax::hir::{Class, Hir, HirKind};
+
+type CacheFn =
+    Box<dyn Fn() -> Cache + Send + Sync + std::panic::UnwindSafe + std::panic::RefUnwindSafe>;
+
+/// A lazy DFA with its caches (one per thread that searches concurrently).
+pub(super) struct Lazy {
+    dfa: Arc<DFA>,
+    pool: Pool<Cache, CacheFn>,
+}
+
+impl std::fmt::Debug for Lazy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Lazy")
+    }
+}
+
+/// A cache of one [`Lazy`], held for a run of searches.
+pub(super) type Held<'a> = PoolGuard<'a, Cache, CacheFn>;
+
+impl Lazy {
+    fn new(h: &Hir) -> Option<Lazy> {
+        let nfa = thompson::Compiler::new()
+            .configure(thompson::Config::new().which_captures(thompson::WhichCaptures::None))
+            .build_from_hir(h)
+            .ok()?;
+        let dfa = DFA::builder()
+            .configure(
+                DFA::config()
+                    .match_kind(MatchKind::LeftmostFirst)
+                    // Never give up: a thrashing cache costs time, bounded by the text
+                    // length times the NFA size, but the answer stays exact.
+                    .minimum_cache_clear_count(None),
+            )
+            .build_from_nfa(nfa)
+            .ok()?;
+        let dfa = Arc::new(dfa);
+        let d = Arc::clone(&dfa);
+        let create: CacheFn = Box::new(move || d.create_cache());
+        Some(Lazy {
+            dfa,
+            pool: Pool::new(create),
+        })
+    }
+
+    pub fn hold(&self) -> Held<'_> {
+        self.pool.get()
+    }
+
+    /// The end of the first completing path at `pos` reading at most `budget` bytes
+    /// (`Err` once spent, or when the DFA cannot answer).
+    pub fn end(
+        &self,
+        cache: &mut Cache,
+        text: &str,
+        pos: usize,
+        budget: &mut usize,
+    ) -> Result<Option<usize>, ()> {
+        let dfa = &*self.dfa;
+        let input = Input::new(text).range(pos..).anchored(Anchored::Yes);
+        let mut sid = dfa.start_state_forward(cache, &input).map_err(|_| ())?;
+        let bytes = text.as_bytes().get(pos..).unwrap_or_default();
+        let mut last = None;
+        // At most `budget` bytes are read; the count is settled once, not per byte.
+        let limit = bytes.len().min(*budget);
+        for (i, &b) in bytes[..limit].iter().enumerate() {
+            sid = dfa.next_state(cache, sid, b).map_err(|_| ())?;
+            if sid.is_tagged() {
+                // A DFA enters its match state one byte after the match ends.
+                if sid.is_match() {
+                    last = Some(pos + i);
+                } else if sid.is_dead() {
+                    *budget -= i + 1;
+                    return Ok(last);
+                } else if sid.is_quit() {
+                    // Not on ASCII pieces and text; the caller asks the engine.
+                    return Err(());
+                }
+            }
+        }
+        if limit < bytes.len() {
+            *budget = 0;
+            return Err(());
+        }
+        *budget -= limit;
+        sid = dfa.next_eoi_state(cache, sid).map_err(|_| ())?;
+        if sid.is_match() {
+            last = Some(text.len());
+        }
+        Ok(last)
+    }
+}
+
+/// A capture-free piece searched anchored.
+#[derive(Debug)]
+pub(super) enum Piece {
+    Lazy(Lazy),
+    /// When no lazy DFA builds (not expected on the ASCII twin's pieces).
+    Meta(meta::Regex),
+    /// A greedy unbounded run of "any ASCII byte but `\n`" (`.*`, `.+`, with `dotall`
+    /// any byte at all) needing `min` bytes: on ASCII text its first completing path
+    /// ends at the next `\n` (or the text end), which `memchr` finds far faster than a
+    /// DFA walk over a long line.
+    Line {
+        min: usize,
+        dotall: bool,
+    },
+}
+
+/// The [`Piece::Line`] shape of `h`, if it has it: `(min, dotall)`.
+fn line_run(h: &Hir) -> Option<(usize, bool)> {
+    let (bits, min) = class_run(h)?;
+    if bits == u128::MAX {
+        Some((min, true))
+    } else if bits == !(1u128 << b'\n') {
+        Some((min, false))
+    } else {
+        None
+    }
+}
+
+/// A greedy unbounded repetition of one class, needing at most one char: the ASCII
+/// members of the class (a bitmap of 128 bits) and the minimum count.
+pub(super) fn class_run(h: &Hir) -> Option<(u128, usize)> {
+    let HirKind::Repetition(r) = h.kind() else {
+        return None;
+    };
+    if !r.greedy || r.max.is_some() || r.min > 1 {
+        return None;
+    }
+    let mut bits = 0u128;
+    match r.sub.kind() {
+        HirKind::Class(Class::Unicode(c)) => {
+            for rg in c.ranges() {
+                let (lo, hi) = (u32::from(rg.start()), u32::from(rg.end()).min(0x7f));
+                for b in lo..=hi {
+                    bits |= 1 << b;
+                }
+            }
+        }
+        HirKind::Class(Class::Bytes(c)) => {
+            for rg in c.ranges() {
+                for b in u32::from(rg.start())..=u32::from(rg.end()).min(0x7f) {
+                    bits |= 1 << b;
+                }
+            }
+        }
+        _ => return None,
+    }
+    Some((bits, r.min as usize))
+}
+
+/// A class run's members: the ASCII bytes of the class (a bitmap of 128 bits) and the
+/// ASCII bytes outside it, listed when there are at most three (then `memchr` finds
+/// where a run stops).
+#[derive(Debug)]
+pub(super) struct Members {
+    bits: u128,
+    stops: Option<Vec<u8>>,
+}
+
+impl Members {
+    pub fn new(bits: u128) -> Members {
+        let outside: Vec<u8> = (0u8..128).filter(|&b| bits & (1 << b) == 0).collect();
+        Members {
+            bits,
+            stops: (outside.len() <= 3).then_some(outside),
+        }
+    }
+
+    /// The length of the longest run at the start of `bytes` of ASCII members.
+    pub fn run_len(&self, bytes: &[u8]) -> usize {
+        let stop = match self.stops.as_deref() {
+            Some([]) => Some(bytes.len()),
+            Some(&[a]) => Some(memchr::memchr(a, bytes).unwrap_or(bytes.len())),
+            Some(&[a, b]) => Some(memchr::memchr2(a, b, bytes).unwrap_or(bytes.len())),
+            Some(&[a, b, c]) => Some(memchr::memchr3(a, b, c, bytes).unwrap_or(bytes.len())),
+            _ => None,
+        };
+        // The run found by its stops must still be ASCII (a fast scan).
+        if let Some(n) = stop
+            && bytes.get(..n).is_some_and(|r| r.is_ascii())
+        {
+            return n;
+        }
+        let bits = self.bits;
+        bytes
+            .iter()
+            .take_while(|&&b| b < 128 && bits & (1 << b) != 0)
+            .count()
+    }
+}
+
+impl Piece {
+    pub fn new(h: &Hir) -> Option<Piece> {
+        if let Some((min, dotall)) = line_run(h) {
+            return Some(Piece::Line { min, dotall });
+        }
+        match Lazy::new(h) {
+            Some(l) => Some(Piece::Lazy(l)),
+            None => super::super::fast::build(h).map(Piece::Meta),
+        }
+    }
+
+    /// The end of the first completing path at `pos` (`Ok(None)`: no match; `Err`: the
+    /// DFA gave up).
+    pub fn end(&self, text: &str, pos: usize) -> Result<Option<usize>, ()> {
+        let mut unlimited = usize::MAX;
+        self.end_within(text, pos, &mut unlimited)
+    }
+
+    /// [`Piece::end`] reading at most `budget` bytes (`Err` once spent).
+    pub fn end_within(
+        &self,
+        text: &str,
+        pos: usize,
+        budget: &mut usize,
+    ) -> Result<Option<usize>, ()> {
+        match self {
+            Piece::Lazy(l) => l.end(&mut l.hold(), text, pos, budget),
+            Piece::Meta(re) => {
+                *budget = budget.checked_sub(text.len() - pos).ok_or(())?;
+                let input = Input::new(text).range(pos..).anchored(Anchored::Yes);
+                Ok(re.search(&input).map(|m| m.end()))
+            }
+            Piece::Line { min, dotall } => {
+                let rest = text.as_bytes().get(pos..).unwrap_or_default();
+                let len = match dotall {
+                    true => rest.len(),
+                    false => memchr::memchr(b'\n', rest).unwrap_or(rest.len()),
+                };
+                *budget = budget.checked_sub(len).ok_or(())?;
+                Ok((len >= *min).then_some(pos + len))
+            }
+        }
+    }
+}
+
+/// A piece built on first use from its HIR (None: it does not build; the chain then
+/// cannot tell).
+#[derive(Debug)]
+pub(super) struct Deferred {
+    hir: Hir,
+    /// Whether the piece is `hir` with its groups dissolved.
+    strip: bool,
+    piece: OnceLock<Option<Piece>>,
+}
+
+impl Deferred {
+    pub fn new(hir: Hir, strip: bool) -> Deferred {
+        Deferred {
+            hir,
+            strip,
+            piece: OnceLock::new(),
+        }
+    }
+
+    pub fn get(&self) -> Option<&Piece> {
+        self.piece
+            .get_or_init(|| match self.strip {
+                true => Piece::new(&super::strip(&self.hir)),
+                false => Piece::new(&self.hir),
+            })
+            .as_ref()
+    }
+}
