@@ -20,7 +20,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use regex_syntax::hir::{Hir, HirKind};
 
-use piece::{Deferred, Members, Piece, class_run};
+use regex_automata::util::pool::Pool;
+
+use piece::{Caches, Deferred, Members, class_run};
 
 /// One step of a chain.
 #[derive(Debug)]
@@ -38,6 +40,9 @@ enum Node {
         members: Members,
         min: usize,
         rest: Option<Deferred>,
+        /// The lowest group number opened after this step (groups from there on are
+        /// cleared when a try of the later steps fails).
+        first_group: usize,
     },
     /// An alternation (or `?`) with groups: per branch, the branch without groups (to
     /// pick the branch) and its own chain.
@@ -48,6 +53,8 @@ enum Node {
 #[derive(Debug)]
 pub(super) struct Chain {
     nodes: Vec<Node>,
+    /// Per thread, the caches of the chain's lazy DFAs.
+    caches: Pool<Caches, fn() -> Caches>,
     tries: AtomicU32,
     fails: AtomicU32,
 }
@@ -95,7 +102,12 @@ impl Build {
     /// The finished chain: each [`Node::Back`] gets the piece for the steps after it.
     fn finish(mut self) -> Option<Vec<Node>> {
         for k in 0..self.nodes.len() {
-            if let Node::Back { rest, .. } = &mut self.nodes[k] {
+            let first = min_group(&self.nodes[k + 1..]);
+            if let Node::Back {
+                rest, first_group, ..
+            } = &mut self.nodes[k]
+            {
+                *first_group = first;
                 *rest = Some(Deferred::new(
                     Hir::concat(self.hirs[k + 1..].to_vec()),
                     false,
@@ -103,6 +115,44 @@ impl Build {
             }
         }
         Some(self.nodes)
+    }
+}
+
+/// The lowest group number opened in `nodes` (`usize::MAX`: none).
+fn min_group(nodes: &[Node]) -> usize {
+    let mut low = usize::MAX;
+    for n in nodes {
+        match n {
+            Node::Open(i) => low = low.min(*i),
+            Node::Alt(branches) => {
+                for (_, body) in branches {
+                    low = low.min(min_group(body));
+                }
+            }
+            _ => {}
+        }
+    }
+    low
+}
+
+/// Numbers the pieces of `nodes` from `next` on (their cache slots).
+fn number(nodes: &mut [Node], next: &mut usize) {
+    fn take(d: &mut Deferred, next: &mut usize) {
+        d.id = *next;
+        *next += 1;
+    }
+    for n in nodes {
+        match n {
+            Node::Run(d) => take(d, next),
+            Node::Back { rest: Some(d), .. } => take(d, next),
+            Node::Alt(branches) => {
+                for (d, body) in branches {
+                    take(d, next);
+                    number(body, next);
+                }
+            }
+            _ => {}
+        }
     }
 }
 
@@ -115,6 +165,7 @@ fn flush(pending: &mut Vec<Hir>, out: &mut Build) -> Option<()> {
                     members: Members::new(bits),
                     min,
                     rest: None,
+                    first_group: usize::MAX,
                 },
                 || h,
             ),
@@ -192,21 +243,22 @@ const BACK_TRIES: usize = 4096;
 
 /// The end of the first completing path of `p` at `pos`; None when there is none or
 /// the DFA gave up (either way the chain cannot tell).
-fn step(p: &Piece, text: &str, pos: usize) -> Option<usize> {
-    p.end(text, pos).ok().flatten()
+fn step(p: &Deferred, caches: &mut Caches, text: &str, pos: usize) -> Option<usize> {
+    p.end(caches, text, pos).ok().flatten()
 }
 
 /// Walks `nodes` from `pos`, filling `slots` (an open group's start is kept in its
 /// slot until it closes); the end, or None when a step fails.
 fn walk(
     nodes: &[Node],
+    caches: &mut Caches,
     text: &str,
     mut pos: usize,
     slots: &mut [Option<(usize, usize)>],
 ) -> Option<usize> {
     for (k, n) in nodes.iter().enumerate() {
         pos = match n {
-            Node::Run(re) => step(re.get()?, text, pos)?,
+            Node::Run(re) => step(re, caches, text, pos)?,
             Node::Open(index) => {
                 if let Some(s) = slots.get_mut(*index) {
                     *s = Some((pos, pos));
@@ -219,38 +271,40 @@ fn walk(
                 }
                 pos
             }
-            Node::Back { members, min, rest } => {
+            Node::Back {
+                members,
+                min,
+                rest,
+                first_group,
+            } => {
                 let bytes = text.as_bytes().get(pos..).unwrap_or_default();
                 let len = members.run_len(bytes);
                 if len < *min {
                     return None;
                 }
                 let rest_nodes = &nodes[k + 1..];
-                let rest = rest.as_ref()?.get()?;
-                // Longest run first, as the backtracker tries; the first length after
-                // which the rest can match is its first path.
+                // The longest run first, as the backtracker tries: when the later steps
+                // walk from there, that is the first path (a completed walk is exact).
+                if let Some(got) = walk(rest_nodes, caches, text, pos + len, slots) {
+                    return Some(got);
+                }
+                // Else the walk left groups of the later steps half set.
+                for s in slots.iter_mut().skip(*first_group) {
+                    *s = None;
+                }
+                let rest = rest.as_ref()?;
+                // Shorter runs, longest first; the first length after which the rest
+                // can match is the run's first path.
                 let mut budget = 8 * text.len() + 4096;
                 let mut found = None;
-                let tries = (pos + *min..=pos + len).rev().take(BACK_TRIES);
-                if let Piece::Lazy(l) = rest {
-                    // One cache for all the tries.
-                    let mut cache = l.hold();
-                    for e in tries {
-                        if let Some(end) = l.end(&mut cache, text, e, &mut budget).ok()? {
-                            found = Some((e, end));
-                            break;
-                        }
-                    }
-                } else {
-                    for e in tries {
-                        if let Some(end) = rest.end_within(text, e, &mut budget).ok()? {
-                            found = Some((e, end));
-                            break;
-                        }
+                for e in (pos + *min..=pos + len).rev().take(BACK_TRIES) {
+                    if let Some(end) = rest.end_within(caches, text, e, &mut budget).ok()? {
+                        found = Some((e, end));
+                        break;
                     }
                 }
                 let (e, end) = found?;
-                let got = walk(rest_nodes, text, e, slots)?;
+                let got = walk(rest_nodes, caches, text, e, slots)?;
                 return (got == end).then_some(end);
             }
             Node::Alt(branches) => {
@@ -258,7 +312,7 @@ fn walk(
                 let mut pick = (None, &last.1);
                 for (p, body) in firsts {
                     // A branch that gives up must not pass for one that cannot match.
-                    if let Some(e) = p.get()?.end(text, pos).ok()? {
+                    if let Some(e) = p.end(caches, text, pos).ok()? {
                         pick = (Some(e), body);
                         break;
                     }
@@ -266,7 +320,7 @@ fn walk(
                 // When no earlier branch matches on its own, a first path (if any) goes
                 // through the last one: its chain alone tells, no piece search needed.
                 let (end, body) = pick;
-                let got = walk(body, text, pos, slots)?;
+                let got = walk(body, caches, text, pos, slots)?;
                 // The branch's own chain must retrace its first path.
                 if end.is_some_and(|e| e != got) {
                     return None;
@@ -282,8 +336,11 @@ impl Chain {
     /// The chain of a pattern (its HIR as compiled, groups numbered as in the engine);
     /// None when it has a group inside a repetition or a piece does not build.
     pub fn new(hir: &Hir) -> Option<Chain> {
+        let mut nodes = chain_of(hir)?;
+        number(&mut nodes, &mut 0);
         Some(Chain {
-            nodes: chain_of(hir)?,
+            nodes,
+            caches: Pool::new(Caches::default as fn() -> Caches),
             tries: AtomicU32::new(0),
             fails: AtomicU32::new(0),
         })
@@ -305,7 +362,7 @@ impl Chain {
         groups: usize,
     ) -> Option<Vec<Option<(usize, usize)>>> {
         let mut slots = vec![None; groups];
-        let ok = walk(&self.nodes, text, start, &mut slots) == Some(end);
+        let ok = walk(&self.nodes, &mut self.caches.get(), text, start, &mut slots) == Some(end);
         // Counting stops once on probation is over: no contention on a hot atomic.
         if self.tries.load(Ordering::Relaxed) < u32::MAX / 2 {
             self.tries.fetch_add(1, Ordering::Relaxed);
@@ -344,6 +401,9 @@ mod tests {
             r"(?P<h>a)(?:(?P<x>.+)|b)",
             r"^user (?P<u>[^:]+) from (?P<h>\w+)(?: port \d+)?(?P<t>[^f]*)$",
             r"^(?:(?P<a>\S+) from (?P<b>\w+): |(?P<c>[^:]+) from (?P<d>\w+)(?: [a-z]*)?$)",
+            // A greedy run whose later steps set a group, fail, and must be retried.
+            r"(?P<h>[a-z]+)(?:(?P<g>\d)|\d\d)x",
+            r"(?P<h>\w+)(?:(?P<g>\d)(?P<k>y)|(?P<m>\w))",
         ];
         let texts = [
             "host sshd[12]: Failed password for root from 1.2.3.4 port 22 ssh2\n",
@@ -366,6 +426,9 @@ mod tests {
             "user root from host port 22 [user x from y port 3 e",
             "a from b: ",
             "a b from c from d x",
+            "ab12x",
+            "ab1x",
+            "ab1y",
             "",
         ];
         for p in pats {

@@ -5,22 +5,17 @@
 //! and builds the piece on first use, since many pieces (branches that are never tried,
 //! the rest of a run that never shortens) are never searched at all.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use regex_automata::hybrid::dfa::{Cache, DFA};
 use regex_automata::meta;
 use regex_automata::nfa::thompson;
-use regex_automata::util::pool::{Pool, PoolGuard};
 use regex_automata::{Anchored, Input, MatchKind};
 use regex_syntax::hir::{Class, Hir, HirKind};
 
-type CacheFn =
-    Box<dyn Fn() -> Cache + Send + Sync + std::panic::UnwindSafe + std::panic::RefUnwindSafe>;
-
-/// A lazy DFA with its caches (one per thread that searches concurrently).
+/// A lazy DFA; its caches live with the chain's searches ([`Caches`]).
 pub(super) struct Lazy {
-    dfa: Arc<DFA>,
-    pool: Pool<Cache, CacheFn>,
+    dfa: DFA,
 }
 
 impl std::fmt::Debug for Lazy {
@@ -29,8 +24,19 @@ impl std::fmt::Debug for Lazy {
     }
 }
 
-/// A cache of one [`Lazy`], held for a run of searches.
-pub(super) type Held<'a> = PoolGuard<'a, Cache, CacheFn>;
+/// One thread's caches for the lazy DFAs of one chain, by piece number: taken once per
+/// chain walk (a pool fetch per piece search costs more than a short search).
+#[derive(Debug, Default)]
+pub(super) struct Caches(Vec<Option<Cache>>);
+
+impl Caches {
+    fn get(&mut self, id: usize, dfa: &DFA) -> &mut Cache {
+        if self.0.len() <= id {
+            self.0.resize_with(id + 1, || None);
+        }
+        self.0[id].get_or_insert_with(|| dfa.create_cache())
+    }
+}
 
 impl Lazy {
     fn new(h: &Hir) -> Option<Lazy> {
@@ -48,17 +54,7 @@ impl Lazy {
             )
             .build_from_nfa(nfa)
             .ok()?;
-        let dfa = Arc::new(dfa);
-        let d = Arc::clone(&dfa);
-        let create: CacheFn = Box::new(move || d.create_cache());
-        Some(Lazy {
-            dfa,
-            pool: Pool::new(create),
-        })
-    }
-
-    pub fn hold(&self) -> Held<'_> {
-        self.pool.get()
+        Some(Lazy { dfa })
     }
 
     /// The end of the first completing path at `pos` reading at most `budget` bytes
@@ -70,7 +66,7 @@ impl Lazy {
         pos: usize,
         budget: &mut usize,
     ) -> Result<Option<usize>, ()> {
-        let dfa = &*self.dfa;
+        let dfa = &self.dfa;
         let input = Input::new(text).range(pos..).anchored(Anchored::Yes);
         let mut sid = dfa.start_state_forward(cache, &input).map_err(|_| ())?;
         let bytes = text.as_bytes().get(pos..).unwrap_or_default();
@@ -216,22 +212,18 @@ impl Piece {
         }
     }
 
-    /// The end of the first completing path at `pos` (`Ok(None)`: no match; `Err`: the
-    /// DFA gave up).
-    pub fn end(&self, text: &str, pos: usize) -> Result<Option<usize>, ()> {
-        let mut unlimited = usize::MAX;
-        self.end_within(text, pos, &mut unlimited)
-    }
-
-    /// [`Piece::end`] reading at most `budget` bytes (`Err` once spent).
-    pub fn end_within(
+    /// The end of the first completing path at `pos` reading at most `budget` bytes
+    /// (`Ok(None)`: no match; `Err`: the budget is spent or the DFA gave up); `cache`
+    /// gives a lazy DFA its cache.
+    fn end_within<'c>(
         &self,
+        cache: impl FnOnce(&DFA) -> &'c mut Cache,
         text: &str,
         pos: usize,
         budget: &mut usize,
     ) -> Result<Option<usize>, ()> {
         match self {
-            Piece::Lazy(l) => l.end(&mut l.hold(), text, pos, budget),
+            Piece::Lazy(l) => l.end(cache(&l.dfa), text, pos, budget),
             Piece::Meta(re) => {
                 *budget = budget.checked_sub(text.len() - pos).ok_or(())?;
                 let input = Input::new(text).range(pos..).anchored(Anchored::Yes);
@@ -254,6 +246,8 @@ impl Piece {
 /// cannot tell).
 #[derive(Debug)]
 pub(super) struct Deferred {
+    /// The piece's number in its chain (its slot in [`Caches`]).
+    pub id: usize,
     hir: Hir,
     /// Whether the piece is `hir` with its groups dissolved.
     strip: bool,
@@ -263,13 +257,35 @@ pub(super) struct Deferred {
 impl Deferred {
     pub fn new(hir: Hir, strip: bool) -> Deferred {
         Deferred {
+            id: 0,
             hir,
             strip,
             piece: OnceLock::new(),
         }
     }
 
-    pub fn get(&self) -> Option<&Piece> {
+    /// The end of the first completing path at `pos` (None: no match; Err: the piece
+    /// does not build or the DFA gave up).
+    pub fn end(&self, caches: &mut Caches, text: &str, pos: usize) -> Result<Option<usize>, ()> {
+        let mut unlimited = usize::MAX;
+        self.end_within(caches, text, pos, &mut unlimited)
+    }
+
+    /// [`Deferred::end`] reading at most `budget` bytes (`Err` once spent).
+    pub fn end_within(
+        &self,
+        caches: &mut Caches,
+        text: &str,
+        pos: usize,
+        budget: &mut usize,
+    ) -> Result<Option<usize>, ()> {
+        let id = self.id;
+        self.get()
+            .ok_or(())?
+            .end_within(|d| caches.get(id, d), text, pos, budget)
+    }
+
+    fn get(&self) -> Option<&Piece> {
         self.piece
             .get_or_init(|| match self.strip {
                 true => Piece::new(&super::strip(&self.hir)),
