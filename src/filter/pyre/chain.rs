@@ -13,6 +13,11 @@
 //! Every answer is exact: a chain that completes is the engine's own match. Built from
 //! the ASCII twin's HIR on first use; a pattern whose chains keep failing (e.g. a greedy
 //! `.*` group followed by more text) stops trying.
+//!
+//! Pieces ([`piece::Deferred`]) are lazy DFAs built on their first search; a walk takes
+//! the chain's per-thread [`piece::Caches`] once. Work stays near-linear in the text: a
+//! class run's end is a `memchr` where it can be, the last branch of an alternation is
+//! walked without a piece search, and a run is first tried at its full length.
 
 mod piece;
 

@@ -104,7 +104,7 @@ impl Lazy {
 /// A capture-free piece searched anchored.
 #[derive(Debug)]
 pub(super) enum Piece {
-    Lazy(Lazy),
+    Lazy(Box<Lazy>),
     /// When no lazy DFA builds (not expected on the ASCII twin's pieces).
     Meta(meta::Regex),
     /// A greedy unbounded run of "any ASCII byte but `\n`" (`.*`, `.+`, with `dotall`
@@ -207,7 +207,7 @@ impl Piece {
             return Some(Piece::Line { min, dotall });
         }
         match Lazy::new(h) {
-            Some(l) => Some(Piece::Lazy(l)),
+            Some(l) => Some(Piece::Lazy(Box::new(l))),
             None => super::super::fast::build(h).map(Piece::Meta),
         }
     }
