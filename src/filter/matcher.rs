@@ -515,12 +515,19 @@ impl Matcher {
             let Some(m) = re.search(text) else {
                 continue;
             };
-            let (matched, unmatched) = split_lines(re, &m, text, org);
+            // One buffered line: the match covers it (no copy of it for that).
+            let (split, unmatched) = if org.len() <= 1 {
+                (None, Vec::new())
+            } else {
+                let (a, b) = split_lines(re, &m, text, org);
+                (Some(a), b)
+            };
+            let matched: &[TupleLine] = split.as_deref().unwrap_or(org);
             let fail_fields = re.fields(&m);
             if !self.ignore.is_empty() {
                 let ignored = if self.maxlines > 1 {
                     let mut b = String::new();
-                    join_lines(&matched, &mut b);
+                    join_lines(matched, &mut b);
                     self.ignore.iter().position(|r| r.is_match(&b))
                 } else {
                     self.ignore.iter().position(|r| r.is_match(text))
