@@ -308,6 +308,7 @@ mod tests {
                         .search(text, pos)
                         .map(|m| (0..m.len()).map(|i| m.span(i)).collect::<Vec<_>>());
                     assert_eq!(got, exact, "{p} on {text:?} at {pos}");
+                    assert_eq!(re.is_match(text, pos), exact.is_some(), "is_match {p}");
                     if exact.is_some()
                         && let Some(r) = &relaxed
                     {
