@@ -493,7 +493,7 @@ fn run(o: &Opts, w: &mut Out) -> i32 {
                     None => line,
                 };
                 if let Some(p) = pref.as_mut() {
-                    p.add(&prev, raw, now, m.report.ignored.is_some());
+                    p.add(&prev, raw, now, &m);
                 }
                 stats.add(line, &found, m.report.ignored);
                 true

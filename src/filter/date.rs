@@ -425,9 +425,11 @@ impl DateDetector {
             None => match slot.find_span(line) {
                 Some(None) => None,
                 Some(Some((s, e))) => {
-                    let hit = slot.memo.as_ref().and_then(|mm| {
+                    // The spans are lent to the match (no copy per line) and given back
+                    // by `match_time`; a match dropped unused costs one memo miss.
+                    let hit = slot.memo.as_mut().and_then(|mm| {
                         (mm.spans.first() == Some(&Some((s, e))) && mm.key == Memo::key_of(line, e))
-                            .then(|| mm.spans.clone())
+                            .then(|| std::mem::take(&mut mm.spans))
                     });
                     match hit {
                         Some(spans) => {
@@ -463,6 +465,7 @@ impl DateDetector {
         let (found, i) = self.find(line, now)?;
         let tpl = Arc::clone(&self.slots[i].tpl);
         let m = &found.m;
+        let whole = (m.start(), m.end());
         let span = m.span(1).unwrap_or((m.start(), m.end()));
         let time = if span.0 == span.1 {
             Err(DateError::Empty)
@@ -478,7 +481,11 @@ impl DateDetector {
                     let t = self.convert(&tpl, m, now);
                     let end = m.end();
                     let slot = &mut self.slots[i];
-                    match slot.memo.as_mut().filter(|mm| mm.fits(line, m.spans())) {
+                    match slot
+                        .memo
+                        .as_mut()
+                        .filter(|mm| found.memo || mm.fits(line, m.spans()))
+                    {
                         Some(mm) => mm.conv = Some((bits, t.clone())),
                         None => {
                             slot.memo = Some(Memo {
@@ -492,9 +499,15 @@ impl DateDetector {
                 }
             }
         };
+        if found.memo
+            && let Some(mm) = self.slots[i].memo.as_mut()
+            && mm.spans.is_empty()
+        {
+            mm.spans = found.m.into_spans();
+        }
         Some(DateMatch {
             span,
-            whole: (m.start(), m.end()),
+            whole,
             time,
             template: Arc::clone(&tpl.name),
         })

@@ -188,6 +188,11 @@ impl CompiledRegex {
         self.regex.search(buffer, 0)
     }
 
+    /// Whether [`CompiledRegex::search`] would find a match (no group extraction).
+    pub fn is_match(&self, buffer: &str) -> bool {
+        self.regex.is_match(buffer, 0)
+    }
+
     /// The group dict of a match of this regex, with `alt_*` and `tuple_*` merged.
     pub fn fields(&self, m: &Match<'_>) -> Fields {
         // Sized once: alt/tuple targets may add a few keys beyond the groups.
@@ -289,7 +294,7 @@ impl IgnoreRegex {
 
     /// Whether the buffer is to be ignored.
     pub fn is_match(&self, buffer: &str) -> bool {
-        self.0.search(buffer).is_some()
+        self.0.is_match(buffer)
     }
 }
 

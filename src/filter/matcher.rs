@@ -199,6 +199,10 @@ pub struct Matcher {
     last_text: String,
     mlfid: MlfidCache,
     pub report: LineReport,
+    /// The date span of the last line (see [`Matcher::line_date_span`]).
+    date_span: Option<Option<(usize, usize)>>,
+    /// Whether the prefregex matched the last line (see [`Matcher::pref_hit`]).
+    pref_hit: Option<bool>,
 }
 
 impl Matcher {
@@ -264,6 +268,8 @@ impl Matcher {
             last_text: String::new(),
             mlfid: MlfidCache::default(),
             report: LineReport::default(),
+            date_span: None,
+            pref_hit: None,
         })
     }
 
@@ -275,14 +281,32 @@ impl Matcher {
         &mut self.date
     }
 
+    /// The byte span of the date the detector found in the last line given to
+    /// [`Matcher::process_line`] (`Some(None)`: none found); None after
+    /// [`Matcher::process_line_at`], which runs no detection. A second detector built
+    /// from the same spec and fed the same lines finds the same spans (callers that
+    /// need them save that detector's work).
+    pub fn line_date_span(&self) -> Option<Option<(usize, usize)>> {
+        self.date_span
+    }
+
+    /// Whether the prefregex matched the last line's single-line buffer (`maxlines` 1:
+    /// the line without its date, plus `\n`); None when the matcher did not run it.
+    pub fn pref_hit(&self) -> Option<bool> {
+        self.pref_hit
+    }
+
     /// Processes one line (no trailing newline): finds its date, then the failures.
     pub fn process_line(&mut self, line: &str, now: f64, resolver: &dyn Resolver) -> Vec<Failure> {
         self.report = LineReport::default();
+        self.pref_hit = None;
         let mut date = None;
         // (prefix standing for the date, cut range within prefix + line)
         let mut use_last = false;
         let mut cut = (0, 0);
-        if let Some(dm) = self.date.match_time(line, now) {
+        let dm = self.date.match_time(line, now);
+        self.date_span = Some(dm.as_ref().map(|d| d.span));
+        if let Some(dm) = dm {
             let (s, e) = dm.span;
             cut = (s, e);
             match dm.time {
@@ -350,6 +374,8 @@ impl Matcher {
         resolver: &dyn Resolver,
     ) -> Vec<Failure> {
         self.report = LineReport::default();
+        self.date_span = None;
+        self.pref_hit = None;
         self.last_date = Some(time);
         self.last_text.clear();
         self.last_text.push_str(time_text);
@@ -465,7 +491,11 @@ impl Matcher {
         let mut cur: Option<Vec<TupleLine>> = None;
         let mut owned: Option<String> = None;
         if let Some(p) = &self.pref {
-            let Some(m) = p.search(org_buf) else {
+            let m = p.search(org_buf);
+            if self.maxlines == 1 {
+                self.pref_hit = Some(m.is_some());
+            }
+            let Some(m) = m else {
                 return Ok(None);
             };
             let (f, c) = p.split_content(&m);
@@ -485,12 +515,19 @@ impl Matcher {
             let Some(m) = re.search(text) else {
                 continue;
             };
-            let (matched, unmatched) = split_lines(re, &m, text, org);
+            // One buffered line: the match covers it (no copy of it for that).
+            let (split, unmatched) = if org.len() <= 1 {
+                (None, Vec::new())
+            } else {
+                let (a, b) = split_lines(re, &m, text, org);
+                (Some(a), b)
+            };
+            let matched: &[TupleLine] = split.as_deref().unwrap_or(org);
             let fail_fields = re.fields(&m);
             if !self.ignore.is_empty() {
                 let ignored = if self.maxlines > 1 {
                     let mut b = String::new();
-                    join_lines(&matched, &mut b);
+                    join_lines(matched, &mut b);
                     self.ignore.iter().position(|r| r.is_match(&b))
                 } else {
                     self.ignore.iter().position(|r| r.is_match(text))

@@ -282,6 +282,31 @@ impl Regex {
         }))
     }
 
+    /// Whether [`Regex::search`] finds a match, without extracting groups: a linear
+    /// pattern is decided by its DFAs alone (no capture pass).
+    pub fn is_match(&self, text: &str, pos: usize) -> bool {
+        let Engine::Linear(re) = &self.inner.engine else {
+            return self.search(text, pos).is_some();
+        };
+        if self.exact_engine(text).is_some() {
+            return self.search(text, pos).is_some();
+        }
+        let mut pos = pos.min(text.len());
+        while !text.is_char_boundary(pos) {
+            pos += 1;
+        }
+        let mut ascii = None;
+        if self.inner.fast.may_match(text, pos, &mut ascii).is_none() {
+            return false;
+        }
+        match &self.inner.fast.ascii {
+            Some(a) if *ascii.get_or_insert_with(|| text.is_ascii()) => {
+                a.is_match(regex_automata::Input::new(text).range(pos..))
+            }
+            _ => re.is_match_at(text, pos),
+        }
+    }
+
     /// The span of the first match at or after `pos` without group extraction, when the
     /// linear engine decides it (`None`: this pattern needs the full [`Regex::search`]).
     /// Group spans of a linear match depend only on the matched text and at most one
@@ -444,6 +469,10 @@ impl<'t> Match<'t> {
     pub fn name(&self, name: &str) -> Option<&'t str> {
         let i = self.names.iter().position(|n| n.as_deref() == Some(name))?;
         self.group(i)
+    }
+    /// The group spans, taken out of the match.
+    pub fn into_spans(self) -> Vec<Option<(usize, usize)>> {
+        self.spans
     }
     /// Number of groups including group 0.
     pub fn len(&self) -> usize {

@@ -24,6 +24,8 @@ pub struct PrefProbe {
     groups: Vec<String>,
     /// The filter's buffer size.
     maxlines: usize,
+    /// Reused for the text the prefregex runs on.
+    text: String,
 }
 
 impl PrefProbe {
@@ -43,21 +45,41 @@ impl PrefProbe {
             limit,
             groups: Vec::new(),
             maxlines: spec.maxlines.max(1),
+            text: String::new(),
         })
     }
 
     /// Counts `line` when the prefregex matches the buffer it ends: `prev` are the
     /// matcher's buffered lines before it (multi-line mode, dates already cut), of which
     /// the last `maxlines - 1` stay. Nothing counts when an ignoreregex dropped the line.
-    pub fn add(&mut self, prev: &[String], line: &str, now: f64, ignored: bool) {
-        let mut text = String::new();
+    /// `m` is the matcher that just took `line`: its date span and prefregex result
+    /// stand in for the probe's own work when it has them (same spec, same lines).
+    pub fn add(&mut self, prev: &[String], line: &str, now: f64, m: &Matcher) {
+        // The new line's date is cut as the matcher does: by the matcher's detector when
+        // it ran one on this line, else by the probe's own (which then sees every line).
+        let (span, from_matcher) = match m.line_date_span() {
+            Some(s) => (s, true),
+            None => (self.dates.match_time(line, now).map(|d| d.span), false),
+        };
+        if m.report.ignored.is_some() {
+            return;
+        }
+        // The matcher ran the prefregex on this very text (its single-line buffer).
+        if from_matcher
+            && !self.verbose
+            && let Some(hit) = m.pref_hit()
+        {
+            self.hits += u64::from(hit);
+            return;
+        }
+        let mut text = std::mem::take(&mut self.text);
+        text.clear();
         let keep = self.maxlines.saturating_sub(1);
         for l in &prev[prev.len().saturating_sub(keep)..] {
             text.push_str(l);
             text.push('\n');
         }
-        // The new line's date is cut as the matcher does (the probe's own detector).
-        match self.dates.match_time(line, now).map(|d| d.span) {
+        match span {
             Some((s, e)) => {
                 text.push_str(&line[..s]);
                 text.push_str(&line[e..]);
@@ -65,25 +87,31 @@ impl PrefProbe {
             None => text.push_str(line),
         }
         text.push('\n');
-        if ignored {
+        if !self.verbose {
+            self.hits += u64::from(self.re.0.is_match(&text));
+            self.text = text;
             return;
         }
-        let Some(m) = self.re.0.search(&text) else {
+        self.verbose_hit(&text);
+        self.text = text;
+    }
+
+    /// `-v`: counts a match of `text` and keeps its group dict (up to the limit).
+    fn verbose_hit(&mut self, text: &str) {
+        let Some(m) = self.re.0.search(text) else {
             return;
         };
         self.hits += 1;
-        if self.verbose {
-            if self.groups.len() < self.limit {
-                let fields = self.re.0.fields(&m);
-                let dict = fields
-                    .0
-                    .into_iter()
-                    .map(|(k, v)| (Value::str(k), v))
-                    .collect();
-                self.groups.push(Value::Dict(dict).to_string());
-            } else if self.groups.len() == self.limit {
-                self.groups.push("...".to_string());
-            }
+        if self.groups.len() < self.limit {
+            let fields = self.re.0.fields(&m);
+            let dict = fields
+                .0
+                .into_iter()
+                .map(|(k, v)| (Value::str(k), v))
+                .collect();
+            self.groups.push(Value::Dict(dict).to_string());
+        } else if self.groups.len() == self.limit {
+            self.groups.push("...".to_string());
         }
     }
 }

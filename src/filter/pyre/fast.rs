@@ -50,7 +50,7 @@ pub(super) struct Fast {
     /// Superset prefilter of a fancy pattern.
     pub relaxed: Option<Dual>,
     /// Every match starts at offset 0 with one of these byte strings.
-    pub prefixes: Option<Vec<Box<[u8]>>>,
+    pub prefixes: Option<Prefixes>,
     /// The HIR of `ascii`, for its [`Chain`] (built on the first match).
     ascii_hir: Option<Hir>,
     chain: OnceLock<Option<Chain>>,
@@ -137,8 +137,28 @@ fn ascii_twin(ascii: &Hir, full: &regex::Regex) -> Option<meta::Regex> {
     names.eq(full.capture_names()).then_some(a)
 }
 
+/// The literal prefixes of a start-anchored pattern, with the set of their first bytes:
+/// a failregex loop asks each pattern in turn, and most texts fail on the first byte.
+#[derive(Debug)]
+pub(super) struct Prefixes {
+    lits: Vec<Box<[u8]>>,
+    /// Bit `b` set: some prefix starts with byte `b`.
+    first: [u64; 4],
+}
+
+impl Prefixes {
+    /// Whether `text` starts with one of the prefixes.
+    fn starts(&self, text: &[u8]) -> bool {
+        let Some(&b) = text.first() else {
+            return false;
+        };
+        self.first[usize::from(b >> 6)] & (1 << (b & 63)) != 0
+            && self.lits.iter().any(|l| text.starts_with(l))
+    }
+}
+
 /// Literal prefixes when the pattern is anchored at the text start (not a line start).
-fn prefixes(hir: &Hir) -> Option<Vec<Box<[u8]>>> {
+fn prefixes(hir: &Hir) -> Option<Prefixes> {
     if !hir.properties().look_set_prefix().contains(Look::Start) {
         return None;
     }
@@ -147,7 +167,16 @@ fn prefixes(hir: &Hir) -> Option<Vec<Box<[u8]>>> {
     if lits.is_empty() || lits.iter().any(|l| l.is_empty()) {
         return None;
     }
-    Some(lits.iter().map(|l| Box::from(l.as_bytes())).collect())
+    let mut first = [0u64; 4];
+    for l in lits {
+        // (not empty: checked above)
+        let b = l.as_bytes()[0];
+        first[usize::from(b >> 6)] |= 1 << (b & 63);
+    }
+    Some(Prefixes {
+        lits: lits.iter().map(|l| Box::from(l.as_bytes())).collect(),
+        first,
+    })
 }
 
 impl Fast {
@@ -181,7 +210,7 @@ impl Fast {
     pub fn may_match(&self, text: &str, pos: usize, ascii: &mut Option<bool>) -> Option<usize> {
         if let Some(p) = &self.prefixes {
             // Anchored at the text start: a search from later on cannot match.
-            if pos > 0 || !p.iter().any(|l| text.as_bytes().starts_with(l)) {
+            if pos > 0 || !p.starts(text.as_bytes()) {
                 return None;
             }
         }
@@ -279,6 +308,7 @@ mod tests {
                         .search(text, pos)
                         .map(|m| (0..m.len()).map(|i| m.span(i)).collect::<Vec<_>>());
                     assert_eq!(got, exact, "{p} on {text:?} at {pos}");
+                    assert_eq!(re.is_match(text, pos), exact.is_some(), "is_match {p}");
                     if exact.is_some()
                         && let Some(r) = &relaxed
                     {
