@@ -277,7 +277,9 @@ impl EventLoop {
                 }
                 fds.push(pollfd(c.stream.as_raw_fd(), ev));
             }
-            let timeout = if accepting { 1000 } else { 50 };
+            // Idle, the loop sleeps until a client or the wake-up pair (every stop writes
+            // to it) has something: no periodic wake-ups.
+            let timeout = if accepting { -1 } else { 50 };
             // SAFETY: `fds` is a live, correctly sized array of pollfd for this call.
             let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
             if n < 0 {

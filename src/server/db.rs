@@ -17,7 +17,7 @@
 //! [`python_json`]), so rows written by either side are byte-identical.
 
 use rusqlite::types::ValueRef;
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value as Json;
 use std::path::Path;
 use std::sync::Mutex;
@@ -140,6 +140,8 @@ impl Database {
         let mut conn = self.lock()?;
         conn.busy_timeout(Duration::from_secs(30))
             .map_err(|e| self.err(e))?;
+        // Room for every statement this module runs (about 20 distinct texts).
+        conn.set_prepared_statement_cache_capacity(48);
         // A small page cache (256 KiB rather than SQLite's 2 MB): the database is small and
         // read mostly at start-up, while the cache would stay resident for the daemon's life.
         conn.execute_batch(
@@ -202,12 +204,23 @@ impl Database {
     }
 
     /// Runs `f` inside one transaction; commits on success, rolls back on error.
-    fn write<T>(&self, f: impl FnOnce(&Transaction) -> rusqlite::Result<T>) -> DbResult<T> {
-        let mut conn = self.lock()?;
-        let tx = conn.transaction().map_err(|e| self.err(e))?;
-        let v = f(&tx).map_err(|e| self.err(e))?;
-        tx.commit().map_err(|e| self.err(e))?;
-        Ok(v)
+    /// BEGIN/COMMIT go through the statement cache too: a ban or a log position is one
+    /// small transaction, and re-parsing its SQL used to cost more than running it.
+    fn write<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> DbResult<T> {
+        let conn = self.lock()?;
+        exec(&conn, "BEGIN", []).map_err(|e| self.err(e))?;
+        let done = f(&conn).and_then(|v| exec(&conn, "COMMIT", []).map(|_| v));
+        match done {
+            Ok(v) => Ok(v),
+            Err(e) => {
+                // Nothing to add if the rollback fails too: the first error is the news
+                // (and sqlite has already rolled back when COMMIT itself failed).
+                if !conn.is_autocommit() {
+                    let _ = exec(&conn, "ROLLBACK", []);
+                }
+                Err(self.err(e))
+            }
+        }
     }
 
     fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> DbResult<T> {
@@ -238,12 +251,14 @@ impl Database {
     /// Registers a jail (or re-enables it).
     pub fn add_jail(&self, jail: &str) -> DbResult<()> {
         self.write(|tx| {
-            let n = tx.execute(
+            let n = exec(
+                tx,
                 "INSERT OR IGNORE INTO jails(name, enabled) VALUES(?, 1)",
                 [jail],
             )?;
             if n == 0 {
-                tx.execute(
+                exec(
+                    tx,
                     "UPDATE jails SET enabled = 1 WHERE name = ? AND enabled != 1",
                     [jail],
                 )?;
@@ -254,13 +269,13 @@ impl Database {
 
     /// Marks a jail disabled (on jail stop; its bans are kept).
     pub fn del_jail(&self, jail: &str) -> DbResult<()> {
-        self.write(|tx| tx.execute("UPDATE jails SET enabled=0 WHERE name=?", [jail]))
+        self.write(|tx| exec(tx, "UPDATE jails SET enabled=0 WHERE name=?", [jail]))
             .map(|_| ())
     }
 
     /// Marks every jail disabled (done at server start before jails are added).
     pub fn del_all_jails(&self) -> DbResult<()> {
-        self.write(|tx| tx.execute("UPDATE jails SET enabled=0", []))
+        self.write(|tx| exec(tx, "UPDATE jails SET enabled=0", []))
             .map(|_| ())
     }
 
@@ -300,7 +315,8 @@ impl Database {
                 None => (None, None),
             };
             if stored_hash.is_none() && (pos != 0 || hash.is_some()) {
-                tx.execute(
+                exec(
+                tx,
                     "INSERT OR REPLACE INTO logs(jail, path, firstlinemd5, lastfilepos) VALUES(?, ?, ?, ?)",
                     params![jail, path, hash, pos],
                 )?;
@@ -317,12 +333,14 @@ impl Database {
     /// Stores the current position and first-line hash of a log.
     pub fn update_log(&self, jail: &str, path: &str, pos: i64, hash: &str) -> DbResult<()> {
         self.write(|tx| {
-            let n = tx.execute(
+            let n = exec(
+                tx,
                 "UPDATE logs SET firstlinemd5=?, lastfilepos=? WHERE jail=? AND path=?",
                 params![hash, pos, jail, path],
             )?;
             if n == 0 {
-                tx.execute(
+                exec(
+                tx,
                     "INSERT OR REPLACE INTO logs(jail, path, firstlinemd5, lastfilepos) VALUES(?, ?, ?, ?)",
                     params![jail, path, hash, pos],
                 )?;
@@ -348,7 +366,8 @@ impl Database {
     /// Stores a journal position: `firstlinemd5` = ISO time, `lastfilepos` = epoch seconds.
     pub fn update_journal(&self, jail: &str, name: &str, time: f64, iso: &str) -> DbResult<()> {
         self.write(|tx| {
-            tx.execute(
+            exec(
+                tx,
                 "INSERT OR REPLACE INTO logs(jail, path, firstlinemd5, lastfilepos) VALUES(?, ?, ?, ?)",
                 params![jail, name, iso, time],
             )
@@ -381,11 +400,13 @@ impl Database {
         let data = trim_matches(&ban.data, self.max_matches());
         let blob = python_json(&data).into_bytes();
         self.write(|tx| {
-            tx.execute(
+            exec(
+                tx,
                 "INSERT INTO bans(jail, ip, timeofban, bantime, bancount, data) VALUES(?, ?, ?, ?, ?, ?)",
                 params![ban.jail, ban.ip, ban.time_of_ban, ban.bantime, ban.ban_count, blob],
             )?;
-            tx.execute(
+            exec(
+                tx,
                 "INSERT OR REPLACE INTO bips(ip, jail, timeofban, bantime, bancount, data) VALUES(?, ?, ?, ?, ?, ?)",
                 params![ban.ip, ban.jail, ban.time_of_ban, ban.bantime, ban.ban_count, blob],
             )?;
@@ -399,11 +420,13 @@ impl Database {
     pub fn add_ban_text(&self, ban: &BanRecord, data: &str) -> DbResult<()> {
         let blob = data.as_bytes();
         self.write(|tx| {
-            tx.execute(
+            exec(
+                tx,
                 "INSERT INTO bans(jail, ip, timeofban, bantime, bancount, data) VALUES(?, ?, ?, ?, ?, ?)",
                 params![ban.jail, ban.ip, ban.time_of_ban, ban.bantime, ban.ban_count, blob],
             )?;
-            tx.execute(
+            exec(
+                tx,
                 "INSERT OR REPLACE INTO bips(ip, jail, timeofban, bantime, bancount, data) VALUES(?, ?, ?, ?, ?, ?)",
                 params![ban.ip, ban.jail, ban.time_of_ban, ban.bantime, ban.ban_count, blob],
             )?;
@@ -416,12 +439,12 @@ impl Database {
     pub fn del_ban(&self, jail: &str, ips: &[&str]) -> DbResult<()> {
         self.write(|tx| {
             if ips.is_empty() {
-                tx.execute("DELETE FROM bips WHERE jail = ?", [jail])?;
-                tx.execute("DELETE FROM bans WHERE jail = ?", [jail])?;
+                exec(tx, "DELETE FROM bips WHERE jail = ?", [jail])?;
+                exec(tx, "DELETE FROM bans WHERE jail = ?", [jail])?;
             }
             for ip in ips {
-                tx.execute("DELETE FROM bips WHERE jail = ? AND ip = ?", [jail, ip])?;
-                tx.execute("DELETE FROM bans WHERE jail = ? AND ip = ?", [jail, ip])?;
+                exec(tx, "DELETE FROM bips WHERE jail = ? AND ip = ?", [jail, ip])?;
+                exec(tx, "DELETE FROM bans WHERE jail = ? AND ip = ?", [jail, ip])?;
             }
             Ok(())
         })
@@ -502,14 +525,16 @@ impl Database {
             q.push_str(" GROUP BY ip ORDER BY timeofban DESC LIMIT 1");
         }
         self.read(|c| {
-            c.query_row(&q, rusqlite::params_from_iter(args), |r| {
-                Ok(BanInfo {
-                    ban_count: r.get(0)?,
-                    time_of_ban: int_col(r, 1)?,
-                    bantime: r.get(2)?,
+            // A handful of query shapes, asked once per failure with bantime.increment.
+            c.prepare_cached(&q)?
+                .query_row(rusqlite::params_from_iter(args), |r| {
+                    Ok(BanInfo {
+                        ban_count: r.get(0)?,
+                        time_of_ban: int_col(r, 1)?,
+                        bantime: r.get(2)?,
+                    })
                 })
-            })
-            .optional()
+                .optional()
         })
     }
 
@@ -588,18 +613,25 @@ impl Database {
     pub fn purge(&self, now: i64) -> DbResult<()> {
         let age = self.purge_age();
         self.write(|tx| {
-            tx.execute("DELETE FROM bans WHERE timeofban < ?", [now - age])?;
-            tx.execute(
+            exec(tx, "DELETE FROM bans WHERE timeofban < ?", [now - age])?;
+            exec(
+                tx,
                 "DELETE FROM bips WHERE timeofban < ? and bantime != -1 and (timeofban + (bantime * ?)) < ?",
                 params![now - age, 3, now - age],
             )?;
-            tx.execute(
+            exec(
+                tx,
                 "DELETE FROM jails WHERE enabled = 0 AND NOT EXISTS(SELECT * FROM bans WHERE jail = jails.name) AND NOT EXISTS(SELECT * FROM bips WHERE jail = jails.name)",
                 [],
             )?;
             Ok(())
         })
     }
+}
+
+/// Runs one statement through the connection's prepared-statement cache.
+fn exec(c: &Connection, sql: &str, p: impl rusqlite::Params) -> rusqlite::Result<usize> {
+    c.prepare_cached(sql)?.execute(p)
 }
 
 fn create_all(c: &Connection) -> rusqlite::Result<()> {

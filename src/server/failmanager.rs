@@ -292,6 +292,13 @@ fn merge(
     if added.is_none() && kept <= maxmatches {
         return;
     }
+    if let Some(add) = added
+        && kept > 0
+        && kept + add.len() <= maxmatches
+        && entry.append_matches(add)
+    {
+        return;
+    }
     entry.update_matches(|lines| {
         lines.extend(added.into_iter().flatten().cloned());
         let drop = lines.len().saturating_sub(maxmatches);

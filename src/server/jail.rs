@@ -54,7 +54,7 @@ pub fn now() -> f64 {
 pub fn time2str(t: f64) -> String {
     use chrono::TimeZone;
     match chrono::Local.timestamp_opt(t as i64, 0).single() {
-        Some(d) => d.format("%Y-%m-%d %H:%M:%S").to_string(),
+        Some(d) => crate::server::ticket::ymd_hms(&d),
         None => "9999-12-31 23:59:59".to_string(),
     }
 }
@@ -146,6 +146,9 @@ impl FilterState {
 /// The running parts of a started jail.
 struct Running {
     stop: Arc<AtomicBool>,
+    /// Wakes the filter thread, which otherwise sleeps until a read event arrives or
+    /// (with failures pending) until the next cleanup is due.
+    wake: Sender<()>,
     filter: JoinHandle<()>,
     actions: JoinHandle<()>,
 }
@@ -332,11 +335,13 @@ impl Jail {
             .stack_size(JAIL_THREAD_STACK)
             .spawn(move || bans::actions_loop(acts, rx, st, db))
             .map_err(|e| e.to_string())?;
+        let (wake, woken) = crossbeam_channel::bounded(1);
         let ctx = FilterCtx {
             name: self.name.clone(),
             filter: self.filter.clone(),
             tickets: self.tickets.0.clone(),
             events: self.events.1.clone(),
+            wake: woken,
             stop: stop.clone(),
             db: self.db.clone(),
         };
@@ -347,6 +352,7 @@ impl Jail {
             .map_err(|e| e.to_string())?;
         self.running = Some(Running {
             stop,
+            wake,
             filter,
             actions,
         });
@@ -415,6 +421,8 @@ impl Jail {
     pub fn signal_stop(&self) {
         if let Some(r) = &self.running {
             r.stop.store(true, Ordering::Relaxed);
+            // Full means a wake-up is already pending.
+            let _ = r.wake.try_send(());
         }
     }
 
@@ -436,6 +444,7 @@ impl Jail {
         }
         let Some(r) = self.running.take() else { return };
         r.stop.store(true, Ordering::Relaxed);
+        drop(r.wake);
         let _ = r.filter.join();
         let _ = r.actions.join();
         let mut core = lock(&self.acts);
@@ -469,6 +478,11 @@ impl Jail {
         if let Some(ban) = f.fm.add_failure(tk, count, t) {
             let _ = self.tickets.0.send(ban);
         }
+        drop(f);
+        // The filter thread may be sleeping without a cleanup due: it has one now.
+        if let Some(r) = &self.running {
+            let _ = r.wake.try_send(());
+        }
         Ok(1)
     }
 }
@@ -487,25 +501,17 @@ struct FilterCtx {
     filter: Arc<Mutex<FilterState>>,
     tickets: Sender<Ticket>,
     events: Receiver<ReadEvent>,
+    wake: Receiver<()>,
     stop: Arc<AtomicBool>,
     db: Option<Arc<Database>>,
 }
 
+mod wait;
+use wait::{PendingPos, next_event};
+
 fn filter_loop(ctx: FilterCtx) {
-    while !ctx.stop.load(Ordering::Relaxed) {
-        let ev = match ctx.events.recv_timeout(Duration::from_millis(100)) {
-            Ok(ev) => ev,
-            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
-                let mut f = lock(&ctx.filter);
-                let t = now();
-                if t - f.last_cleanup > 5.0 {
-                    f.fm.cleanup(t);
-                    f.last_cleanup = t;
-                }
-                continue;
-            }
-            Err(_) => break,
-        };
+    let mut positions = PendingPos::default();
+    while let Some(ev) = next_event(&ctx) {
         match ev {
             ReadEvent::Lines {
                 path,
@@ -522,15 +528,8 @@ fn filter_loop(ctx: FilterCtx) {
                         }
                     }
                 }
-                if let Some(db) = &ctx.db
-                    && let Err(e) = db.update_log(
-                        &ctx.name,
-                        &path.to_string_lossy(),
-                        i64::try_from(pos).unwrap_or(i64::MAX),
-                        &hash,
-                    )
-                {
-                    crate::flog!(ERROR, "database", "{e}");
+                if ctx.db.is_some() {
+                    positions.note(path, pos, hash);
                 }
             }
             ReadEvent::Journal {
@@ -566,17 +565,25 @@ fn filter_loop(ctx: FilterCtx) {
                 );
             }
         }
+        positions.flush(&ctx, false);
     }
+    positions.flush(&ctx, true);
 }
 
 /// A timing issue is logged (one WARNING per text line, each `[jail] `-prefixed) at most
 /// once a day per kind, as fail2ban does; `next` holds when it may be logged again.
-fn warn_once(next: &mut f64, now: f64, jail: &str, lines: &[String]) {
+/// The lines are built only when they are logged (an odd time can hit every line).
+fn warn_once<const N: usize>(
+    next: &mut f64,
+    now: f64,
+    jail: &str,
+    lines: impl FnOnce() -> [String; N],
+) {
     if now < *next {
         return;
     }
     *next = now + 86400.0;
-    for l in lines {
+    for l in lines() {
         crate::flog!(WARNING, "filter", "[{jail}] {l}");
     }
 }
@@ -606,22 +613,24 @@ fn process_line(
     };
     let no_date = m.report.no_date;
     let findtime = f.fm.findtime;
-    for fail in failures {
+    for mut fail in failures {
         if !fail.is_failure() {
             continue;
         }
         let Some(id) = fail.id.clone() else { continue };
         if no_date {
             // fail2ban names the line's (empty) date text and the matched lines.
-            let lines = [
-                "Found a match but no valid date/time found for ''.".to_string(),
-                format!(
-                    "Match without a timestamp: {}",
-                    fail.data.matches.join("\n")
-                ),
-                "Please try setting a custom date pattern (see man page jail.conf(5)).".into(),
-            ];
-            warn_once(&mut f.warned_nodate, t_now, &ctx.name, &lines);
+            let lines = || {
+                [
+                    "Found a match but no valid date/time found for ''.".to_string(),
+                    format!(
+                        "Match without a timestamp: {}",
+                        fail.data.matches.join("\n")
+                    ),
+                    "Please try setting a custom date pattern (see man page jail.conf(5)).".into(),
+                ]
+            };
+            warn_once(&mut f.warned_nodate, t_now, &ctx.name, lines);
         }
         let mut t = match fail.time {
             Some(t) => t,
@@ -629,14 +638,17 @@ fn process_line(
             None => continue,
         };
         if !in_operation && t < t_now - findtime {
-            let lines = [
-                format!(
-                    "Ignoring all log entries older than {}s; these are probably messages generated while fail2ban was not running.",
-                    f.fm.findtime
-                ),
-                format!("Please check a jail for a timing issue. Line with odd timestamp: {line}"),
-            ];
-            warn_once(&mut f.warned_old, t_now, &ctx.name, &lines);
+            let lines = || {
+                [
+                    format!(
+                        "Ignoring all log entries older than {findtime}s; these are probably messages generated while fail2ban was not running."
+                    ),
+                    format!(
+                        "Please check a jail for a timing issue. Line with odd timestamp: {line}"
+                    ),
+                ]
+            };
+            warn_once(&mut f.warned_old, t_now, &ctx.name, lines);
             continue;
         }
         // Whole seconds, as fail2ban's `int(date - now)`.
@@ -647,30 +659,35 @@ fn process_line(
             } else {
                 "timezone"
             };
-            let lines = [
-                format!(
-                    "Detected a log entry {} {} the current time in operation mode. This looks like a {kind} problem. Treating such entries as if they just happened.",
-                    bans::sec2str(delta.abs()),
-                    if delta < 0.0 { "before" } else { "after" },
-                ),
-                format!("Please check a jail for a timing issue. Line with odd timestamp: {line}"),
-            ];
-            warn_once(&mut f.warned_tz, t_now, &ctx.name, &lines);
+            let lines = || {
+                [
+                    format!(
+                        "Detected a log entry {} {} the current time in operation mode. This looks like a {kind} problem. Treating such entries as if they just happened.",
+                        bans::sec2str(delta.abs()),
+                        if delta < 0.0 { "before" } else { "after" },
+                    ),
+                    format!(
+                        "Please check a jail for a timing issue. Line with odd timestamp: {line}"
+                    ),
+                ]
+            };
+            warn_once(&mut f.warned_tz, t_now, &ctx.name, lines);
             t = t_now;
         }
         if t > t_now {
             t = t_now;
         }
         let fid = id.to_string();
-        let mut tk = Ticket::new(fid.clone(), fail.data.ip.clone().or(Some(id.clone())), t);
-        tk.matches = fail.data.matches.clone();
-        for (k, v) in &fail.data.fields.0 {
-            if *v != Value::None && !k.starts_with('_') {
-                tk.data.push((k.clone(), v.clone()));
-            }
-        }
+        let mut tk = Ticket::new(fid.clone(), fail.data.ip.take().or(Some(id)), t);
+        // The failure is ours: its lines and fields move into the ticket.
+        tk.matches = std::mem::take(&mut fail.data.matches);
+        tk.data.extend(
+            std::mem::take(&mut fail.data.fields.0)
+                .into_iter()
+                .filter(|(k, v)| *v != Value::None && !k.starts_with('_')),
+        );
         if !f.fm.contains(&fid)
-            && let [only] = fail.data.matches.as_slice()
+            && let [only] = tk.matches.as_slice()
             && let Some(m) = f.matcher.as_mut()
             && let Some(dm) = m.date_detector().match_time(only, t_now)
             && let (s, e) = dm.span

@@ -28,19 +28,27 @@ impl LogLevel {
 
     /// The level name as it appears in a log line.
     pub fn name(self) -> String {
-        match self.0 {
-            50 => "CRITICAL".into(),
-            40 => "ERROR".into(),
-            30 => "WARNING".into(),
-            25 => "NOTICE".into(),
-            20 => "INFO".into(),
-            18 => "MSG".into(),
-            10 => "DEBUG".into(),
-            7 => "TRACE".into(),
-            5 => "HEAVY".into(),
-            0 => "NOTSET".into(),
-            n => format!("#{n:02}-Lev."),
+        match self.known_name() {
+            Some(n) => n.into(),
+            None => format!("#{:02}-Lev.", self.0),
         }
+    }
+
+    /// The name of a named level (no allocation on the per-line path).
+    fn known_name(self) -> Option<&'static str> {
+        Some(match self.0 {
+            50 => "CRITICAL",
+            40 => "ERROR",
+            30 => "WARNING",
+            25 => "NOTICE",
+            20 => "INFO",
+            18 => "MSG",
+            10 => "DEBUG",
+            7 => "TRACE",
+            5 => "HEAVY",
+            0 => "NOTSET",
+            _ => return None,
+        })
     }
 
     /// Parses `loglevel` values as fail2ban accepts them: digits or a level name.
@@ -151,16 +159,19 @@ pub fn emit(level: LogLevel, name: &str, msg: &str) {
     match &mut *guard {
         Target::Discard => {}
         Target::Stream(w) => {
-            let line =
+            let mut line =
                 format_file_line(&chrono::Local::now(), name, std::process::id(), level, msg);
+            line.push('\n');
             // A failing log sink must not take the server down; the record is dropped.
-            let _ = writeln!(w, "{line}");
+            let _ = w.write_all(line.as_bytes());
             let _ = w.flush();
         }
         Target::File(_, f) => {
-            let line =
+            let mut line =
                 format_file_line(&chrono::Local::now(), name, std::process::id(), level, msg);
-            let _ = writeln!(f, "{line}");
+            line.push('\n');
+            // One write per record (a reader never sees half a line), no buffering.
+            let _ = f.write_all(line.as_bytes());
         }
         Target::Syslog(sock, facility) => {
             let line = format!(
@@ -205,15 +216,33 @@ pub fn format_file_line(
     level: LogLevel,
     msg: &str,
 ) -> String {
-    format!(
-        "{} {}",
-        time.format("%Y-%m-%d %H:%M:%S,%3f"),
-        format_syslog_padded(logger, pid, level, msg)
-    )
-}
-
-fn format_syslog_padded(logger: &str, pid: u32, level: LogLevel, msg: &str) -> String {
-    format!("{logger:<24}[{pid}]: {:<7} {msg}", level.name())
+    use chrono::{Datelike, Timelike};
+    use std::fmt::Write as _;
+    // Written field by field: a strftime pattern is re-parsed on every call, and this
+    // runs for every logged line.
+    let mut out = String::with_capacity(64 + logger.len().max(24) + msg.len());
+    let ms = (time.nanosecond() / 1_000_000).min(999);
+    let _ = write!(
+        out,
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02},{ms:03} {logger:<24}[{pid}]: ",
+        time.year(),
+        time.month(),
+        time.day(),
+        time.hour(),
+        time.minute(),
+        time.second(),
+    );
+    match level.known_name() {
+        Some(n) => {
+            let _ = write!(out, "{n:<7}");
+        }
+        None => {
+            let _ = write!(out, "{:<7}", level.name());
+        }
+    }
+    out.push(' ');
+    out.push_str(msg);
+    out
 }
 
 /// SYSLOG target line: no time, no padding.

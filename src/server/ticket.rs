@@ -144,6 +144,21 @@ impl Ticket {
     }
 }
 
+/// `%Y-%m-%d %H:%M:%S` of a local time, written field by field (a strftime pattern is
+/// re-parsed per call, and this runs for every found failure).
+pub fn ymd_hms(dt: &chrono::DateTime<chrono::Local>) -> String {
+    use chrono::{Datelike, Timelike};
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+        dt.year(),
+        dt.month(),
+        dt.day(),
+        dt.hour(),
+        dt.minute(),
+        dt.second()
+    )
+}
+
 /// fail2ban's `MyTime.time2str`: local time `%Y-%m-%d %H:%M:%S`, capped at the end of
 /// year 9999 for huge values (permanent bans).
 pub fn time2str(t: f64) -> String {
@@ -156,7 +171,7 @@ pub fn time2str(t: f64) -> String {
     let micros = (t * 1e6).round();
     let secs = (micros / 1e6).floor() as i64;
     match Local.timestamp_opt(secs, 0).earliest() {
-        Some(dt) => dt.format("%Y-%m-%d %H:%M:%S").to_string(),
+        Some(dt) => ymd_hms(&dt),
         None => CAP.to_string(),
     }
 }

@@ -28,6 +28,8 @@ use crate::filter::addr::{IpAddr, inet_ntop6};
 use crate::server::ticket::Ticket;
 use crate::stream::Value;
 
+mod append;
+
 /// A failure id, hashed and compared like its text.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Key {
