@@ -10,6 +10,7 @@
 //! `f2bV_<tag>` variables, exactly as fail2ban 1.0.2 does. [`execute`] runs it
 //! (`/bin/sh -c`, own process group, timeout, one at a time).
 
+mod batch;
 mod command;
 mod exec;
 mod info;
@@ -17,6 +18,7 @@ mod jail;
 mod pool;
 mod static_pass;
 
+pub use batch::batch_shells_started;
 pub use command::{CommandAction, Runner, default_runner};
 pub use exec::{ExecResult, display_command, execute, execute_codes};
 pub use info::{Counters, Family, MapInfo, ip_rev, ipv6_allowed, own_hostname, set_allow_ipv6};

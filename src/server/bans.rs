@@ -491,8 +491,9 @@ impl ActionsCore {
 }
 
 /// Restored tickets banned together at most (the jail's lock and the command lock are
-/// held for one batch; a batch of bans takes well under a second).
-const RESTORE_BATCH: usize = 128;
+/// held for one batch; a batch of bans takes well under a second). Each of the few
+/// workers runs its share in one batch shell, whose start is then spread over 64 bans.
+const RESTORE_BATCH: usize = 256;
 
 /// The actions thread: bans arriving tickets, unbans expired ones.
 pub fn actions_loop(

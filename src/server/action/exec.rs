@@ -37,6 +37,18 @@ pub(crate) fn mark_batch_worker() {
     LOCK_OWNED_BY_BATCH.with(|c| c.set(true));
 }
 
+/// Undoes [`mark_batch_worker`] on a thread that goes on after its holder's batch.
+pub(crate) fn unmark_batch_worker() {
+    LOCK_OWNED_BY_BATCH.with(|c| c.set(false));
+}
+
+/// The server-wide command lock for one run, unless this thread is a batch worker
+/// whose holder has it already.
+pub(super) fn command_lock() -> Option<std::sync::MutexGuard<'static, ()>> {
+    (!LOCK_OWNED_BY_BATCH.with(|c| c.get()))
+        .then(|| CMD_LOCK.lock().unwrap_or_else(|p| p.into_inner()))
+}
+
 const UTILS: &str = "fail2ban.utils";
 const KILL_GRACE: Duration = Duration::from_millis(200);
 
@@ -130,21 +142,50 @@ fn signal_name(n: i32) -> String {
 
 /// A child's stdout and stderr, read in the calling thread (no helper threads: a ban
 /// runs one command, and two thread spawns per command cost more than the shell).
-struct Capture {
+pub(super) struct Capture {
     out: Option<std::process::ChildStdout>,
     err: Option<std::process::ChildStderr>,
-    out_buf: Vec<u8>,
-    err_buf: Vec<u8>,
+    pub(super) out_buf: Vec<u8>,
+    pub(super) err_buf: Vec<u8>,
 }
 
 impl Capture {
+    /// Takes the child's piped stdout and stderr.
+    pub(super) fn of(child: &mut Child) -> Self {
+        Capture {
+            out: child.stdout.take(),
+            err: child.stderr.take(),
+            out_buf: Vec::new(),
+            err_buf: Vec::new(),
+        }
+    }
+
     fn open(&self) -> bool {
         self.out.is_some() || self.err.is_some()
     }
 
+    /// After the child exited: reads until both pipes close, but no longer than a grace
+    /// time, since pipes still held open by escaped grandchildren must not block the
+    /// server (short after a timeout).
+    pub(super) fn drain_to_eof(&mut self, timed_out: bool) {
+        let grace = if timed_out {
+            Duration::from_millis(50)
+        } else {
+            Duration::from_secs(2)
+        };
+        let end = Instant::now() + grace;
+        while self.open() {
+            let now = Instant::now();
+            if now >= end {
+                break;
+            }
+            self.pump(end - now, None);
+        }
+    }
+
     /// Waits up to `limit` for output (or for `extra`, a pidfd, to become readable) and
     /// reads what is there. Returns true when `extra` became readable.
-    fn pump(&mut self, limit: Duration, extra: Option<i32>) -> bool {
+    pub(super) fn pump(&mut self, limit: Duration, extra: Option<i32>) -> bool {
         use std::os::fd::AsRawFd;
         let mut pfds: Vec<libc::pollfd> = Vec::with_capacity(3);
         let ev = |fd: i32| libc::pollfd {
@@ -199,7 +240,7 @@ impl Capture {
 
 /// A pidfd of the child (readable once it exited), so the wait needs no polling sleeps;
 /// `None` on kernels without `pidfd_open` (then the wait polls).
-fn pidfd_open(pid: u32) -> Option<std::os::fd::OwnedFd> {
+pub(super) fn pidfd_open(pid: u32) -> Option<std::os::fd::OwnedFd> {
     use std::os::fd::FromRawFd;
     // SAFETY: plain syscall; a non-negative result is a new fd that we then own.
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
@@ -209,7 +250,7 @@ fn pidfd_open(pid: u32) -> Option<std::os::fd::OwnedFd> {
 }
 
 /// Reads the output while waiting up to `limit` for the child to exit.
-fn wait_reading(child: &mut Child, cap: &mut Capture, limit: Duration) -> Option<i32> {
+pub(super) fn wait_reading(child: &mut Child, cap: &mut Capture, limit: Duration) -> Option<i32> {
     use std::os::fd::AsRawFd;
     let pidfd = pidfd_open(child.id());
     wait_loop(child, limit, |left, pause| match &pidfd {
@@ -249,7 +290,7 @@ fn wait_loop<T>(
     }
 }
 
-fn status_code(st: std::process::ExitStatus) -> i32 {
+pub(super) fn status_code(st: std::process::ExitStatus) -> i32 {
     match (st.code(), st.signal()) {
         (Some(c), _) => c,
         (None, Some(s)) => -s,
@@ -257,7 +298,7 @@ fn status_code(st: std::process::ExitStatus) -> i32 {
     }
 }
 
-fn kill_group(pgid: i32, sig: i32) {
+pub(super) fn kill_group(pgid: i32, sig: i32) {
     // SAFETY: plain syscall; pgid is our own child's group (the child leads it).
     unsafe {
         libc::kill(-pgid, sig);
@@ -277,30 +318,18 @@ pub fn execute_codes(
     timeout: Duration,
     success_codes: &[i32],
 ) -> ExecResult {
-    let id = command_id();
-    let shown = display_command(cmd);
-    let mut exec_logged = false;
-    let log_exec = |level: LogLevel, logged: &mut bool| {
-        if !*logged {
-            emit(level, UTILS, &format!("{id} -- exec: {shown}"));
-            *logged = true;
-        }
-    };
-    let mut res = ExecResult {
-        success: false,
-        code: None,
-        stdout: String::new(),
-        stderr: String::new(),
-        timed_out: false,
-    };
     if cmd.script.is_empty() {
         emit(LogLevel::DEBUG, "fail2ban.action", "Nothing to do");
-        res.success = true;
-        res.code = Some(0);
-        return res;
+        return ExecResult {
+            success: true,
+            code: Some(0),
+            stdout: String::new(),
+            stderr: String::new(),
+            timed_out: false,
+        };
     }
-    let _guard = (!LOCK_OWNED_BY_BATCH.with(|c| c.get()))
-        .then(|| CMD_LOCK.lock().unwrap_or_else(|p| p.into_inner()));
+    let mut log = CmdLog::new(cmd);
+    let _guard = command_lock();
     let spawned = Command::new("/bin/sh")
         .arg("-c")
         .arg(&cmd.script)
@@ -312,103 +341,161 @@ pub fn execute_codes(
         .spawn();
     let mut child = match spawned {
         Ok(c) => c,
-        Err(e) => {
-            log_exec(LogLevel::ERROR, &mut exec_logged);
-            let msg = format!("{shown} -- failed with {e}");
-            emit(LogLevel::ERROR, UTILS, &msg);
-            res.stderr = msg;
-            return res;
-        }
+        Err(e) => return log.spawn_failed(&e),
     };
     let pgid = child.id() as i32;
-    let mut cap = Capture {
-        out: child.stdout.take(),
-        err: child.stderr.take(),
-        out_buf: Vec::new(),
-        err_buf: Vec::new(),
-    };
+    let mut cap = Capture::of(&mut child);
     let mut code = wait_reading(&mut child, &mut cap, timeout);
+    let timed_out = code.is_none();
+    if timed_out {
+        log.timed_out(timeout);
+        code = kill_and_reap(&mut child, pgid);
+    }
+    cap.drain_to_eof(timed_out);
+    log.finish(
+        code,
+        timed_out,
+        &cap.out_buf,
+        &cap.err_buf,
+        success_codes,
+        pgid,
+    )
+}
+
+/// After a timeout: SIGTERM to the group, and (as fail2ban) SIGKILL to the whole tree
+/// too, since children may ignore SIGTERM. The exit code if the child could be reaped.
+pub(super) fn kill_and_reap(child: &mut Child, pgid: i32) -> Option<i32> {
+    kill_group(pgid, libc::SIGTERM);
+    let mut code = wait_until(child, KILL_GRACE);
+    kill_group(pgid, libc::SIGKILL);
     if code.is_none() {
-        res.timed_out = true;
-        log_exec(LogLevel::ERROR, &mut exec_logged);
+        code = wait_until(child, KILL_GRACE);
+    }
+    code
+}
+
+/// The log lines of one command run in fail2ban's wording, under a fresh command id:
+/// the `exec:` line (once, and only at DEBUG or with an error), the timeout, the output
+/// and the outcome. Shared by [`execute`] and the restore's batch shell.
+pub(super) struct CmdLog<'a> {
+    cmd: &'a PreparedCommand,
+    id: String,
+    shown: String,
+    exec_logged: bool,
+}
+
+impl<'a> CmdLog<'a> {
+    pub(super) fn new(cmd: &'a PreparedCommand) -> Self {
+        CmdLog {
+            cmd,
+            id: command_id(),
+            shown: display_command(cmd),
+            exec_logged: false,
+        }
+    }
+
+    fn exec_line(&mut self, level: LogLevel) {
+        if !self.exec_logged {
+            emit(
+                level,
+                UTILS,
+                &format!("{} -- exec: {}", self.id, self.shown),
+            );
+            self.exec_logged = true;
+        }
+    }
+
+    pub(super) fn spawn_failed(&mut self, e: &std::io::Error) -> ExecResult {
+        self.exec_line(LogLevel::ERROR);
+        let msg = format!("{} -- failed with {e}", self.shown);
+        emit(LogLevel::ERROR, UTILS, &msg);
+        ExecResult {
+            success: false,
+            code: None,
+            stdout: String::new(),
+            stderr: msg,
+            timed_out: false,
+        }
+    }
+
+    pub(super) fn timed_out(&mut self, timeout: Duration) {
+        self.exec_line(LogLevel::ERROR);
         emit(
             LogLevel::ERROR,
             UTILS,
-            &format!("{id} -- timed out after {} seconds.", seconds_text(timeout)),
+            &format!(
+                "{} -- timed out after {} seconds.",
+                self.id,
+                seconds_text(timeout)
+            ),
         );
-        kill_group(pgid, libc::SIGTERM);
-        code = wait_until(&mut child, KILL_GRACE);
-        // Like fail2ban, the whole tree gets SIGKILL too: children may ignore SIGTERM.
-        kill_group(pgid, libc::SIGKILL);
-        if code.is_none() {
-            code = wait_until(&mut child, KILL_GRACE);
-        }
     }
-    res.code = code;
-    // Pipes still held open by escaped grandchildren must not block the server.
-    let grace = if res.timed_out {
-        Duration::from_millis(50)
-    } else {
-        Duration::from_secs(2)
-    };
-    let end = Instant::now() + grace;
-    while cap.open() {
-        let now = Instant::now();
-        if now >= end {
-            break;
-        }
-        cap.pump(end - now, None);
-    }
-    res.stdout = String::from_utf8_lossy(&cap.out_buf).into_owned();
-    res.stderr = String::from_utf8_lossy(&cap.err_buf).into_owned();
-    let ok = code.is_some_and(|c| success_codes.contains(&c));
-    let std_level = if ok { LogLevel::DEBUG } else { LogLevel::ERROR };
-    if enabled(std_level) {
-        let lv = if ok { LogLevel(9) } else { LogLevel::ERROR };
-        log_exec(lv, &mut exec_logged);
-        for (name, text) in [("stdout", &res.stdout), ("stderr", &res.stderr)] {
-            for line in split_lines(text) {
-                emit(
-                    std_level,
-                    UTILS,
-                    &format!("{id} -- {name}: {}", crate::stream::py_str_repr(line)),
-                );
+
+    /// The result of a finished (or killed) run and its log lines; `pid` names the
+    /// process that could not be killed when `code` is None.
+    pub(super) fn finish(
+        &mut self,
+        code: Option<i32>,
+        timed_out: bool,
+        out: &[u8],
+        err: &[u8],
+        success_codes: &[i32],
+        pid: i32,
+    ) -> ExecResult {
+        let id = self.id.clone();
+        let res_out = String::from_utf8_lossy(out).into_owned();
+        let res_err = String::from_utf8_lossy(err).into_owned();
+        let ok = code.is_some_and(|c| success_codes.contains(&c));
+        let std_level = if ok { LogLevel::DEBUG } else { LogLevel::ERROR };
+        if enabled(std_level) {
+            self.exec_line(if ok { LogLevel(9) } else { LogLevel::ERROR });
+            for (name, text) in [("stdout", &res_out), ("stderr", &res_err)] {
+                for line in split_lines(text) {
+                    emit(
+                        std_level,
+                        UTILS,
+                        &format!("{id} -- {name}: {}", crate::stream::py_str_repr(line)),
+                    );
+                }
             }
         }
-    }
-    match code {
-        Some(c) if ok => {
-            res.success = true;
-            emit(
+        match code {
+            Some(c) if ok => emit(
                 LogLevel::DEBUG,
                 UTILS,
                 &format!("{id} -- returned successfully {c}"),
-            );
-        }
-        None => emit(
-            LogLevel::ERROR,
-            UTILS,
-            &format!("{id} -- unable to kill PID {pgid}"),
-        ),
-        Some(c) if !(0..=128).contains(&c) => {
-            let sig = if c < 0 { -c } else { c - 128 };
-            emit(
+            ),
+            None => emit(
                 LogLevel::ERROR,
                 UTILS,
-                &format!(
-                    "{id} -- killed with {} (return code: {c})",
-                    signal_name(sig)
-                ),
-            );
-        }
-        Some(c) => {
-            emit(LogLevel::ERROR, UTILS, &format!("{id} -- returned {c}"));
-            if c == 127 {
-                emit(LogLevel::INFO, UTILS, &hint_127(&shown_repr(cmd)));
+                &format!("{id} -- unable to kill PID {pid}"),
+            ),
+            Some(c) if !(0..=128).contains(&c) => {
+                let sig = if c < 0 { -c } else { c - 128 };
+                emit(
+                    LogLevel::ERROR,
+                    UTILS,
+                    &format!(
+                        "{id} -- killed with {} (return code: {c})",
+                        signal_name(sig)
+                    ),
+                );
+            }
+            Some(c) => {
+                emit(LogLevel::ERROR, UTILS, &format!("{id} -- returned {c}"));
+                if c == 127 {
+                    emit(LogLevel::INFO, UTILS, &hint_127(&shown_repr(self.cmd)));
+                }
             }
         }
+        ExecResult {
+            success: ok,
+            code,
+            stdout: res_out,
+            stderr: res_err,
+            timed_out,
+        }
     }
-    res
 }
 
 /// `%r` of the command: a str repr, or the list repr with escaped values.

@@ -20,6 +20,8 @@ pub struct JailActions {
     actions: Vec<CommandAction>,
     ban_epoch: u64,
     runner: Runner,
+    /// The runner is the real one: a restore may run its bans in batch shells.
+    batch_shell: bool,
     bantime: i64,
     clock: Box<dyn Fn() -> f64 + Send + Sync>,
     counters: Option<Box<Counters>>,
@@ -57,6 +59,7 @@ impl JailActions {
             actions: Vec::new(),
             ban_epoch: 0,
             runner: default_runner(),
+            batch_shell: true,
             bantime: 600,
             clock: Box::new(now),
             counters: None,
@@ -68,6 +71,7 @@ impl JailActions {
     /// Replaces the command runner (tests record commands instead of running them).
     pub fn set_runner(&mut self, runner: Runner) {
         self.runner = runner;
+        self.batch_shell = false;
     }
 
     /// The jail's `bantime` (seconds), the `<bantime>` of ticketless operations.
@@ -247,7 +251,7 @@ impl JailActions {
         if jobs.is_empty() {
             return;
         }
-        let outcomes = run_jobs(&self.runner, &jobs, slots);
+        let outcomes = run_jobs(&self.runner, &jobs, slots, self.batch_shell);
         let (actions, mut ctx, jail) = self.parts();
         for ((i, job), outcome) in idx.iter().zip(&jobs).zip(outcomes) {
             let (info, family) = tickets[*i];
