@@ -319,7 +319,8 @@ fn convert_jails(
     jails: &mut [jail::JailState],
     opts: &StreamOptions,
 ) -> Result<(Vec<Command>, Vec<Command>), ConfigError> {
-    let mut stream = Vec::new();
+    // ~15 commands a jail on the stock tree: room without regrowing
+    let mut stream = Vec::with_capacity(jails.len() * 16);
     for j in jails.iter_mut() {
         stream.extend(j.convert(rd, opts.dump)?);
     }
