@@ -436,7 +436,8 @@ pub fn dump(args: &ClientArgs) -> i32 {
         test: args.test,
         dump: args.dump > 0,
     };
-    let res = match config::read_stream(src.as_ref(), &basedir, &opts) {
+    // the process ends after the dump: its memory is left to the OS
+    let res = match config::read_stream_then_exit(src.as_ref(), &basedir, &opts) {
         Ok(r) => r,
         Err(config::EarlyError(e, log)) => {
             print_log(&log, args.verbose);
@@ -447,6 +448,8 @@ pub fn dump(args: &ClientArgs) -> i32 {
             return 255;
         }
     };
+    // not freed either: the process exits after this
+    let res = std::mem::ManuallyDrop::new(res);
     print_log(&res.log, args.verbose);
     if let Some(e) = &res.error
         && let Some(l) = &e.location
@@ -458,16 +461,9 @@ pub fn dump(args: &ClientArgs) -> i32 {
         match &res.commands {
             Some(cmds) => {
                 use std::io::Write;
-                let mut out = String::with_capacity(cmds.len() * 128);
-                for c in cmds {
-                    if args.dump == 2 {
-                        out.push_str(&pretty(c));
-                    } else {
-                        c.write_repr(&mut out);
-                    }
-                    out.push('\n');
-                }
+                let out = render_dump(cmds, args.dump == 2);
                 let _ = std::io::stdout().lock().write_all(out.as_bytes());
+                std::mem::forget(out);
             }
             None => {
                 println!("ERROR: The configuration stream failed because of the invalid syntax.")
@@ -508,6 +504,45 @@ pub fn dump(args: &ClientArgs) -> i32 {
         }
     }
     0
+}
+
+/// Below this many commands a dump is rendered on one thread (a second one costs more
+/// than it saves).
+const RENDER_SPLIT_MIN: usize = 256;
+
+/// The dump's text: one line per command (`pretty`: `--dp`'s layout). A long stream is
+/// rendered in two halves on two threads, then joined.
+fn render_dump(cmds: &[Command], pretty_print: bool) -> String {
+    let render = |part: &[Command]| {
+        // ~185 bytes a command on the stock tree: room without regrowing
+        let mut out = String::with_capacity(part.len() * 256);
+        for c in part {
+            if pretty_print {
+                out.push_str(&pretty(c));
+            } else {
+                c.write_repr(&mut out);
+            }
+            out.push('\n');
+        }
+        out
+    };
+    if cmds.len() < RENDER_SPLIT_MIN {
+        return render(cmds);
+    }
+    let (a, b) = cmds.split_at(cmds.len() / 2);
+    std::thread::scope(|s| {
+        let second = s.spawn(|| render(b));
+        let mut out = render(a);
+        match second.join() {
+            Ok(rest) => {
+                out.push_str(&rest);
+                std::mem::forget(rest);
+            }
+            // a panic there (a bug): render that half here, where it shows
+            Err(_) => out.push_str(&render(b)),
+        }
+        out
+    })
 }
 
 /// Runs `fail2ban-client` with `args` (without the program name); returns the exit code.

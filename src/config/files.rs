@@ -556,7 +556,7 @@ fn merge_into(cfg: &mut Config, f: &IniFile) {
 
 /// `^(\w+)(\?.+)$` on a section name.
 pub fn split_conditional(name: &str) -> (&str, Option<&str>) {
-    if let Some(i) = name.find('?') {
+    if let Some(i) = memchr::memchr(b'?', name.as_bytes()) {
         let (b, c) = name.split_at(i);
         if !b.is_empty() && c.len() > 1 && b.chars().all(|ch| ch.is_alphanumeric() || ch == '_') {
             return (b, Some(c));

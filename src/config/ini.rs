@@ -2,6 +2,7 @@
 //! comments): one file's text → [`IniFile`] (ordered `[DEFAULT]` keys and sections, each
 //! value remembering the line it came from). Merging and interpolation live elsewhere.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -28,6 +29,33 @@ impl Hasher for FxHasher {
 }
 
 pub type FxBuild = BuildHasherDefault<FxHasher>;
+
+/// Whether `b` holds an ASCII upper-case letter or a non-ASCII byte; eight bytes at a
+/// time (this runs for every option name looked up).
+pub fn upper_or_non_ascii(b: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = ONES * 0x80;
+    let mut chunks = b.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        let w = u64::from_le_bytes(w);
+        if w & HIGH != 0 {
+            return true;
+        }
+        // every byte is below 0x80, so these sums carry into no neighbour: a byte's
+        // high bit is set in `ge_a` when it is >= b'A', in `gt_z` when it is > b'Z'
+        let ge_a = w + ONES * (0x80 - u64::from(b'A'));
+        let gt_z = w + ONES * (0x80 - u64::from(b'Z') - 1);
+        if ge_a & !gt_z & HIGH != 0 {
+            return true;
+        }
+    }
+    chunks
+        .remainder()
+        .iter()
+        .any(|b| b.is_ascii_uppercase() || !b.is_ascii())
+}
 
 /// A raw (uninterpolated) value with the place it was written.
 #[derive(Debug, Clone, PartialEq)]
@@ -238,7 +266,8 @@ pub fn parse(text: &str, file: u32, fname: &str) -> Result<IniFile, IniError> {
     let mut in_option = false;
     let mut indent_level: usize = 0;
     let mut added_sections: HashSet<String, FxBuild> = HashSet::default();
-    let mut added_opts: HashSet<(usize, String), FxBuild> = HashSet::default();
+    // keys as written when already lower-case (most are): no copy to test them
+    let mut added_opts: HashSet<(usize, Cow<'_, str>), FxBuild> = HashSet::default();
     // Values are gathered (with their continuation lines) and stored at the end.
     let mut pending: Vec<(usize, String, String, u32)> = Vec::new();
     let mut parse_errors: Vec<(u32, String)> = Vec::new();
@@ -328,7 +357,12 @@ pub fn parse(text: &str, file: u32, fname: &str) -> Result<IniFile, IniError> {
                 if key.is_empty() {
                     parse_errors.push((lineno, raw_line.to_string()));
                 }
-                let key = key.to_lowercase();
+                // configparser's optionxform: str.lower()
+                let key = if upper_or_non_ascii(key.as_bytes()) {
+                    Cow::Owned(key.to_lowercase())
+                } else {
+                    Cow::Borrowed(key)
+                };
                 let pair = (sect, key);
                 if added_opts.contains(&pair) {
                     let sname = match out.sections.at(sect) {
@@ -345,7 +379,7 @@ pub fn parse(text: &str, file: u32, fname: &str) -> Result<IniFile, IniError> {
                         line: lineno,
                     });
                 }
-                let key = pair.1.clone();
+                let key = pair.1.clone().into_owned();
                 added_opts.insert(pair);
                 let val = value[pos + 1..].trim().to_string();
                 pending.push((sect, key, val, lineno));

@@ -23,8 +23,8 @@ const MAX_DEPTH: usize = 10;
 
 /// `str.lower()` without allocating for the (usual) already lower-case names.
 pub fn lower(s: &str) -> Cow<'_, str> {
-    // one byte pass: option names are nearly always lower-case ASCII
-    if !s.bytes().any(|b| b.is_ascii_uppercase() || !b.is_ascii()) {
+    // one pass: option names are nearly always lower-case ASCII
+    if !super::ini::upper_or_non_ascii(s.as_bytes()) {
         Cow::Borrowed(s)
     } else if s.is_ascii() {
         Cow::Owned(s.to_ascii_lowercase())
@@ -229,7 +229,7 @@ impl Config {
             Some(v) => v.into_owned(),
             None => return Err(GetError::NoOption(opt.into_owned(), section.to_string())),
         };
-        if !value.contains('%') {
+        if memchr::memchr(b'%', value.as_bytes()).is_none() {
             return Ok((value, map.shareable_keys()));
         }
         let mut acc = String::with_capacity(value.len());
@@ -264,7 +264,7 @@ impl Config {
 
     /// Adds `sec/opt` references found in `rest` to the map (fail2ban's extension).
     fn map_section_options(&self, section: &str, rest: &str, map: &mut Map<'_>) {
-        if !rest.contains('/') || !rest.contains("%(") {
+        if memchr::memchr(b'/', rest.as_bytes()).is_none() || !rest.contains("%(") {
             return;
         }
         let mut pos = 0;
@@ -369,7 +369,7 @@ impl Config {
         }
         let mut rest = rest;
         while !rest.is_empty() {
-            let Some(p) = rest.find('%') else {
+            let Some(p) = memchr::memchr(b'%', rest.as_bytes()) else {
                 acc.push_str(rest);
                 return Ok(());
             };
@@ -384,7 +384,7 @@ impl Config {
                 Some('(') => {
                     // `%\(([^)]+)\)s`
                     let inner = &rest[2..];
-                    let close = inner.find(')');
+                    let close = memchr::memchr(b')', inner.as_bytes());
                     let ok = match close {
                         Some(j) => j > 0 && inner[j..].starts_with(")s"),
                         None => false,
@@ -410,7 +410,7 @@ impl Config {
                             )));
                         }
                     };
-                    if v.contains('%') {
+                    if memchr::memchr(b'%', v.as_bytes()).is_some() {
                         self.interpolate_some(option, acc, &v, section, map, depth + 1)?;
                     } else {
                         acc.push_str(&v);
@@ -444,6 +444,27 @@ mod tests {
         ),
         ("j.local", "[j1]\ny = %(known/y)s three\n"),
     ];
+
+    /// The word-at-a-time scan agrees with the plain byte test for every byte value
+    /// at every position of short and long inputs.
+    #[test]
+    fn upper_scan_matches_bytewise() {
+        use super::super::ini::upper_or_non_ascii;
+        let plain = |b: &[u8]| b.iter().any(|b| b.is_ascii_uppercase() || !b.is_ascii());
+        for len in [1usize, 7, 8, 9, 16, 21] {
+            for pos in 0..len {
+                for x in 0..=255u8 {
+                    let mut v = vec![b'a'; len];
+                    v[pos] = x;
+                    assert_eq!(upper_or_non_ascii(&v), plain(&v), "len {len} pos {pos} {x}");
+                }
+            }
+        }
+        assert!(!upper_or_non_ascii(b""));
+        // the neighbours of 'A'..='Z' in whole words
+        assert!(!upper_or_non_ascii(b"@[`{@[`{@[`{"));
+        assert!(upper_or_non_ascii(b"@[`{@[`Z@[`{"));
+    }
 
     fn get(cfg: &Config, s: &str, o: &str) -> Result<String, GetError> {
         cfg.get(s, o, &[], &[])

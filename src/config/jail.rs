@@ -308,9 +308,12 @@ fn read_jail_inner(rd: &mut Reader<'_>, st: &mut JailState, basedir: &str) -> Re
 pub fn uses_known(cfg: &Config) -> bool {
     let has_ref = |t: &str| {
         let b = t.as_bytes();
-        memchr::memmem::find_iter(b, b"%(").any(|i| {
-            b.get(i + 2..i + 8)
-                .is_some_and(|w| w.eq_ignore_ascii_case(b"known/"))
+        // a byte search per value: a substring searcher's set-up costs more than
+        // these short texts take to scan
+        memchr::memchr_iter(b'%', b).any(|i| {
+            b.get(i + 1) == Some(&b'(')
+                && b.get(i + 2..i + 8)
+                    .is_some_and(|w| w.eq_ignore_ascii_case(b"known/"))
         })
     };
     cfg.defaults.iter().any(|(_, v)| has_ref(&v.text))
@@ -457,11 +460,19 @@ pub fn fill_stream(
                 }
             }
             // fail2ban tests `opt in ('datepattern')`, a substring test on a string.
-            o if "datepattern".contains(o) => stream.push(set(opt, vec![value.to_value()])),
+            o if in_datepattern(o) => stream.push(set(opt, vec![value.to_value()])),
             _ => {}
         }
     }
     Ok(())
+}
+
+/// `o in 'datepattern'` (a substring test), without the general searcher's set-up
+/// (called for every option of every jail).
+fn in_datepattern(o: &str) -> bool {
+    const D: &[u8] = b"datepattern";
+    let o = o.as_bytes();
+    o.is_empty() || (o.len() <= D.len() && D.windows(o.len()).any(|w| w == o))
 }
 
 const IGNORE_OPTS: &[&str] = &[

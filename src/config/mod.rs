@@ -146,6 +146,27 @@ pub fn read_stream(
     basedir: &str,
     opts: &StreamOptions,
 ) -> Result<StreamResult, EarlyError> {
+    read_stream_impl(src, basedir, opts, false)
+}
+
+/// [`read_stream`] for a process that exits soon after (`fail2ban-client -d`): the
+/// readers' caches are not freed (the OS reclaims them; freeing them cost ~4% of a
+/// dump of the stock tree).
+pub fn read_stream_then_exit(
+    src: &dyn Source,
+    basedir: &str,
+    opts: &StreamOptions,
+) -> Result<StreamResult, EarlyError> {
+    read_stream_impl(src, basedir, opts, true)
+}
+
+/// `leak`: see [`read_stream_then_exit`].
+fn read_stream_impl(
+    src: &dyn Source,
+    basedir: &str,
+    opts: &StreamOptions,
+    leak: bool,
+) -> Result<StreamResult, EarlyError> {
     let mut rd = Reader::new(src, basedir);
     // Early phase: fail2ban.conf for the client's own settings.
     let f2b = rd.fs.read("fail2ban");
@@ -191,7 +212,7 @@ pub fn read_stream(
         early: early_list,
         ..Default::default()
     };
-    match read_all(&mut rd, f2b.as_ref(), &overrides, opts) {
+    match read_all(&mut rd, f2b.as_ref(), &overrides, opts, leak) {
         Ok((cmds, ok)) => {
             result.commands = Some(cmds);
             result.ok = ok;
@@ -208,6 +229,11 @@ pub fn read_stream(
     }
     result.strict_errors = std::mem::take(&mut rd.log.strict_errors);
     result.log = rd.take_log();
+    if leak {
+        std::mem::forget(rd);
+        std::mem::forget(f2b);
+        std::mem::forget(overrides);
+    }
     Ok(result)
 }
 
@@ -216,6 +242,7 @@ fn read_all(
     f2b: Option<&Config>,
     overrides: &OrdMap<Py>,
     opts: &StreamOptions,
+    leak: bool,
 ) -> Result<(Vec<Command>, bool), ConfigError> {
     let jail = rd.fs.read("jail");
     rd.sync_log();
@@ -230,10 +257,13 @@ fn read_all(
         .cloned()
         .collect();
     let (mut stream, status) = match parallel::plan(rd, &sections) {
-        Some(at) => parallel::read_split(rd, &sections, at, opts)?,
+        Some(at) => parallel::read_split(rd, &sections, at, opts, leak)?,
         None => {
             let (mut jails, status) = read_sections(rd, &sections, opts)?;
             let (cmds, starts) = convert_jails(rd, &mut jails, opts)?;
+            if leak {
+                std::mem::forget(jails);
+            }
             (chain(cmds, starts), status)
         }
     };
@@ -289,7 +319,8 @@ fn convert_jails(
     jails: &mut [jail::JailState],
     opts: &StreamOptions,
 ) -> Result<(Vec<Command>, Vec<Command>), ConfigError> {
-    let mut stream = Vec::new();
+    // ~15 commands a jail on the stock tree: room without regrowing
+    let mut stream = Vec::with_capacity(jails.len() * 16);
     for j in jails.iter_mut() {
         stream.extend(j.convert(rd, opts.dump)?);
     }

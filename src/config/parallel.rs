@@ -56,12 +56,13 @@ pub(super) fn plan(rd: &Reader<'_>, sections: &[String]) -> Option<usize> {
         _ if total < MIN_ENABLED => return None,
         _ => {}
     }
-    // halves of about equal work: a little less for the second thread, whose caches
-    // start cold; a disabled section costs about 1/24 of an enabled jail (measured in
-    // instructions on the stock tree with all or a few jails enabled)
+    // halves of equal weight: the second thread's cold caches cost about what the
+    // first thread's share of the bookkeeping after the join does; a disabled section
+    // costs about 1/24 of an enabled jail (measured in instructions on the stock tree
+    // with all or a few jails enabled)
     let weight = |e: bool| if e { 24 } else { 1 };
     let total_w: usize = enabled.iter().map(|&e| weight(e)).sum();
-    let want = total_w * 31 / 64;
+    let want = total_w / 2;
     let mut seen = 0;
     let mut at = sections.len();
     for (i, &e) in enabled.iter().enumerate().rev() {
@@ -102,6 +103,7 @@ fn second_half(
     jail: JailCopy,
     sections: &[String],
     opts: &StreamOptions,
+    leak: bool,
 ) -> Option<Half> {
     let mut rd = Reader::new(src, basedir);
     rd.fs.names = jail.names;
@@ -116,7 +118,13 @@ fn second_half(
     let read_log = std::mem::take(&mut rd.log.lines);
     let read_strict = std::mem::take(&mut rd.log.strict_errors);
     let (read, conv) = match read {
-        Ok((mut jails, status)) => (Ok(status), convert_jails(&mut rd, &mut jails, opts)),
+        Ok((mut jails, status)) => {
+            let conv = convert_jails(&mut rd, &mut jails, opts);
+            if leak {
+                std::mem::forget(jails);
+            }
+            (Ok(status), conv)
+        }
         // not looked at
         Err(e) => (Err(e), Ok((Vec::new(), Vec::new()))),
     };
@@ -124,14 +132,19 @@ fn second_half(
     if rd.fs_msgs > 0 {
         return None;
     }
-    Some(Half {
+    let half = Half {
         read_log,
         read_strict,
         read,
         conv_log: std::mem::take(&mut rd.log.lines),
         conv_strict: std::mem::take(&mut rd.log.strict_errors),
         conv,
-    })
+    };
+    if leak {
+        // the process exits soon (see `read_stream_then_exit`)
+        std::mem::forget(rd);
+    }
+    Some(half)
 }
 
 /// The jails' commands (then their `start`s) and status bits, as the sequential
@@ -142,6 +155,7 @@ pub(super) fn read_split(
     sections: &[String],
     at: usize,
     opts: &StreamOptions,
+    leak: bool,
 ) -> Result<(Vec<Command>, u8), ConfigError> {
     let (first, second) = sections.split_at(at);
     let src = rd.fs.src;
@@ -153,7 +167,7 @@ pub(super) fn read_split(
         names: rd.fs.names.clone(),
     };
     std::thread::scope(|s| {
-        let handle = s.spawn(|| second_half(src, &basedir, copy, second, opts));
+        let handle = s.spawn(|| second_half(src, &basedir, copy, second, opts, leak));
         let (mut jails1, st1) = match read_sections(rd, first, opts) {
             Ok(r) => r,
             // the sequential run stops here too (the thread's result is dropped)
@@ -161,6 +175,9 @@ pub(super) fn read_split(
         };
         let mark = (rd.log.lines.len(), rd.log.strict_errors.len());
         let conv1 = convert_jails(rd, &mut jails1, opts);
+        if leak {
+            std::mem::forget(jails1);
+        }
         let conv1_log = rd.log.lines.split_off(mark.0);
         let conv1_strict = rd.log.strict_errors.split_off(mark.1);
         let half = handle.join().ok().flatten();
