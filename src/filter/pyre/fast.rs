@@ -57,10 +57,39 @@ pub(super) struct Fast {
 }
 
 fn parse(pattern: &str) -> Option<Hir> {
+    parse_checked(pattern).ok()
+}
+
+/// Parses a linear pattern as `regex::Regex::new` does (same syntax settings), with its
+/// error text: the check that decides whether a pattern is linear, without building it.
+pub(super) fn parse_checked(pattern: &str) -> Result<Hir, String> {
     regex_syntax::ParserBuilder::new()
         .build()
         .parse(pattern)
-        .ok()
+        .map_err(|e| e.to_string())
+}
+
+/// Group index → name of `hir` compiled alone, as `regex::Regex::capture_names` gives
+/// them (index 0 is the whole match; indices no group has stay unnamed).
+pub(super) fn capture_names(hir: &Hir) -> Vec<Option<String>> {
+    fn walk(h: &Hir, out: &mut Vec<Option<String>>) {
+        match h.kind() {
+            HirKind::Capture(c) => {
+                let i = c.index as usize;
+                if out.len() <= i {
+                    out.resize(i + 1, None);
+                }
+                out[i] = c.name.as_deref().map(str::to_string);
+                walk(&c.sub, out);
+            }
+            HirKind::Repetition(r) => walk(&r.sub, out),
+            HirKind::Concat(v) | HirKind::Alternation(v) => v.iter().for_each(|x| walk(x, out)),
+            _ => {}
+        }
+    }
+    let mut out = vec![None];
+    walk(hir, &mut out);
+    out
 }
 
 fn config() -> meta::Config {
@@ -127,14 +156,14 @@ fn ascii_hir(h: &Hir) -> Hir {
     }
 }
 
-/// An ASCII twin with exactly the groups of `full` (else none: the twin must be
-/// interchangeable).
-fn ascii_twin(ascii: &Hir, full: &regex::Regex) -> Option<meta::Regex> {
+/// An ASCII twin with exactly the groups `names` of the full pattern (else none: the
+/// twin must be interchangeable).
+fn ascii_twin(ascii: &Hir, names: &[Option<String>]) -> Option<meta::Regex> {
     let a = build(ascii)?;
-    let names = a
+    let twin = a
         .group_info()
         .pattern_names(regex_automata::PatternID::ZERO);
-    names.eq(full.capture_names()).then_some(a)
+    twin.eq(names.iter().map(Option::as_deref)).then_some(a)
 }
 
 /// Literal prefixes when the pattern is anchored at the text start (not a line start).
@@ -151,17 +180,23 @@ fn prefixes(hir: &Hir) -> Option<Vec<Box<[u8]>>> {
 }
 
 impl Fast {
-    /// Fast paths for a linear pattern (`linear` given) or a fancy one (`relaxed`).
-    pub fn new(linear: Option<(&str, &regex::Regex)>, relaxed: Option<&str>) -> Fast {
+    /// Fast paths for a linear pattern, parsed, whose full groups are `names`.
+    pub fn linear(hir: Hir, names: &[Option<String>]) -> Fast {
+        let mut f = Fast {
+            prefixes: prefixes(&hir),
+            ..Fast::default()
+        };
+        let ah = ascii_hir(&hir);
+        drop(hir);
+        f.ascii = ascii_twin(&ah, names);
+        f.ascii_hir = f.ascii.is_some().then_some(ah);
+        f
+    }
+
+    /// Fast paths for a fancy pattern with the linear superset `relaxed`.
+    pub fn fancy(relaxed: Option<&str>) -> Fast {
         let mut f = Fast::default();
-        if let Some((p, full)) = linear
-            && let Some(hir) = parse(p)
-        {
-            f.prefixes = prefixes(&hir);
-            let ah = ascii_hir(&hir);
-            f.ascii = ascii_twin(&ah, full);
-            f.ascii_hir = f.ascii.is_some().then_some(ah);
-        } else if let Some(p) = relaxed
+        if let Some(p) = relaxed
             && let Some(hir) = parse(p)
         {
             f.prefixes = prefixes(&hir);
