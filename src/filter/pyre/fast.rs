@@ -20,7 +20,9 @@ use regex_automata::{Input, MatchKind};
 use super::chain::Chain;
 use super::share::{Table, shared};
 use regex_syntax::hir::literal::Extractor;
-use regex_syntax::hir::{Class, ClassBytes, ClassUnicode, ClassUnicodeRange, Hir, HirKind, Look};
+use regex_syntax::hir::{
+    Class, ClassBytes, ClassBytesRange, ClassUnicode, ClassUnicodeRange, Hir, HirKind, Look,
+};
 
 /// A linear pattern in two compilations: restricted to ASCII (built at once) and as
 /// written (built on the first non-ASCII haystack; most logs never need it).
@@ -120,18 +122,20 @@ fn ascii_hir(h: &Hir) -> Hir {
                 Hir::fail()
             }
         }
-        HirKind::Class(Class::Unicode(c)) => {
-            let mut c = c.clone();
-            c.intersect(&ClassUnicode::new([ClassUnicodeRange::new('\0', '\x7f')]));
-            Hir::class(Class::Unicode(c))
-        }
-        HirKind::Class(Class::Bytes(c)) => {
-            let mut c = c.clone();
-            c.intersect(&ClassBytes::new([regex_syntax::hir::ClassBytesRange::new(
-                0, 0x7f,
-            )]));
-            Hir::class(Class::Bytes(c))
-        }
+        // New classes from the clipped ranges: `intersect` would keep the capacity of
+        // the Unicode class (hundreds of ranges), and the twin's HIR is kept.
+        HirKind::Class(Class::Unicode(c)) => Hir::class(Class::Unicode(ClassUnicode::new(
+            c.ranges()
+                .iter()
+                .take_while(|r| r.start() <= '\x7f')
+                .map(|r| ClassUnicodeRange::new(r.start(), r.end().min('\x7f'))),
+        ))),
+        HirKind::Class(Class::Bytes(c)) => Hir::class(Class::Bytes(ClassBytes::new(
+            c.ranges()
+                .iter()
+                .take_while(|r| r.start() <= 0x7f)
+                .map(|r| ClassBytesRange::new(r.start(), r.end().min(0x7f))),
+        ))),
         HirKind::Look(l) => Hir::look(match l {
             Look::WordUnicode => Look::WordAscii,
             Look::WordUnicodeNegate => Look::WordAsciiNegate,
@@ -349,7 +353,8 @@ fn loose_hir(h: &Hir, keep_start: bool) -> Hir {
 #[derive(Debug)]
 struct Scan {
     dfa: Arc<regex_automata::hybrid::dfa::DFA>,
-    cache: regex_automata::hybrid::dfa::Cache,
+    /// Made on the first scan: a jail whose log stays quiet never needs it.
+    cache: Option<regex_automata::hybrid::dfa::Cache>,
 }
 
 /// Scan automata by (patterns, anchored, ASCII-only), shared between jails.
@@ -359,12 +364,11 @@ static SCANS: OnceLock<Table<ScanKey, regex_automata::hybrid::dfa::DFA>> = OnceL
 static WHICH: OnceLock<Table<Vec<String>, regex_automata::hybrid::dfa::DFA>> = OnceLock::new();
 
 impl Scan {
-    fn new(key: ScanKey, hir: impl FnOnce() -> Hir) -> Option<Scan> {
+    fn new(key: ScanKey, hir: impl FnOnce() -> Option<Hir>) -> Option<Scan> {
         let dfa = shared(SCANS.get_or_init(Default::default), key, || {
-            Scan::build(&hir())
+            Scan::build(&hir()?)
         })?;
-        let cache = dfa.create_cache();
-        Some(Scan { dfa, cache })
+        Some(Scan { dfa, cache: None })
     }
 
     fn build(hir: &Hir) -> Option<regex_automata::hybrid::dfa::DFA> {
@@ -392,7 +396,8 @@ impl Scan {
     /// Whether the DFA finds a match, true when it gives up.
     fn may_match(&mut self, text: &str) -> bool {
         let input = Input::new(text).earliest(true);
-        !matches!(self.dfa.try_search_fwd(&mut self.cache, &input), Ok(None))
+        let cache = self.cache.get_or_insert_with(|| self.dfa.create_cache());
+        !matches!(self.dfa.try_search_fwd(cache, &input), Ok(None))
     }
 }
 
@@ -404,8 +409,8 @@ const FULL_SCAN_MIN: usize = 16 * 1024;
 /// of them can.
 #[derive(Debug)]
 pub struct AnyOf {
-    hir: Hir,
-    /// The patterns and `anchored`, naming the shared automata.
+    /// The patterns and `anchored`, naming the shared automata (parsed again only to
+    /// build one: the Unicode HIR is larger than the ASCII scan itself).
     key: (Vec<String>, bool),
     /// Built on the first non-ASCII text; `Some(None)`: it does not build.
     full: Option<Option<Scan>>,
@@ -418,20 +423,26 @@ impl AnyOf {
         patterns: impl Iterator<Item = Option<&'a str>>,
         anchored: bool,
     ) -> Option<AnyOf> {
-        let mut alts = Vec::new();
-        let mut key = Vec::new();
-        for p in patterns {
-            let p = p?;
-            alts.push(loose_hir(&parse(p)?, anchored));
-            key.push(p.to_string());
-        }
-        let hir = Hir::alternation(alts);
+        let key: Vec<String> = patterns
+            .map(|p| p.map(str::to_string))
+            .collect::<Option<_>>()?;
+        let ascii = Scan::new((key.clone(), anchored, true), || {
+            AnyOf::hir(&key, anchored).map(|h| ascii_hir(&h))
+        });
         Some(AnyOf {
-            ascii: Scan::new((key.clone(), anchored, true), || ascii_hir(&hir)),
-            hir,
+            ascii,
             key: (key, anchored),
             full: None,
         })
+    }
+
+    /// The alternation scanned for; None when a pattern does not parse.
+    fn hir(patterns: &[String], anchored: bool) -> Option<Hir> {
+        let alts = patterns
+            .iter()
+            .map(|p| parse(p).map(|h| loose_hir(&h, anchored)))
+            .collect::<Option<_>>()?;
+        Some(Hir::alternation(alts))
     }
 
     /// Whether some pattern may match `text`.
@@ -442,11 +453,11 @@ impl AnyOf {
             // for the regexes' own searches ("may match"), so only a long one builds it.
             _ if self.full.is_none() && text.len() < FULL_SCAN_MIN => true,
             _ => {
-                let (hir, (pats, anchored)) = (&self.hir, &self.key);
+                let (pats, anchored) = &self.key;
                 let key = (pats.clone(), *anchored, false);
                 match self
                     .full
-                    .get_or_insert_with(|| Scan::new(key, || hir.clone()))
+                    .get_or_insert_with(|| Scan::new(key, || AnyOf::hir(pats, *anchored)))
                 {
                     Some(f) => f.may_match(text),
                     None => true,
@@ -462,7 +473,8 @@ impl AnyOf {
 #[derive(Debug)]
 pub struct WhichOf {
     dfa: Arc<regex_automata::hybrid::dfa::DFA>,
-    cache: regex_automata::hybrid::dfa::Cache,
+    /// Made on the first scan (most detectors of a quiet jail never scan).
+    cache: Option<regex_automata::hybrid::dfa::Cache>,
     len: usize,
 }
 
@@ -477,8 +489,11 @@ impl WhichOf {
         let dfa = shared(WHICH.get_or_init(Default::default), key.clone(), || {
             WhichOf::build(&key)
         })?;
-        let cache = dfa.create_cache();
-        Some(WhichOf { dfa, cache, len })
+        Some(WhichOf {
+            dfa,
+            cache: None,
+            len,
+        })
     }
 
     fn build(patterns: &[String]) -> Option<regex_automata::hybrid::dfa::DFA> {
@@ -515,8 +530,9 @@ impl WhichOf {
             return None;
         }
         let mut set = regex_automata::PatternSet::new(self.len);
+        let cache = self.cache.get_or_insert_with(|| self.dfa.create_cache());
         self.dfa
-            .try_which_overlapping_matches(&mut self.cache, &Input::new(text), &mut set)
+            .try_which_overlapping_matches(cache, &Input::new(text), &mut set)
             .ok()?;
         Some(
             (0..self.len)
