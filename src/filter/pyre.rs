@@ -177,7 +177,7 @@ fn compile_new(pattern: &str, flags: Flags) -> Result<Regex, Error> {
     // Parsing is what rejects a pattern (the regex crate reports the parser's error
     // text); the NFAs are built by `Fast` (ASCII) and on demand (full Unicode).
     let mut linear_err = None;
-    let hir = match t.linear.as_deref().map(fast::parse_checked) {
+    let mut hir = match t.linear.as_deref().map(fast::parse_checked) {
         Some(Ok(hir)) => Some(hir),
         Some(Err(e)) => {
             linear_err = Some(e);
@@ -185,8 +185,25 @@ fn compile_new(pattern: &str, flags: Flags) -> Result<Regex, Error> {
         }
         None => None,
     };
+    // A pattern that might exceed the size limit is compiled now: failing that is a
+    // config error (or a fall back to fancy-regex), as it always was.
+    let mut eager = None;
+    if let (Some(h), Some(p)) = (&hir, &t.linear)
+        && fast::may_exceed_limit(h)
+    {
+        match regex::Regex::new(p) {
+            Ok(re) => eager = Some(re),
+            Err(e) => {
+                linear_err = Some(e.to_string());
+                hir = None;
+            }
+        }
+    }
     let engine = match hir {
-        Some(_) => Engine::Linear(Lazy::default()),
+        Some(_) => Engine::Linear(Lazy {
+            full: eager.map_or_else(OnceLock::new, |re| OnceLock::from(Some(re))),
+            fallback: OnceLock::new(),
+        }),
         None => match build_fancy(&t.fancy) {
             Ok(re) => Engine::Fancy(re),
             Err(e) => {
@@ -537,5 +554,93 @@ impl<'t> Match<'t> {
     }
     pub fn is_empty(&self) -> bool {
         self.spans.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod lazy_tests {
+    use super::*;
+
+    fn full_built(re: &Regex) -> bool {
+        matches!(&re.inner.engine, Engine::Linear(l) if l.full.get().is_some())
+    }
+
+    fn spans(m: Option<Match<'_>>) -> Option<Spans> {
+        m.map(|m| m.spans().to_vec())
+    }
+
+    fn fancy_spans(re: &fancy_regex::Regex, text: &str) -> Option<Spans> {
+        spans_fancy(re, text, 0).expect("within the backtrack limit")
+    }
+
+    /// ASCII lines never build the full-Unicode engine; the first non-ASCII one does,
+    /// and every answer is fancy-regex's on the same pattern.
+    #[test]
+    fn full_engine_waits_for_a_non_ascii_text() {
+        let p = r"^Failed \w+ for (?:invalid user )?(?P<user>\S+) from (?P<host>[\d.]+)(?: port \d+)?\s*$";
+        let re = compile_new(p, Flags::default()).expect("compiles");
+        assert!(re.is_linear());
+        let fancy = build_fancy(&re.translated().fancy).expect("fancy");
+        let ascii = [
+            "Failed password for bob from 1.2.3.4 port 22",
+            "Failed password for invalid user x from 10.0.0.1",
+            "Failed password for bob from host.example",
+        ];
+        for text in ascii {
+            assert_eq!(
+                spans(re.search(text, 0)),
+                fancy_spans(&fancy, text),
+                "{text}"
+            );
+            let span = fancy_spans(&fancy, text).and_then(|s| s[0]);
+            assert_eq!(re.find_span(text, 0), Some(span), "{text}");
+        }
+        assert!(!full_built(&re), "ASCII texts built the full engine");
+        let other = [
+            "Failed password for jöhn from 1.2.3.4 port 22",
+            "Failed pässwörd for bob from 1.2.3.4",
+            "Failed password for bob from 1.2.3.4 port 22 \u{2003}",
+            "Failed password for invalid user 名前 from 10.0.0.1",
+            "Failed password for bob from 1.2.3.4 \u{e9}tc",
+        ];
+        for text in other {
+            assert_eq!(
+                spans(re.search(text, 0)),
+                fancy_spans(&fancy, text),
+                "{text}"
+            );
+            let span = fancy_spans(&fancy, text).and_then(|s| s[0]);
+            assert_eq!(re.find_span(text, 0), Some(span), "{text}");
+        }
+        assert!(
+            full_built(&re),
+            "a non-ASCII text did not build the full engine"
+        );
+    }
+
+    /// A pattern the linear engine rejects still fails at compile time, with the regex
+    /// crate's own error text first (the size limit is checked by compiling patterns
+    /// that might reach it).
+    #[test]
+    fn rejected_patterns_still_fail_at_compile() {
+        let mut checked = 0;
+        for p in [r"\w{1000}", r"(?:\S+\s\w+){300}", r"(?:(?:\w{20}){20}){20}"] {
+            let t = translate(p, false, false).expect("translates");
+            let linear = t.linear.as_deref().expect("linear");
+            let Err(want) = regex::Regex::new(linear) else {
+                continue;
+            };
+            checked += 1;
+            let got = compile_new(p, Flags::default()).expect_err("must fail");
+            assert!(
+                got.message.starts_with(&want.to_string()),
+                "{p}: {}",
+                got.message
+            );
+        }
+        assert!(checked >= 2, "too few rejected patterns exercised");
+        // Big but within the limit: compiles, and lazily.
+        let re = compile_new(r"^(?:\S+\s){40}\w+$", Flags::default()).expect("compiles");
+        assert!(re.is_linear() && !full_built(&re));
     }
 }

@@ -71,6 +71,34 @@ pub(super) fn parse_checked(pattern: &str) -> Result<Hir, String> {
         .map_err(|e| e.to_string())
 }
 
+/// Whether the NFA of `hir` might outgrow the regex crate's size limit (10 MiB). A
+/// pattern under this bound compiles for sure, so its full-Unicode engine can wait for
+/// a non-ASCII haystack; one over it is compiled at once, as its failure is a config
+/// error. Bound measured on the fail2ban corpus: an NFA takes at most about 2 KiB plus
+/// 32 bytes per weight unit (a byte, a class range, an operator), repetitions
+/// multiplying; the margin of 2 covers the compiler's working estimate.
+pub(super) fn may_exceed_limit(hir: &Hir) -> bool {
+    fn weight(h: &Hir) -> u64 {
+        match h.kind() {
+            HirKind::Empty | HirKind::Look(_) => 1,
+            HirKind::Literal(l) => l.0.len() as u64,
+            HirKind::Class(Class::Unicode(c)) => 1 + 4 * c.ranges().len() as u64,
+            HirKind::Class(Class::Bytes(c)) => 1 + c.ranges().len() as u64,
+            HirKind::Repetition(r) => {
+                let times = u64::from(r.max.unwrap_or(r.min).max(1)) + 1;
+                weight(&r.sub).saturating_mul(times)
+            }
+            HirKind::Capture(c) => 2 + weight(&c.sub),
+            HirKind::Concat(v) | HirKind::Alternation(v) => v
+                .iter()
+                .map(weight)
+                .fold(v.len() as u64, u64::saturating_add),
+        }
+    }
+    let bytes = weight(hir).saturating_mul(32).saturating_add(2048);
+    bytes > (10 << 20) / 2
+}
+
 /// Group index → name of `hir` compiled alone, as `regex::Regex::capture_names` gives
 /// them (index 0 is the whole match; indices no group has stay unnamed).
 pub(super) fn capture_names(hir: &Hir) -> Vec<Option<String>> {
