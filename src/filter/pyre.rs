@@ -28,6 +28,8 @@ pub use translate::{FancyReason, Rule, Translated, translate};
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
+use regex_syntax::hir::Hir;
+
 /// Python `re` flags that fail2ban sets from outside the pattern.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Flags {
@@ -61,8 +63,27 @@ pub const BACKTRACK_LIMIT: usize = 1_000_000;
 
 #[derive(Debug)]
 enum Engine {
-    Linear(regex::Regex),
+    Linear(Lazy),
     Fancy(fancy_regex::Regex),
+}
+
+/// The full-Unicode compilation of a linear pattern, built on the first haystack the
+/// ASCII twin cannot take (most logs are all ASCII, and this NFA is the largest part of
+/// compiling a pattern). The pattern was parsed at compile time, so only a size limit
+/// can still fail here; the pattern then runs on fancy-regex (same semantics).
+#[derive(Debug, Default)]
+struct Lazy {
+    full: OnceLock<Option<regex::Regex>>,
+    fallback: OnceLock<Option<fancy_regex::Regex>>,
+}
+
+/// What runs a linear pattern on a non-ASCII haystack.
+enum Full<'a> {
+    Linear(&'a regex::Regex),
+    /// The linear compile failed: spans come in the pattern's own group numbering.
+    Fancy(&'a fancy_regex::Regex),
+    /// Neither compiles (logged once): no match.
+    None,
 }
 
 #[derive(Debug)]
@@ -76,6 +97,8 @@ struct Inner {
     /// Linear stand-in of a fancy pattern with one-char back-references only (built on
     /// the first search: most date templates never run).
     checked: OnceLock<Option<backref::Checked>>,
+    /// Group index → name (see [`Regex::names`]); shared by every holder.
+    names: Arc<Vec<Option<String>>>,
 }
 
 /// A compiled fail2ban regex.
@@ -125,7 +148,7 @@ pub fn compile(pattern: &str, flags: Flags) -> Result<Regex, Error> {
     });
     match (shared, res) {
         (Some(inner), _) => Ok(Regex {
-            names: Arc::new(names_of(&inner.engine, &inner.translated)),
+            names: Arc::clone(&inner.names),
             inner,
         }),
         (None, Some(e)) => e,
@@ -134,13 +157,13 @@ pub fn compile(pattern: &str, flags: Flags) -> Result<Regex, Error> {
     }
 }
 
-fn names_of(engine: &Engine, t: &Translated) -> Vec<Option<String>> {
-    match engine {
-        Engine::Linear(_) if t.regrouped.is_some() => {
-            t.regrouped.as_ref().map_or(Vec::new(), |l| l.names.clone())
-        }
-        Engine::Linear(re) => re.capture_names().map(|n| n.map(str::to_string)).collect(),
-        Engine::Fancy(re) => re.capture_names().map(|n| n.map(str::to_string)).collect(),
+/// Group names of the pattern: a linearized one keeps the original numbering.
+fn names_of(engine: &Engine, t: &Translated, linear: Option<&Hir>) -> Vec<Option<String>> {
+    match (engine, &t.regrouped, linear) {
+        (Engine::Linear(_), Some(l), _) => l.names.clone(),
+        (Engine::Linear(_), None, Some(hir)) => fast::capture_names(hir),
+        (Engine::Linear(_), None, None) => Vec::new(),
+        (Engine::Fancy(re), _, _) => re.capture_names().map(|n| n.map(str::to_string)).collect(),
     }
 }
 
@@ -151,17 +174,36 @@ fn compile_new(pattern: &str, flags: Flags) -> Result<Regex, Error> {
     };
     let t =
         translate(pattern, flags.multiline, flags.ignore_case).map_err(|e| fail(e.to_string()))?;
+    // Parsing is what rejects a pattern (the regex crate reports the parser's error
+    // text); the NFAs are built by `Fast` (ASCII) and on demand (full Unicode).
     let mut linear_err = None;
-    let engine = match t.linear.as_deref().map(regex::Regex::new) {
-        Some(Ok(re)) => Some(Engine::Linear(re)),
+    let mut hir = match t.linear.as_deref().map(fast::parse_checked) {
+        Some(Ok(hir)) => Some(hir),
         Some(Err(e)) => {
-            linear_err = Some(e.to_string());
+            linear_err = Some(e);
             None
         }
         None => None,
     };
-    let engine = match engine {
-        Some(e) => e,
+    // A pattern that might exceed the size limit is compiled now: failing that is a
+    // config error (or a fall back to fancy-regex), as it always was.
+    let mut eager = None;
+    if let (Some(h), Some(p)) = (&hir, &t.linear)
+        && fast::may_exceed_limit(h)
+    {
+        match regex::Regex::new(p) {
+            Ok(re) => eager = Some(re),
+            Err(e) => {
+                linear_err = Some(e.to_string());
+                hir = None;
+            }
+        }
+    }
+    let engine = match hir {
+        Some(_) => Engine::Linear(Lazy {
+            full: eager.map_or_else(OnceLock::new, |re| OnceLock::from(Some(re))),
+            fallback: OnceLock::new(),
+        }),
         None => match build_fancy(&t.fancy) {
             Ok(re) => Engine::Fancy(re),
             Err(e) => {
@@ -173,11 +215,11 @@ fn compile_new(pattern: &str, flags: Flags) -> Result<Regex, Error> {
             }
         },
     };
-    let fast = match &engine {
-        Engine::Linear(re) => fast::Fast::new(t.linear.as_deref().map(|p| (p, re)), None),
-        Engine::Fancy(_) => fast::Fast::new(None, t.relaxed.as_deref()),
+    let names = Arc::new(names_of(&engine, &t, hir.as_ref()));
+    let fast = match (&engine, hir) {
+        (Engine::Linear(_), Some(hir)) => fast::Fast::linear(hir, &names),
+        _ => fast::Fast::fancy(t.relaxed.as_deref()),
     };
-    let names = names_of(&engine, &t);
     Ok(Regex {
         inner: Arc::new(Inner {
             engine,
@@ -186,8 +228,9 @@ fn compile_new(pattern: &str, flags: Flags) -> Result<Regex, Error> {
             translated: t,
             fast,
             checked: OnceLock::new(),
+            names: Arc::clone(&names),
         }),
-        names: Arc::new(names),
+        names,
     })
 }
 
@@ -249,7 +292,10 @@ impl Regex {
         let Some(start) = self.inner.fast.may_match(text, pos, &mut ascii) else {
             return Ok(None);
         };
-        let spans = match self.exact_engine(text) {
+        let exact = self
+            .exact_engine(text)
+            .or_else(|| self.fallback(text, &mut ascii));
+        let spans = match exact {
             Some(re) => spans_fancy(re, text, start)?,
             None => self.regroup(match &self.inner.engine {
                 Engine::Linear(_)
@@ -258,14 +304,17 @@ impl Regex {
                 {
                     self.inner.fast.ascii_spans(text, pos)
                 }
-                // A DFA-only check first: most fail2ban searches miss, and a miss then
-                // skips allocating capture slots.
-                Engine::Linear(re) if !re.is_match_at(text, pos) => None,
-                Engine::Linear(re) => re.captures_at(text, pos).map(|caps| {
-                    caps.iter()
-                        .map(|m| m.map(|m| (m.start(), m.end())))
-                        .collect()
-                }),
+                Engine::Linear(_) => match self.full() {
+                    // A DFA-only check first: most fail2ban searches miss, and a miss then
+                    // skips allocating capture slots.
+                    Full::Linear(re) if !re.is_match_at(text, pos) => None,
+                    Full::Linear(re) => re.captures_at(text, pos).map(|caps| {
+                        caps.iter()
+                            .map(|m| m.map(|m| (m.start(), m.end())))
+                            .collect()
+                    }),
+                    Full::Fancy(_) | Full::None => None,
+                },
                 Engine::Fancy(re) => match self.checked() {
                     Some(c) => match c.spans(text, pos, &mut ascii) {
                         Ok(s) => s,
@@ -312,7 +361,7 @@ impl Regex {
     /// Group spans of a linear match depend only on the matched text and at most one
     /// char (4 bytes) either side of it, which lets callers memoize captures.
     pub fn find_span(&self, text: &str, pos: usize) -> Option<Option<(usize, usize)>> {
-        let Engine::Linear(re) = &self.inner.engine else {
+        let Engine::Linear(_) = &self.inner.engine else {
             return None;
         };
         if self.exact_engine(text).is_some() {
@@ -330,8 +379,62 @@ impl Regex {
             Some(a) if *ascii.get_or_insert_with(|| text.is_ascii()) => a
                 .find(regex_automata::Input::new(text).range(pos..))
                 .map(|m| (m.start(), m.end())),
-            _ => re.find_at(text, pos).map(|m| (m.start(), m.end())),
+            _ => match self.full() {
+                Full::Linear(re) => re.find_at(text, pos).map(|m| (m.start(), m.end())),
+                Full::Fancy(_) | Full::None => return None,
+            },
         })
+    }
+
+    /// The full-Unicode engine of a linear pattern, compiled on first use.
+    fn full(&self) -> Full<'_> {
+        let (Engine::Linear(l), Some(p)) = (&self.inner.engine, &self.inner.translated.linear)
+        else {
+            return Full::None;
+        };
+        let full = l.full.get_or_init(|| match regex::Regex::new(p) {
+            Ok(re) => Some(re),
+            Err(e) => {
+                crate::flog!(
+                    WARNING,
+                    "filter",
+                    "Regex {p:?} exceeds the linear engine's limits ({e}); using fancy-regex"
+                );
+                None
+            }
+        });
+        if let Some(re) = full {
+            return Full::Linear(re);
+        }
+        let fancy = l
+            .fallback
+            .get_or_init(|| match build_fancy(&self.inner.translated.fancy) {
+                Ok(re) => Some(re),
+                Err(e) => {
+                    crate::flog!(
+                        ERROR,
+                        "filter",
+                        "Regex {p:?} compiles in no engine ({e}); it matches nothing"
+                    );
+                    None
+                }
+            });
+        fancy.as_ref().map_or(Full::None, Full::Fancy)
+    }
+
+    /// The fancy stand-in for a linear pattern whose full-Unicode compile failed, when
+    /// `text` cannot go to the ASCII twin (its spans need no regrouping).
+    fn fallback(&self, text: &str, ascii: &mut Option<bool>) -> Option<&fancy_regex::Regex> {
+        let Engine::Linear(_) = &self.inner.engine else {
+            return None;
+        };
+        if self.inner.fast.ascii.is_some() && *ascii.get_or_insert_with(|| text.is_ascii()) {
+            return None;
+        }
+        match self.full() {
+            Full::Fancy(re) => Some(re),
+            Full::Linear(_) | Full::None => None,
+        }
     }
 
     /// A match rebuilt from group spans this regex produced earlier on equal text.
@@ -480,5 +583,93 @@ impl<'t> Match<'t> {
     }
     pub fn is_empty(&self) -> bool {
         self.spans.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod lazy_tests {
+    use super::*;
+
+    fn full_built(re: &Regex) -> bool {
+        matches!(&re.inner.engine, Engine::Linear(l) if l.full.get().is_some())
+    }
+
+    fn spans(m: Option<Match<'_>>) -> Option<Spans> {
+        m.map(|m| m.spans().to_vec())
+    }
+
+    fn fancy_spans(re: &fancy_regex::Regex, text: &str) -> Option<Spans> {
+        spans_fancy(re, text, 0).expect("within the backtrack limit")
+    }
+
+    /// ASCII lines never build the full-Unicode engine; the first non-ASCII one does,
+    /// and every answer is fancy-regex's on the same pattern.
+    #[test]
+    fn full_engine_waits_for_a_non_ascii_text() {
+        let p = r"^Failed \w+ for (?:invalid user )?(?P<user>\S+) from (?P<host>[\d.]+)(?: port \d+)?\s*$";
+        let re = compile_new(p, Flags::default()).expect("compiles");
+        assert!(re.is_linear());
+        let fancy = build_fancy(&re.translated().fancy).expect("fancy");
+        let ascii = [
+            "Failed password for bob from 1.2.3.4 port 22",
+            "Failed password for invalid user x from 10.0.0.1",
+            "Failed password for bob from host.example",
+        ];
+        for text in ascii {
+            assert_eq!(
+                spans(re.search(text, 0)),
+                fancy_spans(&fancy, text),
+                "{text}"
+            );
+            let span = fancy_spans(&fancy, text).and_then(|s| s[0]);
+            assert_eq!(re.find_span(text, 0), Some(span), "{text}");
+        }
+        assert!(!full_built(&re), "ASCII texts built the full engine");
+        let other = [
+            "Failed password for jöhn from 1.2.3.4 port 22",
+            "Failed pässwörd for bob from 1.2.3.4",
+            "Failed password for bob from 1.2.3.4 port 22 \u{2003}",
+            "Failed password for invalid user 名前 from 10.0.0.1",
+            "Failed password for bob from 1.2.3.4 \u{e9}tc",
+        ];
+        for text in other {
+            assert_eq!(
+                spans(re.search(text, 0)),
+                fancy_spans(&fancy, text),
+                "{text}"
+            );
+            let span = fancy_spans(&fancy, text).and_then(|s| s[0]);
+            assert_eq!(re.find_span(text, 0), Some(span), "{text}");
+        }
+        assert!(
+            full_built(&re),
+            "a non-ASCII text did not build the full engine"
+        );
+    }
+
+    /// A pattern the linear engine rejects still fails at compile time, with the regex
+    /// crate's own error text first (the size limit is checked by compiling patterns
+    /// that might reach it).
+    #[test]
+    fn rejected_patterns_still_fail_at_compile() {
+        let mut checked = 0;
+        for p in [r"\w{1000}", r"(?:\S+\s\w+){300}", r"(?:(?:\w{20}){20}){20}"] {
+            let t = translate(p, false, false).expect("translates");
+            let linear = t.linear.as_deref().expect("linear");
+            let Err(want) = regex::Regex::new(linear) else {
+                continue;
+            };
+            checked += 1;
+            let got = compile_new(p, Flags::default()).expect_err("must fail");
+            assert!(
+                got.message.starts_with(&want.to_string()),
+                "{p}: {}",
+                got.message
+            );
+        }
+        assert!(checked >= 2, "too few rejected patterns exercised");
+        // Big but within the limit: compiles, and lazily.
+        let re = compile_new(r"^(?:\S+\s){40}\w+$", Flags::default()).expect("compiles");
+        assert!(re.is_linear() && !full_built(&re));
     }
 }

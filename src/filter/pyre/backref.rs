@@ -108,7 +108,8 @@ impl Checked {
             pairs.push((*gi, *ci));
         }
         let re = regex::Regex::new(&pattern).ok()?;
-        let fast = fast::Fast::new(Some((&pattern, &re)), None);
+        let names: Vec<_> = re.capture_names().map(|n| n.map(str::to_string)).collect();
+        let fast = fast::Fast::linear(hir, &names);
         let mut copies: Vec<usize> = pairs.iter().map(|p| p.1).collect();
         copies.sort_unstable_by(|a, b| b.cmp(a));
         Some(Checked {

@@ -20,7 +20,9 @@ use regex_automata::{Input, MatchKind};
 use super::chain::Chain;
 use super::share::{Table, shared};
 use regex_syntax::hir::literal::Extractor;
-use regex_syntax::hir::{Class, ClassBytes, ClassUnicode, ClassUnicodeRange, Hir, HirKind, Look};
+use regex_syntax::hir::{
+    Class, ClassBytes, ClassBytesRange, ClassUnicode, ClassUnicodeRange, Hir, HirKind, Look,
+};
 
 /// A linear pattern in two compilations: restricted to ASCII (built at once) and as
 /// written (built on the first non-ASCII haystack; most logs never need it).
@@ -57,10 +59,67 @@ pub(super) struct Fast {
 }
 
 fn parse(pattern: &str) -> Option<Hir> {
+    parse_checked(pattern).ok()
+}
+
+/// Parses a linear pattern as `regex::Regex::new` does (same syntax settings), with its
+/// error text: the check that decides whether a pattern is linear, without building it.
+pub(super) fn parse_checked(pattern: &str) -> Result<Hir, String> {
     regex_syntax::ParserBuilder::new()
         .build()
         .parse(pattern)
-        .ok()
+        .map_err(|e| e.to_string())
+}
+
+/// Whether the NFA of `hir` might outgrow the regex crate's size limit (10 MiB). A
+/// pattern under this bound compiles for sure, so its full-Unicode engine can wait for
+/// a non-ASCII haystack; one over it is compiled at once, as its failure is a config
+/// error. Bound measured on the fail2ban corpus: an NFA takes at most about 2 KiB plus
+/// 32 bytes per weight unit (a byte, a class range, an operator), repetitions
+/// multiplying; the margin of 2 covers the compiler's working estimate.
+pub(super) fn may_exceed_limit(hir: &Hir) -> bool {
+    fn weight(h: &Hir) -> u64 {
+        match h.kind() {
+            HirKind::Empty | HirKind::Look(_) => 1,
+            HirKind::Literal(l) => l.0.len() as u64,
+            HirKind::Class(Class::Unicode(c)) => 1 + 4 * c.ranges().len() as u64,
+            HirKind::Class(Class::Bytes(c)) => 1 + c.ranges().len() as u64,
+            HirKind::Repetition(r) => {
+                let times = u64::from(r.max.unwrap_or(r.min).max(1)) + 1;
+                weight(&r.sub).saturating_mul(times)
+            }
+            HirKind::Capture(c) => 2 + weight(&c.sub),
+            HirKind::Concat(v) | HirKind::Alternation(v) => v
+                .iter()
+                .map(weight)
+                .fold(v.len() as u64, u64::saturating_add),
+        }
+    }
+    let bytes = weight(hir).saturating_mul(32).saturating_add(2048);
+    bytes > (10 << 20) / 2
+}
+
+/// Group index → name of `hir` compiled alone, as `regex::Regex::capture_names` gives
+/// them (index 0 is the whole match; indices no group has stay unnamed).
+pub(super) fn capture_names(hir: &Hir) -> Vec<Option<String>> {
+    fn walk(h: &Hir, out: &mut Vec<Option<String>>) {
+        match h.kind() {
+            HirKind::Capture(c) => {
+                let i = c.index as usize;
+                if out.len() <= i {
+                    out.resize(i + 1, None);
+                }
+                out[i] = c.name.as_deref().map(str::to_string);
+                walk(&c.sub, out);
+            }
+            HirKind::Repetition(r) => walk(&r.sub, out),
+            HirKind::Concat(v) | HirKind::Alternation(v) => v.iter().for_each(|x| walk(x, out)),
+            _ => {}
+        }
+    }
+    let mut out = vec![None];
+    walk(hir, &mut out);
+    out
 }
 
 fn config() -> meta::Config {
@@ -91,18 +150,20 @@ fn ascii_hir(h: &Hir) -> Hir {
                 Hir::fail()
             }
         }
-        HirKind::Class(Class::Unicode(c)) => {
-            let mut c = c.clone();
-            c.intersect(&ClassUnicode::new([ClassUnicodeRange::new('\0', '\x7f')]));
-            Hir::class(Class::Unicode(c))
-        }
-        HirKind::Class(Class::Bytes(c)) => {
-            let mut c = c.clone();
-            c.intersect(&ClassBytes::new([regex_syntax::hir::ClassBytesRange::new(
-                0, 0x7f,
-            )]));
-            Hir::class(Class::Bytes(c))
-        }
+        // New classes from the clipped ranges: `intersect` would keep the capacity of
+        // the Unicode class (hundreds of ranges), and the twin's HIR is kept.
+        HirKind::Class(Class::Unicode(c)) => Hir::class(Class::Unicode(ClassUnicode::new(
+            c.ranges()
+                .iter()
+                .take_while(|r| r.start() <= '\x7f')
+                .map(|r| ClassUnicodeRange::new(r.start(), r.end().min('\x7f'))),
+        ))),
+        HirKind::Class(Class::Bytes(c)) => Hir::class(Class::Bytes(ClassBytes::new(
+            c.ranges()
+                .iter()
+                .take_while(|r| r.start() <= 0x7f)
+                .map(|r| ClassBytesRange::new(r.start(), r.end().min(0x7f))),
+        ))),
         HirKind::Look(l) => Hir::look(match l {
             Look::WordUnicode => Look::WordAscii,
             Look::WordUnicodeNegate => Look::WordAsciiNegate,
@@ -127,14 +188,14 @@ fn ascii_hir(h: &Hir) -> Hir {
     }
 }
 
-/// An ASCII twin with exactly the groups of `full` (else none: the twin must be
-/// interchangeable).
-fn ascii_twin(ascii: &Hir, full: &regex::Regex) -> Option<meta::Regex> {
+/// An ASCII twin with exactly the groups `names` of the full pattern (else none: the
+/// twin must be interchangeable).
+fn ascii_twin(ascii: &Hir, names: &[Option<String>]) -> Option<meta::Regex> {
     let a = build(ascii)?;
-    let names = a
+    let twin = a
         .group_info()
         .pattern_names(regex_automata::PatternID::ZERO);
-    names.eq(full.capture_names()).then_some(a)
+    twin.eq(names.iter().map(Option::as_deref)).then_some(a)
 }
 
 /// The literal prefixes of a start-anchored pattern, with the set of their first bytes:
@@ -180,17 +241,23 @@ fn prefixes(hir: &Hir) -> Option<Prefixes> {
 }
 
 impl Fast {
-    /// Fast paths for a linear pattern (`linear` given) or a fancy one (`relaxed`).
-    pub fn new(linear: Option<(&str, &regex::Regex)>, relaxed: Option<&str>) -> Fast {
+    /// Fast paths for a linear pattern, parsed, whose full groups are `names`.
+    pub fn linear(hir: Hir, names: &[Option<String>]) -> Fast {
+        let mut f = Fast {
+            prefixes: prefixes(&hir),
+            ..Fast::default()
+        };
+        let ah = ascii_hir(&hir);
+        drop(hir);
+        f.ascii = ascii_twin(&ah, names);
+        f.ascii_hir = f.ascii.is_some().then_some(ah);
+        f
+    }
+
+    /// Fast paths for a fancy pattern with the linear superset `relaxed`.
+    pub fn fancy(relaxed: Option<&str>) -> Fast {
         let mut f = Fast::default();
-        if let Some((p, full)) = linear
-            && let Some(hir) = parse(p)
-        {
-            f.prefixes = prefixes(&hir);
-            let ah = ascii_hir(&hir);
-            f.ascii = ascii_twin(&ah, full);
-            f.ascii_hir = f.ascii.is_some().then_some(ah);
-        } else if let Some(p) = relaxed
+        if let Some(p) = relaxed
             && let Some(hir) = parse(p)
         {
             f.prefixes = prefixes(&hir);
@@ -344,7 +411,8 @@ fn loose_hir(h: &Hir, keep_start: bool) -> Hir {
 #[derive(Debug)]
 struct Scan {
     dfa: Arc<regex_automata::hybrid::dfa::DFA>,
-    cache: regex_automata::hybrid::dfa::Cache,
+    /// Made on the first scan: a jail whose log stays quiet never needs it.
+    cache: Option<regex_automata::hybrid::dfa::Cache>,
 }
 
 /// Scan automata by (patterns, anchored, ASCII-only), shared between jails.
@@ -354,12 +422,11 @@ static SCANS: OnceLock<Table<ScanKey, regex_automata::hybrid::dfa::DFA>> = OnceL
 static WHICH: OnceLock<Table<Vec<String>, regex_automata::hybrid::dfa::DFA>> = OnceLock::new();
 
 impl Scan {
-    fn new(key: ScanKey, hir: impl FnOnce() -> Hir) -> Option<Scan> {
+    fn new(key: ScanKey, hir: impl FnOnce() -> Option<Hir>) -> Option<Scan> {
         let dfa = shared(SCANS.get_or_init(Default::default), key, || {
-            Scan::build(&hir())
+            Scan::build(&hir()?)
         })?;
-        let cache = dfa.create_cache();
-        Some(Scan { dfa, cache })
+        Some(Scan { dfa, cache: None })
     }
 
     fn build(hir: &Hir) -> Option<regex_automata::hybrid::dfa::DFA> {
@@ -387,7 +454,8 @@ impl Scan {
     /// Whether the DFA finds a match, true when it gives up.
     fn may_match(&mut self, text: &str) -> bool {
         let input = Input::new(text).earliest(true);
-        !matches!(self.dfa.try_search_fwd(&mut self.cache, &input), Ok(None))
+        let cache = self.cache.get_or_insert_with(|| self.dfa.create_cache());
+        !matches!(self.dfa.try_search_fwd(cache, &input), Ok(None))
     }
 }
 
@@ -399,8 +467,8 @@ const FULL_SCAN_MIN: usize = 16 * 1024;
 /// of them can.
 #[derive(Debug)]
 pub struct AnyOf {
-    hir: Hir,
-    /// The patterns and `anchored`, naming the shared automata.
+    /// The patterns and `anchored`, naming the shared automata (parsed again only to
+    /// build one: the Unicode HIR is larger than the ASCII scan itself).
     key: (Vec<String>, bool),
     /// Built on the first non-ASCII text; `Some(None)`: it does not build.
     full: Option<Option<Scan>>,
@@ -413,20 +481,26 @@ impl AnyOf {
         patterns: impl Iterator<Item = Option<&'a str>>,
         anchored: bool,
     ) -> Option<AnyOf> {
-        let mut alts = Vec::new();
-        let mut key = Vec::new();
-        for p in patterns {
-            let p = p?;
-            alts.push(loose_hir(&parse(p)?, anchored));
-            key.push(p.to_string());
-        }
-        let hir = Hir::alternation(alts);
+        let key: Vec<String> = patterns
+            .map(|p| p.map(str::to_string))
+            .collect::<Option<_>>()?;
+        let ascii = Scan::new((key.clone(), anchored, true), || {
+            AnyOf::hir(&key, anchored).map(|h| ascii_hir(&h))
+        });
         Some(AnyOf {
-            ascii: Scan::new((key.clone(), anchored, true), || ascii_hir(&hir)),
-            hir,
+            ascii,
             key: (key, anchored),
             full: None,
         })
+    }
+
+    /// The alternation scanned for; None when a pattern does not parse.
+    fn hir(patterns: &[String], anchored: bool) -> Option<Hir> {
+        let alts = patterns
+            .iter()
+            .map(|p| parse(p).map(|h| loose_hir(&h, anchored)))
+            .collect::<Option<_>>()?;
+        Some(Hir::alternation(alts))
     }
 
     /// Whether some pattern may match `text`.
@@ -437,11 +511,11 @@ impl AnyOf {
             // for the regexes' own searches ("may match"), so only a long one builds it.
             _ if self.full.is_none() && text.len() < FULL_SCAN_MIN => true,
             _ => {
-                let (hir, (pats, anchored)) = (&self.hir, &self.key);
+                let (pats, anchored) = &self.key;
                 let key = (pats.clone(), *anchored, false);
                 match self
                     .full
-                    .get_or_insert_with(|| Scan::new(key, || hir.clone()))
+                    .get_or_insert_with(|| Scan::new(key, || AnyOf::hir(pats, *anchored)))
                 {
                     Some(f) => f.may_match(text),
                     None => true,
@@ -457,7 +531,8 @@ impl AnyOf {
 #[derive(Debug)]
 pub struct WhichOf {
     dfa: Arc<regex_automata::hybrid::dfa::DFA>,
-    cache: regex_automata::hybrid::dfa::Cache,
+    /// Made on the first scan (most detectors of a quiet jail never scan).
+    cache: Option<regex_automata::hybrid::dfa::Cache>,
     len: usize,
 }
 
@@ -472,8 +547,11 @@ impl WhichOf {
         let dfa = shared(WHICH.get_or_init(Default::default), key.clone(), || {
             WhichOf::build(&key)
         })?;
-        let cache = dfa.create_cache();
-        Some(WhichOf { dfa, cache, len })
+        Some(WhichOf {
+            dfa,
+            cache: None,
+            len,
+        })
     }
 
     fn build(patterns: &[String]) -> Option<regex_automata::hybrid::dfa::DFA> {
@@ -510,8 +588,9 @@ impl WhichOf {
             return None;
         }
         let mut set = regex_automata::PatternSet::new(self.len);
+        let cache = self.cache.get_or_insert_with(|| self.dfa.create_cache());
         self.dfa
-            .try_which_overlapping_matches(&mut self.cache, &Input::new(text), &mut set)
+            .try_which_overlapping_matches(cache, &Input::new(text), &mut set)
             .ok()?;
         Some(
             (0..self.len)
