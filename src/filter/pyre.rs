@@ -334,7 +334,7 @@ impl Regex {
     /// Whether [`Regex::search`] finds a match, without extracting groups: a linear
     /// pattern is decided by its DFAs alone (no capture pass).
     pub fn is_match(&self, text: &str, pos: usize) -> bool {
-        let Engine::Linear(re) = &self.inner.engine else {
+        let Engine::Linear(_) = &self.inner.engine else {
             return self.search(text, pos).is_some();
         };
         if self.exact_engine(text).is_some() {
@@ -352,7 +352,11 @@ impl Regex {
             Some(a) if *ascii.get_or_insert_with(|| text.is_ascii()) => {
                 a.is_match(regex_automata::Input::new(text).range(pos..))
             }
-            _ => re.is_match_at(text, pos),
+            _ => match self.full() {
+                Full::Linear(re) => re.is_match_at(text, pos),
+                // The linear build failed: the fancy stand-in decides, through search.
+                Full::Fancy(_) | Full::None => self.search(text, pos).is_some(),
+            },
         }
     }
 
