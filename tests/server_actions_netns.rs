@@ -8,36 +8,14 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 
-use gaol::config::{FsSource, StreamOptions, read_stream};
-use gaol::server::action::{CommandAction, Family, JailActions, MapInfo, PreparedCommand, execute};
-use gaol::stream::Command as StreamCmd;
+use gaol::server::action::{Family, JailActions, PreparedCommand, execute};
 
 mod common;
+mod netns_support;
+use netns_support::{actions_of, can_run, stock_tree, ticket};
 
 const V4: &str = "192.0.2.10";
 const V6: &str = "2001:db8::7";
-
-fn can_run() -> bool {
-    let ci = std::env::var("CI").as_deref() == Ok("true");
-    // SAFETY: plain syscall without arguments.
-    let root = unsafe { libc::geteuid() } == 0;
-    let tools = ["ip", "iptables", "ip6tables", "nft", "ipset"]
-        .iter()
-        .all(|t| {
-            Command::new(t)
-                .arg(if *t == "ip" { "-V" } else { "--version" })
-                .output()
-                .is_ok()
-        });
-    if !(root && tools) {
-        if ci {
-            panic!("CI=true: the netns firewall test needs root and ip/iptables/nft/ipset");
-        }
-        eprintln!("SKIPPED: netns firewall test needs root and ip/iptables/nft/ipset");
-        return false;
-    }
-    common::have_oracle()
-}
 
 /// A network namespace, deleted on drop.
 struct Netns(String);
@@ -72,48 +50,6 @@ impl Drop for Netns {
     }
 }
 
-fn actions_of(dir: &Path, jail: &str) -> Vec<CommandAction> {
-    let res = read_stream(
-        &FsSource,
-        dir.to_str().unwrap(),
-        &StreamOptions {
-            dump: true,
-            ..Default::default()
-        },
-    )
-    .unwrap_or_else(|e| panic!("{:?}", e.0));
-    let mut out: Vec<CommandAction> = Vec::new();
-    for c in res.commands.expect("stream") {
-        match c {
-            StreamCmd::AddAction {
-                jail: j, action, ..
-            } if j == jail => out.push(CommandAction::new(&j, &action)),
-            StreamCmd::MultiSetAction {
-                jail: j,
-                action,
-                pairs,
-            } if j == jail => {
-                let a = out.iter_mut().find(|a| a.name() == action).unwrap();
-                for (k, v) in pairs {
-                    a.set_value(&k, &v).unwrap();
-                }
-            }
-            _ => {}
-        }
-    }
-    out
-}
-
-fn ticket(ip: &str) -> MapInfo {
-    let mut m = MapInfo::for_id(ip, 1795276366.0);
-    m.set("failures", "3")
-        .set("bantime", "600")
-        .set("bancount", "1")
-        .set("restored", "0")
-        .set("matches", "");
-    m
-}
-
 /// Runs one jail's stock action in a fresh namespace; returns what the firewall showed
 /// after the bans.
 fn exercise(dir: &Path, jail: &str) -> String {
@@ -137,7 +73,7 @@ fn exercise(dir: &Path, jail: &str) -> String {
         ja.add(a).unwrap();
     }
     ja.start();
-    let (t4, t6) = (ticket(V4), ticket(V6));
+    let (t4, t6) = (ticket(V4, false), ticket(V6, false));
     assert!(ja.ban(&t4, Family::Inet4, false), "{jail}: ban {V4}");
     assert!(ja.ban(&t6, Family::Inet6, false), "{jail}: ban {V6}");
     let banned = ns.state();
@@ -163,26 +99,19 @@ fn exercise(dir: &Path, jail: &str) -> String {
 
 #[test]
 fn stock_firewall_actions_in_netns() {
-    if !can_run() {
+    if !can_run(
+        "netns firewall",
+        &["ip", "iptables", "ip6tables", "nft", "ipset"],
+    ) {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    common::copy_tree(Path::new(common::STOCK), dir.path());
-    let _ = std::fs::remove_dir_all(dir.path().join("jail.d"));
-    std::fs::create_dir_all(dir.path().join("jail.d")).unwrap();
     let jails = [
         ("ipt-multi", "iptables-multiport[port=\"ssh,http\"]"),
         ("ipt-all", "iptables-allports"),
         ("nft-multi", "nftables-multiport[port=\"22,443\"]"),
         ("ipset6", "iptables-ipset-proto6[port=ssh]"),
     ];
-    let mut local = String::new();
-    for (name, action) in jails {
-        local.push_str(&format!(
-            "[{name}]\nenabled = true\nfilter = sshd\nbackend = polling\nlogpath = /dev/null\naction = {action}\n\n"
-        ));
-    }
-    std::fs::write(dir.path().join("jail.local"), local).unwrap();
+    let dir = stock_tree(&jails);
 
     let s = exercise(dir.path(), "ipt-multi");
     assert!(

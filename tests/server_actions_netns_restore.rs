@@ -10,33 +10,11 @@ use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::process::Command;
 
-use gaol::config::{FsSource, StreamOptions, read_stream};
-use gaol::server::action::{
-    CommandAction, Family, JailActions, MapInfo, TagSource, batch_shells_started,
-};
-use gaol::stream::Command as StreamCmd;
+use gaol::server::action::{Family, JailActions, MapInfo, TagSource, batch_shells_started};
 
 mod common;
-
-fn can_run() -> bool {
-    let ci = std::env::var("CI").as_deref() == Ok("true");
-    // SAFETY: plain syscall without arguments.
-    let root = unsafe { libc::geteuid() } == 0;
-    let tools = ["ip", "iptables", "nft"].iter().all(|t| {
-        Command::new(t)
-            .arg(if *t == "ip" { "-V" } else { "--version" })
-            .output()
-            .is_ok()
-    });
-    if !(root && tools) {
-        if ci {
-            panic!("CI=true: the netns restore test needs root and ip/iptables/nft");
-        }
-        eprintln!("SKIPPED: netns restore test needs root and ip/iptables/nft");
-        return false;
-    }
-    common::have_oracle()
-}
+mod netns_support;
+use netns_support::{actions_of, can_run, stock_tree, ticket};
 
 /// A network namespace the calling thread is in (and its children, and the threads it
 /// starts); back in the previous one and deleted on drop.
@@ -104,48 +82,6 @@ fn state() -> Vec<String> {
     v
 }
 
-fn actions_of(dir: &Path, jail: &str) -> Vec<CommandAction> {
-    let res = read_stream(
-        &FsSource,
-        dir.to_str().unwrap(),
-        &StreamOptions {
-            dump: true,
-            ..Default::default()
-        },
-    )
-    .unwrap_or_else(|e| panic!("{:?}", e.0));
-    let mut out: Vec<CommandAction> = Vec::new();
-    for c in res.commands.expect("stream") {
-        match c {
-            StreamCmd::AddAction {
-                jail: j, action, ..
-            } if j == jail => out.push(CommandAction::new(&j, &action)),
-            StreamCmd::MultiSetAction {
-                jail: j,
-                action,
-                pairs,
-            } if j == jail => {
-                let a = out.iter_mut().find(|a| a.name() == action).unwrap();
-                for (k, v) in pairs {
-                    a.set_value(&k, &v).unwrap();
-                }
-            }
-            _ => {}
-        }
-    }
-    out
-}
-
-fn ticket(ip: &str) -> MapInfo {
-    let mut m = MapInfo::for_id(ip, 1795276366.0);
-    m.set("failures", "3")
-        .set("bantime", "600")
-        .set("bancount", "1")
-        .set("restored", "1")
-        .set("matches", "");
-    m
-}
-
 /// Bans `ips` restored (`batch`: as a restore batch) in a fresh namespace; the firewall
 /// after the bans, and whether it was back as before after flush and stop.
 fn restore(dir: &Path, jail: &str, ips: &[String], batch: bool) -> (Vec<String>, bool) {
@@ -156,7 +92,7 @@ fn restore(dir: &Path, jail: &str, ips: &[String], batch: bool) -> (Vec<String>,
         ja.add(a).unwrap();
     }
     ja.start();
-    let tickets: Vec<MapInfo> = ips.iter().map(|ip| ticket(ip)).collect();
+    let tickets: Vec<MapInfo> = ips.iter().map(|ip| ticket(ip, true)).collect();
     let fam = |ip: &str| {
         if ip.contains(':') {
             Family::Inet6
@@ -195,7 +131,7 @@ fn restore(dir: &Path, jail: &str, ips: &[String], batch: bool) -> (Vec<String>,
 
 #[test]
 fn restore_batch_builds_the_same_firewall() {
-    if !can_run() {
+    if !can_run("netns restore", &["ip", "iptables", "nft"]) {
         return;
     }
     let dash = std::fs::canonicalize("/bin/sh")
@@ -205,21 +141,11 @@ fn restore_batch_builds_the_same_firewall() {
         eprintln!("SKIPPED: /bin/sh is not dash, restores use no batch shell");
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    common::copy_tree(Path::new(common::STOCK), dir.path());
-    let _ = std::fs::remove_dir_all(dir.path().join("jail.d"));
-    std::fs::create_dir_all(dir.path().join("jail.d")).unwrap();
     let jails = [
         ("ipt-multi", "iptables-multiport[port=\"ssh,http\"]"),
         ("nft-multi", "nftables-multiport[port=\"22,443\"]"),
     ];
-    let mut local = String::new();
-    for (name, action) in jails {
-        local.push_str(&format!(
-            "[{name}]\nenabled = true\nfilter = sshd\nbackend = polling\nlogpath = /dev/null\naction = {action}\n\n"
-        ));
-    }
-    std::fs::write(dir.path().join("jail.local"), local).unwrap();
+    let dir = stock_tree(&jails);
     let ips: Vec<String> = (1..=60)
         .map(|i| {
             if i % 5 == 0 {
