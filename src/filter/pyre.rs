@@ -217,6 +217,12 @@ fn compile_new(pattern: &str, flags: Flags) -> Result<Regex, Error> {
     };
     let names = Arc::new(names_of(&engine, &t, hir.as_ref()));
     let fast = match (&engine, hir) {
+        // The twin must number its groups as the linear pattern does: for a regrouped
+        // pattern `names` are the original's, not the linear pattern's own.
+        (Engine::Linear(_), Some(hir)) if t.regrouped.is_some() => {
+            let own = fast::capture_names(&hir);
+            fast::Fast::linear(hir, &own)
+        }
         (Engine::Linear(_), Some(hir)) => fast::Fast::linear(hir, &names),
         _ => fast::Fast::fancy(t.relaxed.as_deref()),
     };
@@ -643,6 +649,32 @@ mod lazy_tests {
             full_built(&re),
             "a non-ASCII text did not build the full engine"
         );
+    }
+
+    /// A linearized pattern (sshd's `Failed` line: conditionals, look-ahead) keeps its
+    /// ASCII twin: ASCII lines never reach the full engine, whose capture search is
+    /// many times slower, and the answers stay fancy-regex's.
+    #[test]
+    fn regrouped_pattern_runs_on_its_ascii_twin() {
+        let p = r"^Failed (?:(?P<nofail>publickey)|\S+) for (?P<cond_inv>invalid user )?(?P<user>(?P<cond_user>\S+)|(?(cond_inv)(?:(?! from ).)*?|[^:]+)) from (?P<ip4>\d+\.\d+\.\d+\.\d+)(?(cond_user): |(?:(?:(?! from ).)*)$)";
+        let re = compile_new(p, Flags::default()).expect("compiles");
+        assert!(re.is_linear() && re.translated().regrouped.is_some());
+        let fancy =
+            build_fancy(&translate(p, false, false).expect("translates").fancy).expect("fancy");
+        for text in [
+            "Failed password for invalid user bob from 1.2.3.4 port 22 ssh2",
+            "Failed password for invalid user a b from 1.2.3.4 port 22 ssh2",
+            "Failed publickey for root from 1.2.3.4: RSA",
+            "Failed password for root from 1.2.3.4",
+            "Failed none for x",
+        ] {
+            assert_eq!(
+                spans(re.search(text, 0)),
+                fancy_spans(&fancy, text),
+                "{text}"
+            );
+        }
+        assert!(!full_built(&re), "an ASCII text built the full engine");
     }
 
     /// A pattern the linear engine rejects still fails at compile time, with the regex
