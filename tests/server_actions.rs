@@ -14,10 +14,7 @@ use gaol::server::action::{
 use gaol::server::log::{self, LogLevel, Target};
 
 fn cmd(s: &str) -> PreparedCommand {
-    PreparedCommand {
-        script: s.to_string(),
-        args: Vec::new(),
-    }
+    PreparedCommand::plain(s)
 }
 
 fn action(jail: &str, name: &str, props: &[(&str, &str)]) -> CommandAction {

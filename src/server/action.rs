@@ -47,6 +47,16 @@ pub struct PreparedCommand {
     pub args: Vec<String>,
 }
 
+impl PreparedCommand {
+    /// A script run without positional arguments.
+    pub fn plain(script: &str) -> PreparedCommand {
+        PreparedCommand {
+            script: script.to_string(),
+            args: Vec::new(),
+        }
+    }
+}
+
 pub(crate) fn tag_re() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     // Invariant: constant pattern.

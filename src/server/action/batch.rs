@@ -293,31 +293,26 @@ impl Progress<'_> {
 mod tests {
     use super::*;
 
-    fn cmd(s: &str) -> PreparedCommand {
-        PreparedCommand {
-            script: s.to_string(),
-            args: Vec::new(),
-        }
-    }
-
     #[test]
     fn what_is_batchable() {
         // Only with dash as /bin/sh (Debian's default) anything is batchable.
         if shell_is_dash() {
-            assert!(batchable(&cmd("echo \"ban 10.0.0.1\" >> /tmp/x")));
-            assert!(batchable(&cmd(
+            assert!(batchable(&PreparedCommand::plain(
+                "echo \"ban 10.0.0.1\" >> /tmp/x"
+            )));
+            assert!(batchable(&PreparedCommand::plain(
                 "iptables -w -I f2b-x 1 -s 1.2.3.4 -j REJECT 2>&1"
             )));
-            assert!(batchable(&cmd("a && b || c <&0")));
+            assert!(batchable(&PreparedCommand::plain("a && b || c <&0")));
         }
-        assert!(!batchable(&cmd("sleep 1 &")));
-        assert!(!batchable(&cmd("x &> /dev/null")));
-        assert!(!batchable(&cmd("echo $$")));
-        assert!(!batchable(&cmd("echo ${$}")));
-        assert!(!batchable(&cmd("eval x")));
-        assert!(!batchable(&cmd("pkill x")));
-        assert!(!batchable(&cmd("")));
-        let mut c = cmd("f2bV_ip=$0 \necho $f2bV_ip");
+        assert!(!batchable(&PreparedCommand::plain("sleep 1 &")));
+        assert!(!batchable(&PreparedCommand::plain("x &> /dev/null")));
+        assert!(!batchable(&PreparedCommand::plain("echo $$")));
+        assert!(!batchable(&PreparedCommand::plain("echo ${$}")));
+        assert!(!batchable(&PreparedCommand::plain("eval x")));
+        assert!(!batchable(&PreparedCommand::plain("pkill x")));
+        assert!(!batchable(&PreparedCommand::plain("")));
+        let mut c = PreparedCommand::plain("f2bV_ip=$0 \necho $f2bV_ip");
         c.args.push("a;b".into());
         assert!(!batchable(&c));
     }

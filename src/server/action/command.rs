@@ -402,13 +402,7 @@ impl CommandAction {
     }
 
     fn run_text(&self, ctx: &OpCtx<'_>, script: &str) -> bool {
-        self.run(
-            ctx,
-            &PreparedCommand {
-                script: script.to_string(),
-                args: Vec::new(),
-            },
-        )
+        self.run(ctx, &PreparedCommand::plain(script))
     }
 
     fn started(&self, f: Fam) -> u8 {

@@ -169,13 +169,6 @@ mod tests {
     use super::*;
     use std::sync::Arc;
 
-    fn cmd(s: &str) -> PreparedCommand {
-        PreparedCommand {
-            script: s.to_string(),
-            args: Vec::new(),
-        }
-    }
-
     #[test]
     fn chains_stop_at_first_failure_and_run_concurrently() {
         let seen = Arc::new(Mutex::new(Vec::new()));
@@ -194,9 +187,15 @@ mod tests {
         let jobs: Vec<Job> = (0..8)
             .map(|i| {
                 if i == 3 {
-                    vec![(0, cmd("fail3"), t), (1, cmd("never"), t)]
+                    vec![
+                        (0, PreparedCommand::plain("fail3"), t),
+                        (1, PreparedCommand::plain("never"), t),
+                    ]
                 } else {
-                    vec![(0, cmd(&format!("a{i}")), t), (1, cmd(&format!("b{i}")), t)]
+                    vec![
+                        (0, PreparedCommand::plain(&format!("a{i}")), t),
+                        (1, PreparedCommand::plain(&format!("b{i}")), t),
+                    ]
                 }
             })
             .collect();
