@@ -154,6 +154,10 @@ fn mask(s: &str, dir: &str) -> String {
     // -vv/-vvv lines: thread id, milliseconds since start.
     let tid = regex::Regex::new(r"(?m)^ (\{TIME\}|\+ *\d+) [0-9A-F]{6,} ").unwrap();
     let s = tid.replace_all(&s, " {T} {TID} ");
+    // Banning a banned IP again prolongs its ban by the seconds between the two
+    // commands, which depend on the machine's speed: keep the hour, mask the seconds.
+    let prolonged = regex::Regex::new(r"\+ 36(0\d|[1-9]\d) = \{TIME\}").unwrap();
+    let s = prolonged.replace_all(&s, "+ 36{SS} = {TIME}");
     pid.replace_all(&s, "${1}[{PID}]:").into_owned()
 }
 
