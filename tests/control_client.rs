@@ -462,7 +462,7 @@ fn start_restart_stop_like_the_python_client() {
     ];
     let run_with = |exe: &Path, c: &[&str]| {
         let o = std::process::Command::new(exe)
-            .args(["-c", cfs, "--timeout", "20"])
+            .args(["-c", cfs, "--timeout", "60"])
             .args(c)
             .stdin(std::process::Stdio::null())
             .output()

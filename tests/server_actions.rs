@@ -105,7 +105,8 @@ fn execution_and_logs() {
     let r = execute(&cmd(&script), Duration::from_millis(500));
     let spent = t0.elapsed();
     assert!(r.timed_out && !r.success, "{r:?}");
-    assert!(spent < Duration::from_secs(3), "took {spent:?}");
+    // 0.5 s + the kill grace; generous for a slow machine, far below the 30 s sleep.
+    assert!(spent < Duration::from_secs(10), "took {spent:?}");
     assert_eq!(r.code, Some(-15), "the shell dies of SIGTERM");
     std::thread::sleep(Duration::from_millis(100));
     let pids: Vec<i32> = read(Path::new(&pidfile))

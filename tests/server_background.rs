@@ -76,7 +76,7 @@ fn stop(dir: &Path) {
         .parse()
         .unwrap();
     unsafe { libc::kill(pid, libc::SIGTERM) };
-    assert!(wait_for(15, || !dir.join("run/f2b.sock").exists()));
+    assert!(wait_for(60, || !dir.join("run/f2b.sock").exists()));
 }
 
 #[test]
@@ -104,7 +104,7 @@ fn background_start_returns_when_ready_and_resolves_host_names() {
         .open(dir.join("test.log"))
         .and_then(|mut f| std::io::Write::write_all(&mut f, line.as_bytes()))
         .unwrap();
-    let banned = wait_for(15, || {
+    let banned = wait_for(60, || {
         std::fs::read_to_string(dir.join("out.txt"))
             .unwrap_or_default()
             .contains("ban 127.0.0.1")
@@ -125,7 +125,7 @@ fn background_start_returns_when_ready_and_resolves_host_names() {
         .open(dir.join("test.log"))
         .and_then(|mut f| std::io::Write::write_all(&mut f, format!("{l1}\n{l2}\n").as_bytes()))
         .unwrap();
-    let both = wait_for(15, || {
+    let both = wait_for(60, || {
         let out = std::fs::read_to_string(dir.join("out.txt")).unwrap_or_default();
         out.contains("ban 192.0.2.1") && out.contains("ban 192.0.2.2")
     });
@@ -155,5 +155,5 @@ fn background_start_fails_with_255_when_the_stream_fails() {
     tree(dir, r"Failed password for ( from <HOST>", "");
     let (code, _) = start_background(dir);
     assert_eq!(code, Some(255));
-    assert!(wait_for(15, || !dir.join("run/f2b.sock").exists()));
+    assert!(wait_for(60, || !dir.join("run/f2b.sock").exists()));
 }

@@ -88,7 +88,7 @@ fn foreground_start_signals_and_shutdown() {
     let mut child = spawn(dir);
     let sock = dir.join("run/f2b.sock");
     let pid = dir.join("run/f2b.pid");
-    assert!(wait_for(10, || sock.exists()
+    assert!(wait_for(60, || sock.exists()
         && std::fs::read_to_string(dir.join("out.txt")).is_ok()));
     assert_eq!(
         std::fs::read_to_string(&pid).unwrap(),
@@ -101,7 +101,7 @@ fn foreground_start_signals_and_shutdown() {
     // SIGUSR1 reopens the log file after rotation.
     std::fs::rename(dir.join("f2b.log"), dir.join("f2b.log.1")).unwrap();
     unsafe { libc::kill(child.id() as i32, libc::SIGUSR1) };
-    assert!(wait_for(5, || dir.join("f2b.log").exists()));
+    assert!(wait_for(60, || dir.join("f2b.log").exists()));
     // SIGTERM: graceful stop.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let status = loop {
@@ -156,7 +156,7 @@ fn stream_error_stops_foreground_server_with_255() {
         r"Failed password for ( from <HOST>",
     );
     let mut child = spawn(dir);
-    let end = Instant::now() + Duration::from_secs(15);
+    let end = Instant::now() + Duration::from_secs(60);
     let status = loop {
         if let Some(s) = child.try_wait().unwrap() {
             break s;
@@ -215,7 +215,7 @@ fn socket_on_the_command_line_is_bound_early_and_cleaned_up() {
     // A good configuration: the jail starts, the stream ran, TERM stops it cleanly.
     tree(dir, &log.display().to_string(), r"Failed for <HOST>");
     let mut ready = false;
-    let code = run_with_socket(dir, &sock, 20, || ready = true);
+    let code = run_with_socket(dir, &sock, 60, || ready = true);
     assert!(ready, "jail never started");
     assert_eq!(code, 0);
     assert!(!sock.exists());
@@ -234,7 +234,7 @@ fn socket_on_the_command_line_is_bound_early_and_cleaned_up() {
     .unwrap();
     std::fs::remove_file(dir.join("out.txt")).unwrap();
     std::fs::remove_file(dir.join("f2b.log")).unwrap();
-    let code = run_with_socket(dir, &sock, 20, || panic!("no jail may start"));
+    let code = run_with_socket(dir, &sock, 60, || panic!("no jail may start"));
     assert_eq!(code, 255);
     assert!(!sock.exists(), "early socket left behind");
     assert!(!dir.join("out.txt").exists());

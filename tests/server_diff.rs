@@ -86,7 +86,7 @@ impl Tree {
     }
 
     fn wait_ready(&self) {
-        let end = Instant::now() + Duration::from_secs(20);
+        let end = Instant::now() + Duration::from_secs(60);
         while Instant::now() < end {
             if self.p("f2b.sock").exists() && self.client(&["ping"]).contains("pong") {
                 return;
@@ -112,7 +112,7 @@ fn start(bin: &str, pre: &[&str], t: &Tree) -> Child {
 
 fn stop(t: &Tree, mut child: Child) {
     t.client(&["stop"]);
-    let end = Instant::now() + Duration::from_secs(20);
+    let end = Instant::now() + Duration::from_secs(60);
     while Instant::now() < end {
         if let Ok(Some(_)) = child.try_wait() {
             return;
@@ -236,20 +236,21 @@ fn same_bans_actions_db_and_log_as_fail2ban() {
     lines.push(line("198.51.100.2", "bob"));
     append(&logs, &lines);
     let bans = |t: &Tree| t.out().iter().filter(|l| l.starts_with("BAN")).count();
-    assert!(wait_for(10, || bans(&real) == 1 && bans(&ours) == 1));
+    assert!(wait_for(60, || bans(&real) == 1 && bans(&ours) == 1));
     let lines: Vec<String> = (0..4).map(|_| line("203.0.113.3", "admin")).collect();
     append(&logs, &lines);
-    assert!(wait_for(10, || bans(&real) == 2 && bans(&ours) == 2));
+    assert!(wait_for(60, || bans(&real) == 2 && bans(&ours) == 2));
     for t in [&real, &ours] {
         assert_eq!(t.client(&["set", "test", "banip", "192.0.2.99"]), "1");
     }
-    std::thread::sleep(Duration::from_millis(1500));
-    let st_real = real.client(&["status", "test"]);
-    let st_ours = ours.client(&["status", "test"]);
-    assert_eq!(
-        st_ours.replace(&ours.dir.display().to_string(), "DIR"),
-        st_real.replace(&real.dir.display().to_string(), "DIR")
-    );
+    // Both servers settle at their own pace (the Python one is slow on a loaded machine):
+    // wait until the statuses agree, then compare them once more for the message.
+    let status = |t: &Tree| {
+        t.client(&["status", "test"])
+            .replace(&t.dir.display().to_string(), "DIR")
+    };
+    wait_for(60, || status(&ours) == status(&real));
+    assert_eq!(status(&ours), status(&real));
     stop(&real, rc);
     stop(&ours, gc);
     assert_eq!(ours.out(), real.out(), "action command lines");
@@ -272,7 +273,7 @@ fn same_bans_actions_db_and_log_as_fail2ban() {
     );
     let ac = start(gaol, &["server"], &again);
     again.wait_ready();
-    assert!(wait_for(5, || again.out().len() >= 4));
+    assert!(wait_for(60, || again.out().len() >= 4));
     let restored: Vec<String> = again
         .out()
         .into_iter()

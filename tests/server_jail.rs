@@ -10,15 +10,15 @@ use server_util::*;
 fn ban_within_findtime_then_unban_after_bantime() {
     let env = Env::new();
     let srv = env.start(false, &[("bantime", "2")]);
-    assert!(wait_for(3.0, || env
+    assert!(wait_for(60.0, || env
         .out_lines()
         .contains(&"start test".to_string())));
     env.append(&[line_now("192.0.2.1"), line_now("192.0.2.1")]);
-    assert!(wait_for(2.0, || counters(&srv).1 == 2));
+    assert!(wait_for(60.0, || counters(&srv).1 == 2));
     assert_eq!(counters(&srv), (1, 2, 0, 0), "two failures: not banned yet");
     env.append(&[line_now("192.0.2.1")]);
     assert!(
-        wait_for(3.0, || env
+        wait_for(60.0, || env
             .out_lines()
             .iter()
             .any(|l| l.starts_with("ban 192.0.2.1"))),
@@ -33,7 +33,7 @@ fn ban_within_findtime_then_unban_after_bantime() {
     assert_eq!(ban, "ban 192.0.2.1 3 2 1 0");
     let banned = srv.execute(&cmd(&["get", "test", "banned"])).unwrap();
     assert_eq!(banned.to_string(), "['192.0.2.1']");
-    assert!(wait_for(4.0, || env
+    assert!(wait_for(60.0, || env
         .out_lines()
         .contains(&"unban 192.0.2.1".to_string())));
     assert_eq!(counters(&srv).2, 0);
@@ -52,7 +52,7 @@ fn failures_spread_beyond_findtime_do_not_ban() {
         }
         env.append(&[line_now("192.0.2.2")]);
     }
-    assert!(wait_for(2.0, || counters(&srv).1 == 3));
+    assert!(wait_for(60.0, || counters(&srv).1 == 3));
     std::thread::sleep(std::time::Duration::from_millis(500));
     assert_eq!(counters(&srv).3, 0, "{:?}", env.out_lines());
     assert!(!env.out_lines().iter().any(|l| l.starts_with("ban")));
@@ -77,7 +77,7 @@ fn ignoreip_and_ignorecommand() {
         }
     }
     env.append(&lines);
-    assert!(wait_for(3.0, || env
+    assert!(wait_for(60.0, || env
         .out_lines()
         .iter()
         .any(|l| l.starts_with("ban "))));
@@ -141,7 +141,7 @@ fn hostile_line_reaches_action_only_as_data() {
         .map(|_| format!("{ts} host sshd[1]: Invalid user {evil} from 192.0.2.66"))
         .collect();
     env.append(&lines);
-    assert!(wait_for(3.0, || env
+    assert!(wait_for(60.0, || env
         .out_lines()
         .iter()
         .any(|l| l.starts_with("user="))));

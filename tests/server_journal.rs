@@ -243,7 +243,7 @@ impl Tree {
             .spawn()
             .unwrap();
         assert!(
-            wait_for(20, || self.p("f2b.sock").exists()
+            wait_for(60, || self.p("f2b.sock").exists()
                 && self.client(&["ping"]).contains("pong")),
             "server in {} did not come up: {}",
             self.dir.display(),
@@ -254,7 +254,7 @@ impl Tree {
 
     fn stop(&self, mut child: Child) {
         self.client(&["stop"]);
-        if !wait_for(20, || matches!(child.try_wait(), Ok(Some(_)))) {
+        if !wait_for(60, || matches!(child.try_wait(), Ok(Some(_)))) {
             let _ = child.kill();
             panic!("server did not stop");
         }
@@ -321,11 +321,11 @@ fn same_bans_as_fail2ban_on_the_same_journal() {
     let gc = ours.start(env!("CARGO_BIN_EXE_gaol"), &["server"]);
     let ready = |t: &Tree| t.in_operation("sshd") && t.in_operation("postfix");
     assert!(
-        wait_for(20, || ready(&real) && ready(&ours)),
+        wait_for(60, || ready(&real) && ready(&ours)),
         "{}",
         ours.log()
     );
-    assert!(wait_for(10, || real.bans().len() >= 3 && ours.bans().len() >= 3));
+    assert!(wait_for(60, || real.bans().len() >= 3 && ours.bans().len() >= 3));
     // Appended while running: D three times; C once more (its third).
     let t = now_usec();
     write_journal(
@@ -340,16 +340,16 @@ fn same_bans_as_fail2ban_on_the_same_journal() {
         ],
     );
     assert!(
-        wait_for(15, || real.bans().len() >= 5 && ours.bans().len() >= 5),
+        wait_for(60, || real.bans().len() >= 5 && ours.bans().len() >= 5),
         "real {:?} gaol {:?}",
         real.bans(),
         ours.bans()
     );
-    std::thread::sleep(Duration::from_millis(1500));
-    assert_eq!(
-        ours.client(&["status", "sshd"]),
-        real.client(&["status", "sshd"])
-    );
+    // Both settle at their own pace (the Python one is slow on a loaded machine): wait
+    // until the statuses agree, then compare them once more for the message.
+    let status = |t: &Tree| t.client(&["status", "sshd"]);
+    wait_for(60, || status(&ours) == status(&real));
+    assert_eq!(status(&ours), status(&real));
     assert_eq!(
         ours.client(&["get", "sshd", "journalmatch"]),
         real.client(&["get", "sshd", "journalmatch"])
@@ -412,7 +412,7 @@ fn restart_resumes_after_the_last_entry() {
     let gaol = env!("CARGO_BIN_EXE_gaol");
     let found = |t: &Tree, ip: &str| t.log().matches(&format!("[sshd] Found {ip} ")).count();
     let c = t.start(gaol, &["server"]);
-    assert!(wait_for(10, || found(&t, "192.0.2.1") == 2 && t.in_operation("sshd")));
+    assert!(wait_for(60, || found(&t, "192.0.2.1") == 2 && t.in_operation("sshd")));
     t.stop(c);
     // While stopped: one more failure for each. On restart only these are new, so
     // 192.0.2.1 has 3 Found lines in all (no re-count of the first two) and no ban
@@ -426,7 +426,7 @@ fn restart_resumes_after_the_last_entry() {
         ],
     );
     let c = t.start(gaol, &["server"]);
-    assert!(wait_for(10, || found(&t, "192.0.2.2") == 2 && t.in_operation("sshd")));
+    assert!(wait_for(60, || found(&t, "192.0.2.2") == 2 && t.in_operation("sshd")));
     std::thread::sleep(Duration::from_millis(500));
     t.stop(c);
     assert_eq!(found(&t, "192.0.2.1"), 3, "{}", t.log());
@@ -471,7 +471,7 @@ fn a_rotated_journal_is_followed() {
         "None",
     );
     let c = t.start(env!("CARGO_BIN_EXE_gaol"), &["server"]);
-    assert!(wait_for(10, || t.in_operation("sshd")));
+    assert!(wait_for(60, || t.in_operation("sshd")));
     // journald's rotation: the active file is archived under an `@` name, a new one
     // takes its place; the third failure is only in the new file.
     std::fs::rename(
@@ -486,7 +486,7 @@ fn a_rotated_journal_is_followed() {
         &active,
         &[cron(t1), sshd(t1 + 1, "sshd.service", "192.0.2.7")],
     );
-    let banned = wait_for(15, || t.bans() == ["BAN sshd 192.0.2.7"]);
+    let banned = wait_for(60, || t.bans() == ["BAN sshd 192.0.2.7"]);
     t.stop(c);
     assert!(banned, "{:?}\n{}", t.bans(), t.log());
 }
@@ -550,7 +550,7 @@ fn reload_applies_new_journal_matches() {
     );
     let gaol = env!("CARGO_BIN_EXE_gaol");
     let c = t.start(gaol, &["server"]);
-    assert!(wait_for(10, || t.in_operation("sshd")));
+    assert!(wait_for(60, || t.in_operation("sshd")));
     let conf = t.p("conf/jail.conf");
     let text = std::fs::read_to_string(&conf).unwrap().replace(
         "filter = sshd\n",
@@ -576,7 +576,7 @@ fn reload_applies_new_journal_matches() {
         entries.push(sshd(t1 + i * 2 + 1, "sshd.service", "192.0.2.5"));
     }
     write_journal(&jf, &entries);
-    let banned = wait_for(10, || t.bans() == ["BAN sshd 203.0.113.66"]);
+    let banned = wait_for(60, || t.bans() == ["BAN sshd 203.0.113.66"]);
     std::thread::sleep(Duration::from_millis(500));
     t.stop(c);
     assert!(banned, "{:?}\n{}", t.bans(), t.log());
@@ -617,7 +617,7 @@ fn auto_backend_without_log_files_reads_the_journal() {
     )
     .unwrap();
     let c = t.start(env!("CARGO_BIN_EXE_gaol"), &["server"]);
-    let banned = wait_for(10, || t.bans().iter().any(|b| b == "BAN sshd 192.0.2.77"));
+    let banned = wait_for(60, || t.bans().iter().any(|b| b == "BAN sshd 192.0.2.77"));
     let status = t.client(&["status", "sshd"]);
     t.stop(c);
     assert!(banned, "{:?}\n{}", t.bans(), t.log());

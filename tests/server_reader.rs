@@ -93,7 +93,8 @@ fn quiet(rx: &Receiver<ReadEvent>, d: Duration) {
     }
 }
 
-const FAST: Duration = Duration::from_secs(5);
+/// A deadline for lines that must come (generous: a loaded CI machine is slow).
+const FAST: Duration = Duration::from_secs(60);
 const SETTLE: Duration = Duration::from_millis(300);
 
 fn sha1_of_first_line(path: &Path) -> String {
@@ -409,7 +410,7 @@ fn seek_to_time_on_large_file_reads_little() {
             assert_eq!(got.lines[0].0, log[first].1, "since {since}");
             let seek_calls = calls.load(Ordering::Relaxed);
             assert!(seek_calls < 400, "seek used {seek_calls} time lookups");
-            wait_lines(&rx, &mut got, want, Duration::from_secs(20));
+            wait_lines(&rx, &mut got, want, Duration::from_secs(60));
         }
         quiet(&rx, Duration::from_millis(100));
         assert_eq!(got.lines.len(), want);
@@ -447,7 +448,7 @@ fn large_append_is_batched() {
     let n = 200_000;
     let started = Instant::now();
     append(&p, lines("bulk", 0..n).as_bytes());
-    wait_lines(&rx, &mut got, n + 1, Duration::from_secs(30));
+    wait_lines(&rx, &mut got, n + 1, Duration::from_secs(60));
     let took = started.elapsed();
     quiet(&rx, SETTLE);
     assert_eq!(got.lines[n].0, format!("bulk {}", n - 1));
@@ -606,7 +607,7 @@ fn symlinked_log_rotated_elsewhere_is_followed() {
     // Rotated in the target's directory, which is not watched: found by the safety tick.
     fs::rename(&target, real_dir.join("app.log.1")).unwrap();
     fs::write(&target, "b 0\n").unwrap();
-    wait_lines(&rx, &mut got, 3, Duration::from_secs(8));
+    wait_lines(&rx, &mut got, 3, Duration::from_secs(60));
     append(&target, b"b 1\n");
     wait_lines(&rx, &mut got, 4, FAST);
     quiet(&rx, SETTLE);
@@ -703,7 +704,7 @@ fn polling_gives_up_a_file_missing_for_51_checks() {
     let t0 = Instant::now();
     fs::remove_file(&p).unwrap();
     let ev = rx
-        .recv_timeout(Duration::from_secs(45))
+        .recv_timeout(Duration::from_secs(90))
         .expect("removal event");
     let took = t0.elapsed();
     match ev {

@@ -82,7 +82,7 @@ fn real_client_starts_queries_reloads_and_stops_gaol() {
         .collect();
     std::fs::write(d.join("auth.log"), lines).expect("append");
     let mut banned = String::new();
-    for _ in 0..50 {
+    for _ in 0..600 {
         banned = real_client(&bin, &conf, &["banned"]).0;
         if banned.contains("192.0.2.77") {
             break;
@@ -101,7 +101,7 @@ fn real_client_starts_queries_reloads_and_stops_gaol() {
 
     let (out, code) = real_client(&bin, &conf, &["stop"]);
     assert_eq!((out.as_str(), code), ("Shutdown successful\n", 0));
-    for _ in 0..50 {
+    for _ in 0..600 {
         if !d.join("f2b.pid").exists() {
             break;
         }

@@ -129,10 +129,11 @@ impl Drop for RealServer {
     }
 }
 
-/// Waits until something accepts connections at `sock` (10 s at most).
+/// Waits until something accepts connections at `sock` (60 s at most: the Python
+/// server starts slowly on a loaded machine).
 pub fn wait_for_socket(sock: &Path) {
     let t = Instant::now();
-    while t.elapsed() < Duration::from_secs(10) {
+    while t.elapsed() < Duration::from_secs(60) {
         if std::os::unix::net::UnixStream::connect(sock).is_ok() {
             return;
         }
