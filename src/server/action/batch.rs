@@ -3,8 +3,8 @@
 //! instead of a fresh `sh` exec (the floor of a restore of many bans).
 //!
 //! Data flow: the scripts travel as positional parameters of the batch shell (never
-//! pasted into its code); a fixed driver runs `( eval "set --; $1" )` for each, and
-//! after each success prints a per-batch random marker on stdout and stderr, which
+//! pasted into its code), each after its mode; a fixed driver runs each as
+//! `( eval "set --; $2" )` (or `eval "$2"`, see below), and after each success prints a per-batch random marker on stdout and stderr, which
 //! splits the shared output pipes into each command's output and tells when it ended
 //! (for its own timeout). The first failing command ends the batch shell with its exit
 //! status. Each command is logged through [`CmdLog`] exactly as [`super::execute`]
@@ -24,7 +24,10 @@
 //! no expansion, assignment, grouping or compound command) skips the subshell and is
 //! evaluated by the batch shell itself: one fork less per command (two for an external
 //! program, which the subshell's `eval` forks again), the same output, status and
-//! messages (dash prefixes `eval` alike in both).
+//! messages (dash prefixes `eval` alike in both). What it keeps across commands is
+//! dash's table of program paths already looked up: PATH never changes in a batch, so
+//! only a program moved while the batch runs (well under a second) could be sought at
+//! its old place.
 
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
