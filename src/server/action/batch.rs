@@ -3,8 +3,8 @@
 //! instead of a fresh `sh` exec (the floor of a restore of many bans).
 //!
 //! Data flow: the scripts travel as positional parameters of the batch shell (never
-//! pasted into its code); a fixed driver runs `( eval "set --; $1" )` for each, and
-//! after each success prints a per-batch random marker on stdout and stderr, which
+//! pasted into its code), each after its mode; a fixed driver runs each as
+//! `( eval "set --; $2" )` (or `eval "$2"`, see below), and after each success prints a per-batch random marker on stdout and stderr, which
 //! splits the shared output pipes into each command's output and tells when it ended
 //! (for its own timeout). The first failing command ends the batch shell with its exit
 //! status. Each command is logged through [`CmdLog`] exactly as [`super::execute`]
@@ -18,6 +18,16 @@
 //! names `eval` in them: that prefix is taken out again, see [`strip_eval_prefix`]).
 //! What differs: the command's process group also holds the batch shell, and output
 //! written by a process it left running after it ended goes to a later command.
+//!
+//! A command that provably cannot change the shell's state ([`stateless`]: simple
+//! commands of plain names that are neither special builtins nor state-changing ones,
+//! no expansion, assignment, grouping or compound command) skips the subshell and is
+//! evaluated by the batch shell itself: one fork less per command (two for an external
+//! program, which the subshell's `eval` forks again), the same output, status and
+//! messages (dash prefixes `eval` alike in both). What it keeps across commands is
+//! dash's table of program paths already looked up: PATH never changes in a batch, so
+//! only a program moved while the batch runs (well under a second) could be sought at
+//! its old place.
 
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
@@ -74,6 +84,73 @@ pub(crate) fn batchable(cmd: &PreparedCommand) -> bool {
         && !has_background(s)
 }
 
+/// Whether the batch shell can run `script` (a [`batchable`] one) without a subshell:
+/// nothing in it can change the shell's state, so the commands after it see the same
+/// shell either way. Deliberately narrow, the shape of firewall and file-writing ban
+/// commands: each simple command (split at unquoted `;`, `&`, `|`, newline) starts
+/// with a plain name (letters, digits, `_./+,:@%-`) that is neither a reserved word
+/// nor a builtin with lasting effects or one whose errors end the shell (the special
+/// builtins); no `$`, backquote, backslash, parenthesis, brace, here-document or
+/// comment anywhere, and quotes balanced. Anything else keeps its subshell.
+pub(crate) fn stateless(script: &str) -> bool {
+    // POSIX special builtins (their redirection and usage errors end the shell), dash's
+    // builtins that change the shell, and the reserved words.
+    const DENY: &[&str] = &[
+        ".", ":", "break", "continue", "eval", "exec", "exit", "export", "readonly", "return",
+        "set", "shift", "times", "trap", "unset", "alias", "unalias", "bg", "cd", "chdir",
+        "command", "fg", "getopts", "hash", "jobs", "local", "read", "ulimit", "umask", "wait",
+        "kill", "if", "then", "else", "elif", "fi", "while", "until", "for", "in", "do", "done",
+        "case", "esac", "function", "select",
+    ];
+    let b = script.as_bytes();
+    if b.iter().any(|c| {
+        matches!(
+            c,
+            b'$' | b'`' | b'\\' | b'(' | b')' | b'{' | b'}' | b'#' | b'\0'
+        )
+    }) || script.contains("<<")
+    {
+        return false;
+    }
+    let mut i = 0;
+    // At the start of a simple command (before its first word).
+    let mut at_start = true;
+    while i < b.len() {
+        match b[i] {
+            b' ' | b'\t' => i += 1,
+            b';' | b'&' | b'|' | b'\n' => {
+                at_start = true;
+                i += 1;
+            }
+            _ if at_start => {
+                let end = b[i..]
+                    .iter()
+                    .position(|c| matches!(c, b' ' | b'\t' | b';' | b'&' | b'|' | b'\n'))
+                    .map_or(b.len(), |n| i + n);
+                let word = &script[i..end];
+                let plain = word.bytes().all(|c| {
+                    c.is_ascii_alphanumeric()
+                        || matches!(
+                            c,
+                            b'_' | b'.' | b'/' | b'+' | b',' | b':' | b'@' | b'%' | b'-'
+                        )
+                });
+                if !plain || DENY.contains(&word) {
+                    return false;
+                }
+                at_start = false;
+                i = end;
+            }
+            q @ (b'\'' | b'"') => match b[i + 1..].iter().position(|&c| c == q) {
+                Some(n) => i += n + 2,
+                None => return false,
+            },
+            _ => i += 1,
+        }
+    }
+    true
+}
+
 /// A `&` that is not part of `&&`, `>&` or `<&`: a job left running in the background.
 fn has_background(s: &str) -> bool {
     let b = s.as_bytes();
@@ -85,9 +162,12 @@ fn has_background(s: &str) -> bool {
 }
 
 /// The batch shell's program. Its only state is its positional parameters (no variable
-/// the scripts could see); `MARK` is replaced by the batch's marker (hex digits).
-const DRIVER: &str = "while [ $# -gt 0 ]; do ( eval \"set --; $1\" ) || exit; \
-                      printf %s MARK; printf %s MARK >&2; shift; done";
+/// the scripts could see): pairs of a mode and a script, `d` for a [`stateless`] script
+/// run directly (it names no parameter, so none needs clearing), `s` for one run in a
+/// subshell. `MARK` is replaced by the batch's marker (hex digits).
+const DRIVER: &str = "while [ $# -gt 1 ]; do if [ \"$1\" = d ]; then eval \"$2\"; \
+                      else ( eval \"set --; $2\" ); fi || exit; \
+                      printf %s MARK; printf %s MARK >&2; shift 2; done";
 
 /// What a batch did.
 #[derive(Debug, Default)]
@@ -160,7 +240,10 @@ pub(crate) fn run_batch(cmds: &[(&PreparedCommand, Duration)]) -> BatchRun {
         .arg("-c")
         .arg(DRIVER.replace("MARK", &mark))
         .arg("/bin/sh")
-        .args(cmds.iter().map(|(c, _)| c.script.as_str()))
+        .args(cmds.iter().flat_map(|(c, _)| {
+            let mode = if stateless(&c.script) { "d" } else { "s" };
+            [mode, c.script.as_str()]
+        }))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -315,6 +398,53 @@ mod tests {
         let mut c = PreparedCommand::plain("f2bV_ip=$0 \necho $f2bV_ip");
         c.args.push("a;b".into());
         assert!(!batchable(&c));
+    }
+
+    #[test]
+    fn what_runs_without_subshell() {
+        for ok in [
+            "echo \"ban 10.0.0.1\" >> /tmp/x/bans.txt",
+            "iptables -w -I f2b-sshd 1 -s 192.0.2.1 -j REJECT --reject-with icmp-port-unreachable",
+            "ipset -exist add f2b-x 192.0.2.1 timeout 600 2>&1",
+            "a; b && c || d | e\n/usr/sbin/f 'x; cd /' \"y | exit\"",
+            // The scripts of tests/server_actions_batch_direct.rs.
+            "echo \"a 192.0.2.1\" >> /tmp/.tmpAb_9/a",
+            "echo out 192.0.2.1; echo err 192.0.2.1 >&2; cat /tmp/.tmpAb_9/in/192.0.2.1",
+            "echo \"r 192.0.2.1\" >> /tmp/.tmpAb_9/r192.0.2.1/f",
+            "/tmp/.tmpAb_9/bin/192.0.2.1 192.0.2.1 && echo ran",
+            "echo \"p 192.0.2.1\" | cat >> /tmp/.tmpAb_9/p || echo never; printf 'no eol' >&2",
+        ] {
+            assert!(stateless(ok), "{ok}");
+        }
+        for not in [
+            "cd /tmp; echo x",
+            "echo x; exit 3",
+            "echo x\nset -- a",
+            ": > /x",
+            "umask 077",
+            "X=1 echo x",
+            "echo $X",
+            "echo `id`",
+            "echo $(id)",
+            "echo a\\\nb",
+            "{ echo x; }",
+            "(cd /)",
+            "f() { :; }",
+            "if true; then echo; fi",
+            "for x in 1; do echo; done",
+            "[ -e x ] && echo",
+            "! false",
+            "echo x # ; cd /",
+            "cat <<EOF\nx\nEOF",
+            "'cd' /",
+            "\"echo\" x",
+            ">>f echo x",
+            "echo 'unclosed",
+            "echo x; read y",
+            "ec*o x",
+        ] {
+            assert!(!stateless(not), "{not}");
+        }
     }
 
     #[test]
