@@ -191,6 +191,33 @@ fn guarded_run_not_starting_with_literal() {
     assert!(check(p, 20_000, 5) > 50);
 }
 
+/// The run may stop at several places (the text after it starts with a class char, not
+/// one of the literal's): apache's `(?!evasive)\S+:\S+`, lazy and optional runs, a
+/// literal with repeated chars, a line end after the run.
+#[test]
+fn guarded_run_with_several_stops() {
+    let apache = r"^\[(:?error|(?!evasive)\S+:\S+)\]( \[pid \d+(:\S+ \d+)?\])? \[client (?P<h>\S+)\] (?P<c>.+)$";
+    assert!(check(apache, 20_000, 40) > 100);
+    for (i, p) in [
+        r"^\[(?!aba)\S+:\S+\]",
+        r"^\[(?!aba)\S*:(\S*)\]",
+        r"^(?!ab)\S+?:(?P<r>\S+)",
+        r"^(?!ab)[a-z:]*?:(\S*) ",
+        r"(?!ab)\S+:\S*$",
+        r"(?!ab)\S*?:\S*$",
+        r"^(?!abab)[ab:\]]+(?P<x>\])",
+        r"^(?!ab)\S+$",
+    ]
+    .iter()
+    .enumerate()
+    {
+        assert!(check(p, 20_000, 41 + i as u64) > 50, "{p}");
+    }
+    // The text after the run may start with a char of the literal: kept fancy.
+    assert!(linearize(r"^(?!evasive)\S+e\S+\]").is_none());
+    assert!(linearize(r"^(?!ab:)\S+?:\S+").is_none());
+}
+
 #[test]
 fn one_char_guard_moves_into_runs() {
     let p = r"^user (?!`)(?P<user>(?:\S*|.*?)) (?:denied|not found)\b";
