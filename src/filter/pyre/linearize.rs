@@ -1,8 +1,10 @@
 //! Look-around and conditionals rewritten away, so the pattern runs on the linear engine.
 //!
 //! [`linearize`] takes the translator's fancy pattern, parses it ([`ast::parse`]), and
-//! applies two rewrites that keep every match and every group span, in the same
+//! applies three rewrites that keep every match and every group span, in the same
 //! preference order:
+//! - a back-reference to a group of one char out of a few (the date templates'
+//!   `(?P<_sep>[-/.])…(?P=_sep)`) is removed by distributing over the chars ([`bref`]);
 //! - a conditional `(?(g)Y|N)` whose group `g` is decided by an earlier choice (an
 //!   optional group `(g)?`, or the branch of an alternation that holds `g`) is removed
 //!   by distribution: `(?:A|B)R` is `(?:AR|BR)` for leftmost-first engines, and in each
@@ -16,6 +18,7 @@
 //! ([`Linear::map`]); only one copy of a group can take part in a match.
 
 mod ast;
+mod bref;
 mod cond;
 mod look;
 
@@ -39,7 +42,13 @@ const MAX_LEN: usize = 16 * 1024;
 /// one the rewrites can prove equal.
 pub fn linearize(fancy: &str) -> Option<Linear> {
     let parsed = parse(fancy)?;
-    let root = cond::expand(parsed.root)?;
+    // Python compares back-referenced texts without case in a case-insensitive scope.
+    let root = if fancy.contains("\\k<") && has_flag(&parsed.root, &['i']) {
+        return None;
+    } else {
+        bref::expand(parsed.root, &parsed.names)?
+    };
+    let root = cond::expand(root)?;
     // Case-insensitive or dot-all scopes change what a literal or `.` reads; the
     // look-ahead rewrites assume neither.
     let plain = !has_flag(&root, &['i', 's']);

@@ -43,8 +43,9 @@ pub enum Rule {
     Comment,
     /// `re.MULTILINE` given from outside → `(?m)` prefix.
     MultilinePrefix,
-    /// Conditionals distributed / literal look-aheads rewritten (see
-    /// [`super::linearize`]): the pattern runs on the linear engine after all.
+    /// Conditionals or one-char back-references distributed / literal look-aheads
+    /// rewritten (see [`super::linearize`]): the pattern runs on the linear engine after
+    /// all.
     Linearized,
 }
 
@@ -117,13 +118,16 @@ pub fn translate(
     Ok(first.result)
 }
 
-/// Only look-around and conditionals can be rewritten away (not back-references or
+/// Look-around, conditionals and some back-references can be rewritten away (not
 /// atomic groups).
 fn linearizable(reasons: &[FancyReason]) -> bool {
     !reasons.is_empty()
-        && reasons
-            .iter()
-            .all(|r| matches!(r, FancyReason::LookAround | FancyReason::Conditional))
+        && reasons.iter().all(|r| {
+            matches!(
+                r,
+                FancyReason::LookAround | FancyReason::Conditional | FancyReason::Backref
+            )
+        })
 }
 
 struct Outcome {

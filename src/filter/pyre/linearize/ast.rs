@@ -48,7 +48,8 @@ struct Parser<'a> {
 }
 
 /// Parses translator output; None for anything outside the shapes the translator emits
-/// (atomic groups, possessive quantifiers, back-references), which stay on fancy-regex.
+/// (atomic groups, possessive quantifiers), which stay on fancy-regex. Back-references
+/// parse as opaque atoms `\k<…>`.
 pub fn parse(pattern: &str) -> Option<Parsed> {
     let chars: Vec<char> = pattern.chars().collect();
     let mut p = Parser {
@@ -192,6 +193,14 @@ impl Parser<'_> {
         let e = self.peek(1)?;
         self.i += 2;
         match e {
+            // A back-reference `\k<name>` stays an opaque atom here; [`super::bref`]
+            // removes it or the pattern stays fancy (`emit` refuses it).
+            'k' if self.peek(0) == Some('<') => {
+                while self.peek(0)? != '>' {
+                    self.i += 1;
+                }
+                self.i += 1;
+            }
             'k' => return None,
             'x' | 'p' | 'P' | 'b' if self.peek(0) == Some('{') => {
                 while self.peek(0)? != '}' {
@@ -327,6 +336,7 @@ impl Parser<'_> {
 /// is left (the result would not be a linear pattern).
 pub fn emit(n: &Node, out: &mut String, map: &mut Vec<usize>) -> Option<()> {
     match n {
+        Node::Atom(t) if t.starts_with("\\k<") => return None,
         Node::Atom(t) => out.push_str(t),
         Node::Cat(v) => {
             for c in v {

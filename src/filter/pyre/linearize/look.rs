@@ -11,8 +11,10 @@
 //!   `w + LIT[..len-1]` holds no `LIT` ([`avoid`]).
 //! - `(?:(?!LIT).)*` (or `*?`) followed by an end of line: it runs to the line end, and
 //!   the run holds no `LIT`.
-//! - `(?!LIT)C+` (or `C*`), `C` one char class holding every char of `LIT`, followed by
-//!   a char outside `C`: the maximal `C` run, not starting with `LIT`.
+//! - `(?!LIT)C+` (or `C*`, greedy or lazy), `C` one char class holding every char of
+//!   `LIT`, followed by a char outside `C` or outside `LIT` ([`guarded_run`]): the run's
+//!   paths in the same order, minus those starting with `LIT` (apache's
+//!   `(?!evasive)\S+:\S+`).
 //! - `(?!c)X`, one char `c`, `X` runs `C*`/`C*?` (maybe alternatives, in a group): the
 //!   test moves into the first char of each run ([`first_not`]).
 
@@ -154,11 +156,18 @@ fn dot_loop(n: &Node, f: &Follow) -> Option<Node> {
     ))
 }
 
-/// `(?!LIT)` then a run `C+`/`C*` of one class that holds `LIT`, ended by a char
-/// outside the class.
+/// `(?!LIT)` then a run `C+`/`C*` of one class that holds `LIT`, where the text after
+/// the run starts with a char outside the class or outside `LIT` (or is a line end).
+///
+/// The look-ahead tests only the run's start, so it keeps all of the run's paths or
+/// none. The replacement reads `LIT` char by char in nested greedy (or lazy) options:
+/// the lengths come in the original order, and only lengths that stop inside a copy of
+/// `LIT` at the start are added. Those are followed by the next char of `LIT`, which the
+/// text after the run cannot start with (outside `C`, the run cannot stop there; outside
+/// `LIT`, the next char is not it), so they never complete.
 fn guarded_run(look: &Node, run: &Node, f: &Follow) -> Option<Node> {
     let lit = neg_lit(look)?;
-    let Node::Rep(b, Quant { lo, hi: None, .. }) = run else {
+    let Node::Rep(b, Quant { lo, hi: None, lazy }) = run else {
         return None;
     };
     let Node::Atom(class) = &**b else { return None };
@@ -167,27 +176,36 @@ fn guarded_run(look: &Node, run: &Node, f: &Follow) -> Option<Node> {
     }
     let re = regex::Regex::new(&format!("^{class}$")).ok()?;
     let is_in = |c: char| re.is_match(c.encode_utf8(&mut [0; 4]));
+    // (A char outside `C` is outside `LIT` too.) `LIT` holds no `\n`, so a line end
+    // cannot follow a stop inside it either.
     let ends = match f.lit.chars().next() {
-        Some(c) => !is_in(c),
-        None => f.eol && !is_in('\n'),
+        Some(c) => !lit.contains(&c),
+        None => f.eol,
     };
     if !ends || !lit.iter().all(|&c| is_in(c)) {
         return None;
     }
-    let mut alts = Vec::new();
-    for k in 0..lit.len() {
-        let pre: String = lit[..k]
-            .iter()
-            .map(|c| regex::escape(&c.to_string()))
-            .collect();
-        alts.push(format!("{pre}[{class}&&[^{}]]{class}*", class_char(lit[k])));
-        if k > 0 || *lo == 0 {
-            alts.push(pre);
-        }
+    let (star, opt) = if *lazy { ("*?", "??") } else { ("*", "?") };
+    // Built from the last char back: level j has read LIT[..j]; it either leaves LIT
+    // with a class char other than LIT[j] (then any run), or reads LIT[j] and goes on,
+    // optionally (the stop at j). Level m-1 cannot read LIT[m-1]: that would complete LIT.
+    let mut inner = String::new();
+    for (j, &c) in lit.iter().enumerate().rev() {
+        let leave = format!("[{class}&&[^{}]]{class}{star}", class_char(c));
+        inner = if j + 1 == lit.len() {
+            leave
+        } else {
+            format!("{leave}|{}(?:{inner}){opt}", regex::escape(&c.to_string()))
+        };
     }
+    let text = if *lo == 0 {
+        format!("(?:{inner}){opt}")
+    } else {
+        format!("(?:{inner})")
+    };
     Some(Node::Group(
         "(?:".into(),
-        Box::new(Node::Cat(vec![Node::Atom(alts.join("|"))])),
+        Box::new(Node::Cat(vec![Node::Atom(text)])),
     ))
 }
 

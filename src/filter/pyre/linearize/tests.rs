@@ -139,7 +139,14 @@ fn check(python: &str, n: usize, seed: u64) -> usize {
         .build()
         .expect("fancy compiles");
     let toks = tokens(python);
-    let tree = parse(&t.fancy).expect("parses").root;
+    // Texts come from the original, look-around ignored; a back-reference cannot be
+    // sampled there, so such patterns are sampled from their linear form.
+    let source = if t.fancy.contains("\\k<") {
+        &l.pattern
+    } else {
+        &t.fancy
+    };
+    let tree = parse(source).expect("parses").root;
     let mut cache = Cache::new();
     let mut rng = Lcg(seed);
     let mut matched = 0;
@@ -189,6 +196,33 @@ fn guarded_run_not_starting_with_literal() {
     assert!(check(p, 20_000, 4) > 50);
     let p = r"x(?!ab)\w* y";
     assert!(check(p, 20_000, 5) > 50);
+}
+
+/// The run may stop at several places (the text after it starts with a class char, not
+/// one of the literal's): apache's `(?!evasive)\S+:\S+`, lazy and optional runs, a
+/// literal with repeated chars, a line end after the run.
+#[test]
+fn guarded_run_with_several_stops() {
+    let apache = r"^\[(:?error|(?!evasive)\S+:\S+)\]( \[pid \d+(:\S+ \d+)?\])? \[client (?P<h>\S+)\] (?P<c>.+)$";
+    assert!(check(apache, 20_000, 40) > 100);
+    for (i, p) in [
+        r"^\[(?!aba)\S+:\S+\]",
+        r"^\[(?!aba)\S*:(\S*)\]",
+        r"^(?!ab)\S+?:(?P<r>\S+)",
+        r"^(?!ab)[a-z:]*?:(\S*) ",
+        r"(?!ab)\S+:\S*$",
+        r"(?!ab)\S*?:\S*$",
+        r"^(?!abab)[ab:\]]+(?P<x>\])",
+        r"^(?!ab)\S+$",
+    ]
+    .iter()
+    .enumerate()
+    {
+        assert!(check(p, 20_000, 41 + i as u64) > 50, "{p}");
+    }
+    // The text after the run may start with a char of the literal: kept fancy.
+    assert!(linearize(r"^(?!evasive)\S+e\S+\]").is_none());
+    assert!(linearize(r"^(?!ab:)\S+?:\S+").is_none());
 }
 
 #[test]
@@ -244,8 +278,35 @@ fn kept_fancy_when_not_provable() {
     assert!(linearize(r"(?:(?!ab).)*?c").is_none());
     // Case-insensitive scope.
     assert!(linearize(r"(?i)(?:(?!ab).)*ab").is_none());
-    // Back-references are not rewritten.
+    // Look-ahead left after a back-reference is distributed.
     assert!(linearize(r"(a)\k<1>(?!b)").is_none());
+    // Back-references to a group of more than a few chars, in a loop, before their
+    // group, outside the group's concatenation, or in a case-insensitive scope.
+    assert!(linearize(r"(\w)\k<1>").is_none());
+    assert!(linearize(r"(?:([ab])\k<1>)+").is_none());
+    assert!(linearize(r"(?:(-)|/)\d+\k<1>").is_none());
+    assert!(linearize(r"(?i)([ab])x\k<1>").is_none());
+    assert!(linearize(r"(?:([ab])x)\k<1>").is_none());
+}
+
+/// One-char back-references distributed over the group's chars: the date templates'
+/// separators, two groups in turn, a reference in an optional part or a loop of the rest,
+/// a literal group, a look-ahead after the reference.
+#[test]
+fn backrefs_to_one_char_groups() {
+    for (i, p) in [
+        r"(?P<y>\d{4})(?P<_sep>[-/.])(?P<m>\d\d)(?P=_sep)(?P<d>\d\d)",
+        r"^(?:\W{0,2})?(?P<d>\d\d?)(?P<_sep>[-/])(?P<m>\d\d?)(?P=_sep)(?P<y>\d\d)(?: (?P<H>\d\d):(?P<M>\d\d))?",
+        r"(?P<q>['\x22])(?P<v>[^'\x22]*)(?P=q) (?P<r>['`])\w*(?P=r)",
+        r"^(?P<a>[ab])x(?:(?P=a)y)?(?P=a)*$",
+        r"(:)(\d+)(?:\1\d+)? z",
+        r"(?P<s>[-/])\d+(?P=s)(?!-)(\S*) ",
+    ]
+    .iter()
+    .enumerate()
+    {
+        assert!(check(p, 20_000, 60 + i as u64) > 50, "{p}");
+    }
 }
 
 /// Every corpus pattern that linearizes, against fancy-regex on generated texts.

@@ -94,9 +94,13 @@ fn char_escapes() {
 
 #[test]
 fn backrefs_need_fancy() {
+    // A group of one char out of a few is distributed: linear after all.
     let t = translate(r"(?P<s>[-/])\d(?P=s)", false, false).unwrap();
-    assert_eq!(t.linear, None);
+    assert!(t.regrouped.is_some() && t.fancy_reasons == [FancyReason::Backref]);
     assert_eq!(found(r"(?P<s>[-/])\d(?P=s)", "1-2/3/"), Some((3, 6)));
+    let t = translate(r"(?P<s>\w)\d(?P=s)", false, false).unwrap();
+    assert_eq!(t.linear, None);
+    assert_eq!(found(r"(?P<s>\w)\d(?P=s)", "1-2a3a"), Some((3, 6)));
     assert_eq!(found(r"(a)\1", "aa"), Some((0, 2)));
 }
 
