@@ -368,13 +368,7 @@ impl Chain {
     ) -> Option<Vec<Option<(usize, usize)>>> {
         let mut slots = vec![None; groups];
         let ok = walk(&self.nodes, &mut self.caches.get(), text, start, &mut slots) == Some(end);
-        // Counting stops once on probation is over: no contention on a hot atomic.
-        if self.tries.load(Ordering::Relaxed) < u32::MAX / 2 {
-            self.tries.fetch_add(1, Ordering::Relaxed);
-            if !ok {
-                self.fails.fetch_add(1, Ordering::Relaxed);
-            }
-        }
+        self.note(ok);
         if !ok {
             return None;
         }
@@ -382,6 +376,35 @@ impl Chain {
             *s = Some((start, end));
         }
         Some(slots)
+    }
+
+    /// Group spans of the match at offset 0 of a pattern whose every match starts there,
+    /// without knowing the match: a walk from 0 that completes is the first path that
+    /// completes, i.e. the match. None when the walk fails (no match, or the chain
+    /// cannot tell: the caller asks the engine, and [`Chain::note`]s a match it finds).
+    pub fn spans_from_start(
+        &self,
+        text: &str,
+        groups: usize,
+    ) -> Option<Vec<Option<(usize, usize)>>> {
+        let mut slots = vec![None; groups];
+        let end = walk(&self.nodes, &mut self.caches.get(), text, 0, &mut slots)?;
+        self.note(true);
+        if let Some(s) = slots.first_mut() {
+            *s = Some((0, end));
+        }
+        Some(slots)
+    }
+
+    /// Counts one verdict on a match: `ok` when the chain told its groups.
+    pub fn note(&self, ok: bool) {
+        // Counting stops once on probation is over: no contention on a hot atomic.
+        if self.tries.load(Ordering::Relaxed) < u32::MAX / 2 {
+            self.tries.fetch_add(1, Ordering::Relaxed);
+            if !ok {
+                self.fails.fetch_add(1, Ordering::Relaxed);
+            }
+        }
     }
 }
 

@@ -56,6 +56,8 @@ pub(super) struct Fast {
     /// The HIR of `ascii`, for its [`Chain`] (built on the first match).
     ascii_hir: Option<Hir>,
     chain: OnceLock<Option<Chain>>,
+    /// Every match of `ascii` starts at offset 0 (a non-multiline `^` leads).
+    start_anchored: bool,
 }
 
 fn parse(pattern: &str) -> Option<Hir> {
@@ -250,6 +252,7 @@ impl Fast {
         let ah = ascii_hir(&hir);
         drop(hir);
         f.ascii = ascii_twin(&ah, names);
+        f.start_anchored = ah.properties().look_set_prefix().contains(Look::Start);
         f.ascii_hir = f.ascii.is_some().then_some(ah);
         f
     }
@@ -301,10 +304,20 @@ impl Fast {
             .chain
             .get_or_init(|| self.ascii_hir.as_ref().and_then(Chain::new));
         if let Some(c) = chain.as_ref().filter(|c| c.active()) {
-            let m = re.search(&input)?;
             let groups = re.group_info().group_len(regex_automata::PatternID::ZERO);
-            if let Some(s) = c.spans(text, m.start(), m.end(), groups) {
-                return Some(s);
+            if self.start_anchored && pos == 0 {
+                // The match can only start at 0: the walk alone finds it, without the
+                // DFA pass over the text (on a long line, most of the cost).
+                if let Some(s) = c.spans_from_start(text, groups) {
+                    return Some(s);
+                }
+                re.search(&input)?;
+                c.note(false);
+            } else {
+                let m = re.search(&input)?;
+                if let Some(s) = c.spans(text, m.start(), m.end(), groups) {
+                    return Some(s);
+                }
             }
         }
         // No `is_match` first: a capture search that misses costs one DFA scan too.
