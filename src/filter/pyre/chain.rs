@@ -21,7 +21,7 @@
 
 mod piece;
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
 
 use regex_syntax::hir::{Hir, HirKind};
 
@@ -62,10 +62,16 @@ pub(super) struct Chain {
     caches: Pool<Caches, fn() -> Caches>,
     tries: AtomicU32,
     fails: AtomicU32,
+    /// Recent searches from offset 0: up for a match, down for none (see
+    /// [`Chain::walk_first`]).
+    lean: AtomicI32,
 }
 
 /// Attempts after which a chain that mostly fails is given up.
 const PROBATION: u32 = 64;
+
+/// Bound of [`Chain::lean`]: how many recent searches its verdict remembers.
+const LEAN: i32 = 16;
 
 fn has_caps(h: &Hir) -> bool {
     h.properties().explicit_captures_len() > 0
@@ -348,6 +354,7 @@ impl Chain {
             caches: Pool::new(Caches::default as fn() -> Caches),
             tries: AtomicU32::new(0),
             fails: AtomicU32::new(0),
+            lean: AtomicI32::new(0),
         })
     }
 
@@ -394,6 +401,27 @@ impl Chain {
             *s = Some((0, end));
         }
         Some(slots)
+    }
+
+    /// Whether a search from offset 0 should walk before any DFA search: yes while
+    /// most recent ones matched. A walk that fails (no match) costs a DFA search on
+    /// top, where the DFA alone usually stops after a few bytes; a walk that completes
+    /// saves the DFA's pass over the whole match.
+    pub fn walk_first(&self) -> bool {
+        self.lean.load(Ordering::Relaxed) >= 0
+    }
+
+    /// Counts whether a search from offset 0 found a match.
+    pub fn lean(&self, matched: bool) {
+        let b = self.lean.load(Ordering::Relaxed);
+        let n = match matched {
+            true => (b + 1).min(LEAN),
+            false => (b - 1).max(-LEAN),
+        };
+        // (no store once settled: no writes to a shared line on the hot path)
+        if n != b {
+            self.lean.store(n, Ordering::Relaxed);
+        }
     }
 
     /// Counts one verdict on a match: `ok` when the chain told its groups.

@@ -73,7 +73,19 @@ impl Lazy {
         let mut last = None;
         // At most `budget` bytes are read; the count is settled once, not per byte.
         let limit = bytes.len().min(*budget);
-        for (i, &b) in bytes[..limit].iter().enumerate() {
+        let run = &bytes[..limit];
+        let mut i = 0;
+        while let Some(&b) = run.get(i) {
+            // From an untagged state a known untagged successor is one table load; the
+            // rest (match, dead, quit, not computed yet) takes the checked transition.
+            if !sid.is_tagged() {
+                let next = dfa.next_state_untagged(cache, sid, b);
+                if !next.is_tagged() {
+                    sid = next;
+                    i += 1;
+                    continue;
+                }
+            }
             sid = dfa.next_state(cache, sid, b).map_err(|_| ())?;
             if sid.is_tagged() {
                 // A DFA enters its match state one byte after the match ends.
@@ -87,6 +99,7 @@ impl Lazy {
                     return Err(());
                 }
             }
+            i += 1;
         }
         if limit < bytes.len() {
             *budget = 0;
