@@ -145,10 +145,15 @@ fn line_run(h: &Hir) -> Option<(usize, bool)> {
 /// A greedy unbounded repetition of one class, needing at most one char: the ASCII
 /// members of the class (a bitmap of 128 bits) and the minimum count.
 pub(super) fn class_run(h: &Hir) -> Option<(u128, usize)> {
+    any_class_run(h).and_then(|(bits, min, greedy)| greedy.then_some((bits, min)))
+}
+
+/// [`class_run`] greedy or lazy: `(members, min, greedy)`.
+pub(super) fn any_class_run(h: &Hir) -> Option<(u128, usize, bool)> {
     let HirKind::Repetition(r) = h.kind() else {
         return None;
     };
-    if !r.greedy || r.max.is_some() || r.min > 1 {
+    if r.max.is_some() || r.min > 1 {
         return None;
     }
     let mut bits = 0u128;
@@ -170,7 +175,7 @@ pub(super) fn class_run(h: &Hir) -> Option<(u128, usize)> {
         }
         _ => return None,
     }
-    Some((bits, r.min as usize))
+    Some((bits, r.min as usize, r.greedy))
 }
 
 /// A class run's members: the ASCII bytes of the class (a bitmap of 128 bits) and the
