@@ -5,8 +5,9 @@
 //! first path is (first completing path of `A`, then of `B` from where `A` ended, …)
 //! whenever each of these steps succeeds. So a pattern is cut at its groups into
 //! capture-free pieces ([`Node::Run`], one anchored DFA search each), groups
-//! ([`Node::Open`]/[`Node::Close`], a group's bounds), greedy class runs with steps
-//! after them ([`Node::Back`], shortened as a backtracker would until the rest matches) and
+//! ([`Node::Open`]/[`Node::Close`], a group's bounds), class runs with steps after them
+//! ([`Node::Back`], shortened, or for a lazy run lengthened, as a backtracker would until
+//! the rest matches) and
 //! alternations holding groups ([`Node::Alt`]: the first branch that matches on its own
 //! is the branch of the first path). When a step fails the chain cannot tell what a
 //! backtracker would do and answers "unknown"; the caller then runs the exact engine.
@@ -21,13 +22,13 @@
 
 mod piece;
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
 
 use regex_syntax::hir::{Hir, HirKind};
 
 use regex_automata::util::pool::Pool;
 
-use piece::{Caches, Deferred, Members, class_run};
+use piece::{Caches, Deferred, Members, any_class_run};
 
 /// One step of a chain.
 #[derive(Debug)]
@@ -44,6 +45,8 @@ enum Node {
     Back {
         members: Members,
         min: usize,
+        /// A lazy run (`.*?`) tries the shortest first, as a backtracker does.
+        greedy: bool,
         rest: Option<Deferred>,
         /// The lowest group number opened after this step (groups from there on are
         /// cleared when a try of the later steps fails).
@@ -62,10 +65,16 @@ pub(super) struct Chain {
     caches: Pool<Caches, fn() -> Caches>,
     tries: AtomicU32,
     fails: AtomicU32,
+    /// Recent searches from offset 0: up for a match, down for none (see
+    /// [`Chain::walk_first`]).
+    lean: AtomicI32,
 }
 
 /// Attempts after which a chain that mostly fails is given up.
 const PROBATION: u32 = 64;
+
+/// Bound of [`Chain::lean`]: how many recent searches its verdict remembers.
+const LEAN: i32 = 16;
 
 fn has_caps(h: &Hir) -> bool {
     h.properties().explicit_captures_len() > 0
@@ -164,11 +173,12 @@ fn number(nodes: &mut [Node], next: &mut usize) {
 fn flush(pending: &mut Vec<Hir>, out: &mut Build) -> Option<()> {
     if !pending.is_empty() {
         let h = Hir::concat(std::mem::take(pending));
-        match class_run(&h) {
-            Some((bits, min)) => out.push(
+        match any_class_run(&h) {
+            Some((bits, min, greedy)) => out.push(
                 Node::Back {
                     members: Members::new(bits),
                     min,
+                    greedy,
                     rest: None,
                     first_group: usize::MAX,
                 },
@@ -279,6 +289,7 @@ fn walk(
             Node::Back {
                 members,
                 min,
+                greedy,
                 rest,
                 first_group,
             } => {
@@ -290,22 +301,38 @@ fn walk(
                 let rest_nodes = &nodes[k + 1..];
                 // The longest run first, as the backtracker tries: when the later steps
                 // walk from there, that is the first path (a completed walk is exact).
-                if let Some(got) = walk(rest_nodes, caches, text, pos + len, slots) {
-                    return Some(got);
-                }
-                // Else the walk left groups of the later steps half set.
-                for s in slots.iter_mut().skip(*first_group) {
-                    *s = None;
+                if *greedy {
+                    if let Some(got) = walk(rest_nodes, caches, text, pos + len, slots) {
+                        return Some(got);
+                    }
+                    // Else the walk left groups of the later steps half set.
+                    for s in slots.iter_mut().skip(*first_group) {
+                        *s = None;
+                    }
                 }
                 let rest = rest.as_ref()?;
-                // Shorter runs, longest first; the first length after which the rest
-                // can match is the run's first path.
+                // Run lengths in the backtracker's order (greedy: longest first; lazy:
+                // shortest first); the first after which the rest can match is the
+                // run's first path.
                 let mut budget = 8 * text.len() + 4096;
                 let mut found = None;
-                for e in (pos + *min..=pos + len).rev().take(BACK_TRIES) {
-                    if let Some(end) = rest.end_within(caches, text, e, &mut budget).ok()? {
-                        found = Some((e, end));
-                        break;
+                let mut attempt = |e: usize| -> Result<bool, ()> {
+                    let end = rest.end_within(caches, text, e, &mut budget)?;
+                    found = end.map(|end| (e, end));
+                    Ok(found.is_some())
+                };
+                let lengths = pos + *min..=pos + len;
+                if *greedy {
+                    for e in lengths.rev().take(BACK_TRIES) {
+                        if attempt(e).ok()? {
+                            break;
+                        }
+                    }
+                } else {
+                    for e in lengths.take(BACK_TRIES) {
+                        if attempt(e).ok()? {
+                            break;
+                        }
                     }
                 }
                 let (e, end) = found?;
@@ -348,6 +375,7 @@ impl Chain {
             caches: Pool::new(Caches::default as fn() -> Caches),
             tries: AtomicU32::new(0),
             fails: AtomicU32::new(0),
+            lean: AtomicI32::new(0),
         })
     }
 
@@ -368,13 +396,7 @@ impl Chain {
     ) -> Option<Vec<Option<(usize, usize)>>> {
         let mut slots = vec![None; groups];
         let ok = walk(&self.nodes, &mut self.caches.get(), text, start, &mut slots) == Some(end);
-        // Counting stops once on probation is over: no contention on a hot atomic.
-        if self.tries.load(Ordering::Relaxed) < u32::MAX / 2 {
-            self.tries.fetch_add(1, Ordering::Relaxed);
-            if !ok {
-                self.fails.fetch_add(1, Ordering::Relaxed);
-            }
-        }
+        self.note(ok);
         if !ok {
             return None;
         }
@@ -382,6 +404,56 @@ impl Chain {
             *s = Some((start, end));
         }
         Some(slots)
+    }
+
+    /// Group spans of the match at offset 0 of a pattern whose every match starts there,
+    /// without knowing the match: a walk from 0 that completes is the first path that
+    /// completes, i.e. the match. None when the walk fails (no match, or the chain
+    /// cannot tell: the caller asks the engine, and [`Chain::note`]s a match it finds).
+    pub fn spans_from_start(
+        &self,
+        text: &str,
+        groups: usize,
+    ) -> Option<Vec<Option<(usize, usize)>>> {
+        let mut slots = vec![None; groups];
+        let end = walk(&self.nodes, &mut self.caches.get(), text, 0, &mut slots)?;
+        self.note(true);
+        if let Some(s) = slots.first_mut() {
+            *s = Some((0, end));
+        }
+        Some(slots)
+    }
+
+    /// Whether a search from offset 0 should walk before any DFA search: yes while
+    /// most recent ones matched. A walk that fails (no match) costs a DFA search on
+    /// top, where the DFA alone usually stops after a few bytes; a walk that completes
+    /// saves the DFA's pass over the whole match.
+    pub fn walk_first(&self) -> bool {
+        self.lean.load(Ordering::Relaxed) >= 0
+    }
+
+    /// Counts whether a search from offset 0 found a match.
+    pub fn lean(&self, matched: bool) {
+        let b = self.lean.load(Ordering::Relaxed);
+        let n = match matched {
+            true => (b + 1).min(LEAN),
+            false => (b - 1).max(-LEAN),
+        };
+        // (no store once settled: no writes to a shared line on the hot path)
+        if n != b {
+            self.lean.store(n, Ordering::Relaxed);
+        }
+    }
+
+    /// Counts one verdict on a match: `ok` when the chain told its groups.
+    pub fn note(&self, ok: bool) {
+        // Counting stops once on probation is over: no contention on a hot atomic.
+        if self.tries.load(Ordering::Relaxed) < u32::MAX / 2 {
+            self.tries.fetch_add(1, Ordering::Relaxed);
+            if !ok {
+                self.fails.fetch_add(1, Ordering::Relaxed);
+            }
+        }
     }
 }
 
@@ -409,6 +481,10 @@ mod tests {
             // A greedy run whose later steps set a group, fail, and must be retried.
             r"(?P<h>[a-z]+)(?:(?P<g>\d)|\d\d)x",
             r"(?P<h>\w+)(?:(?P<g>\d)(?P<k>y)|(?P<m>\w))",
+            // Lazy runs: the shortest length after which the rest matches.
+            r"^user (?P<u>.*?) from (?P<h>\S+)(?: port \d+)?",
+            r"^(?P<u>\S+|.*?) from (?P<h>\w+)(?P<t>.*?)$",
+            r"(?P<a>[a-z]*?)(?P<b>\d+?)(?P<c>x*?)",
         ];
         let texts = [
             "host sshd[12]: Failed password for root from 1.2.3.4 port 22 ssh2\n",

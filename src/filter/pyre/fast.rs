@@ -56,6 +56,8 @@ pub(super) struct Fast {
     /// The HIR of `ascii`, for its [`Chain`] (built on the first match).
     ascii_hir: Option<Hir>,
     chain: OnceLock<Option<Chain>>,
+    /// Every match of `ascii` starts at offset 0 (a non-multiline `^` leads).
+    start_anchored: bool,
 }
 
 fn parse(pattern: &str) -> Option<Hir> {
@@ -209,6 +211,7 @@ pub(super) struct Prefixes {
 
 impl Prefixes {
     /// Whether `text` starts with one of the prefixes.
+    #[inline]
     fn starts(&self, text: &[u8]) -> bool {
         let Some(&b) = text.first() else {
             return false;
@@ -250,6 +253,7 @@ impl Fast {
         let ah = ascii_hir(&hir);
         drop(hir);
         f.ascii = ascii_twin(&ah, names);
+        f.start_anchored = ah.properties().look_set_prefix().contains(Look::Start);
         f.ascii_hir = f.ascii.is_some().then_some(ah);
         f
     }
@@ -274,6 +278,7 @@ impl Fast {
     /// None when no match can start at or after `pos` (cheap checks only); else the
     /// first offset where a match may start (the superset's leftmost match: a match of
     /// the pattern is one of the superset, so none starts earlier).
+    #[inline]
     pub fn may_match(&self, text: &str, pos: usize, ascii: &mut Option<bool>) -> Option<usize> {
         if let Some(p) = &self.prefixes {
             // Anchored at the text start: a search from later on cannot match.
@@ -301,10 +306,30 @@ impl Fast {
             .chain
             .get_or_init(|| self.ascii_hir.as_ref().and_then(Chain::new));
         if let Some(c) = chain.as_ref().filter(|c| c.active()) {
-            let m = re.search(&input)?;
             let groups = re.group_info().group_len(regex_automata::PatternID::ZERO);
-            if let Some(s) = c.spans(text, m.start(), m.end(), groups) {
-                return Some(s);
+            let from_start = self.start_anchored && pos == 0;
+            if from_start && c.walk_first() {
+                // The match can only start at 0: the walk alone finds it, without the
+                // DFA pass over the text (on a long line, most of the cost).
+                if let Some(s) = c.spans_from_start(text, groups) {
+                    c.lean(true);
+                    return Some(s);
+                }
+                let found = re.search(&input).is_some();
+                c.lean(found);
+                if !found {
+                    return None;
+                }
+                c.note(false);
+            } else {
+                let m = re.search(&input);
+                if from_start {
+                    c.lean(m.is_some());
+                }
+                let m = m?;
+                if let Some(s) = c.spans(text, m.start(), m.end(), groups) {
+                    return Some(s);
+                }
             }
         }
         // No `is_match` first: a capture search that misses costs one DFA scan too.

@@ -73,7 +73,19 @@ impl Lazy {
         let mut last = None;
         // At most `budget` bytes are read; the count is settled once, not per byte.
         let limit = bytes.len().min(*budget);
-        for (i, &b) in bytes[..limit].iter().enumerate() {
+        let run = &bytes[..limit];
+        let mut i = 0;
+        while let Some(&b) = run.get(i) {
+            // From an untagged state a known untagged successor is one table load; the
+            // rest (match, dead, quit, not computed yet) takes the checked transition.
+            if !sid.is_tagged() {
+                let next = dfa.next_state_untagged(cache, sid, b);
+                if !next.is_tagged() {
+                    sid = next;
+                    i += 1;
+                    continue;
+                }
+            }
             sid = dfa.next_state(cache, sid, b).map_err(|_| ())?;
             if sid.is_tagged() {
                 // A DFA enters its match state one byte after the match ends.
@@ -87,6 +99,7 @@ impl Lazy {
                     return Err(());
                 }
             }
+            i += 1;
         }
         if limit < bytes.len() {
             *budget = 0;
@@ -132,10 +145,15 @@ fn line_run(h: &Hir) -> Option<(usize, bool)> {
 /// A greedy unbounded repetition of one class, needing at most one char: the ASCII
 /// members of the class (a bitmap of 128 bits) and the minimum count.
 pub(super) fn class_run(h: &Hir) -> Option<(u128, usize)> {
+    any_class_run(h).and_then(|(bits, min, greedy)| greedy.then_some((bits, min)))
+}
+
+/// [`class_run`] greedy or lazy: `(members, min, greedy)`.
+pub(super) fn any_class_run(h: &Hir) -> Option<(u128, usize, bool)> {
     let HirKind::Repetition(r) = h.kind() else {
         return None;
     };
-    if !r.greedy || r.max.is_some() || r.min > 1 {
+    if r.max.is_some() || r.min > 1 {
         return None;
     }
     let mut bits = 0u128;
@@ -157,7 +175,7 @@ pub(super) fn class_run(h: &Hir) -> Option<(u128, usize)> {
         }
         _ => return None,
     }
-    Some((bits, r.min as usize))
+    Some((bits, r.min as usize, r.greedy))
 }
 
 /// A class run's members: the ASCII bytes of the class (a bitmap of 128 bits) and the
