@@ -529,7 +529,7 @@ const RESTORE_BATCH: usize = 256;
 
 /// Tickets from the filter banned in one burst at most (the jail's lock is held for a
 /// burst; see [`ActionsCore::ban_burst`]).
-const BAN_BURST: usize = 64;
+const BAN_BURST: usize = 16;
 
 /// The actions thread: bans arriving tickets, unbans expired ones.
 pub fn actions_loop(
