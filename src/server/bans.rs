@@ -40,6 +40,9 @@ pub struct ActionsCore {
     pub actions: JailActions,
     pub incr: BanTimeIncrement,
     pub idle: bool,
+    /// During [`ActionsCore::ban_burst`]: the DB rows of the burst's bans, written
+    /// together when it ends (None: each ban writes its row at once).
+    deferred_rows: Option<Vec<(BanRecord, String)>>,
 }
 
 /// Compact durations as fail2ban's `sec2str`: `40s`, `59m 50s`, `1h`, `2d 7h 15m`.
@@ -178,6 +181,7 @@ impl ActionsCore {
             actions: JailActions::new(jail),
             incr: BanTimeIncrement::new(),
             idle: false,
+            deferred_rows: None,
         }
     }
 
@@ -288,6 +292,29 @@ impl ActionsCore {
                     }
                 }
                 false
+            }
+        }
+    }
+
+    /// Bans tickets from the filter in order as [`ActionsCore::ban_ticket`] does, their
+    /// DB rows written in one transaction after the last one's actions (one commit per
+    /// burst; a crash mid-burst loses at most the rows of this burst's bans).
+    pub fn ban_burst(&mut self, tickets: Vec<Ticket>, db: Option<&Arc<Database>>) {
+        if tickets.len() < 2 || db.is_none() {
+            for t in tickets {
+                self.ban_ticket(t, now(), db);
+            }
+            return;
+        }
+        self.deferred_rows = Some(Vec::with_capacity(tickets.len()));
+        for t in tickets {
+            self.ban_ticket(t, now(), db);
+        }
+        let rows = self.deferred_rows.take().unwrap_or_default();
+        if let Some(db) = db {
+            let refs: Vec<(&BanRecord, &str)> = rows.iter().map(|(r, t)| (r, t.as_str())).collect();
+            if let Err(e) = db.add_bans_text(&refs) {
+                crate::flog!(ERROR, "observer", "{e}");
             }
         }
     }
@@ -415,8 +442,13 @@ impl ActionsCore {
                 data: Json::Null,
             };
             let text = ticket_json_text(t, db.max_matches());
-            if let Err(e) = db.add_ban_text(&rec, &text) {
-                crate::flog!(ERROR, "observer", "{e}");
+            match self.deferred_rows.as_mut() {
+                Some(rows) => rows.push((rec, text)),
+                None => {
+                    if let Err(e) = db.add_ban_text(&rec, &text) {
+                        crate::flog!(ERROR, "observer", "{e}");
+                    }
+                }
             }
         }
     }
@@ -495,6 +527,10 @@ impl ActionsCore {
 /// workers runs its share in one batch shell, whose start is then spread over 64 bans.
 const RESTORE_BATCH: usize = 256;
 
+/// Tickets from the filter banned in one burst at most (the jail's lock is held for a
+/// burst; see [`ActionsCore::ban_burst`]).
+const BAN_BURST: usize = 16;
+
 /// The actions thread: bans arriving tickets, unbans expired ones.
 pub fn actions_loop(
     core: Arc<Mutex<ActionsCore>>,
@@ -502,15 +538,23 @@ pub fn actions_loop(
     stop: Arc<AtomicBool>,
     db: Option<Arc<Database>>,
 ) {
+    // A ticket taken while collecting a burst of the other kind (banned next round).
+    let mut carried: Option<Ticket> = None;
     while !stop.load(Ordering::Relaxed) {
-        let wait = {
-            let c = lock(&core);
-            match c.bm.next_expiry() {
-                Some(end) => (end - now()).clamp(0.0, 0.2),
-                None => 0.2,
+        let got = match carried.take() {
+            Some(t) => Ok(t),
+            None => {
+                let wait = {
+                    let c = lock(&core);
+                    match c.bm.next_expiry() {
+                        Some(end) => (end - now()).clamp(0.0, 0.2),
+                        None => 0.2,
+                    }
+                };
+                rx.recv_timeout(Duration::from_secs_f64(wait.max(0.01)))
             }
         };
-        match rx.recv_timeout(Duration::from_secs_f64(wait.max(0.01))) {
+        match got {
             Ok(t) if t.restored => {
                 // A restore queues its tickets at once: ban them in batches so that
                 // their commands can run a few at once.
@@ -527,9 +571,21 @@ pub fn actions_loop(
                 }
             }
             Ok(t) => {
+                // What the filter queued meanwhile is banned in the same burst.
+                let mut burst = vec![t];
+                while burst.len() < BAN_BURST {
+                    match rx.try_recv() {
+                        Ok(t) if t.restored => {
+                            carried = Some(t);
+                            break;
+                        }
+                        Ok(t) => burst.push(t),
+                        Err(_) => break,
+                    }
+                }
                 let mut c = lock(&core);
                 if !c.idle {
-                    c.ban_ticket(t, now(), db.as_ref());
+                    c.ban_burst(burst, db.as_ref());
                 }
             }
             Err(RecvTimeoutError::Timeout) => {}
@@ -539,5 +595,61 @@ pub fn actions_loop(
         if !c.idle {
             c.unban_expired(now());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tickets(t0: f64) -> Vec<Ticket> {
+        ["192.0.2.7", "198.51.100.3", "192.0.2.7", "2001:db8::5"]
+            .iter()
+            .enumerate()
+            .map(|(i, ip)| {
+                let mut t = Ticket::new(*ip, IpAddr::parse(ip).ok(), t0 + i as f64)
+                    .with_matches(vec![format!("line {i} from {ip}")]);
+                t.failures = 5;
+                t.set_data("user", Value::str("root"));
+                t
+            })
+            .collect()
+    }
+
+    fn rows(db: &Database) -> Vec<BanRecord> {
+        db.get_bans(Some("j"), None, None, 0).unwrap()
+    }
+
+    #[test]
+    fn burst_writes_the_rows_single_bans_write() {
+        let t0 = now();
+        let mut dbs = Vec::new();
+        for burst in [false, true] {
+            let db = Arc::new(Database::open(":memory:").unwrap());
+            db.add_jail("j").unwrap();
+            let mut core = ActionsCore::new("j");
+            if burst {
+                core.ban_burst(tickets(t0), Some(&db));
+            } else {
+                for t in tickets(t0) {
+                    core.ban_ticket(t, now(), Some(&db));
+                }
+            }
+            // The repeated id is banned once; no rows stay deferred.
+            assert_eq!(core.bm.size(), 3);
+            assert!(core.deferred_rows.is_none());
+            dbs.push(db);
+        }
+        let (single, burst) = (rows(&dbs[0]), rows(&dbs[1]));
+        assert_eq!(single.len(), 3);
+        assert_eq!(single, burst);
+        // A manual ban after a burst writes its row at once again.
+        let mut core = ActionsCore::new("j");
+        core.ban_ticket(
+            Ticket::new("203.0.113.9", IpAddr::parse("203.0.113.9").ok(), t0),
+            now(),
+            Some(&dbs[1]),
+        );
+        assert_eq!(rows(&dbs[1]).len(), 4);
     }
 }

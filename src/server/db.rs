@@ -418,18 +418,30 @@ impl Database {
     /// already trimmed and ordered (fail2ban keeps the ticket's key insertion order, which
     /// a sorted serde_json map loses); `ban.data` is ignored.
     pub fn add_ban_text(&self, ban: &BanRecord, data: &str) -> DbResult<()> {
-        let blob = data.as_bytes();
+        self.add_bans_text(&[(ban, data)])
+    }
+
+    /// The rows of several bans (in order, as [`Database::add_ban_text`]) in one
+    /// transaction: a burst of bans costs one commit rather than one each. All or none
+    /// of them are written.
+    pub fn add_bans_text(&self, bans: &[(&BanRecord, &str)]) -> DbResult<()> {
+        if bans.is_empty() {
+            return Ok(());
+        }
         self.write(|tx| {
-            exec(
-                tx,
-                "INSERT INTO bans(jail, ip, timeofban, bantime, bancount, data) VALUES(?, ?, ?, ?, ?, ?)",
-                params![ban.jail, ban.ip, ban.time_of_ban, ban.bantime, ban.ban_count, blob],
-            )?;
-            exec(
-                tx,
-                "INSERT OR REPLACE INTO bips(ip, jail, timeofban, bantime, bancount, data) VALUES(?, ?, ?, ?, ?, ?)",
-                params![ban.ip, ban.jail, ban.time_of_ban, ban.bantime, ban.ban_count, blob],
-            )?;
+            for (ban, data) in bans {
+                let blob = data.as_bytes();
+                exec(
+                    tx,
+                    "INSERT INTO bans(jail, ip, timeofban, bantime, bancount, data) VALUES(?, ?, ?, ?, ?, ?)",
+                    params![ban.jail, ban.ip, ban.time_of_ban, ban.bantime, ban.ban_count, blob],
+                )?;
+                exec(
+                    tx,
+                    "INSERT OR REPLACE INTO bips(ip, jail, timeofban, bantime, bancount, data) VALUES(?, ?, ?, ?, ?, ?)",
+                    params![ban.ip, ban.jail, ban.time_of_ban, ban.bantime, ban.ban_count, blob],
+                )?;
+            }
             Ok(())
         })
     }

@@ -87,6 +87,8 @@ pub struct FilterState {
     warned_tz: f64,
     warned_nodate: f64,
     last_cleanup: f64,
+    /// The last `Found` line's time text and its second (failures come in runs).
+    found_stamp: (i64, String),
 }
 
 impl FilterState {
@@ -110,6 +112,7 @@ impl FilterState {
             warned_tz: 0.0,
             warned_nodate: 0.0,
             last_cleanup: 0.0,
+            found_stamp: (i64::MIN, String::new()),
         }
     }
 
@@ -689,8 +692,7 @@ fn process_line(
         if !f.fm.contains(&fid)
             && let [only] = tk.matches.as_slice()
             && let Some(m) = f.matcher.as_mut()
-            && let Some(dm) = m.date_detector().match_time(only, t_now)
-            && let (s, e) = dm.span
+            && let Some((s, e)) = date_span_of(m, only, line, t_now)
             && only.is_char_boundary(s)
             && only.is_char_boundary(e)
         {
@@ -706,14 +708,14 @@ fn process_line(
             }
             continue;
         }
-        crate::flog!(
-            INFO,
-            "filter",
-            "[{}] Found {} - {}",
-            ctx.name,
-            fid,
-            time2str(t)
-        );
+        if crate::server::log::enabled(crate::server::log::LogLevel::INFO) {
+            // time2str depends on the whole second only.
+            if f.found_stamp.0 != t as i64 {
+                f.found_stamp = (t as i64, time2str(t));
+            }
+            let when = &f.found_stamp.1;
+            crate::flog!(INFO, "filter", "[{}] Found {} - {}", ctx.name, fid, when);
+        }
         let observed = (f.incr.increment() && ctx.db.is_some()).then(|| tk.clone());
         let added = f.fm.add_failure_ex(tk, 1, t_now);
         if let Some(ban) = added.ban {
@@ -722,6 +724,15 @@ fn process_line(
         if let (Some(tk), Some(db)) = (observed, &ctx.db) {
             observe_bad(ctx, f, db, &tk, added.created, t_now);
         }
+    }
+}
+
+/// The date span of a failure's only matched line: the matcher's own detection when that
+/// line is the one it just processed (no second detection per new id), else a new one.
+fn date_span_of(m: &mut Matcher, only: &str, line: &str, t_now: f64) -> Option<(usize, usize)> {
+    match m.line_date_span() {
+        Some(span) if only == line => span,
+        _ => m.date_detector().match_time(only, t_now).map(|d| d.span),
     }
 }
 

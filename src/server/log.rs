@@ -159,16 +159,14 @@ pub fn emit(level: LogLevel, name: &str, msg: &str) {
     match &mut *guard {
         Target::Discard => {}
         Target::Stream(w) => {
-            let mut line =
-                format_file_line(&chrono::Local::now(), name, std::process::id(), level, msg);
+            let mut line = file_line_now(name, std::process::id(), level, msg);
             line.push('\n');
             // A failing log sink must not take the server down; the record is dropped.
             let _ = w.write_all(line.as_bytes());
             let _ = w.flush();
         }
         Target::File(_, f) => {
-            let mut line =
-                format_file_line(&chrono::Local::now(), name, std::process::id(), level, msg);
+            let mut line = file_line_now(name, std::process::id(), level, msg);
             line.push('\n');
             // One write per record (a reader never sees half a line), no buffering.
             let _ = f.write_all(line.as_bytes());
@@ -216,22 +214,58 @@ pub fn format_file_line(
     level: LogLevel,
     msg: &str,
 ) -> String {
-    use chrono::{Datelike, Timelike};
-    use std::fmt::Write as _;
-    // Written field by field: a strftime pattern is re-parsed on every call, and this
-    // runs for every logged line.
-    let mut out = String::with_capacity(64 + logger.len().max(24) + msg.len());
+    use chrono::Timelike;
     let ms = (time.nanosecond() / 1_000_000).min(999);
-    let _ = write!(
-        out,
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02},{ms:03} {logger:<24}[{pid}]: ",
+    file_line(&local_seconds(time), ms, logger, pid, level, msg)
+}
+
+/// `YYYY-MM-DD HH:MM:SS` of a local time (written field by field: a strftime pattern is
+/// re-parsed on every call).
+fn local_seconds(time: &chrono::DateTime<chrono::Local>) -> String {
+    use chrono::{Datelike, Timelike};
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
         time.year(),
         time.month(),
         time.day(),
         time.hour(),
         time.minute(),
         time.second(),
-    );
+    )
+}
+
+/// The file line of a record logged now. The local date text of the current second is
+/// kept per thread: a busy jail logs many lines a second, and the local-time conversion
+/// and date formatting cost more than the rest of the line.
+fn file_line_now(logger: &str, pid: u32, level: LogLevel, msg: &str) -> String {
+    use chrono::TimeZone;
+    use std::cell::RefCell;
+    thread_local! {
+        static STAMP: RefCell<(i64, String)> = const { RefCell::new((i64::MIN, String::new())) };
+    }
+    let Ok(d) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) else {
+        return format_file_line(&chrono::Local::now(), logger, pid, level, msg);
+    };
+    let secs = i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
+    let ms = d.subsec_millis();
+    STAMP.with(|cell| {
+        let mut stamp = cell.borrow_mut();
+        if stamp.0 != secs {
+            let Some(t) = chrono::Local.timestamp_opt(secs, 0).single() else {
+                return format_file_line(&chrono::Local::now(), logger, pid, level, msg);
+            };
+            *stamp = (secs, local_seconds(&t));
+        }
+        file_line(&stamp.1, ms, logger, pid, level, msg)
+    })
+}
+
+/// The line from its parts (`date`: `YYYY-MM-DD HH:MM:SS`).
+fn file_line(date: &str, ms: u32, logger: &str, pid: u32, level: LogLevel, msg: &str) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(64 + logger.len().max(24) + msg.len());
+    out.push_str(date);
+    let _ = write!(out, ",{ms:03} {logger:<24}[{pid}]: ");
     match level.known_name() {
         Some(n) => {
             let _ = write!(out, "{n:<7}");
@@ -284,5 +318,22 @@ mod tests {
         assert_eq!(LogLevel::parse("20"), Ok(LogLevel::INFO));
         assert_eq!(LogLevel::parse("notice"), Ok(LogLevel::NOTICE));
         assert_eq!(LogLevel(12).name(), "#12-Lev.");
+    }
+
+    #[test]
+    fn line_now_has_the_local_time_of_now() {
+        // The cached date text must be what a fresh conversion gives: compare with
+        // lines formatted from clock readings just before and after (one of the two
+        // seconds, with its milliseconds in between).
+        for _ in 0..3 {
+            let before = chrono::Local::now();
+            let line = file_line_now("fail2ban.filter", 42, LogLevel::INFO, "x");
+            let after = chrono::Local::now();
+            let a = format_file_line(&before, "fail2ban.filter", 42, LogLevel::INFO, "x");
+            let b = format_file_line(&after, "fail2ban.filter", 42, LogLevel::INFO, "x");
+            assert!(a <= line && line <= b, "{a} <= {line} <= {b}");
+            assert_eq!(line.len(), a.len());
+            assert_eq!(line[23..], a[23..]);
+        }
     }
 }

@@ -42,9 +42,9 @@ impl Key {
     /// The key of id text `fid`: binary only when formatting it back gives `fid` again,
     /// so two keys are equal exactly when their texts are.
     pub fn of(fid: &str) -> Key {
-        if let Ok(a) = fid.parse::<Ipv4Addr>()
-            && a.to_string() == fid
-        {
+        // std's parser takes only the canonical dotted quad (no leading zeros, no other
+        // forms; the key test checks it), so no formatting back is needed here.
+        if let Ok(a) = fid.parse::<Ipv4Addr>() {
             return Key::V4(u32::from(a));
         }
         if fid.contains(':')
@@ -235,7 +235,8 @@ impl Pending {
 
     /// Number of matched lines kept.
     pub fn match_count(&self) -> usize {
-        let (_, body) = self.split();
+        // The key's length only: no id text is needed to count.
+        let body = self.packed.get(self.key().len()..).unwrap_or_default();
         let mut r = Reader::new(body);
         r.byte().and_then(|_| r.varint()).unwrap_or(0) as usize
     }
@@ -332,46 +333,78 @@ fn encode_first(enc: &mut Vec<u8>, line: &str, fid: &str) -> Option<usize> {
         .chain((0..n).rev().filter(|&i| i != b.last))
         .filter(|&i| i < n)
         .take(BASE_TRIES);
+    // The best encoding so far stays in `enc`; a try stops as soon as it cannot beat it
+    // (only a strictly shorter one replaces it), so a poor reference costs little.
     let mut best: Option<(usize, usize)> = None;
+    let mut trial = Vec::with_capacity(line.len() + 8);
+    // While the line could still become a reference itself, only a good try matters (the
+    // best poor one would not be used), so a try stops once it is no longer good.
+    let can_push = n < MAX_BASES && line.len() <= MAX_BASE_LEN;
+    let good_limit = if can_push {
+        line.len() / 2 + 1
+    } else {
+        usize::MAX
+    };
     for i in order {
-        enc.clear();
-        encode_line(enc, line, fid, Some(b.lines[i]));
-        if best.is_none_or(|(_, l)| enc.len() < l) {
-            best = Some((i, enc.len()));
+        trial.clear();
+        let limit = best.map_or(usize::MAX, |(_, l)| l).min(good_limit);
+        if !encode_line_within(&mut trial, line, fid, Some(b.lines[i]), limit) {
+            continue;
         }
+        best = Some((i, trial.len()));
+        std::mem::swap(enc, &mut trial);
         if good(enc.len()) {
             break;
         }
     }
     let chosen = match best {
         Some((i, l)) if good(l) => Some(i),
-        _ if n < MAX_BASES && line.len() <= MAX_BASE_LEN => {
+        _ if can_push => {
             // Leaked on purpose, bounded (see BASES).
             b.lines.push(Box::leak(line.to_string().into_boxed_str()));
+            enc.clear();
+            encode_line(enc, line, fid, Some(b.lines[n]));
             Some(n)
         }
         Some((i, _)) => Some(i),
-        None => None,
+        None => {
+            enc.clear();
+            encode_line(enc, line, fid, None);
+            None
+        }
     };
     if let Some(i) = chosen {
         b.last = i;
     }
-    drop(b);
-    enc.clear();
-    encode_line(enc, line, fid, chosen.and_then(base_line));
     chosen
 }
 
 /// Encodes `line`: the id text and (for later lines) runs of the first line `base`
 /// become references. Copies start only at word starts, which keeps the search cheap.
 fn encode_line(out: &mut Vec<u8>, line: &str, fid: &str, base: Option<&str>) {
+    encode_line_within(out, line, fid, base, usize::MAX);
+}
+
+/// As [`encode_line`], giving up (false, `out` partly written) once the encoding of
+/// `line` reaches `limit` bytes.
+fn encode_line_within(
+    out: &mut Vec<u8>,
+    line: &str,
+    fid: &str,
+    base: Option<&str>,
+    limit: usize,
+) -> bool {
+    let start = out.len();
     let bytes = line.as_bytes();
     let fidb = fid.as_bytes();
     let base = base.map(str::as_bytes).unwrap_or(&[]);
     let mut i = 0;
     while i < bytes.len() {
+        if out.len() - start >= limit {
+            return false;
+        }
         let word_start = i == 0 || bytes[i - 1] == b' ';
-        if !fidb.is_empty() && bytes[i..].starts_with(fidb) {
+        if fidb.first() == Some(&bytes[i]) && bytes[i..].starts_with(fidb) {
             out.extend_from_slice(&[ESC, ESC_FID]);
             i += fidb.len();
             continue;
@@ -393,6 +426,7 @@ fn encode_line(out: &mut Vec<u8>, line: &str, fid: &str, base: Option<&str>) {
         }
         i += 1;
     }
+    out.len() - start < limit
 }
 
 /// The longest prefix (≥ [`MIN_COPY`]) of `rest` found in `base`, as (offset, length).
@@ -710,6 +744,8 @@ mod tests {
         assert!(matches!(Key::of("2001:db8::1"), Key::V6(_)));
         for text in [
             "192.000.2.1",
+            "192.0.2.01",
+            "0192.0.2.1",
             "2001:DB8::1",
             "2001:db8:0::1",
             "alice",
