@@ -135,6 +135,45 @@ impl Memo {
         let end = spans.first().copied().flatten().map_or(0, |s| s.1);
         self.spans == spans && self.key == Memo::key_of(line, end)
     }
+
+    /// Whether the conversion holds for a match with these `spans` on `line`: the same
+    /// spans, and the text differs only inside the microseconds group (`frac`), which
+    /// the conversion drops, and in no other named group. Logs with microseconds
+    /// (apache's error log) change that part on every line.
+    fn converts_alike(
+        &self,
+        line: &str,
+        spans: &[Option<(usize, usize)>],
+        frac: usize,
+        re: &crate::filter::pyre::Regex,
+    ) -> bool {
+        let Some(Some((fs, fe))) = spans.get(frac).copied() else {
+            return false;
+        };
+        let end = spans.first().copied().flatten().map_or(0, |s| s.1);
+        let key = Memo::key_of(line, end);
+        if self.spans != spans || self.key.len() != key.len() {
+            return false;
+        }
+        let (old, new) = (&self.key[..], key);
+        if old[..fs] != new[..fs] || old[fe..] != new[fe..] {
+            return false;
+        }
+        // Where the microseconds differ, no other named group may see them.
+        let lo = (fs..fe).find(|&p| old[p] != new[p]);
+        let Some(lo) = lo else {
+            return true;
+        };
+        let hi = (fs..fe).rfind(|&p| old[p] != new[p]).unwrap_or(lo);
+        re.group_names().all(|(g, _)| {
+            g == frac
+                || spans
+                    .get(g)
+                    .copied()
+                    .flatten()
+                    .is_none_or(|(a, b)| b <= lo || a > hi)
+        })
+    }
 }
 
 impl Slot {
@@ -173,6 +212,34 @@ struct Edge {
     pos: usize,
     before: Option<char>,
     at: Option<char>,
+}
+
+/// Lines longer than this skip the set scan: it reads the whole line, where the search
+/// of the first template tried usually stops at the date near its start.
+const SET_SCAN_MAX: usize = 4096;
+
+/// The groups of the match `re` has at `span` in `line` (found by a span-only search):
+/// searched from its start in the text up to one char past its end, on which they
+/// depend alone (see [`crate::filter::pyre::Regex::find_span`]), so a long line is not
+/// scanned again. A different answer there (an end-of-text assertion at the cut) falls
+/// back to the whole line.
+fn search_at<'t>(
+    re: &crate::filter::pyre::Regex,
+    line: &'t str,
+    span: (usize, usize),
+) -> Option<crate::filter::pyre::Match<'t>> {
+    let mut cut = (span.1 + 4).min(line.len());
+    while !line.is_char_boundary(cut) {
+        cut += 1;
+    }
+    if cut < line.len()
+        && let Some(m) = re.search(&line[..cut], span.0)
+        && (m.start(), m.end()) == span
+    {
+        // The match borrows the shorter slice of the same text: rebuild it on `line`.
+        return Some(re.match_from_spans(line, m.into_spans()));
+    }
+    re.search(line, 0)
 }
 
 /// Seconds after which an unused template may be displaced when reordering.
@@ -406,6 +473,7 @@ impl DateDetector {
     ) -> Option<Found<'t>> {
         if range.is_none()
             && self.use_set
+            && line.len() <= SET_SCAN_MAX
             && let Some(k) = self.slots[i].set_index
             && let Some(w) = &self.which
         {
@@ -436,7 +504,7 @@ impl DateDetector {
                             from_memo = true;
                             Some(slot.tpl.re.match_from_spans(line, spans))
                         }
-                        None => slot.tpl.re.search(line, 0),
+                        None => search_at(&slot.tpl.re, line, (s, e)),
                     }
                 }
                 None => slot.tpl.re.search(line, 0),
@@ -471,10 +539,16 @@ impl DateDetector {
             Err(DateError::Empty)
         } else {
             let bits = now.to_bits();
-            let memo = self.slots[i]
-                .memo
-                .as_ref()
-                .filter(|mm| found.memo || mm.fits(line, m.spans()));
+            // (only a pattern template drops the microseconds)
+            let frac = || match tpl.kind {
+                Kind::Pattern => tpl.re.group_index("f"),
+                Kind::Epoch { .. } | Kind::Tai64n => None,
+            };
+            let memo = self.slots[i].memo.as_ref().filter(|mm| {
+                found.memo
+                    || mm.fits(line, m.spans())
+                    || frac().is_some_and(|f| mm.converts_alike(line, m.spans(), f, &tpl.re))
+            });
             match memo.and_then(|mm| mm.conv.clone()) {
                 Some((b, t)) if b == bits => t,
                 _ => {
