@@ -108,6 +108,8 @@ struct Slot {
     set_index: Option<usize>,
     /// The last full search and conversion of this template (see [`Memo`]).
     memo: Option<Memo>,
+    /// Its last conversion by group texts (see [`ConvMemo`]).
+    conv: Option<ConvMemo>,
     /// Span finder for a start-anchored template, built on its first whole-line search
     /// (`Some(None)`: not applicable).
     anchored: Option<Option<anchored::AnchoredEnd>>,
@@ -135,44 +137,68 @@ impl Memo {
         let end = spans.first().copied().flatten().map_or(0, |s| s.1);
         self.spans == spans && self.key == Memo::key_of(line, end)
     }
+}
 
-    /// Whether the conversion holds for a match with these `spans` on `line`: the same
-    /// spans, and the text differs only inside the microseconds group (`frac`), which
-    /// the conversion drops, and in no other named group. Logs with microseconds
-    /// (apache's error log) change that part on every line.
-    fn converts_alike(
-        &self,
-        line: &str,
-        spans: &[Option<(usize, usize)>],
-        frac: usize,
+/// The last conversion of a pattern template, keyed by the texts of the named groups it
+/// reads: all but the microseconds (`f`), which the conversion drops. Catches lines whose
+/// date text repeats but whose [`Memo`] key does not: microseconds changing from line
+/// to line (apache's error log), other text right after the date.
+#[derive(Debug, Clone)]
+struct ConvMemo {
+    /// Per named group but `f`: 0 when it did not take part, else 1, its text, 0xFF
+    /// (a byte UTF-8 never holds).
+    key: Vec<u8>,
+    /// `now` (bits) the conversion was made with.
+    bits: u64,
+    time: Result<f64, DateError>,
+}
+
+impl ConvMemo {
+    fn key_of(
+        out: &mut Vec<u8>,
         re: &crate::filter::pyre::Regex,
+        m: &crate::filter::pyre::Match<'_>,
+    ) {
+        out.clear();
+        for (g, name) in re.group_names() {
+            if name == "f" {
+                continue;
+            }
+            match m.group(g) {
+                None => out.push(0),
+                Some(t) => {
+                    out.push(1);
+                    out.extend_from_slice(t.as_bytes());
+                    out.push(0xFF);
+                }
+            }
+        }
+    }
+
+    /// Whether `m` gives the `key` [`ConvMemo::key_of`] would build (no allocation).
+    fn same_groups(
+        key: &[u8],
+        re: &crate::filter::pyre::Regex,
+        m: &crate::filter::pyre::Match<'_>,
     ) -> bool {
-        let Some(Some((fs, fe))) = spans.get(frac).copied() else {
-            return false;
-        };
-        let end = spans.first().copied().flatten().map_or(0, |s| s.1);
-        let key = Memo::key_of(line, end);
-        if self.spans != spans || self.key.len() != key.len() {
-            return false;
+        let mut rest = key;
+        for (g, name) in re.group_names() {
+            if name == "f" {
+                continue;
+            }
+            let next = match m.group(g) {
+                None => rest.strip_prefix(&[0u8][..]),
+                Some(t) => rest
+                    .strip_prefix(&[1u8][..])
+                    .and_then(|r| r.strip_prefix(t.as_bytes()))
+                    .and_then(|r| r.strip_prefix(&[0xFFu8][..])),
+            };
+            match next {
+                Some(r) => rest = r,
+                None => return false,
+            }
         }
-        let (old, new) = (&self.key[..], key);
-        if old[..fs] != new[..fs] || old[fe..] != new[fe..] {
-            return false;
-        }
-        // Where the microseconds differ, no other named group may see them.
-        let lo = (fs..fe).find(|&p| old[p] != new[p]);
-        let Some(lo) = lo else {
-            return true;
-        };
-        let hi = (fs..fe).rfind(|&p| old[p] != new[p]).unwrap_or(lo);
-        re.group_names().all(|(g, _)| {
-            g == frac
-                || spans
-                    .get(g)
-                    .copied()
-                    .flatten()
-                    .is_none_or(|(a, b)| b <= lo || a > hi)
-        })
+        rest.is_empty()
     }
 }
 
@@ -186,6 +212,7 @@ impl Slot {
             distance: 0x7fff_ffff,
             set_index: None,
             memo: None,
+            conv: None,
             anchored: None,
         }
     }
@@ -372,6 +399,7 @@ impl DateDetector {
         };
         for s in &mut self.slots {
             s.memo = None;
+            s.conv = None;
         }
         Ok(())
     }
@@ -539,20 +567,14 @@ impl DateDetector {
             Err(DateError::Empty)
         } else {
             let bits = now.to_bits();
-            // (only a pattern template drops the microseconds)
-            let frac = || match tpl.kind {
-                Kind::Pattern => tpl.re.group_index("f"),
-                Kind::Epoch { .. } | Kind::Tai64n => None,
-            };
-            let memo = self.slots[i].memo.as_ref().filter(|mm| {
-                found.memo
-                    || mm.fits(line, m.spans())
-                    || frac().is_some_and(|f| mm.converts_alike(line, m.spans(), f, &tpl.re))
-            });
+            let memo = self.slots[i]
+                .memo
+                .as_ref()
+                .filter(|mm| found.memo || mm.fits(line, m.spans()));
             match memo.and_then(|mm| mm.conv.clone()) {
                 Some((b, t)) if b == bits => t,
                 _ => {
-                    let t = self.convert(&tpl, m, now);
+                    let t = self.convert_memo(i, &tpl, m, now);
                     let end = m.end();
                     let slot = &mut self.slots[i];
                     match slot
@@ -585,6 +607,37 @@ impl DateDetector {
             time,
             template: Arc::clone(&tpl.name),
         })
+    }
+
+    /// [`DateDetector::convert`], reusing the slot's last conversion when the groups it
+    /// reads are the same (see [`ConvMemo`]).
+    fn convert_memo(
+        &mut self,
+        i: usize,
+        tpl: &Template,
+        m: &crate::filter::pyre::Match<'_>,
+        now: f64,
+    ) -> Result<f64, DateError> {
+        if !matches!(tpl.kind, Kind::Pattern) {
+            return self.convert(tpl, m, now);
+        }
+        let bits = now.to_bits();
+        if let Some(c) = &self.slots[i].conv
+            && c.bits == bits
+            && ConvMemo::same_groups(&c.key, &tpl.re, m)
+        {
+            return c.time.clone();
+        }
+        let time = self.convert(tpl, m, now);
+        let c = self.slots[i].conv.get_or_insert_with(|| ConvMemo {
+            key: Vec::new(),
+            bits,
+            time: time.clone(),
+        });
+        ConvMemo::key_of(&mut c.key, &tpl.re, m);
+        c.bits = bits;
+        c.time = time.clone();
+        time
     }
 
     fn convert(

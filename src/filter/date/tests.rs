@@ -168,6 +168,7 @@ fn memo_and_bounds_change_no_result() {
         for line in &lines {
             for s in &mut cold.slots {
                 s.memo = None;
+                s.conv = None;
             }
             let a = warm.match_time(line, NOW);
             let b = cold.match_time(line, NOW);
