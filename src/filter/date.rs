@@ -108,6 +108,8 @@ struct Slot {
     set_index: Option<usize>,
     /// The last full search and conversion of this template (see [`Memo`]).
     memo: Option<Memo>,
+    /// Its last conversion by group texts (see [`ConvMemo`]).
+    conv: Option<ConvMemo>,
     /// Span finder for a start-anchored template, built on its first whole-line search
     /// (`Some(None)`: not applicable).
     anchored: Option<Option<anchored::AnchoredEnd>>,
@@ -137,6 +139,69 @@ impl Memo {
     }
 }
 
+/// The last conversion of a pattern template, keyed by the texts of the named groups it
+/// reads: all but the microseconds (`f`), which the conversion drops. Catches lines whose
+/// date text repeats but whose [`Memo`] key does not: microseconds changing from line
+/// to line (apache's error log), other text right after the date.
+#[derive(Debug, Clone)]
+struct ConvMemo {
+    /// Per named group but `f`: 0 when it did not take part, else 1, its text, 0xFF
+    /// (a byte UTF-8 never holds).
+    key: Vec<u8>,
+    /// `now` (bits) the conversion was made with.
+    bits: u64,
+    time: Result<f64, DateError>,
+}
+
+impl ConvMemo {
+    fn key_of(
+        out: &mut Vec<u8>,
+        re: &crate::filter::pyre::Regex,
+        m: &crate::filter::pyre::Match<'_>,
+    ) {
+        out.clear();
+        for (g, name) in re.group_names() {
+            if name == "f" {
+                continue;
+            }
+            match m.group(g) {
+                None => out.push(0),
+                Some(t) => {
+                    out.push(1);
+                    out.extend_from_slice(t.as_bytes());
+                    out.push(0xFF);
+                }
+            }
+        }
+    }
+
+    /// Whether `m` gives the `key` [`ConvMemo::key_of`] would build (no allocation).
+    fn same_groups(
+        key: &[u8],
+        re: &crate::filter::pyre::Regex,
+        m: &crate::filter::pyre::Match<'_>,
+    ) -> bool {
+        let mut rest = key;
+        for (g, name) in re.group_names() {
+            if name == "f" {
+                continue;
+            }
+            let next = match m.group(g) {
+                None => rest.strip_prefix(&[0u8][..]),
+                Some(t) => rest
+                    .strip_prefix(&[1u8][..])
+                    .and_then(|r| r.strip_prefix(t.as_bytes()))
+                    .and_then(|r| r.strip_prefix(&[0xFFu8][..])),
+            };
+            match next {
+                Some(r) => rest = r,
+                None => return false,
+            }
+        }
+        rest.is_empty()
+    }
+}
+
 impl Slot {
     fn new(tpl: Arc<Template>) -> Self {
         Slot {
@@ -147,6 +212,7 @@ impl Slot {
             distance: 0x7fff_ffff,
             set_index: None,
             memo: None,
+            conv: None,
             anchored: None,
         }
     }
@@ -173,6 +239,34 @@ struct Edge {
     pos: usize,
     before: Option<char>,
     at: Option<char>,
+}
+
+/// Lines longer than this skip the set scan: it reads the whole line, where the search
+/// of the first template tried usually stops at the date near its start.
+const SET_SCAN_MAX: usize = 4096;
+
+/// The groups of the match `re` has at `span` in `line` (found by a span-only search):
+/// searched from its start in the text up to one char past its end, on which they
+/// depend alone (see [`crate::filter::pyre::Regex::find_span`]), so a long line is not
+/// scanned again. A different answer there (an end-of-text assertion at the cut) falls
+/// back to the whole line.
+fn search_at<'t>(
+    re: &crate::filter::pyre::Regex,
+    line: &'t str,
+    span: (usize, usize),
+) -> Option<crate::filter::pyre::Match<'t>> {
+    let mut cut = (span.1 + 4).min(line.len());
+    while !line.is_char_boundary(cut) {
+        cut += 1;
+    }
+    if cut < line.len()
+        && let Some(m) = re.search(&line[..cut], span.0)
+        && (m.start(), m.end()) == span
+    {
+        // The match borrows the shorter slice of the same text: rebuild it on `line`.
+        return Some(re.match_from_spans(line, m.into_spans()));
+    }
+    re.search(line, 0)
 }
 
 /// Seconds after which an unused template may be displaced when reordering.
@@ -305,6 +399,7 @@ impl DateDetector {
         };
         for s in &mut self.slots {
             s.memo = None;
+            s.conv = None;
         }
         Ok(())
     }
@@ -406,6 +501,7 @@ impl DateDetector {
     ) -> Option<Found<'t>> {
         if range.is_none()
             && self.use_set
+            && line.len() <= SET_SCAN_MAX
             && let Some(k) = self.slots[i].set_index
             && let Some(w) = &self.which
         {
@@ -436,7 +532,7 @@ impl DateDetector {
                             from_memo = true;
                             Some(slot.tpl.re.match_from_spans(line, spans))
                         }
-                        None => slot.tpl.re.search(line, 0),
+                        None => search_at(&slot.tpl.re, line, (s, e)),
                     }
                 }
                 None => slot.tpl.re.search(line, 0),
@@ -478,7 +574,7 @@ impl DateDetector {
             match memo.and_then(|mm| mm.conv.clone()) {
                 Some((b, t)) if b == bits => t,
                 _ => {
-                    let t = self.convert(&tpl, m, now);
+                    let t = self.convert_memo(i, &tpl, m, now);
                     let end = m.end();
                     let slot = &mut self.slots[i];
                     match slot
@@ -511,6 +607,37 @@ impl DateDetector {
             time,
             template: Arc::clone(&tpl.name),
         })
+    }
+
+    /// [`DateDetector::convert`], reusing the slot's last conversion when the groups it
+    /// reads are the same (see [`ConvMemo`]).
+    fn convert_memo(
+        &mut self,
+        i: usize,
+        tpl: &Template,
+        m: &crate::filter::pyre::Match<'_>,
+        now: f64,
+    ) -> Result<f64, DateError> {
+        if !matches!(tpl.kind, Kind::Pattern) {
+            return self.convert(tpl, m, now);
+        }
+        let bits = now.to_bits();
+        if let Some(c) = &self.slots[i].conv
+            && c.bits == bits
+            && ConvMemo::same_groups(&c.key, &tpl.re, m)
+        {
+            return c.time.clone();
+        }
+        let time = self.convert(tpl, m, now);
+        let c = self.slots[i].conv.get_or_insert_with(|| ConvMemo {
+            key: Vec::new(),
+            bits,
+            time: time.clone(),
+        });
+        ConvMemo::key_of(&mut c.key, &tpl.re, m);
+        c.bits = bits;
+        c.time = time.clone();
+        time
     }
 
     fn convert(

@@ -555,7 +555,7 @@ impl Matcher {
             let mut data;
             let mlfid = merged.text("mlfid");
             if let Some(mlfid) = &mlfid {
-                data = merge_failure(&mut self.mlfid, mlfid, merged, &matched_text, now);
+                data = merge_failure(&mut self.mlfid, mlfid, merged, matched_text, now);
                 if data.nofail() && !self.check_all {
                     return Ok(cur);
                 }
@@ -580,7 +580,7 @@ impl Matcher {
                 Ok(FailId::Pending) => {
                     data.pending = true;
                     if let Some(k) = &mlfid {
-                        self.mlfid.mark_pending(k);
+                        self.mlfid.mark_pending(k, &data.matches);
                     }
                     if !self.check_all && self.ignore_pending {
                         return Ok(cur);

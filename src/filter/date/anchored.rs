@@ -6,9 +6,12 @@
 //! template whose every match starts at the text start has its span decided by the
 //! end a forward DFA search anchored at 0 reports (leftmost-first, as the `regex` crate
 //! matches), which skips the general search's start-finding reverse pass and its
-//! per-search set-up. Built on first use: most templates never run.
+//! per-search set-up. Built on first use: most templates never run; the automaton is
+//! then kept for the process ([`BUILT`]), as every detector (a jail's, a restarted
+//! jail's, fail2ban-regex's prefregex probe) tends to run the same few templates.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use regex_automata::hybrid::dfa::{Cache, DFA};
 use regex_automata::nfa::thompson;
@@ -24,6 +27,10 @@ pub(super) struct AnchoredEnd {
     cache: Cache,
 }
 
+/// The automata built so far by linear pattern (None: the pattern does not qualify).
+/// Bounded by the distinct date templates of the configuration.
+static BUILT: OnceLock<Mutex<HashMap<String, Option<Arc<DFA>>>>> = OnceLock::new();
+
 impl AnchoredEnd {
     /// None when the template is not on the linear engine, may need Python's exact `$`,
     /// or has a match not starting at the text start.
@@ -35,10 +42,30 @@ impl AnchoredEnd {
         if t.exact_dollar.is_some() {
             return None;
         }
+        let linear = t.linear.as_deref()?;
+        let table = BUILT.get_or_init(Default::default);
+        let known = table.lock().ok().and_then(|t| t.get(linear).cloned());
+        let dfa = match known {
+            Some(d) => d?,
+            None => {
+                let d = AnchoredEnd::build(linear).map(Arc::new);
+                if let Ok(mut t) = table.lock() {
+                    t.insert(linear.to_string(), d.clone());
+                }
+                d?
+            }
+        };
+        let cache = dfa.create_cache();
+        Some(AnchoredEnd { dfa, cache })
+    }
+
+    /// The anchored DFA of a linear pattern; None when its matches need not start at the
+    /// text start or it does not build.
+    fn build(linear: &str) -> Option<DFA> {
         // The same parser settings the `regex` crate's `Regex::new` uses.
         let hir = regex_syntax::ParserBuilder::new()
             .build()
-            .parse(t.linear.as_deref()?)
+            .parse(linear)
             .ok()?;
         if !hir.properties().look_set_prefix().contains(Look::Start) {
             return None;
@@ -51,7 +78,7 @@ impl AnchoredEnd {
             )
             .build_from_hir(&hir)
             .ok()?;
-        let dfa = DFA::builder()
+        DFA::builder()
             .configure(
                 DFA::config()
                     // A Unicode `\b` makes the DFA give up on non-ASCII bytes (then the
@@ -61,12 +88,7 @@ impl AnchoredEnd {
                     .minimum_cache_clear_count(Some(3)),
             )
             .build_from_nfa(nfa)
-            .ok()?;
-        let cache = dfa.create_cache();
-        Some(AnchoredEnd {
-            dfa: Arc::new(dfa),
-            cache,
-        })
+            .ok()
     }
 
     /// The byte span of the match in `line` (`Some(None)`: no match); None when the

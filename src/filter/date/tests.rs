@@ -107,3 +107,72 @@ fn line_begin_keeps_anchored_defaults() {
             .all(|n| n.starts_with("{^LN-BEG}") || n.starts_with('^'))
     );
 }
+
+/// The memos, the set scan and the bounded capture search change no result: a detector
+/// fed lines one after another (memos warm) answers as the same detector with its memos
+/// dropped before each line. Lines: every upstream sample log, apache-style dates whose
+/// microseconds change from line to line, and long lines (past the set-scan bound).
+#[test]
+fn memo_and_bounds_change_no_result() {
+    const LOGS: &str = "/usr/lib/python3/dist-packages/fail2ban/tests/files/logs";
+    let mut lines: Vec<String> = Vec::new();
+    match std::fs::read_dir(LOGS) {
+        Ok(rd) => {
+            let mut paths: Vec<_> = rd.filter_map(|e| e.ok()).map(|e| e.path()).collect();
+            paths.sort();
+            for p in paths {
+                let bytes = std::fs::read(&p).unwrap_or_default();
+                let text = String::from_utf8_lossy(&bytes).into_owned();
+                lines.extend(
+                    text.lines()
+                        .filter(|l| !l.starts_with('#'))
+                        .map(String::from),
+                );
+            }
+        }
+        Err(e) => {
+            assert_ne!(
+                std::env::var("CI").as_deref(),
+                Ok("true"),
+                "fail2ban sample logs missing: {e}"
+            );
+            eprintln!("SKIPPED: upstream sample logs ({e}); synthetic lines only");
+        }
+    }
+    // Same second, changing microseconds (and a change in the seconds now and then).
+    for i in 0..200u32 {
+        let us = (i * 49_999 + 7) % 1_000_000;
+        let sec = i / 50;
+        lines.push(format!(
+            "[Sat Mar 14 06:25:{sec:02}.{us:06} 2026] [auth_basic:error] [pid 1:tid 2] [client 192.0.2.{i}:5] AH01617: user x: authentication failure"
+        ));
+        lines.push(format!(
+            "2026-03-14 06:25:{sec:02}.{:0w$} host app: event {i}",
+            us % 1000,
+            w = 1 + (i as usize % 3)
+        ));
+        lines.push(format!("x 2026/03/14 06:25:{sec:02}.{us:06} y {i}"));
+    }
+    let long = "Failed password for invalid user root from 192.0.2.1 port 22 ssh2 [".repeat(100);
+    lines.push(format!("Nov 20 10:00:01 host sshd[1001]: {long}"));
+    lines.push(format!("{long} Nov 20 10:00:01 {long}"));
+    lines.push(format!("{long} [Sat Mar 14 06:25:00.123456 2026] {long}"));
+    lines.push(format!("{long}2026-03-14 06:25:00.5{long}"));
+    for dp in [
+        None,
+        Some("%a %b %d %H:%M:%S(?:\\.%f)? %Y"),
+        Some("{^LN-BEG}"),
+    ] {
+        let mut warm = utc(dp);
+        let mut cold = utc(dp);
+        for line in &lines {
+            for s in &mut cold.slots {
+                s.memo = None;
+                s.conv = None;
+            }
+            let a = warm.match_time(line, NOW);
+            let b = cold.match_time(line, NOW);
+            assert_eq!(a, b, "datepattern {dp:?}, line {line:?}");
+        }
+    }
+}

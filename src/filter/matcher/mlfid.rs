@@ -87,10 +87,15 @@ impl MlfidCache {
         });
     }
 
-    /// Marks the cached connection as having a failure without id yet.
-    pub fn mark_pending(&mut self, key: &str) {
+    /// Marks the cached connection as having a failure without id yet; `matches` are
+    /// the failure's lines, which the connection keeps until it gets an id.
+    pub fn mark_pending(&mut self, key: &str, matches: &[String]) {
         if let Some(i) = self.find(key, key_hash(key)) {
-            self.entries[i].data.pending = true;
+            let d = &mut self.entries[i].data;
+            d.pending = true;
+            if d.matches.is_empty() {
+                d.matches = matches.to_vec();
+            }
         }
     }
 
@@ -139,13 +144,34 @@ const FORGET: u8 = 2;
 const WAS_NOFAIL: u8 = 4;
 const GAINED: u8 = 8;
 
+/// What the cache keeps of a merged failure: its `matches` only while the next merge
+/// reads them (a no-failure state; a pending failure gets them through
+/// [`MlfidCache::mark_pending`]), as any other state clears them first. This spares a
+/// copy of every matched line per failure.
+fn cached_copy(fail: &FailData) -> FailData {
+    let keep = truthy(fail.fields.get("nofail")) || truthy(fail.fields.get("mlfgained"));
+    FailData {
+        fields: fail.fields.clone(),
+        matches: if keep {
+            fail.matches.clone()
+        } else {
+            Vec::new()
+        },
+        nofail_matches: fail.nofail_matches.clone(),
+        users: fail.users.clone(),
+        users_at: fail.users_at,
+        pending: fail.pending,
+        ip: fail.ip.clone(),
+    }
+}
+
 /// Merges one match (`fields`, covering `matched` lines) of connection `mlfid` with
 /// what is cached for it, updating the cache; the merged failure data.
 pub fn merge_failure(
     cache: &mut MlfidCache,
     mlfid: &str,
     mut fields: Fields,
-    matched: &[String],
+    mut matched: Vec<String>,
     now: f64,
 ) -> FailData {
     let mut flags = 0u8;
@@ -216,16 +242,16 @@ pub fn merge_failure(
         let mut m = std::mem::take(&mut fail.nofail_matches);
         m.append(&mut fail.matches);
         if flags & GAINED == 0 {
-            m.extend_from_slice(matched);
+            m.append(&mut matched);
         }
         fail.matches = m;
     } else if flags & (NOFAIL | FORGET) == NOFAIL {
-        fail.nofail_matches.extend_from_slice(matched);
+        fail.nofail_matches.append(&mut matched);
     }
     match slot {
-        Some(i) => cache.put_back(i, fail.clone()),
+        Some(i) => cache.put_back(i, cached_copy(&fail)),
         None if flags & FORGET == 0 && cache.find(mlfid, hash).is_none() => {
-            cache.set(mlfid, hash, fail.clone(), now)
+            cache.set(mlfid, hash, cached_copy(&fail), now)
         }
         None => {}
     }
