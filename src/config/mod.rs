@@ -132,7 +132,12 @@ pub struct StreamResult {
     pub strict_errors: Vec<String>,
     /// Early options (socket, pidfile, loglevel, logtarget, syslogsocket).
     pub early: Vec<(String, String)>,
+    /// With [`read_stream_rendered`]: `commands` rendered in order (set with `commands`).
+    pub text: Option<String>,
 }
+
+/// Appends commands to a text (one line each, the way a dump prints them).
+pub type RenderFn = fn(&[Command], &mut String);
 
 /// An error that happens before the stream is read (fail2ban prints `ERROR: <msg>` on
 /// stdout and exits 255).
@@ -146,7 +151,7 @@ pub fn read_stream(
     basedir: &str,
     opts: &StreamOptions,
 ) -> Result<StreamResult, EarlyError> {
-    read_stream_impl(src, basedir, opts, false)
+    read_stream_impl(src, basedir, opts, false, None)
 }
 
 /// [`read_stream`] for a process that exits soon after (`fail2ban-client -d`): the
@@ -157,15 +162,28 @@ pub fn read_stream_then_exit(
     basedir: &str,
     opts: &StreamOptions,
 ) -> Result<StreamResult, EarlyError> {
-    read_stream_impl(src, basedir, opts, true)
+    read_stream_impl(src, basedir, opts, true, None)
 }
 
-/// `leak`: see [`read_stream_then_exit`].
+/// [`read_stream_then_exit`] that also renders the commands with `render` into
+/// [`StreamResult::text`]: each reading thread renders its own jails while the other
+/// still reads (what `fail2ban-client -d` prints, without a second pass).
+pub fn read_stream_rendered(
+    src: &dyn Source,
+    basedir: &str,
+    opts: &StreamOptions,
+    render: RenderFn,
+) -> Result<StreamResult, EarlyError> {
+    read_stream_impl(src, basedir, opts, true, Some(render))
+}
+
+/// `leak`: see [`read_stream_then_exit`]; `render`: see [`read_stream_rendered`].
 fn read_stream_impl(
     src: &dyn Source,
     basedir: &str,
     opts: &StreamOptions,
     leak: bool,
+    render: Option<RenderFn>,
 ) -> Result<StreamResult, EarlyError> {
     let mut rd = Reader::new(src, basedir);
     // Early phase: fail2ban.conf for the client's own settings.
@@ -212,9 +230,10 @@ fn read_stream_impl(
         early: early_list,
         ..Default::default()
     };
-    match read_all(&mut rd, f2b.as_ref(), &overrides, opts, leak) {
-        Ok((cmds, ok)) => {
+    match read_all(&mut rd, f2b.as_ref(), &overrides, opts, leak, render) {
+        Ok((cmds, ok, text)) => {
             result.commands = Some(cmds);
+            result.text = text;
             result.ok = ok;
         }
         Err(e) => {
@@ -243,7 +262,8 @@ fn read_all(
     overrides: &OrdMap<Py>,
     opts: &StreamOptions,
     leak: bool,
-) -> Result<(Vec<Command>, bool), ConfigError> {
+    render: Option<RenderFn>,
+) -> Result<(Vec<Command>, bool, Option<String>), ConfigError> {
     let jail = rd.fs.read("jail");
     rd.sync_log();
     rd.jail = jail?.unwrap_or_default();
@@ -256,22 +276,34 @@ fn read_all(
         .filter(|s| !s.starts_with("KNOWN/") && s.as_str() != "INCLUDES")
         .cloned()
         .collect();
+    let mut text = render.map(|r| {
+        let mut t = String::new();
+        r(&global, &mut t);
+        (r, t)
+    });
     let (mut stream, status) = match parallel::plan(rd, &sections) {
-        Some(at) => parallel::read_split(rd, &sections, at, opts, leak)?,
+        Some(at) => {
+            let out = text.as_mut().map(|(r, t)| (*r, t));
+            parallel::read_split(rd, &sections, at, opts, leak, out)?
+        }
         None => {
             let (mut jails, status) = read_sections(rd, &sections, opts)?;
             let (cmds, starts) = convert_jails(rd, &mut jails, opts)?;
             if leak {
                 std::mem::forget(jails);
             }
-            (chain(cmds, starts), status)
+            let all = chain(cmds, starts);
+            if let Some((r, t)) = text.as_mut() {
+                r(&all, t);
+            }
+            (all, status)
         }
     };
     let ignore_wrong = !opts.test;
     let ok = (ignore_wrong && status & 1 != 0) || status & 2 == 0;
     let mut all = global;
     all.append(&mut stream);
-    Ok((all, ok))
+    Ok((all, ok, text.map(|(_, t)| t)))
 }
 
 /// The jails' commands followed by their `start` commands.

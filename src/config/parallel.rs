@@ -7,6 +7,8 @@
 //! parts, read phase and convert phase, and everything is reassembled in the sequential
 //! order: read(1), read(2), convert(1), convert(2), then the `start` commands; the first
 //! error in that order wins, with the log cut where the sequential run would stop.
+//! Given a [`RenderFn`], each thread renders its converted jails itself (the first while
+//! the second may still read), and the texts are joined in the same order.
 //!
 //! Exactness limits, checked rather than assumed:
 //! * the file layer logs a problem only on a file's first read, so the second thread may
@@ -17,7 +19,7 @@
 
 use super::files::{Config, ConfigError, Level};
 use super::ini::{OrdMap, Section};
-use super::{Reader, StreamOptions, convert_jails, jail, read_sections};
+use super::{Reader, RenderFn, StreamOptions, convert_jails, jail, read_sections};
 use crate::stream::Command;
 
 /// Below this many (estimated) enabled jails one thread is kept: the second saves a
@@ -84,6 +86,8 @@ struct Half {
     conv_log: Vec<LogLine>,
     conv_strict: Vec<String>,
     conv: Result<(Vec<Command>, Vec<Command>), ConfigError>,
+    /// `conv`'s jail commands rendered (when asked and `conv` is `Ok`).
+    text: Option<String>,
 }
 
 /// The main reader's jail config as plain (sendable) data: the config without its memos
@@ -104,6 +108,7 @@ fn second_half(
     sections: &[String],
     opts: &StreamOptions,
     leak: bool,
+    render: Option<RenderFn>,
 ) -> Option<Half> {
     let mut rd = Reader::new(src, basedir);
     rd.fs.names = jail.names;
@@ -132,6 +137,15 @@ fn second_half(
     if rd.fs_msgs > 0 {
         return None;
     }
+    let text = match (&conv, render) {
+        (Ok((cmds, _)), Some(r)) => {
+            // ~185 bytes a command on the stock tree: room without regrowing
+            let mut t = String::with_capacity(cmds.len() * 256);
+            r(cmds, &mut t);
+            Some(t)
+        }
+        _ => None,
+    };
     let half = Half {
         read_log,
         read_strict,
@@ -139,6 +153,7 @@ fn second_half(
         conv_log: std::mem::take(&mut rd.log.lines),
         conv_strict: std::mem::take(&mut rd.log.strict_errors),
         conv,
+        text,
     };
     if leak {
         // the process exits soon (see `read_stream_then_exit`)
@@ -149,13 +164,15 @@ fn second_half(
 
 /// The jails' commands (then their `start`s) and status bits, as the sequential
 /// [`read_sections`] + [`convert_jails`] give them, with `sections[at..]` read on a
-/// second thread. Log lines land in `rd.log` in the sequential order.
+/// second thread. Log lines land in `rd.log` in the sequential order. With `out`, the
+/// commands are also rendered onto its text.
 pub(super) fn read_split(
     rd: &mut Reader<'_>,
     sections: &[String],
     at: usize,
     opts: &StreamOptions,
     leak: bool,
+    out: Option<(RenderFn, &mut String)>,
 ) -> Result<(Vec<Command>, u8), ConfigError> {
     let (first, second) = sections.split_at(at);
     let src = rd.fs.src;
@@ -167,7 +184,8 @@ pub(super) fn read_split(
         names: rd.fs.names.clone(),
     };
     std::thread::scope(|s| {
-        let handle = s.spawn(|| second_half(src, &basedir, copy, second, opts, leak));
+        let render = out.as_ref().map(|(r, _)| *r);
+        let handle = s.spawn(move || second_half(src, &basedir, copy, second, opts, leak, render));
         let (mut jails1, st1) = match read_sections(rd, first, opts) {
             Ok(r) => r,
             // the sequential run stops here too (the thread's result is dropped)
@@ -180,12 +198,21 @@ pub(super) fn read_split(
         }
         let conv1_log = rd.log.lines.split_off(mark.0);
         let conv1_strict = rd.log.strict_errors.split_off(mark.1);
+        // render this half while the other thread may still work (dropped on an error)
+        let mut out = out;
+        if let (Ok((cmds1, _)), Some((r, t))) = (&conv1, out.as_mut()) {
+            t.reserve(cmds1.len() * 256);
+            r(cmds1, t);
+        }
         let half = handle.join().ok().flatten();
         let (st2, rest) = match half {
             Some(h) => {
                 rd.log.lines.extend(h.read_log);
                 rd.log.strict_errors.extend(h.read_strict);
-                (h.read?, Second::Done(h.conv_log, h.conv_strict, h.conv))
+                (
+                    h.read?,
+                    Second::Done(h.conv_log, h.conv_strict, h.conv, h.text),
+                )
             }
             None => {
                 // redo the second half here, after the first's read phase
@@ -196,16 +223,34 @@ pub(super) fn read_split(
         rd.log.lines.extend(conv1_log);
         rd.log.strict_errors.extend(conv1_strict);
         let (mut cmds, mut starts) = conv1?;
-        let (cmds2, starts2) = match rest {
-            Second::Done(log, strict, conv) => {
+        let (cmds2, starts2, text2) = match rest {
+            Second::Done(log, strict, conv, text) => {
                 rd.log.lines.extend(log);
                 rd.log.strict_errors.extend(strict);
-                conv?
+                let (c, st) = conv?;
+                (c, st, text)
             }
-            Second::Redo(mut jails2) => convert_jails(rd, &mut jails2, opts)?,
+            Second::Redo(mut jails2) => {
+                let (c, st) = convert_jails(rd, &mut jails2, opts)?;
+                (c, st, None)
+            }
         };
-        cmds.extend(cmds2);
+        if let Some((r, t)) = out.as_mut() {
+            match text2 {
+                Some(t2) => {
+                    t.push_str(&t2);
+                    if leak {
+                        std::mem::forget(t2);
+                    }
+                }
+                None => r(&cmds2, t),
+            }
+        }
         starts.extend(starts2);
+        if let Some((r, t)) = out.as_mut() {
+            r(&starts, t);
+        }
+        cmds.extend(cmds2);
         cmds.extend(starts);
         Ok((cmds, st1 | st2))
     })
@@ -217,6 +262,7 @@ enum Second {
         Vec<LogLine>,
         Vec<String>,
         Result<(Vec<Command>, Vec<Command>), ConfigError>,
+        Option<String>,
     ),
     Redo(Vec<jail::JailState>),
 }
