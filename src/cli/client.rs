@@ -470,9 +470,12 @@ pub fn dump(args: &ClientArgs) -> i32 {
     let mut ok = res.ok;
     if args.dump > 0 {
         match (&res.commands, &res.text) {
-            (Some(_), Some(text)) => {
+            (Some(_), Some(pieces)) => {
                 use std::io::Write;
-                let _ = std::io::stdout().lock().write_all(text.as_bytes());
+                let mut out = std::io::stdout().lock();
+                for p in pieces {
+                    let _ = out.write_all(p.as_bytes());
+                }
             }
             (Some(cmds), None) => {
                 use std::io::Write;

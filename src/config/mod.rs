@@ -132,8 +132,9 @@ pub struct StreamResult {
     pub strict_errors: Vec<String>,
     /// Early options (socket, pidfile, loglevel, logtarget, syslogsocket).
     pub early: Vec<(String, String)>,
-    /// With [`read_stream_rendered`]: `commands` rendered in order (set with `commands`).
-    pub text: Option<String>,
+    /// With [`read_stream_rendered`]: the commands rendered, as pieces to write in order
+    /// (then `commands` is `Some` but empty: the commands were not kept).
+    pub text: Option<Vec<String>>,
 }
 
 /// Appends commands to a text (one line each, the way a dump prints them).
@@ -263,28 +264,58 @@ fn read_all(
     opts: &StreamOptions,
     leak: bool,
     render: Option<RenderFn>,
-) -> Result<(Vec<Command>, bool, Option<String>), ConfigError> {
+) -> Result<(Vec<Command>, bool, Option<Vec<String>>), ConfigError> {
+    if !leak {
+        let none: Option<fn() -> parallel::EarlyHalf> = None;
+        return read_all_with(rd, f2b, overrides, opts, leak, render, none);
+    }
+    // a process that exits after the read: the second thread starts now (see
+    // `parallel::early_second_half`)
+    let (src, basedir) = (rd.fs.src, rd.fs.basedir.clone());
+    std::thread::scope(|s| {
+        let h = s.spawn(move || parallel::early_second_half(src, &basedir, opts, leak, render));
+        let early = move || h.join().ok().flatten();
+        read_all_with(rd, f2b, overrides, opts, leak, render, Some(early))
+    })
+}
+
+/// The jail config's sections that may be jails, in order.
+fn jail_sections(jail: &Config) -> Vec<String> {
+    jail.sections
+        .keys()
+        .filter(|s| !s.starts_with("KNOWN/") && s.as_str() != "INCLUDES")
+        .cloned()
+        .collect()
+}
+
+/// [`read_all`]; `early`: the second half read by an early second thread, if started.
+fn read_all_with(
+    rd: &mut Reader<'_>,
+    f2b: Option<&Config>,
+    overrides: &OrdMap<Py>,
+    opts: &StreamOptions,
+    leak: bool,
+    render: Option<RenderFn>,
+    early: Option<impl FnOnce() -> parallel::EarlyHalf>,
+) -> Result<(Vec<Command>, bool, Option<Vec<String>>), ConfigError> {
     let jail = rd.fs.read("jail");
     rd.sync_log();
     rd.jail = jail?.unwrap_or_default();
     rd.jail_uses_known = jail::uses_known(&rd.jail);
     let global = global::global_stream(f2b, &rd.fs.names, &mut rd.log, overrides)?;
-    let sections: Vec<String> = rd
-        .jail
-        .sections
-        .keys()
-        .filter(|s| !s.starts_with("KNOWN/") && s.as_str() != "INCLUDES")
-        .cloned()
-        .collect();
+    let sections = jail_sections(&rd.jail);
     let mut text = render.map(|r| {
         let mut t = String::new();
         r(&global, &mut t);
-        (r, t)
+        (r, vec![t])
     });
-    let (mut stream, status) = match parallel::plan(rd, &sections) {
+    let (mut stream, status) = match parallel::plan(rd, &sections, early.is_some()) {
         Some(at) => {
             let out = text.as_mut().map(|(r, t)| (*r, t));
-            parallel::read_split(rd, &sections, at, opts, leak, out)?
+            match early {
+                Some(e) => parallel::read_split_early(rd, &sections, at, opts, leak, out, e)?,
+                None => parallel::read_split(rd, &sections, at, opts, leak, out)?,
+            }
         }
         None => {
             let (mut jails, status) = read_sections(rd, &sections, opts)?;
@@ -293,7 +324,9 @@ fn read_all(
                 std::mem::forget(jails);
             }
             let all = chain(cmds, starts);
-            if let Some((r, t)) = text.as_mut() {
+            if let Some((r, pieces)) = text.as_mut()
+                && let Some(t) = pieces.last_mut()
+            {
                 r(&all, t);
             }
             (all, status)
@@ -301,9 +334,15 @@ fn read_all(
     };
     let ignore_wrong = !opts.test;
     let ok = (ignore_wrong && status & 1 != 0) || status & 2 == 0;
+    if let Some((_, pieces)) = text {
+        if leak {
+            std::mem::forget((global, stream));
+        }
+        return Ok((Vec::new(), ok, Some(pieces)));
+    }
     let mut all = global;
     all.append(&mut stream);
-    Ok((all, ok, text.map(|(_, t)| t)))
+    Ok((all, ok, None))
 }
 
 /// The jails' commands followed by their `start` commands.

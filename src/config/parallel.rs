@@ -32,8 +32,9 @@ type LogLine = (Level, String, String);
 const FORCE_ENV: &str = "GAOL_CONFIG_THREADS";
 
 /// Where to cut `sections` (the second half's first index), or `None` to read them on
-/// one thread.
-pub(super) fn plan(rd: &Reader<'_>, sections: &[String]) -> Option<usize> {
+/// one thread. `early`: the second thread reads the jail config itself
+/// ([`early_second_half`]).
+pub(super) fn plan(rd: &Reader<'_>, sections: &[String], early: bool) -> Option<usize> {
     if rd.jail_uses_known || sections.len() < 2 {
         return None;
     }
@@ -58,13 +59,18 @@ pub(super) fn plan(rd: &Reader<'_>, sections: &[String]) -> Option<usize> {
         _ if total < MIN_ENABLED => return None,
         _ => {}
     }
-    // halves of equal weight: the second thread's cold caches cost about what the
-    // first thread's share of the bookkeeping after the join does; a disabled section
-    // costs about 1/24 of an enabled jail (measured in instructions on the stock tree
-    // with all or a few jails enabled)
+    // a disabled section costs about 1/24 of an enabled jail (measured in instructions
+    // on the stock tree with all or a few jails enabled). Given a copy of the jail
+    // config, the second thread's cold caches cost about what the first thread's share
+    // of the bookkeeping after the join does: halves of equal weight. Reading the jail
+    // config itself, it has about one enabled jail's work more: its half is that lighter.
     let weight = |e: bool| if e { 24 } else { 1 };
     let total_w: usize = enabled.iter().map(|&e| weight(e)).sum();
-    let want = total_w / 2;
+    let want = if early {
+        (total_w / 2).saturating_sub(24)
+    } else {
+        total_w / 2
+    };
     let mut seen = 0;
     let mut at = sections.len();
     for (i, &e) in enabled.iter().enumerate().rev() {
@@ -77,8 +83,12 @@ pub(super) fn plan(rd: &Reader<'_>, sections: &[String]) -> Option<usize> {
     (at > 0 && at < sections.len()).then_some(at)
 }
 
+/// Where a split renders its commands: the render function and the text's pieces (the
+/// last one open for appending).
+pub(super) type Out<'a> = Option<(RenderFn, &'a mut Vec<String>)>;
+
 /// What the second thread hands back: each phase's log, and its outcome.
-struct Half {
+pub(super) struct Half {
     read_log: Vec<LogLine>,
     read_strict: Vec<String>,
     /// `Err` stops here (the convert phase was not run).
@@ -119,6 +129,49 @@ fn second_half(
         ..Default::default()
     };
     rd.jail_uses_known = false;
+    run_half(rd, sections, opts, leak, render)
+}
+
+/// What [`early_second_half`] read: the split it planned (cut index, section count)
+/// and the second half.
+pub(super) type EarlyHalf = Option<(usize, usize, Half)>;
+
+/// The second thread started before the jail config is read (a process that exits after
+/// the read, see [`super::read_stream_then_exit`]): it reads the jail config itself, in
+/// parallel with the calling thread's own read (instead of waiting for it and a copy of
+/// it), plans the split the same way, and reads the second half. The jail config's
+/// file messages are the calling thread's to log: this reader's are dropped.
+pub(super) fn early_second_half(
+    src: &dyn super::Source,
+    basedir: &str,
+    opts: &StreamOptions,
+    leak: bool,
+    render: Option<RenderFn>,
+) -> EarlyHalf {
+    let mut rd = Reader::new(src, basedir);
+    let jail = rd.fs.read("jail");
+    rd.fs.log.clear();
+    rd.fs.strict.clear();
+    rd.jail = jail.ok()?.unwrap_or_default();
+    rd.jail_uses_known = jail::uses_known(&rd.jail);
+    let sections = super::jail_sections(&rd.jail);
+    let at = plan(&rd, &sections, true)?;
+    let n = sections.len();
+    let half = run_half(rd, &sections[at..], opts, leak, render)?;
+    if leak {
+        std::mem::forget(sections);
+    }
+    Some((at, n, half))
+}
+
+/// Reads and converts `sections` on `rd` (a second thread's reader).
+fn run_half(
+    mut rd: Reader<'_>,
+    sections: &[String],
+    opts: &StreamOptions,
+    leak: bool,
+    render: Option<RenderFn>,
+) -> Option<Half> {
     let read = read_sections(&mut rd, sections, opts);
     let read_log = std::mem::take(&mut rd.log.lines);
     let read_strict = std::mem::take(&mut rd.log.strict_errors);
@@ -172,7 +225,7 @@ pub(super) fn read_split(
     at: usize,
     opts: &StreamOptions,
     leak: bool,
-    out: Option<(RenderFn, &mut String)>,
+    out: Out<'_>,
 ) -> Result<(Vec<Command>, u8), ConfigError> {
     let (first, second) = sections.split_at(at);
     let src = rd.fs.src;
@@ -186,6 +239,45 @@ pub(super) fn read_split(
     std::thread::scope(|s| {
         let render = out.as_ref().map(|(r, _)| *r);
         let handle = s.spawn(move || second_half(src, &basedir, copy, second, opts, leak, render));
+        finish_split(rd, first, second, opts, leak, out, || {
+            handle.join().ok().flatten()
+        })
+    })
+}
+
+/// [`read_split`] with the second half read by [`early_second_half`] (`early`, joined
+/// by the caller): used when it planned the same cut as the calling thread.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn read_split_early(
+    rd: &mut Reader<'_>,
+    sections: &[String],
+    at: usize,
+    opts: &StreamOptions,
+    leak: bool,
+    out: Out<'_>,
+    early: impl FnOnce() -> EarlyHalf,
+) -> Result<(Vec<Command>, u8), ConfigError> {
+    let (first, second) = sections.split_at(at);
+    let n = sections.len();
+    finish_split(rd, first, second, opts, leak, out, || {
+        early()
+            .filter(|(a, len, _)| *a == at && *len == n)
+            .map(|(_, _, h)| h)
+    })
+}
+
+/// The calling thread's part of a split: reads and converts `first`, takes the second
+/// half from `join` (`None`: redo it here), and puts both together in order.
+fn finish_split(
+    rd: &mut Reader<'_>,
+    first: &[String],
+    second: &[String],
+    opts: &StreamOptions,
+    leak: bool,
+    out: Out<'_>,
+    join: impl FnOnce() -> Option<Half>,
+) -> Result<(Vec<Command>, u8), ConfigError> {
+    {
         let (mut jails1, st1) = match read_sections(rd, first, opts) {
             Ok(r) => r,
             // the sequential run stops here too (the thread's result is dropped)
@@ -200,11 +292,13 @@ pub(super) fn read_split(
         let conv1_strict = rd.log.strict_errors.split_off(mark.1);
         // render this half while the other thread may still work (dropped on an error)
         let mut out = out;
-        if let (Ok((cmds1, _)), Some((r, t))) = (&conv1, out.as_mut()) {
+        if let (Ok((cmds1, _)), Some((r, pieces))) = (&conv1, out.as_mut())
+            && let Some(t) = pieces.last_mut()
+        {
             t.reserve(cmds1.len() * 256);
             r(cmds1, t);
         }
-        let half = handle.join().ok().flatten();
+        let half = join();
         let (st2, rest) = match half {
             Some(h) => {
                 rd.log.lines.extend(h.read_log);
@@ -235,25 +329,28 @@ pub(super) fn read_split(
                 (c, st, None)
             }
         };
-        if let Some((r, t)) = out.as_mut() {
-            match text2 {
-                Some(t2) => {
-                    t.push_str(&t2);
-                    if leak {
-                        std::mem::forget(t2);
-                    }
-                }
-                None => r(&cmds2, t),
-            }
-        }
         starts.extend(starts2);
-        if let Some((r, t)) = out.as_mut() {
-            r(&starts, t);
+        if let Some((r, pieces)) = out {
+            // the text is the result: the second half's piece is kept as it is, and
+            // the commands are not put together
+            let t2 = text2.unwrap_or_else(|| {
+                let mut t = String::new();
+                r(&cmds2, &mut t);
+                t
+            });
+            pieces.push(t2);
+            let mut t = String::with_capacity(starts.len() * 32);
+            r(&starts, &mut t);
+            pieces.push(t);
+            if leak {
+                std::mem::forget((cmds, cmds2, starts));
+            }
+            return Ok((Vec::new(), st1 | st2));
         }
         cmds.extend(cmds2);
         cmds.extend(starts);
         Ok((cmds, st1 | st2))
-    })
+    }
 }
 
 /// The second half's convert phase: done on the thread, or still to do here.
