@@ -257,6 +257,9 @@ fn read_stream_impl(
     Ok(result)
 }
 
+/// The commands, the overall status and the rendered text (see [`read_stream_rendered`]).
+type AllRead = (Vec<Command>, bool, Option<Vec<String>>);
+
 fn read_all(
     rd: &mut Reader<'_>,
     f2b: Option<&Config>,
@@ -264,7 +267,7 @@ fn read_all(
     opts: &StreamOptions,
     leak: bool,
     render: Option<RenderFn>,
-) -> Result<(Vec<Command>, bool, Option<Vec<String>>), ConfigError> {
+) -> Result<AllRead, ConfigError> {
     if !leak {
         let none: Option<fn() -> parallel::EarlyHalf> = None;
         return read_all_with(rd, f2b, overrides, opts, leak, render, none);
@@ -297,7 +300,7 @@ fn read_all_with(
     leak: bool,
     render: Option<RenderFn>,
     early: Option<impl FnOnce() -> parallel::EarlyHalf>,
-) -> Result<(Vec<Command>, bool, Option<Vec<String>>), ConfigError> {
+) -> Result<AllRead, ConfigError> {
     let jail = rd.fs.read("jail");
     rd.sync_log();
     rd.jail = jail?.unwrap_or_default();

@@ -278,11 +278,8 @@ fn finish_split(
     join: impl FnOnce() -> Option<Half>,
 ) -> Result<(Vec<Command>, u8), ConfigError> {
     {
-        let (mut jails1, st1) = match read_sections(rd, first, opts) {
-            Ok(r) => r,
-            // the sequential run stops here too (the thread's result is dropped)
-            Err(e) => return Err(e),
-        };
+        // an error stops the sequential run here too (the thread's result is dropped)
+        let (mut jails1, st1) = read_sections(rd, first, opts)?;
         let mark = (rd.log.lines.len(), rd.log.strict_errors.len());
         let conv1 = convert_jails(rd, &mut jails1, opts);
         if leak {
