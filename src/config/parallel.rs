@@ -1,9 +1,12 @@
-//! Reading many jails on two threads ([`plan`], [`read_split`]).
+//! Reading many jails on two threads ([`plan`], [`read_split`], [`read_split_early`]).
 //!
 //! The sections are cut into two contiguous halves. The calling thread reads and
 //! converts the first half with the main [`Reader`]; a scoped thread reads and converts
 //! the second with a fresh `Reader` of its own (the readers' memos are `Rc`/`RefCell`,
-//! not shareable), given a plain copy of the jail config. Each half's log is kept in two
+//! not shareable), given a plain copy of the jail config, or, in a process that exits
+//! after the read ([`early_second_half`]), started before the jail config is read and
+//! reading it itself (its file messages dropped: the calling thread logs them), its half
+//! used only when it planned the same cut. Each half's log is kept in two
 //! parts, read phase and convert phase, and everything is reassembled in the sequential
 //! order: read(1), read(2), convert(1), convert(2), then the `start` commands; the first
 //! error in that order wins, with the log cut where the sequential run would stop.
