@@ -437,7 +437,18 @@ pub fn dump(args: &ClientArgs) -> i32 {
         dump: args.dump > 0,
     };
     // the process ends after the dump: its memory is left to the OS
-    let res = match config::read_stream_then_exit(src.as_ref(), &basedir, &opts) {
+    let render: config::RenderFn = if args.dump == 2 {
+        render_pretty
+    } else {
+        render_plain
+    };
+    let read = if args.dump > 0 {
+        // the reading threads render their own jails (see `read_stream_rendered`)
+        config::read_stream_rendered(src.as_ref(), &basedir, &opts, render)
+    } else {
+        config::read_stream_then_exit(src.as_ref(), &basedir, &opts)
+    };
+    let res = match read {
         Ok(r) => r,
         Err(config::EarlyError(e, log)) => {
             print_log(&log, args.verbose);
@@ -458,14 +469,21 @@ pub fn dump(args: &ClientArgs) -> i32 {
     }
     let mut ok = res.ok;
     if args.dump > 0 {
-        match &res.commands {
-            Some(cmds) => {
+        match (&res.commands, &res.text) {
+            (Some(_), Some(pieces)) => {
                 use std::io::Write;
-                let out = render_dump(cmds, args.dump == 2);
-                let _ = std::io::stdout().lock().write_all(out.as_bytes());
-                std::mem::forget(out);
+                let mut out = std::io::stdout().lock();
+                for p in pieces {
+                    let _ = out.write_all(p.as_bytes());
+                }
             }
-            None => {
+            (Some(cmds), None) => {
+                use std::io::Write;
+                let mut out = String::new();
+                render(cmds, &mut out);
+                let _ = std::io::stdout().lock().write_all(out.as_bytes());
+            }
+            (None, _) => {
                 println!("ERROR: The configuration stream failed because of the invalid syntax.")
             }
         }
@@ -506,43 +524,20 @@ pub fn dump(args: &ClientArgs) -> i32 {
     0
 }
 
-/// Below this many commands a dump is rendered on one thread (a second one costs more
-/// than it saves).
-const RENDER_SPLIT_MIN: usize = 256;
-
-/// The dump's text: one line per command (`pretty`: `--dp`'s layout). A long stream is
-/// rendered in two halves on two threads, then joined.
-fn render_dump(cmds: &[Command], pretty_print: bool) -> String {
-    let render = |part: &[Command]| {
-        // ~185 bytes a command on the stock tree: room without regrowing
-        let mut out = String::with_capacity(part.len() * 256);
-        for c in part {
-            if pretty_print {
-                out.push_str(&pretty(c));
-            } else {
-                c.write_repr(&mut out);
-            }
-            out.push('\n');
-        }
-        out
-    };
-    if cmds.len() < RENDER_SPLIT_MIN {
-        return render(cmds);
+/// The dump's lines (`-d`): each command's Python repr.
+fn render_plain(cmds: &[Command], out: &mut String) {
+    for c in cmds {
+        c.write_repr(out);
+        out.push('\n');
     }
-    let (a, b) = cmds.split_at(cmds.len() / 2);
-    std::thread::scope(|s| {
-        let second = s.spawn(|| render(b));
-        let mut out = render(a);
-        match second.join() {
-            Ok(rest) => {
-                out.push_str(&rest);
-                std::mem::forget(rest);
-            }
-            // a panic there (a bug): render that half here, where it shows
-            Err(_) => out.push_str(&render(b)),
-        }
-        out
-    })
+}
+
+/// The dump's lines in `--dp`'s layout.
+fn render_pretty(cmds: &[Command], out: &mut String) {
+    for c in cmds {
+        out.push_str(&pretty(c));
+        out.push('\n');
+    }
 }
 
 /// Runs `fail2ban-client` with `args` (without the program name); returns the exit code.

@@ -3,7 +3,7 @@
 //! value remembering the line it came from). Merging and interpolation live elsewhere.
 
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 /// A small, fast non-cryptographic hasher (FxHash) for option-name keys: config keys are
@@ -136,31 +136,43 @@ impl<V> OrdMap<V> {
     pub fn insert(&mut self, k: String, v: V) {
         match self.position(&k) {
             Some(i) => self.entries[i].1 = v,
-            None => {
-                let i = self.entries.len();
-                match &mut self.index {
-                    Some(ix) => {
-                        ix.insert(k.clone(), i);
-                    }
-                    None if i + 1 >= INDEX_FROM => {
-                        let mut ix: HashMap<String, usize, FxBuild> = HashMap::default();
-                        for (j, (kk, _)) in self.entries.iter().enumerate() {
-                            ix.insert(kk.clone(), j);
-                        }
-                        ix.insert(k.clone(), i);
-                        self.index = Some(ix);
-                    }
-                    None => {}
-                }
-                self.entries.push((k, v));
-            }
+            None => self.push_absent(k, v),
         }
+    }
+    /// Appends `k`, known to be absent.
+    fn push_absent(&mut self, k: String, v: V) {
+        let i = self.entries.len();
+        match &mut self.index {
+            Some(ix) => {
+                ix.insert(k.clone(), i);
+            }
+            None if i + 1 >= INDEX_FROM => {
+                let mut ix: HashMap<String, usize, FxBuild> = HashMap::default();
+                for (j, (kk, _)) in self.entries.iter().enumerate() {
+                    ix.insert(kk.clone(), j);
+                }
+                ix.insert(k.clone(), i);
+                self.index = Some(ix);
+            }
+            None => {}
+        }
+        self.entries.push((k, v));
     }
     pub fn iter(&self) -> impl Iterator<Item = (&String, &V)> {
         self.entries.iter().map(|(k, v)| (k, v))
     }
     pub fn keys(&self) -> impl Iterator<Item = &String> {
         self.entries.iter().map(|(k, _)| k)
+    }
+    /// Adds `k` (copied) unless present: its insertion position, or `None` when the key
+    /// exists (the map is left as it was).
+    pub fn insert_new(&mut self, k: &str, v: V) -> Option<usize> {
+        if self.position(k).is_some() {
+            return None;
+        }
+        let i = self.entries.len();
+        self.push_absent(k.to_string(), v);
+        Some(i)
     }
     /// Key and value at insertion position `i`.
     pub fn at(&self, i: usize) -> Option<(&String, &V)> {
@@ -265,11 +277,10 @@ pub fn parse(text: &str, file: u32, fname: &str) -> Result<IniFile, IniError> {
     let mut cur: Option<usize> = None;
     let mut in_option = false;
     let mut indent_level: usize = 0;
-    let mut added_sections: HashSet<String, FxBuild> = HashSet::default();
-    // keys as written when already lower-case (most are): no copy to test them
-    let mut added_opts: HashSet<(usize, Cow<'_, str>), FxBuild> = HashSet::default();
-    // Values are gathered (with their continuation lines) and stored at the end.
-    let mut pending: Vec<(usize, String, String, u32)> = Vec::new();
+    // The option continuation lines extend: (section, entry index). Values go straight
+    // into their section (whose lookup also finds a repeated option), and get their
+    // trailing blank lines cut once complete.
+    let mut last: Option<(usize, usize)> = None;
     let mut parse_errors: Vec<(u32, String)> = Vec::new();
 
     let bytes = text.as_bytes();
@@ -304,17 +315,17 @@ pub fn parse(text: &str, file: u32, fname: &str) -> Result<IniFile, IniError> {
             if comment_start.is_none()
                 && cur.is_some()
                 && in_option
-                && let Some(p) = pending.last_mut()
+                && let Some(v) = value_at(&mut out, last)
             {
-                p.2.push('\n');
+                v.text.push('\n');
             }
             continue;
         }
         let cur_indent = line.chars().take_while(|c| is_py_space(*c)).count();
         if cur.is_some() && in_option && cur_indent > indent_level {
-            if let Some(p) = pending.last_mut() {
-                p.2.push('\n');
-                p.2.push_str(value);
+            if let Some(v) = value_at(&mut out, last) {
+                v.text.push('\n');
+                v.text.push_str(value);
             }
             continue;
         }
@@ -323,7 +334,7 @@ pub fn parse(text: &str, file: u32, fname: &str) -> Result<IniFile, IniError> {
             if name == "DEFAULT" {
                 cur = Some(DEFAULT_IDX);
             } else {
-                if added_sections.contains(name) {
+                let Some(i) = out.sections.insert_new(name, Section::new()) else {
                     return Err(IniError {
                         message: format!(
                             "While reading from {} [line {lineno:2}]: section {} already exists",
@@ -332,10 +343,8 @@ pub fn parse(text: &str, file: u32, fname: &str) -> Result<IniFile, IniError> {
                         ),
                         line: lineno,
                     });
-                }
-                added_sections.insert(name.to_string());
-                out.sections.insert(name.to_string(), Section::new());
-                cur = Some(out.sections.len() - 1);
+                };
+                cur = Some(i);
             }
             in_option = false;
             continue;
@@ -363,8 +372,23 @@ pub fn parse(text: &str, file: u32, fname: &str) -> Result<IniFile, IniError> {
                 } else {
                     Cow::Borrowed(key)
                 };
-                let pair = (sect, key);
-                if added_opts.contains(&pair) {
+                trim_value(&mut out, last);
+                let target = if sect == DEFAULT_IDX {
+                    Some(&mut out.defaults)
+                } else {
+                    out.sections.at_mut(sect)
+                };
+                let val = RawVal {
+                    text: value[pos + 1..].trim().to_string(),
+                    file,
+                    line: lineno,
+                };
+                let added = match target {
+                    Some(t) => t.insert_new(key.as_ref(), val),
+                    // (a section index always exists)
+                    None => None,
+                };
+                let Some(i) = added else {
                     let sname = match out.sections.at(sect) {
                         Some((n, _)) => n.as_str(),
                         None => "DEFAULT",
@@ -373,16 +397,13 @@ pub fn parse(text: &str, file: u32, fname: &str) -> Result<IniFile, IniError> {
                         message: format!(
                             "While reading from {} [line {lineno:2}]: option {} in section {} already exists",
                             crate::stream::py_str_repr(fname),
-                            crate::stream::py_str_repr(&pair.1),
+                            crate::stream::py_str_repr(&key),
                             crate::stream::py_str_repr(sname)
                         ),
                         line: lineno,
                     });
-                }
-                let key = pair.1.clone().into_owned();
-                added_opts.insert(pair);
-                let val = value[pos + 1..].trim().to_string();
-                pending.push((sect, key, val, lineno));
+                };
+                last = Some((sect, i));
                 in_option = true;
             }
             None => {
@@ -408,19 +429,27 @@ pub fn parse(text: &str, file: u32, fname: &str) -> Result<IniFile, IniError> {
             line: parse_errors[0].0,
         });
     }
-    for (sect, key, mut text, line) in pending {
-        let keep = text.trim_end().len();
-        text.truncate(keep);
-        let v = RawVal { text, file, line };
-        if sect == DEFAULT_IDX {
-            out.defaults.insert(key, v);
-        } else {
-            if let Some(sec) = out.sections.at_mut(sect) {
-                sec.insert(key, v);
-            }
-        }
-    }
+    trim_value(&mut out, last);
     Ok(out)
+}
+
+/// The value at `at` (section index, `usize::MAX` for `[DEFAULT]`; entry index).
+fn value_at(out: &mut IniFile, at: Option<(usize, usize)>) -> Option<&mut RawVal> {
+    let (sect, i) = at?;
+    let sec = if sect == usize::MAX {
+        &mut out.defaults
+    } else {
+        out.sections.at_mut(sect)?
+    };
+    sec.at_mut(i)
+}
+
+/// Cuts the trailing blank lines a complete value may have gathered.
+fn trim_value(out: &mut IniFile, at: Option<(usize, usize)>) {
+    if let Some(v) = value_at(out, at) {
+        let keep = v.text.trim_end().len();
+        v.text.truncate(keep);
+    }
 }
 
 #[cfg(test)]

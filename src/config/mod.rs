@@ -132,7 +132,13 @@ pub struct StreamResult {
     pub strict_errors: Vec<String>,
     /// Early options (socket, pidfile, loglevel, logtarget, syslogsocket).
     pub early: Vec<(String, String)>,
+    /// With [`read_stream_rendered`]: the commands rendered, as pieces to write in order
+    /// (then `commands` is `Some` but empty: the commands were not kept).
+    pub text: Option<Vec<String>>,
 }
+
+/// Appends commands to a text (one line each, the way a dump prints them).
+pub type RenderFn = fn(&[Command], &mut String);
 
 /// An error that happens before the stream is read (fail2ban prints `ERROR: <msg>` on
 /// stdout and exits 255).
@@ -146,7 +152,7 @@ pub fn read_stream(
     basedir: &str,
     opts: &StreamOptions,
 ) -> Result<StreamResult, EarlyError> {
-    read_stream_impl(src, basedir, opts, false)
+    read_stream_impl(src, basedir, opts, false, None)
 }
 
 /// [`read_stream`] for a process that exits soon after (`fail2ban-client -d`): the
@@ -157,15 +163,28 @@ pub fn read_stream_then_exit(
     basedir: &str,
     opts: &StreamOptions,
 ) -> Result<StreamResult, EarlyError> {
-    read_stream_impl(src, basedir, opts, true)
+    read_stream_impl(src, basedir, opts, true, None)
 }
 
-/// `leak`: see [`read_stream_then_exit`].
+/// [`read_stream_then_exit`] that also renders the commands with `render` into
+/// [`StreamResult::text`]: each reading thread renders its own jails while the other
+/// still reads (what `fail2ban-client -d` prints, without a second pass).
+pub fn read_stream_rendered(
+    src: &dyn Source,
+    basedir: &str,
+    opts: &StreamOptions,
+    render: RenderFn,
+) -> Result<StreamResult, EarlyError> {
+    read_stream_impl(src, basedir, opts, true, Some(render))
+}
+
+/// `leak`: see [`read_stream_then_exit`]; `render`: see [`read_stream_rendered`].
 fn read_stream_impl(
     src: &dyn Source,
     basedir: &str,
     opts: &StreamOptions,
     leak: bool,
+    render: Option<RenderFn>,
 ) -> Result<StreamResult, EarlyError> {
     let mut rd = Reader::new(src, basedir);
     // Early phase: fail2ban.conf for the client's own settings.
@@ -212,9 +231,10 @@ fn read_stream_impl(
         early: early_list,
         ..Default::default()
     };
-    match read_all(&mut rd, f2b.as_ref(), &overrides, opts, leak) {
-        Ok((cmds, ok)) => {
+    match read_all(&mut rd, f2b.as_ref(), &overrides, opts, leak, render) {
+        Ok((cmds, ok, text)) => {
             result.commands = Some(cmds);
+            result.text = text;
             result.ok = ok;
         }
         Err(e) => {
@@ -237,41 +257,95 @@ fn read_stream_impl(
     Ok(result)
 }
 
+/// The commands, the overall status and the rendered text (see [`read_stream_rendered`]).
+type AllRead = (Vec<Command>, bool, Option<Vec<String>>);
+
 fn read_all(
     rd: &mut Reader<'_>,
     f2b: Option<&Config>,
     overrides: &OrdMap<Py>,
     opts: &StreamOptions,
     leak: bool,
-) -> Result<(Vec<Command>, bool), ConfigError> {
+    render: Option<RenderFn>,
+) -> Result<AllRead, ConfigError> {
+    if !leak {
+        let none: Option<fn() -> parallel::EarlyHalf> = None;
+        return read_all_with(rd, f2b, overrides, opts, leak, render, none);
+    }
+    // a process that exits after the read: the second thread starts now (see
+    // `parallel::early_second_half`)
+    let (src, basedir) = (rd.fs.src, rd.fs.basedir.clone());
+    std::thread::scope(|s| {
+        let h = s.spawn(move || parallel::early_second_half(src, &basedir, opts, leak, render));
+        let early = move || h.join().ok().flatten();
+        read_all_with(rd, f2b, overrides, opts, leak, render, Some(early))
+    })
+}
+
+/// The jail config's sections that may be jails, in order.
+fn jail_sections(jail: &Config) -> Vec<String> {
+    jail.sections
+        .keys()
+        .filter(|s| !s.starts_with("KNOWN/") && s.as_str() != "INCLUDES")
+        .cloned()
+        .collect()
+}
+
+/// [`read_all`]; `early`: the second half read by an early second thread, if started.
+fn read_all_with(
+    rd: &mut Reader<'_>,
+    f2b: Option<&Config>,
+    overrides: &OrdMap<Py>,
+    opts: &StreamOptions,
+    leak: bool,
+    render: Option<RenderFn>,
+    early: Option<impl FnOnce() -> parallel::EarlyHalf>,
+) -> Result<AllRead, ConfigError> {
     let jail = rd.fs.read("jail");
     rd.sync_log();
     rd.jail = jail?.unwrap_or_default();
     rd.jail_uses_known = jail::uses_known(&rd.jail);
     let global = global::global_stream(f2b, &rd.fs.names, &mut rd.log, overrides)?;
-    let sections: Vec<String> = rd
-        .jail
-        .sections
-        .keys()
-        .filter(|s| !s.starts_with("KNOWN/") && s.as_str() != "INCLUDES")
-        .cloned()
-        .collect();
-    let (mut stream, status) = match parallel::plan(rd, &sections) {
-        Some(at) => parallel::read_split(rd, &sections, at, opts, leak)?,
+    let sections = jail_sections(&rd.jail);
+    let mut text = render.map(|r| {
+        let mut t = String::new();
+        r(&global, &mut t);
+        (r, vec![t])
+    });
+    let (mut stream, status) = match parallel::plan(rd, &sections, early.is_some()) {
+        Some(at) => {
+            let out = text.as_mut().map(|(r, t)| (*r, t));
+            match early {
+                Some(e) => parallel::read_split_early(rd, &sections, at, opts, leak, out, e)?,
+                None => parallel::read_split(rd, &sections, at, opts, leak, out)?,
+            }
+        }
         None => {
             let (mut jails, status) = read_sections(rd, &sections, opts)?;
             let (cmds, starts) = convert_jails(rd, &mut jails, opts)?;
             if leak {
                 std::mem::forget(jails);
             }
-            (chain(cmds, starts), status)
+            let all = chain(cmds, starts);
+            if let Some((r, pieces)) = text.as_mut()
+                && let Some(t) = pieces.last_mut()
+            {
+                r(&all, t);
+            }
+            (all, status)
         }
     };
     let ignore_wrong = !opts.test;
     let ok = (ignore_wrong && status & 1 != 0) || status & 2 == 0;
+    if let Some((_, pieces)) = text {
+        if leak {
+            std::mem::forget((global, stream));
+        }
+        return Ok((Vec::new(), ok, Some(pieces)));
+    }
     let mut all = global;
     all.append(&mut stream);
-    Ok((all, ok))
+    Ok((all, ok, None))
 }
 
 /// The jails' commands followed by their `start` commands.

@@ -1,12 +1,17 @@
-//! Reading many jails on two threads ([`plan`], [`read_split`]).
+//! Reading many jails on two threads ([`plan`], [`read_split`], [`read_split_early`]).
 //!
 //! The sections are cut into two contiguous halves. The calling thread reads and
 //! converts the first half with the main [`Reader`]; a scoped thread reads and converts
 //! the second with a fresh `Reader` of its own (the readers' memos are `Rc`/`RefCell`,
-//! not shareable), given a plain copy of the jail config. Each half's log is kept in two
+//! not shareable), given a plain copy of the jail config, or, in a process that exits
+//! after the read ([`early_second_half`]), started before the jail config is read and
+//! reading it itself (its file messages dropped: the calling thread logs them), its half
+//! used only when it planned the same cut. Each half's log is kept in two
 //! parts, read phase and convert phase, and everything is reassembled in the sequential
 //! order: read(1), read(2), convert(1), convert(2), then the `start` commands; the first
 //! error in that order wins, with the log cut where the sequential run would stop.
+//! Given a [`RenderFn`], each thread renders its converted jails itself (the first while
+//! the second may still read), and the texts are joined in the same order.
 //!
 //! Exactness limits, checked rather than assumed:
 //! * the file layer logs a problem only on a file's first read, so the second thread may
@@ -17,7 +22,7 @@
 
 use super::files::{Config, ConfigError, Level};
 use super::ini::{OrdMap, Section};
-use super::{Reader, StreamOptions, convert_jails, jail, read_sections};
+use super::{Reader, RenderFn, StreamOptions, convert_jails, jail, read_sections};
 use crate::stream::Command;
 
 /// Below this many (estimated) enabled jails one thread is kept: the second saves a
@@ -30,8 +35,9 @@ type LogLine = (Level, String, String);
 const FORCE_ENV: &str = "GAOL_CONFIG_THREADS";
 
 /// Where to cut `sections` (the second half's first index), or `None` to read them on
-/// one thread.
-pub(super) fn plan(rd: &Reader<'_>, sections: &[String]) -> Option<usize> {
+/// one thread. `early`: the second thread reads the jail config itself
+/// ([`early_second_half`]).
+pub(super) fn plan(rd: &Reader<'_>, sections: &[String], early: bool) -> Option<usize> {
     if rd.jail_uses_known || sections.len() < 2 {
         return None;
     }
@@ -56,13 +62,18 @@ pub(super) fn plan(rd: &Reader<'_>, sections: &[String]) -> Option<usize> {
         _ if total < MIN_ENABLED => return None,
         _ => {}
     }
-    // halves of equal weight: the second thread's cold caches cost about what the
-    // first thread's share of the bookkeeping after the join does; a disabled section
-    // costs about 1/24 of an enabled jail (measured in instructions on the stock tree
-    // with all or a few jails enabled)
+    // a disabled section costs about 1/24 of an enabled jail (measured in instructions
+    // on the stock tree with all or a few jails enabled). Given a copy of the jail
+    // config, the second thread's cold caches cost about what the first thread's share
+    // of the bookkeeping after the join does: halves of equal weight. Reading the jail
+    // config itself, it has about one enabled jail's work more: its half is that lighter.
     let weight = |e: bool| if e { 24 } else { 1 };
     let total_w: usize = enabled.iter().map(|&e| weight(e)).sum();
-    let want = total_w / 2;
+    let want = if early {
+        (total_w / 2).saturating_sub(24)
+    } else {
+        total_w / 2
+    };
     let mut seen = 0;
     let mut at = sections.len();
     for (i, &e) in enabled.iter().enumerate().rev() {
@@ -75,8 +86,12 @@ pub(super) fn plan(rd: &Reader<'_>, sections: &[String]) -> Option<usize> {
     (at > 0 && at < sections.len()).then_some(at)
 }
 
+/// Where a split renders its commands: the render function and the text's pieces (the
+/// last one open for appending).
+pub(super) type Out<'a> = Option<(RenderFn, &'a mut Vec<String>)>;
+
 /// What the second thread hands back: each phase's log, and its outcome.
-struct Half {
+pub(super) struct Half {
     read_log: Vec<LogLine>,
     read_strict: Vec<String>,
     /// `Err` stops here (the convert phase was not run).
@@ -84,6 +99,8 @@ struct Half {
     conv_log: Vec<LogLine>,
     conv_strict: Vec<String>,
     conv: Result<(Vec<Command>, Vec<Command>), ConfigError>,
+    /// `conv`'s jail commands rendered (when asked and `conv` is `Ok`).
+    text: Option<String>,
 }
 
 /// The main reader's jail config as plain (sendable) data: the config without its memos
@@ -104,6 +121,7 @@ fn second_half(
     sections: &[String],
     opts: &StreamOptions,
     leak: bool,
+    render: Option<RenderFn>,
 ) -> Option<Half> {
     let mut rd = Reader::new(src, basedir);
     rd.fs.names = jail.names;
@@ -114,6 +132,49 @@ fn second_half(
         ..Default::default()
     };
     rd.jail_uses_known = false;
+    run_half(rd, sections, opts, leak, render)
+}
+
+/// What [`early_second_half`] read: the split it planned (cut index, section count)
+/// and the second half.
+pub(super) type EarlyHalf = Option<(usize, usize, Half)>;
+
+/// The second thread started before the jail config is read (a process that exits after
+/// the read, see [`super::read_stream_then_exit`]): it reads the jail config itself, in
+/// parallel with the calling thread's own read (instead of waiting for it and a copy of
+/// it), plans the split the same way, and reads the second half. The jail config's
+/// file messages are the calling thread's to log: this reader's are dropped.
+pub(super) fn early_second_half(
+    src: &dyn super::Source,
+    basedir: &str,
+    opts: &StreamOptions,
+    leak: bool,
+    render: Option<RenderFn>,
+) -> EarlyHalf {
+    let mut rd = Reader::new(src, basedir);
+    let jail = rd.fs.read("jail");
+    rd.fs.log.clear();
+    rd.fs.strict.clear();
+    rd.jail = jail.ok()?.unwrap_or_default();
+    rd.jail_uses_known = jail::uses_known(&rd.jail);
+    let sections = super::jail_sections(&rd.jail);
+    let at = plan(&rd, &sections, true)?;
+    let n = sections.len();
+    let half = run_half(rd, &sections[at..], opts, leak, render)?;
+    if leak {
+        std::mem::forget(sections);
+    }
+    Some((at, n, half))
+}
+
+/// Reads and converts `sections` on `rd` (a second thread's reader).
+fn run_half(
+    mut rd: Reader<'_>,
+    sections: &[String],
+    opts: &StreamOptions,
+    leak: bool,
+    render: Option<RenderFn>,
+) -> Option<Half> {
     let read = read_sections(&mut rd, sections, opts);
     let read_log = std::mem::take(&mut rd.log.lines);
     let read_strict = std::mem::take(&mut rd.log.strict_errors);
@@ -132,6 +193,15 @@ fn second_half(
     if rd.fs_msgs > 0 {
         return None;
     }
+    let text = match (&conv, render) {
+        (Ok((cmds, _)), Some(r)) => {
+            // ~185 bytes a command on the stock tree: room without regrowing
+            let mut t = String::with_capacity(cmds.len() * 256);
+            r(cmds, &mut t);
+            Some(t)
+        }
+        _ => None,
+    };
     let half = Half {
         read_log,
         read_strict,
@@ -139,6 +209,7 @@ fn second_half(
         conv_log: std::mem::take(&mut rd.log.lines),
         conv_strict: std::mem::take(&mut rd.log.strict_errors),
         conv,
+        text,
     };
     if leak {
         // the process exits soon (see `read_stream_then_exit`)
@@ -149,13 +220,15 @@ fn second_half(
 
 /// The jails' commands (then their `start`s) and status bits, as the sequential
 /// [`read_sections`] + [`convert_jails`] give them, with `sections[at..]` read on a
-/// second thread. Log lines land in `rd.log` in the sequential order.
+/// second thread. Log lines land in `rd.log` in the sequential order. With `out`, the
+/// commands are also rendered onto its text.
 pub(super) fn read_split(
     rd: &mut Reader<'_>,
     sections: &[String],
     at: usize,
     opts: &StreamOptions,
     leak: bool,
+    out: Out<'_>,
 ) -> Result<(Vec<Command>, u8), ConfigError> {
     let (first, second) = sections.split_at(at);
     let src = rd.fs.src;
@@ -167,12 +240,49 @@ pub(super) fn read_split(
         names: rd.fs.names.clone(),
     };
     std::thread::scope(|s| {
-        let handle = s.spawn(|| second_half(src, &basedir, copy, second, opts, leak));
-        let (mut jails1, st1) = match read_sections(rd, first, opts) {
-            Ok(r) => r,
-            // the sequential run stops here too (the thread's result is dropped)
-            Err(e) => return Err(e),
-        };
+        let render = out.as_ref().map(|(r, _)| *r);
+        let handle = s.spawn(move || second_half(src, &basedir, copy, second, opts, leak, render));
+        finish_split(rd, first, second, opts, leak, out, || {
+            handle.join().ok().flatten()
+        })
+    })
+}
+
+/// [`read_split`] with the second half read by [`early_second_half`] (`early`, joined
+/// by the caller): used when it planned the same cut as the calling thread.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn read_split_early(
+    rd: &mut Reader<'_>,
+    sections: &[String],
+    at: usize,
+    opts: &StreamOptions,
+    leak: bool,
+    out: Out<'_>,
+    early: impl FnOnce() -> EarlyHalf,
+) -> Result<(Vec<Command>, u8), ConfigError> {
+    let (first, second) = sections.split_at(at);
+    let n = sections.len();
+    finish_split(rd, first, second, opts, leak, out, || {
+        early()
+            .filter(|(a, len, _)| *a == at && *len == n)
+            .map(|(_, _, h)| h)
+    })
+}
+
+/// The calling thread's part of a split: reads and converts `first`, takes the second
+/// half from `join` (`None`: redo it here), and puts both together in order.
+fn finish_split(
+    rd: &mut Reader<'_>,
+    first: &[String],
+    second: &[String],
+    opts: &StreamOptions,
+    leak: bool,
+    out: Out<'_>,
+    join: impl FnOnce() -> Option<Half>,
+) -> Result<(Vec<Command>, u8), ConfigError> {
+    {
+        // an error stops the sequential run here too (the thread's result is dropped)
+        let (mut jails1, st1) = read_sections(rd, first, opts)?;
         let mark = (rd.log.lines.len(), rd.log.strict_errors.len());
         let conv1 = convert_jails(rd, &mut jails1, opts);
         if leak {
@@ -180,12 +290,23 @@ pub(super) fn read_split(
         }
         let conv1_log = rd.log.lines.split_off(mark.0);
         let conv1_strict = rd.log.strict_errors.split_off(mark.1);
-        let half = handle.join().ok().flatten();
+        // render this half while the other thread may still work (dropped on an error)
+        let mut out = out;
+        if let (Ok((cmds1, _)), Some((r, pieces))) = (&conv1, out.as_mut())
+            && let Some(t) = pieces.last_mut()
+        {
+            t.reserve(cmds1.len() * 256);
+            r(cmds1, t);
+        }
+        let half = join();
         let (st2, rest) = match half {
             Some(h) => {
                 rd.log.lines.extend(h.read_log);
                 rd.log.strict_errors.extend(h.read_strict);
-                (h.read?, Second::Done(h.conv_log, h.conv_strict, h.conv))
+                (
+                    h.read?,
+                    Second::Done(h.conv_log, h.conv_strict, h.conv, h.text),
+                )
             }
             None => {
                 // redo the second half here, after the first's read phase
@@ -196,19 +317,40 @@ pub(super) fn read_split(
         rd.log.lines.extend(conv1_log);
         rd.log.strict_errors.extend(conv1_strict);
         let (mut cmds, mut starts) = conv1?;
-        let (cmds2, starts2) = match rest {
-            Second::Done(log, strict, conv) => {
+        let (cmds2, starts2, text2) = match rest {
+            Second::Done(log, strict, conv, text) => {
                 rd.log.lines.extend(log);
                 rd.log.strict_errors.extend(strict);
-                conv?
+                let (c, st) = conv?;
+                (c, st, text)
             }
-            Second::Redo(mut jails2) => convert_jails(rd, &mut jails2, opts)?,
+            Second::Redo(mut jails2) => {
+                let (c, st) = convert_jails(rd, &mut jails2, opts)?;
+                (c, st, None)
+            }
         };
-        cmds.extend(cmds2);
         starts.extend(starts2);
+        if let Some((r, pieces)) = out {
+            // the text is the result: the second half's piece is kept as it is, and
+            // the commands are not put together
+            let t2 = text2.unwrap_or_else(|| {
+                let mut t = String::new();
+                r(&cmds2, &mut t);
+                t
+            });
+            pieces.push(t2);
+            let mut t = String::with_capacity(starts.len() * 32);
+            r(&starts, &mut t);
+            pieces.push(t);
+            if leak {
+                std::mem::forget((cmds, cmds2, starts));
+            }
+            return Ok((Vec::new(), st1 | st2));
+        }
+        cmds.extend(cmds2);
         cmds.extend(starts);
         Ok((cmds, st1 | st2))
-    })
+    }
 }
 
 /// The second half's convert phase: done on the thread, or still to do here.
@@ -217,6 +359,7 @@ enum Second {
         Vec<LogLine>,
         Vec<String>,
         Result<(Vec<Command>, Vec<Command>), ConfigError>,
+        Option<String>,
     ),
     Redo(Vec<jail::JailState>),
 }
