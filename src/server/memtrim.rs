@@ -8,9 +8,12 @@
 //! - the allocator's freed-but-kept memory, through a collector the binary registers
 //!   ([`set_collector`]; the allocator is the binary's choice, the library does not
 //!   assume one);
-//! - the read-only file pages mapped so far (program text, constants, shared libraries):
-//!   they stay in the page cache, shared with every other process, and the pages the
-//!   daemon still uses fault back in on their first touch.
+//! - the program's own read-only file pages (text and constants): they stay in the page
+//!   cache, shared with every other process, and the pages the daemon still uses fault
+//!   back in on their first touch. Shared libraries are left alone: another thread may
+//!   be loading one (NSS for a DNS lookup, libsystemd for a journal jail) while the
+//!   mappings are read, and dropping a range the loader has since mapped over and
+//!   relocated would bring back unrelocated bytes (a crash).
 
 use std::sync::OnceLock;
 
@@ -42,10 +45,13 @@ pub fn after_start() {
         });
 }
 
-/// Drops the clean read-only file pages of this process (see the module doc).
+/// Drops the clean read-only file pages of the program (see the module doc).
 fn drop_file_pages() {
+    let Some(exe) = own_executable() else {
+        return;
+    };
     if let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") {
-        for (start, end) in clean_file_ranges(&smaps) {
+        for (start, end) in clean_file_ranges(&smaps, &exe) {
             // SAFETY: the range is a whole mapping of this process that is read-only and
             // holds no privately modified page (see `clean_file_ranges`), so dropping its
             // pages loses nothing: each refaults from the file on its next touch.
@@ -56,16 +62,34 @@ fn drop_file_pages() {
     }
 }
 
-/// The address ranges of `smaps` that are private read-only mappings of a file with no
-/// anonymous (copy-on-write) page: text and constants of the program and its libraries.
-/// A range that was ever written (relocations fixed up before it turned read-only) keeps
-/// its pages: dropping them would bring back the file's unrelocated bytes.
-fn clean_file_ranges(smaps: &str) -> Vec<(usize, usize)> {
+/// The running program's file: its path as smaps prints it and its inode. The program
+/// is mapped once at exec and never remapped, unlike libraries loaded later.
+#[derive(Debug, PartialEq)]
+struct Executable {
+    path: String,
+    inode: u64,
+}
+
+fn own_executable() -> Option<Executable> {
+    use std::os::unix::fs::MetadataExt;
+    let link = std::fs::read_link("/proc/self/exe").ok()?;
+    let link = link.to_str()?;
+    // A program replaced on disk since it started is still mapped from its old inode.
+    let path = link.strip_suffix(" (deleted)").unwrap_or(link).to_string();
+    let inode = std::fs::metadata("/proc/self/exe").ok()?.ino();
+    Some(Executable { path, inode })
+}
+
+/// The address ranges of `smaps` that are private read-only mappings of the program's
+/// file with no anonymous (copy-on-write) page. A range that was ever written
+/// (relocations fixed up before it turned read-only) keeps its pages: dropping them
+/// would bring back the file's unrelocated bytes.
+fn clean_file_ranges(smaps: &str, exe: &Executable) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
     // The mapping being read, while it still qualifies.
     let mut cur: Option<(usize, usize)> = None;
     for line in smaps.lines() {
-        if let Some(r) = mapping_header(line) {
+        if let Some(r) = mapping_header(line, exe) {
             out.extend(cur.take());
             cur = r;
         } else if let Some(v) = line.strip_prefix("Anonymous:") {
@@ -84,7 +108,7 @@ fn clean_file_ranges(smaps: &str) -> Vec<(usize, usize)> {
 
 /// For a mapping header line of smaps: `Some(None)` for a mapping not to touch,
 /// `Some(Some(range))` for a candidate; `None` for any other line.
-fn mapping_header(line: &str) -> Option<Option<(usize, usize)>> {
+fn mapping_header(line: &str, exe: &Executable) -> Option<Option<(usize, usize)>> {
     let mut f = line.split_ascii_whitespace();
     let range = f.next()?;
     let (a, b) = range.split_once('-')?;
@@ -98,8 +122,8 @@ fn mapping_header(line: &str) -> Option<Option<(usize, usize)>> {
         && perms.starts_with('r')
         && !perms.contains('w')
         && perms.ends_with('p')
-        && inode != "0"
-        && path.is_some_and(|p| p.starts_with('/'))
+        && inode.parse::<u64>().ok() == Some(exe.inode)
+        && path == Some(exe.path.as_str())
         && end > start;
     Some(candidate.then_some((start, end)))
 }
@@ -133,27 +157,43 @@ Anonymous:             0 kB
 Locked:                4 kB
 ";
 
+    fn sample_exe() -> Executable {
+        Executable {
+            path: "/usr/bin/gaol".into(),
+            inode: 1234,
+        }
+    }
+
     #[test]
-    fn picks_only_clean_read_only_file_mappings() {
+    fn picks_only_the_programs_clean_read_only_mappings() {
+        // libc's clean text is left alone: libraries are not the program's file.
         assert_eq!(
-            clean_file_ranges(SAMPLE),
+            clean_file_ranges(SAMPLE, &sample_exe()),
             vec![
                 (0x5600aa000000, 0x5600aa100000),
                 (0x5600aa100000, 0x5600aa800000),
-                (0x7f0000200000, 0x7f0000300000),
             ]
         );
+        // Same path, other inode (the program was replaced on disk): not ours.
+        let other = Executable {
+            path: "/usr/bin/gaol".into(),
+            inode: 99,
+        };
+        assert!(clean_file_ranges(SAMPLE, &other).is_empty());
     }
 
     #[test]
     fn own_smaps_parses_and_trim_keeps_the_process_working() {
         let smaps = std::fs::read_to_string("/proc/self/smaps").expect("smaps");
-        let ranges = clean_file_ranges(&smaps);
-        // The test binary's own text is among them.
+        let exe = own_executable().expect("/proc/self/exe");
+        let ranges = clean_file_ranges(&smaps, &exe);
+        // The test binary's own text is among them, libc's is not.
         let here = own_smaps_parses_and_trim_keeps_the_process_working as *const () as usize;
         assert!(ranges.iter().any(|&(a, b)| a <= here && here < b));
+        let libc_fn = libc::getpid as *const () as usize;
+        assert!(!ranges.iter().any(|&(a, b)| a <= libc_fn && libc_fn < b));
         after_start();
         // Code and constants refault from the file after the trim.
-        assert_eq!(format!("{:?}", clean_file_ranges(SAMPLE).len()), "3");
+        assert_eq!(clean_file_ranges(SAMPLE, &sample_exe()).len(), 2);
     }
 }
