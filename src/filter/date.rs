@@ -241,8 +241,10 @@ struct Edge {
     at: Option<char>,
 }
 
-/// Lines longer than this skip the set scan: it reads the whole line, where the search
-/// of the first template tried usually stops at the date near its start.
+/// On lines longer than this the first template searched with the set skips the scan:
+/// the scan reads the whole line, where that search usually stops at the date near its
+/// start. The templates after it use the scan: on a long line with no date, each
+/// search of its own would read the whole line again.
 const SET_SCAN_MAX: usize = 4096;
 
 /// The groups of the match `re` has at `span` in `line` (found by a span-only search):
@@ -294,6 +296,8 @@ pub struct DateDetector {
     /// Whether searches of this line consult the scan (not for the last winner, which
     /// usually matches at once).
     use_set: bool,
+    /// Whether this (long) line's one search without the scan was spent.
+    long_skip_spent: bool,
 }
 
 /// A matched span converted between chars and bytes.
@@ -370,6 +374,7 @@ impl DateDetector {
             which: None,
             cands: None,
             use_set: false,
+            long_skip_spent: false,
         };
         if let Some(dp) = datepattern {
             for p in dp.split('\n').map(str::trim).filter(|p| !p.is_empty()) {
@@ -492,6 +497,15 @@ impl DateDetector {
         self.push(t, false)
     }
 
+    /// True once per long line (see [`SET_SCAN_MAX`]): that search goes without the scan.
+    fn skip_set_once(&mut self, line: &str) -> bool {
+        if line.len() <= SET_SCAN_MAX || self.long_skip_spent {
+            return false;
+        }
+        self.long_skip_spent = true;
+        true
+    }
+
     /// Searches slot `i` in `line[pos..endpos]` (char offsets; `endpos` None = end).
     fn search<'t>(
         &mut self,
@@ -501,7 +515,7 @@ impl DateDetector {
     ) -> Option<Found<'t>> {
         if range.is_none()
             && self.use_set
-            && line.len() <= SET_SCAN_MAX
+            && !self.skip_set_once(line)
             && let Some(k) = self.slots[i].set_index
             && let Some(w) = &self.which
         {
@@ -687,6 +701,7 @@ impl DateDetector {
     fn find<'t>(&mut self, line: &'t str, now: f64) -> Option<(Found<'t>, usize)> {
         self.cands = None;
         self.use_set = false;
+        self.long_skip_spent = false;
         let n = self.slots.len();
         let mut chosen: Option<(Found<'t>, usize)> = None;
         // Best alternative kept while searching on: (match, distance, index).
