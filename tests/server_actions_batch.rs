@@ -11,18 +11,15 @@ use gaol::server::action::{
 };
 use gaol::server::log::{self, LogLevel, Target};
 
+mod batch_support;
+use batch_support::{dash, logs, sorted_lines, ticket};
+
 fn action(name: &str, props: &[(&str, String)]) -> CommandAction {
     let mut a = CommandAction::new("j", name);
     for (k, v) in props {
         a.set_property(k, v);
     }
     a
-}
-
-fn ticket(ip: &str) -> MapInfo {
-    let mut m = MapInfo::for_id(ip, 1795276366.0);
-    m.set("failures", "3").set("bantime", "600");
-    m
 }
 
 fn jail(d: &Path, with_timeout: bool) -> JailActions {
@@ -82,48 +79,14 @@ fn jail(d: &Path, with_timeout: bool) -> JailActions {
     ja
 }
 
-/// Log lines without time, pid, command ids and the directory `d`, sorted.
-fn logs(d: &Path) -> Vec<String> {
-    let d = d.display().to_string();
-    let Target::Memory(lines) = log::set_target(Target::Memory(Vec::new())) else {
-        panic!("log target changed");
-    };
-    let mut out: Vec<String> = lines
-        .iter()
-        .map(|l| l.replace(&d, "D"))
-        .map(|l| {
-            let msg = l.split_once("]: ").map_or(l.as_str(), |(_, m)| m);
-            match msg.split_once(" -- ") {
-                Some((level_id, rest)) => {
-                    let level = level_id.split_whitespace().next().unwrap_or_default();
-                    format!("{level} ID -- {rest}")
-                }
-                None => msg.to_string(),
-            }
-        })
-        .collect();
-    out.sort();
-    out
-}
-
 /// Each file's lines, sorted.
 type Files = Vec<(String, Vec<String>)>;
 
 fn files(d: &Path) -> Files {
-    let mut v = Vec::new();
-    for name in ["a", "b", "e", "t"] {
-        let text = std::fs::read_to_string(d.join(name)).unwrap_or_default();
-        let mut lines: Vec<String> = text.lines().map(String::from).collect();
-        lines.sort();
-        v.push((name.to_string(), lines));
-    }
-    v
-}
-
-fn dash() -> bool {
-    std::fs::canonicalize("/bin/sh")
-        .map(|p| p.to_string_lossy().contains("dash"))
-        .unwrap_or(false)
+    ["a", "b", "e", "t"]
+        .iter()
+        .map(|name| sorted_lines(d, name))
+        .collect()
 }
 
 #[test]

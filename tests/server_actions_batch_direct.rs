@@ -14,16 +14,13 @@ use gaol::server::action::{
 };
 use gaol::server::log::{self, LogLevel, Target};
 
+mod batch_support;
+use batch_support::{dash, logs, sorted_lines, ticket};
+
 fn action(name: &str, ban: String) -> CommandAction {
     let mut a = CommandAction::new("j", name);
     a.set_property("actionban", &ban);
     a
-}
-
-fn ticket(ip: &str) -> MapInfo {
-    let mut m = MapInfo::for_id(ip, 1795276366.0);
-    m.set("failures", "3").set("bantime", "600");
-    m
 }
 
 /// The commands, and per ticket number what makes some of them fail: no input file for
@@ -68,50 +65,16 @@ fn setup(d: &Path, n: usize) -> JailActions {
     ja
 }
 
-/// Log lines without time, pid, command ids and the directory `d`, sorted.
-fn logs(d: &Path) -> Vec<String> {
-    let d = d.display().to_string();
-    let Target::Memory(lines) = log::set_target(Target::Memory(Vec::new())) else {
-        panic!("log target changed");
-    };
-    let mut out: Vec<String> = lines
-        .iter()
-        .map(|l| l.replace(&d, "D"))
-        .map(|l| {
-            let msg = l.split_once("]: ").map_or(l.as_str(), |(_, m)| m);
-            match msg.split_once(" -- ") {
-                Some((level_id, rest)) => {
-                    let level = level_id.split_whitespace().next().unwrap_or_default();
-                    format!("{level} ID -- {rest}")
-                }
-                None => msg.to_string(),
-            }
-        })
-        .collect();
-    out.sort();
-    out
-}
-
 /// Each output file's lines, sorted.
 fn files(d: &Path, n: usize) -> Vec<(String, Vec<String>)> {
     let mut names = vec!["a".to_string(), "p".to_string()];
     names.extend((1..=n).map(|i| format!("r192.0.2.{i}/f")));
-    names
-        .into_iter()
-        .map(|name| {
-            let text = std::fs::read_to_string(d.join(&name)).unwrap_or_default();
-            let mut lines: Vec<String> = text.lines().map(String::from).collect();
-            lines.sort();
-            (name, lines)
-        })
-        .collect()
+    names.iter().map(|name| sorted_lines(d, name)).collect()
 }
 
 #[test]
 fn direct_commands_in_the_batch_shell_match_sh_c() {
-    let dash = std::fs::canonicalize("/bin/sh")
-        .map(|p| p.to_string_lossy().contains("dash"))
-        .unwrap_or(false);
+    let on_dash = dash();
     log::set_level(LogLevel(5));
     log::set_target(Target::Memory(Vec::new()));
     let n = 40;
@@ -134,7 +97,7 @@ fn direct_commands_in_the_batch_shell_match_sh_c() {
             ja.ban_restored(&infos, mode);
         }
         let started = batch_shells_started() - shells;
-        if mode == 0 || !dash {
+        if mode == 0 || !on_dash {
             assert_eq!(started, 0, "mode {mode}");
         } else {
             assert!(started >= 1, "no batch shell in mode {mode}");

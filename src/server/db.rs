@@ -399,19 +399,7 @@ impl Database {
     pub fn add_ban(&self, ban: &BanRecord) -> DbResult<()> {
         let data = trim_matches(&ban.data, self.max_matches());
         let blob = python_json(&data).into_bytes();
-        self.write(|tx| {
-            exec(
-                tx,
-                "INSERT INTO bans(jail, ip, timeofban, bantime, bancount, data) VALUES(?, ?, ?, ?, ?, ?)",
-                params![ban.jail, ban.ip, ban.time_of_ban, ban.bantime, ban.ban_count, blob],
-            )?;
-            exec(
-                tx,
-                "INSERT OR REPLACE INTO bips(ip, jail, timeofban, bantime, bancount, data) VALUES(?, ?, ?, ?, ?, ?)",
-                params![ban.ip, ban.jail, ban.time_of_ban, ban.bantime, ban.ban_count, blob],
-            )?;
-            Ok(())
-        })
+        self.write(|tx| insert_ban_rows(tx, ban, &blob))
     }
 
     /// As [`Database::add_ban`], with the `data` column given as JSON text the caller
@@ -430,17 +418,7 @@ impl Database {
         }
         self.write(|tx| {
             for (ban, data) in bans {
-                let blob = data.as_bytes();
-                exec(
-                    tx,
-                    "INSERT INTO bans(jail, ip, timeofban, bantime, bancount, data) VALUES(?, ?, ?, ?, ?, ?)",
-                    params![ban.jail, ban.ip, ban.time_of_ban, ban.bantime, ban.ban_count, blob],
-                )?;
-                exec(
-                    tx,
-                    "INSERT OR REPLACE INTO bips(ip, jail, timeofban, bantime, bancount, data) VALUES(?, ?, ?, ?, ?, ?)",
-                    params![ban.ip, ban.jail, ban.time_of_ban, ban.bantime, ban.ban_count, blob],
-                )?;
+                insert_ban_rows(tx, ban, data.as_bytes())?;
             }
             Ok(())
         })
@@ -644,6 +622,35 @@ impl Database {
 /// Runs one statement through the connection's prepared-statement cache.
 fn exec(c: &Connection, sql: &str, p: impl rusqlite::Params) -> rusqlite::Result<usize> {
     c.prepare_cached(sql)?.execute(p)
+}
+
+/// One ban's rows: appended to `bans`, and the (ip, jail) row of `bips` replaced.
+fn insert_ban_rows(c: &Connection, ban: &BanRecord, blob: &[u8]) -> rusqlite::Result<()> {
+    exec(
+        c,
+        "INSERT INTO bans(jail, ip, timeofban, bantime, bancount, data) VALUES(?, ?, ?, ?, ?, ?)",
+        params![
+            ban.jail,
+            ban.ip,
+            ban.time_of_ban,
+            ban.bantime,
+            ban.ban_count,
+            blob
+        ],
+    )?;
+    exec(
+        c,
+        "INSERT OR REPLACE INTO bips(ip, jail, timeofban, bantime, bancount, data) VALUES(?, ?, ?, ?, ?, ?)",
+        params![
+            ban.ip,
+            ban.jail,
+            ban.time_of_ban,
+            ban.bantime,
+            ban.ban_count,
+            blob
+        ],
+    )?;
+    Ok(())
 }
 
 fn create_all(c: &Connection) -> rusqlite::Result<()> {
