@@ -1,5 +1,6 @@
 //! Giving memory back once the jails are up: [`after_start`] runs when a command stream
-//! (`server-stream`: start, reload) has been applied.
+//! (`server-stream`: start, reload) has been applied; [`record_exec_mappings`] runs first
+//! thing in `main`.
 //!
 //! Start-up is the costly phase for memory: reading the configuration and compiling
 //! every filter allocates far more than the daemon keeps, and it runs code (config
@@ -8,20 +9,47 @@
 //! - the allocator's freed-but-kept memory, through a collector the binary registers
 //!   ([`set_collector`]; the allocator is the binary's choice, the library does not
 //!   assume one);
-//! - the program's own read-only file pages (text and constants): they stay in the page
-//!   cache, shared with every other process, and the pages the daemon still uses fault
-//!   back in on their first touch. Shared libraries are left alone: another thread may
-//!   be loading one (NSS for a DNS lookup, libsystemd for a journal jail) while the
-//!   mappings are read, and dropping a range the loader has since mapped over and
-//!   relocated would bring back unrelocated bytes (a crash).
+//! - the clean read-only file pages (text and constants) of the program and of the
+//!   libraries mapped at exec: they stay in the page cache, shared with every other
+//!   process, and the pages the daemon still uses fault back in on their first touch.
+//!
+//! Which library pages are safe to drop: another thread may be loading a library (NSS
+//! for a DNS lookup, libsystemd for a journal jail) while the mappings are read, and
+//! dropping a range the loader has since mapped over and relocated would bring back
+//! unrelocated bytes (a crash). So only mappings that exist unchanged since exec are
+//! touched: [`record_exec_mappings`] lists them before any thread starts (a [`Mapping`]
+//! is range, offset, device, inode and path), and a trim drops a mapping only when smaps
+//! shows exactly that mapping, read-only, with no private (copy-on-write) page. The
+//! libraries loaded at exec are never unloaded, and a later `mmap` never lands on a live
+//! mapping, so such a range still holds the same file bytes.
 
 use std::sync::OnceLock;
 
 static COLLECTOR: OnceLock<fn()> = OnceLock::new();
 
+/// The read-only file mappings present at exec (see the module doc).
+static AT_EXEC: OnceLock<Vec<Mapping>> = OnceLock::new();
+
 /// Registers the allocator's "return free memory to the OS" call (first call wins).
 pub fn set_collector(f: fn()) {
     let _ = COLLECTOR.set(f);
+}
+
+/// Lists the process's read-only file mappings, the only ones a later trim may touch.
+/// Must run before any thread is started (the program's `main` calls it first); later
+/// calls do nothing. Without it a trim drops only the program's own pages.
+pub fn record_exec_mappings() {
+    if AT_EXEC.get().is_some() {
+        return;
+    }
+    if let Ok(maps) = std::fs::read_to_string("/proc/self/maps") {
+        let list = maps
+            .lines()
+            .filter_map(parse_header)
+            .filter(|m| m.read_only_file())
+            .collect();
+        let _ = AT_EXEC.set(list);
+    }
 }
 
 /// Releases what start-up left behind (see the module doc). Cheap: one read of
@@ -45,16 +73,34 @@ pub fn after_start() {
         });
 }
 
-/// Drops the clean read-only file pages of the program (see the module doc).
+/// Drops the clean read-only file pages that are safe to drop (see the module doc).
 fn drop_file_pages() {
-    let Some(exe) = own_executable() else {
-        return;
+    let keep: Vec<Mapping>;
+    let allowed: &[Mapping] = match AT_EXEC.get() {
+        Some(list) => list,
+        None => {
+            // Not recorded (a test binary, a library user): the program's own mappings
+            // only, which are mapped at exec and never remapped.
+            let Some(exe) = own_executable() else {
+                return;
+            };
+            let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else {
+                return;
+            };
+            keep = maps
+                .lines()
+                .filter_map(parse_header)
+                .filter(|m| m.read_only_file() && m.inode == exe.inode && m.path == exe.path)
+                .collect();
+            &keep
+        }
     };
     if let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") {
-        for (start, end) in clean_file_ranges(&smaps, &exe) {
-            // SAFETY: the range is a whole mapping of this process that is read-only and
-            // holds no privately modified page (see `clean_file_ranges`), so dropping its
-            // pages loses nothing: each refaults from the file on its next touch.
+        for (start, end) in clean_ranges(&smaps, allowed) {
+            // SAFETY: the range is a whole mapping of this process, unchanged since exec
+            // (or the program's own), read-only and without privately modified page (see
+            // `clean_ranges`), so dropping its pages loses nothing: each refaults from
+            // the file on its next touch.
             unsafe {
                 libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED);
             }
@@ -62,8 +108,7 @@ fn drop_file_pages() {
     }
 }
 
-/// The running program's file: its path as smaps prints it and its inode. The program
-/// is mapped once at exec and never remapped, unlike libraries loaded later.
+/// The running program's file: its path as the maps print it and its inode.
 #[derive(Debug, PartialEq)]
 struct Executable {
     path: String,
@@ -80,18 +125,68 @@ fn own_executable() -> Option<Executable> {
     Some(Executable { path, inode })
 }
 
-/// The address ranges of `smaps` that are private read-only mappings of the program's
-/// file with no anonymous (copy-on-write) page. A range that was ever written
+/// One line of `/proc/self/maps` (or a mapping header of smaps).
+#[derive(Debug, Clone, PartialEq)]
+struct Mapping {
+    start: usize,
+    end: usize,
+    perms: String,
+    offset: u64,
+    dev: String,
+    inode: u64,
+    path: String,
+}
+
+impl Mapping {
+    /// A private, read-only mapping of a file (text or constants).
+    fn read_only_file(&self) -> bool {
+        let p = self.perms.as_bytes();
+        p.len() == 4
+            && p[0] == b'r'
+            && p[1] != b'w'
+            && p[3] == b'p'
+            && self.inode != 0
+            && self.path.starts_with('/')
+            && self.end > self.start
+    }
+}
+
+/// Parses a mapping header line (`start-end perms offset dev inode [path]`); None for
+/// any other line.
+fn parse_header(line: &str) -> Option<Mapping> {
+    let mut f = line.split_ascii_whitespace();
+    let (a, b) = f.next()?.split_once('-')?;
+    let start = usize::from_str_radix(a, 16).ok()?;
+    let end = usize::from_str_radix(b, 16).ok()?;
+    let perms = f.next()?.to_string();
+    let offset = u64::from_str_radix(f.next()?, 16).ok()?;
+    let dev = f.next()?.to_string();
+    let inode = f.next()?.parse().ok()?;
+    // The path may hold spaces; " (deleted)" stays part of it, as in both reads.
+    let path = f.collect::<Vec<_>>().join(" ");
+    Some(Mapping {
+        start,
+        end,
+        perms,
+        offset,
+        dev,
+        inode,
+        path,
+    })
+}
+
+/// The address ranges of `smaps` whose mapping is one of `allowed` exactly, read-only,
+/// with no anonymous (copy-on-write) and no locked page. A range that was ever written
 /// (relocations fixed up before it turned read-only) keeps its pages: dropping them
 /// would bring back the file's unrelocated bytes.
-fn clean_file_ranges(smaps: &str, exe: &Executable) -> Vec<(usize, usize)> {
+fn clean_ranges(smaps: &str, allowed: &[Mapping]) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
     // The mapping being read, while it still qualifies.
     let mut cur: Option<(usize, usize)> = None;
     for line in smaps.lines() {
-        if let Some(r) = mapping_header(line, exe) {
+        if let Some(m) = parse_header(line) {
             out.extend(cur.take());
-            cur = r;
+            cur = (m.read_only_file() && allowed.contains(&m)).then_some((m.start, m.end));
         } else if let Some(v) = line.strip_prefix("Anonymous:") {
             if v.trim() != "0 kB" {
                 cur = None;
@@ -104,28 +199,6 @@ fn clean_file_ranges(smaps: &str, exe: &Executable) -> Vec<(usize, usize)> {
     }
     out.extend(cur);
     out
-}
-
-/// For a mapping header line of smaps: `Some(None)` for a mapping not to touch,
-/// `Some(Some(range))` for a candidate; `None` for any other line.
-fn mapping_header(line: &str, exe: &Executable) -> Option<Option<(usize, usize)>> {
-    let mut f = line.split_ascii_whitespace();
-    let range = f.next()?;
-    let (a, b) = range.split_once('-')?;
-    let start = usize::from_str_radix(a, 16).ok()?;
-    let end = usize::from_str_radix(b, 16).ok()?;
-    let perms = f.next()?;
-    // offset, device, inode, then the path (absent for anonymous memory).
-    let inode = f.nth(2)?;
-    let path = f.next();
-    let candidate = perms.len() == 4
-        && perms.starts_with('r')
-        && !perms.contains('w')
-        && perms.ends_with('p')
-        && inode.parse::<u64>().ok() == Some(exe.inode)
-        && path == Some(exe.path.as_str())
-        && end > start;
-    Some(candidate.then_some((start, end)))
 }
 
 #[cfg(test)]
@@ -152,41 +225,90 @@ Anonymous:          1024 kB
 Anonymous:             0 kB
 7f0000300000-7f0000301000 r--p 00000000 00:00 0 [vvar]
 Anonymous:             0 kB
-7f0000400000-7f0000500000 r-xp 00000000 08:01 99 /usr/lib/libx.so (deleted)
+7f0000400000-7f0000500000 r-xp 00000000 08:01 77 /usr/lib/lib x.so (deleted)
 Anonymous:             0 kB
 Locked:                4 kB
+7f0000600000-7f0000700000 r-xp 00010000 08:01 55 /usr/lib/libnew.so
+Anonymous:             0 kB
 ";
 
-    fn sample_exe() -> Executable {
-        Executable {
-            path: "/usr/bin/gaol".into(),
-            inode: 1234,
-        }
+    /// The mapping headers of `SAMPLE` as a record made at exec would list them.
+    fn at_exec() -> Vec<Mapping> {
+        SAMPLE
+            .lines()
+            .filter_map(parse_header)
+            .filter(Mapping::read_only_file)
+            .collect()
     }
 
     #[test]
-    fn picks_only_the_programs_clean_read_only_mappings() {
-        // libc's clean text is left alone: libraries are not the program's file.
+    fn parses_headers_with_spaces_and_no_path() {
+        let m = parse_header("7f0000400000-7f0000500000 r-xp 00001000 08:01 77 /a b (deleted)")
+            .unwrap();
         assert_eq!(
-            clean_file_ranges(SAMPLE, &sample_exe()),
-            vec![
-                (0x5600aa000000, 0x5600aa100000),
-                (0x5600aa100000, 0x5600aa800000),
-            ]
+            (m.start, m.end, m.offset, m.inode),
+            (0x7f0000400000, 0x7f0000500000, 0x1000, 77)
         );
-        // Same path, other inode (the program was replaced on disk): not ours.
-        let other = Executable {
-            path: "/usr/bin/gaol".into(),
-            inode: 99,
-        };
-        assert!(clean_file_ranges(SAMPLE, &other).is_empty());
+        assert_eq!(
+            (m.perms.as_str(), m.dev.as_str(), m.path.as_str()),
+            ("r-xp", "08:01", "/a b (deleted)")
+        );
+        let anon = parse_header("7f0000000000-7f0000100000 rw-p 00000000 00:00 0 ").unwrap();
+        assert!(!anon.read_only_file());
+        assert!(parse_header("Rss:                 900 kB").is_none());
+        assert!(parse_header("VmFlags: rd mr mw me").is_none());
+    }
+
+    #[test]
+    fn drops_only_clean_read_only_mappings_unchanged_since_exec() {
+        let exec = at_exec();
+        // The program's text and constants, libc's text; not the relocated constants
+        // (anonymous pages), the data, the heap, [vvar], nor the locked library.
+        let want = vec![
+            (0x5600aa000000, 0x5600aa100000),
+            (0x5600aa100000, 0x5600aa800000),
+            (0x7f0000200000, 0x7f0000300000),
+            (0x7f0000600000, 0x7f0000700000),
+        ];
+        assert_eq!(clean_ranges(SAMPLE, &exec), want);
+        // A library loaded after exec is not in the record: left alone.
+        let without_new: Vec<Mapping> = exec.iter().filter(|m| m.inode != 55).cloned().collect();
+        assert_eq!(clean_ranges(SAMPLE, &without_new), want[..3].to_vec());
+        // A range that was unmapped and mapped again from another file, offset or with
+        // other bounds is not the mapping recorded at exec.
+        for (from, to) in [
+            ("08:01 55 /usr/lib/libnew.so", "08:01 56 /usr/lib/libnew.so"),
+            ("00010000 08:01 55", "00020000 08:01 55"),
+            ("7f0000600000-7f0000700000", "7f0000600000-7f0000680000"),
+            ("/usr/lib/libnew.so", "/usr/lib/libother.so"),
+        ] {
+            let changed = SAMPLE.replace(from, to);
+            assert_eq!(clean_ranges(&changed, &exec), want[..3].to_vec(), "{to}");
+        }
+        // Turned writable since exec (a text relocation): left alone.
+        let writable = SAMPLE.replace(
+            "7f0000200000-7f0000300000 r-xp",
+            "7f0000200000-7f0000300000 rwxp",
+        );
+        assert_eq!(
+            clean_ranges(&writable, &exec),
+            vec![want[0], want[1], want[3]]
+        );
     }
 
     #[test]
     fn own_smaps_parses_and_trim_keeps_the_process_working() {
+        // Threads already run in a test binary, so nothing is recorded here: the trim
+        // falls back to the program's own mappings (the libraries' path is covered above).
         let smaps = std::fs::read_to_string("/proc/self/smaps").expect("smaps");
+        let maps = std::fs::read_to_string("/proc/self/maps").expect("maps");
         let exe = own_executable().expect("/proc/self/exe");
-        let ranges = clean_file_ranges(&smaps, &exe);
+        let own: Vec<Mapping> = maps
+            .lines()
+            .filter_map(parse_header)
+            .filter(|m| m.read_only_file() && m.inode == exe.inode)
+            .collect();
+        let ranges = clean_ranges(&smaps, &own);
         // The test binary's own text is among them, libc's is not.
         let here = own_smaps_parses_and_trim_keeps_the_process_working as *const () as usize;
         assert!(ranges.iter().any(|&(a, b)| a <= here && here < b));
@@ -194,6 +316,6 @@ Locked:                4 kB
         assert!(!ranges.iter().any(|&(a, b)| a <= libc_fn && libc_fn < b));
         after_start();
         // Code and constants refault from the file after the trim.
-        assert_eq!(clean_file_ranges(SAMPLE, &sample_exe()).len(), 2);
+        assert_eq!(clean_ranges(SAMPLE, &at_exec()).len(), 4);
     }
 }
