@@ -18,6 +18,7 @@ use regex_automata::util::captures::Captures;
 use regex_automata::{Input, MatchKind};
 
 use super::chain::Chain;
+use super::near::{Near, blocks};
 use super::share::{Table, shared};
 use regex_syntax::hir::literal::Extractor;
 use regex_syntax::hir::{
@@ -25,22 +26,50 @@ use regex_syntax::hir::{
 };
 
 /// A linear pattern in two compilations: restricted to ASCII (built at once) and as
-/// written (built on the first non-ASCII haystack; most logs never need it).
+/// written (built on the first non-ASCII haystack with chars in many blocks; most logs
+/// never need it), with small cut compilations for the others (see [`Near`]).
 #[derive(Debug)]
 pub(super) struct Dual {
-    hir: Hir,
+    /// Kept as text: the Unicode HIR is large, and parsed again only when needed.
+    pattern: Box<str>,
     full: std::sync::OnceLock<Option<meta::Regex>>,
     ascii: Option<meta::Regex>,
+    near: Near,
+}
+
+/// A compilation [`Dual::pick`] chose.
+pub(super) enum Picked<'a> {
+    Kept(&'a meta::Regex),
+    Cut(Arc<meta::Regex>),
+}
+
+impl std::ops::Deref for Picked<'_> {
+    type Target = meta::Regex;
+    fn deref(&self) -> &meta::Regex {
+        match self {
+            Picked::Kept(r) => r,
+            Picked::Cut(r) => r,
+        }
+    }
 }
 
 impl Dual {
     /// The compilation to run on `text` (`ascii`: whether `text` is all ASCII); None
     /// when the pattern does not compile.
-    pub fn pick(&self, ascii: bool) -> Option<&meta::Regex> {
-        match (&self.ascii, ascii) {
-            (Some(a), true) => Some(a),
-            _ => self.full.get_or_init(|| build(&self.hir)).as_ref(),
+    pub fn pick(&self, text: &str, ascii: bool) -> Option<Picked<'_>> {
+        if let (Some(a), true) = (&self.ascii, ascii) {
+            return Some(Picked::Kept(a));
         }
+        if self.full.get().is_none()
+            && let Some(key) = blocks(text)
+            && let Some(re) = self.near.get(&self.pattern, key)
+        {
+            return Some(Picked::Cut(re));
+        }
+        self.full
+            .get_or_init(|| build(&parse(&self.pattern)?))
+            .as_ref()
+            .map(Picked::Kept)
     }
 }
 
@@ -267,9 +296,10 @@ impl Fast {
             f.prefixes = prefixes(&hir);
             let ascii = build(&ascii_hir(&hir));
             f.relaxed = Some(Dual {
-                hir,
+                pattern: p.into(),
                 full: std::sync::OnceLock::new(),
                 ascii,
+                near: Near::default(),
             });
         }
         f
@@ -288,7 +318,7 @@ impl Fast {
         }
         if let Some(r) = &self.relaxed {
             let a = *ascii.get_or_insert_with(|| text.is_ascii());
-            return match r.pick(a) {
+            return match r.pick(text, a) {
                 Some(re) => re.find(Input::new(text).range(pos..)).map(|m| m.start()),
                 None => Some(pos),
             };
