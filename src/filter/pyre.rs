@@ -324,8 +324,8 @@ impl Regex {
             Some(re) => spans_fancy(re, text, start)?,
             None => self.regroup(match &self.inner.engine {
                 Engine::Linear(_)
-                    if self.inner.fast.ascii.is_some()
-                        && *ascii.get_or_insert_with(|| text.is_ascii()) =>
+                    if *ascii.get_or_insert_with(|| text.is_ascii())
+                        && self.inner.fast.ascii().is_some() =>
                 {
                     self.inner.fast.ascii_spans(text, pos)
                 }
@@ -384,10 +384,8 @@ impl Regex {
         if self.inner.fast.may_match(text, pos, &mut ascii).is_none() {
             return false;
         }
-        match &self.inner.fast.ascii {
-            Some(a) if *ascii.get_or_insert_with(|| text.is_ascii()) => {
-                a.is_match(regex_automata::Input::new(text).range(pos..))
-            }
+        match self.twin(text, &mut ascii) {
+            Some(a) => a.is_match(regex_automata::Input::new(text).range(pos..)),
             _ => match self.for_text(text) {
                 Full::Linear(re) => re.is_match_at(text, pos),
                 Full::Near(re) => re.is_match(regex_automata::Input::new(text).range(pos..)),
@@ -416,8 +414,8 @@ impl Regex {
         if self.inner.fast.may_match(text, pos, &mut ascii).is_none() {
             return Some(None);
         }
-        Some(match &self.inner.fast.ascii {
-            Some(a) if *ascii.get_or_insert_with(|| text.is_ascii()) => a
+        Some(match self.twin(text, &mut ascii) {
+            Some(a) => a
                 .find(regex_automata::Input::new(text).range(pos..))
                 .map(|m| (m.start(), m.end())),
             _ => match self.for_text(text) {
@@ -464,6 +462,15 @@ impl Regex {
                 }
             });
         fancy.as_ref().map_or(Full::None, Full::Fancy)
+    }
+
+    /// The ASCII twin when `text` is ASCII and the pattern has one.
+    fn twin(&self, text: &str, ascii: &mut Option<bool>) -> Option<&regex_automata::meta::Regex> {
+        if *ascii.get_or_insert_with(|| text.is_ascii()) {
+            self.inner.fast.ascii()
+        } else {
+            None
+        }
     }
 
     /// The engine for a text the ASCII twin cannot take: a cut compilation when the

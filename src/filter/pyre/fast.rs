@@ -33,7 +33,8 @@ pub(super) struct Dual {
     /// Kept as text: the Unicode HIR is large, and parsed again only when needed.
     pattern: Box<str>,
     full: std::sync::OnceLock<Option<meta::Regex>>,
-    ascii: Option<meta::Regex>,
+    /// Built on the first ASCII haystack.
+    ascii: OnceLock<Option<meta::Regex>>,
     near: Near,
 }
 
@@ -57,7 +58,11 @@ impl Dual {
     /// The compilation to run on `text` (`ascii`: whether `text` is all ASCII); None
     /// when the pattern does not compile.
     pub fn pick(&self, text: &str, ascii: bool) -> Option<Picked<'_>> {
-        if let (Some(a), true) = (&self.ascii, ascii) {
+        if ascii
+            && let Some(a) = self
+                .ascii
+                .get_or_init(|| build(&ascii_hir(&parse(&self.pattern)?)))
+        {
             return Some(Picked::Kept(a));
         }
         if self.full.get().is_none()
@@ -76,13 +81,16 @@ impl Dual {
 /// The extra compilations of one pattern.
 #[derive(Debug, Default)]
 pub(super) struct Fast {
-    /// ASCII twin of the linear engine (same groups, same numbering).
-    pub ascii: Option<meta::Regex>,
+    /// ASCII twin of the linear engine (same groups, same numbering), built on the
+    /// first search that wants it: a jail whose log stays quiet holds only its HIR.
+    ascii: OnceLock<Option<meta::Regex>>,
+    /// Group names the twin must have (the full pattern's).
+    twin_names: Vec<Option<String>>,
     /// Superset prefilter of a fancy pattern.
     pub relaxed: Option<Dual>,
     /// Every match starts at offset 0 with one of these byte strings.
     pub prefixes: Option<Prefixes>,
-    /// The HIR of `ascii`, for its [`Chain`] (built on the first match).
+    /// The HIR of `ascii`, to build it and its [`Chain`] (built on the first match).
     ascii_hir: Option<Hir>,
     chain: OnceLock<Option<Chain>>,
     /// Every match of `ascii` starts at offset 0 (a non-multiline `^` leads).
@@ -281,10 +289,17 @@ impl Fast {
         };
         let ah = ascii_hir(&hir);
         drop(hir);
-        f.ascii = ascii_twin(&ah, names);
+        f.twin_names = names.to_vec();
         f.start_anchored = ah.properties().look_set_prefix().contains(Look::Start);
-        f.ascii_hir = f.ascii.is_some().then_some(ah);
+        f.ascii_hir = Some(ah);
         f
+    }
+
+    /// The ASCII twin (built now if not yet); None when the pattern has none.
+    pub fn ascii(&self) -> Option<&meta::Regex> {
+        self.ascii
+            .get_or_init(|| ascii_twin(self.ascii_hir.as_ref()?, &self.twin_names))
+            .as_ref()
     }
 
     /// Fast paths for a fancy pattern with the linear superset `relaxed`.
@@ -294,11 +309,10 @@ impl Fast {
             && let Some(hir) = parse(p)
         {
             f.prefixes = prefixes(&hir);
-            let ascii = build(&ascii_hir(&hir));
             f.relaxed = Some(Dual {
                 pattern: p.into(),
                 full: std::sync::OnceLock::new(),
-                ascii,
+                ascii: OnceLock::new(),
                 near: Near::default(),
             });
         }
@@ -330,7 +344,7 @@ impl Fast {
     /// has checked the text is ASCII). The match is found by the DFAs; its groups by the
     /// [`Chain`] when that can tell, else by the engine's capture search.
     pub fn ascii_spans(&self, text: &str, pos: usize) -> Option<Vec<Option<(usize, usize)>>> {
-        let re = self.ascii.as_ref()?;
+        let re = self.ascii()?;
         let input = Input::new(text).range(pos..);
         let chain = self
             .chain
