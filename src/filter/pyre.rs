@@ -20,6 +20,7 @@ mod chain;
 mod fast;
 pub mod linearize;
 pub use fast::{AnyOf, WhichOf};
+mod near;
 mod share;
 pub mod translate;
 
@@ -68,18 +69,22 @@ enum Engine {
 }
 
 /// The full-Unicode compilation of a linear pattern, built on the first haystack the
-/// ASCII twin cannot take (most logs are all ASCII, and this NFA is the largest part of
-/// compiling a pattern). The pattern was parsed at compile time, so only a size limit
-/// can still fail here; the pattern then runs on fancy-regex (same semantics).
+/// ASCII twin and the cut compilations ([`near`]) cannot take (most logs are all ASCII,
+/// and this NFA is the largest part of compiling a pattern). The pattern was parsed at
+/// compile time, so only a size limit can still fail here; the pattern then runs on
+/// fancy-regex (same semantics).
 #[derive(Debug, Default)]
 struct Lazy {
     full: OnceLock<Option<regex::Regex>>,
     fallback: OnceLock<Option<fancy_regex::Regex>>,
+    near: near::Near,
 }
 
 /// What runs a linear pattern on a non-ASCII haystack.
 enum Full<'a> {
     Linear(&'a regex::Regex),
+    /// Classes cut to the haystack's blocks: the full engine's answers on it.
+    Near(Arc<regex_automata::meta::Regex>),
     /// The linear compile failed: spans come in the pattern's own group numbering.
     Fancy(&'a fancy_regex::Regex),
     /// Neither compiles (logged once): no match.
@@ -203,6 +208,7 @@ fn compile_new(pattern: &str, flags: Flags) -> Result<Regex, Error> {
         Some(_) => Engine::Linear(Lazy {
             full: eager.map_or_else(OnceLock::new, |re| OnceLock::from(Some(re))),
             fallback: OnceLock::new(),
+            near: near::Near::default(),
         }),
         None => match build_fancy(&t.fancy) {
             Ok(re) => Engine::Fancy(re),
@@ -242,6 +248,22 @@ fn compile_new(pattern: &str, flags: Flags) -> Result<Regex, Error> {
 
 /// Byte spans of all groups of one match.
 type Spans = Vec<Option<(usize, usize)>>;
+
+/// Group spans of the first match at or after `pos` on a meta regex (a DFA-only check
+/// first, as most searches miss).
+fn near_spans(re: &regex_automata::meta::Regex, text: &str, pos: usize) -> Option<Spans> {
+    let input = regex_automata::Input::new(text).range(pos..);
+    if !re.is_match(input.clone()) {
+        return None;
+    }
+    let mut caps = re.create_captures();
+    re.search_captures(&input, &mut caps);
+    caps.is_match().then(|| {
+        (0..caps.group_len())
+            .map(|i| caps.get_group(i).map(|s| (s.start, s.end)))
+            .collect()
+    })
+}
 
 fn spans_fancy(
     re: &fancy_regex::Regex,
@@ -298,19 +320,16 @@ impl Regex {
         let Some(start) = self.inner.fast.may_match(text, pos, &mut ascii) else {
             return Ok(None);
         };
-        let exact = self
-            .exact_engine(text)
-            .or_else(|| self.fallback(text, &mut ascii));
-        let spans = match exact {
+        let spans = match self.exact_engine(text) {
             Some(re) => spans_fancy(re, text, start)?,
             None => self.regroup(match &self.inner.engine {
                 Engine::Linear(_)
-                    if self.inner.fast.ascii.is_some()
-                        && *ascii.get_or_insert_with(|| text.is_ascii()) =>
+                    if *ascii.get_or_insert_with(|| text.is_ascii())
+                        && self.inner.fast.ascii().is_some() =>
                 {
                     self.inner.fast.ascii_spans(text, pos)
                 }
-                Engine::Linear(_) => match self.full() {
+                Engine::Linear(_) => match self.for_text(text) {
                     // A DFA-only check first: most fail2ban searches miss, and a miss then
                     // skips allocating capture slots.
                     Full::Linear(re) if !re.is_match_at(text, pos) => None,
@@ -319,7 +338,18 @@ impl Regex {
                             .map(|m| m.map(|m| (m.start(), m.end())))
                             .collect()
                     }),
-                    Full::Fancy(_) | Full::None => None,
+                    Full::Near(re) => near_spans(&re, text, pos),
+                    // The linear compile failed: the fancy stand-in's spans are in the
+                    // pattern's own numbering already.
+                    Full::Fancy(re) => {
+                        let spans = spans_fancy(re, text, start)?;
+                        return Ok(spans.map(|spans| Match {
+                            text,
+                            spans,
+                            names: Arc::clone(&self.names),
+                        }));
+                    }
+                    Full::None => None,
                 },
                 Engine::Fancy(re) => match self.checked() {
                     Some(c) => match c.spans(text, pos, &mut ascii) {
@@ -354,12 +384,11 @@ impl Regex {
         if self.inner.fast.may_match(text, pos, &mut ascii).is_none() {
             return false;
         }
-        match &self.inner.fast.ascii {
-            Some(a) if *ascii.get_or_insert_with(|| text.is_ascii()) => {
-                a.is_match(regex_automata::Input::new(text).range(pos..))
-            }
-            _ => match self.full() {
+        match self.twin(text, &mut ascii) {
+            Some(a) => a.is_match(regex_automata::Input::new(text).range(pos..)),
+            _ => match self.for_text(text) {
                 Full::Linear(re) => re.is_match_at(text, pos),
+                Full::Near(re) => re.is_match(regex_automata::Input::new(text).range(pos..)),
                 // The linear build failed: the fancy stand-in decides, through search.
                 Full::Fancy(_) | Full::None => self.search(text, pos).is_some(),
             },
@@ -385,12 +414,15 @@ impl Regex {
         if self.inner.fast.may_match(text, pos, &mut ascii).is_none() {
             return Some(None);
         }
-        Some(match &self.inner.fast.ascii {
-            Some(a) if *ascii.get_or_insert_with(|| text.is_ascii()) => a
+        Some(match self.twin(text, &mut ascii) {
+            Some(a) => a
                 .find(regex_automata::Input::new(text).range(pos..))
                 .map(|m| (m.start(), m.end())),
-            _ => match self.full() {
+            _ => match self.for_text(text) {
                 Full::Linear(re) => re.find_at(text, pos).map(|m| (m.start(), m.end())),
+                Full::Near(re) => re
+                    .find(regex_automata::Input::new(text).range(pos..))
+                    .map(|m| (m.start(), m.end())),
                 Full::Fancy(_) | Full::None => return None,
             },
         })
@@ -432,19 +464,27 @@ impl Regex {
         fancy.as_ref().map_or(Full::None, Full::Fancy)
     }
 
-    /// The fancy stand-in for a linear pattern whose full-Unicode compile failed, when
-    /// `text` cannot go to the ASCII twin (its spans need no regrouping).
-    fn fallback(&self, text: &str, ascii: &mut Option<bool>) -> Option<&fancy_regex::Regex> {
-        let Engine::Linear(_) = &self.inner.engine else {
-            return None;
-        };
-        if self.inner.fast.ascii.is_some() && *ascii.get_or_insert_with(|| text.is_ascii()) {
-            return None;
+    /// The ASCII twin when `text` is ASCII and the pattern has one.
+    fn twin(&self, text: &str, ascii: &mut Option<bool>) -> Option<&regex_automata::meta::Regex> {
+        if *ascii.get_or_insert_with(|| text.is_ascii()) {
+            self.inner.fast.ascii()
+        } else {
+            None
         }
-        match self.full() {
-            Full::Fancy(re) => Some(re),
-            Full::Linear(_) | Full::None => None,
+    }
+
+    /// The engine for a text the ASCII twin cannot take: a cut compilation when the
+    /// text's non-ASCII chars fall in a few blocks and the full engine is not built yet
+    /// (building it costs tens of times more), else the full engine.
+    fn for_text(&self, text: &str) -> Full<'_> {
+        if let (Engine::Linear(l), Some(p)) = (&self.inner.engine, &self.inner.translated.linear)
+            && l.full.get().is_none()
+            && let Some(key) = near::blocks(text)
+            && let Some(re) = l.near.get(p, key)
+        {
+            return Full::Near(re);
         }
+        self.full()
     }
 
     /// A match rebuilt from group spans this regex produced earlier on equal text.
@@ -646,8 +686,19 @@ mod lazy_tests {
         ];
         other.into_iter().for_each(agree);
         assert!(
+            !full_built(&re),
+            "texts within a few blocks built the full engine"
+        );
+        // Many distinct block sets: past the few cut compilations kept, the full engine.
+        for c in [
+            '\u{416}', '\u{3a9}', '\u{5d0}', '\u{628}', '\u{915}', '\u{e01}',
+        ] {
+            agree(&format!("Failed password for x{c} from 1.2.3.4 port 22"));
+            agree(&format!("Failed p{c}ssword for bob from 1.2.3.4"));
+        }
+        assert!(
             full_built(&re),
-            "a non-ASCII text did not build the full engine"
+            "many block sets did not build the full engine"
         );
     }
 

@@ -128,7 +128,8 @@ impl Checked {
         pos: usize,
         ascii: &mut Option<bool>,
     ) -> Result<Option<Spans>, ()> {
-        let spans = if self.fast.ascii.is_some() && *ascii.get_or_insert_with(|| text.is_ascii()) {
+        let spans = if *ascii.get_or_insert_with(|| text.is_ascii()) && self.fast.ascii().is_some()
+        {
             self.fast.ascii_spans(text, pos)
         } else {
             self.re.captures_at(text, pos).map(|caps| {

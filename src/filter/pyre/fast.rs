@@ -18,6 +18,7 @@ use regex_automata::util::captures::Captures;
 use regex_automata::{Input, MatchKind};
 
 use super::chain::Chain;
+use super::near::{Near, blocks};
 use super::share::{Table, shared};
 use regex_syntax::hir::literal::Extractor;
 use regex_syntax::hir::{
@@ -25,35 +26,71 @@ use regex_syntax::hir::{
 };
 
 /// A linear pattern in two compilations: restricted to ASCII (built at once) and as
-/// written (built on the first non-ASCII haystack; most logs never need it).
+/// written (built on the first non-ASCII haystack with chars in many blocks; most logs
+/// never need it), with small cut compilations for the others (see [`Near`]).
 #[derive(Debug)]
 pub(super) struct Dual {
-    hir: Hir,
+    /// Kept as text: the Unicode HIR is large, and parsed again only when needed.
+    pattern: Box<str>,
     full: std::sync::OnceLock<Option<meta::Regex>>,
-    ascii: Option<meta::Regex>,
+    /// Built on the first ASCII haystack.
+    ascii: OnceLock<Option<meta::Regex>>,
+    near: Near,
+}
+
+/// A compilation [`Dual::pick`] chose.
+pub(super) enum Picked<'a> {
+    Kept(&'a meta::Regex),
+    Cut(Arc<meta::Regex>),
+}
+
+impl std::ops::Deref for Picked<'_> {
+    type Target = meta::Regex;
+    fn deref(&self) -> &meta::Regex {
+        match self {
+            Picked::Kept(r) => r,
+            Picked::Cut(r) => r,
+        }
+    }
 }
 
 impl Dual {
     /// The compilation to run on `text` (`ascii`: whether `text` is all ASCII); None
     /// when the pattern does not compile.
-    pub fn pick(&self, ascii: bool) -> Option<&meta::Regex> {
-        match (&self.ascii, ascii) {
-            (Some(a), true) => Some(a),
-            _ => self.full.get_or_init(|| build(&self.hir)).as_ref(),
+    pub fn pick(&self, text: &str, ascii: bool) -> Option<Picked<'_>> {
+        if ascii
+            && let Some(a) = self
+                .ascii
+                .get_or_init(|| build(&ascii_hir(&parse(&self.pattern)?)))
+        {
+            return Some(Picked::Kept(a));
         }
+        if self.full.get().is_none()
+            && let Some(key) = blocks(text)
+            && let Some(re) = self.near.get(&self.pattern, key)
+        {
+            return Some(Picked::Cut(re));
+        }
+        self.full
+            .get_or_init(|| build(&parse(&self.pattern)?))
+            .as_ref()
+            .map(Picked::Kept)
     }
 }
 
 /// The extra compilations of one pattern.
 #[derive(Debug, Default)]
 pub(super) struct Fast {
-    /// ASCII twin of the linear engine (same groups, same numbering).
-    pub ascii: Option<meta::Regex>,
+    /// ASCII twin of the linear engine (same groups, same numbering), built on the
+    /// first search that wants it: a jail whose log stays quiet holds only its HIR.
+    ascii: OnceLock<Option<meta::Regex>>,
+    /// Group names the twin must have (the full pattern's).
+    twin_names: Vec<Option<String>>,
     /// Superset prefilter of a fancy pattern.
     pub relaxed: Option<Dual>,
     /// Every match starts at offset 0 with one of these byte strings.
     pub prefixes: Option<Prefixes>,
-    /// The HIR of `ascii`, for its [`Chain`] (built on the first match).
+    /// The HIR of `ascii`, to build it and its [`Chain`] (built on the first match).
     ascii_hir: Option<Hir>,
     chain: OnceLock<Option<Chain>>,
     /// Every match of `ascii` starts at offset 0 (a non-multiline `^` leads).
@@ -252,10 +289,17 @@ impl Fast {
         };
         let ah = ascii_hir(&hir);
         drop(hir);
-        f.ascii = ascii_twin(&ah, names);
+        f.twin_names = names.to_vec();
         f.start_anchored = ah.properties().look_set_prefix().contains(Look::Start);
-        f.ascii_hir = f.ascii.is_some().then_some(ah);
+        f.ascii_hir = Some(ah);
         f
+    }
+
+    /// The ASCII twin (built now if not yet); None when the pattern has none.
+    pub fn ascii(&self) -> Option<&meta::Regex> {
+        self.ascii
+            .get_or_init(|| ascii_twin(self.ascii_hir.as_ref()?, &self.twin_names))
+            .as_ref()
     }
 
     /// Fast paths for a fancy pattern with the linear superset `relaxed`.
@@ -265,11 +309,11 @@ impl Fast {
             && let Some(hir) = parse(p)
         {
             f.prefixes = prefixes(&hir);
-            let ascii = build(&ascii_hir(&hir));
             f.relaxed = Some(Dual {
-                hir,
+                pattern: p.into(),
                 full: std::sync::OnceLock::new(),
-                ascii,
+                ascii: OnceLock::new(),
+                near: Near::default(),
             });
         }
         f
@@ -288,7 +332,7 @@ impl Fast {
         }
         if let Some(r) = &self.relaxed {
             let a = *ascii.get_or_insert_with(|| text.is_ascii());
-            return match r.pick(a) {
+            return match r.pick(text, a) {
                 Some(re) => re.find(Input::new(text).range(pos..)).map(|m| m.start()),
                 None => Some(pos),
             };
@@ -300,7 +344,7 @@ impl Fast {
     /// has checked the text is ASCII). The match is found by the DFAs; its groups by the
     /// [`Chain`] when that can tell, else by the engine's capture search.
     pub fn ascii_spans(&self, text: &str, pos: usize) -> Option<Vec<Option<(usize, usize)>>> {
-        let re = self.ascii.as_ref()?;
+        let re = self.ascii()?;
         let input = Input::new(text).range(pos..);
         let chain = self
             .chain
