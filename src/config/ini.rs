@@ -13,18 +13,40 @@ pub struct FxHasher(u64);
 
 impl Hasher for FxHasher {
     fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut b = [0u8; 8];
-            b[..chunk.len()].copy_from_slice(chunk);
-            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(b))
-                .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        let mut rest = bytes;
+        while let Some((w, tail)) = rest.split_first_chunk::<8>() {
+            self.add(u64::from_le_bytes(*w));
+            rest = tail;
         }
+        // the last 1..=7 bytes as one word from at most two fixed-size loads (a copy of
+        // a variable-length tail was a library call on every short key)
+        let n = rest.len();
+        let w = if n >= 4 {
+            let lo = rest
+                .first_chunk::<4>()
+                .map_or(0, |c| u32::from_le_bytes(*c));
+            let hi = rest.last_chunk::<4>().map_or(0, |c| u32::from_le_bytes(*c));
+            u64::from(lo) | (u64::from(hi) << 32)
+        } else if n > 0 {
+            u64::from(rest[0]) | (u64::from(rest[n / 2]) << 8) | (u64::from(rest[n - 1]) << 16)
+        } else {
+            return;
+        };
+        // the tail's length too: tails of different lengths give different words
+        self.add(w ^ ((n as u64) << 56));
     }
     fn write_u8(&mut self, i: u8) {
-        self.0 = (self.0.rotate_left(5) ^ u64::from(i)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        self.add(u64::from(i));
     }
     fn finish(&self) -> u64 {
         self.0
+    }
+}
+
+impl FxHasher {
+    #[inline]
+    fn add(&mut self, w: u64) {
+        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
     }
 }
 
@@ -121,6 +143,10 @@ impl<V> OrdMap<V> {
             }
         }
     }
+    /// The insertion position of `k` (the index [`OrdMap::iter`] gives it).
+    pub fn index_of(&self, k: &str) -> Option<usize> {
+        self.position(k)
+    }
     pub fn get(&self, k: &str) -> Option<&V> {
         self.position(k).map(|i| &self.entries[i].1)
     }
@@ -147,7 +173,9 @@ impl<V> OrdMap<V> {
                 ix.insert(k.clone(), i);
             }
             None if i + 1 >= INDEX_FROM => {
-                let mut ix: HashMap<String, usize, FxBuild> = HashMap::default();
+                // room for twice the threshold: no regrowth while the map doubles
+                let mut ix: HashMap<String, usize, FxBuild> =
+                    HashMap::with_capacity_and_hasher(2 * INDEX_FROM, FxBuild::default());
                 for (j, (kk, _)) in self.entries.iter().enumerate() {
                     ix.insert(kk.clone(), j);
                 }
