@@ -177,3 +177,14 @@ pub fn check_loglevel(l: &str) -> Result<(), ConfigError> {
         )))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn global_specs_have_distinct_names() {
+        assert!(crate::config::reader::specs_distinct(&early_specs()));
+        assert!(crate::config::reader::specs_distinct(&main_specs()));
+    }
+}

@@ -13,33 +13,53 @@ pub struct FxHasher(u64);
 
 impl Hasher for FxHasher {
     fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut b = [0u8; 8];
-            b[..chunk.len()].copy_from_slice(chunk);
-            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(b))
-                .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        let mut rest = bytes;
+        while let Some((w, tail)) = rest.split_first_chunk::<8>() {
+            self.add(u64::from_le_bytes(*w));
+            rest = tail;
         }
+        // the last 1..=7 bytes as one word from at most two fixed-size loads (a copy of
+        // a variable-length tail was a library call on every short key)
+        let n = rest.len();
+        let w = if n >= 4 {
+            let lo = rest
+                .first_chunk::<4>()
+                .map_or(0, |c| u32::from_le_bytes(*c));
+            let hi = rest.last_chunk::<4>().map_or(0, |c| u32::from_le_bytes(*c));
+            u64::from(lo) | (u64::from(hi) << 32)
+        } else if n > 0 {
+            u64::from(rest[0]) | (u64::from(rest[n / 2]) << 8) | (u64::from(rest[n - 1]) << 16)
+        } else {
+            return;
+        };
+        // the tail's length too: tails of different lengths give different words
+        self.add(w ^ ((n as u64) << 56));
     }
     fn write_u8(&mut self, i: u8) {
-        self.0 = (self.0.rotate_left(5) ^ u64::from(i)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        self.add(u64::from(i));
     }
     fn finish(&self) -> u64 {
         self.0
     }
 }
 
+impl FxHasher {
+    #[inline]
+    fn add(&mut self, w: u64) {
+        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
 pub type FxBuild = BuildHasherDefault<FxHasher>;
 
 /// Whether `b` holds an ASCII upper-case letter or a non-ASCII byte; eight bytes at a
-/// time (this runs for every option name looked up).
+/// time (this runs for every option name looked up), the last word overlapping the one
+/// before (a byte tested twice changes nothing), short names from two 4-byte loads.
 pub fn upper_or_non_ascii(b: &[u8]) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = ONES * 0x80;
-    let mut chunks = b.chunks_exact(8);
-    for c in &mut chunks {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(c);
-        let w = u64::from_le_bytes(w);
+    // zero bytes (the padding) are neither upper-case nor non-ASCII
+    let test = |w: u64| {
         if w & HIGH != 0 {
             return true;
         }
@@ -47,14 +67,28 @@ pub fn upper_or_non_ascii(b: &[u8]) -> bool {
         // high bit is set in `ge_a` when it is >= b'A', in `gt_z` when it is > b'Z'
         let ge_a = w + ONES * (0x80 - u64::from(b'A'));
         let gt_z = w + ONES * (0x80 - u64::from(b'Z') - 1);
-        if ge_a & !gt_z & HIGH != 0 {
-            return true;
+        ge_a & !gt_z & HIGH != 0
+    };
+    let n = b.len();
+    if n >= 8 {
+        let mut chunks = b.chunks_exact(8);
+        for c in &mut chunks {
+            if c.first_chunk::<8>()
+                .is_some_and(|w| test(u64::from_le_bytes(*w)))
+            {
+                return true;
+            }
         }
+        !chunks.remainder().is_empty()
+            && b.last_chunk::<8>()
+                .is_some_and(|w| test(u64::from_le_bytes(*w)))
+    } else if n >= 4 {
+        let lo = b.first_chunk::<4>().map_or(0, |c| u32::from_le_bytes(*c));
+        let hi = b.last_chunk::<4>().map_or(0, |c| u32::from_le_bytes(*c));
+        test(u64::from(lo) | (u64::from(hi) << 32))
+    } else {
+        b.iter().any(|b| b.is_ascii_uppercase() || !b.is_ascii())
     }
-    chunks
-        .remainder()
-        .iter()
-        .any(|b| b.is_ascii_uppercase() || !b.is_ascii())
 }
 
 /// A raw (uninterpolated) value with the place it was written.
@@ -82,7 +116,45 @@ impl RawVal {
 #[derive(Debug, Clone)]
 pub struct OrdMap<V> {
     entries: Vec<(String, V)>,
-    index: Option<HashMap<String, usize, FxBuild>>,
+    index: Option<KeyIndex>,
+}
+
+/// A key's [`FxHasher`] hash → the position of the first key with that hash. Holding
+/// no key copies, it costs no allocation per key to build or to clone; a key whose
+/// hash names another key (a collision) is found by a linear search.
+type KeyIndex = HashMap<u64, u32, BuildHasherDefault<PassHasher>>;
+
+/// Hashes an already hashed `u64` key as itself.
+#[derive(Default, Clone, Copy)]
+pub struct PassHasher(u64);
+
+impl Hasher for PassHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        // not used by `u64` keys; kept correct for any other
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.0 = i;
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+fn key_hash(k: &str) -> u64 {
+    use std::hash::BuildHasher;
+    FxBuild::default().hash_one(k)
+}
+
+/// The index of `entries`' keys (the first position of each hash).
+fn build_index<V>(entries: &[(String, V)], room: usize) -> KeyIndex {
+    let mut ix = KeyIndex::with_capacity_and_hasher(room, Default::default());
+    for (j, (k, _)) in entries.iter().enumerate() {
+        ix.entry(key_hash(k)).or_insert(j as u32);
+    }
+    ix
 }
 
 const INDEX_FROM: usize = 32;
@@ -108,18 +180,30 @@ impl<V> OrdMap<V> {
     }
     fn position(&self, k: &str) -> Option<usize> {
         match &self.index {
-            Some(ix) => ix.get(k).copied(),
-            None => {
-                // length and first byte inline: most keys differ there, and the full
-                // compare is a library call
-                let kb = k.as_bytes();
-                let first = kb.first().copied();
-                self.entries.iter().position(|(kk, _)| {
-                    let b = kk.as_bytes();
-                    b.len() == kb.len() && b.first().copied() == first && b == kb
-                })
-            }
+            Some(ix) => match ix.get(&key_hash(k)) {
+                Some(&i) if self.entries.get(i as usize).is_some_and(|(kk, _)| kk == k) => {
+                    Some(i as usize)
+                }
+                // another key with the same hash
+                Some(_) => self.scan(k),
+                None => None,
+            },
+            None => self.scan(k),
         }
+    }
+    fn scan(&self, k: &str) -> Option<usize> {
+        // length and first byte inline: most keys differ there, and the full compare is
+        // a library call
+        let kb = k.as_bytes();
+        let first = kb.first().copied();
+        self.entries.iter().position(|(kk, _)| {
+            let b = kk.as_bytes();
+            b.len() == kb.len() && b.first().copied() == first && b == kb
+        })
+    }
+    /// The insertion position of `k` (the index [`OrdMap::iter`] gives it).
+    pub fn index_of(&self, k: &str) -> Option<usize> {
+        self.position(k)
     }
     pub fn get(&self, k: &str) -> Option<&V> {
         self.position(k).map(|i| &self.entries[i].1)
@@ -144,14 +228,12 @@ impl<V> OrdMap<V> {
         let i = self.entries.len();
         match &mut self.index {
             Some(ix) => {
-                ix.insert(k.clone(), i);
+                ix.entry(key_hash(&k)).or_insert(i as u32);
             }
             None if i + 1 >= INDEX_FROM => {
-                let mut ix: HashMap<String, usize, FxBuild> = HashMap::default();
-                for (j, (kk, _)) in self.entries.iter().enumerate() {
-                    ix.insert(kk.clone(), j);
-                }
-                ix.insert(k.clone(), i);
+                // room for twice the threshold: no regrowth while the map doubles
+                let mut ix = build_index(&self.entries, 2 * INDEX_FROM);
+                ix.entry(key_hash(&k)).or_insert(i as u32);
                 self.index = Some(ix);
             }
             None => {}
@@ -190,14 +272,7 @@ impl<V> OrdMap<V> {
     }
     /// A map of entries whose keys are known to be distinct (no duplicate check).
     pub fn from_unique(entries: Vec<(String, V)>) -> Self {
-        let index = (entries.len() >= INDEX_FROM).then(|| {
-            let mut ix: HashMap<String, usize, FxBuild> =
-                HashMap::with_capacity_and_hasher(entries.len(), FxBuild::default());
-            for (j, (k, _)) in entries.iter().enumerate() {
-                ix.insert(k.clone(), j);
-            }
-            ix
-        });
+        let index = (entries.len() >= INDEX_FROM).then(|| build_index(&entries, entries.len()));
         OrdMap { entries, index }
     }
     /// [`OrdMap::from_unique`] searched linearly whatever its size (for maps mostly
@@ -302,12 +377,12 @@ pub fn parse(text: &str, file: u32, fname: &str) -> Result<IniFile, IniError> {
             continue;
         }
         let mut comment_start = inline_comment_start(line);
-        let stripped = line.trim();
+        let stripped = trim(line);
         if stripped.starts_with('#') || stripped.starts_with(';') {
             comment_start = Some(0);
         }
         let value = match comment_start {
-            Some(i) => line[..i].trim(),
+            Some(i) => trim(&line[..i]),
             None => stripped,
         };
         if value.is_empty() {
@@ -362,7 +437,7 @@ pub fn parse(text: &str, file: u32, fname: &str) -> Result<IniFile, IniError> {
         // option line: the first `=` or `:` splits.
         match memchr::memchr2(b'=', b':', value.as_bytes()) {
             Some(pos) => {
-                let key = value[..pos].trim_end();
+                let key = trim_end(&value[..pos]);
                 if key.is_empty() {
                     parse_errors.push((lineno, raw_line.to_string()));
                 }
@@ -379,7 +454,7 @@ pub fn parse(text: &str, file: u32, fname: &str) -> Result<IniFile, IniError> {
                     out.sections.at_mut(sect)
                 };
                 let val = RawVal {
-                    text: value[pos + 1..].trim().to_string(),
+                    text: trim(&value[pos + 1..]).to_string(),
                     file,
                     line: lineno,
                 };
@@ -444,10 +519,44 @@ fn value_at(out: &mut IniFile, at: Option<(usize, usize)>) -> Option<&mut RawVal
     sec.at_mut(i)
 }
 
+/// `str::trim` (Unicode whitespace), with ASCII ends handled bytewise: the general
+/// path decodes chars, and nearly every line here is ASCII.
+fn trim(s: &str) -> &str {
+    trim_end(trim_start(s))
+}
+
+/// The ASCII bytes `char::is_whitespace` accepts.
+fn ascii_ws(b: u8) -> bool {
+    matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ')
+}
+
+/// `str::trim_start`, see [`trim`].
+fn trim_start(s: &str) -> &str {
+    let i = s.bytes().position(|b| !ascii_ws(b)).unwrap_or(s.len());
+    let rest = &s[i..];
+    // a non-ASCII char may be whitespace too
+    if rest.as_bytes().first().is_some_and(|b| !b.is_ascii()) {
+        rest.trim_start()
+    } else {
+        rest
+    }
+}
+
+/// `str::trim_end`, see [`trim`].
+fn trim_end(s: &str) -> &str {
+    let n = s.bytes().rposition(|b| !ascii_ws(b)).map_or(0, |i| i + 1);
+    let rest = &s[..n];
+    if rest.as_bytes().last().is_some_and(|b| !b.is_ascii()) {
+        rest.trim_end()
+    } else {
+        rest
+    }
+}
+
 /// Cuts the trailing blank lines a complete value may have gathered.
 fn trim_value(out: &mut IniFile, at: Option<(usize, usize)>) {
     if let Some(v) = value_at(out, at) {
-        let keep = v.text.trim_end().len();
+        let keep = trim_end(&v.text).len();
         v.text.truncate(keep);
     }
 }
@@ -455,6 +564,73 @@ fn trim_value(out: &mut IniFile, at: Option<(usize, usize)>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trims_like_str_trim() {
+        for t in [
+            "",
+            " ",
+            "a",
+            " a ",
+            "\t a b \r\n",
+            "\u{a0}x\u{a0}",
+            " \u{2003} y \u{85}",
+            "\x0bz\x0c",
+            "\x1cq\x1c",
+            "é ",
+            " ü",
+            "\u{3000}",
+            "a\u{a0} \t",
+        ] {
+            assert_eq!(trim(t), t.trim(), "{t:?}");
+            assert_eq!(trim_end(t), t.trim_end(), "{t:?}");
+            assert_eq!(trim_start(t), t.trim_start(), "{t:?}");
+        }
+    }
+
+    /// Maps past the index threshold find what a linear search finds: built by
+    /// inserts (overwrites keep the first position), by `from_unique`, and cloned.
+    #[test]
+    fn indexed_maps_agree_with_a_linear_search() {
+        let keys: Vec<String> = (0..300).map(|i| format!("k{}_{}", i % 7, i)).collect();
+        let mut m: OrdMap<usize> = OrdMap::new();
+        for (i, k) in keys.iter().enumerate() {
+            m.insert(k.clone(), i);
+        }
+        m.insert(keys[5].clone(), 999);
+        let u = OrdMap::from_unique(keys.iter().cloned().zip(0..).collect());
+        for map in [m.clone(), u] {
+            for (i, k) in keys.iter().enumerate() {
+                assert_eq!(map.index_of(k), Some(i), "{k}");
+                assert_eq!(map.index_of(k), map.scan(k));
+            }
+            for absent in ["", "k", "k0_1", "k1_300", "zz"] {
+                assert_eq!(map.index_of(absent), None, "{absent}");
+            }
+        }
+        assert_eq!(m.get(&keys[5]), Some(&999));
+        assert_eq!(m.len(), 300);
+    }
+
+    /// A key whose hash is already taken by another key is still found (the linear
+    /// fallback), as is the key holding the hash.
+    #[test]
+    fn index_collisions_fall_back_to_the_scan() {
+        let mut m: OrdMap<u8> = (0..40).map(|i| (format!("o{i}"), 0)).collect();
+        // point every hash of the index at entry 0: each lookup but o0's collides
+        if let Some(ix) = m.index.as_mut() {
+            for v in ix.values_mut() {
+                *v = 0;
+            }
+        }
+        for i in 0..40 {
+            assert_eq!(m.index_of(&format!("o{i}")), Some(i));
+        }
+        assert_eq!(m.index_of("o40"), None);
+        m.insert("o7".into(), 7);
+        assert_eq!(m.get("o7"), Some(&7));
+        assert_eq!(m.len(), 40);
+    }
 
     fn get<'a>(f: &'a IniFile, s: &str, k: &str) -> Option<&'a str> {
         f.sections.get(s)?.get(k).map(|v| v.text.as_str())

@@ -451,7 +451,7 @@ mod tests {
     fn upper_scan_matches_bytewise() {
         use super::super::ini::upper_or_non_ascii;
         let plain = |b: &[u8]| b.iter().any(|b| b.is_ascii_uppercase() || !b.is_ascii());
-        for len in [1usize, 7, 8, 9, 16, 21] {
+        for len in [1usize, 2, 3, 4, 5, 6, 7, 8, 9, 15, 16, 21] {
             for pos in 0..len {
                 for x in 0..=255u8 {
                     let mut v = vec![b'a'; len];

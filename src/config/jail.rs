@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use super::files::{Config, ConfigError, Level};
-use super::ini::{FxBuild, OrdMap, RawVal};
+use super::ini::{FxBuild, OrdMap, RawVal, Section};
 use super::interp::GetError;
 use super::options::{extract_options, json_dumps, shlex_split, split_with_options, splitwords};
 use super::reader::{DefReader, FILTER_OPTS, Kind, Py, Spec, Ty, get_options_with, to_vars};
@@ -331,6 +331,8 @@ fn jail_options(
     should_exist: bool,
 ) -> Result<OrdMap<Py>, GetError> {
     let (cfg, memo, names) = (&rd.jail, &rd.jail_memo, &rd.fs.names);
+    // the section is found once for all its options
+    let own = cfg.sections.get(sec);
     get_options_with(
         cfg,
         names,
@@ -338,7 +340,7 @@ fn jail_options(
         sec,
         specs,
         &|_| false,
-        &|k| jail_get(cfg, memo, sec, k, names),
+        &|k| jail_get(cfg, memo, sec, own, k, names),
         should_exist,
         true,
     )
@@ -367,11 +369,12 @@ fn jail_get(
     cfg: &Config,
     memo: &JailMemo,
     sec: &str,
+    own: Option<&Section>,
     opt: &str,
     names: &[String],
 ) -> Result<String, GetError> {
     // option names come from the templates: already lower-case
-    let Some(own) = cfg.sections.get(sec) else {
+    let Some(own) = own else {
         return cfg.get(sec, opt, &[], names);
     };
     {
@@ -396,7 +399,7 @@ fn jail_get(
     };
     memo.borrow_mut().insert(opt.to_string(), shared);
     // answered by the memo now
-    jail_get(cfg, memo, sec, opt, names)
+    jail_get(cfg, memo, sec, Some(own), opt, names)
 }
 
 fn wrap_action(act: &str, e: ConfigError) -> JErr {
@@ -709,6 +712,12 @@ pub type SharedConfig = Rc<super::files::Config>;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn jail_specs_have_distinct_names() {
+        assert!(crate::config::reader::specs_distinct(&opts_1st()));
+        assert!(crate::config::reader::specs_distinct(&jail_opts()));
+    }
 
     fn opts(pairs: &[(&str, bool)]) -> OrdMap<Py> {
         pairs

@@ -168,7 +168,9 @@ pub fn get_options_with(
     should_exist: bool,
     convert: bool,
 ) -> Result<OrdMap<Py>, GetError> {
-    let mut values = OrdMap::new();
+    // one entry per spec, and the specs' names are distinct (checked in the tests):
+    // no duplicate search while collecting
+    let mut values: Vec<(String, Py)> = Vec::with_capacity(specs.len());
     for (ty, name, default) in specs {
         if skip(name) {
             continue;
@@ -177,10 +179,10 @@ pub fn get_options_with(
             Ok(v) => {
                 let conv = if convert { *ty } else { Ty::Str };
                 match conv {
-                    Ty::Str => values.insert(name.to_string(), Py::Str(v)),
-                    Ty::Bool => values.insert(name.to_string(), Py::Bool(as_bool(&v))),
+                    Ty::Str => values.push((name.to_string(), Py::Str(v))),
+                    Ty::Bool => values.push((name.to_string(), Py::Bool(as_bool(&v)))),
                     Ty::Int => match py_int(&v) {
-                        Some(i) => values.insert(name.to_string(), Py::Int(i)),
+                        Some(i) => values.push((name.to_string(), Py::Int(i))),
                         None => {
                             log.push(
                                 Level::Warning,
@@ -207,7 +209,7 @@ pub fn get_options_with(
                             );
                             log.push(Level::Error, "gaol.config", msg.clone());
                             log.strict_errors.push(msg);
-                            values.insert(name.to_string(), default.clone());
+                            values.push((name.to_string(), default.clone()));
                         }
                     },
                 }
@@ -221,7 +223,7 @@ pub fn get_options_with(
                     "fail2ban.configreader",
                     format!("No section: {}", crate::stream::py_str_repr(&s)),
                 );
-                values.insert(name.to_string(), default.clone());
+                values.push((name.to_string(), default.clone()));
             }
             Err(GetError::NoOption(..)) => {
                 if *default != Py::None {
@@ -233,13 +235,22 @@ pub fn get_options_with(
                             default.repr()
                         ),
                     );
-                    values.insert(name.to_string(), default.clone());
+                    values.push((name.to_string(), default.clone()));
                 }
             }
             Err(e @ GetError::Interp(_)) => return Err(e),
         }
     }
-    Ok(values)
+    Ok(OrdMap::from_unique(values))
+}
+
+/// Whether no two specs share a name ([`get_options_with`] relies on it; the tests of
+/// each spec list check it).
+#[cfg(test)]
+pub(crate) fn specs_distinct(specs: &[Spec]) -> bool {
+    let mut names: Vec<&str> = specs.iter().map(|(_, n, _)| *n).collect();
+    names.sort_unstable();
+    names.windows(2).all(|w| w[0] != w[1])
 }
 
 /// Which kind of definition file a [`DefReader`] reads.
@@ -423,18 +434,16 @@ impl DefReader {
         let trace = self.trace.take();
         let record = self.kind == Kind::Filter && trace.is_none();
         // {**opts, **init_opts}: init values override, new names keep their order
+        // both maps have unique keys, and `opts`' entries come first in its own order:
+        // an init key found in `opts` at position i overrides entry i (no hash set)
         let mut entries: Vec<(&str, Option<Cow<'_, str>>)> =
             Vec::with_capacity(self.opts.len() + self.init_opts.len());
-        let mut pos: HashMap<&str, usize, FxBuild> =
-            HashMap::with_capacity_and_hasher(entries.capacity(), FxBuild::default());
-        for (k, v) in self.opts.iter().chain(self.init_opts.iter()) {
+        entries.extend(self.opts.iter().map(|(k, v)| (k.as_str(), v.as_var())));
+        for (k, v) in self.init_opts.iter() {
             let v = v.as_var();
-            match pos.get(k.as_str()) {
-                Some(&i) => entries[i].1 = v,
-                None => {
-                    pos.insert(k, entries.len());
-                    entries.push((k, v));
-                }
+            match self.opts.index_of(k) {
+                Some(i) => entries[i].1 = v,
+                None => entries.push((k, v)),
             }
         }
         if entries.is_empty() {
@@ -744,21 +753,27 @@ fn def_get(
     match cfg.get_tracked2("Definition", name, vars, names) {
         Ok((v, keys)) => {
             if let Some(k) = keys {
-                cfg.tag_memo
-                    .borrow_mut()
-                    .insert(name.to_string(), TagMemo::Value(v.clone(), key_hashes(k)));
+                memo_insert(cfg, name, TagMemo::Value(v.clone(), key_hashes(k)));
             }
             Ok(v)
         }
         Err(e) => {
             if matches!(e, GetError::NoOption(..)) {
-                cfg.tag_memo
-                    .borrow_mut()
-                    .insert(name.to_string(), TagMemo::Absent);
+                memo_insert(cfg, name, TagMemo::Absent);
             }
             Err(e)
         }
     }
+}
+
+/// Records a shared lookup result; the memo starts with room for a definition's usual
+/// few dozen names (its early regrowths showed in the profile).
+fn memo_insert(cfg: &Config, name: &str, m: TagMemo) {
+    let mut memo = cfg.tag_memo.borrow_mut();
+    if memo.capacity() == 0 {
+        memo.reserve(48);
+    }
+    memo.insert(name.to_string(), m);
 }
 
 /// fail2ban's `get_ex("Definition", name, vars=pOpts)`, cached per reader like
@@ -839,7 +854,7 @@ fn comb_option(
         }
     }
     if let Some(m) = share {
-        cfg.tag_memo.borrow_mut().insert(name.to_string(), m);
+        memo_insert(cfg, name, m);
     }
     def_cache.insert(name.to_string(), result.clone());
     Ok(result)
@@ -848,6 +863,16 @@ fn comb_option(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn definition_specs_have_distinct_names() {
+        assert!(specs_distinct(FILTER_OPTS));
+        assert!(specs_distinct(ACTION_OPTS));
+        assert!(!specs_distinct(&[
+            (Ty::Str, "a", Py::None),
+            (Ty::Int, "a", Py::None)
+        ]));
+    }
 
     #[test]
     fn python_int_and_bool() {

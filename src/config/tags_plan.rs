@@ -91,8 +91,8 @@ pub struct TagPlan {
     form: Key,
     varying: Vec<bool>,
     lookups: Vec<(String, Option<String>)>,
-    /// Per entry: the changed text, with markers.
-    outs: Vec<Option<String>>,
+    /// Per entry: the changed text, its markers already cut out.
+    outs: Vec<Option<Out>>,
     used: Vec<bool>,
 }
 
@@ -174,6 +174,14 @@ impl PlanStore {
         if tainted {
             return;
         }
+        // a text with a malformed marker could never be replayed: no plan then
+        let Some(outs) = outs
+            .into_iter()
+            .map(|o| o.map(Out::of).map_or(Some(None), |c| c.map(Some)))
+            .collect::<Option<Vec<_>>>()
+        else {
+            return;
+        };
         self.plans.push(Rc::new(TagPlan {
             form: Key::of(entries, ign),
             varying,
@@ -220,14 +228,19 @@ impl TagPlan {
         }
         let mut outs = Vec::with_capacity(entries.len());
         for (o, (_, raw)) in self.outs.iter().zip(entries) {
-            let Some(t) = o else {
-                outs.push(None);
-                continue;
-            };
-            let text = if has_mark(t) {
-                unmark(t, entries)?
-            } else {
-                t.clone()
+            let text = match o {
+                None => {
+                    outs.push(None);
+                    continue;
+                }
+                Some(Out::Plain(t)) => {
+                    if raw.as_deref() == Some(t.as_str()) {
+                        outs.push(None);
+                        continue;
+                    }
+                    t.clone()
+                }
+                Some(Out::Marked(pieces)) => fill(pieces, entries)?,
             };
             outs.push((raw.as_deref() != Some(text.as_str())).then_some(text));
         }
@@ -235,19 +248,62 @@ impl TagPlan {
     }
 }
 
-/// `t` with each marker replaced by its entry's value.
-fn unmark(t: &str, entries: &[Entry<'_>]) -> Option<String> {
-    let mut out = String::with_capacity(t.len() + 32);
-    let mut rest = t;
-    while let Some(i) = rest.find(MARK_OPEN) {
-        out.push_str(&rest[..i]);
-        let after = &rest[i + MARK_OPEN.len_utf8()..];
-        let end = after.find(MARK_CLOSE)?;
-        let idx: usize = after[..end].parse().ok()?;
-        out.push_str(entries.get(idx)?.1.as_deref()?);
-        rest = &after[end + MARK_CLOSE.len_utf8()..];
+/// A plan's text for one entry: as it is, or cut at its markers (cut once, when the
+/// plan is made, instead of searched on every replay).
+#[derive(Debug)]
+enum Out {
+    Plain(String),
+    Marked(Vec<Piece>),
+}
+
+/// A run of literal text, or the entry whose value goes there.
+#[derive(Debug)]
+enum Piece {
+    Lit(String),
+    Val(usize),
+}
+
+impl Out {
+    /// `t` cut at its markers; `None` for a malformed marker.
+    fn of(t: String) -> Option<Out> {
+        if !has_mark(&t) {
+            return Some(Out::Plain(t));
+        }
+        let mut pieces = Vec::new();
+        let mut rest = t.as_str();
+        while let Some(i) = rest.find(MARK_OPEN) {
+            if i > 0 {
+                pieces.push(Piece::Lit(rest[..i].to_string()));
+            }
+            let after = &rest[i + MARK_OPEN.len_utf8()..];
+            let end = after.find(MARK_CLOSE)?;
+            pieces.push(Piece::Val(after[..end].parse().ok()?));
+            rest = &after[end + MARK_CLOSE.len_utf8()..];
+        }
+        if !rest.is_empty() {
+            pieces.push(Piece::Lit(rest.to_string()));
+        }
+        Some(Out::Marked(pieces))
     }
-    out.push_str(rest);
+}
+
+/// The text of `pieces` with each marked entry's value put in (`None` when an entry is
+/// missing or has no value).
+fn fill(pieces: &[Piece], entries: &[Entry<'_>]) -> Option<String> {
+    let mut len = 0;
+    for p in pieces {
+        len += match p {
+            Piece::Lit(s) => s.len(),
+            Piece::Val(i) => entries.get(*i)?.1.as_deref()?.len(),
+        };
+    }
+    let mut out = String::with_capacity(len);
+    for p in pieces {
+        match p {
+            Piece::Lit(s) => out.push_str(s),
+            Piece::Val(i) => out.push_str(entries.get(*i)?.1.as_deref()?),
+        }
+    }
     Some(out)
 }
 
