@@ -140,7 +140,7 @@ fn head_len(rest: &[Node], g: usize, names: &[Option<String>]) -> usize {
         let Some(last) = rest.iter().rposition(|n| refs_any(n, &groups)) else {
             return len;
         };
-        if last + 1 <= len {
+        if last < len {
             return len;
         }
         len = last + 1;
