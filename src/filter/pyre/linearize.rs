@@ -11,7 +11,10 @@
 //!   copy of the rest `R` the conditional is known ([`cond`]);
 //! - negative look-aheads on a literal in the shapes fail2ban uses (`(?:(?!LIT).)*?`
 //!   before `LIT`, `(?:(?!LIT).)*` before `$`, `(?!LIT)` before a run like `\S+`) become
-//!   plain regular expressions ([`look`]).
+//!   plain regular expressions ([`look`]);
+//! - a capture over an alternation with a branch ending in an open run (apache's
+//!   `(:?error|\S+:\S+)\]`) is spread over what follows it, so that the chain that
+//!   finds group spans can shorten that run ([`spread`]).
 //!
 //! Distribution copies capture groups, which the `regex` crate cannot name twice: the
 //! result has plain numbered groups and a map from each to the original group
@@ -21,6 +24,7 @@ mod ast;
 mod bref;
 mod cond;
 mod look;
+mod spread;
 
 pub use ast::{Node, parse};
 
@@ -29,7 +33,8 @@ pub use ast::{Node, parse};
 pub struct Linear {
     /// Pattern for the `regex` crate; its groups are all unnamed.
     pub pattern: String,
-    /// Group index in `pattern` (1-based, position k-1) → group index in the original.
+    /// Group index in `pattern` (1-based, position k-1) → group index in the original
+    /// (`usize::MAX` for a helper group, which has none).
     pub map: Vec<usize>,
     /// Names of the original groups (index 0: whole match).
     pub names: Vec<Option<String>>,
@@ -53,17 +58,22 @@ pub fn linearize(fancy: &str) -> Option<Linear> {
     // look-ahead rewrites assume neither.
     let plain = !has_flag(&root, &['i', 's']);
     let root = look::rewrite(root, plain)?;
-    let mut pattern = String::new();
-    let mut map = Vec::new();
-    ast::emit(&root, &mut pattern, &mut map)?;
-    if pattern.len() > MAX_LEN {
-        return None;
-    }
+    // Spreading only helps the chain; when it makes the pattern too big, it is skipped.
+    let spread = emit_within(&spread::spread(root.clone()));
+    let (pattern, map) = spread.or_else(|| emit_within(&root))?;
     Some(Linear {
         pattern,
         map,
         names: parsed.names,
     })
+}
+
+/// Pattern text and group map of `root`, if within [`MAX_LEN`].
+fn emit_within(root: &Node) -> Option<(String, Vec<usize>)> {
+    let mut pattern = String::new();
+    let mut map = Vec::new();
+    ast::emit(root, &mut pattern, &mut map)?;
+    (pattern.len() <= MAX_LEN).then_some((pattern, map))
 }
 
 /// Whether a flag group or global flag setting turns on one of `flags`.

@@ -128,6 +128,9 @@ pub(super) enum Piece {
         min: usize,
         dotall: bool,
     },
+    /// A literal (`:`, `] [client `): its only path reads exactly these bytes; a
+    /// comparison instead of a DFA search (whose setup costs more than a short walk).
+    Lit(Box<[u8]>),
 }
 
 /// The [`Piece::Line`] shape of `h`, if it has it: `(min, dotall)`.
@@ -224,6 +227,9 @@ impl Piece {
         if let Some((min, dotall)) = line_run(h) {
             return Some(Piece::Line { min, dotall });
         }
+        if let HirKind::Literal(l) = h.kind() {
+            return Some(Piece::Lit(l.0.clone()));
+        }
         match Lazy::new(h) {
             Some(l) => Some(Piece::Lazy(Box::new(l))),
             None => super::super::fast::build(h).map(Piece::Meta),
@@ -255,6 +261,11 @@ impl Piece {
                 };
                 *budget = budget.checked_sub(len).ok_or(())?;
                 Ok((len >= *min).then_some(pos + len))
+            }
+            Piece::Lit(lit) => {
+                *budget = budget.checked_sub(lit.len()).ok_or(())?;
+                let rest = text.as_bytes().get(pos..).unwrap_or_default();
+                Ok(rest.starts_with(lit).then_some(pos + lit.len()))
             }
         }
     }

@@ -1,9 +1,9 @@
 //! Back-references to a group of one char from a small set, removed by distribution.
 //!
 //! fail2ban's date templates write `(?P<_sep>[-/.])%m(?P=_sep)`: the group reads one
-//! char out of a few, so `(G)R` (the rest `R` holding the references) is the alternation
-//! `(?:(c1)R[c1]|(c2)R[c2]|…)` over the chars `ci` of the group, each copy of `R` with its
-//! references replaced by the literal. At any position at most one `ci` matches, so each
+//! char out of a few, so `(G)RT` (`R` the rest up to the last reference, `T` after it)
+//! is `(?:(c1)R[c1]|(c2)R[c2]|…)T` over the chars `ci` of the group, each copy of `R`
+//! with its references replaced by the literal. At any position at most one `ci` matches, so each
 //! path of the original is one path of exactly one branch, in the same order, and group
 //! spans are unchanged (the copies of groups are mapped back by [`super::Linear::map`]).
 //!
@@ -102,8 +102,11 @@ fn walk_cat(
     let Some((i, g, chars)) = found else {
         return items.into_iter().map(|c| walk(c, names, totals)).collect();
     };
-    let rest = items.split_off(i + 1);
+    let mut rest = items.split_off(i + 1);
     items.pop();
+    // Only the part of the rest up to the last reference is copied (`(G)HT` is
+    // `(?:(c1)H1|(c2)H2|…)T`): short branches, a small pattern.
+    let tail = rest.split_off(head_len(&rest, g, names));
     let mut out: Vec<Node> = items.into_iter().map(|c| walk(c, names, totals)).collect();
     let branches = chars
         .iter()
@@ -116,7 +119,66 @@ fn walk_cat(
         })
         .collect();
     out.push(Node::Group("(?:".into(), Box::new(Node::Alt(branches))));
+    out.extend(walk_cat(tail, names, totals));
     out
+}
+
+/// How many items of `rest` the copies must hold: up to the last reference to `g`, and
+/// on to the last reference to any group captured in those items (a reference stays in
+/// the same sequence as its group, where it can be distributed in turn).
+fn head_len(rest: &[Node], g: usize, names: &[Option<String>]) -> usize {
+    // A conditional on such a group counts too: it must stay where its group is.
+    let refs_any = |n: &Node, groups: &BTreeMap<usize, ()>| {
+        let mut here = BTreeMap::new();
+        let unknown = count(n, names, &mut here).is_none();
+        conds(n, &mut here);
+        unknown || here.keys().any(|k| groups.contains_key(k))
+    };
+    let mut groups = BTreeMap::from([(g, ())]);
+    let mut len = 0;
+    loop {
+        let Some(last) = rest.iter().rposition(|n| refs_any(n, &groups)) else {
+            return len;
+        };
+        if last < len {
+            return len;
+        }
+        len = last + 1;
+        for n in &rest[..len] {
+            caps(n, &mut groups);
+        }
+    }
+}
+
+/// Adds the groups that conditionals in `n` test to `out`.
+fn conds(n: &Node, out: &mut BTreeMap<usize, usize>) {
+    match n {
+        Node::Atom(_) => {}
+        Node::Cat(v) | Node::Alt(v) => v.iter().for_each(|c| conds(c, out)),
+        Node::Cap(_, b) | Node::Group(_, b) | Node::Rep(b, _) | Node::Look(_, b) => conds(b, out),
+        Node::Cond(g, y, no) => {
+            *out.entry(*g).or_default() += 1;
+            conds(y, out);
+            conds(no, out);
+        }
+    }
+}
+
+/// Adds the capture groups in `n` to `out`.
+fn caps(n: &Node, out: &mut BTreeMap<usize, ()>) {
+    match n {
+        Node::Atom(_) => {}
+        Node::Cat(v) | Node::Alt(v) => v.iter().for_each(|c| caps(c, out)),
+        Node::Cap(g, b) => {
+            out.insert(*g, ());
+            caps(b, out);
+        }
+        Node::Group(_, b) | Node::Rep(b, _) | Node::Look(_, b) => caps(b, out),
+        Node::Cond(_, y, no) => {
+            caps(y, out);
+            caps(no, out);
+        }
+    }
 }
 
 /// `c` as pattern text that reads the same under any flags (no raw space, which a
