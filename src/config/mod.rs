@@ -25,6 +25,7 @@ pub mod global;
 pub mod ini;
 pub mod interp;
 pub mod jail;
+mod memo;
 pub mod options;
 mod parallel;
 pub mod reader;
