@@ -268,10 +268,12 @@ fn each_file_line(
         };
         match valid(block) {
             Some(text) => {
-                for line in text.split_inclusive('\n') {
-                    if !visit(line) {
+                let mut from = 0;
+                for p in memchr::memchr_iter(b'\n', text.as_bytes()) {
+                    if !visit(&text[from..=p]) {
                         return;
                     }
+                    from = p + 1;
                 }
             }
             None => {
