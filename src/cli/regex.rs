@@ -10,7 +10,7 @@ mod out;
 mod report;
 mod zone;
 
-use std::io::{self, BufRead, Write};
+use std::io::{self, Write};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -224,31 +224,72 @@ impl Input {
                     }
                 }
             }
-            Input::File(file, enc) => {
-                let mut r = io::BufReader::with_capacity(1 << 16, file);
-                let mut buf = Vec::new();
-                loop {
-                    buf.clear();
-                    match r.read_until(b'\n', &mut buf) {
-                        Ok(0) | Err(_) => return,
-                        Ok(_) if buf.last() != Some(&b'\n') => return,
-                        Ok(_) => {}
+            Input::File(file, enc) => each_file_line(file, enc, visit),
+        }
+    }
+}
+
+/// The complete lines of `file` (with their `\n`) to `visit` until it returns false.
+/// Read in large blocks: a block's complete lines are validated as UTF-8 at once (a
+/// `\n` never cuts a character, so each line of a valid block is valid); a block that
+/// is not valid, or a log in another encoding, is decoded line by line.
+fn each_file_line(
+    mut file: std::fs::File,
+    enc: crate::server::reader::Encoding,
+    mut visit: impl FnMut(&str) -> bool,
+) {
+    use std::io::Read;
+    let utf8 = enc == crate::server::reader::Encoding::Utf8;
+    let mut buf = vec![0u8; 1 << 16];
+    let mut end = 0;
+    loop {
+        let n = match file.read(&mut buf[end..]) {
+            Ok(0) => return,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => return,
+        };
+        // Only the new bytes can hold the block's last newline.
+        let Some(nl) = memchr::memrchr(b'\n', &buf[end..end + n]).map(|p| end + p) else {
+            end += n;
+            if end == buf.len() {
+                buf.resize(buf.len() * 2, 0);
+            }
+            continue;
+        };
+        end += n;
+        let block = &buf[..=nl];
+        let valid = |b| {
+            if utf8 {
+                std::str::from_utf8(b).ok()
+            } else {
+                None
+            }
+        };
+        match valid(block) {
+            Some(text) => {
+                let mut from = 0;
+                for p in memchr::memchr_iter(b'\n', text.as_bytes()) {
+                    if !visit(&text[from..=p]) {
+                        return;
                     }
-                    // A UTF-8 log's valid line is used as is: one validation pass, where
-                    // `decode` first checks for ASCII and then validates.
-                    let utf8 = (enc == crate::server::reader::Encoding::Utf8)
-                        .then(|| std::str::from_utf8(&buf).ok())
-                        .flatten();
-                    let go = match utf8 {
+                    from = p + 1;
+                }
+            }
+            None => {
+                for raw in block.split_inclusive(|c| *c == b'\n') {
+                    let ok = match valid(raw) {
                         Some(s) => visit(s),
-                        None => visit(&enc.decode(&buf).0),
+                        None => visit(&enc.decode(raw).0),
                     };
-                    if !go {
+                    if !ok {
                         return;
                     }
                 }
             }
         }
+        buf.copy_within(nl + 1..end, 0);
+        end -= nl + 1;
     }
 }
 

@@ -35,6 +35,7 @@
 //! `now` passed in, where fail2ban reads the wall clock.
 
 mod anchored;
+mod memo;
 pub mod strptime;
 pub mod templates;
 
@@ -42,6 +43,7 @@ use std::sync::Arc;
 
 use chrono::Datelike;
 
+use memo::{ConvMemo, Memo, Repeat, search_at};
 pub use strptime::{DateError, FixedZone, LocalZone, SystemZone};
 use templates::{Kind, LINE_BEGIN, LINE_END, Template};
 
@@ -113,93 +115,8 @@ struct Slot {
     /// Span finder for a start-anchored template, built on its first whole-line search
     /// (`Some(None)`: not applicable).
     anchored: Option<Option<anchored::AnchoredEnd>>,
-}
-
-/// Captures of a linear template on one line, and the time they converted to. Valid for
-/// another line whose match has the same span and whose text up to 4 bytes past the
-/// match is the same: linear group spans depend on nothing else (see
-/// `pyre::Regex::find_span`). Busy logs repeat the same date text line after line.
-#[derive(Debug, Clone)]
-struct Memo {
-    key: Vec<u8>,
-    spans: Vec<Option<(usize, usize)>>,
-    /// `now` (bits) and the conversion made with it.
-    conv: Option<(u64, Result<f64, DateError>)>,
-}
-
-impl Memo {
-    /// The key bytes of a match ending at `end`.
-    fn key_of(line: &str, end: usize) -> &[u8] {
-        &line.as_bytes()[..(end + 4).min(line.len())]
-    }
-
-    fn fits(&self, line: &str, spans: &[Option<(usize, usize)>]) -> bool {
-        let end = spans.first().copied().flatten().map_or(0, |s| s.1);
-        self.spans == spans && self.key == Memo::key_of(line, end)
-    }
-}
-
-/// The last conversion of a pattern template, keyed by the texts of the named groups it
-/// reads: all but the microseconds (`f`), which the conversion drops. Catches lines whose
-/// date text repeats but whose [`Memo`] key does not: microseconds changing from line
-/// to line (apache's error log), other text right after the date.
-#[derive(Debug, Clone)]
-struct ConvMemo {
-    /// Per named group but `f`: 0 when it did not take part, else 1, its text, 0xFF
-    /// (a byte UTF-8 never holds).
-    key: Vec<u8>,
-    /// `now` (bits) the conversion was made with.
-    bits: u64,
-    time: Result<f64, DateError>,
-}
-
-impl ConvMemo {
-    fn key_of(
-        out: &mut Vec<u8>,
-        re: &crate::filter::pyre::Regex,
-        m: &crate::filter::pyre::Match<'_>,
-    ) {
-        out.clear();
-        for (g, name) in re.group_names() {
-            if name == "f" {
-                continue;
-            }
-            match m.group(g) {
-                None => out.push(0),
-                Some(t) => {
-                    out.push(1);
-                    out.extend_from_slice(t.as_bytes());
-                    out.push(0xFF);
-                }
-            }
-        }
-    }
-
-    /// Whether `m` gives the `key` [`ConvMemo::key_of`] would build (no allocation).
-    fn same_groups(
-        key: &[u8],
-        re: &crate::filter::pyre::Regex,
-        m: &crate::filter::pyre::Match<'_>,
-    ) -> bool {
-        let mut rest = key;
-        for (g, name) in re.group_names() {
-            if name == "f" {
-                continue;
-            }
-            let next = match m.group(g) {
-                None => rest.strip_prefix(&[0u8][..]),
-                Some(t) => rest
-                    .strip_prefix(&[1u8][..])
-                    .and_then(|r| r.strip_prefix(t.as_bytes()))
-                    .and_then(|r| r.strip_prefix(&[0xFFu8][..])),
-            };
-            match next {
-                Some(r) => rest = r,
-                None => return false,
-            }
-        }
-        rest.is_empty()
-    }
+    /// What decided the anchored DFA's last answer (None: it gave none).
+    decided: Option<anchored::Decided>,
 }
 
 impl Slot {
@@ -214,6 +131,7 @@ impl Slot {
             memo: None,
             conv: None,
             anchored: None,
+            decided: None,
         }
     }
     fn weight(&self) -> f64 {
@@ -229,7 +147,8 @@ impl Slot {
             .get_or_insert_with(|| anchored::AnchoredEnd::new(&tpl.re))
             .as_mut()
             .and_then(|a| a.span(line));
-        fast.or_else(|| self.tpl.re.find_span(line, 0))
+        self.decided = fast.map(|f| f.1);
+        fast.map(|f| f.0).or_else(|| self.tpl.re.find_span(line, 0))
     }
 }
 
@@ -246,30 +165,6 @@ struct Edge {
 /// start. The templates after it use the scan: on a long line with no date, each
 /// search of its own would read the whole line again.
 const SET_SCAN_MAX: usize = 4096;
-
-/// The groups of the match `re` has at `span` in `line` (found by a span-only search):
-/// searched from its start in the text up to one char past its end, on which they
-/// depend alone (see [`crate::filter::pyre::Regex::find_span`]), so a long line is not
-/// scanned again. A different answer there (an end-of-text assertion at the cut) falls
-/// back to the whole line.
-fn search_at<'t>(
-    re: &crate::filter::pyre::Regex,
-    line: &'t str,
-    span: (usize, usize),
-) -> Option<crate::filter::pyre::Match<'t>> {
-    let mut cut = (span.1 + 4).min(line.len());
-    while !line.is_char_boundary(cut) {
-        cut += 1;
-    }
-    if cut < line.len()
-        && let Some(m) = re.search(&line[..cut], span.0)
-        && (m.start(), m.end()) == span
-    {
-        // The match borrows the shorter slice of the same text: rebuild it on `line`.
-        return Some(re.match_from_spans(line, m.into_spans()));
-    }
-    re.search(line, 0)
-}
 
 /// Seconds after which an unused template may be displaced when reordering.
 const UNUSED_TIME: f64 = 300.0;
@@ -298,6 +193,10 @@ pub struct DateDetector {
     use_set: bool,
     /// Whether this (long) line's one search without the scan was spent.
     long_skip_spent: bool,
+    /// The last line's result, for a next line that starts the same (see [`Repeat`]).
+    repeat: Option<Repeat>,
+    /// The last line's winner was the last winner, anchored, tried first.
+    won_first: bool,
 }
 
 /// A matched span converted between chars and bytes.
@@ -375,6 +274,8 @@ impl DateDetector {
             cands: None,
             use_set: false,
             long_skip_spent: false,
+            repeat: None,
+            won_first: false,
         };
         if let Some(dp) = datepattern {
             for p in dp.split('\n').map(str::trim).filter(|p| !p.is_empty()) {
@@ -406,6 +307,7 @@ impl DateDetector {
             s.memo = None;
             s.conv = None;
         }
+        self.repeat = None;
         Ok(())
     }
 
@@ -572,6 +474,43 @@ impl DateDetector {
     /// Finds the date in `line` and converts it. `now` is the current Unix time (year and
     /// day inference). None when no template matches.
     pub fn match_time(&mut self, line: &str, now: f64) -> Option<DateMatch> {
+        if let Some(r) = self.repeat.as_ref().filter(|r| r.fits(line, now)) {
+            let (i, start, result) = (r.index, r.start, r.result.clone());
+            self.repeat_hit(i, start, now);
+            return Some(result);
+        }
+        self.repeat = None;
+        self.won_first = false;
+        let dm = self.match_time_slow(line, now)?;
+        if self.won_first
+            && let Some(i) = self.last_index
+            && let Some(decided) = self.slots[i].decided
+        {
+            let start = self.slots[i].distance;
+            self.repeat = Some(Repeat::new(i, line, decided, now, &dm, start));
+        }
+        Some(dm)
+    }
+
+    /// What [`DateDetector::find`] does to the counters when the last winner, tried
+    /// first, wins again with the same match (a [`Repeat`]); the position memory stays
+    /// (the chars around the match are the same).
+    fn repeat_hit(&mut self, i: usize, start: usize, now: f64) {
+        self.cands = None;
+        self.use_set = false;
+        self.long_skip_spent = false;
+        let slot = &mut self.slots[i];
+        slot.searched_hits += 1;
+        slot.hits += 1;
+        slot.last_used = now;
+        slot.distance = start;
+        if self.first_unused == i {
+            self.first_unused += 1;
+        }
+        self.last_index = Some(i);
+    }
+
+    fn match_time_slow(&mut self, line: &str, now: f64) -> Option<DateMatch> {
         let (found, i) = self.find(line, now)?;
         let tpl = Arc::clone(&self.slots[i].tpl);
         let m = &found.m;
@@ -733,6 +672,7 @@ impl DateDetector {
                     .zip(self.last_end)
                     .is_some_and(|(s, e)| f.start == s.pos && f.end == e.pos);
                 if n == 1 || self.is_anchored(i) || same {
+                    self.won_first = self.is_anchored(i);
                     chosen = Some((f, i));
                 } else {
                     reserve = Some((f, i));

@@ -91,13 +91,53 @@ impl AnchoredEnd {
             .ok()
     }
 
-    /// The byte span of the match in `line` (`Some(None)`: no match); None when the
-    /// DFA gave up and the general search must decide.
-    pub(super) fn span(&mut self, line: &str) -> Option<Option<(usize, usize)>> {
+    /// The byte span of the match in `line` (`Some(None)`: no match) and how much of the
+    /// line decided it; None when the DFA gave up and the general search must decide.
+    /// The same leftmost-first answer the `regex` crate's forward search gives, stepped
+    /// here by hand to learn where the automaton died: another line with the same bytes
+    /// up to there gets the same answer.
+    pub(super) fn span(&mut self, line: &str) -> Option<(Option<(usize, usize)>, Decided)> {
         let input = Input::new(line).anchored(Anchored::Yes);
-        self.dfa
-            .try_search_fwd(&mut self.cache, &input)
-            .ok()
-            .map(|m| m.map(|hm| (0, hm.offset())))
+        let (dfa, cache) = (&*self.dfa, &mut self.cache);
+        let mut sid = dfa.start_state_forward(cache, &input).ok()?;
+        let mut end = None;
+        cache.search_start(0);
+        for (at, &b) in line.as_bytes().iter().enumerate() {
+            sid = dfa.next_state(cache, sid, b).ok()?;
+            if sid.is_tagged() {
+                // Matches are reported one byte late: a match state here ends at `at`.
+                if sid.is_match() {
+                    end = Some(at);
+                } else if sid.is_dead() {
+                    cache.search_finish(at);
+                    let decided = Decided {
+                        len: at + 1,
+                        whole: false,
+                    };
+                    return Some((end.map(|e| (0, e)), decided));
+                } else if sid.is_quit() {
+                    cache.search_finish(at);
+                    return None;
+                }
+            }
+        }
+        sid = dfa.next_eoi_state(cache, sid).ok()?;
+        cache.search_finish(line.len());
+        if sid.is_match() {
+            end = Some(line.len());
+        }
+        let decided = Decided {
+            len: line.len(),
+            whole: true,
+        };
+        Some((end.map(|e| (0, e)), decided))
     }
+}
+
+/// How much of a line decided an anchored search: its first `len` bytes (the automaton
+/// died on the last of them), or with `whole` the entire line and its end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Decided {
+    pub len: usize,
+    pub whole: bool,
 }

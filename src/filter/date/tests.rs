@@ -153,6 +153,16 @@ fn memo_and_bounds_change_no_result() {
         ));
         lines.push(format!("x 2026/03/14 06:25:{sec:02}.{us:06} y {i}"));
     }
+    // Syslog lines repeating a second with other text after it (the detector's
+    // `Repeat`), also a non-ASCII char and the line end right after the date.
+    for i in 0..60u32 {
+        let sec = i / 7;
+        lines.push(format!("Nov 20 10:00:{sec:02} host sshd[{i}]: event {i}"));
+        lines.push(format!("Nov 20 10:00:{sec:02} 2026 host x{i}"));
+        lines.push(format!("Nov 20 10:00:{sec:02}\u{e9}t\u{e9} {i}"));
+        lines.push(format!("Nov 20 10:00:{sec:02}"));
+        lines.push(format!("Nov 20 10:00:{sec:02}.{i:03} host"));
+    }
     let long = "Failed password for invalid user root from 192.0.2.1 port 22 ssh2 [".repeat(100);
     lines.push(format!("Nov 20 10:00:01 host sshd[1001]: {long}"));
     lines.push(format!("{long} Nov 20 10:00:01 {long}"));
@@ -170,9 +180,56 @@ fn memo_and_bounds_change_no_result() {
                 s.memo = None;
                 s.conv = None;
             }
+            cold.repeat = None;
             let a = warm.match_time(line, NOW);
             let b = cold.match_time(line, NOW);
             assert_eq!(a, b, "datepattern {dp:?}, line {line:?}");
         }
+        // The hit counts (and so the template order) moved alike.
+        assert_eq!(warm.template_stats(), cold.template_stats(), "{dp:?}");
     }
+}
+
+/// The anchored DFA gives the span the template's own search gives, and a line that
+/// keeps the bytes that decided it (other text after them) gets the same span.
+#[test]
+fn anchored_span_and_its_deciding_bytes() {
+    let lines = [
+        "Nov 20 10:00:01 host sshd[1]: Failed password",
+        "Nov 20 10:00:01",
+        "Nov 20 10:00:01 2026 host",
+        "2026-03-14 06:25:00.123 host app: x",
+        "2026-03-14T06:25:00Z x",
+        "1700000000.5 host",
+        "@4000000065a8f1c2 x",
+        "Sat Mar 14 06:25:00 2026 x",
+        "no date here",
+        "",
+        "Nov 20 10:00:01\u{e9}x",
+    ];
+    let dd = utc(None);
+    let mut checked = 0;
+    for slot in &dd.slots {
+        let re = &slot.tpl.re;
+        let Some(mut a) = anchored::AnchoredEnd::new(re) else {
+            continue;
+        };
+        for line in lines {
+            let Some((span, decided)) = a.span(line) else {
+                continue;
+            };
+            let truth = re.search(line, 0).map(|m| (m.start(), m.end()));
+            assert_eq!(span, truth, "{} on {line:?}", slot.tpl.name);
+            checked += 1;
+            if decided.whole || !line.is_char_boundary(decided.len) {
+                continue;
+            }
+            for tail in ["", "x", " 2026", ".5", "\u{e9}", "\n"] {
+                let other = format!("{}{tail}", &line[..decided.len]);
+                let again = a.span(&other).map(|x| x.0);
+                assert_eq!(again, Some(span), "{} on {other:?}", slot.tpl.name);
+            }
+        }
+    }
+    assert!(checked > 50, "only {checked} anchored spans checked");
 }

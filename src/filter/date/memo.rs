@@ -1,0 +1,172 @@
+//! Per-slot memories of the date detector that spare repeated work on busy logs:
+//! [`Memo`] (a template's captures and time for a repeated date text), [`ConvMemo`]
+//! (a conversion keyed by the group texts it reads), [`Repeat`] (the whole result of the
+//! last line when the next one starts with the same deciding bytes), and [`search_at`]
+//! (the groups of a match whose span is known).
+
+use super::{DateError, DateMatch};
+
+/// Captures of a linear template on one line, and the time they converted to. Valid for
+/// another line whose match has the same span and whose text up to 4 bytes past the
+/// match is the same: linear group spans depend on nothing else (see
+/// `pyre::Regex::find_span`). Busy logs repeat the same date text line after line.
+#[derive(Debug, Clone)]
+pub(super) struct Memo {
+    pub key: Vec<u8>,
+    pub spans: Vec<Option<(usize, usize)>>,
+    /// `now` (bits) and the conversion made with it.
+    pub conv: Option<(u64, Result<f64, DateError>)>,
+}
+
+impl Memo {
+    /// The key bytes of a match ending at `end`.
+    pub fn key_of(line: &str, end: usize) -> &[u8] {
+        &line.as_bytes()[..(end + 4).min(line.len())]
+    }
+
+    pub fn fits(&self, line: &str, spans: &[Option<(usize, usize)>]) -> bool {
+        let end = spans.first().copied().flatten().map_or(0, |s| s.1);
+        self.spans == spans && self.key == Memo::key_of(line, end)
+    }
+}
+
+/// The last conversion of a pattern template, keyed by the texts of the named groups it
+/// reads: all but the microseconds (`f`), which the conversion drops. Catches lines whose
+/// date text repeats but whose [`Memo`] key does not: microseconds changing from line
+/// to line (apache's error log), other text right after the date.
+#[derive(Debug, Clone)]
+pub(super) struct ConvMemo {
+    /// Per named group but `f`: 0 when it did not take part, else 1, its text, 0xFF
+    /// (a byte UTF-8 never holds).
+    pub key: Vec<u8>,
+    /// `now` (bits) the conversion was made with.
+    pub bits: u64,
+    pub time: Result<f64, DateError>,
+}
+
+impl ConvMemo {
+    pub fn key_of(
+        out: &mut Vec<u8>,
+        re: &crate::filter::pyre::Regex,
+        m: &crate::filter::pyre::Match<'_>,
+    ) {
+        out.clear();
+        for (g, name) in re.group_names() {
+            if name == "f" {
+                continue;
+            }
+            match m.group(g) {
+                None => out.push(0),
+                Some(t) => {
+                    out.push(1);
+                    out.extend_from_slice(t.as_bytes());
+                    out.push(0xFF);
+                }
+            }
+        }
+    }
+
+    /// Whether `m` gives the `key` [`ConvMemo::key_of`] would build (no allocation).
+    pub fn same_groups(
+        key: &[u8],
+        re: &crate::filter::pyre::Regex,
+        m: &crate::filter::pyre::Match<'_>,
+    ) -> bool {
+        let mut rest = key;
+        for (g, name) in re.group_names() {
+            if name == "f" {
+                continue;
+            }
+            let next = match m.group(g) {
+                None => rest.strip_prefix(&[0u8][..]),
+                Some(t) => rest
+                    .strip_prefix(&[1u8][..])
+                    .and_then(|r| r.strip_prefix(t.as_bytes()))
+                    .and_then(|r| r.strip_prefix(&[0xFFu8][..])),
+            };
+            match next {
+                Some(r) => rest = r,
+                None => return false,
+            }
+        }
+        rest.is_empty()
+    }
+}
+
+/// The groups of the match `re` has at `span` in `line` (found by a span-only search):
+/// searched from its start in the text up to one char past its end, on which they
+/// depend alone (see [`crate::filter::pyre::Regex::find_span`]), so a long line is not
+/// scanned again. A different answer there (an end-of-text assertion at the cut) falls
+/// back to the whole line.
+pub(super) fn search_at<'t>(
+    re: &crate::filter::pyre::Regex,
+    line: &'t str,
+    span: (usize, usize),
+) -> Option<crate::filter::pyre::Match<'t>> {
+    let mut cut = (span.1 + 4).min(line.len());
+    while !line.is_char_boundary(cut) {
+        cut += 1;
+    }
+    if cut < line.len()
+        && let Some(m) = re.search(&line[..cut], span.0)
+        && (m.start(), m.end()) == span
+    {
+        // The match borrows the shorter slice of the same text: rebuild it on `line`.
+        return Some(re.match_from_spans(line, m.into_spans()));
+    }
+    re.search(line, 0)
+}
+
+/// The last line's whole result, taken from the last winning template's anchored DFA
+/// (see [`super::anchored::Decided`]): a line starting with the same deciding bytes
+/// (plus the 3 after them, for the chars around the match end that the position memory
+/// reads) gets the same match, the same captures and, for the same `now`, the same
+/// time; only the hit counts move. Most syslog lines repeat the previous line's second.
+#[derive(Debug, Clone)]
+pub(super) struct Repeat {
+    /// The template's slot (the detector drops this memory whenever slots move).
+    pub index: usize,
+    pub key: Vec<u8>,
+    /// The key is the whole line (the automaton read it to its end).
+    pub whole: bool,
+    /// `now` (bits) of the result.
+    pub bits: u64,
+    pub result: DateMatch,
+    /// Char offset of the match start (the slot's distance).
+    pub start: usize,
+}
+
+impl Repeat {
+    pub fn new(
+        index: usize,
+        line: &str,
+        decided: super::anchored::Decided,
+        now: f64,
+        result: &DateMatch,
+        start: usize,
+    ) -> Repeat {
+        let len = if decided.whole {
+            line.len()
+        } else {
+            (decided.len + 3).min(line.len())
+        };
+        Repeat {
+            index,
+            key: line.as_bytes()[..len].to_vec(),
+            whole: decided.whole,
+            bits: now.to_bits(),
+            result: result.clone(),
+            start,
+        }
+    }
+
+    /// Whether `line` at `now` gets the remembered result.
+    pub fn fits(&self, line: &str, now: f64) -> bool {
+        self.bits == now.to_bits()
+            && if self.whole {
+                line.as_bytes() == self.key.as_slice()
+            } else {
+                line.as_bytes().starts_with(&self.key)
+            }
+    }
+}
