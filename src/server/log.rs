@@ -4,7 +4,9 @@
 //!
 //! The logger is global, as in fail2ban: readers, jails and the action runner log from
 //! their own threads. The level check is one atomic load, so disabled levels cost
-//! nothing. Targets other than the plain sinks here are configured by the server
+//! nothing. [`emit_deferred`] holds a file record back (in one process-wide buffer, so
+//! the order of records stays the order of the calls) until the next [`emit`] or
+//! [`flush`]: a run of `Found` lines costs one write, not one each. Targets other than the plain sinks here are configured by the server
 //! (`set logtarget`), which calls [`set_target`].
 
 use std::io::Write;
@@ -97,6 +99,7 @@ pub fn reopen() -> bool {
         Err(poisoned) => poisoned.into_inner(),
     };
     if let Target::File(path, file) = &mut *guard {
+        write_pending(file, &[]);
         if let Ok(f) = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -123,6 +126,69 @@ fn syslog_severity(level: LogLevel) -> u8 {
 
 static LEVEL: AtomicU8 = AtomicU8::new(20);
 static TARGET: Mutex<Target> = Mutex::new(Target::Discard);
+/// File records held back by [`emit_deferred`]. Locked only while holding `TARGET`.
+static PENDING: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+/// Held-back bytes past which a deferred record is written at once.
+const PENDING_MAX: usize = 32 * 1024;
+
+fn lock_target() -> std::sync::MutexGuard<'static, Target> {
+    match TARGET.lock() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+/// Writes the held-back records and then `line` to `file` in one write (the caller
+/// holds `TARGET`). A failing log sink must not take the server down: dropped then.
+fn write_pending(file: &mut std::fs::File, line: &[u8]) {
+    let mut pending = match PENDING.lock() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    if pending.is_empty() {
+        if !line.is_empty() {
+            let _ = file.write_all(line);
+        }
+        return;
+    }
+    pending.extend_from_slice(line);
+    let _ = file.write_all(&pending);
+    pending.clear();
+    if pending.capacity() > 4 * PENDING_MAX {
+        pending.shrink_to(PENDING_MAX);
+    }
+}
+
+/// Writes the records [`emit_deferred`] held back.
+pub fn flush() {
+    if let Target::File(_, f) = &mut *lock_target() {
+        write_pending(f, &[]);
+    }
+}
+
+/// As [`emit`], but a file record may wait for the next [`emit`] or [`flush`] (callers
+/// logging a run of records flush after the run).
+pub fn emit_deferred(level: LogLevel, name: &str, msg: &str) {
+    if !enabled(level) {
+        return;
+    }
+    let mut guard = lock_target();
+    let Target::File(_, f) = &mut *guard else {
+        drop(guard);
+        return emit(level, name, msg);
+    };
+    let mut line = file_line_now(name, std::process::id(), level, msg);
+    line.push('\n');
+    let mut pending = match PENDING.lock() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    pending.extend_from_slice(line.as_bytes());
+    if pending.len() >= PENDING_MAX {
+        let _ = f.write_all(&pending);
+        pending.clear();
+    }
+}
 
 /// Sets the minimum level that is written.
 pub fn set_level(level: LogLevel) {
@@ -141,10 +207,11 @@ pub fn enabled(level: LogLevel) -> bool {
 
 /// Replaces the sink; returns the previous one (so a caller can drain a `Memory` sink).
 pub fn set_target(target: Target) -> Target {
-    match TARGET.lock() {
-        Ok(mut t) => std::mem::replace(&mut *t, target),
-        Err(poisoned) => std::mem::replace(&mut *poisoned.into_inner(), target),
+    let mut t = lock_target();
+    if let Target::File(_, f) = &mut *t {
+        write_pending(f, &[]);
     }
+    std::mem::replace(&mut *t, target)
 }
 
 /// Writes one record from logger `name` (`fail2ban.filter`, `fail2ban.actions`, …).
@@ -152,10 +219,7 @@ pub fn emit(level: LogLevel, name: &str, msg: &str) {
     if !enabled(level) {
         return;
     }
-    let mut guard = match TARGET.lock() {
-        Ok(g) => g,
-        Err(poisoned) => poisoned.into_inner(),
-    };
+    let mut guard = lock_target();
     match &mut *guard {
         Target::Discard => {}
         Target::Stream(w) => {
@@ -168,8 +232,9 @@ pub fn emit(level: LogLevel, name: &str, msg: &str) {
         Target::File(_, f) => {
             let mut line = file_line_now(name, std::process::id(), level, msg);
             line.push('\n');
-            // One write per record (a reader never sees half a line), no buffering.
-            let _ = f.write_all(line.as_bytes());
+            // One write per record (a reader never sees half a line), after the records
+            // held back, if any.
+            write_pending(f, line.as_bytes());
         }
         Target::Syslog(sock, facility) => {
             let line = format!(
