@@ -247,7 +247,10 @@ impl Matcher {
         // buffer is replaced by the next line), so the prefregex need not run on it.
         let any_fail = if maxlines == 1 {
             let rs: Vec<&crate::filter::pyre::Regex> = fail.iter().map(|f| f.regex()).collect();
-            crate::filter::pyre::Regex::any_of(&rs, pref.is_none())
+            // After a prefregex: one anchored scan of prefix and content together.
+            pref.as_ref()
+                .and_then(|p| AnyOf::after_prefix(p.regex(), &rs))
+                .or_else(|| crate::filter::pyre::Regex::any_of(&rs, pref.is_none()))
         } else {
             None
         };

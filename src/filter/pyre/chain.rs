@@ -54,7 +54,23 @@ enum Node {
     },
     /// An alternation (or `?`) with groups: per branch, the branch without groups (to
     /// pick the branch) and its own chain.
-    Alt(Vec<(Deferred, Vec<Node>)>),
+    Alt(Vec<Branch>),
+}
+
+/// One branch of a [`Node::Alt`].
+#[derive(Debug)]
+struct Branch {
+    /// The branch without groups: whether it matches on its own.
+    piece: Deferred,
+    body: Vec<Node>,
+    /// The group numbers opened in `body` (a contiguous range), to clear after a walk
+    /// of it fails.
+    groups: Option<(usize, usize)>,
+    /// The body has no [`Node::Back`] step: walking it costs about one pass over the
+    /// branch's text, so it is walked first and the piece searched only when that
+    /// fails (a completed walk is the branch's first path; the piece would read the
+    /// same bytes again).
+    plain: bool,
 }
 
 /// The chain of one pattern, with its success statistics.
@@ -139,14 +155,37 @@ fn min_group(nodes: &[Node]) -> usize {
         match n {
             Node::Open(i) => low = low.min(*i),
             Node::Alt(branches) => {
-                for (_, body) in branches {
-                    low = low.min(min_group(body));
+                for b in branches {
+                    low = low.min(min_group(&b.body));
                 }
             }
             _ => {}
         }
     }
     low
+}
+
+/// The highest group number opened in `nodes` (None: none).
+fn max_group(nodes: &[Node]) -> Option<usize> {
+    let mut high = None;
+    for n in nodes {
+        let here = match n {
+            Node::Open(i) => Some(*i),
+            Node::Alt(branches) => branches.iter().filter_map(|b| max_group(&b.body)).max(),
+            _ => None,
+        };
+        high = high.max(here);
+    }
+    high
+}
+
+/// Whether `nodes` (branches included) have no [`Node::Back`] step.
+fn plain(nodes: &[Node]) -> bool {
+    nodes.iter().all(|n| match n {
+        Node::Back { .. } => false,
+        Node::Alt(branches) => branches.iter().all(|b| plain(&b.body)),
+        _ => true,
+    })
 }
 
 /// Numbers the pieces of `nodes` from `next` on (their cache slots).
@@ -160,9 +199,9 @@ fn number(nodes: &mut [Node], next: &mut usize) {
             Node::Run(d) => take(d, next),
             Node::Back { rest: Some(d), .. } => take(d, next),
             Node::Alt(branches) => {
-                for (d, body) in branches {
-                    take(d, next);
-                    number(body, next);
+                for b in branches {
+                    take(&mut b.piece, next);
+                    number(&mut b.body, next);
                 }
             }
             _ => {}
@@ -240,7 +279,14 @@ fn alt(branches: &[Hir]) -> Option<Node> {
     let mut out = Vec::new();
     for b in branches {
         // The branch's groups are dissolved when its piece is built, if ever.
-        out.push((Deferred::new(b.clone(), true), chain_of(b)?));
+        let body = chain_of(b)?;
+        let groups = max_group(&body).map(|hi| (min_group(&body), hi));
+        out.push(Branch {
+            piece: Deferred::new(b.clone(), true),
+            plain: plain(&body),
+            groups,
+            body,
+        });
     }
     Some(Node::Alt(out))
 }
@@ -341,23 +387,42 @@ fn walk(
             }
             Node::Alt(branches) => {
                 let (last, firsts) = branches.split_last()?;
-                let mut pick = (None, &last.1);
-                for (p, body) in firsts {
-                    // A branch that gives up must not pass for one that cannot match.
-                    if let Some(e) = p.end(caches, text, pos).ok()? {
-                        pick = (Some(e), body);
+                let mut picked = None;
+                for b in firsts {
+                    if b.plain {
+                        if let Some(got) = walk(&b.body, caches, text, pos, slots) {
+                            picked = Some(got);
+                            break;
+                        }
+                        if let Some((lo, hi)) = b.groups {
+                            for s in slots.iter_mut().take(hi + 1).skip(lo) {
+                                *s = None;
+                            }
+                        }
+                        // A branch that matches though its walk failed: the chain
+                        // cannot tell (a branch that gives up must not pass for one
+                        // that cannot match either).
+                        if b.piece.end(caches, text, pos).ok()?.is_some() {
+                            return None;
+                        }
+                        continue;
+                    }
+                    if let Some(e) = b.piece.end(caches, text, pos).ok()? {
+                        let got = walk(&b.body, caches, text, pos, slots)?;
+                        // The branch's own chain must retrace its first path.
+                        if got != e {
+                            return None;
+                        }
+                        picked = Some(got);
                         break;
                     }
                 }
                 // When no earlier branch matches on its own, a first path (if any) goes
                 // through the last one: its chain alone tells, no piece search needed.
-                let (end, body) = pick;
-                let got = walk(body, caches, text, pos, slots)?;
-                // The branch's own chain must retrace its first path.
-                if end.is_some_and(|e| e != got) {
-                    return None;
+                match picked {
+                    Some(got) => got,
+                    None => walk(&last.body, caches, text, pos, slots)?,
                 }
-                got
             }
         };
     }

@@ -476,6 +476,84 @@ fn loose_hir(h: &Hir, keep_start: bool) -> Hir {
     }
 }
 
+/// The top-level `content` group of a prefregex: its position in the top concatenation
+/// and its HIR. Only a group the graft keeps exact: it matches at least one char and
+/// never `\n`, and only assertions follow it (in fail2ban, `(?P<content>.+)$`).
+fn content_at(pref: &Hir) -> Option<(usize, &Hir)> {
+    let HirKind::Concat(v) = pref.kind() else {
+        return None;
+    };
+    let j = v.iter().position(
+        |h| matches!(h.kind(), HirKind::Capture(c) if c.name.as_deref() == Some("content")),
+    )?;
+    let HirKind::Capture(c) = v[j].kind() else {
+        return None;
+    };
+    let tail_asserts = v[j + 1..]
+        .iter()
+        .all(|h| matches!(h.kind(), HirKind::Look(_)));
+    let nonempty = c.sub.properties().minimum_len().is_some_and(|n| n > 0);
+    (tail_asserts && nonempty && !may_match_newline(&c.sub)).then_some((j, &c.sub))
+}
+
+/// Whether `h` can match a `\n` anywhere.
+fn may_match_newline(h: &Hir) -> bool {
+    match h.kind() {
+        HirKind::Empty | HirKind::Look(_) => false,
+        HirKind::Literal(l) => l.0.contains(&b'\n'),
+        HirKind::Class(Class::Unicode(c)) => c
+            .ranges()
+            .iter()
+            .any(|r| r.start() <= '\n' && '\n' <= r.end()),
+        HirKind::Class(Class::Bytes(c)) => c
+            .ranges()
+            .iter()
+            .any(|r| r.start() <= b'\n' && b'\n' <= r.end()),
+        HirKind::Repetition(r) => may_match_newline(&r.sub),
+        HirKind::Capture(c) => may_match_newline(&c.sub),
+        HirKind::Concat(v) | HirKind::Alternation(v) => v.iter().any(may_match_newline),
+    }
+}
+
+/// A failregex as found in a prefregex's content: loose (as [`loose_hir`]), at the
+/// content start when it is anchored there, else after any text.
+fn in_content(h: &Hir) -> Hir {
+    let loose = loose_hir(h, false);
+    if h.properties().look_set_prefix().contains(Look::Start) {
+        return loose;
+    }
+    let any = Hir::class(Class::Unicode(ClassUnicode::new([ClassUnicodeRange::new(
+        '\0',
+        char::MAX,
+    )])));
+    let skip = Hir::repetition(regex_syntax::hir::Repetition {
+        min: 0,
+        max: None,
+        greedy: false,
+        sub: Box::new(any),
+    });
+    Hir::concat(vec![skip, loose])
+}
+
+/// `pref` loose (its start anchor kept) up to its `content` group, then `tail` there.
+///
+/// Exact as a necessary condition: when `pref` matches the matcher's buffer (ending in
+/// `\n`), its content has no `\n` and ends where only assertions are left, so it ends
+/// right before a `\n` of the buffer (the last one, or one inside a multi-line
+/// journal message); the failregexes see that content plus `\n`, which is then the
+/// buffer from the content's start on, up to that `\n` included. A failregex match
+/// there is a match of `tail` in the buffer at the content's start, after a match of
+/// the loose prefix.
+fn graft(pref: &Hir, tail: Hir) -> Option<Hir> {
+    let (j, _) = content_at(pref)?;
+    let HirKind::Concat(v) = pref.kind() else {
+        return None;
+    };
+    let mut out: Vec<Hir> = v[..j].iter().map(|h| loose_hir(h, true)).collect();
+    out.push(tail);
+    Some(Hir::concat(out))
+}
+
 /// A forward lazy DFA that gives up (rather than slow down) when its cache thrashes.
 #[derive(Debug)]
 struct Scan {
@@ -484,8 +562,20 @@ struct Scan {
     cache: Option<regex_automata::hybrid::dfa::Cache>,
 }
 
-/// Scan automata by (patterns, anchored, ASCII-only), shared between jails.
-type ScanKey = (Vec<String>, bool, bool);
+/// Where the patterns of an [`AnyOf`] are looked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Shape {
+    /// Anywhere in the text (regexes run on a part of it).
+    Anywhere,
+    /// From the text start, as [`super::Regex::search`] runs.
+    Start,
+    /// The first pattern is a prefregex; the others are failregexes searched in its
+    /// `content` (see [`AnyOf::after_prefix`]).
+    AfterPrefix,
+}
+
+/// Scan automata by (patterns, shape, ASCII-only), shared between jails.
+type ScanKey = (Vec<String>, Shape, bool);
 static SCANS: OnceLock<Table<ScanKey, regex_automata::hybrid::dfa::DFA>> = OnceLock::new();
 /// [`WhichOf`] automata by patterns, shared between date detectors.
 static WHICH: OnceLock<Table<Vec<String>, regex_automata::hybrid::dfa::DFA>> = OnceLock::new();
@@ -536,9 +626,9 @@ const FULL_SCAN_MIN: usize = 16 * 1024;
 /// of them can.
 #[derive(Debug)]
 pub struct AnyOf {
-    /// The patterns and `anchored`, naming the shared automata (parsed again only to
+    /// The patterns and their shape, naming the shared automata (parsed again only to
     /// build one: the Unicode HIR is larger than the ASCII scan itself).
-    key: (Vec<String>, bool),
+    key: (Vec<String>, Shape),
     /// Built on the first non-ASCII text; `Some(None)`: it does not build.
     full: Option<Option<Scan>>,
     ascii: Option<Scan>,
@@ -553,18 +643,69 @@ impl AnyOf {
         let key: Vec<String> = patterns
             .map(|p| p.map(str::to_string))
             .collect::<Option<_>>()?;
-        let ascii = Scan::new((key.clone(), anchored, true), || {
-            AnyOf::hir(&key, anchored).map(|h| ascii_hir(&h))
-        });
-        Some(AnyOf {
-            ascii,
-            key: (key, anchored),
-            full: None,
-        })
+        let shape = match anchored {
+            true => Shape::Start,
+            false => Shape::Anywhere,
+        };
+        Some(AnyOf::with_shape(key, shape))
     }
 
-    /// The alternation scanned for; None when a pattern does not parse.
-    fn hir(patterns: &[String], anchored: bool) -> Option<Hir> {
+    fn with_shape(key: Vec<String>, shape: Shape) -> AnyOf {
+        let ascii = Scan::new((key.clone(), shape, true), || {
+            AnyOf::hir(&key, shape).map(|h| ascii_hir(&h))
+        });
+        AnyOf {
+            ascii,
+            key: (key, shape),
+            full: None,
+        }
+    }
+
+    /// One scan for "`pref` matches, then one of `fails` matches in its `content`", the
+    /// way the matcher runs them on a one-line buffer (failregexes searched in the
+    /// content plus `\n`). Anchored where the prefregex is, so a line whose prefix or
+    /// first content words fit no failregex is dropped after a few bytes, where a scan
+    /// for the failregexes anywhere reads the whole line (and lets through lines where a
+    /// failregex's words appear later on). None when `pref` has no `content` group of
+    /// the shape [`graft`] needs, or a pattern has no linear form.
+    pub(in crate::filter) fn after_prefix(
+        pref: &super::Regex,
+        fails: &[&super::Regex],
+    ) -> Option<AnyOf> {
+        let scan_text = |r: &super::Regex| {
+            let t = &r.inner.translated;
+            t.linear.clone().or_else(|| t.relaxed.clone())
+        };
+        let mut key = vec![AnyOf::content_form(pref)?];
+        for f in fails {
+            key.push(scan_text(f)?);
+        }
+        Some(AnyOf::with_shape(key, Shape::AfterPrefix))
+    }
+
+    /// The translation of `pref` that names its `content` group (a linearized pattern
+    /// loses its names; its relaxed form keeps them).
+    fn content_form(pref: &super::Regex) -> Option<String> {
+        let t = &pref.inner.translated;
+        [t.linear.as_deref(), t.relaxed.as_deref()]
+            .into_iter()
+            .flatten()
+            .find(|p| parse(p).is_some_and(|h| content_at(&h).is_some()))
+            .map(str::to_string)
+    }
+
+    /// The HIR scanned for; None when a pattern does not parse (or, after a prefix, the
+    /// prefregex does not fit).
+    fn hir(patterns: &[String], shape: Shape) -> Option<Hir> {
+        if shape == Shape::AfterPrefix {
+            let (pref, fails) = patterns.split_first()?;
+            let alts = fails
+                .iter()
+                .map(|p| parse(p).map(|h| in_content(&h)))
+                .collect::<Option<_>>()?;
+            return graft(&parse(pref)?, Hir::alternation(alts));
+        }
+        let anchored = shape == Shape::Start;
         let alts = patterns
             .iter()
             .map(|p| parse(p).map(|h| loose_hir(&h, anchored)))
@@ -574,17 +715,22 @@ impl AnyOf {
 
     /// Whether some pattern may match `text`.
     pub fn may_match(&mut self, text: &str) -> bool {
+        // After a prefix, the content is followed by the buffer's final `\n` (see
+        // [`graft`]); a text without one is not the matcher's buffer.
+        if self.key.1 == Shape::AfterPrefix && !text.ends_with('\n') {
+            return true;
+        }
         match &mut self.ascii {
             Some(a) if text.is_ascii() => a.may_match(text),
             // The full-Unicode scan takes milliseconds to build: a short line pays less
             // for the regexes' own searches ("may match"), so only a long one builds it.
             _ if self.full.is_none() && text.len() < FULL_SCAN_MIN => true,
             _ => {
-                let (pats, anchored) = &self.key;
-                let key = (pats.clone(), *anchored, false);
+                let (pats, shape) = &self.key;
+                let key = (pats.clone(), *shape, false);
                 match self
                     .full
-                    .get_or_insert_with(|| Scan::new(key, || AnyOf::hir(pats, *anchored)))
+                    .get_or_insert_with(|| Scan::new(key, || AnyOf::hir(pats, *shape)))
                 {
                     Some(f) => f.may_match(text),
                     None => true,
