@@ -297,8 +297,18 @@ impl Eq for IpAddr {}
 
 impl std::hash::Hash for IpAddr {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        // Equal values have equal text forms, so hashing the text is consistent.
-        self.ntoa().hash(state);
+        // Hashes exactly what `eq` compares (no text formatting: this runs per failure).
+        match self.kind {
+            Kind::V4(_) | Kind::V6(_) => {
+                matches!(self.kind, Kind::V6(_)).hash(state);
+                self.addr().hash(state);
+                self.plen.hash(state);
+            }
+            Kind::Unspec | Kind::Raw => {
+                matches!(self.kind, Kind::Raw).hash(state);
+                self.raw.hash(state);
+            }
+        }
     }
 }
 
@@ -426,6 +436,39 @@ mod tests {
         assert_eq!(inet_ntop6(p("::1")), "::1");
         assert_eq!(inet_ntop6(p("::ffff:1.2.3.4")), "::ffff:1.2.3.4");
         assert_eq!(inet_ntop6(p("1:0:2::")), "1:0:2::");
+    }
+
+    #[test]
+    fn equal_addresses_hash_alike() {
+        use std::hash::BuildHasher;
+        let h = std::collections::hash_map::RandomState::new();
+        let texts = [
+            "192.0.2.1",
+            "192.0.2.1/32",
+            "192.0.2.0/24",
+            "192.0.2.7/24",
+            "192.0.2.0/255.255.255.0",
+            "::ffff:192.0.2.1",
+            "2001:db8::1",
+            "[2001:db8::1]",
+            "2001:DB8:0::1/128",
+            "2001:db8::/32",
+            "example.com",
+            "not an address",
+        ];
+        let addrs: Vec<IpAddr> = texts.iter().filter_map(|t| IpAddr::parse(t).ok()).collect();
+        assert_eq!(addrs.len(), texts.len());
+        let mut equal_pairs = 0;
+        for a in &addrs {
+            for b in &addrs {
+                if a == b {
+                    equal_pairs += 1;
+                    assert_eq!(h.hash_one(a), h.hash_one(b), "{a} / {b}");
+                }
+            }
+        }
+        // Beyond each address with itself, some spellings denote the same value.
+        assert!(equal_pairs > addrs.len());
     }
 
     #[test]
