@@ -3,10 +3,10 @@
 //!
 //! Principal types: [`Jail`] (configuration + running threads), [`FilterState`] (what the
 //! filter thread and the transmitter share) and [`ActionsCore`] (ban list and actions,
-//! shared by the actions thread and manual `banip`/`unbanip`). Data flow: each `FileReader`
-//! thread sends `ReadEvent`s to the jail's filter thread; the filter thread sends tickets
-//! that reached `maxretry` over a channel to the actions thread, so a slow action never
-//! blocks reading. Positions go to the DB after the lines of an event were processed.
+//! shared by the actions thread and manual `banip`/`unbanip`). Data flow: the reader hub
+//! (one thread for the `FileReader`s of all jails) sends `ReadEvent`s to the jail's filter
+//! thread; the filter thread sends tickets that reached `maxretry` over a channel to the
+//! actions thread, so a slow action never blocks reading. Positions go to the DB after the lines of an event were processed.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -165,7 +165,7 @@ pub struct Jail {
     tickets: (Sender<Ticket>, Receiver<Ticket>),
     events: (Sender<ReadEvent>, Receiver<ReadEvent>),
     /// One reader per log path, started when the path is added (as fail2ban opens its
-    /// container then); its events wait in the channel until the jail starts.
+    /// container then); its events wait in the (unbounded) channel until the jail starts.
     readers: Mutex<Vec<FileReader>>,
     /// `systemd[…]` options of a journal jail (None for file backends).
     pub journal: Option<crate::journal::options::JournalOptions>,

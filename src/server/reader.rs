@@ -1,9 +1,10 @@
-//! Log file reading for jails (compat-spec §4.3): [`FileReader::spawn`] starts one thread
-//! per log file that sends [`ReadEvent`]s to the jail over a crossbeam channel.
+//! Log file reading for jails (compat-spec §4.3): [`FileReader::spawn`] hands a log file
+//! to the reader hub (`hub`: one thread for all files of all jails), which sends
+//! [`ReadEvent`]s to the jail over a crossbeam channel.
 //!
 //! Data flow: [`ReaderConfig`] → `file::LogFile::open` (start position from `head`/`tail`
-//! and the saved (hash, position)) → a watch loop (`watch`: inotify, or fail2ban's stat
-//! polling) that calls `LogFile::pass` on every change → complete lines, decoded by
+//! and the saved (hash, position)) → the hub's watch state for the file (`watch`: inotify,
+//! or fail2ban's stat polling) that calls `LogFile::pass` on every change → complete lines, decoded by
 //! `logencoding` (`decode`), in batches with the position/hash after them → the jail.
 //! The first pass may binary-search for a start time (`seek`). Rotation (smaller size,
 //! new inode, new first line) restarts reading at 0 without losing or repeating lines.
@@ -15,19 +16,19 @@
 //! with nothing to read counts as having reached the end (`in_operation` from then on);
 //! inotify mode also looks every 5 s without events; lines over 1 MiB are cut.
 //!
-//! For the jail: use a bounded channel (e.g. `bounded(16)`) so a huge file is streamed
-//! rather than queued whole; store `pos`/`hash` only after processing the lines.
+//! For the jail: use an unbounded channel (a full one would stall the hub, and with it
+//! every other file); store `pos`/`hash` only after processing the lines.
 
 pub mod decode;
 mod file;
+mod hub;
 mod seek;
 mod watch;
 
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
-use std::thread::JoinHandle;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crossbeam_channel::Sender;
 
@@ -99,41 +100,42 @@ pub enum ReadEvent {
     },
 }
 
-/// A running reader: one thread per log file.
+/// A log file being read (by the reader hub).
 pub struct FileReader {
     path: PathBuf,
+    id: u64,
     shared: Arc<file::Shared>,
-    wake: Arc<watch::Wake>,
-    thread: Option<JoinHandle<()>>,
+    stopped: bool,
 }
 
 impl FileReader {
     /// Opens `cfg.path` (error if it does not exist, like fail2ban's addlogpath; also for
-    /// an unknown `encoding`), logs `Added logfile: …` and starts the thread that sends
-    /// `ReadEvent`s to `tx`.
+    /// an unknown `encoding`), logs `Added logfile: …` and hands it to the reader hub,
+    /// which sends `ReadEvent`s to `tx` (an unbounded channel).
     pub fn spawn(mut cfg: ReaderConfig, tx: Sender<ReadEvent>) -> io::Result<FileReader> {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         let log = file::LogFile::open(&mut cfg)?;
         let shared = Arc::new(file::Shared::default());
-        let wake = Arc::new(watch::Wake::new()?);
         let out = file::Out {
             tx,
             shared: shared.clone(),
         };
-        let backend = cfg.backend;
-        let wake2 = wake.clone();
-        let thread = std::thread::Builder::new()
-            .name(format!("f2b/r.{}", cfg.jail))
-            // Reading and decoding lines needs little stack; many jails start many readers.
-            .stack_size(256 << 10)
-            .spawn(move || match backend {
-                Backend::Polling => watch::run_polling(log, out, &wake2),
-                Backend::Inotify => watch::run_inotify(log, out, &wake2),
-            })?;
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        let hub = hub::Hub::get().map_err(io::Error::other)?;
+        let entry = hub::Entry {
+            id,
+            log,
+            out,
+            backend: cfg.backend,
+        };
+        if !hub.send(hub::Cmd::Add(Box::new(entry))) {
+            return Err(io::Error::other("the log reader thread is gone"));
+        }
         Ok(FileReader {
             path: cfg.path,
+            id,
             shared,
-            wake,
-            thread: Some(thread),
+            stopped: false,
         })
     }
 
@@ -142,22 +144,27 @@ impl FileReader {
     }
 
     /// True when the polling backend dropped the file after 50 failed checks in a row
-    /// (fail2ban's `Too many errors. Remove file …`); the thread has ended.
+    /// (fail2ban's `Too many errors. Remove file …`); nothing more is read from it.
     pub fn is_removed(&self) -> bool {
         self.shared.removed.load(Ordering::Relaxed)
     }
 
-    /// Stops the thread and waits for it.
+    /// Stops reading; once it returns, no more events come from this file.
     pub fn stop(mut self) {
         self.shutdown();
     }
 
     fn shutdown(&mut self) {
+        if std::mem::replace(&mut self.stopped, true) {
+            return;
+        }
+        // The flag ends a pass in progress early; the hub acknowledges the removal by
+        // dropping `ack` (also when it has died: then nothing reads any more anyway).
         self.shared.stop.store(true, Ordering::Relaxed);
-        self.wake.wake();
-        if let Some(t) = self.thread.take() {
-            // A panicking reader thread has already reported itself; nothing to add.
-            let _ = t.join();
+        let Ok(hub) = hub::Hub::get() else { return };
+        let (ack, done) = crossbeam_channel::bounded::<()>(0);
+        if hub.send(hub::Cmd::Remove(self.id, ack)) {
+            let _ = done.recv();
         }
     }
 }

@@ -1,10 +1,13 @@
-//! The per-file reader loops: [`run_inotify`] (a watch on the file for writes and on its
-//! directory for files created, moved or deleted there, so a rotation is seen at once)
-//! (plus a look every few seconds without events, for what inotify cannot see) and
-//! [`run_polling`] (fail2ban's `(mtime, inode, size)` stat polling). Both sleep on a
-//! [`Wake`] eventfd so that `FileReader::stop` interrupts them immediately.
+//! The per-file watch states of the reader hub ([`super::hub`], one thread for all log
+//! files): [`Poll`] (fail2ban's `(mtime, inode, size)` stat polling) and [`Notify`] (an
+//! inotify watch on the file for writes and on its directory for files created, moved or
+//! deleted there, so a rotation is seen at once, plus a look every few seconds without
+//! events, for what inotify cannot see). All files share one inotify instance
+//! ([`Watches`]); the kernel gives one descriptor per inode and instance, so descriptors
+//! are counted by user. [`Wake`] is the eventfd that interrupts the hub's sleep.
 
-use std::ffi::OsString;
+use std::collections::HashMap;
+use std::ffi::{OsStr, OsString};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::MetadataExt;
@@ -51,9 +54,23 @@ impl Wake {
         }
     }
 
+    /// Resets the eventfd after a wake-up was seen.
+    pub(super) fn clear(&self) {
+        let mut v: u64 = 0;
+        // SAFETY: reads at most 8 bytes into a live u64 from our own non-blocking eventfd;
+        // EAGAIN (nothing signalled) is fine.
+        unsafe {
+            libc::read(
+                self.fd.as_raw_fd(),
+                (&mut v as *mut u64).cast(),
+                std::mem::size_of::<u64>(),
+            );
+        }
+    }
+
     /// Waits until `timeout` passes (None: forever), the eventfd is signalled, or
     /// `other` becomes readable. Returns (woken, other_ready).
-    fn wait(&self, other: Option<RawFd>, timeout: Option<Duration>) -> (bool, bool) {
+    pub(super) fn wait(&self, other: Option<RawFd>, timeout: Option<Duration>) -> (bool, bool) {
         let mut fds = [
             libc::pollfd {
                 fd: self.fd.as_raw_fd(),
@@ -82,31 +99,48 @@ impl Wake {
 /// fail2ban's polling: check `(mtime, inode, size)` after sleeps of 0.2, 0.4, 0.6… s
 /// within a 2 s cycle (restarted after every change); read on a change. A path that
 /// cannot be stat'ed 51 times in a row is dropped from monitoring.
-pub fn run_polling(mut log: LogFile, out: Out, wake: &Wake) {
-    const STEP: Duration = Duration::from_millis(200);
-    const CYCLE: Duration = Duration::from_secs(2);
-    let path = log.path.clone();
-    let mut prev: Option<(i64, i64, u64, u64)> = None;
-    let mut errors = 0u32;
-    let mut cycle = Instant::now();
-    let mut sleep = Duration::ZERO;
-    while !out.stopped() {
+pub(super) struct Poll {
+    prev: Option<(i64, i64, u64, u64)>,
+    errors: u32,
+    cycle: Instant,
+    sleep: Duration,
+    /// When the next look is due.
+    pub next: Instant,
+}
+
+impl Poll {
+    pub fn new() -> Poll {
+        let now = Instant::now();
+        Poll {
+            prev: None,
+            errors: 0,
+            cycle: now,
+            sleep: Duration::ZERO,
+            next: now,
+        }
+    }
+
+    /// One look at the file; false when it is dropped or its reader must end.
+    pub fn step(&mut self, log: &mut LogFile, out: &Out) -> bool {
+        const STEP: Duration = Duration::from_millis(200);
+        const CYCLE: Duration = Duration::from_secs(2);
+        let path = log.path.clone();
         match std::fs::metadata(&path) {
             Ok(m) => {
-                errors = 0;
+                self.errors = 0;
                 let stats = (m.mtime(), m.mtime_nsec(), m.ino(), m.len());
-                if prev != Some(stats) {
+                if self.prev != Some(stats) {
                     flog!(DEBUG, "filterpoll", "{} has been modified", path.display());
-                    prev = Some(stats);
-                    if matches!(log.pass(&out), Pass::Stopped) {
-                        return;
+                    self.prev = Some(stats);
+                    if matches!(log.pass(out), Pass::Stopped) {
+                        return false;
                     }
-                    cycle = Instant::now();
-                    sleep = Duration::ZERO;
+                    self.cycle = Instant::now();
+                    self.sleep = Duration::ZERO;
                 }
             }
             Err(e) => {
-                if errors < 2 {
+                if self.errors < 2 {
                     let msg = py_os_error(&e, &path);
                     if e.kind() == io::ErrorKind::NotFound {
                         flog!(
@@ -126,12 +160,12 @@ pub fn run_polling(mut log: LogFile, out: Out, wake: &Wake) {
                         );
                     }
                 }
-                if !log.release(&out) {
-                    return;
+                if !log.release(out) {
+                    return false;
                 }
-                prev = None;
-                errors += 1;
-                if errors > 50 {
+                self.prev = None;
+                self.errors += 1;
+                if self.errors > 50 {
                     let msg = format!(
                         "Too many errors. Remove file {} from monitoring process",
                         py_str_repr(&path.to_string_lossy())
@@ -142,18 +176,66 @@ pub fn run_polling(mut log: LogFile, out: Out, wake: &Wake) {
                         path: path.clone(),
                         message: msg,
                     });
-                    return;
+                    return false;
                 }
             }
         }
-        if cycle.elapsed() >= CYCLE {
-            cycle = Instant::now();
-            sleep = Duration::ZERO;
-            continue;
+        let now = Instant::now();
+        if now.duration_since(self.cycle) >= CYCLE {
+            // A new cycle starts with an immediate look.
+            self.cycle = now;
+            self.sleep = Duration::ZERO;
+            self.next = now;
+        } else {
+            self.sleep += STEP;
+            self.next = now + self.sleep;
         }
-        sleep += STEP;
-        if wake.wait(None, Some(sleep)).0 {
-            return;
+        true
+    }
+}
+
+/// The hub's inotify instance and how many files use each watch descriptor.
+pub(super) struct Watches {
+    pub inotify: Inotify,
+    refs: HashMap<WatchDescriptor, usize>,
+}
+
+impl Watches {
+    pub fn new() -> io::Result<Watches> {
+        Ok(Watches {
+            inotify: Inotify::init()?,
+            refs: HashMap::new(),
+        })
+    }
+
+    fn add(&mut self, path: &Path, mask: WatchMask) -> io::Result<WatchDescriptor> {
+        let wd = self.inotify.watches().add(path, mask)?;
+        *self.refs.entry(wd.clone()).or_insert(0) += 1;
+        Ok(wd)
+    }
+
+    /// One user less; the watch goes when nobody uses it any more.
+    fn release(&mut self, wd: WatchDescriptor) {
+        if let Some(n) = self.refs.get_mut(&wd) {
+            *n -= 1;
+            if *n == 0 {
+                self.refs.remove(&wd);
+                // The inode may already be gone (its watch removed by the kernel).
+                let _ = self.inotify.watches().remove(wd);
+            }
+        }
+    }
+
+    /// After an event for `wd`: the kernel dropped the watch (IN_IGNORED), or its
+    /// directory moved or went away (dropped for all users: it would follow a moved
+    /// directory; each file then watches whatever directory has its path).
+    pub fn after_event(&mut self, wd: &WatchDescriptor, mask: EventMask) {
+        if mask.contains(EventMask::IGNORED) {
+            self.refs.remove(wd);
+        } else if mask.intersects(EventMask::MOVE_SELF | EventMask::DELETE_SELF)
+            && self.refs.remove(wd).is_some()
+        {
+            let _ = self.inotify.watches().remove(wd.clone());
         }
     }
 }
@@ -166,35 +248,76 @@ struct Pending {
 
 const PENDING_FIRST: Duration = Duration::from_millis(200);
 const PENDING_MAX: Duration = Duration::from_secs(60);
-/// Longest sleep without any inotify event before the file is looked at anyway.
+/// Longest time without any inotify event before the file is looked at anyway.
 const SAFETY_TICK: Duration = Duration::from_secs(5);
 
-struct Watcher {
-    inotify: Inotify,
+/// The inotify state of one file.
+pub(super) struct Notify {
     dir: PathBuf,
     name: OsString,
     dir_wd: Option<WatchDescriptor>,
     /// The watch on the file and the inode it was added for.
     file_wd: Option<(WatchDescriptor, u64)>,
+    pending: Option<Pending>,
+    /// A pass is due.
+    pub dirty: bool,
+    /// Name of the last event that touched the file's name (for the absence message).
+    reason: &'static str,
+    /// When the file is looked at anyway without events.
+    look_at: Instant,
+    /// Of the events read in one go: the reason and whether the file was (re)created.
+    batch_reason: Option<&'static str>,
+    batch_created: bool,
 }
 
-impl Watcher {
-    fn new(path: &Path) -> io::Result<Watcher> {
+impl Notify {
+    /// Watches first, then the first read (a pass is due): nothing written in between
+    /// is missed.
+    pub fn start(log: &LogFile, w: &mut Watches) -> Notify {
+        let path = &log.path;
         let dir = match path.parent() {
             Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        let name = path.file_name().map(OsString::from).unwrap_or_default();
-        Ok(Watcher {
-            inotify: Inotify::init()?,
+        let now = Instant::now();
+        let mut n = Notify {
             dir,
-            name,
+            name: path.file_name().map(OsString::from).unwrap_or_default(),
             dir_wd: None,
             file_wd: None,
-        })
+            pending: Some(Pending {
+                next: now,
+                delay: PENDING_FIRST,
+            }),
+            dirty: true,
+            reason: "INITIAL",
+            look_at: now + SAFETY_TICK,
+            batch_reason: None,
+            batch_created: false,
+        };
+        n.watch_dir(w);
+        n.watch_file(w, path, log.ino());
+        flog!(
+            MSG,
+            "filterpyinotify",
+            "Log absence detected (possibly rotation) for {}, reason: INITIAL of {}",
+            path.display(),
+            path.display()
+        );
+        n
     }
 
-    fn watch_dir(&mut self) {
+    /// Gives the watches back (the file leaves the hub).
+    pub fn release(&mut self, w: &mut Watches) {
+        if let Some(wd) = self.dir_wd.take() {
+            w.release(wd);
+        }
+        if let Some((wd, _)) = self.file_wd.take() {
+            w.release(wd);
+        }
+    }
+
+    fn watch_dir(&mut self, w: &mut Watches) {
         if self.dir_wd.is_some() {
             return;
         }
@@ -206,7 +329,7 @@ impl Watcher {
             | WatchMask::MOVE_SELF
             | WatchMask::DELETE_SELF
             | WatchMask::ONLYDIR;
-        match self.inotify.watches().add(&self.dir, mask) {
+        match w.add(&self.dir, mask) {
             Ok(wd) => {
                 self.dir_wd = Some(wd);
                 flog!(
@@ -228,15 +351,14 @@ impl Watcher {
 
     /// Puts the file watch on inode `ino` (the file just read). True when a new watch
     /// was added: writes made before it were not reported, so the caller reads again.
-    fn watch_file(&mut self, path: &Path, ino: u64) -> bool {
+    fn watch_file(&mut self, w: &mut Watches, path: &Path, ino: u64) -> bool {
         if self.file_wd.as_ref().is_some_and(|(_, i)| *i == ino) {
             return false;
         }
         if let Some((wd, _)) = self.file_wd.take() {
-            // The old inode may already be gone (its watch removed by the kernel).
-            let _ = self.inotify.watches().remove(wd);
+            w.release(wd);
         }
-        match self.inotify.watches().add(path, WatchMask::MODIFY) {
+        match w.add(path, WatchMask::MODIFY) {
             Ok(wd) => {
                 self.file_wd = Some((wd, ino));
                 flog!(
@@ -250,16 +372,119 @@ impl Watcher {
             Err(_) => false,
         }
     }
-}
 
-/// What the inotify events since the last look mean for our file.
-#[derive(Default)]
-struct Seen {
-    changed: bool,
-    /// Name of the event that touched the file's name in the directory.
-    reason: Option<&'static str>,
-    /// The file was (re)created at the path: the file watch must be renewed.
-    created: bool,
+    /// Runs the passes that are due; false when the reader must end.
+    pub fn run(&mut self, log: &mut LogFile, out: &Out, w: &mut Watches) -> bool {
+        while self.dirty {
+            if out.stopped() {
+                return false;
+            }
+            self.dirty = false;
+            self.look_at = Instant::now() + SAFETY_TICK;
+            match log.pass(out) {
+                Pass::Done => {
+                    if self.pending.take().is_some() {
+                        flog!(
+                            MSG,
+                            "filterpyinotify",
+                            "Log presence detected for file {}",
+                            log.path.display()
+                        );
+                    }
+                    self.watch_dir(w);
+                    if self.watch_file(w, &log.path, log.ino()) {
+                        self.dirty = true;
+                    }
+                }
+                Pass::Missing | Pass::Failed => {
+                    if self.pending.is_none() {
+                        flog!(
+                            MSG,
+                            "filterpyinotify",
+                            "Log absence detected (possibly rotation) for {}, reason: {} of {}",
+                            log.path.display(),
+                            self.reason,
+                            log.path.display()
+                        );
+                        self.pending = Some(Pending {
+                            next: Instant::now() + PENDING_FIRST,
+                            delay: PENDING_FIRST,
+                        });
+                    }
+                }
+                Pass::Stopped => return false,
+            }
+        }
+        true
+    }
+
+    /// When the next timed look is due.
+    pub fn deadline(&self) -> Instant {
+        self.pending.as_ref().map_or(self.look_at, |p| p.next)
+    }
+
+    /// The timers: the retries of a missing file, the look without events.
+    pub fn tick(&mut self, w: &mut Watches, now: Instant) {
+        match self.pending.as_mut() {
+            Some(p) => {
+                if now >= p.next {
+                    p.delay = (p.delay * 2).min(PENDING_MAX);
+                    p.next = now + p.delay;
+                    self.watch_dir(w);
+                    self.dirty = true;
+                }
+            }
+            None => {
+                if now >= self.look_at {
+                    // Nothing reported for a while: look anyway (a pass on an unchanged
+                    // file is one stat), for changes inotify cannot see (e.g. the target
+                    // of a symlinked log rotated in another directory).
+                    self.dirty = true;
+                }
+            }
+        }
+    }
+
+    /// One inotify event (the hub offers every event to every file).
+    pub fn event(&mut self, wd: &WatchDescriptor, mask: EventMask, name: Option<&OsStr>) {
+        if self.file_wd.as_ref().is_some_and(|(f, _)| f == wd) {
+            if mask.contains(EventMask::IGNORED) {
+                self.file_wd = None;
+            }
+            self.changed();
+        } else if self.dir_wd.as_ref() == Some(wd) {
+            if mask.intersects(EventMask::MOVE_SELF | EventMask::DELETE_SELF | EventMask::IGNORED) {
+                // The directory itself went away, and the file with it (the hub drops
+                // the watch for all its users).
+                self.dir_wd = None;
+                self.changed();
+                self.batch_reason.get_or_insert(mask_name(mask));
+            } else if name.is_some_and(|n| n == self.name.as_os_str()) {
+                self.changed();
+                self.batch_reason = Some(mask_name(mask));
+                if mask.intersects(EventMask::CREATE | EventMask::MOVED_TO) {
+                    self.batch_created = true;
+                }
+            }
+        }
+    }
+
+    /// Events were lost (queue overflow): the file may have changed.
+    pub fn changed(&mut self) {
+        self.dirty = true;
+        self.look_at = Instant::now() + SAFETY_TICK;
+    }
+
+    /// After the events read in one go.
+    pub fn end_batch(&mut self) {
+        if let Some(r) = self.batch_reason.take() {
+            self.reason = r;
+        }
+        if std::mem::take(&mut self.batch_created) {
+            // A new file at the path: its watch is renewed after the read.
+            self.file_wd = self.file_wd.take().map(|(wd, _)| (wd, u64::MAX));
+        }
+    }
 }
 
 fn mask_name(m: EventMask) -> &'static str {
@@ -281,164 +506,5 @@ fn mask_name(m: EventMask) -> &'static str {
         "IN_IGNORED"
     } else {
         "IN_MODIFY"
-    }
-}
-
-fn read_events(w: &mut Watcher, buf: &mut [u8]) -> Seen {
-    let mut seen = Seen::default();
-    loop {
-        let events = match w.inotify.read_events(buf) {
-            Ok(ev) => ev,
-            Err(_) => break, // WouldBlock: drained
-        };
-        let mut any = false;
-        for ev in events {
-            any = true;
-            if ev.mask.contains(EventMask::Q_OVERFLOW) {
-                seen.changed = true;
-                continue;
-            }
-            if w.file_wd.as_ref().is_some_and(|(wd, _)| *wd == ev.wd) {
-                if ev.mask.contains(EventMask::IGNORED) {
-                    w.file_wd = None;
-                }
-                seen.changed = true;
-            } else if w.dir_wd.as_ref() == Some(&ev.wd) {
-                if ev
-                    .mask
-                    .intersects(EventMask::MOVE_SELF | EventMask::DELETE_SELF | EventMask::IGNORED)
-                {
-                    // The directory itself went away, and the file with it. Drop the
-                    // watch (it would follow a moved directory) so that the next look
-                    // watches whatever directory then has the path.
-                    if let Some(wd) = w.dir_wd.take()
-                        && !ev.mask.contains(EventMask::IGNORED)
-                    {
-                        let _ = w.inotify.watches().remove(wd);
-                    }
-                    seen.changed = true;
-                    seen.reason.get_or_insert(mask_name(ev.mask));
-                } else if ev.name.is_some_and(|n| n == w.name.as_os_str()) {
-                    seen.changed = true;
-                    seen.reason = Some(mask_name(ev.mask));
-                    if ev.mask.intersects(EventMask::CREATE | EventMask::MOVED_TO) {
-                        seen.created = true;
-                    }
-                }
-            }
-        }
-        if !any {
-            break;
-        }
-    }
-    seen
-}
-
-/// The inotify backend. Falls back to polling when inotify cannot be set up.
-pub fn run_inotify(mut log: LogFile, out: Out, wake: &Wake) {
-    let path = log.path.clone();
-    let mut w = match Watcher::new(&path) {
-        Ok(w) => w,
-        Err(e) => {
-            flog!(
-                ERROR,
-                "filterpyinotify",
-                "Cannot use inotify for {} ({}), polling instead",
-                path.display(),
-                e
-            );
-            return run_polling(log, out, wake);
-        }
-    };
-    w.watch_dir();
-    // Watches first, then the first read: nothing written in between is missed.
-    w.watch_file(&path, log.ino());
-    flog!(
-        MSG,
-        "filterpyinotify",
-        "Log absence detected (possibly rotation) for {}, reason: INITIAL of {}",
-        path.display(),
-        path.display()
-    );
-    let mut pending: Option<Pending> = Some(Pending {
-        next: Instant::now(),
-        delay: PENDING_FIRST,
-    });
-    let mut dirty = true;
-    let mut reason: &'static str = "INITIAL";
-    let mut buf = [0u8; 4096];
-    while !out.stopped() {
-        if dirty {
-            dirty = false;
-            match log.pass(&out) {
-                Pass::Done => {
-                    if pending.take().is_some() {
-                        flog!(
-                            MSG,
-                            "filterpyinotify",
-                            "Log presence detected for file {}",
-                            path.display()
-                        );
-                    }
-                    w.watch_dir();
-                    if w.watch_file(&path, log.ino()) {
-                        dirty = true;
-                        continue;
-                    }
-                }
-                Pass::Missing | Pass::Failed => {
-                    if pending.is_none() {
-                        flog!(
-                            MSG,
-                            "filterpyinotify",
-                            "Log absence detected (possibly rotation) for {}, reason: {} of {}",
-                            path.display(),
-                            reason,
-                            path.display()
-                        );
-                        pending = Some(Pending {
-                            next: Instant::now() + PENDING_FIRST,
-                            delay: PENDING_FIRST,
-                        });
-                    }
-                }
-                Pass::Stopped => return,
-            }
-        }
-        let timeout = pending.as_ref().map_or(SAFETY_TICK, |p| {
-            p.next.saturating_duration_since(Instant::now())
-        });
-        let (woken, ready) = wake.wait(Some(w.inotify.as_raw_fd()), Some(timeout));
-        if woken {
-            return;
-        }
-        if !ready && pending.is_none() {
-            // Nothing reported for a while: look anyway (a pass on an unchanged file is
-            // one stat), for changes inotify cannot see (e.g. the target of a symlinked
-            // log rotated in another directory).
-            dirty = true;
-        }
-        if ready {
-            let seen = read_events(&mut w, &mut buf);
-            if seen.changed {
-                dirty = true;
-            }
-            if let Some(r) = seen.reason {
-                reason = r;
-            }
-            if seen.created {
-                // A new file at the path: its watch is renewed after the read.
-                w.file_wd = w.file_wd.take().map(|(wd, _)| (wd, u64::MAX));
-            }
-        }
-        if let Some(p) = pending.as_mut() {
-            let now = Instant::now();
-            if now >= p.next {
-                w.watch_dir();
-                dirty = true;
-                p.delay = (p.delay * 2).min(PENDING_MAX);
-                p.next = now + p.delay;
-            }
-        }
     }
 }
