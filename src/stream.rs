@@ -163,28 +163,86 @@ const PLAIN_ASCII: [bool; 256] = {
     t
 };
 
-/// The first index at or after `i`, in steps of 8 bytes, where the next 8 bytes are not
-/// all printable ASCII other than `\\` and `quote` (SWAR test on a `u64`).
-fn skip_plain_words(b: &[u8], mut i: usize, quote: u8) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    // a byte of `x` is zero → its high bit is set in the result (no false negatives;
-    // false positives only stop the fast loop early)
-    let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
-    while let Some(chunk) = b.get(i..i + 8) {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(chunk);
-        let w = u64::from_le_bytes(w);
-        // bytes < 0x20, >= 0x7f (incl. non-ASCII), `\\` or the quote
-        let low = w.wrapping_sub(ONES * 0x20) & !w & HIGHS;
-        let high = (w.wrapping_add(ONES)) & HIGHS | w & HIGHS;
-        let del = has_zero(w ^ (ONES * 0x7f));
-        let bsl = has_zero(w ^ (ONES * u64::from(b'\\')));
-        let q = has_zero(w ^ (ONES * u64::from(quote)));
-        if low | high | del | bsl | q != 0 {
-            break;
+/// Bit `i` is set when byte `i` of `chunk` is not copied as is by `repr` quoted with
+/// `quote`: a control byte, DEL, a non-ASCII byte, `\\` or the quote.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn special_mask16(chunk: &[u8; 16], quote: u8) -> u32 {
+    use std::arch::x86_64::{
+        _mm_cmpeq_epi8, _mm_cmplt_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128,
+        _mm_set1_epi8,
+    };
+    // SAFETY: SSE2 is part of the x86_64 baseline; the unaligned load reads exactly the
+    // 16 bytes of `chunk`.
+    unsafe {
+        let v = _mm_loadu_si128(chunk.as_ptr().cast());
+        // a signed compare: non-ASCII bytes are negative, so `< 0x20` catches them too
+        let ctl = _mm_cmplt_epi8(v, _mm_set1_epi8(0x20));
+        let del = _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f));
+        let bsl = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
+        let q = _mm_cmpeq_epi8(v, _mm_set1_epi8(quote as i8));
+        let any = _mm_or_si128(_mm_or_si128(ctl, del), _mm_or_si128(bsl, q));
+        _mm_movemask_epi8(any) as u32
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+#[inline]
+fn special_mask16(chunk: &[u8; 16], quote: u8) -> u32 {
+    special_mask16_portable(chunk, quote)
+}
+
+/// [`special_mask16`] a byte at a time (other targets; the tests compare the two).
+#[cfg_attr(target_arch = "x86_64", allow(dead_code))]
+fn special_mask16_portable(chunk: &[u8; 16], quote: u8) -> u32 {
+    let mut m = 0;
+    for (i, &x) in chunk.iter().enumerate() {
+        if !PLAIN_ASCII[usize::from(x)] || x == quote {
+            m |= 1 << i;
         }
-        i += 8;
+    }
+    m
+}
+
+/// The index of the first byte at or after `i` that [`special_mask16`] flags (or
+/// `b.len()`): 16 bytes at a time, the last partial block read overlapping the one
+/// before, strings shorter than 16 bytes a byte at a time.
+fn next_special(b: &[u8], mut i: usize, quote: u8) -> usize {
+    while let Some(chunk) = b.get(i..).and_then(|r| r.first_chunk::<16>()) {
+        let m = special_mask16(chunk, quote);
+        if m != 0 {
+            return i + m.trailing_zeros() as usize;
+        }
+        i += 16;
+    }
+    if i >= b.len() {
+        return b.len();
+    }
+    if let Some(last) = b.last_chunk::<16>() {
+        // the last 16 bytes; the ones before `i` are already known plain
+        let m = special_mask16(last, quote) >> (i - (b.len() - 16));
+        return if m != 0 {
+            i + m.trailing_zeros() as usize
+        } else {
+            b.len()
+        };
+    }
+    // shorter than 16 bytes: test the bytes of `b[i..]` at once from two overlapping
+    // loads (plain filler elsewhere) and go a byte at a time only when one is special
+    let r = b.get(i..).unwrap_or_default();
+    let mut w = [b'a'; 16];
+    if let (Some(lo), Some(hi)) = (r.first_chunk::<8>(), r.last_chunk::<8>()) {
+        w[..8].copy_from_slice(lo);
+        w[8..].copy_from_slice(hi);
+    } else if let (Some(lo), Some(hi)) = (r.first_chunk::<4>(), r.last_chunk::<4>()) {
+        w[..4].copy_from_slice(lo);
+        w[4..8].copy_from_slice(hi);
+    }
+    if r.len() >= 4 && special_mask16(&w, quote) == 0 {
+        return b.len();
+    }
+    while i < b.len() && PLAIN_ASCII[usize::from(b[i])] && b[i] != quote {
+        i += 1;
     }
     i
 }
@@ -192,37 +250,45 @@ fn skip_plain_words(b: &[u8], mut i: usize, quote: u8) -> usize {
 /// Appends Python 3's `repr()` of a `str` to `out`; runs of characters that need no
 /// escaping are copied in one piece.
 pub fn write_py_str_repr(s: &str, out: &mut String) {
-    let b = s.as_bytes();
-    let quote = if memchr::memchr(b'\'', b).is_some() && memchr::memchr(b'"', b).is_none() {
+    let mark = out.len();
+    out.reserve(s.len() + 2);
+    // Single quotes unless the string holds `'` and no `"`: try them first and look for
+    // `"` only when a `'` turns up (rare), starting again with the right quote.
+    out.push('\'');
+    if write_repr_body(s, b'\'', true, out) {
+        out.push('\'');
+        return;
+    }
+    out.truncate(mark);
+    let quote = if memchr::memchr(b'"', s.as_bytes()).is_none() {
         '"'
     } else {
         '\''
     };
-    out.reserve(s.len() + 2);
     out.push(quote);
-    // Byte scan: ASCII is classified without decoding; only non-ASCII bytes (the lead
-    // byte of a multi-byte char) decode a char.
-    let qb = quote as u8;
+    write_repr_body(s, quote as u8, false, out);
+    out.push(quote);
+}
+
+/// The inside of [`write_py_str_repr`] quoted with `qb`; with `bail_on_quote`, stops
+/// and returns false at the first `qb` (the quote must be chosen again).
+fn write_repr_body(s: &str, qb: u8, bail_on_quote: bool, out: &mut String) -> bool {
+    let b = s.as_bytes();
     let mut plain_from = 0;
     let mut i = 0;
-    while i < b.len() {
-        // skip 8 plain bytes at a time, then finish the run byte by byte
-        i = skip_plain_words(b, i, qb);
-        while i < b.len() && PLAIN_ASCII[usize::from(b[i])] && b[i] != qb {
-            i += 1;
-        }
-        if i == b.len() {
+    loop {
+        i = next_special(b, i, qb);
+        let Some(&x) = b.get(i) else {
             break;
-        }
-        let x = b[i];
+        };
         let (c, len) = if x.is_ascii() {
-            if x == b' ' || (x.is_ascii_graphic() && x != b'\\' && x != qb) {
-                i += 1;
-                continue;
+            if x == qb && bail_on_quote {
+                return false;
             }
             (char::from(x), 1)
         } else {
-            let Some(c) = s[i..].chars().next() else {
+            // `i` is on a char boundary: every byte before it was ASCII or a whole char
+            let Some(c) = s.get(i..).and_then(|r| r.chars().next()) else {
                 break;
             };
             if py_is_printable(c) {
@@ -239,7 +305,7 @@ pub fn write_py_str_repr(s: &str, out: &mut String) {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            c if c == quote => {
+            c if c == char::from(qb) => {
                 out.push('\\');
                 out.push(c);
             }
@@ -256,7 +322,7 @@ pub fn write_py_str_repr(s: &str, out: &mut String) {
         }
     }
     out.push_str(&s[plain_from..]);
-    out.push(quote);
+    true
 }
 
 /// Appends a string as Python's `json.dumps` writes it (`ensure_ascii` escapes every
@@ -641,6 +707,23 @@ mod tests {
                         s.push('\'');
                     }
                     assert_eq!(py_str_repr(&s), slow_repr(&s), "{s:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn special_mask_matches_the_byte_table() {
+        for quote in [b'\'', b'"'] {
+            for x in 0..=255u8 {
+                for at in [0, 7, 15] {
+                    let mut c = [b'a'; 16];
+                    c[at] = x;
+                    assert_eq!(
+                        special_mask16(&c, quote),
+                        special_mask16_portable(&c, quote),
+                        "byte {x:#x} at {at}"
+                    );
                 }
             }
         }
