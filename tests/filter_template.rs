@@ -462,7 +462,7 @@ fn extraction_matches_fail2ban_on_sample_logs() {
         let ours: Vec<Json> = fields
             .0
             .iter()
-            .map(|(k, v)| serde_json::json!([k, json_value(v)]))
+            .map(|(k, v)| serde_json::json!([&**k, json_value(v)]))
             .collect();
         if Json::Array(ours.clone()) != row["groups"] {
             wrong.push(format!("{filter}: groups {ours:?} vs {}", row["groups"]));

@@ -10,6 +10,7 @@
 //! ([`FailId`]). Multi-line (mlfid) state and DNS lookups belong to the caller.
 
 use std::fmt;
+use std::sync::Arc;
 
 use crate::filter::addr::{CIDR_RAW, CIDR_UNSPEC, FAM_IPV4, FAM_IPV6, IpAddr, UseDns, search_ip};
 use crate::filter::pyre::{self, Flags, Match};
@@ -51,15 +52,16 @@ impl From<TemplateError> for RegexError {
 /// The named groups of one match, as fail2ban's group dict: every named group in
 /// definition order (`Value::None` when it did not take part), then merged names.
 /// Values are `Value::Str`, `Value::None`, or `Value::Tuple` for `tuple_*` merges.
+/// Keys are shared with the compiled regex's name list, so a match copies no key text.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Fields(pub Vec<(String, Value)>);
+pub struct Fields(pub Vec<(Arc<str>, Value)>);
 
 impl Fields {
     /// The value of `name`, `None` when absent or Python `None`.
     pub fn get(&self, name: &str) -> Option<&Value> {
         self.0
             .iter()
-            .find(|(k, _)| k == name)
+            .find(|(k, _)| **k == *name)
             .map(|(_, v)| v)
             .filter(|v| **v != Value::None)
     }
@@ -71,23 +73,28 @@ impl Fields {
 
     /// Sets `name`, keeping its position if present (dict assignment).
     pub fn set(&mut self, name: &str, value: Value) {
-        match self.0.iter_mut().find(|(k, _)| k == name) {
+        match self.0.iter_mut().find(|(k, _)| **k == *name) {
             Some(slot) => slot.1 = value,
-            None => self.0.push((name.to_string(), value)),
+            None => self.0.push((Arc::from(name), value)),
         }
     }
 
-    /// [`Fields::set`] with an owned name, moved in rather than copied when new.
-    pub fn set_owned(&mut self, name: String, value: Value) {
+    /// [`Fields::set`] with a shared name, which a new entry takes without copying text.
+    pub fn set_key(&mut self, name: Arc<str>, value: Value) {
         match self.0.iter_mut().find(|(k, _)| *k == name) {
             Some(slot) => slot.1 = value,
             None => self.0.push((name, value)),
         }
     }
 
+    /// Whether `name` is present and not Python `None`, without its value.
+    pub fn has(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
     /// Removes and returns `name` (dict `pop`).
     pub fn remove(&mut self, name: &str) -> Option<Value> {
-        let i = self.0.iter().position(|(k, _)| k == name)?;
+        let i = self.0.iter().position(|(k, _)| **k == *name)?;
         Some(self.0.remove(i).1)
     }
 }
@@ -133,10 +140,13 @@ fn complex_name(group: &str) -> Option<(bool, String)> {
 pub struct CompiledRegex {
     expanded: String,
     regex: pyre::Regex,
+    /// `(index, name)` of the named groups in definition order; a match's [`Fields`]
+    /// share these names.
+    names: Vec<(usize, Arc<str>)>,
     /// `(group, target)` for `alt_*` groups, sorted by group name.
-    alt: Vec<(String, String)>,
+    alt: Vec<(Arc<str>, Arc<str>)>,
     /// `(group, target)` for `tuple_*` groups, sorted by group name.
-    tuple: Vec<(String, String)>,
+    tuple: Vec<(Arc<str>, Arc<str>)>,
 }
 
 impl CompiledRegex {
@@ -148,10 +158,19 @@ impl CompiledRegex {
             ignore_case: false,
         };
         let regex = pyre::compile(&expanded, flags).map_err(RegexError::Compile)?;
+        let names: Vec<(usize, Arc<str>)> = regex
+            .group_names()
+            .map(|(i, n)| (i, Arc::from(n)))
+            .collect();
         let (mut alt, mut tuple) = (Vec::new(), Vec::new());
-        for (_, name) in regex.group_names() {
+        for (_, name) in &names {
             if let Some((is_alt, target)) = complex_name(name) {
-                let entry = (name.to_string(), target);
+                // A target that is also a group shares that group's name.
+                let target = match names.iter().find(|(_, n)| **n == *target) {
+                    Some((_, n)) => n.clone(),
+                    None => Arc::from(target),
+                };
+                let entry = (name.clone(), target);
                 if is_alt {
                     alt.push(entry);
                 } else {
@@ -164,6 +183,7 @@ impl CompiledRegex {
         Ok(CompiledRegex {
             expanded,
             regex,
+            names,
             alt,
             tuple,
         })
@@ -197,9 +217,9 @@ impl CompiledRegex {
     pub fn fields(&self, m: &Match<'_>) -> Fields {
         // Sized once: alt/tuple targets may add a few keys beyond the groups.
         let mut v = Vec::with_capacity(m.len() + self.alt.len() + self.tuple.len());
-        v.extend(self.regex.group_names().map(|(i, n)| {
-            let v = m.group(i).map_or(Value::None, Value::str);
-            (n.to_string(), v)
+        v.extend(self.names.iter().map(|(i, n)| {
+            let v = m.group(*i).map_or(Value::None, Value::str);
+            (n.clone(), v)
         }));
         let mut f = Fields(v);
         for (group, target) in &self.alt {
@@ -207,7 +227,7 @@ impl CompiledRegex {
                 && truthy(Some(&v))
                 && !truthy(f.get(target))
             {
-                f.set(target, v);
+                f.set_key(target.clone(), v);
             }
         }
         for (group, target) in &self.tuple {
@@ -219,7 +239,7 @@ impl CompiledRegex {
                 }
                 t => vec![t.unwrap_or(Value::None), v],
             };
-            f.set(target, Value::Tuple(combined));
+            f.set_key(target.clone(), Value::Tuple(combined));
         }
         f
     }
@@ -350,10 +370,22 @@ impl std::ops::Deref for IgnoreRegex {
 pub fn merge_fields(pref: &Fields, fail: Fields) -> Fields {
     let mut merged = Fields(Vec::with_capacity(pref.0.len() + fail.0.len()));
     merged.0.extend(pref.0.iter().cloned());
+    merge_into(merged, fail)
+}
+
+/// [`merge_fields`] consuming the prefregex groups (no copy of their values). The names
+/// in `fail` must be unique, as in any [`Fields`] built by a match or by `set`.
+pub fn merge_into(mut pref: Fields, fail: Fields) -> Fields {
+    // A match's names are unique, so a failregex name can only meet a prefregex one.
+    let n = pref.0.len();
+    pref.0.reserve(fail.0.len());
     for (k, v) in fail.0 {
-        merged.set_owned(k, v);
+        match pref.0[..n].iter_mut().find(|(p, _)| *p == k) {
+            Some(slot) => slot.1 = v,
+            None => pref.0.push((k, v)),
+        }
     }
-    merged
+    pref
 }
 
 /// What identifies the failure of one match.

@@ -21,8 +21,7 @@ use std::sync::Arc;
 use crate::filter::addr::{IpAddr, UseDns};
 use crate::filter::date::{DateDetector, DateError, LocalZone, SystemZone};
 use crate::filter::failregex::{
-    FailId, FailRegex, Fields, IdError, IgnoreRegex, PrefRegex, RegexError, failure_id,
-    merge_fields,
+    FailId, FailRegex, Fields, IdError, IgnoreRegex, PrefRegex, RegexError, failure_id, merge_into,
 };
 use crate::filter::pyre::{AnyOf, Match};
 use crate::stream::Value;
@@ -490,6 +489,9 @@ impl Matcher {
             return Ok(None);
         }
         let mut pre = Fields::default();
+        // The prefregex match, kept to rebuild `pre` after a merge consumed it.
+        let mut pre_match = None;
+        let mut pre_taken = false;
         // The buffer the failregexes see, when it is no longer `org`.
         let mut cur: Option<Vec<TupleLine>> = None;
         let mut owned: Option<String> = None;
@@ -503,6 +505,7 @@ impl Matcher {
             };
             let (f, c) = p.split_content(&m);
             pre = f;
+            pre_match = Some(m);
             if let Some(c) = c {
                 // (no `format!`: this runs on most lines of a prefregex filter)
                 let mut o = String::with_capacity(c.len() + 1);
@@ -550,10 +553,16 @@ impl Matcher {
                 owned = Some(s);
                 cur = Some(unmatched);
             }
+            // The prefregex groups move into the merge (most lines have one match);
+            // a later match of the same line gets them afresh from the prefregex match.
+            if pre_taken && let (Some(p), Some(pm)) = (&self.pref, &pre_match) {
+                pre = p.split_content(pm).0;
+            }
+            pre_taken = true;
             let merged = if pre.0.is_empty() {
                 fail_fields
             } else {
-                merge_fields(&pre, fail_fields)
+                merge_into(std::mem::take(&mut pre), fail_fields)
             };
             let mut data;
             let mlfid = merged.text("mlfid");

@@ -27,7 +27,7 @@ fn field_str(f: &Failure, name: &str) -> String {
             .fields
             .0
             .iter()
-            .find(|(k, _)| k == name)
+            .find(|(k, _)| **k == *name)
             .map_or_else(|| "None".to_string(), |(_, v)| v.to_py_str()),
     }
 }

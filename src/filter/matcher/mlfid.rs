@@ -37,10 +37,12 @@ fn key_hash(key: &str) -> u64 {
 }
 
 impl MlfidCache {
+    /// Keys are unique, so the search may start at the newest entry, where the
+    /// connections still talking mostly are.
     fn find(&self, key: &str, hash: u64) -> Option<usize> {
         self.entries
             .iter()
-            .position(|e| e.hash == hash && e.key == key)
+            .rposition(|e| e.hash == hash && e.key == key)
     }
 
     fn take(&mut self, key: &str, hash: u64, now: f64) -> Option<(usize, FailData)> {
@@ -64,13 +66,9 @@ impl MlfidCache {
         self.entries.remove(i);
     }
 
-    fn set(&mut self, key: &str, hash: u64, data: FailData, now: f64) {
-        if let Some(i) = self.find(key, hash) {
-            let e = &mut self.entries[i];
-            e.data = data;
-            e.expires = now + MAX_TIME;
-            return;
-        }
+    /// Adds a key known to be absent (the caller's lookup just missed it), evicting
+    /// the oldest entries when full.
+    fn insert_new(&mut self, key: &str, hash: u64, data: FailData, now: f64) {
         if self.entries.len() >= MAX_COUNT {
             while !self.entries.is_empty() {
                 let e = self.entries.remove(0);
@@ -132,7 +130,7 @@ fn update_users(data: &mut FailData, user: Option<String>) -> Option<usize> {
 
 /// Removes a field (dict `pop`), keeping `users` in its dict place.
 fn pop_field(data: &mut FailData, name: &str) -> Option<Value> {
-    let i = data.fields.0.iter().position(|(k, _)| k == name)?;
+    let i = data.fields.0.iter().position(|(k, _)| **k == *name)?;
     if i < data.users_at {
         data.users_at -= 1;
     }
@@ -209,7 +207,7 @@ pub fn merge_failure(
             }
             for (k, v) in fields.0 {
                 if v != Value::None {
-                    cached.fields.set_owned(k, v);
+                    cached.fields.set_key(k, v);
                 }
             }
             if flags & FORGET != 0 {
@@ -250,9 +248,9 @@ pub fn merge_failure(
     }
     match slot {
         Some(i) => cache.put_back(i, cached_copy(&fail)),
-        None if flags & FORGET == 0 && cache.find(mlfid, hash).is_none() => {
-            cache.set(mlfid, hash, cached_copy(&fail), now)
-        }
+        // `take` missed (a hit leaves `slot` set unless forgotten), and nothing added
+        // the key since.
+        None if flags & FORGET == 0 => cache.insert_new(mlfid, hash, cached_copy(&fail), now),
         None => {}
     }
     fail

@@ -150,7 +150,8 @@ pub(super) fn process_line(
         tk.data.extend(
             std::mem::take(&mut fail.data.fields.0)
                 .into_iter()
-                .filter(|(k, v)| *v != Value::None && !k.starts_with('_')),
+                .filter(|(k, v)| *v != Value::None && !k.starts_with('_'))
+                .map(|(k, v)| (k.to_string(), v)),
         );
         if !f.fm.contains(&fid)
             && let [only] = tk.matches.as_slice()
