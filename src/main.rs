@@ -2,8 +2,6 @@
 //! `fail2ban-server` or `fail2ban-regex` it behaves as that tool.
 
 fn main() {
-    // First, while the process has a single thread (see `gaol::server::memtrim`).
-    gaol::server::memtrim::record_exec_mappings();
     gaol::server::memtrim::set_collector(collect_allocator);
     let args: Vec<String> = std::env::args().collect();
     let code = gaol::cli::dispatch(args);

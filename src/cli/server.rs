@@ -131,6 +131,9 @@ pub fn main(prog: &str, args: Vec<String>) -> i32 {
     }) {
         return crate::cli::client::main(prog, args);
     }
+    // Only a server trims memory: it records the exec-time mappings before anything
+    // it runs can load a library (the client and fail2ban-regex skip the read).
+    crate::server::memtrim::record_exec_mappings();
     if args.iter().any(|a| a == "-h" || a == "--help") {
         print!("{USAGE}");
         return 0;

@@ -6,8 +6,9 @@
 //! their own threads. The level check is one atomic load, so disabled levels cost
 //! nothing. [`emit_deferred`] holds a file record back (in one process-wide buffer, so
 //! the order of records stays the order of the calls) until the next [`emit`] or
-//! [`flush`]: a run of `Found` lines costs one write, not one each. Targets other than the plain sinks here are configured by the server
-//! (`set logtarget`), which calls [`set_target`].
+//! [`flush`]: a run of `Found` lines costs one write, not one each. Targets other than
+//! the plain sinks here are configured by the server (`set logtarget`), which calls
+//! [`set_target`].
 
 use std::io::Write;
 use std::sync::Mutex;
@@ -138,13 +139,17 @@ fn lock_target() -> std::sync::MutexGuard<'static, Target> {
     }
 }
 
+fn lock_pending() -> std::sync::MutexGuard<'static, Vec<u8>> {
+    match PENDING.lock() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
 /// Writes the held-back records and then `line` to `file` in one write (the caller
 /// holds `TARGET`). A failing log sink must not take the server down: dropped then.
 fn write_pending(file: &mut std::fs::File, line: &[u8]) {
-    let mut pending = match PENDING.lock() {
-        Ok(g) => g,
-        Err(poisoned) => poisoned.into_inner(),
-    };
+    let mut pending = lock_pending();
     if pending.is_empty() {
         if !line.is_empty() {
             let _ = file.write_all(line);
@@ -179,10 +184,7 @@ pub fn emit_deferred(level: LogLevel, name: &str, msg: &str) {
     };
     let mut line = file_line_now(name, std::process::id(), level, msg);
     line.push('\n');
-    let mut pending = match PENDING.lock() {
-        Ok(g) => g,
-        Err(poisoned) => poisoned.into_inner(),
-    };
+    let mut pending = lock_pending();
     pending.extend_from_slice(line.as_bytes());
     if pending.len() >= PENDING_MAX {
         let _ = f.write_all(&pending);

@@ -17,8 +17,8 @@
 //! for a DNS lookup, libsystemd for a journal jail) while the mappings are read, and
 //! dropping a range the loader has since mapped over and relocated would bring back
 //! unrelocated bytes (a crash). So only mappings that exist unchanged since exec are
-//! touched: [`record_exec_mappings`] lists them before any thread starts (a [`Mapping`]
-//! is range, offset, device, inode and path), and a trim drops a mapping only when smaps
+//! touched: [`record_exec_mappings`] lists them before the server runs anything that
+//! may load a library (a [`Mapping`] is range, offset, device, inode and path), and a trim drops a mapping only when smaps
 //! shows exactly that mapping, read-only, with no private (copy-on-write) page. The
 //! libraries loaded at exec are never unloaded, and a later `mmap` never lands on a live
 //! mapping, so such a range still holds the same file bytes.
@@ -36,8 +36,8 @@ pub fn set_collector(f: fn()) {
 }
 
 /// Lists the process's read-only file mappings, the only ones a later trim may touch.
-/// Must run before any thread is started (the program's `main` calls it first); later
-/// calls do nothing. Without it a trim drops only the program's own pages.
+/// Must run before anything can load a library (the server's entry calls it first);
+/// later calls do nothing. Without it a trim drops only the program's own pages.
 pub fn record_exec_mappings() {
     if AT_EXEC.get().is_some() {
         return;

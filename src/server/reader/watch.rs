@@ -488,23 +488,19 @@ impl Notify {
 }
 
 fn mask_name(m: EventMask) -> &'static str {
-    if m.contains(EventMask::CREATE) {
-        "IN_CREATE"
-    } else if m.contains(EventMask::MOVED_TO) {
-        "IN_MOVED_TO"
-    } else if m.contains(EventMask::MOVED_FROM) {
-        "IN_MOVED_FROM"
-    } else if m.contains(EventMask::DELETE) {
-        "IN_DELETE"
-    } else if m.contains(EventMask::MOVE_SELF) {
-        "IN_MOVE_SELF"
-    } else if m.contains(EventMask::DELETE_SELF) {
-        "IN_DELETE_SELF"
-    } else if m.contains(EventMask::ATTRIB) {
-        "IN_ATTRIB"
-    } else if m.contains(EventMask::IGNORED) {
-        "IN_IGNORED"
-    } else {
-        "IN_MODIFY"
-    }
+    // In order of precedence: an event with several bits is named by the first.
+    const NAMES: [(EventMask, &str); 8] = [
+        (EventMask::CREATE, "IN_CREATE"),
+        (EventMask::MOVED_TO, "IN_MOVED_TO"),
+        (EventMask::MOVED_FROM, "IN_MOVED_FROM"),
+        (EventMask::DELETE, "IN_DELETE"),
+        (EventMask::MOVE_SELF, "IN_MOVE_SELF"),
+        (EventMask::DELETE_SELF, "IN_DELETE_SELF"),
+        (EventMask::ATTRIB, "IN_ATTRIB"),
+        (EventMask::IGNORED, "IN_IGNORED"),
+    ];
+    NAMES
+        .iter()
+        .find(|(bit, _)| m.contains(*bit))
+        .map_or("IN_MODIFY", |(_, name)| name)
 }
