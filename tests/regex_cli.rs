@@ -43,7 +43,17 @@ fn run_real(args: &[&str]) -> Outcome {
 }
 
 fn run_gaol(args: &[String]) -> Outcome {
-    let out = Command::new(env!("CARGO_BIN_EXE_gaol"))
+    run_gaol_batch(args, None)
+}
+
+/// `batch`: lines per batch of the threaded pipeline (`GAOL_REGEX_BATCH`; None: gaol's
+/// own choice, one thread for logs as small as these).
+fn run_gaol_batch(args: &[String], batch: Option<&str>) -> Outcome {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gaol"));
+    if let Some(b) = batch {
+        cmd.env("GAOL_REGEX_BATCH", b);
+    }
+    let out = cmd
         .arg("regex")
         .args(args)
         .env("TZ", "UTC")
@@ -221,7 +231,7 @@ fn sample_names() -> Vec<String> {
 }
 
 /// Runs every job through gaol on a few threads (results in job order).
-fn gaol_all(jobs: &[Vec<String>]) -> Vec<Outcome> {
+fn gaol_all(jobs: &[Vec<String>], batch: Option<&str>) -> Vec<Outcome> {
     let next = Mutex::new(0usize);
     let results = Mutex::new(vec![(String::new(), 0); jobs.len()]);
     std::thread::scope(|s| {
@@ -234,7 +244,7 @@ fn gaol_all(jobs: &[Vec<String>]) -> Vec<Outcome> {
                         *n - 1
                     };
                     let Some(job) = jobs.get(i) else { break };
-                    let r = run_gaol(job);
+                    let r = run_gaol_batch(job, batch);
                     results.lock().unwrap()[i] = r;
                 }
             });
@@ -250,28 +260,42 @@ struct Job {
 }
 
 /// Compares gaol with the real tool on every job; returns the failures, tallied per kind.
+/// gaol runs each job twice: as it chooses (one thread on these small logs), and with
+/// its threaded pipeline forced in batches of 3 lines (kinds marked "(threads)").
 fn differential(jobs: &[Job]) -> Vec<String> {
     let argv: Vec<Vec<String>> = jobs.iter().map(|j| j.args.clone()).collect();
-    let (want, got) = std::thread::scope(|s| {
+    let (want, got, threaded) = std::thread::scope(|s| {
         let w = s.spawn(|| oracle(&argv));
-        let g = gaol_all(&argv);
-        (w.join().unwrap(), g)
+        let g = gaol_all(&argv, None);
+        let t = gaol_all(&argv, Some("3"));
+        (w.join().unwrap(), g, t)
     });
     let mut failed = Vec::new();
-    let mut tally: Vec<(&str, usize, usize)> = Vec::new();
-    for ((job, (w, wc)), (g, gc)) in jobs.iter().zip(&want).zip(&got) {
+    let mut tally: Vec<(String, usize, usize)> = Vec::new();
+    let runs = jobs
+        .iter()
+        .zip(&want)
+        .zip(&got)
+        .map(|((j, w), g)| (j.kind.to_string(), j, w, g))
+        .chain(
+            jobs.iter()
+                .zip(&want)
+                .zip(&threaded)
+                .map(|((j, w), g)| (format!("{} (threads)", j.kind), j, w, g)),
+        );
+    for (kind, job, (w, wc), (g, gc)) in runs {
         let (w, g) = (normalise(w), normalise(g));
         let ok = w == g && wc == gc;
-        match tally.iter_mut().find(|t| t.0 == job.kind) {
+        match tally.iter_mut().find(|t| t.0 == kind) {
             Some(t) => *(if ok { &mut t.1 } else { &mut t.2 }) += 1,
-            None => tally.push((job.kind, ok as usize, !ok as usize)),
+            None => tally.push((kind.clone(), ok as usize, !ok as usize)),
         }
         if !ok {
             let diff = common::first_diff(&w, &g);
             failed.push(
                 format!(
                     "{}: {:?} (exit {wc} vs {gc}){}",
-                    job.kind,
+                    kind,
                     job.args,
                     if diff.is_empty() { "" } else { "\n" },
                 ) + &diff,

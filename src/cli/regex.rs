@@ -7,6 +7,7 @@
 
 mod args;
 mod out;
+mod par;
 mod report;
 mod zone;
 
@@ -17,7 +18,9 @@ use std::sync::Arc;
 use crate::config::files::FsSource;
 use crate::filter::addr::UseDns;
 use crate::filter::date::{DateDetector, SystemZone};
-use crate::filter::matcher::{Matcher, MatcherSpec, Resolver, SpecError};
+use crate::filter::matcher::{
+    Ahead, Failure, LineScanner, Matcher, MatcherSpec, Resolver, SpecError,
+};
 
 use crate::stream::Value;
 use args::{Opts, Parsed};
@@ -201,10 +204,7 @@ impl Input {
     /// encoding (borrowed when valid UTF-8, U+FFFD for invalid bytes); like fail2ban's file reader, which only hands
     /// out complete lines, a last line without `\n` is dropped.
     fn each_line(self, mut f: impl FnMut(&str, At) -> bool) {
-        let mut visit = |raw: &str| {
-            let line = raw.trim_end_matches(['\r', '\n']);
-            line.is_empty() || line.starts_with('#') || f(line, None)
-        };
+        let mut visit = |raw: &str| log_line(raw).is_none_or(|line| f(line, None));
         match self {
             Input::Journal(mut j, enc) => {
                 while let Ok(true) = j.next_entry() {
@@ -227,6 +227,63 @@ impl Input {
             Input::File(file, enc) => each_file_line(file, enc, visit),
         }
     }
+}
+
+/// A log line as fail2ban-regex tests it: without its `\r\n`; None for a blank or
+/// `#` line (skipped).
+fn log_line(raw: &str) -> Option<&str> {
+    let line = raw.trim_end_matches(['\r', '\n']);
+    (!line.is_empty() && !line.starts_with('#')).then_some(line)
+}
+
+/// One log line on its way to the matcher: with its journal time, or with what a
+/// reader thread found for it ahead ([`par`]).
+struct Step<'a> {
+    line: &'a str,
+    at: At<'a>,
+    ahead: Option<Ahead>,
+}
+
+impl Step<'_> {
+    fn process(self, m: &mut Matcher, now: f64) -> Vec<Failure> {
+        match (self.at, self.ahead) {
+            (Some((text, t)), _) => m.process_line_at(self.line, text, t, now, &SystemResolver),
+            (None, Some(a)) => m.process_ahead(self.line, a, now, &SystemResolver),
+            (None, None) => m.process_line(self.line, now, &SystemResolver),
+        }
+    }
+}
+
+/// Hands every line of `input` to `f` until it returns false: read and scanned on
+/// threads ahead when `threads` gives them and the batch size (see [`par::plan`]), else
+/// all on this thread. The scanner that saw the lines, if one did (the matcher adopts
+/// its date detector).
+fn drive(
+    input: Input,
+    threads: Option<(par::Ahead2, usize)>,
+    now: f64,
+    mut f: impl FnMut(Step) -> bool,
+) -> Option<LineScanner> {
+    if let (Input::File(file, enc), Some((ahead, batch))) = (&input, threads) {
+        let step = |line: &str, ahead| {
+            f(Step {
+                line,
+                at: None,
+                ahead: Some(ahead),
+            })
+        };
+        if let Ok(scanner) = par::run(file, *enc, ahead, batch, now, step) {
+            return Some(scanner);
+        }
+    }
+    input.each_line(|line, at| {
+        f(Step {
+            line,
+            at,
+            ahead: None,
+        })
+    });
+    None
 }
 
 /// The complete lines of `file` (with their `\n`) to `visit` until it returns false.
@@ -509,21 +566,32 @@ fn run(o: &Opts, w: &mut Out) -> i32 {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64());
+    let threads = match &input {
+        Input::File(file, _) => par::plan(file, &m).map(|batch| {
+            let ahead = par::Ahead2 {
+                scanner: m.line_scanner(),
+                searcher: m.line_searcher(),
+            };
+            (ahead, batch)
+        }),
+        _ => None,
+    };
     match &o.out {
         Some(fmt) => {
-            print_failures(fmt, &spec, &mut m, input, now, w);
+            print_failures(fmt, &spec, &mut m, (input, threads), now, w);
             0
         }
         None => {
             let mut pref = report::PrefProbe::new(&spec, o.verbose > 0, o.maxlines.unwrap_or(20));
             let mut stats = report::Stats::new(m.failregex_count(), &spec, o);
-            input.each_line(|line, at| {
+            let scanner = drive(input, threads, now, |step| {
                 let prev = if pref.is_some() && spec.maxlines > 1 {
                     m.buffered_lines()
                 } else {
                     Vec::new()
                 };
-                let found = process(&mut m, line, at, now);
+                let (line, at) = (step.line, step.at);
+                let found = step.process(&mut m, now);
                 let raw = line;
                 let whole;
                 let line = match at {
@@ -539,17 +607,13 @@ fn run(o: &Opts, w: &mut Out) -> i32 {
                 stats.add(line, &found, m.report.ignored);
                 true
             });
+            if let Some(sc) = scanner {
+                m.adopt_scanner(sc);
+            }
             let elapsed = started.elapsed().as_secs_f64();
             stats.print(w, pref.as_ref(), &spec, &mut m, elapsed, o);
             0
         }
-    }
-}
-
-fn process(m: &mut Matcher, line: &str, at: At, now: f64) -> Vec<crate::filter::matcher::Failure> {
-    match at {
-        Some((text, t)) => m.process_line_at(line, text, t, now, &SystemResolver),
-        None => m.process_line(line, now, &SystemResolver),
     }
 }
 
@@ -558,7 +622,7 @@ fn print_failures(
     fmt: &str,
     spec: &MatcherSpec,
     m: &mut Matcher,
-    input: Input,
+    (input, threads): (Input, Option<(par::Ahead2, usize)>),
     now: f64,
     w: &mut Out,
 ) {
@@ -579,8 +643,9 @@ fn print_failures(
         })
         .flatten();
     let mut buf = String::new();
-    input.each_line(|line, at| {
-        let found = process(m, line, at, now);
+    let scanner = drive(input, threads, now, |step| {
+        let (line, at) = (step.line, step.at);
+        let found = step.process(m, now);
         // fail2ban prints nothing for a line an ignoreregex or a no-failure match hit.
         if found.is_empty()
             || m.report.ignored.is_some()
@@ -611,6 +676,9 @@ fn print_failures(
         w.raw(&buf);
         !w.broken
     });
+    if let Some(sc) = scanner {
+        m.adopt_scanner(sc);
+    }
 }
 
 /// Host names in failures are looked up like fail2ban does (`usedns` yes/warn) through

@@ -19,7 +19,7 @@ pub mod mlfid;
 use std::sync::Arc;
 
 use crate::filter::addr::{IpAddr, UseDns};
-use crate::filter::date::{DateDetector, DateError, LocalZone, SystemZone};
+use crate::filter::date::{DateDetector, DateError, DateMatch, LocalZone, SystemZone};
 use crate::filter::failregex::{
     FailId, FailRegex, Fields, IdError, IgnoreRegex, PrefRegex, RegexError, failure_id, merge_into,
 };
@@ -202,6 +202,119 @@ pub struct Matcher {
     date_span: Option<Option<(usize, usize)>>,
     /// Whether the prefregex matched the last line (see [`Matcher::pref_hit`]).
     pref_hit: Option<bool>,
+    /// The searches on the current line's buffer found ahead (see [`Ahead`]).
+    scanned: Option<Scanned>,
+}
+
+/// Group spans of a match (see [`crate::filter::pyre::Regex::attach`]).
+type Spans = Vec<Option<(usize, usize)>>;
+
+/// What a [`LineScanner`] found for one line ahead of the matcher.
+#[derive(Debug, Clone)]
+pub struct Ahead {
+    pub date: Option<DateMatch>,
+    scan: Option<Scanned>,
+}
+
+/// The searches a [`LineScanner`] ran on a single-line buffer (the line less the date
+/// cut it assumed, then `\n`): all of them depend on that text alone.
+#[derive(Debug, Clone)]
+struct Scanned {
+    /// The date cut assumed (the date's span, or none).
+    cut: (usize, usize),
+    /// The prefilter's verdict (false: no failregex can match).
+    may_match: bool,
+    /// The prefregex's match (`Some(None)`: none); None: not run.
+    pref: Option<Option<Spans>>,
+    /// How many failregexes were searched, in order, on the text they see; all but
+    /// the last missed, and `hit` is the last one's match.
+    tried: usize,
+    hit: Option<Spans>,
+}
+
+/// The part of a single-line matcher's work that needs no state but the date
+/// detector's template order: date detection and the failregex prefilter
+/// ([`LineScanner`]), then the prefregex and the failregexes up to the first that
+/// matches ([`LineSearcher`]). Both can run on other threads, ahead of the matcher
+/// (fail2ban-regex's reader), the searcher with the matcher's compiled regexes.
+#[derive(Debug)]
+pub struct LineScanner {
+    date: DateDetector,
+    any_fail: Option<AnyOf>,
+    /// Reused for the line less its date.
+    undated: String,
+}
+
+impl LineScanner {
+    /// The date of `line` and the prefilter's verdict on the buffer the matcher will
+    /// build from it when no earlier date stands in for its own.
+    pub fn scan(&mut self, line: &str, now: f64) -> Ahead {
+        let date = self.date.match_time(line, now);
+        let cut = date.as_ref().map_or((0, 0), |d| d.span);
+        let scan = self.any_fail.as_mut().and_then(|a| {
+            undated(line, cut, &mut self.undated)?;
+            Some(Scanned {
+                cut,
+                may_match: a.may_match(&self.undated),
+                pref: None,
+                tried: 0,
+                hit: None,
+            })
+        });
+        Ahead { date, scan }
+    }
+}
+
+/// `line` less `cut`, then `\n`, into `out`: a single-line buffer's text.
+fn undated(line: &str, cut: (usize, usize), out: &mut String) -> Option<()> {
+    let (head, tail) = (line.get(..cut.0)?, line.get(cut.1..)?);
+    out.clear();
+    out.push_str(head);
+    out.push_str(tail);
+    out.push('\n');
+    Some(())
+}
+
+/// The searches after a [`LineScanner`] (see there).
+#[derive(Debug)]
+pub struct LineSearcher {
+    pref: Option<PrefRegex>,
+    fail: Vec<FailRegex>,
+    undated: String,
+}
+
+impl LineSearcher {
+    /// Runs the prefregex and the failregexes as [`Matcher::find_in`] runs them first,
+    /// on the buffer `ahead` was scanned for, when the prefilter lets it through.
+    pub fn search(&mut self, line: &str, ahead: &mut Ahead) {
+        let Some(s) = ahead.scan.as_mut().filter(|s| s.may_match) else {
+            return;
+        };
+        if undated(line, s.cut, &mut self.undated).is_none() {
+            return;
+        }
+        let buf = self.undated.as_str();
+        let mut content = None;
+        if let Some(p) = &self.pref {
+            let Some(m) = p.search(buf) else {
+                s.pref = Some(None);
+                return;
+            };
+            if let (_, Some(mut c)) = p.split_content(&m) {
+                c.push('\n');
+                content = Some(c);
+            }
+            s.pref = Some(Some(m.into_spans()));
+        }
+        let text = content.as_deref().unwrap_or(buf);
+        for re in &self.fail {
+            s.tried += 1;
+            if let Some(m) = re.search(text) {
+                s.hit = Some(m.into_spans());
+                return;
+            }
+        }
+    }
 }
 
 impl Matcher {
@@ -272,6 +385,7 @@ impl Matcher {
             report: LineReport::default(),
             date_span: None,
             pref_hit: None,
+            scanned: None,
         })
     }
 
@@ -300,13 +414,60 @@ impl Matcher {
 
     /// Processes one line (no trailing newline): finds its date, then the failures.
     pub fn process_line(&mut self, line: &str, now: f64, resolver: &dyn Resolver) -> Vec<Failure> {
+        let date = self.date.match_time(line, now);
+        let ahead = Ahead { date, scan: None };
+        self.process_ahead(line, ahead, now, resolver)
+    }
+
+    /// A scanner that does this matcher's per-line work that depends on nothing but
+    /// the line: date detection (a copy of this detector, in its current template
+    /// order) and the prefilter. Fed the lines in the same order, it finds what this
+    /// matcher would, so [`Matcher::process_ahead`] can skip that work.
+    pub fn line_scanner(&self) -> LineScanner {
+        LineScanner {
+            date: self.date.clone(),
+            any_fail: self.any_fail.as_ref().map(AnyOf::fork),
+            undated: String::new(),
+        }
+    }
+
+    /// Takes back the date detector of a scanner that saw the lines in this matcher's
+    /// place (its template order and hit counts are now the detector's state).
+    pub fn adopt_scanner(&mut self, scanner: LineScanner) {
+        self.date = scanner.date;
+    }
+
+    /// The searcher that follows [`Matcher::line_scanner`] (this matcher's regexes).
+    pub fn line_searcher(&self) -> LineSearcher {
+        LineSearcher {
+            pref: self.pref.clone(),
+            fail: self.fail.clone(),
+            undated: String::new(),
+        }
+    }
+
+    /// Whether a [`LineScanner`] takes a share of the work beyond the date (single-line
+    /// filters with a failregex prefilter).
+    pub fn has_prefilter(&self) -> bool {
+        self.any_fail.is_some()
+    }
+
+    /// [`Matcher::process_line`] with the line's date (and possibly the prefilter's
+    /// verdict) found ahead by a [`LineScanner`] fed every line in order.
+    pub fn process_ahead(
+        &mut self,
+        line: &str,
+        ahead: Ahead,
+        now: f64,
+        resolver: &dyn Resolver,
+    ) -> Vec<Failure> {
         self.report = LineReport::default();
         self.pref_hit = None;
         let mut date = None;
         // (prefix standing for the date, cut range within prefix + line)
         let mut use_last = false;
         let mut cut = (0, 0);
-        let dm = self.date.match_time(line, now);
+        let dm = ahead.date;
         self.date_span = Some(dm.as_ref().map(|d| d.span));
         if let Some(dm) = dm {
             let (s, e) = dm.span;
@@ -346,6 +507,9 @@ impl Matcher {
             cut = (0, text.len());
         }
         text.push_str(line);
+        // The scan ran on the line less its date: it holds unless the last date stands
+        // in for a missing one (a different buffer text).
+        self.scanned = ahead.scan.filter(|s| !use_last && s.cut == cut);
         self.push_buffer(TupleLine { text, cut });
         self.find_failure(date, now, resolver)
     }
@@ -378,6 +542,7 @@ impl Matcher {
         self.report = LineReport::default();
         self.date_span = None;
         self.pref_hit = None;
+        self.scanned = None;
         self.last_date = Some(time);
         self.last_text.clear();
         self.last_text.push_str(time_text);
@@ -481,11 +646,13 @@ impl Matcher {
             self.report.ignored = Some(i);
             return Ok(None);
         }
-        if self
-            .any_fail
-            .as_mut()
-            .is_some_and(|a| !a.may_match(org_buf))
-        {
+        // (single-line buffers only: `scanned` is never set otherwise)
+        let mut scanned = self.scanned.take();
+        let may_match = match &scanned {
+            Some(s) => s.may_match,
+            None => self.any_fail.as_mut().is_none_or(|a| a.may_match(org_buf)),
+        };
+        if !may_match {
             return Ok(None);
         }
         let mut pre = Fields::default();
@@ -496,7 +663,10 @@ impl Matcher {
         let mut cur: Option<Vec<TupleLine>> = None;
         let mut owned: Option<String> = None;
         if let Some(p) = &self.pref {
-            let m = p.search(org_buf);
+            let m = match scanned.as_mut().and_then(|s| s.pref.take()) {
+                Some(found) => found.map(|spans| p.0.regex().attach(org_buf, spans)),
+                None => p.search(org_buf),
+            };
             if self.maxlines == 1 {
                 self.pref_hit = Some(m.is_some());
             }
@@ -518,7 +688,12 @@ impl Matcher {
         for idx in 0..self.fail.len() {
             let text: &str = owned.as_deref().unwrap_or(org_buf);
             let re = &self.fail[idx];
-            let Some(m) = re.search(text) else {
+            let found = match &mut scanned {
+                Some(s) if idx + 1 < s.tried => None,
+                Some(s) if idx + 1 == s.tried => s.hit.take().map(|sp| re.regex().attach(text, sp)),
+                _ => re.search(text),
+            };
+            let Some(m) = found else {
                 continue;
             };
             // One buffered line: the match covers it (no copy of it for that).

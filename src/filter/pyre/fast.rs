@@ -610,6 +610,14 @@ impl Scan {
             .ok()
     }
 
+    /// The same automaton with a cache of its own (for another thread).
+    fn fork(&self) -> Scan {
+        Scan {
+            dfa: Arc::clone(&self.dfa),
+            cache: None,
+        }
+    }
+
     /// Whether the DFA finds a match, true when it gives up.
     fn may_match(&mut self, text: &str) -> bool {
         let input = Input::new(text).earliest(true);
@@ -711,6 +719,16 @@ impl AnyOf {
             .map(|p| parse(p).map(|h| loose_hir(&h, anchored)))
             .collect::<Option<_>>()?;
         Some(Hir::alternation(alts))
+    }
+
+    /// The same scan with caches of its own, for another thread (the automata are
+    /// shared).
+    pub fn fork(&self) -> AnyOf {
+        AnyOf {
+            key: self.key.clone(),
+            full: self.full.as_ref().map(|f| f.as_ref().map(Scan::fork)),
+            ascii: self.ascii.as_ref().map(Scan::fork),
+        }
     }
 
     /// Whether some pattern may match `text`.

@@ -1,0 +1,150 @@
+//! fail2ban-regex on two or more cores, as a pipeline of three threads. The reader
+//! reads the log, decodes it, finds each line's date and runs the failregex prefilter
+//! ([`LineScanner`]); the searcher runs the prefregex and the failregexes on the lines
+//! the prefilter lets through ([`LineSearcher`]); the caller's thread runs the matcher
+//! on the lines in their order with what the two found ([`Matcher::process_ahead`]).
+//! The output is the one thread's: the work ahead depends only on the lines and on the
+//! date detector's template order, and the reader's copy of the detector sees the
+//! lines in the same sequence as the matcher's would.
+//!
+//! Lines travel in batches (one text buffer per batch, buffers recycled) so the
+//! threads meet a few times per thousand lines, not per line.
+
+use std::fs::File;
+
+use crossbeam_channel::{Receiver, Sender};
+
+use crate::filter::matcher::{Ahead, LineScanner, LineSearcher, Matcher};
+use crate::server::reader::Encoding;
+
+/// Lines per batch by default.
+const BATCH: usize = 1024;
+/// Smaller logs are read on one thread (the second would barely start).
+const MIN_BYTES: u64 = 1 << 20;
+/// Batches under way between the threads (bounds the memory ahead of the matcher).
+const IN_FLIGHT: usize = 8;
+
+/// How many lines per batch when `file` is worth a reader thread for `m`; None: one
+/// thread. `GAOL_REGEX_BATCH=N` forces batches of N lines (`0`: one thread), so tests
+/// can put batch edges anywhere on small logs.
+pub fn plan(file: &File, m: &Matcher) -> Option<usize> {
+    if !m.has_prefilter() {
+        return None;
+    }
+    if let Some(n) = std::env::var("GAOL_REGEX_BATCH")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+    {
+        return (n > 0).then_some(n);
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let big = file.metadata().is_ok_and(|md| md.len() >= MIN_BYTES);
+    (cores >= 2 && big).then_some(BATCH)
+}
+
+/// One batch: the lines' text back to back, and each line's range and scan.
+#[derive(Default)]
+struct Batch {
+    text: String,
+    lines: Vec<(usize, usize, Ahead)>,
+}
+
+/// The threads ahead of the matcher.
+pub struct Ahead2 {
+    pub scanner: LineScanner,
+    pub searcher: LineSearcher,
+}
+
+/// Reads `file` on a reader thread and calls `f` with each log line (as
+/// [`super::log_line`] keeps them) and what was found for it ahead, in order, until
+/// `f` returns false; then the scanner (its date detector saw the lines). Err when a
+/// thread could not be started (nothing was read then).
+pub fn run(
+    file: &File,
+    enc: Encoding,
+    ahead: Ahead2,
+    batch: usize,
+    now: f64,
+    mut f: impl FnMut(&str, Ahead) -> bool,
+) -> Result<LineScanner, ()> {
+    let Ahead2 {
+        mut scanner,
+        mut searcher,
+    } = ahead;
+    // The reader gets its own descriptor, so a failed start leaves `file` unread.
+    let theirs = file.try_clone().map_err(|_| ())?;
+    let (scanned_tx, scanned_rx) = crossbeam_channel::bounded::<Batch>(IN_FLIGHT);
+    let (full_tx, full_rx) = crossbeam_channel::bounded::<Batch>(IN_FLIGHT);
+    let (free_tx, free_rx) = crossbeam_channel::bounded::<Batch>(2 * IN_FLIGHT + 1);
+    std::thread::scope(|s| {
+        // The searcher first: if the reader then fails to start, the searcher sees its
+        // input closed and ends, and so does the loop below.
+        std::thread::Builder::new()
+            .name("regex-search".into())
+            .spawn_scoped(s, move || {
+                for mut b in scanned_rx.iter() {
+                    for (from, to, ahead) in &mut b.lines {
+                        searcher.search(&b.text[*from..*to], ahead);
+                    }
+                    if full_tx.send(b).is_err() {
+                        return;
+                    }
+                }
+            })
+            .map_err(|_| ())?;
+        let scanner = &mut scanner;
+        let reader = std::thread::Builder::new()
+            .name("regex-read".into())
+            .spawn_scoped(s, move || {
+                read(theirs, enc, scanner, batch, now, &scanned_tx, &free_rx)
+            });
+        if reader.is_err() {
+            return Err(());
+        }
+        'batches: for mut b in full_rx.iter() {
+            for (from, to, ahead) in b.lines.drain(..) {
+                if !f(&b.text[from..to], ahead) {
+                    break 'batches;
+                }
+            }
+            b.text.clear();
+            // A full pool only means the reader makes a new buffer.
+            let _ = free_tx.try_send(b);
+        }
+        // Dropping the receiver ends the threads ahead (the scope then joins them).
+        drop(full_rx);
+        Ok(())
+    })?;
+    Ok(scanner)
+}
+
+/// The reader thread: scans every line and sends the batches on, until the receiver
+/// goes away.
+fn read(
+    file: File,
+    enc: Encoding,
+    scanner: &mut LineScanner,
+    batch: usize,
+    now: f64,
+    full: &Sender<Batch>,
+    free: &Receiver<Batch>,
+) {
+    let mut cur = Batch::default();
+    super::each_file_line(file, enc, |raw| {
+        let Some(line) = super::log_line(raw) else {
+            return true;
+        };
+        let ahead = scanner.scan(line, now);
+        let from = cur.text.len();
+        cur.text.push_str(line);
+        cur.lines.push((from, cur.text.len(), ahead));
+        if cur.lines.len() < batch {
+            return true;
+        }
+        let next = free.try_recv().unwrap_or_default();
+        full.send(std::mem::replace(&mut cur, next)).is_ok()
+    });
+    if !cur.lines.is_empty() {
+        let _ = full.send(cur);
+    }
+}
