@@ -260,7 +260,7 @@ impl Step<'_> {
 /// its date detector).
 fn drive(
     input: Input,
-    threads: Option<(par::Ahead2, usize)>,
+    threads: Option<(par::Workers, usize)>,
     now: f64,
     mut f: impl FnMut(Step) -> bool,
 ) -> Option<LineScanner> {
@@ -568,7 +568,7 @@ fn run(o: &Opts, w: &mut Out) -> i32 {
         .map_or(0.0, |d| d.as_secs_f64());
     let threads = match &input {
         Input::File(file, _) => par::plan(file, &m).map(|batch| {
-            let ahead = par::Ahead2 {
+            let ahead = par::Workers {
                 scanner: m.line_scanner(),
                 searcher: m.line_searcher(),
             };
@@ -622,7 +622,7 @@ fn print_failures(
     fmt: &str,
     spec: &MatcherSpec,
     m: &mut Matcher,
-    (input, threads): (Input, Option<(par::Ahead2, usize)>),
+    (input, threads): (Input, Option<(par::Workers, usize)>),
     now: f64,
     w: &mut Out,
 ) {

@@ -212,8 +212,26 @@ type Spans = Vec<Option<(usize, usize)>>;
 /// What a [`LineScanner`] found for one line ahead of the matcher.
 #[derive(Debug, Clone)]
 pub struct Ahead {
-    pub date: Option<DateMatch>,
+    date: Option<LineDate>,
     scan: Option<Scanned>,
+}
+
+/// The part of a [`DateMatch`] the matcher reads: the date text's span and the time.
+/// (Without the template's shared name, so a line handed to another thread touches no
+/// counter the detector's thread also writes.)
+#[derive(Debug, Clone)]
+struct LineDate {
+    span: (usize, usize),
+    time: Result<f64, DateError>,
+}
+
+impl From<DateMatch> for LineDate {
+    fn from(d: DateMatch) -> Self {
+        LineDate {
+            span: d.span,
+            time: d.time,
+        }
+    }
 }
 
 /// The searches a [`LineScanner`] ran on a single-line buffer (the line less the date
@@ -249,7 +267,7 @@ impl LineScanner {
     /// The date of `line` and the prefilter's verdict on the buffer the matcher will
     /// build from it when no earlier date stands in for its own.
     pub fn scan(&mut self, line: &str, now: f64) -> Ahead {
-        let date = self.date.match_time(line, now);
+        let date = self.date.match_time(line, now).map(LineDate::from);
         let cut = date.as_ref().map_or((0, 0), |d| d.span);
         let scan = self.any_fail.as_mut().and_then(|a| {
             undated(line, cut, &mut self.undated)?;
@@ -414,7 +432,7 @@ impl Matcher {
 
     /// Processes one line (no trailing newline): finds its date, then the failures.
     pub fn process_line(&mut self, line: &str, now: f64, resolver: &dyn Resolver) -> Vec<Failure> {
-        let date = self.date.match_time(line, now);
+        let date = self.date.match_time(line, now).map(LineDate::from);
         let ahead = Ahead { date, scan: None };
         self.process_ahead(line, ahead, now, resolver)
     }
@@ -440,8 +458,12 @@ impl Matcher {
     /// The searcher that follows [`Matcher::line_scanner`] (this matcher's regexes).
     pub fn line_searcher(&self) -> LineSearcher {
         LineSearcher {
-            pref: self.pref.clone(),
-            fail: self.fail.clone(),
+            pref: self.pref.as_ref().map(|p| PrefRegex(p.0.private_copy())),
+            fail: self
+                .fail
+                .iter()
+                .map(|f| FailRegex(f.0.private_copy()))
+                .collect(),
             undated: String::new(),
         }
     }

@@ -49,8 +49,8 @@ struct Batch {
     lines: Vec<(usize, usize, Ahead)>,
 }
 
-/// The threads ahead of the matcher.
-pub struct Ahead2 {
+/// What runs ahead of the matcher, one thread each.
+pub struct Workers {
     pub scanner: LineScanner,
     pub searcher: LineSearcher,
 }
@@ -62,12 +62,12 @@ pub struct Ahead2 {
 pub fn run(
     file: &File,
     enc: Encoding,
-    ahead: Ahead2,
+    ahead: Workers,
     batch: usize,
     now: f64,
     mut f: impl FnMut(&str, Ahead) -> bool,
 ) -> Result<LineScanner, ()> {
-    let Ahead2 {
+    let Workers {
         mut scanner,
         mut searcher,
     } = ahead;
