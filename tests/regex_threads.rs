@@ -106,3 +106,36 @@ fn threaded_output_is_the_one_thread_output() {
     }
     eprintln!("regex threads: {compared} threaded runs identical to one thread");
 }
+
+/// A reader of the output that goes away (`| head -1`) ends the run quietly, threads
+/// and all: exit 0, nothing on stderr, well before the log's end would be reached.
+#[test]
+fn closed_stdout_ends_threaded_run_quietly() {
+    use std::io::Read;
+    use std::process::Stdio;
+    if !available() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sshd = corpus(dir.path(), "sshd", 20_000);
+    for batch in ["0", "37"] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_gaol"))
+            .env("GAOL_REGEX_BATCH", batch)
+            .args(["regex", "-o", "ip"])
+            .arg(&sshd)
+            .arg("sshd")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run gaol");
+        let mut out = child.stdout.take().expect("stdout");
+        let mut first = [0u8; 16];
+        let n = out.read(&mut first).expect("read");
+        assert!(n > 0, "batch {batch}: no output");
+        drop(out);
+        let res = child.wait_with_output().expect("wait");
+        let err = String::from_utf8_lossy(&res.stderr);
+        assert_eq!(res.status.code(), Some(0), "batch {batch}: {err}");
+        assert!(!err.contains("panicked"), "batch {batch}: {err}");
+    }
+}
