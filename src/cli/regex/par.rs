@@ -19,6 +19,9 @@ use crate::server::reader::Encoding;
 
 /// Lines per batch by default.
 const BATCH: usize = 1024;
+/// A batch also goes once its text reaches this size, so long lines (a hostile log of
+/// megabyte lines) cannot pile up gigabytes between the threads.
+const BATCH_BYTES: usize = 1 << 20;
 /// Smaller logs are read on one thread (the second would barely start).
 const MIN_BYTES: u64 = 1 << 20;
 /// Batches under way between the threads (bounds the memory ahead of the matcher).
@@ -138,7 +141,7 @@ fn read(
         let from = cur.text.len();
         cur.text.push_str(line);
         cur.lines.push((from, cur.text.len(), ahead));
-        if cur.lines.len() < batch {
+        if cur.lines.len() < batch && cur.text.len() < BATCH_BYTES {
             return true;
         }
         let next = free.try_recv().unwrap_or_default();
