@@ -474,8 +474,10 @@ impl Matcher {
         self.any_fail.is_some()
     }
 
-    /// [`Matcher::process_line`] with the line's date (and possibly the prefilter's
-    /// verdict) found ahead by a [`LineScanner`] fed every line in order.
+    /// [`Matcher::process_line`] with the line's date, and possibly the searches on its
+    /// buffer, found ahead by a [`LineScanner`] fed every line in order (then a
+    /// [`LineSearcher`]). A search result is used only for the very buffer it was found
+    /// on; anything not found ahead is searched here.
     pub fn process_ahead(
         &mut self,
         line: &str,
