@@ -3,6 +3,9 @@
 # arguments). Per case: median wall / CPU / peak RSS of each tool, the ratio, whether the
 # two outputs are byte-identical, and the per-IP check against the generator's truth.
 #
+# gaol runs as it chooses (a three-thread pipeline on large logs and two cores), and once
+# more on one thread (GAOL_REGEX_BATCH=0) for the one-core rate, printed as lines/s.
+#
 # Environment (all optional):
 #   GAOL        gaol binary                  (default: target/release/gaol of this tree)
 #   REAL        real fail2ban-regex          (default: fail2ban-regex on PATH)
@@ -67,8 +70,9 @@ EOF
 # Drops the run-dependent elapsed time of the summary report.
 strip_elapsed() { grep -v '^\[processed in ' "$1"; }
 
-printf '%-16s %8s  %20s  %20s  %7s %7s  %-9s %s\n' case lines \
-  "real wall/cpu/MiB" "gaol wall/cpu/MiB" "x wall" "x cpu" output truth
+printf '%-16s %8s  %20s  %20s  %7s %7s  %-9s %-6s %s\n' case lines \
+  "real wall/cpu/MiB" "gaol wall/cpu/MiB" "x wall" "x cpu" output truth "1 thread wall, lines/s"
+
 run_case() { # name kind lines filter truthmode
   local name=$1 kind=$2 n=$3 filt=$4 tmode=$5
   local log; log=$(corpus "$kind" "$n")
@@ -82,6 +86,7 @@ run_case() { # name kind lines filter truthmode
   local r g
   r=$(timed "$REAL" "$REPS" "$ro" "${args[@]}")
   g=$(timed "$BIN/fail2ban-regex" "$GAOL_REPS" "$go" "${args[@]}")
+  local one; one=$(GAOL_REGEX_BATCH=0 timed "$BIN/fail2ban-regex" "$GAOL_REPS" /dev/null "${args[@]}")
   local same=DIFFERENT truth=n/a
   if [ "$name" = summary ]; then
     cmp -s <(strip_elapsed "$ro") <(strip_elapsed "$go") && same=identical
@@ -96,14 +101,17 @@ run_case() { # name kind lines filter truthmode
       rm -f "$go.t"
     fi
   fi
-  "$PY" - "$name" "$n" "$r" "$g" "$same" "$truth" <<'EOF'
+  "$PY" - "$name" "$n" "$r" "$g" "$same" "$truth" "$one" <<'EOF'
 import sys
-name, n, r, g, same, truth = sys.argv[1:]
+name, n, r, g, same, truth, one = sys.argv[1:]
 rw, ru, rs, rm = map(float, r.split()); gw, gu, gs, gm = map(float, g.split())
+ow = float(one.split()[0])
 rc, gc = ru + rs, gu + gs
 ratio = lambda a, b: "%.1f" % (a / b) if b > 0 else "inf"
-print("%-16s %8s  %7.2f/%6.2f/%5.1f  %7.3f/%6.3f/%5.1f  %7s %7s  %-9s %s" % (
-    name, n, rw, rc, rm / 1024, gw, gc, gm / 1024, ratio(rw, gw), ratio(rc, gc), same, truth))
+rate = "%.0fk" % (int(n) / ow / 1000) if ow > 0 else "inf"
+print("%-16s %8s  %7.2f/%6.2f/%5.1f  %7.3f/%6.3f/%5.1f  %7s %7s  %-9s %-6s %.3f s, %s" % (
+    name, n, rw, rc, rm / 1024, gw, gc, gm / 1024, ratio(rw, gw), ratio(rc, gc), same, truth,
+    ow, rate))
 EOF
   rm -f "$ro" "$go"
 }
