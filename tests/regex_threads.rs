@@ -45,15 +45,22 @@ fn corpus(dir: &Path, kind: &str, lines: usize) -> PathBuf {
     out
 }
 
-/// gaol's fail2ban-regex stdout; `batch` as `GAOL_REGEX_BATCH` (`0`: one thread).
-fn run(batch: &str, args: &[&str], log: &Path, filter: &str) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_gaol"))
-        .env("GAOL_REGEX_BATCH", batch)
+/// gaol's fail2ban-regex on `log` with `filter`; `batch` as `GAOL_REGEX_BATCH` (`0`:
+/// one thread).
+fn gaol_regex(batch: &str, args: &[&str], log: &Path, filter: &str) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gaol"));
+    cmd.env("GAOL_REGEX_BATCH", batch)
         .env("TZ", "UTC")
         .arg("regex")
         .args(args)
         .arg(log)
-        .arg(filter)
+        .arg(filter);
+    cmd
+}
+
+/// The stdout of [`gaol_regex`].
+fn run(batch: &str, args: &[&str], log: &Path, filter: &str) -> String {
+    let out = gaol_regex(batch, args, log, filter)
         .output()
         .expect("run gaol");
     assert!(out.status.success(), "gaol regex {args:?} {filter} failed");
@@ -119,11 +126,7 @@ fn closed_stdout_ends_threaded_run_quietly() {
     let dir = tempfile::tempdir().expect("tempdir");
     let sshd = corpus(dir.path(), "sshd", 20_000);
     for batch in ["0", "37"] {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_gaol"))
-            .env("GAOL_REGEX_BATCH", batch)
-            .args(["regex", "-o", "ip"])
-            .arg(&sshd)
-            .arg("sshd")
+        let mut child = gaol_regex(batch, &["-o", "ip"], &sshd, "sshd")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

@@ -192,23 +192,14 @@ impl CompiledRegex {
     /// A copy whose shared names (group names, the regex's name table) are its own:
     /// see [`pyre::Regex::private_copy`].
     pub fn private_copy(&self) -> CompiledRegex {
-        let names: Vec<(usize, Arc<str>)> = self
-            .names
-            .iter()
-            .map(|(i, n)| (*i, Arc::from(&**n)))
-            .collect();
-        let own = |n: &Arc<str>| match names.iter().find(|(_, m)| **m == **n) {
-            Some((_, m)) => m.clone(),
-            None => Arc::from(&**n),
-        };
-        let remap =
-            |v: &Vec<(Arc<str>, Arc<str>)>| v.iter().map(|(a, b)| (own(a), own(b))).collect();
+        let own = |n: &Arc<str>| Arc::<str>::from(&**n);
+        let pairs = |v: &[(Arc<str>, Arc<str>)]| v.iter().map(|(a, b)| (own(a), own(b))).collect();
         CompiledRegex {
             expanded: self.expanded.clone(),
             regex: self.regex.private_copy(),
-            alt: remap(&self.alt),
-            tuple: remap(&self.tuple),
-            names,
+            names: self.names.iter().map(|(i, n)| (*i, own(n))).collect(),
+            alt: pairs(&self.alt),
+            tuple: pairs(&self.tuple),
         }
     }
 

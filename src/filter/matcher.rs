@@ -206,7 +206,7 @@ pub struct Matcher {
     scanned: Option<Scanned>,
 }
 
-/// Group spans of a match (see [`crate::filter::pyre::Regex::attach`]).
+/// Group spans of a match (see [`crate::filter::pyre::Regex::match_from_spans`]).
 type Spans = Vec<Option<(usize, usize)>>;
 
 /// What a [`LineScanner`] found for one line ahead of the matcher.
@@ -688,7 +688,7 @@ impl Matcher {
         let mut owned: Option<String> = None;
         if let Some(p) = &self.pref {
             let m = match scanned.as_mut().and_then(|s| s.pref.take()) {
-                Some(found) => found.map(|spans| p.0.regex().attach(org_buf, spans)),
+                Some(found) => found.map(|spans| p.0.regex().match_from_spans(org_buf, spans)),
                 None => p.search(org_buf),
             };
             if self.maxlines == 1 {
@@ -714,7 +714,9 @@ impl Matcher {
             let re = &self.fail[idx];
             let found = match &mut scanned {
                 Some(s) if idx + 1 < s.tried => None,
-                Some(s) if idx + 1 == s.tried => s.hit.take().map(|sp| re.regex().attach(text, sp)),
+                Some(s) if idx + 1 == s.tried => {
+                    s.hit.take().map(|sp| re.regex().match_from_spans(text, sp))
+                }
                 _ => re.search(text),
             };
             let Some(m) = found else {

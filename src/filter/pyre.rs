@@ -377,16 +377,6 @@ impl Regex {
         }
     }
 
-    /// The match of this regex whose group spans were found earlier on an equal text
-    /// (e.g. by another thread, see `Matcher::process_ahead`).
-    pub fn attach<'t>(&self, text: &'t str, spans: Vec<Option<(usize, usize)>>) -> Match<'t> {
-        Match {
-            text,
-            spans,
-            names: Arc::clone(&self.names),
-        }
-    }
-
     /// Whether [`Regex::search`] finds a match, without extracting groups: a linear
     /// pattern is decided by its DFAs alone (no capture pass).
     pub fn is_match(&self, text: &str, pos: usize) -> bool {
