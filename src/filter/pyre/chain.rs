@@ -21,6 +21,7 @@
 //! walked without a piece search, and a run is first tried at its full length.
 
 mod piece;
+mod seq;
 
 use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
 

@@ -179,7 +179,7 @@ pub(super) fn build(hir: &Hir) -> Option<meta::Regex> {
 
 /// The same expression for ASCII haystacks: classes cut to ASCII, non-ASCII literals
 /// unmatchable, Unicode word boundaries as ASCII ones (identical on ASCII text).
-fn ascii_hir(h: &Hir) -> Hir {
+pub(super) fn ascii_hir(h: &Hir) -> Hir {
     match h.kind() {
         HirKind::Empty => Hir::empty(),
         HirKind::Literal(l) => {

@@ -1,7 +1,8 @@
 //! The capture-free pieces of a [`super::Chain`]: [`Piece`] answers "where does the first
-//! completing path of this piece, started at `pos`, end?". Most pieces are lazy DFAs
-//! walked by hand ([`Lazy`]: building one costs an NFA compile, states are computed as
-//! the text needs them); a `.*`-like run is a `memchr`. [`Deferred`] holds a piece's HIR
+//! completing path of this piece, started at `pos`, end?". A piece whose choices the
+//! next byte settles is read once by hand ([`Seq`]); the others are lazy DFAs walked
+//! by hand ([`Lazy`]: building one costs an NFA compile, states are computed as the
+//! text needs them); a `.*`-like run is a `memchr`. [`Deferred`] holds a piece's HIR
 //! and builds the piece on first use, since many pieces (branches that are never tried,
 //! the rest of a run that never shortens) are never searched at all.
 
@@ -13,9 +14,14 @@ use regex_automata::nfa::thompson;
 use regex_automata::{Anchored, Input, MatchKind};
 use regex_syntax::hir::{Class, Hir, HirKind};
 
+use super::seq::Seq;
+
 /// A lazy DFA; its caches live with the chain's searches ([`Caches`]).
 pub(super) struct Lazy {
     dfa: DFA,
+    /// The literal every match starts with: most searches fail on it (a Back step's
+    /// rest is tried at many ends), and a comparison settles them before any DFA work.
+    lead: Box<[u8]>,
 }
 
 impl std::fmt::Debug for Lazy {
@@ -54,7 +60,10 @@ impl Lazy {
             )
             .build_from_nfa(nfa)
             .ok()?;
-        Some(Lazy { dfa })
+        Some(Lazy {
+            dfa,
+            lead: lead_literal(h).into(),
+        })
     }
 
     /// The end of the first completing path at `pos` reading at most `budget` bytes
@@ -66,10 +75,15 @@ impl Lazy {
         pos: usize,
         budget: &mut usize,
     ) -> Result<Option<usize>, ()> {
+        let bytes = text.as_bytes().get(pos..).unwrap_or_default();
+        if !bytes.starts_with(&self.lead) {
+            // (the bytes a DFA walk would have read up to the mismatch, at most)
+            *budget = budget.checked_sub(self.lead.len()).ok_or(())?;
+            return Ok(None);
+        }
         let dfa = &self.dfa;
         let input = Input::new(text).range(pos..).anchored(Anchored::Yes);
         let mut sid = dfa.start_state_forward(cache, &input).map_err(|_| ())?;
-        let bytes = text.as_bytes().get(pos..).unwrap_or_default();
         let mut last = None;
         // At most `budget` bytes are read; the count is settled once, not per byte.
         let limit = bytes.len().min(*budget);
@@ -114,9 +128,21 @@ impl Lazy {
     }
 }
 
+/// The literal bytes every match of `h` starts with (maybe none).
+fn lead_literal(h: &Hir) -> &[u8] {
+    match h.kind() {
+        HirKind::Literal(l) => &l.0,
+        HirKind::Concat(v) => v.first().map_or(&[], lead_literal),
+        HirKind::Capture(c) => lead_literal(&c.sub),
+        _ => &[],
+    }
+}
+
 /// A capture-free piece searched anchored.
 #[derive(Debug)]
 pub(super) enum Piece {
+    /// Every choice settled by the next byte: one read, no automaton.
+    Seq(Seq),
     Lazy(Box<Lazy>),
     /// When no lazy DFA builds (not expected on the ASCII twin's pieces).
     Meta(meta::Regex),
@@ -230,6 +256,9 @@ impl Piece {
         if let HirKind::Literal(l) = h.kind() {
             return Some(Piece::Lit(l.0.clone()));
         }
+        if let Some(s) = Seq::new(h) {
+            return Some(Piece::Seq(s));
+        }
         match Lazy::new(h) {
             Some(l) => Some(Piece::Lazy(Box::new(l))),
             None => super::super::fast::build(h).map(Piece::Meta),
@@ -247,6 +276,11 @@ impl Piece {
         budget: &mut usize,
     ) -> Result<Option<usize>, ()> {
         match self {
+            Piece::Seq(s) => {
+                let (end, read) = s.end(text.as_bytes(), pos)?;
+                *budget = budget.checked_sub(read).ok_or(())?;
+                Ok(end)
+            }
             Piece::Lazy(l) => l.end(cache(&l.dfa), text, pos, budget),
             Piece::Meta(re) => {
                 *budget = budget.checked_sub(text.len() - pos).ok_or(())?;
@@ -321,5 +355,130 @@ impl Deferred {
                 false => Piece::new(&self.hir),
             })
             .as_ref()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+    use std::io::Read;
+
+    use super::super::{Node, chain_of, strip};
+    use super::*;
+    use crate::filter::pyre::fast::{ascii_hir, parse_checked};
+    use crate::filter::pyre::translate::translate;
+
+    fn hir_of(d: &Deferred) -> Hir {
+        match d.strip {
+            true => strip(&d.hir),
+            false => d.hir.clone(),
+        }
+    }
+
+    fn pieces(nodes: &[Node], out: &mut Vec<Hir>) {
+        for n in nodes {
+            match n {
+                Node::Run(d) | Node::Back { rest: Some(d), .. } => out.push(hir_of(d)),
+                Node::Alt(branches) => {
+                    for b in branches {
+                        out.push(hir_of(&b.piece));
+                        pieces(&b.body, out);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// The recorded inputs of the regex survey, by pattern and flag.
+    fn sample_inputs() -> Option<BTreeMap<(String, bool), BTreeSet<String>>> {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/spec/regex-corpus/sample-cases.jsonl.gz"
+        );
+        let Ok(f) = std::fs::File::open(path) else {
+            assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "{path} missing");
+            eprintln!("SKIPPED: {path} not found");
+            return None;
+        };
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(f)
+            .read_to_string(&mut text)
+            .expect("reads the corpus");
+        let mut out: BTreeMap<(String, bool), BTreeSet<String>> = BTreeMap::new();
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            let v: serde_json::Value = serde_json::from_str(line).expect("json");
+            let (Some(p), Some(ml), Some(input)) = (
+                v["pattern"].as_str(),
+                v["multiline"].as_bool(),
+                v["input"].as_str(),
+            ) else {
+                continue;
+            };
+            out.entry((p.to_string(), ml))
+                .or_default()
+                .insert(input.to_string());
+        }
+        Some(out)
+    }
+
+    /// A settled piece ends where its lazy DFA ends, on every piece of every survey
+    /// pattern's chain, at every word start of the pattern's recorded inputs cut at
+    /// every word end (and with fail2ban's final `\n`).
+    #[test]
+    fn settled_pieces_end_where_the_dfa_ends() {
+        let Some(inputs) = sample_inputs() else {
+            return;
+        };
+        let mut seen = BTreeSet::new();
+        let (mut compared, mut settled) = (0usize, 0usize);
+        for ((p, ml), texts) in &inputs {
+            let Some(linear) = translate(p, *ml, false).ok().and_then(|t| t.linear) else {
+                continue;
+            };
+            let Ok(h) = parse_checked(&linear) else {
+                continue;
+            };
+            let Some(nodes) = chain_of(&ascii_hir(&h)) else {
+                continue;
+            };
+            let mut hirs = Vec::new();
+            pieces(&nodes, &mut hirs);
+            let mut cases = Vec::new();
+            for t in texts.iter().filter(|t| t.is_ascii()) {
+                let ends = t.match_indices(' ').map(|(i, _)| i);
+                for e in ends.chain([t.len()]) {
+                    cases.push(t[..e].to_string());
+                }
+                cases.push(format!("{t}\n"));
+            }
+            for hir in hirs {
+                if !seen.insert((hir.to_string(), cases.first().cloned())) {
+                    continue;
+                }
+                let (Some(seq), Some(lazy)) = (Seq::new(&hir), Lazy::new(&hir)) else {
+                    continue;
+                };
+                settled += 1;
+                let mut cache = lazy.dfa.create_cache();
+                for text in &cases {
+                    let starts = text.match_indices(' ').map(|(i, _)| i + 1);
+                    for pos in [0].into_iter().chain(starts) {
+                        let mut budget = usize::MAX;
+                        let Ok(want) = lazy.end(&mut cache, text, pos, &mut budget) else {
+                            continue;
+                        };
+                        let got = seq.end(text.as_bytes(), pos).map(|(e, _)| e);
+                        assert_eq!(got, Ok(want), "piece {hir} on {text:?} at {pos}");
+                        compared += 1;
+                    }
+                }
+            }
+        }
+        eprintln!("{settled} settled pieces, {compared} comparisons");
+        assert!(
+            settled >= 100 && compared >= 100_000,
+            "{settled} / {compared}"
+        );
     }
 }

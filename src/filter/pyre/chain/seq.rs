@@ -1,0 +1,411 @@
+//! Deterministic pieces: a capture-free piece whose every choice (a run length, an
+//! optional part, an alternation's branch) is settled by the next byte alone is
+//! matched by reading the text once, with no automaton. Most pieces of the shipped
+//! filters are of this kind (`\[?`, `(?:\d{1,3}\.){3}\d{1,3}`, ` (?:by|from)`, `$`),
+//! short, and searched millions of times: for them the lazy DFA's set-up and its
+//! cold transition tables cost more than the walk itself.
+//!
+//! A choice is settled when the options that can still lead to a completing path are
+//! told apart by the next symbol (an ASCII byte, or the text end): a greedy run of a
+//! class stops where the class ends, because nothing after it may start with a member;
+//! of an alternation's branches only the one whose first symbols hold the next one can
+//! go on. Where the rest of the piece always completes (at its end), the first option
+//! that completes is the first path, whatever comes next. A piece where some choice is
+//! not settled this way is not a [`Seq`]; the lazy DFA takes it.
+
+use regex_syntax::hir::{Class, Hir, HirKind, Look};
+
+/// The symbols with which a part of a piece, followed by the rest, may still complete:
+/// ASCII bytes (a bitmap), the text end, or `always` (it completes on the empty string
+/// whatever comes next).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Next {
+    bytes: u128,
+    end: bool,
+    always: bool,
+}
+
+impl Next {
+    const NONE: Next = Next {
+        bytes: 0,
+        end: false,
+        always: false,
+    };
+    const ALWAYS: Next = Next {
+        bytes: 0,
+        end: false,
+        always: true,
+    };
+
+    fn union(self, o: Next) -> Next {
+        Next {
+            bytes: self.bytes | o.bytes,
+            end: self.end || o.end,
+            always: self.always || o.always,
+        }
+    }
+
+    fn overlaps(self, o: Next) -> bool {
+        self.always || o.always || self.bytes & o.bytes != 0 || (self.end && o.end)
+    }
+
+    /// Whether `sym` (a byte, None at the text end) is one of these symbols.
+    fn holds(self, sym: Option<u8>) -> bool {
+        self.always
+            || match sym {
+                Some(b) => b < 128 && self.bytes >> b & 1 == 1,
+                None => self.end,
+            }
+    }
+}
+
+/// Every ASCII byte.
+const ASCII: u128 = u128::MAX;
+
+/// One element of a sequence.
+#[derive(Debug)]
+enum Elem {
+    /// `min..=max` members of an ASCII class, as many as there are (`max`: u32::MAX is
+    /// unbounded). A literal byte is a run of one.
+    Run { bits: u128, min: u32, max: u32 },
+    /// `\A`, `\z`, `(?m:^)`, `(?m:$)`.
+    Look(Look),
+    /// Branches in priority order, each with the symbols it may complete with.
+    /// `ordered`: the rest always completes, so the first branch that completes wins;
+    /// else the branches' symbols are disjoint and the next symbol picks one.
+    Alt {
+        branches: Vec<(Next, Vec<Elem>)>,
+        ordered: bool,
+    },
+}
+
+/// Bound on a sequence's elements (unrolled counted repetitions grow it).
+const MAX_ELEMS: usize = 256;
+
+/// A deterministic piece.
+#[derive(Debug)]
+pub(super) struct Seq {
+    elems: Vec<Elem>,
+}
+
+impl Seq {
+    /// The piece of `h` when each of its choices is settled by the next symbol.
+    pub fn new(h: &Hir) -> Option<Seq> {
+        let mut elems = Vec::new();
+        let mut count = 0;
+        build(h, &mut elems, &mut count)?;
+        settle(&mut elems, Next::ALWAYS)?;
+        Some(Seq { elems })
+    }
+
+    /// The end of the piece's first completing path at `pos` (None: none), and the
+    /// number of bytes looked at. `Err` on a non-ASCII byte: the classes here are the
+    /// ASCII parts of the pattern's, so there the answer is not known.
+    pub fn end(&self, text: &[u8], pos: usize) -> Result<(Option<usize>, usize), ()> {
+        let mut w = Walk { text, far: pos };
+        let got = w.run(&self.elems, pos)?;
+        Ok((got, w.far.saturating_sub(pos)))
+    }
+}
+
+/// Appends the elements of `h`; None when `h` has a part a sequence does not hold.
+fn build(h: &Hir, out: &mut Vec<Elem>, count: &mut usize) -> Option<()> {
+    *count += 1;
+    if *count > MAX_ELEMS {
+        return None;
+    }
+    match h.kind() {
+        HirKind::Empty => {}
+        HirKind::Literal(l) => {
+            for &b in l.0.iter() {
+                if b >= 128 {
+                    return None;
+                }
+                *count += 1;
+                out.push(Elem::Run {
+                    bits: 1 << b,
+                    min: 1,
+                    max: 1,
+                });
+            }
+        }
+        HirKind::Class(c) => out.push(Elem::Run {
+            bits: ascii_bits(c)?,
+            min: 1,
+            max: 1,
+        }),
+        HirKind::Look(l) => match l {
+            Look::Start | Look::End | Look::StartLF | Look::EndLF => out.push(Elem::Look(*l)),
+            _ => return None,
+        },
+        HirKind::Capture(c) => build(&c.sub, out, count)?,
+        HirKind::Concat(v) => {
+            for x in v {
+                build(x, out, count)?;
+            }
+        }
+        HirKind::Alternation(v) => {
+            let mut branches = Vec::with_capacity(v.len());
+            for b in v {
+                let mut body = Vec::new();
+                build(b, &mut body, count)?;
+                branches.push((Next::NONE, body));
+            }
+            out.push(Elem::Alt {
+                branches,
+                ordered: false,
+            });
+        }
+        HirKind::Repetition(r) => {
+            let max = r.max.map_or(u32::MAX, |m| m);
+            let mut sub = Vec::new();
+            build(&r.sub, &mut sub, count)?;
+            if let [
+                Elem::Run {
+                    bits,
+                    min: 1,
+                    max: 1,
+                },
+            ] = sub[..]
+            {
+                // A lazy run differs from a greedy one only where the rest could also
+                // start with a member, which a settled run excludes; but at the end of
+                // the piece it takes the least: not held here.
+                if !r.greedy && r.max != Some(r.min) {
+                    return None;
+                }
+                out.push(Elem::Run {
+                    bits,
+                    min: r.min,
+                    max,
+                });
+                return Some(());
+            }
+            if !r.greedy || r.max.is_none() {
+                return None;
+            }
+            for _ in 0..r.min {
+                build(&r.sub, out, count)?;
+            }
+            // `X{0,k}` as `(?:X(?:X…)?)?`.
+            let mut opt: Vec<Elem> = Vec::new();
+            for _ in r.min..max {
+                let mut body = Vec::new();
+                build(&r.sub, &mut body, count)?;
+                body.extend(opt);
+                opt = vec![Elem::Alt {
+                    branches: vec![(Next::NONE, body), (Next::NONE, Vec::new())],
+                    ordered: false,
+                }];
+            }
+            out.extend(opt);
+        }
+    }
+    Some(())
+}
+
+/// The ASCII members of a class; None when it has none.
+fn ascii_bits(c: &Class) -> Option<u128> {
+    let mut bits = 0u128;
+    let mut add = |lo: u32, hi: u32| {
+        for b in lo..=hi.min(127) {
+            bits |= 1 << b;
+        }
+    };
+    match c {
+        Class::Unicode(c) => c
+            .ranges()
+            .iter()
+            .for_each(|r| add(u32::from(r.start()), u32::from(r.end()))),
+        Class::Bytes(c) => c
+            .ranges()
+            .iter()
+            .for_each(|r| add(u32::from(r.start()), u32::from(r.end()))),
+    }
+    (bits != 0).then_some(bits)
+}
+
+/// Checks, from the last element back, that every choice in `elems` is settled when
+/// `follow` comes after them, and records each branch's symbols. The symbols with
+/// which `elems` then `follow` may complete; None when a choice is not settled.
+fn settle(elems: &mut [Elem], follow: Next) -> Option<Next> {
+    let mut next = follow;
+    for e in elems.iter_mut().rev() {
+        next = match e {
+            Elem::Run { bits, min, max } => {
+                if min < max && !next.always && *bits & next.bytes != 0 {
+                    return None;
+                }
+                match *min {
+                    0 => Next {
+                        bytes: *bits | next.bytes,
+                        ..next
+                    },
+                    _ => Next {
+                        bytes: *bits,
+                        ..Next::NONE
+                    },
+                }
+            }
+            Elem::Look(l) => {
+                let at_end = next.always || next.end;
+                match l {
+                    Look::End => Next {
+                        end: at_end,
+                        ..Next::NONE
+                    },
+                    Look::EndLF => Next {
+                        bytes: match next.always {
+                            true => 1 << b'\n',
+                            false => next.bytes & (1 << b'\n'),
+                        },
+                        end: at_end,
+                        always: false,
+                    },
+                    // (they look back: any next symbol, but they may fail)
+                    _ => Next {
+                        bytes: if next.always { ASCII } else { next.bytes },
+                        end: at_end,
+                        always: false,
+                    },
+                }
+            }
+            Elem::Alt { branches, ordered } => {
+                let mut all = Next::NONE;
+                for (n, body) in branches.iter_mut() {
+                    *n = settle(body, next)?;
+                }
+                if next.always {
+                    *ordered = true;
+                } else {
+                    for (i, (a, _)) in branches.iter().enumerate() {
+                        if branches[i + 1..].iter().any(|(b, _)| a.overlaps(*b)) {
+                            return None;
+                        }
+                    }
+                }
+                for (n, _) in branches.iter() {
+                    all = all.union(*n);
+                }
+                all
+            }
+        };
+    }
+    Some(next)
+}
+
+/// One match attempt: the text and the furthest position looked at.
+struct Walk<'t> {
+    text: &'t [u8],
+    far: usize,
+}
+
+impl Walk<'_> {
+    /// The symbol at `pos` (None: the text end); `Err` when it is not ASCII.
+    #[inline]
+    fn sym(&mut self, pos: usize) -> Result<Option<u8>, ()> {
+        self.far = self.far.max(pos + 1);
+        match self.text.get(pos) {
+            Some(&b) if b >= 128 => Err(()),
+            s => Ok(s.copied()),
+        }
+    }
+
+    fn run(&mut self, elems: &[Elem], mut pos: usize) -> Result<Option<usize>, ()> {
+        for e in elems {
+            match e {
+                Elem::Run { bits, min, max } => {
+                    let mut n = 0u32;
+                    while n < *max {
+                        match self.sym(pos)? {
+                            Some(b) if bits >> b & 1 == 1 => {
+                                pos += 1;
+                                n += 1;
+                            }
+                            _ => break,
+                        }
+                    }
+                    if n < *min {
+                        return Ok(None);
+                    }
+                }
+                Elem::Look(l) => {
+                    let ok = match l {
+                        Look::Start => pos == 0,
+                        Look::End => pos == self.text.len(),
+                        Look::StartLF => pos == 0 || self.text.get(pos - 1) == Some(&b'\n'),
+                        _ => matches!(self.sym(pos)?, None | Some(b'\n')),
+                    };
+                    if !ok {
+                        return Ok(None);
+                    }
+                }
+                Elem::Alt {
+                    branches,
+                    ordered: true,
+                } => {
+                    let mut got = None;
+                    for (_, body) in branches {
+                        if let Some(p) = self.run(body, pos)? {
+                            got = Some(p);
+                            break;
+                        }
+                    }
+                    match got {
+                        Some(p) => pos = p,
+                        None => return Ok(None),
+                    }
+                }
+                Elem::Alt { branches, .. } => {
+                    let sym = self.sym(pos)?;
+                    let Some((_, body)) = branches.iter().find(|(n, _)| n.holds(sym)) else {
+                        return Ok(None);
+                    };
+                    match self.run(body, pos)? {
+                        Some(p) => pos = p,
+                        None => return Ok(None),
+                    }
+                }
+            }
+        }
+        Ok(Some(pos))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seq(p: &str) -> Option<Seq> {
+        Seq::new(&regex_syntax::parse(p).ok()?)
+    }
+
+    #[test]
+    fn settled_pieces_build_and_unsettled_ones_do_not() {
+        for p in [
+            r"\[?",
+            r"(?:(?:::)f{4,6}:)?",
+            r"(?:[0-9]{1,3}\.){3}[0-9]{1,3}",
+            r" (?:by|from)",
+            r"(?:Connection (?:closed|reset))|Disconnected",
+            r"(?:[ ]|(?m:$))",
+            r"(?:error|fatal): (?:PAM: )?",
+            r"\A",
+            r"(?m:$)",
+            r"(?: (?:port [0-9]+|on x)){0,2}:[ \t]*11:",
+        ] {
+            assert!(seq(p).is_some(), "{p}");
+        }
+        for p in [
+            r"\S+:",      // the run may take the `:`
+            r"a*?",       // lazy, at the end
+            r"(?:a|ab)b", // after `a`, the empty branch and `b` both go on with `b`
+            r"x+x",
+            r"(?:x|)x",
+            r"\bfoo",
+            r"(?:ab)+",
+        ] {
+            assert!(seq(p).is_none(), "{p}");
+        }
+    }
+}
