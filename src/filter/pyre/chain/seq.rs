@@ -68,8 +68,11 @@ enum Elem {
     /// `min..=max` members of an ASCII class, as many as there are (`max`: u32::MAX is
     /// unbounded). A literal byte is a run of one.
     Run { bits: u128, min: u32, max: u32 },
-    /// `\A`, `\z`, `(?m:^)`, `(?m:$)`.
+    /// `\A`, `\z`, `(?m:^)`, `(?m:$)` and the ASCII word boundaries.
     Look(Look),
+    /// `a?b` where `a` is part of `b` (`[0-5]?[0-9]`): two bytes when the first is in
+    /// `a` and the second in `b`, else one in `b`.
+    Pair { a: u128, b: u128 },
     /// Branches in priority order, each with the symbols it may complete with.
     /// `ordered`: the rest always completes, so the first branch that completes wins;
     /// else the branches' symbols are disjoint and the next symbol picks one.
@@ -78,6 +81,9 @@ enum Elem {
         ordered: bool,
     },
 }
+
+/// The most branches of an alternation tried in turn (see [`settle`]).
+const MAX_TRIED: usize = 3;
 
 /// Bound on a sequence's elements (unrolled counted repetitions grow it).
 const MAX_ELEMS: usize = 256;
@@ -94,6 +100,7 @@ impl Seq {
         let mut elems = Vec::new();
         let mut count = 0;
         build(h, &mut elems, &mut count)?;
+        fuse(&mut elems);
         settle(&mut elems, Next::ALWAYS)?;
         Some(Seq { elems })
     }
@@ -135,7 +142,14 @@ fn build(h: &Hir, out: &mut Vec<Elem>, count: &mut usize) -> Option<()> {
             max: 1,
         }),
         HirKind::Look(l) => match l {
-            Look::Start | Look::End | Look::StartLF | Look::EndLF => out.push(Elem::Look(*l)),
+            Look::Start
+            | Look::End
+            | Look::StartLF
+            | Look::EndLF
+            | Look::WordAscii
+            | Look::WordAsciiNegate
+            | Look::WordStartHalfAscii
+            | Look::WordEndHalfAscii => out.push(Elem::Look(*l)),
             _ => return None,
         },
         HirKind::Capture(c) => build(&c.sub, out, count)?,
@@ -204,6 +218,50 @@ fn build(h: &Hir, out: &mut Vec<Elem>, count: &mut usize) -> Option<()> {
     Some(())
 }
 
+/// Whether `b` is an ASCII word byte (`\w` in ASCII).
+fn is_word(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+/// Rewrites each `a?` followed by one byte of `b ⊇ a` as a [`Elem::Pair`].
+fn fuse(elems: &mut Vec<Elem>) {
+    let mut out = Vec::with_capacity(elems.len());
+    let mut it = std::mem::take(elems).into_iter().peekable();
+    while let Some(e) = it.next() {
+        match (e, it.peek()) {
+            (
+                Elem::Run {
+                    bits: a,
+                    min: 0,
+                    max: 1,
+                },
+                Some(&Elem::Run {
+                    bits: b,
+                    min: 1,
+                    max: 1,
+                }),
+            ) if a & !b == 0 => {
+                it.next();
+                out.push(Elem::Pair { a, b });
+            }
+            (
+                Elem::Alt {
+                    mut branches,
+                    ordered,
+                },
+                _,
+            ) => {
+                for (_, body) in branches.iter_mut() {
+                    fuse(body);
+                }
+                out.push(Elem::Alt { branches, ordered });
+            }
+            (e, _) => out.push(e),
+        }
+    }
+    *elems = out;
+}
+
 /// The ASCII members of a class; None when it has none.
 fn ascii_bits(c: &Class) -> Option<u128> {
     let mut bits = 0u128;
@@ -262,7 +320,8 @@ fn settle(elems: &mut [Elem], follow: Next) -> Option<Next> {
                         end: at_end,
                         always: false,
                     },
-                    // (they look back: any next symbol, but they may fail)
+                    // (they look back, or at the next symbol and the one before:
+                    // any next symbol, but they may fail)
                     _ => Next {
                         bytes: if next.always { ASCII } else { next.bytes },
                         end: at_end,
@@ -270,19 +329,36 @@ fn settle(elems: &mut [Elem], follow: Next) -> Option<Next> {
                     },
                 }
             }
+            Elem::Pair { b, .. } => {
+                // (one byte instead of two must not let the rest start)
+                if !next.always && *b & next.bytes != 0 {
+                    return None;
+                }
+                Next {
+                    bytes: *b,
+                    ..Next::NONE
+                }
+            }
             Elem::Alt { branches, ordered } => {
                 let mut all = Next::NONE;
                 for (n, body) in branches.iter_mut() {
                     *n = settle(body, next)?;
                 }
-                if next.always {
-                    *ordered = true;
-                } else {
-                    for (i, (a, _)) in branches.iter().enumerate() {
-                        if branches[i + 1..].iter().any(|(b, _)| a.overlaps(*b)) {
-                            return None;
-                        }
-                    }
+                let disjoint = branches
+                    .iter()
+                    .enumerate()
+                    .all(|(i, (a, _))| branches[i + 1..].iter().all(|(b, _)| !a.overlaps(*b)));
+                // Symbols that pick a branch are the cheapest test; else, when the rest
+                // always completes or no text matches two branches, the first branch
+                // that matches is the one.
+                *ordered = !disjoint;
+                if !disjoint && !next.always && !exclusive(branches) {
+                    return None;
+                }
+                // Branches tried one after the other cost more than a DFA's one pass
+                // once there are more than a few (day and month names).
+                if *ordered && branches.len() > MAX_TRIED {
+                    return None;
                 }
                 for (n, _) in branches.iter() {
                     all = all.union(*n);
@@ -292,6 +368,38 @@ fn settle(elems: &mut [Elem], follow: Next) -> Option<Next> {
         };
     }
     Some(next)
+}
+
+/// The class of each byte a branch reads, when it reads a fixed number of single bytes.
+fn fixed(body: &[Elem]) -> Option<Vec<u128>> {
+    let mut out = Vec::new();
+    for e in body {
+        match e {
+            Elem::Run { bits, min, max } if min == max && out.len() + (*min as usize) <= 64 => {
+                out.extend(std::iter::repeat_n(*bits, *min as usize));
+            }
+            _ => return None,
+        }
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+/// Whether no text matches two of the branches at one position (month names: `Jan`,
+/// `Jun` and `Jul` share their first byte, not their words): fixed branches that differ
+/// in some byte they both read.
+fn exclusive(branches: &[(Next, Vec<Elem>)]) -> bool {
+    let Some(fs) = branches
+        .iter()
+        .map(|(_, b)| fixed(b))
+        .collect::<Option<Vec<_>>>()
+    else {
+        return false;
+    };
+    fs.iter().enumerate().all(|(i, a)| {
+        fs[i + 1..]
+            .iter()
+            .all(|b| a.iter().zip(b).any(|(x, y)| x & y == 0))
+    })
 }
 
 /// One match attempt: the text and the furthest position looked at.
@@ -334,9 +442,33 @@ impl Walk<'_> {
                         Look::Start => pos == 0,
                         Look::End => pos == self.text.len(),
                         Look::StartLF => pos == 0 || self.text.get(pos - 1) == Some(&b'\n'),
-                        _ => matches!(self.sym(pos)?, None | Some(b'\n')),
+                        Look::EndLF => matches!(self.sym(pos)?, None | Some(b'\n')),
+                        l => {
+                            let before = match pos.checked_sub(1).and_then(|p| self.text.get(p)) {
+                                Some(&b) if b >= 128 => return Err(()),
+                                b => b.is_some_and(|&b| is_word(b)),
+                            };
+                            let after = self.sym(pos)?.is_some_and(is_word);
+                            match l {
+                                Look::WordAscii => before != after,
+                                Look::WordAsciiNegate => before == after,
+                                Look::WordStartHalfAscii => !before,
+                                _ => !after,
+                            }
+                        }
                     };
                     if !ok {
+                        return Ok(None);
+                    }
+                }
+                Elem::Pair { a, b } => {
+                    let first = self.sym(pos)?;
+                    let held = |s: Option<u8>, bits: u128| s.is_some_and(|c| bits >> c & 1 == 1);
+                    if held(first, *a) && held(self.sym(pos + 1)?, *b) {
+                        pos += 2;
+                    } else if held(first, *b) {
+                        pos += 1;
+                    } else {
                         return Ok(None);
                     }
                 }
@@ -393,6 +525,10 @@ mod tests {
             r"\A",
             r"(?m:$)",
             r"(?: (?:port [0-9]+|on x)){0,2}:[ \t]*11:",
+            r"(?:[Jj][Aa][Nn]|[Jj][Uu][Nn]|[Mm][Aa][Rr]) [0-9]",
+            r"[0-5]?[0-9]",
+            r"(?:[0-5]?[0-9]|6[01])",
+            r"(?-u:\b)|(?-u:\b{end-half})",
         ] {
             assert!(seq(p).is_some(), "{p}");
         }
@@ -404,6 +540,8 @@ mod tests {
             r"(?:x|)x",
             r"\bfoo",
             r"(?:ab)+",
+            r"(?:a|ab)c?d",      // `a` is a prefix of `ab`: both may go on
+            r"[0-5]?[0-9][0-9]", // one digit short may still be followed by one
         ] {
             assert!(seq(p).is_none(), "{p}");
         }
