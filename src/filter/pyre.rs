@@ -574,6 +574,20 @@ impl Regex {
         WhichOf::new(scans)
     }
 
+    /// The bytes a match of a search from the text start can begin with, as a bit set
+    /// (all of them when the pattern has no literal prefixes).
+    pub fn first_bytes(&self) -> [u64; 4] {
+        self.inner.fast.first_bytes()
+    }
+
+    /// Whether a search from the start of `text` may match, by its first byte alone
+    /// (see [`Regex::first_bytes`]); an empty text may.
+    pub fn may_start(first: &[u64; 4], text: &str) -> bool {
+        text.as_bytes()
+            .first()
+            .is_none_or(|&b| first[usize::from(b >> 6)] >> (b & 63) & 1 == 1)
+    }
+
     /// Whether the pattern runs on the linear-time engine.
     pub fn is_linear(&self) -> bool {
         matches!(&self.inner.engine, Engine::Linear(_))

@@ -281,6 +281,12 @@ fn prefixes(hir: &Hir) -> Option<Prefixes> {
 }
 
 impl Fast {
+    /// The bytes a match from the text start can begin with (a bit each; all when any
+    /// can): those of the literal prefixes.
+    pub fn first_bytes(&self) -> [u64; 4] {
+        self.prefixes.as_ref().map_or([u64::MAX; 4], |p| p.first)
+    }
+
     /// Fast paths for a linear pattern, parsed, whose full groups are `names`.
     pub fn linear(hir: Hir, names: &[Option<String>]) -> Fast {
         let mut f = Fast {
