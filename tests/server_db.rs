@@ -181,3 +181,22 @@ fn reload_keeps_bans() {
     assert_eq!(banned.to_string(), "['192.0.2.40']");
     srv.shutdown();
 }
+
+/// The actions thread of a jail with nothing banned sleeps without a deadline: a manual
+/// `banip` from the control thread must wake it, or the ban would never be lifted.
+#[test]
+fn manual_ban_on_a_quiet_jail_is_lifted_at_its_bantime() {
+    let env = Env::new();
+    let srv = env.start(false, &[("bantime", "1")]);
+    // Let the actions thread reach its idle wait first.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let n = srv
+        .execute(&cmd(&["set", "test", "banip", "192.0.2.77"]))
+        .unwrap();
+    assert_eq!(n.to_string(), "1");
+    let unbanned = || env.out_lines().iter().any(|l| l == "unban 192.0.2.77");
+    assert!(wait_for(10.0, unbanned), "{:?}", env.out_lines());
+    let banned = srv.execute(&cmd(&["get", "test", "banned"])).unwrap();
+    assert_eq!(banned.to_string(), "[]");
+    srv.shutdown();
+}

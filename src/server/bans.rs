@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, RecvTimeoutError};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use serde_json::Value as Json;
 
 use crate::filter::addr::IpAddr;
@@ -22,6 +22,21 @@ use crate::server::increment::{BanTimeIncrement, bad_ip_text, increase_ban_text,
 use crate::server::jail::{TicketTags, lock, now};
 use crate::server::ticket::Ticket;
 use crate::stream::Value;
+
+/// Blocks until a ticket (`Some`) or a wake-up (`None`); a closed channel reads as
+/// disconnected.
+fn wait_ticket(
+    rx: &Receiver<Ticket>,
+    woken: &Receiver<()>,
+) -> Option<Result<Ticket, RecvTimeoutError>> {
+    crossbeam_channel::select! {
+        recv(rx) -> t => Some(t.map_err(|_| RecvTimeoutError::Disconnected)),
+        recv(woken) -> w => match w {
+            Ok(()) => None,
+            Err(_) => Some(Err(RecvTimeoutError::Disconnected)),
+        },
+    }
+}
 
 /// A number in [0, 1) for `bantime.rndtime` (from the clock's sub-second noise; the
 /// random part needs no cryptographic quality).
@@ -43,6 +58,9 @@ pub struct ActionsCore {
     /// During [`ActionsCore::ban_burst`]: the DB rows of the burst's bans, written
     /// together when it ends (None: each ban writes its row at once).
     deferred_rows: Option<Vec<(BanRecord, String)>>,
+    /// Wakes [`actions_loop`], which sleeps without a deadline while nothing is banned:
+    /// a ban added from another thread (`banip`) gives it an unban to time.
+    wake: Option<Sender<()>>,
 }
 
 /// Compact durations as fail2ban's `sec2str`: `40s`, `59m 50s`, `1h`, `2d 7h 15m`.
@@ -182,6 +200,19 @@ impl ActionsCore {
             incr: BanTimeIncrement::new(),
             idle: false,
             deferred_rows: None,
+            wake: None,
+        }
+    }
+
+    /// Sets the channel that wakes the actions thread (see [`actions_loop`]).
+    pub fn set_waker(&mut self, wake: Sender<()>) {
+        self.wake = Some(wake);
+    }
+
+    /// Wakes the actions thread; a wake-up already pending is enough.
+    pub fn wake(&self) {
+        if let Some(w) = &self.wake {
+            let _ = w.try_send(());
         }
     }
 
@@ -252,6 +283,7 @@ impl ActionsCore {
                 false
             }
             AddBan::Added => {
+                self.wake();
                 if restored {
                     crate::flog!(NOTICE, "actions", "[{}] Restore Ban {}", self.jail, ip);
                 } else {
@@ -535,6 +567,7 @@ const BAN_BURST: usize = 16;
 pub fn actions_loop(
     core: Arc<Mutex<ActionsCore>>,
     rx: Receiver<Ticket>,
+    woken: Receiver<()>,
     stop: Arc<AtomicBool>,
     db: Option<Arc<Database>>,
 ) {
@@ -544,14 +577,19 @@ pub fn actions_loop(
         let got = match carried.take() {
             Some(t) => Ok(t),
             None => {
-                let wait = {
-                    let c = lock(&core);
-                    match c.bm.next_expiry() {
-                        Some(end) => (end - now()).clamp(0.0, 0.2),
-                        None => 0.2,
+                let next = lock(&core).bm.next_expiry();
+                match next {
+                    Some(end) => {
+                        let wait = (end - now()).clamp(0.0, 0.2);
+                        rx.recv_timeout(Duration::from_secs_f64(wait.max(0.01)))
                     }
-                };
-                rx.recv_timeout(Duration::from_secs_f64(wait.max(0.01)))
+                    // Nothing to unban: sleep until a ticket, a ban from elsewhere or a
+                    // stop (an idle jail costs no wake-ups).
+                    None => match wait_ticket(&rx, &woken) {
+                        Some(got) => got,
+                        None => continue,
+                    },
+                }
             }
         };
         match got {

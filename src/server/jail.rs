@@ -327,7 +327,12 @@ impl Jail {
         }
         let stop = Arc::new(AtomicBool::new(false));
         // Actions thread first: actionstart runs before any ticket arrives.
-        lock(&self.acts).actions.start();
+        let (act_wake, act_woken) = crossbeam_channel::bounded(1);
+        {
+            let mut core = lock(&self.acts);
+            core.set_waker(act_wake);
+            core.actions.start();
+        }
         let acts = self.acts.clone();
         let rx = self.tickets.1.clone();
         let st = stop.clone();
@@ -335,7 +340,7 @@ impl Jail {
         let actions = std::thread::Builder::new()
             .name(format!("f2b/a.{}", self.name))
             .stack_size(JAIL_THREAD_STACK)
-            .spawn(move || bans::actions_loop(acts, rx, st, db))
+            .spawn(move || bans::actions_loop(acts, rx, act_woken, st, db))
             .map_err(|e| e.to_string())?;
         let (wake, woken) = crossbeam_channel::bounded(1);
         let ctx = FilterCtx {
@@ -425,6 +430,7 @@ impl Jail {
             r.stop.store(true, Ordering::Relaxed);
             // Full means a wake-up is already pending.
             let _ = r.wake.try_send(());
+            lock(&self.acts).wake();
         }
     }
 
@@ -447,6 +453,7 @@ impl Jail {
         let Some(r) = self.running.take() else { return };
         r.stop.store(true, Ordering::Relaxed);
         drop(r.wake);
+        lock(&self.acts).wake();
         let _ = r.filter.join();
         let _ = r.actions.join();
         let mut core = lock(&self.acts);
