@@ -108,13 +108,15 @@ struct Slot {
     distance: usize,
     /// Index of this template in [`DateDetector::which`].
     set_index: Option<usize>,
-    /// The last full search and conversion of this template (see [`Memo`]).
-    memo: Option<Memo>,
+    /// The last full search and conversion of this template (see [`Memo`]). Boxed, as
+    /// the two below: most templates of a detector never match, and every jail keeps
+    /// a detector of some 30 slots.
+    memo: Option<Box<Memo>>,
     /// Its last conversion by group texts (see [`ConvMemo`]).
-    conv: Option<ConvMemo>,
+    conv: Option<Box<ConvMemo>>,
     /// Span finder for a start-anchored template, built on its first whole-line search
     /// (`Some(None)`: not applicable).
-    anchored: Option<Option<anchored::AnchoredEnd>>,
+    anchored: Option<Option<Box<anchored::AnchoredEnd>>>,
     /// What decided the anchored DFA's last answer (None: it gave none).
     decided: Option<anchored::Decided>,
 }
@@ -144,7 +146,7 @@ impl Slot {
         let tpl = &self.tpl;
         let fast = self
             .anchored
-            .get_or_insert_with(|| anchored::AnchoredEnd::new(&tpl.re))
+            .get_or_insert_with(|| anchored::AnchoredEnd::new(&tpl.re).map(Box::new))
             .as_mut()
             .and_then(|a| a.span(line));
         self.decided = fast.map(|f| f.1);
@@ -285,6 +287,8 @@ impl DateDetector {
         if dd.slots.is_empty() {
             dd.add_defaults(false)?;
         }
+        // Kept for the jail's lifetime: no spare capacity.
+        dd.slots.shrink_to_fit();
         if dd.slots.len() > 2 {
             let scans = dd.slots.iter().map(|s| s.tpl.re.scan());
             if let Some(w) = crate::filter::pyre::Regex::which_of_scans(scans) {
@@ -350,13 +354,18 @@ impl DateDetector {
         if templates::shares_anchored_weight(&t.key) {
             t.weight = 100.0;
         }
+        self.push_shared(Arc::new(t), ignore_dup)
+    }
+
+    /// As [`DateDetector::push`] for a template whose weight is already settled.
+    fn push_shared(&mut self, t: Arc<Template>, ignore_dup: bool) -> Result<(), Error> {
         if self.slots.iter().any(|s| s.tpl.name == t.name) {
             if ignore_dup {
                 return Ok(());
             }
             return Err(Error::Duplicate(t.name.to_string()));
         }
-        self.slots.push(Slot::new(Arc::new(t)));
+        self.slots.push(Slot::new(t));
         Ok(())
     }
 
@@ -367,7 +376,7 @@ impl DateDetector {
             if line_begin_only && t.flags & LINE_BEGIN == 0 {
                 continue;
             }
-            self.push(t, ignore_dup)?;
+            self.push_shared(t, ignore_dup)?;
         }
         Ok(())
     }
@@ -537,11 +546,11 @@ impl DateDetector {
                     {
                         Some(mm) => mm.conv = Some((bits, t.clone())),
                         None => {
-                            slot.memo = Some(Memo {
+                            slot.memo = Some(Box::new(Memo {
                                 key: Memo::key_of(line, end).to_vec(),
                                 spans: m.spans().to_vec(),
                                 conv: Some((bits, t.clone())),
-                            })
+                            }))
                         }
                     }
                     t
@@ -582,10 +591,12 @@ impl DateDetector {
             return c.time.clone();
         }
         let time = self.convert(tpl, m, now);
-        let c = self.slots[i].conv.get_or_insert_with(|| ConvMemo {
-            key: Vec::new(),
-            bits,
-            time: time.clone(),
+        let c = self.slots[i].conv.get_or_insert_with(|| {
+            Box::new(ConvMemo {
+                key: Vec::new(),
+                bits,
+                time: time.clone(),
+            })
         });
         ConvMemo::key_of(&mut c.key, &tpl.re, m);
         c.bits = bits;

@@ -227,9 +227,11 @@ fn compile_new(pattern: &str, flags: Flags) -> Result<Regex, Error> {
         // pattern `names` are the original's, not the linear pattern's own.
         (Engine::Linear(_), Some(hir)) if t.regrouped.is_some() => {
             let own = fast::capture_names(&hir);
-            fast::Fast::linear(hir, &own)
+            fast::Fast::linear(hir, t.linear.as_deref().unwrap_or_default(), &own)
         }
-        (Engine::Linear(_), Some(hir)) => fast::Fast::linear(hir, &names),
+        (Engine::Linear(_), Some(hir)) => {
+            fast::Fast::linear(hir, t.linear.as_deref().unwrap_or_default(), &names)
+        }
         _ => fast::Fast::fancy(t.relaxed.as_deref()),
     };
     Ok(Regex {

@@ -733,8 +733,9 @@ fn original_defaults(year: i32) -> Result<Vec<Template>, Error> {
 }
 
 /// The full default list: anchored copies (weight 100) first, then the originals.
-pub fn default_templates(year: i32) -> Result<Vec<Template>, Error> {
-    static CACHE: OnceLock<Mutex<HashMap<i32, Vec<Template>>>> = OnceLock::new();
+/// Built once per year and shared: every jail's detectors hold the same templates.
+pub fn default_templates(year: i32) -> Result<Vec<Arc<Template>>, Error> {
+    static CACHE: OnceLock<Mutex<HashMap<i32, Vec<Arc<Template>>>>> = OnceLock::new();
     let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
     if let Ok(c) = cache.lock()
         && let Some(v) = c.get(&year)
@@ -755,10 +756,19 @@ pub fn default_templates(year: i32) -> Result<Vec<Template>, Error> {
         plain.push(t);
     }
     anchored.extend(plain);
+    let shared: Vec<Arc<Template>> = anchored
+        .into_iter()
+        .map(|mut t| {
+            if shares_anchored_weight(&t.key) {
+                t.weight = 100.0;
+            }
+            Arc::new(t)
+        })
+        .collect();
     if let Ok(mut c) = cache.lock() {
-        c.insert(year, anchored.clone());
+        c.insert(year, shared.clone());
     }
-    Ok(anchored)
+    Ok(shared)
 }
 
 /// The originals with `{DATE}` in `pre_match` replaced by each one's unbounded pattern.

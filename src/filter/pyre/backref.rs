@@ -109,7 +109,7 @@ impl Checked {
         }
         let re = regex::Regex::new(&pattern).ok()?;
         let names: Vec<_> = re.capture_names().map(|n| n.map(str::to_string)).collect();
-        let fast = fast::Fast::linear(hir, &names);
+        let fast = fast::Fast::linear(hir, &pattern, &names);
         let mut copies: Vec<usize> = pairs.iter().map(|p| p.1).collect();
         copies.sort_unstable_by(|a, b| b.cmp(a));
         Some(Checked {

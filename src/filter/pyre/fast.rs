@@ -90,8 +90,10 @@ pub(super) struct Fast {
     pub relaxed: Option<Dual>,
     /// Every match starts at offset 0 with one of these byte strings.
     pub prefixes: Option<Prefixes>,
-    /// The HIR of `ascii`, to build it and its [`Chain`] (built on the first match).
-    ascii_hir: Option<Hir>,
+    /// The linear pattern, parsed again to build `ascii` and its [`Chain`] (on the
+    /// first match): its HIR is many times the text's size, and most patterns of a
+    /// quiet jail are never needed.
+    linear: Option<Box<str>>,
     chain: OnceLock<Option<Chain>>,
     /// Every match of `ascii` starts at offset 0 (a non-multiline `^` leads).
     start_anchored: bool,
@@ -287,8 +289,9 @@ impl Fast {
         self.prefixes.as_ref().map_or([u64::MAX; 4], |p| p.first)
     }
 
-    /// Fast paths for a linear pattern, parsed, whose full groups are `names`.
-    pub fn linear(hir: Hir, names: &[Option<String>]) -> Fast {
+    /// Fast paths for a linear pattern (`hir` is `pattern` parsed) whose full groups
+    /// are `names`.
+    pub fn linear(hir: Hir, pattern: &str, names: &[Option<String>]) -> Fast {
         let mut f = Fast {
             prefixes: prefixes(&hir),
             ..Fast::default()
@@ -297,14 +300,19 @@ impl Fast {
         drop(hir);
         f.twin_names = names.to_vec();
         f.start_anchored = ah.properties().look_set_prefix().contains(Look::Start);
-        f.ascii_hir = Some(ah);
+        f.linear = Some(pattern.into());
         f
+    }
+
+    /// The ASCII form of the linear pattern (parsed again: see [`Fast::linear`]).
+    fn ascii_hir(&self) -> Option<Hir> {
+        Some(ascii_hir(&parse(self.linear.as_deref()?)?))
     }
 
     /// The ASCII twin (built now if not yet); None when the pattern has none.
     pub fn ascii(&self) -> Option<&meta::Regex> {
         self.ascii
-            .get_or_init(|| ascii_twin(self.ascii_hir.as_ref()?, &self.twin_names))
+            .get_or_init(|| ascii_twin(&self.ascii_hir()?, &self.twin_names))
             .as_ref()
     }
 
@@ -354,7 +362,7 @@ impl Fast {
         let input = Input::new(text).range(pos..);
         let chain = self
             .chain
-            .get_or_init(|| self.ascii_hir.as_ref().and_then(Chain::new));
+            .get_or_init(|| self.ascii_hir().as_ref().and_then(Chain::new));
         if let Some(c) = chain.as_ref().filter(|c| c.active()) {
             let groups = re.group_info().group_len(regex_automata::PatternID::ZERO);
             let from_start = self.start_anchored && pos == 0;
@@ -584,6 +592,8 @@ enum Shape {
 type ScanKey = (Vec<String>, Shape, bool);
 static SCANS: OnceLock<Table<ScanKey, regex_automata::hybrid::dfa::DFA>> = OnceLock::new();
 /// [`WhichOf`] automata by patterns, shared between date detectors.
+/// The pattern texts of the [`AnyOf`] scans alive, shared by key.
+static ANY_OF_KEYS: OnceLock<Table<(Vec<String>, Shape), (Vec<String>, Shape)>> = OnceLock::new();
 static WHICH: OnceLock<Table<Vec<String>, regex_automata::hybrid::dfa::DFA>> = OnceLock::new();
 
 impl Scan {
@@ -642,7 +652,7 @@ const FULL_SCAN_MIN: usize = 16 * 1024;
 pub struct AnyOf {
     /// The patterns and their shape, naming the shared automata (parsed again only to
     /// build one: the Unicode HIR is larger than the ASCII scan itself).
-    key: (Vec<String>, Shape),
+    key: Arc<(Vec<String>, Shape)>,
     /// Built on the first non-ASCII text; `Some(None)`: it does not build.
     full: Option<Option<Scan>>,
     ascii: Option<Scan>,
@@ -668,9 +678,16 @@ impl AnyOf {
         let ascii = Scan::new((key.clone(), shape, true), || {
             AnyOf::hir(&key, shape).map(|h| ascii_hir(&h))
         });
+        // One copy of the pattern texts per distinct scan, not per jail.
+        let key = (key, shape);
+        let table = ANY_OF_KEYS.get_or_init(Default::default);
+        let key = match shared(table, key.clone(), || Some(key.clone())) {
+            Some(k) => k,
+            None => Arc::new(key),
+        };
         AnyOf {
             ascii,
-            key: (key, shape),
+            key,
             full: None,
         }
     }
@@ -731,7 +748,7 @@ impl AnyOf {
     /// shared).
     pub fn fork(&self) -> AnyOf {
         AnyOf {
-            key: self.key.clone(),
+            key: Arc::clone(&self.key),
             full: self.full.as_ref().map(|f| f.as_ref().map(Scan::fork)),
             ascii: self.ascii.as_ref().map(Scan::fork),
         }
@@ -750,7 +767,7 @@ impl AnyOf {
             // for the regexes' own searches ("may match"), so only a long one builds it.
             _ if self.full.is_none() && text.len() < FULL_SCAN_MIN => true,
             _ => {
-                let (pats, shape) = &self.key;
+                let (pats, shape) = &*self.key;
                 let key = (pats.clone(), *shape, false);
                 match self
                     .full
