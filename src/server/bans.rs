@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::{Receiver, RecvTimeoutError};
 use serde_json::Value as Json;
 
 use crate::filter::addr::IpAddr;
@@ -60,7 +60,7 @@ pub struct ActionsCore {
     deferred_rows: Option<Vec<(BanRecord, String)>>,
     /// Wakes [`actions_loop`], which sleeps without a deadline while nothing is banned:
     /// a ban added from another thread (`banip`) gives it an unban to time.
-    wake: Option<Sender<()>>,
+    wake: Option<Box<dyn Fn() + Send>>,
 }
 
 /// Compact durations as fail2ban's `sec2str`: `40s`, `59m 50s`, `1h`, `2d 7h 15m`.
@@ -204,15 +204,16 @@ impl ActionsCore {
         }
     }
 
-    /// Sets the channel that wakes the actions thread (see [`actions_loop`]).
-    pub fn set_waker(&mut self, wake: Sender<()>) {
-        self.wake = Some(wake);
+    /// Sets what wakes (or starts) the actions thread (see [`actions_loop`]); None
+    /// when the jail stops.
+    pub fn set_waker(&mut self, wake: Option<Box<dyn Fn() + Send>>) {
+        self.wake = wake;
     }
 
     /// Wakes the actions thread; a wake-up already pending is enough.
     pub fn wake(&self) {
         if let Some(w) = &self.wake {
-            let _ = w.try_send(());
+            w();
         }
     }
 

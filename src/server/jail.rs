@@ -6,7 +6,7 @@
 //! shared by the actions thread and manual `banip`/`unbanip`). Data flow: the reader hub
 //! (one thread for the `FileReader`s of all jails) sends `ReadEvent`s to the jail's filter
 //! thread; the filter thread sends tickets that reached `maxretry` over a channel to the
-//! actions thread, so a slow action never blocks reading. Positions go to the DB after the lines of an event were processed.
+//! actions thread (started with the first ticket or ban: `actions_thread`), so a slow action never blocks reading. Positions go to the DB after the lines of an event were processed.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -152,7 +152,7 @@ struct Running {
     /// (with failures pending) until the next cleanup is due.
     wake: Sender<()>,
     filter: JoinHandle<()>,
-    actions: JoinHandle<()>,
+    actions: Arc<ActionsThread>,
 }
 
 /// A jail: configuration plus, once started, its threads.
@@ -326,27 +326,38 @@ impl Jail {
             return Ok(());
         }
         let stop = Arc::new(AtomicBool::new(false));
-        // Actions thread first: actionstart runs before any ticket arrives.
+        // actionstart runs before any ticket arrives; the actions thread starts with
+        // the first ticket or ban (see `actions_thread`).
+        lock(&self.acts).actions.start();
         let (act_wake, act_woken) = crossbeam_channel::bounded(1);
-        {
-            let mut core = lock(&self.acts);
-            core.set_waker(act_wake);
-            core.actions.start();
+        let starter = {
+            let acts = self.acts.clone();
+            let rx = self.tickets.1.clone();
+            let st = stop.clone();
+            let db = self.db.clone();
+            let name = format!("f2b/a.{}", self.name);
+            Box::new(move || {
+                std::thread::Builder::new()
+                    .name(name)
+                    .stack_size(JAIL_THREAD_STACK)
+                    .spawn(move || bans::actions_loop(acts, rx, act_woken, st, db))
+            })
+        };
+        let actions = ActionsThread::new(&self.name, starter, act_wake);
+        let waker = actions.clone();
+        lock(&self.acts).set_waker(Some(Box::new(move || waker.ensure_and_wake())));
+        // Tickets queued while the jail was down (`attempt`).
+        if !self.tickets.1.is_empty() {
+            actions.ensure();
         }
-        let acts = self.acts.clone();
-        let rx = self.tickets.1.clone();
-        let st = stop.clone();
-        let db = self.db.clone();
-        let actions = std::thread::Builder::new()
-            .name(format!("f2b/a.{}", self.name))
-            .stack_size(JAIL_THREAD_STACK)
-            .spawn(move || bans::actions_loop(acts, rx, act_woken, st, db))
-            .map_err(|e| e.to_string())?;
         let (wake, woken) = crossbeam_channel::bounded(1);
         let ctx = FilterCtx {
             name: self.name.clone(),
             filter: self.filter.clone(),
-            tickets: self.tickets.0.clone(),
+            tickets: TicketSink {
+                tx: self.tickets.0.clone(),
+                thread: actions.clone(),
+            },
             events: self.events.1.clone(),
             wake: woken,
             stop: stop.clone(),
@@ -420,8 +431,16 @@ impl Jail {
         // As fail2ban queues them: the actions thread bans them, so a large restore
         // neither holds the server lock nor delays the next jail's start.
         for t in tickets {
-            let _ = self.tickets.0.send(t);
+            self.send_ticket(t);
         }
+    }
+
+    /// Queues a ticket for the actions thread (started first when the jail runs).
+    fn send_ticket(&self, t: Ticket) {
+        if let Some(r) = &self.running {
+            r.actions.ensure();
+        }
+        let _ = self.tickets.0.send(t);
     }
 
     /// Signals the threads to end (first half of a stop; see [`Jail::join`]).
@@ -430,7 +449,7 @@ impl Jail {
             r.stop.store(true, Ordering::Relaxed);
             // Full means a wake-up is already pending.
             let _ = r.wake.try_send(());
-            lock(&self.acts).wake();
+            r.actions.wake_if_started();
         }
     }
 
@@ -453,10 +472,11 @@ impl Jail {
         let Some(r) = self.running.take() else { return };
         r.stop.store(true, Ordering::Relaxed);
         drop(r.wake);
-        lock(&self.acts).wake();
+        r.actions.wake_if_started();
         let _ = r.filter.join();
-        let _ = r.actions.join();
+        r.actions.join();
         let mut core = lock(&self.acts);
+        core.set_waker(None);
         core.flush_all(true);
         core.actions.stop();
         drop(core);
@@ -485,7 +505,7 @@ impl Jail {
         );
         let mut f = lock(&self.filter);
         if let Some(ban) = f.fm.add_failure(tk, count, t) {
-            let _ = self.tickets.0.send(ban);
+            self.send_ticket(ban);
         }
         drop(f);
         // The filter thread may be sleeping without a cleanup due: it has one now.
@@ -508,15 +528,17 @@ fn first_line_of(path: &std::path::Path) -> std::io::Result<String> {
 struct FilterCtx {
     name: String,
     filter: Arc<Mutex<FilterState>>,
-    tickets: Sender<Ticket>,
+    tickets: TicketSink,
     events: Receiver<ReadEvent>,
     wake: Receiver<()>,
     stop: Arc<AtomicBool>,
     db: Option<Arc<Database>>,
 }
 
+mod actions_thread;
 mod lines;
 mod wait;
+use actions_thread::{ActionsThread, TicketSink};
 use lines::{LineClock, process_line};
 use wait::{PendingPos, next_event};
 

@@ -593,7 +593,10 @@ type ScanKey = (Vec<String>, Shape, bool);
 static SCANS: OnceLock<Table<ScanKey, regex_automata::hybrid::dfa::DFA>> = OnceLock::new();
 /// [`WhichOf`] automata by patterns, shared between date detectors.
 /// The pattern texts of the [`AnyOf`] scans alive, shared by key.
-static ANY_OF_KEYS: OnceLock<Table<(Vec<String>, Shape), (Vec<String>, Shape)>> = OnceLock::new();
+static ANY_OF_KEYS: OnceLock<Table<AnyOfKey, AnyOfKey>> = OnceLock::new();
+
+/// The patterns of an [`AnyOf`] and where they are looked for.
+type AnyOfKey = (Vec<String>, Shape);
 static WHICH: OnceLock<Table<Vec<String>, regex_automata::hybrid::dfa::DFA>> = OnceLock::new();
 
 impl Scan {
@@ -652,7 +655,7 @@ const FULL_SCAN_MIN: usize = 16 * 1024;
 pub struct AnyOf {
     /// The patterns and their shape, naming the shared automata (parsed again only to
     /// build one: the Unicode HIR is larger than the ASCII scan itself).
-    key: Arc<(Vec<String>, Shape)>,
+    key: Arc<AnyOfKey>,
     /// Built on the first non-ASCII text; `Some(None)`: it does not build.
     full: Option<Option<Scan>>,
     ascii: Option<Scan>,

@@ -189,7 +189,7 @@ pub(super) fn process_line(
         let observed = (f.incr.increment() && ctx.db.is_some()).then(|| tk.clone());
         let added = f.fm.add_failure_ex(tk, 1, t_now);
         if let Some(ban) = added.ban {
-            let _ = ctx.tickets.send(ban);
+            ctx.tickets.send(ban);
         }
         if let (Some(tk), Some(db)) = (observed, &ctx.db) {
             observe_bad(ctx, f, db, &tk, added.created, t_now);
@@ -245,7 +245,7 @@ fn observe_bad(
             found_bad_text(&ctx.name, &tk.fid, tk.time, bancount, retry, maxretry)
         );
         if let Some(ban) = f.fm.add_observed(tk, created, count, bancount, t_now) {
-            let _ = ctx.tickets.send(ban);
+            ctx.tickets.send(ban);
         }
     }
 }
