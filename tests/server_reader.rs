@@ -461,6 +461,49 @@ fn large_append_is_batched() {
     r.stop();
 }
 
+/// A jail that does not keep up: the reader stops after a few queued batches instead of
+/// holding the whole burst in memory, and goes on where it stopped once the jail drains
+/// the queue; a rotation while paused still reads the old file's rest first.
+#[test]
+fn a_slow_jail_pauses_the_reader_and_loses_nothing() {
+    for backend in [Backend::Inotify, Backend::Polling] {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("app.log");
+        fs::write(&p, "first\n").unwrap();
+        let (tx, rx) = unbounded();
+        let r = FileReader::spawn(cfg(&p, backend), tx).unwrap();
+        let mut got = Got::default();
+        wait_lines(&rx, &mut got, 1, FAST);
+        let n = 100_000; // about 25 batches
+        append(&p, lines("bulk", 0..n).as_bytes());
+        let end = Instant::now() + FAST;
+        while rx.len() < 4 && Instant::now() < end {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        std::thread::sleep(SETTLE);
+        let queued = rx.len();
+        assert_eq!(
+            queued, 4,
+            "{backend:?}: batches queued for a jail that reads none"
+        );
+        // Drain half, then rotate while the reader is paused again.
+        wait_lines(&rx, &mut got, 1 + n / 2, FAST);
+        fs::rename(&p, dir.path().join("app.log.1")).unwrap();
+        fs::write(&p, lines("new", 0..3)).unwrap();
+        wait_lines(&rx, &mut got, 1 + n + 3, FAST);
+        quiet(&rx, SETTLE);
+        let mut want = vec!["first".to_string()];
+        want.extend(expect("bulk", 0..n));
+        want.extend(expect("new", 0..3));
+        assert!(
+            got.texts() == want,
+            "{backend:?}: lines lost, doubled or out of order"
+        );
+        assert_eq!(got.pos, fs::metadata(&p).unwrap().len());
+        r.stop();
+    }
+}
+
 #[test]
 fn polling_rotation_and_delete_recreate() {
     let dir = tempfile::tempdir().unwrap();

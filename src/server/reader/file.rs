@@ -29,6 +29,13 @@ use crate::stream::py_str_repr;
 const BATCH_LINES: usize = 4096;
 const BATCH_BYTES: usize = 1 << 20;
 const READ_CHUNK: usize = 64 * 1024;
+/// Batches a jail may have waiting before the reader pauses its file: reading is far
+/// faster than matching, and without a bound a burst (or a large file read from its
+/// head) would sit in memory whole. The pause keeps the position; the rest is read
+/// once the jail has caught up ([`Pass::Busy`]).
+const MAX_QUEUED: usize = 4;
+/// How soon a paused file is read again (a batch takes the jail ~10 ms to match).
+pub(super) const BUSY_RETRY: Duration = Duration::from_millis(10);
 /// Longer lines are cut to this many bytes (memory per reader stays bounded).
 pub(super) const MAX_LINE: usize = 1 << 20;
 /// How often the first-line hash is re-read when size and inode look unchanged.
@@ -51,6 +58,11 @@ pub struct Out {
 impl Out {
     pub fn stopped(&self) -> bool {
         self.shared.stop.load(Ordering::Relaxed)
+    }
+
+    /// Whether the jail has enough batches waiting that reading on should wait.
+    fn busy(&self) -> bool {
+        self.tx.len() >= MAX_QUEUED
     }
 
     /// Sends `ev`; false when the reader must end (stopped, or the receiver is gone).
@@ -80,6 +92,9 @@ impl Out {
 pub enum Pass {
     /// Read to the end (possibly nothing new).
     Done,
+    /// Paused before the end: the jail has [`MAX_QUEUED`] batches waiting. The next
+    /// pass goes on from the position reached.
+    Busy,
     /// The path does not exist (the old file's lines were read first).
     Missing,
     /// The file could not be opened or read (logged, and an Error event sent).
@@ -113,6 +128,8 @@ pub struct LogFile {
     open_failing: bool,
     /// The file size seen by the last pass.
     last_size: u64,
+    /// The last read paused before the end of the file (see [`Pass::Busy`]).
+    paused: bool,
 }
 
 impl LogFile {
@@ -173,6 +190,7 @@ impl LogFile {
             decode_warned: None,
             open_failing: false,
             last_size: meta.len(),
+            paused: false,
         })
     }
 
@@ -187,7 +205,7 @@ impl LogFile {
         self.vanished = true;
         match self.handle.take() {
             // A read error on a file that is gone is not worth more than losing its tail.
-            Some(old) => !matches!(self.read_lines(&old.file, out), Ok(false)),
+            Some(old) => !matches!(self.read_lines(&old.file, out, false), Ok(false)),
             None => true,
         }
     }
@@ -215,7 +233,7 @@ impl LogFile {
                 Err(e) => return self.missing_or_failed(e, out),
             };
             if let Some(old) = self.handle.take() {
-                match self.read_lines(&old.file, out) {
+                match self.read_lines(&old.file, out, false) {
                     Ok(true) => {}
                     Ok(false) => return Pass::Stopped,
                     // The old file is gone anyway; its read error does not matter now.
@@ -236,6 +254,7 @@ impl LogFile {
         let res = self.pass_open(&h.file, meta.len(), meta.ino(), out);
         self.handle = Some(h);
         match res {
+            Ok(true) if self.paused => Pass::Busy,
             Ok(true) => Pass::Done,
             Ok(false) => Pass::Stopped,
             Err(e) => {
@@ -348,13 +367,19 @@ impl LogFile {
             self.in_operation = true;
             return Ok(true);
         }
-        self.read_lines(file, out)
+        self.read_lines(file, out, true)
     }
 
     /// Streams the complete lines from the current position to the end of `file` to
     /// the jail in batches; the position then points after the last complete line.
-    /// Returns false when the reader must stop.
-    fn read_lines(&mut self, file: &File, out: &Out) -> io::Result<bool> {
+    /// Returns false when the reader must stop. `may_pause`: stop early, at a line
+    /// boundary, when the jail is [`Out::busy`] (sets `paused`); a file about to be
+    /// closed is read to its end instead.
+    fn read_lines(&mut self, file: &File, out: &Out, may_pause: bool) -> io::Result<bool> {
+        self.paused = may_pause && out.busy();
+        if self.paused {
+            return Ok(true);
+        }
         let mut buf = vec![0u8; READ_CHUNK];
         let mut filled = 0usize;
         let mut batch: Vec<String> = Vec::new();
@@ -388,6 +413,10 @@ impl LogFile {
                         return Ok(false);
                     }
                     batch_bytes = 0;
+                    if may_pause && out.busy() {
+                        self.paused = true;
+                        return Ok(true);
+                    }
                 }
                 continue;
             }
@@ -414,6 +443,12 @@ impl LogFile {
                         return Ok(false);
                     }
                     batch_bytes = 0;
+                    if may_pause && out.busy() {
+                        // Everything up to `start` was sent; the rest is read again.
+                        self.pos = pos;
+                        self.paused = true;
+                        return Ok(true);
+                    }
                 }
             }
             self.pos += start as u64;

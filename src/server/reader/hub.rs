@@ -7,7 +7,9 @@
 //! sleeps on the inotify descriptor and its [`Wake`] eventfd until the earliest timer.
 //! `FileReader::stop` sends [`Cmd::Remove`] and waits for the acknowledgement, after
 //! which that file sends nothing more. Jails' channels are unbounded, so a send never
-//! blocks the hub on one slow jail.
+//! blocks the hub on one slow jail; instead a file whose jail has a few batches waiting
+//! is paused and looked at again shortly (`Pass::Busy`), which bounds what a burst holds
+//! in memory.
 
 use std::ffi::OsString;
 use std::os::fd::AsRawFd;

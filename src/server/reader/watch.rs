@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use inotify::{EventMask, Inotify, WatchDescriptor, WatchMask};
 
 use super::ReadEvent;
-use super::file::{LogFile, Out, Pass};
+use super::file::{BUSY_RETRY, LogFile, Out, Pass};
 use super::py_os_error;
 use crate::flog;
 use crate::stream::py_str_repr;
@@ -101,6 +101,8 @@ impl Wake {
 /// cannot be stat'ed 51 times in a row is dropped from monitoring.
 pub(super) struct Poll {
     prev: Option<(i64, i64, u64, u64)>,
+    /// The last pass paused ([`Pass::Busy`]).
+    busy: bool,
     errors: u32,
     cycle: Instant,
     sleep: Duration,
@@ -113,6 +115,7 @@ impl Poll {
         let now = Instant::now();
         Poll {
             prev: None,
+            busy: false,
             errors: 0,
             cycle: now,
             sleep: Duration::ZERO,
@@ -130,10 +133,20 @@ impl Poll {
                 self.errors = 0;
                 let stats = (m.mtime(), m.mtime_nsec(), m.ino(), m.len());
                 if self.prev != Some(stats) {
-                    flog!(DEBUG, "filterpoll", "{} has been modified", path.display());
+                    if !self.busy {
+                        flog!(DEBUG, "filterpoll", "{} has been modified", path.display());
+                    }
                     self.prev = Some(stats);
-                    if matches!(log.pass(out), Pass::Stopped) {
-                        return false;
+                    match log.pass(out) {
+                        Pass::Stopped => return false,
+                        Pass::Busy => {
+                            // Not read to the end: look again soon, changed or not.
+                            self.prev = None;
+                            self.busy = true;
+                            self.next = Instant::now() + BUSY_RETRY;
+                            return true;
+                        }
+                        _ => self.busy = false,
                     }
                     self.cycle = Instant::now();
                     self.sleep = Duration::ZERO;
@@ -382,15 +395,17 @@ impl Notify {
             self.dirty = false;
             self.look_at = Instant::now() + SAFETY_TICK;
             match log.pass(out) {
+                Pass::Busy => {
+                    // The rest is read after a short wait, not in this loop: the jail
+                    // needs the time to catch up.
+                    self.found(&log.path);
+                    self.watch_dir(w);
+                    self.watch_file(w, &log.path, log.ino());
+                    self.dirty = false;
+                    self.look_at = Instant::now() + BUSY_RETRY;
+                }
                 Pass::Done => {
-                    if self.pending.take().is_some() {
-                        flog!(
-                            MSG,
-                            "filterpyinotify",
-                            "Log presence detected for file {}",
-                            log.path.display()
-                        );
-                    }
+                    self.found(&log.path);
                     self.watch_dir(w);
                     if self.watch_file(w, &log.path, log.ino()) {
                         self.dirty = true;
@@ -416,6 +431,18 @@ impl Notify {
             }
         }
         true
+    }
+
+    /// The file was read: a missing one is back.
+    fn found(&mut self, path: &Path) {
+        if self.pending.take().is_some() {
+            flog!(
+                MSG,
+                "filterpyinotify",
+                "Log presence detected for file {}",
+                path.display()
+            );
+        }
     }
 
     /// When the next timed look is due.
