@@ -658,7 +658,9 @@ pub struct AnyOf {
     key: Arc<AnyOfKey>,
     /// Built on the first non-ASCII text; `Some(None)`: it does not build.
     full: Option<Option<Scan>>,
-    ascii: Option<Scan>,
+    /// Built on the first ASCII text, likewise: a jail whose log stays quiet holds
+    /// none (for sshd's failregexes it is ~200 KB of automaton).
+    ascii: Option<Option<Scan>>,
 }
 
 impl AnyOf {
@@ -678,9 +680,6 @@ impl AnyOf {
     }
 
     fn with_shape(key: Vec<String>, shape: Shape) -> AnyOf {
-        let ascii = Scan::new((key.clone(), shape, true), || {
-            AnyOf::hir(&key, shape).map(|h| ascii_hir(&h))
-        });
         // One copy of the pattern texts per distinct scan, not per jail.
         let key = (key, shape);
         let table = ANY_OF_KEYS.get_or_init(Default::default);
@@ -689,7 +688,7 @@ impl AnyOf {
             None => Arc::new(key),
         };
         AnyOf {
-            ascii,
+            ascii: None,
             key,
             full: None,
         }
@@ -753,7 +752,7 @@ impl AnyOf {
         AnyOf {
             key: Arc::clone(&self.key),
             full: self.full.as_ref().map(|f| f.as_ref().map(Scan::fork)),
-            ascii: self.ascii.as_ref().map(Scan::fork),
+            ascii: self.ascii.as_ref().map(|a| a.as_ref().map(Scan::fork)),
         }
     }
 
@@ -764,22 +763,29 @@ impl AnyOf {
         if self.key.1 == Shape::AfterPrefix && !text.ends_with('\n') {
             return true;
         }
-        match &mut self.ascii {
-            Some(a) if text.is_ascii() => a.may_match(text),
-            // The full-Unicode scan takes milliseconds to build: a short line pays less
-            // for the regexes' own searches ("may match"), so only a long one builds it.
-            _ if self.full.is_none() && text.len() < FULL_SCAN_MIN => true,
-            _ => {
-                let (pats, shape) = &*self.key;
-                let key = (pats.clone(), *shape, false);
-                match self
-                    .full
-                    .get_or_insert_with(|| Scan::new(key, || AnyOf::hir(pats, *shape)))
-                {
-                    Some(f) => f.may_match(text),
-                    None => true,
-                }
+        if text.is_ascii() {
+            let (pats, shape) = &*self.key;
+            let ascii = self.ascii.get_or_insert_with(|| {
+                let key = (pats.clone(), *shape, true);
+                Scan::new(key, || AnyOf::hir(pats, *shape).map(|h| ascii_hir(&h)))
+            });
+            if let Some(a) = ascii {
+                return a.may_match(text);
             }
+        }
+        // The full-Unicode scan takes milliseconds to build: a short line pays less for
+        // the regexes' own searches ("may match"), so only a long one builds it.
+        if self.full.is_none() && text.len() < FULL_SCAN_MIN {
+            return true;
+        }
+        let (pats, shape) = &*self.key;
+        let key = (pats.clone(), *shape, false);
+        match self
+            .full
+            .get_or_insert_with(|| Scan::new(key, || AnyOf::hir(pats, *shape)))
+        {
+            Some(f) => f.may_match(text),
+            None => true,
         }
     }
 }
