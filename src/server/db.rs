@@ -129,6 +129,14 @@ impl Database {
         Ok(db)
     }
 
+    /// Frees the connection's cached pages and spare memory (SQLite's `shrink_memory`);
+    /// later statements read what they need again.
+    pub fn release_memory(&self) {
+        if let Ok(conn) = self.lock() {
+            let _ = conn.execute_batch("PRAGMA shrink_memory;");
+        }
+    }
+
     fn err(&self, msg: impl std::fmt::Display) -> DbError {
         DbError {
             file: self.file.clone(),

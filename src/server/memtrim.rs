@@ -8,7 +8,7 @@
 //! things are released:
 //! - the allocator's freed-but-kept memory, through a collector the binary registers
 //!   ([`set_collector`]; the allocator is the binary's choice, the library does not
-//!   assume one);
+//!   assume one), and glibc malloc's free pages (SQLite allocates there);
 //! - the clean read-only file pages (text and constants) of the program and of the
 //!   libraries mapped at exec: they stay in the page cache, shared with every other
 //!   process, and the pages the daemon still uses fault back in on their first touch.
@@ -61,6 +61,10 @@ pub fn after_start() {
     if let Some(f) = COLLECTOR.get() {
         f();
     }
+    // SQLite (and libc itself) allocate from glibc's malloc whatever the Rust allocator:
+    // its free pages go back too.
+    // SAFETY: a plain libc call without pointers.
+    unsafe { libc::malloc_trim(0) };
     drop_file_pages();
     // Once more when the jail threads have settled: starting them runs code too (opening
     // logs, first log lines). A short-lived thread; no harm if it cannot start.

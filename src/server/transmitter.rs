@@ -110,7 +110,11 @@ impl Server {
                     }
                 }
                 self.quiet.store(false, Ordering::Relaxed);
-                // The jails are up: give back what reading and compiling left behind.
+                // The jails are up: give back what reading and compiling left behind
+                // (the restore read the database: its pages need not stay cached).
+                if let Some(db) = lock(&self.state).db.clone() {
+                    db.release_memory();
+                }
                 crate::server::memtrim::after_start();
                 res
             }
