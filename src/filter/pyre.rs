@@ -65,7 +65,11 @@ pub const BACKTRACK_LIMIT: usize = 1_000_000;
 #[derive(Debug)]
 enum Engine {
     Linear(Lazy),
-    Fancy(fancy_regex::Regex),
+    /// fancy-regex on `translated.fancy`. Compiled once when the pattern is (a pattern
+    /// it rejects is a config error), then dropped and compiled again on the first
+    /// search that needs it: the linear stand-in ([`Inner::checked`]) takes most texts,
+    /// and a quiet jail's log brings none (sshd's fancy pattern held ~110 KB).
+    Fancy(OnceLock<Option<fancy_regex::Regex>>),
 }
 
 /// The full-Unicode compilation of a linear pattern, built on the first haystack the
@@ -163,12 +167,17 @@ pub fn compile(pattern: &str, flags: Flags) -> Result<Regex, Error> {
 }
 
 /// Group names of the pattern: a linearized one keeps the original numbering.
-fn names_of(engine: &Engine, t: &Translated, linear: Option<&Hir>) -> Vec<Option<String>> {
-    match (engine, &t.regrouped, linear) {
-        (Engine::Linear(_), Some(l), _) => l.names.clone(),
-        (Engine::Linear(_), None, Some(hir)) => fast::capture_names(hir),
-        (Engine::Linear(_), None, None) => Vec::new(),
-        (Engine::Fancy(re), _, _) => re.capture_names().map(|n| n.map(str::to_string)).collect(),
+/// Group names of a linear pattern (`fancy`: None) or of its fancy compilation.
+fn names_of(
+    fancy: Option<&fancy_regex::Regex>,
+    t: &Translated,
+    linear: Option<&Hir>,
+) -> Vec<Option<String>> {
+    match (fancy, &t.regrouped, linear) {
+        (Some(re), _, _) => re.capture_names().map(|n| n.map(str::to_string)).collect(),
+        (None, Some(l), _) => l.names.clone(),
+        (None, None, Some(hir)) => fast::capture_names(hir),
+        (None, None, None) => Vec::new(),
     }
 }
 
@@ -204,6 +213,7 @@ fn compile_new(pattern: &str, flags: Flags) -> Result<Regex, Error> {
             }
         }
     }
+    let mut fancy = None;
     let engine = match hir {
         Some(_) => Engine::Linear(Lazy {
             full: eager.map_or_else(OnceLock::new, |re| OnceLock::from(Some(re))),
@@ -211,7 +221,10 @@ fn compile_new(pattern: &str, flags: Flags) -> Result<Regex, Error> {
             near: near::Near::default(),
         }),
         None => match build_fancy(&t.fancy) {
-            Ok(re) => Engine::Fancy(re),
+            Ok(re) => {
+                fancy = Some(re);
+                Engine::Fancy(OnceLock::new())
+            }
             Err(e) => {
                 let mut m = format!("{e} (in translated pattern '{}')", t.fancy);
                 if let Some(l) = linear_err {
@@ -221,7 +234,8 @@ fn compile_new(pattern: &str, flags: Flags) -> Result<Regex, Error> {
             }
         },
     };
-    let names = Arc::new(names_of(&engine, &t, hir.as_ref()));
+    let names = Arc::new(names_of(fancy.as_ref(), &t, hir.as_ref()));
+    drop(fancy);
     let fast = match (&engine, hir) {
         // The twin must number its groups as the linear pattern does: for a regrouped
         // pattern `names` are the original's, not the linear pattern's own.
@@ -353,13 +367,20 @@ impl Regex {
                     }
                     Full::None => None,
                 },
-                Engine::Fancy(re) => match self.checked() {
-                    Some(c) => match c.spans(text, pos, &mut ascii) {
-                        Ok(s) => s,
-                        Err(()) => spans_fancy(re, text, start)?,
-                    },
-                    None => spans_fancy(re, text, start)?,
-                },
+                Engine::Fancy(lazy) => {
+                    let fancy = || {
+                        lazy.get_or_init(|| build_fancy(&self.inner.translated.fancy).ok())
+                            .as_ref()
+                    };
+                    match self.checked().map(|c| c.spans(text, pos, &mut ascii)) {
+                        Some(Ok(s)) => s,
+                        // It compiled before: only memory running out could fail now.
+                        _ => match fancy() {
+                            Some(re) => spans_fancy(re, text, start)?,
+                            None => None,
+                        },
+                    }
+                }
             }),
         };
         Ok(spans.map(|spans| Match {
