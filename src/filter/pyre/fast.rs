@@ -591,13 +591,15 @@ enum Shape {
 /// Scan automata by (patterns, shape, ASCII-only), shared between jails.
 type ScanKey = (Vec<String>, Shape, bool);
 static SCANS: OnceLock<Table<ScanKey, regex_automata::hybrid::dfa::DFA>> = OnceLock::new();
-/// [`WhichOf`] automata by patterns, shared between date detectors.
 /// The pattern texts of the [`AnyOf`] scans alive, shared by key.
 static ANY_OF_KEYS: OnceLock<Table<AnyOfKey, AnyOfKey>> = OnceLock::new();
 
 /// The patterns of an [`AnyOf`] and where they are looked for.
 type AnyOfKey = (Vec<String>, Shape);
+/// [`WhichOf`] automata by patterns, shared between date detectors.
 static WHICH: OnceLock<Table<Vec<String>, regex_automata::hybrid::dfa::DFA>> = OnceLock::new();
+/// The pattern texts of the [`WhichOf`] scans alive, shared by value.
+static WHICH_KEYS: OnceLock<Table<Vec<String>, Vec<String>>> = OnceLock::new();
 
 impl Scan {
     fn new(key: ScanKey, hir: impl FnOnce() -> Option<Hir>) -> Option<Scan> {
@@ -795,25 +797,32 @@ impl AnyOf {
 /// cannot match; the scan gives up (answers "all") when its cache thrashes.
 #[derive(Debug)]
 pub struct WhichOf {
-    dfa: Arc<regex_automata::hybrid::dfa::DFA>,
-    /// Made on the first scan (most detectors of a quiet jail never scan).
+    /// The patterns (one copy per distinct set, shared by every detector using it).
+    key: Arc<Vec<String>>,
+    /// Built on the first scan, like its cache (most detectors of a quiet jail never
+    /// scan; a set of templates is tens of KB of automaton). `Some(None)`: it does not
+    /// build, and every pattern stays a candidate.
+    dfa: Option<Option<Arc<regex_automata::hybrid::dfa::DFA>>>,
     cache: Option<regex_automata::hybrid::dfa::Cache>,
     len: usize,
 }
 
 impl WhichOf {
     /// For ASCII texts only (the patterns are cut to ASCII). None when a pattern has
-    /// no linear form or the set does not build.
+    /// no linear form.
     pub(super) fn new<'a>(patterns: impl Iterator<Item = Option<&'a str>>) -> Option<WhichOf> {
         let key: Vec<String> = patterns
             .map(|p| p.map(str::to_string))
             .collect::<Option<_>>()?;
         let len = key.len();
-        let dfa = shared(WHICH.get_or_init(Default::default), key.clone(), || {
-            WhichOf::build(&key)
-        })?;
+        let table = WHICH_KEYS.get_or_init(Default::default);
+        let key = match shared(table, key.clone(), || Some(key.clone())) {
+            Some(k) => k,
+            None => Arc::new(key),
+        };
         Some(WhichOf {
-            dfa,
+            key,
+            dfa: None,
             cache: None,
             len,
         })
@@ -852,10 +861,17 @@ impl WhichOf {
         if !text.is_ascii() {
             return None;
         }
+        let key = &self.key;
+        let dfa = self
+            .dfa
+            .get_or_insert_with(|| {
+                let table = WHICH.get_or_init(Default::default);
+                shared(table, key.as_ref().clone(), || WhichOf::build(key))
+            })
+            .as_ref()?;
         let mut set = regex_automata::PatternSet::new(self.len);
-        let cache = self.cache.get_or_insert_with(|| self.dfa.create_cache());
-        self.dfa
-            .try_which_overlapping_matches(cache, &Input::new(text), &mut set)
+        let cache = self.cache.get_or_insert_with(|| dfa.create_cache());
+        dfa.try_which_overlapping_matches(cache, &Input::new(text), &mut set)
             .ok()?;
         Some(
             (0..self.len)
