@@ -19,7 +19,7 @@
 set -u
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$HERE/.." && pwd)"
-SHARED="${SHARED:-/work/shared/bench}"
+SHARED="${SHARED:-$ROOT/../shared/bench}"
 GAOL="${GAOL:-${CARGO_TARGET_DIR:-$ROOT/target}/release/gaol}"
 REAL="${REAL:-$(command -v fail2ban-regex)}"
 SIZES="${SIZES:-1000000}"

@@ -14,7 +14,7 @@
 set -u
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$HERE/.." && pwd)"
-SHARED="${SHARED:-/work/shared/bench}"
+SHARED="${SHARED:-$ROOT/../shared/bench}"
 GAOL="${GAOL:-${CARGO_TARGET_DIR:-$ROOT/target}/release/gaol}"
 KIND="${KIND:-sshd}"
 FILTER="${FILTER:-/etc/fail2ban/filter.d/sshd.conf}"
