@@ -239,3 +239,64 @@ fn socket_on_the_command_line_is_bound_early_and_cleaned_up() {
     assert!(!sock.exists(), "early socket left behind");
     assert!(!dir.join("out.txt").exists());
 }
+
+/// Resident KiB of the server's own program text (its executable `r-xp` mapping).
+fn text_rss_kib(pid: u32) -> u64 {
+    let exe = std::fs::canonicalize(env!("CARGO_BIN_EXE_gaol")).unwrap();
+    let exe = exe.display().to_string();
+    let smaps = std::fs::read_to_string(format!("/proc/{pid}/smaps")).unwrap();
+    let mut in_text = false;
+    let mut total = 0;
+    for line in smaps.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.len() >= 5 && f[0].contains('-') && f[3].contains(':') {
+            in_text = f.len() > 5 && f[5] == exe && f[1] == "r-xp";
+        } else if in_text && f.first() == Some(&"Rss:") {
+            total += f[1].parse::<u64>().unwrap();
+        }
+    }
+    total
+}
+
+/// Serving commands faults in the code that runs them (and, with each fault, the pages
+/// around it); a few seconds after the last client the server gives those pages back,
+/// so an exporter polling `status` does not leave the daemon's resident set grown.
+#[test]
+fn a_quiet_socket_gives_back_the_code_its_commands_ran() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let log = dir.join("test.log");
+    std::fs::write(&log, "").unwrap();
+    tree(dir, &log.display().to_string(), r"Failed for <HOST>");
+    let mut child = spawn(dir);
+    let sock = dir.join("run/f2b.sock");
+    assert!(wait_for(60, || sock.exists()
+        && std::fs::read_to_string(dir.join("out.txt")).is_ok()));
+    // Past the trim that follows start-up (a second after it).
+    std::thread::sleep(Duration::from_secs(2));
+    for args in [
+        &["ping"][..],
+        &["status"],
+        &["status", "test"],
+        &["get", "test", "failregex"],
+    ] {
+        let st = Command::new(env!("CARGO_BIN_EXE_gaol"))
+            .arg("client")
+            .arg("-s")
+            .arg(&sock)
+            .args(args)
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(st.success(), "{args:?}");
+    }
+    let busy = text_rss_kib(child.id());
+    let given_back = wait_for(30, || text_rss_kib(child.id()) * 10 < busy * 6);
+    let after = text_rss_kib(child.id());
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let _ = child.wait();
+    assert!(
+        given_back,
+        "program text resident: {busy} KiB after the commands, {after} KiB later"
+    );
+}

@@ -77,6 +77,20 @@ pub fn after_start() {
         });
 }
 
+/// Once the control socket is quiet again after serving clients: the code that ran
+/// the commands (and the pages around it the kernel mapped in with each fault) need not
+/// stay resident until the next one. The same rules as [`after_start`].
+pub fn after_requests() {
+    if std::env::var_os("GAOL_NO_TRIM").is_some() {
+        return;
+    }
+    // Reading the maps allocates: collect after.
+    drop_file_pages();
+    if let Some(f) = COLLECTOR.get() {
+        f();
+    }
+}
+
 /// Drops the clean read-only file pages that are safe to drop (see the module doc).
 fn drop_file_pages() {
     let keep: Vec<Mapping>;
