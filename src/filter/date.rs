@@ -480,6 +480,25 @@ impl DateDetector {
         })
     }
 
+    /// The templates' scan is built only by [`DateDetector::prepare_scans`] (see
+    /// [`crate::filter::pyre::AnyOf::defer`]); until then every template is tried.
+    pub fn defer_scans(&mut self) {
+        if let Some(w) = &self.which
+            && let Ok(mut w) = w.lock()
+        {
+            w.defer();
+        }
+    }
+
+    /// Builds the templates' scan if it is not yet.
+    pub fn prepare_scans(&mut self) {
+        if let Some(w) = &self.which
+            && let Ok(mut w) = w.lock()
+        {
+            w.prepare();
+        }
+    }
+
     /// Finds the date in `line` and converts it. `now` is the current Unix time (year and
     /// day inference). None when no template matches.
     pub fn match_time(&mut self, line: &str, now: f64) -> Option<DateMatch> {

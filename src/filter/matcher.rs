@@ -482,6 +482,24 @@ impl Matcher {
         }
     }
 
+    /// The prefilter and date scans are not built on a line, only by
+    /// [`Matcher::prepare_scans`]: the server calls it after each read event's lines,
+    /// so the first lines of a jail do not wait for them (they match without).
+    pub fn defer_scans(&mut self) {
+        if let Some(a) = &mut self.any_fail {
+            a.defer();
+        }
+        self.date.defer_scans();
+    }
+
+    /// Builds the scans [`Matcher::defer_scans`] left unbuilt (cheap once built).
+    pub fn prepare_scans(&mut self) {
+        if let Some(a) = &mut self.any_fail {
+            a.prepare();
+        }
+        self.date.prepare_scans();
+    }
+
     /// Whether a [`LineScanner`] takes a share of the work beyond the date (single-line
     /// filters with a failregex prefilter).
     pub fn has_prefilter(&self) -> bool {

@@ -699,6 +699,31 @@ mod lazy_tests {
         spans_fancy(re, text, 0).expect("within the backtrack limit")
     }
 
+    /// A deferred prefilter lets every text through until it is prepared, then
+    /// rejects what none of its patterns can match; a set scan likewise answers
+    /// "unknown" until prepared, then names the candidates.
+    #[test]
+    fn deferred_scans_build_only_when_prepared() {
+        let a = compile_new(r"^Failed password for \S+ from \S+", Flags::default()).unwrap();
+        let b = compile_new(r"^Invalid user \S+ from \S+", Flags::default()).unwrap();
+        let other = "Accepted publickey for bob from 1.2.3.4\n";
+        let failed = "Failed password for bob from 1.2.3.4\n";
+        let mut any = Regex::any_of(&[&a, &b], true).expect("linear patterns scan");
+        any.defer();
+        assert!(any.may_match(other), "unbuilt: every text may match");
+        any.prepare();
+        assert!(!any.may_match(other));
+        assert!(any.may_match(failed));
+        let mut which = Regex::which_of(&[&a, &b]).expect("linear patterns scan");
+        which.defer();
+        assert_eq!(which.candidates(failed), None);
+        which.prepare();
+        assert_eq!(which.candidates(failed), Some(vec![true, false]));
+        // Not deferred: built on the first text.
+        let mut eager = Regex::any_of(&[&a, &b], true).expect("scan");
+        assert!(!eager.may_match(other));
+    }
+
     /// ASCII lines never build the full-Unicode engine; the first non-ASCII one does,
     /// and every answer is fancy-regex's on the same pattern.
     #[test]

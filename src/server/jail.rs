@@ -139,7 +139,10 @@ impl FilterState {
     /// As `compile`, keeping which part failed.
     pub fn try_compile(&mut self) -> Result<(), SpecError> {
         if self.matcher.is_none() {
-            self.matcher = Some(Matcher::new(&self.spec)?);
+            let mut m = Matcher::new(&self.spec)?;
+            // Built after the first read event's lines (see `filter_loop`), not on a line.
+            m.defer_scans();
+            self.matcher = Some(m);
         }
         Ok(())
     }
@@ -604,6 +607,11 @@ fn filter_loop(ctx: FilterCtx) {
         }
         crate::server::log::flush();
         positions.flush(&ctx, false);
+        // After the event's lines, whose tickets are on their way: the first lines of
+        // a jail do not wait for the scans, and a burst gets them after its first batch.
+        if let Some(m) = lock(&ctx.filter).matcher.as_mut() {
+            m.prepare_scans();
+        }
     }
     positions.flush(&ctx, true);
 }

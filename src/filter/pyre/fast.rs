@@ -663,6 +663,8 @@ pub struct AnyOf {
     /// Built on the first ASCII text, likewise: a jail whose log stays quiet holds
     /// none (for sshd's failregexes it is ~200 KB of automaton).
     ascii: Option<Option<Scan>>,
+    /// Not built on a text: only by [`AnyOf::prepare`] (see [`AnyOf::defer`]).
+    deferred: bool,
 }
 
 impl AnyOf {
@@ -693,6 +695,7 @@ impl AnyOf {
             ascii: None,
             key,
             full: None,
+            deferred: false,
         }
     }
 
@@ -755,7 +758,28 @@ impl AnyOf {
             key: Arc::clone(&self.key),
             full: self.full.as_ref().map(|f| f.as_ref().map(Scan::fork)),
             ascii: self.ascii.as_ref().map(|a| a.as_ref().map(Scan::fork)),
+            deferred: self.deferred,
         }
+    }
+
+    /// The ASCII scan is left unbuilt by [`AnyOf::may_match`] (every text may match
+    /// until then): the server builds it with [`AnyOf::prepare`] after a read event's
+    /// lines, so building it (milliseconds) does not delay the line that needs it.
+    pub fn defer(&mut self) {
+        self.deferred = true;
+    }
+
+    /// Builds the ASCII scan if it is not yet.
+    pub fn prepare(&mut self) {
+        if self.ascii.is_none() {
+            self.ascii = Some(self.build_ascii());
+        }
+    }
+
+    fn build_ascii(&self) -> Option<Scan> {
+        let (pats, shape) = &*self.key;
+        let key = (pats.clone(), *shape, true);
+        Scan::new(key, || AnyOf::hir(pats, *shape).map(|h| ascii_hir(&h)))
     }
 
     /// Whether some pattern may match `text`.
@@ -766,12 +790,13 @@ impl AnyOf {
             return true;
         }
         if text.is_ascii() {
-            let (pats, shape) = &*self.key;
-            let ascii = self.ascii.get_or_insert_with(|| {
-                let key = (pats.clone(), *shape, true);
-                Scan::new(key, || AnyOf::hir(pats, *shape).map(|h| ascii_hir(&h)))
-            });
-            if let Some(a) = ascii {
+            if self.ascii.is_none() {
+                if self.deferred {
+                    return true;
+                }
+                self.prepare();
+            }
+            if let Some(Some(a)) = &mut self.ascii {
                 return a.may_match(text);
             }
         }
@@ -805,6 +830,8 @@ pub struct WhichOf {
     dfa: Option<Option<Arc<regex_automata::hybrid::dfa::DFA>>>,
     cache: Option<regex_automata::hybrid::dfa::Cache>,
     len: usize,
+    /// Not built on a text: only by [`WhichOf::prepare`] (as [`AnyOf::defer`]).
+    deferred: bool,
 }
 
 impl WhichOf {
@@ -825,6 +852,7 @@ impl WhichOf {
             dfa: None,
             cache: None,
             len,
+            deferred: false,
         })
     }
 
@@ -855,20 +883,28 @@ impl WhichOf {
             .ok()
     }
 
-    /// Per pattern: whether it may match `text`; None when unknown (non-ASCII text or
-    /// the scan gave up).
+    /// See [`AnyOf::defer`].
+    pub fn defer(&mut self) {
+        self.deferred = true;
+    }
+
+    /// Builds the scan if it is not yet.
+    pub fn prepare(&mut self) {
+        if self.dfa.is_none() {
+            let table = WHICH.get_or_init(Default::default);
+            let key = &self.key;
+            self.dfa = Some(shared(table, key.as_ref().clone(), || WhichOf::build(key)));
+        }
+    }
+
+    /// Per pattern: whether it may match `text`; None when unknown (non-ASCII text,
+    /// the scan deferred and not built yet, or the scan gave up).
     pub fn candidates(&mut self, text: &str) -> Option<Vec<bool>> {
-        if !text.is_ascii() {
+        if !text.is_ascii() || (self.deferred && self.dfa.is_none()) {
             return None;
         }
-        let key = &self.key;
-        let dfa = self
-            .dfa
-            .get_or_insert_with(|| {
-                let table = WHICH.get_or_init(Default::default);
-                shared(table, key.as_ref().clone(), || WhichOf::build(key))
-            })
-            .as_ref()?;
+        self.prepare();
+        let dfa = self.dfa.as_ref()?.as_ref()?;
         let mut set = regex_automata::PatternSet::new(self.len);
         let cache = self.cache.get_or_insert_with(|| dfa.create_cache());
         dfa.try_which_overlapping_matches(cache, &Input::new(text), &mut set)
