@@ -66,6 +66,19 @@ fn spawn(dir: &Path) -> std::process::Child {
         .unwrap()
 }
 
+/// A server on a fresh tree watching an empty `test.log`, once its socket is up and
+/// its action started; returns the process and the socket path.
+fn started(dir: &Path, failregex: &str) -> (std::process::Child, PathBuf) {
+    let log = dir.join("test.log");
+    std::fs::write(&log, "").unwrap();
+    tree(dir, &log.display().to_string(), failregex);
+    let child = spawn(dir);
+    let sock = dir.join("run/f2b.sock");
+    assert!(wait_for(60, || sock.exists()
+        && std::fs::read_to_string(dir.join("out.txt")).is_ok()));
+    (child, sock)
+}
+
 fn log_messages(path: &PathBuf) -> Vec<String> {
     std::fs::read_to_string(path)
         .unwrap_or_default()
@@ -78,18 +91,8 @@ fn log_messages(path: &PathBuf) -> Vec<String> {
 fn foreground_start_signals_and_shutdown() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let log = dir.join("test.log");
-    std::fs::write(&log, "").unwrap();
-    tree(
-        dir,
-        &log.display().to_string(),
-        r"Failed password for \S+ from <HOST>",
-    );
-    let mut child = spawn(dir);
-    let sock = dir.join("run/f2b.sock");
+    let (mut child, sock) = started(dir, r"Failed password for \S+ from <HOST>");
     let pid = dir.join("run/f2b.pid");
-    assert!(wait_for(60, || sock.exists()
-        && std::fs::read_to_string(dir.join("out.txt")).is_ok()));
     assert_eq!(
         std::fs::read_to_string(&pid).unwrap(),
         format!("{}\n", child.id())
@@ -264,14 +267,7 @@ fn text_rss_kib(pid: u32) -> u64 {
 #[test]
 fn a_quiet_socket_gives_back_the_code_its_commands_ran() {
     let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path();
-    let log = dir.join("test.log");
-    std::fs::write(&log, "").unwrap();
-    tree(dir, &log.display().to_string(), r"Failed for <HOST>");
-    let mut child = spawn(dir);
-    let sock = dir.join("run/f2b.sock");
-    assert!(wait_for(60, || sock.exists()
-        && std::fs::read_to_string(dir.join("out.txt")).is_ok()));
+    let (mut child, sock) = started(tmp.path(), r"Failed for <HOST>");
     // Past the trim that follows start-up (a second after it).
     std::thread::sleep(Duration::from_secs(2));
     for args in [

@@ -201,10 +201,20 @@ fn latin1_and_invalid_utf8_lines() {
 
 /// Spawns an inotify reader on a fresh file with `initial` content and waits for it.
 fn started(dir: &Path, initial: &str, n: usize) -> (PathBuf, FileReader, Receiver<ReadEvent>, Got) {
+    started_with(dir, initial, n, Backend::Inotify)
+}
+
+/// [`started`] with the given backend.
+fn started_with(
+    dir: &Path,
+    initial: &str,
+    n: usize,
+    backend: Backend,
+) -> (PathBuf, FileReader, Receiver<ReadEvent>, Got) {
     let p = dir.join("app.log");
     fs::write(&p, initial).unwrap();
     let (tx, rx) = unbounded();
-    let r = FileReader::spawn(cfg(&p, Backend::Inotify), tx).unwrap();
+    let r = FileReader::spawn(cfg(&p, backend), tx).unwrap();
     let mut got = Got::default();
     wait_lines(&rx, &mut got, n, FAST);
     (p, r, rx, got)
@@ -468,12 +478,7 @@ fn large_append_is_batched() {
 fn a_slow_jail_pauses_the_reader_and_loses_nothing() {
     for backend in [Backend::Inotify, Backend::Polling] {
         let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("app.log");
-        fs::write(&p, "first\n").unwrap();
-        let (tx, rx) = unbounded();
-        let r = FileReader::spawn(cfg(&p, backend), tx).unwrap();
-        let mut got = Got::default();
-        wait_lines(&rx, &mut got, 1, FAST);
+        let (p, r, rx, mut got) = started_with(dir.path(), "first\n", 1, backend);
         let n = 100_000; // about 25 batches
         append(&p, lines("bulk", 0..n).as_bytes());
         let end = Instant::now() + FAST;

@@ -166,8 +166,8 @@ pub fn compile(pattern: &str, flags: Flags) -> Result<Regex, Error> {
     }
 }
 
-/// Group names of the pattern: a linearized one keeps the original numbering.
-/// Group names of a linear pattern (`fancy`: None) or of its fancy compilation.
+/// Group names of the pattern: of its fancy compilation when it has one, else of the
+/// linear pattern (a linearized one keeps the original numbering).
 fn names_of(
     fancy: Option<&fancy_regex::Regex>,
     t: &Translated,

@@ -55,17 +55,9 @@ pub fn record_exec_mappings() {
 /// Releases what start-up left behind (see the module doc). Cheap: one read of
 /// `/proc/self/smaps` and a few `madvise` calls. Does nothing when `GAOL_NO_TRIM` is set.
 pub fn after_start() {
-    if std::env::var_os("GAOL_NO_TRIM").is_some() {
+    if !give_back() {
         return;
     }
-    if let Some(f) = COLLECTOR.get() {
-        f();
-    }
-    // SQLite (and libc itself) allocate from glibc's malloc whatever the Rust allocator:
-    // its free pages go back too.
-    // SAFETY: a plain libc call without pointers.
-    unsafe { libc::malloc_trim(0) };
-    drop_file_pages();
     // Once more when the jail threads have settled: starting them runs code too (opening
     // logs, first log lines). A short-lived thread; no harm if it cannot start.
     let _ = std::thread::Builder::new()
@@ -81,14 +73,24 @@ pub fn after_start() {
 /// the commands (and the pages around it the kernel mapped in with each fault) need not
 /// stay resident until the next one. The same rules as [`after_start`].
 pub fn after_requests() {
+    give_back();
+}
+
+/// The file pages, then the allocators' free memory (reading the maps allocates).
+/// False, doing nothing, when `GAOL_NO_TRIM` is set.
+fn give_back() -> bool {
     if std::env::var_os("GAOL_NO_TRIM").is_some() {
-        return;
+        return false;
     }
-    // Reading the maps allocates: collect after.
     drop_file_pages();
     if let Some(f) = COLLECTOR.get() {
         f();
     }
+    // SQLite (and libc itself) allocate from glibc's malloc whatever the Rust allocator:
+    // its free pages go back too.
+    // SAFETY: a plain libc call without pointers.
+    unsafe { libc::malloc_trim(0) };
+    true
 }
 
 /// Drops the clean read-only file pages that are safe to drop (see the module doc).

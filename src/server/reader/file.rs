@@ -88,7 +88,7 @@ impl Out {
 }
 
 /// The result of one pass over the file.
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 pub enum Pass {
     /// Read to the end (possibly nothing new).
     Done,
@@ -128,8 +128,17 @@ pub struct LogFile {
     open_failing: bool,
     /// The file size seen by the last pass.
     last_size: u64,
-    /// The last read paused before the end of the file (see [`Pass::Busy`]).
-    paused: bool,
+}
+
+/// How a read of the file's new lines ended.
+#[derive(Debug, PartialEq)]
+enum Read {
+    /// At the end of the file.
+    End,
+    /// Early, at a line boundary: the jail is [`Out::busy`].
+    Paused,
+    /// The reader must stop.
+    Stopped,
 }
 
 impl LogFile {
@@ -190,7 +199,6 @@ impl LogFile {
             decode_warned: None,
             open_failing: false,
             last_size: meta.len(),
-            paused: false,
         })
     }
 
@@ -205,7 +213,7 @@ impl LogFile {
         self.vanished = true;
         match self.handle.take() {
             // A read error on a file that is gone is not worth more than losing its tail.
-            Some(old) => !matches!(self.read_lines(&old.file, out, false), Ok(false)),
+            Some(old) => !matches!(self.read_lines(&old.file, out, false), Ok(Read::Stopped)),
             None => true,
         }
     }
@@ -234,8 +242,8 @@ impl LogFile {
             };
             if let Some(old) = self.handle.take() {
                 match self.read_lines(&old.file, out, false) {
-                    Ok(true) => {}
-                    Ok(false) => return Pass::Stopped,
+                    Ok(Read::Stopped) => return Pass::Stopped,
+                    Ok(_) => {}
                     // The old file is gone anyway; its read error does not matter now.
                     Err(_) => {}
                 }
@@ -254,9 +262,9 @@ impl LogFile {
         let res = self.pass_open(&h.file, meta.len(), meta.ino(), out);
         self.handle = Some(h);
         match res {
-            Ok(true) if self.paused => Pass::Busy,
-            Ok(true) => Pass::Done,
-            Ok(false) => Pass::Stopped,
+            Ok(Read::End) => Pass::Done,
+            Ok(Read::Paused) => Pass::Busy,
+            Ok(Read::Stopped) => Pass::Stopped,
             Err(e) => {
                 let msg = py_os_error(&e, &self.path);
                 flog!(
@@ -302,7 +310,7 @@ impl LogFile {
         }
     }
 
-    fn pass_open(&mut self, file: &File, size: u64, ino: u64, out: &Out) -> io::Result<bool> {
+    fn pass_open(&mut self, file: &File, size: u64, ino: u64, out: &Out) -> io::Result<Read> {
         let rotated = size < self.pos || ino != self.ino || self.vanished;
         let now = Instant::now();
         // fail2ban re-reads the first line at most every 30 s when the file did not
@@ -365,20 +373,18 @@ impl LogFile {
         }
         if size <= self.pos {
             self.in_operation = true;
-            return Ok(true);
+            return Ok(Read::End);
         }
         self.read_lines(file, out, true)
     }
 
     /// Streams the complete lines from the current position to the end of `file` to
     /// the jail in batches; the position then points after the last complete line.
-    /// Returns false when the reader must stop. `may_pause`: stop early, at a line
-    /// boundary, when the jail is [`Out::busy`] (sets `paused`); a file about to be
-    /// closed is read to its end instead.
-    fn read_lines(&mut self, file: &File, out: &Out, may_pause: bool) -> io::Result<bool> {
-        self.paused = may_pause && out.busy();
-        if self.paused {
-            return Ok(true);
+    /// `may_pause`: stop early, at a line boundary, when the jail is [`Out::busy`]; a
+    /// file about to be closed is read to its end instead.
+    fn read_lines(&mut self, file: &File, out: &Out, may_pause: bool) -> io::Result<Read> {
+        if may_pause && out.busy() {
+            return Ok(Read::Paused);
         }
         let mut buf = vec![0u8; READ_CHUNK];
         let mut filled = 0usize;
@@ -410,12 +416,11 @@ impl LogFile {
                 if batch.len() >= BATCH_LINES || batch_bytes >= BATCH_BYTES {
                     let pos = self.pos;
                     if !self.flush(file, &mut batch, pos, out)? {
-                        return Ok(false);
+                        return Ok(Read::Stopped);
                     }
                     batch_bytes = 0;
                     if may_pause && out.busy() {
-                        self.paused = true;
-                        return Ok(true);
+                        return Ok(Read::Paused);
                     }
                 }
                 continue;
@@ -440,14 +445,13 @@ impl LogFile {
                 if batch.len() >= BATCH_LINES || batch_bytes >= BATCH_BYTES {
                     let pos = self.pos + start as u64;
                     if !self.flush(file, &mut batch, pos, out)? {
-                        return Ok(false);
+                        return Ok(Read::Stopped);
                     }
                     batch_bytes = 0;
                     if may_pause && out.busy() {
                         // Everything up to `start` was sent; the rest is read again.
                         self.pos = pos;
-                        self.paused = true;
-                        return Ok(true);
+                        return Ok(Read::Paused);
                     }
                 }
             }
@@ -462,11 +466,11 @@ impl LogFile {
         if !batch.is_empty() {
             let pos = self.pos;
             if !self.flush(file, &mut batch, pos, out)? {
-                return Ok(false);
+                return Ok(Read::Stopped);
             }
         }
         self.in_operation = true;
-        Ok(true)
+        Ok(Read::End)
     }
 
     fn flush(

@@ -395,19 +395,22 @@ impl Notify {
             self.dirty = false;
             self.look_at = Instant::now() + SAFETY_TICK;
             match log.pass(out) {
-                Pass::Busy => {
-                    // The rest is read after a short wait, not in this loop: the jail
-                    // needs the time to catch up.
-                    self.found(&log.path);
+                pass @ (Pass::Done | Pass::Busy) => {
+                    if self.pending.take().is_some() {
+                        flog!(
+                            MSG,
+                            "filterpyinotify",
+                            "Log presence detected for file {}",
+                            log.path.display()
+                        );
+                    }
                     self.watch_dir(w);
-                    self.watch_file(w, &log.path, log.ino());
-                    self.dirty = false;
-                    self.look_at = Instant::now() + BUSY_RETRY;
-                }
-                Pass::Done => {
-                    self.found(&log.path);
-                    self.watch_dir(w);
-                    if self.watch_file(w, &log.path, log.ino()) {
+                    let new_watch = self.watch_file(w, &log.path, log.ino());
+                    if pass == Pass::Busy {
+                        // The rest is read after a short wait, not in this loop: the
+                        // jail needs the time to catch up (a new watch changes nothing).
+                        self.look_at = Instant::now() + BUSY_RETRY;
+                    } else if new_watch {
                         self.dirty = true;
                     }
                 }
@@ -431,18 +434,6 @@ impl Notify {
             }
         }
         true
-    }
-
-    /// The file was read: a missing one is back.
-    fn found(&mut self, path: &Path) {
-        if self.pending.take().is_some() {
-            flog!(
-                MSG,
-                "filterpyinotify",
-                "Log presence detected for file {}",
-                path.display()
-            );
-        }
     }
 
     /// When the next timed look is due.
