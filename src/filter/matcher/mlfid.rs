@@ -2,6 +2,8 @@
 //! a new match into the cached state ([`merge_failure`]), giving fail2ban's
 //! `F-NOFAIL` / `F-MLFFORGET` / `F-MLFGAINED` semantics.
 
+use std::collections::VecDeque;
+
 use crate::filter::failregex::Fields;
 use crate::stream::Value;
 
@@ -12,21 +14,25 @@ const MAX_COUNT: usize = 100;
 /// … each for this many seconds after it was last stored.
 const MAX_TIME: f64 = 300.0;
 
-/// Insertion-ordered cache with fail2ban's FIFO eviction and expiry.
+/// Insertion-ordered cache with fail2ban's FIFO eviction and expiry. Under attack
+/// nearly every line is a new connection, so the cache is full and each insert evicts
+/// the oldest entry: a ring, so that costs no shift of the other 99.
 #[derive(Debug, Default)]
 pub struct MlfidCache {
-    entries: Vec<Entry>,
+    entries: VecDeque<Entry>,
     /// Per entry, the hash of its key, apart: a lookup (most miss: each connection
     /// is new once) reads these 800 bytes, not a cache line of every entry.
-    hashes: Vec<u64>,
+    hashes: VecDeque<u64>,
 }
 
 /// One remembered connection (its key's hash, which spares a string compare per
-/// entry on lookups, is in [`MlfidCache::hashes`]).
+/// entry on lookups, is in [`MlfidCache::hashes`]). The data is boxed: a connection's
+/// last line (`F-MLFFORGET`) removes its entry from the middle, which then moves
+/// pointers, not whole failure records.
 #[derive(Debug)]
 struct Entry {
     key: String,
-    data: FailData,
+    data: Box<FailData>,
     expires: f64,
 }
 
@@ -43,7 +49,7 @@ impl MlfidCache {
     /// connections still talking mostly are.
     fn find(&self, key: &str, hash: u64) -> Option<usize> {
         let mut end = self.hashes.len();
-        while let Some(i) = self.hashes[..end].iter().rposition(|&h| h == hash) {
+        while let Some(i) = self.hashes.range(..end).rposition(|&h| h == hash) {
             if self.entries[i].key == key {
                 return Some(i);
             }
@@ -55,7 +61,7 @@ impl MlfidCache {
     fn take(&mut self, key: &str, hash: u64, now: f64) -> Option<(usize, FailData)> {
         let i = self.find(key, hash)?;
         if self.entries[i].expires > now {
-            let d = std::mem::take(&mut self.entries[i].data);
+            let d = std::mem::take(&mut *self.entries[i].data);
             Some((i, d))
         } else {
             self.remove(i);
@@ -65,7 +71,7 @@ impl MlfidCache {
 
     fn put_back(&mut self, i: usize, data: FailData) {
         if let Some(e) = self.entries.get_mut(i) {
-            e.data = data;
+            *e.data = data;
         }
     }
 
@@ -73,7 +79,7 @@ impl MlfidCache {
         self.remove(i);
     }
 
-    fn remove(&mut self, i: usize) -> Entry {
+    fn remove(&mut self, i: usize) -> Option<Entry> {
         self.hashes.remove(i);
         self.entries.remove(i)
     }
@@ -82,17 +88,16 @@ impl MlfidCache {
     /// the oldest entries when full.
     fn insert_new(&mut self, key: &str, hash: u64, data: FailData, now: f64) {
         if self.entries.len() >= MAX_COUNT {
-            while !self.entries.is_empty() {
-                let e = self.remove(0);
+            while let Some(e) = self.remove(0) {
                 if e.expires > now && self.entries.len() < MAX_COUNT {
                     break;
                 }
             }
         }
-        self.hashes.push(hash);
-        self.entries.push(Entry {
+        self.hashes.push_back(hash);
+        self.entries.push_back(Entry {
             key: key.to_string(),
-            data,
+            data: Box::new(data),
             expires: now + MAX_TIME,
         });
     }
@@ -299,5 +304,22 @@ mod tests {
                 .is_none()
         );
         assert_eq!(c.hashes.len(), MAX_COUNT - 1);
+        // A connection's last line removes it from the middle of the ring; the
+        // others keep their data and their place.
+        let mid = format!("k{}", MAX_COUNT / 2 + 5);
+        let next = format!("k{}", MAX_COUNT / 2 + 6);
+        let i = c.find(&mid, key_hash(&mid)).expect("cached");
+        c.put_back(
+            i,
+            FailData {
+                pending: true,
+                ..Default::default()
+            },
+        );
+        c.unset_at(i);
+        assert_eq!(c.find(&mid, key_hash(&mid)), None);
+        assert_eq!(c.find(&next, key_hash(&next)), Some(i));
+        assert_eq!(c.hashes.len(), c.entries.len());
+        assert!(!c.entries[i].data.pending);
     }
 }
