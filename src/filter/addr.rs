@@ -263,9 +263,11 @@ impl IpAddr {
     pub fn ntoa(&self) -> String {
         match self.kind {
             Kind::V4(a) => {
-                let mut s = Ipv4Addr::from(a).to_string();
+                let mut s = String::with_capacity(18);
+                push_dotted_quad(&mut s, a);
                 if self.plen > 0 && self.plen < 32 {
-                    s.push_str(&format!("/{}", self.plen));
+                    s.push('/');
+                    push_decimal(&mut s, u32::try_from(self.plen).unwrap_or_default());
                 }
                 s
             }
@@ -279,6 +281,29 @@ impl IpAddr {
             Kind::Unspec | Kind::Raw => self.raw.clone(),
         }
     }
+}
+
+/// `a` as `d.d.d.d`, as `Ipv4Addr`'s `Display` writes it: every failure prints its
+/// address, and the formatter's generic machinery cost more than the rest of the
+/// output line.
+fn push_dotted_quad(s: &mut String, a: u32) {
+    for (i, octet) in a.to_be_bytes().into_iter().enumerate() {
+        if i > 0 {
+            s.push('.');
+        }
+        push_decimal(s, octet.into());
+    }
+}
+
+/// `n` (< 1000) in decimal.
+fn push_decimal(s: &mut String, n: u32) {
+    if n >= 100 {
+        s.push(char::from(b'0' + (n / 100 % 10) as u8));
+    }
+    if n >= 10 {
+        s.push(char::from(b'0' + (n / 10 % 10) as u8));
+    }
+    s.push(char::from(b'0' + (n % 10) as u8));
 }
 
 impl PartialEq for IpAddr {
@@ -469,6 +494,27 @@ mod tests {
         }
         // Beyond each address with itself, some spellings denote the same value.
         assert!(equal_pairs > addrs.len());
+    }
+
+    #[test]
+    fn v4_text_as_std_writes_it() {
+        // edge octets (one, two, three digits) in every position, and every prefix
+        let octets = [0u32, 1, 9, 10, 99, 100, 199, 200, 249, 255];
+        for (i, &a) in octets.iter().enumerate() {
+            let b = octets[(i + 3) % octets.len()];
+            let c = octets[(i + 5) % octets.len()];
+            let d = octets[(i + 7) % octets.len()];
+            let text = format!("{a}.{b}.{c}.{d}");
+            let ip = IpAddr::parse(&text).expect("v4");
+            assert_eq!(ip.ntoa(), text);
+            for plen in 1..32 {
+                let net = IpAddr::parse(&format!("{text}/{plen}")).expect("v4 net");
+                let Kind::V4(n) = net.kind else {
+                    panic!("{text}/{plen} is not v4");
+                };
+                assert_eq!(net.ntoa(), format!("{}/{plen}", Ipv4Addr::from(n)));
+            }
+        }
     }
 
     #[test]
