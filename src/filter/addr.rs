@@ -295,6 +295,19 @@ fn push_dotted_quad(s: &mut String, a: u32) {
     }
 }
 
+/// `w` in lower-case hex without leading zeros (as `{:x}` writes it).
+fn push_hex(s: &mut String, w: u16) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut started = false;
+    for shift in [12u16, 8, 4, 0] {
+        let d = usize::from((w >> shift) & 0xf);
+        if d != 0 || started || shift == 0 {
+            s.push(char::from(DIGITS[d]));
+            started = true;
+        }
+    }
+}
+
 /// `n` (< 1000) in decimal.
 fn push_decimal(s: &mut String, n: u32) {
     if n >= 100 {
@@ -387,7 +400,7 @@ fn parse_py_int(text: &str) -> Result<i64, AddrError> {
 /// longest run (≥ 2) of zero words compressed, and the last 32 bits dotted for
 /// IPv4-compatible (`::a.b.c.d`) and IPv4-mapped (`::ffff:a.b.c.d`) addresses.
 pub fn inet_ntop6(addr: u128) -> String {
-    let words: Vec<u16> = (0..8).map(|i| (addr >> (112 - 16 * i)) as u16).collect();
+    let words: [u16; 8] = std::array::from_fn(|i| (addr >> (112 - 16 * i)) as u16);
     let (mut best, mut cur): ((usize, usize), Option<(usize, usize)>) = ((0, 0), None);
     for (i, &w) in words.iter().enumerate() {
         if w == 0 {
@@ -421,10 +434,10 @@ pub fn inet_ntop6(addr: u128) -> String {
             && let Some((0, l)) = best
             && (l == 6 || (l == 5 && words[5] == 0xffff))
         {
-            out.push_str(&Ipv4Addr::from(addr as u32).to_string());
+            push_dotted_quad(&mut out, addr as u32);
             return out;
         }
-        out.push_str(&format!("{:x}", words[i]));
+        push_hex(&mut out, words[i]);
         i += 1;
     }
     if let Some((b, l)) = best
@@ -514,6 +527,27 @@ mod tests {
                 };
                 assert_eq!(net.ntoa(), format!("{}/{plen}", Ipv4Addr::from(n)));
             }
+        }
+    }
+
+    #[test]
+    fn v6_words_as_std_writes_them() {
+        for w in [
+            0u16, 1, 0xf, 0x10, 0xab, 0x100, 0xfff, 0x1000, 0xbeef, 0xffff,
+        ] {
+            let mut s = String::new();
+            push_hex(&mut s, w);
+            assert_eq!(s, format!("{w:x}"));
+        }
+        // and whole addresses, glibc's spelling being std's here
+        for t in [
+            "2001:db8:a:b:c:d:e:f",
+            "fe80::1:abcd",
+            "::ffff:10.0.0.255",
+            "1::",
+        ] {
+            let a = u128::from(t.parse::<Ipv6Addr>().expect("v6"));
+            assert_eq!(inet_ntop6(a), t);
         }
     }
 

@@ -22,8 +22,6 @@
 use std::net::Ipv4Addr;
 use std::sync::Mutex;
 
-use memchr::memmem;
-
 use crate::filter::addr::{IpAddr, inet_ntop6};
 use crate::server::ticket::Ticket;
 use crate::stream::Value;
@@ -347,6 +345,15 @@ fn put_key(out: &mut Vec<u8>, key: &str) {
     }
 }
 
+/// The first offset of `needle` (not empty) in `line`. The haystack is one log line
+/// and the needle a short field: `memmem::find` would build a searcher per call, which
+/// cost more than the whole search (10k instructions a failure, for ~8 fields).
+fn find_in_line(line: &[u8], needle: &[u8]) -> Option<usize> {
+    let (&head, tail) = needle.split_first()?;
+    let last_start = line.len().checked_sub(needle.len())?;
+    memchr::memchr_iter(head, &line[..=last_start]).find(|&i| line[i + 1..].starts_with(tail))
+}
+
 fn put_value(out: &mut Vec<u8>, v: &Value, fid: &str, first: &str) {
     match v {
         Value::None => out.push(T_NONE),
@@ -362,7 +369,7 @@ fn put_value(out: &mut Vec<u8>, v: &Value, fid: &str, first: &str) {
         }
         Value::Str(s) if !s.is_empty() && s == fid => out.push(T_STR_FID),
         Value::Str(s) => match (!s.is_empty())
-            .then(|| memmem::find(first.as_bytes(), s.as_bytes()))
+            .then(|| find_in_line(first.as_bytes(), s.as_bytes()))
             .flatten()
         {
             Some(off) => {
@@ -576,6 +583,30 @@ mod tests {
             t.ip.map(|i| i.raw_text().to_string())
         );
         p
+    }
+
+    #[test]
+    fn line_search_finds_the_first_occurrence() {
+        let line = b"Mar 14 06:25:00 srv01 sshd[4586]: Failed password for invalid user \
+            docker from 83.251.175.228 port 37560 ssh2 docker";
+        // every substring of a few lengths, then needles that are absent or too long
+        let mut needles: Vec<&[u8]> = Vec::new();
+        for len in [1, 2, 5, 13] {
+            needles.extend(line.windows(len));
+        }
+        needles.extend([&b"ssh3"[..], b"docker!", &line[..], b"x"]);
+        let longer = [&line[..], b"!"].concat();
+        needles.push(&longer);
+        for n in needles {
+            assert_eq!(
+                find_in_line(line, n),
+                memchr::memmem::find(line, n),
+                "{}",
+                String::from_utf8_lossy(n)
+            );
+        }
+        assert_eq!(find_in_line(b"", b"a"), None);
+        assert_eq!(find_in_line(b"abc", b""), None);
     }
 
     #[test]
