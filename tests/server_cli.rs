@@ -296,3 +296,42 @@ fn a_quiet_socket_gives_back_the_code_its_commands_ran() {
         "program text resident: {busy} KiB after the commands, {after} KiB later"
     );
 }
+
+/// Matching a jail's first lines compiles its regexes and runs code start-up never ran;
+/// a few seconds after the jails' last work the server gives those pages back, so a
+/// daemon that banned once does not stay at its grown resident set. No client talks to
+/// the socket here: that trim is the socket's own (see the test above).
+#[test]
+fn a_quiet_jail_gives_back_the_code_its_lines_ran() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (mut child, _sock) = started(dir, r"Failed for <HOST>");
+    // Past the trim that follows start-up (a second after it).
+    std::thread::sleep(Duration::from_secs(2));
+    let idle = text_rss_kib(child.id());
+    let lines: String = (1..=6)
+        .map(|i| format!("2026-11-21 10:00:0{i} Failed for 192.0.2.{i}\n"))
+        .collect();
+    std::fs::write(dir.join("test.log"), lines).unwrap();
+    let found = wait_for(60, || {
+        log_messages(&dir.join("f2b.log"))
+            .iter()
+            .filter(|m| m.contains("Found 192.0.2."))
+            .count()
+            == 6
+    });
+    let busy = text_rss_kib(child.id());
+    let given_back = wait_for(30, || text_rss_kib(child.id()) * 10 < busy * 6);
+    let after = text_rss_kib(child.id());
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let _ = child.wait();
+    assert!(found, "the lines were not matched");
+    assert!(
+        busy > idle * 2,
+        "matching did not grow the resident text: {idle} -> {busy} KiB"
+    );
+    assert!(
+        given_back,
+        "program text resident: {idle} KiB idle, {busy} KiB after the lines, {after} KiB later"
+    );
+}

@@ -487,6 +487,7 @@ impl ActionsCore {
     }
 
     fn unban_one(&mut self, t: &Ticket) {
+        crate::server::memtrim::after_activity();
         let ip =
             t.ip.as_ref()
                 .map(|i| i.ntoa())
@@ -608,6 +609,7 @@ pub fn actions_loop(
                 if !c.idle {
                     c.ban_restored(batch, now(), db.as_ref());
                 }
+                crate::server::memtrim::after_activity();
             }
             Ok(t) => {
                 // What the filter queued meanwhile is banned in the same burst.
@@ -626,6 +628,7 @@ pub fn actions_loop(
                 if !c.idle {
                     c.ban_burst(burst, db.as_ref());
                 }
+                crate::server::memtrim::after_activity();
             }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,

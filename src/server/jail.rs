@@ -550,6 +550,12 @@ fn filter_loop(ctx: FilterCtx) {
     while let Some(ev) = next_event(&ctx) {
         // Each event starts with a fresh reading (it may have waited).
         let mut clock = LineClock::new();
+        // Lines were matched (a poll that found nothing is not work worth a trim).
+        let worked = match &ev {
+            ReadEvent::Lines { lines, .. } => !lines.is_empty(),
+            ReadEvent::Journal { lines, .. } => !lines.is_empty(),
+            ReadEvent::Error { .. } => false,
+        };
         match ev {
             ReadEvent::Lines {
                 path,
@@ -611,6 +617,9 @@ fn filter_loop(ctx: FilterCtx) {
         // a jail do not wait for the scans, and a burst gets them after its first batch.
         if let Some(m) = lock(&ctx.filter).matcher.as_mut() {
             m.prepare_scans();
+        }
+        if worked {
+            crate::server::memtrim::after_activity();
         }
     }
     positions.flush(&ctx, true);
