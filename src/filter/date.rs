@@ -141,8 +141,12 @@ impl Slot {
     }
 
     /// [`crate::filter::pyre::Regex::find_span`] from 0, by the anchored DFA when the
-    /// template allows it.
-    fn find_span(&mut self, line: &str) -> Option<Option<(usize, usize)>> {
+    /// template allows it (and, `build` false, when it is built already).
+    fn find_span(&mut self, line: &str, build: bool) -> Option<Option<(usize, usize)>> {
+        if self.anchored.is_none() && !build {
+            self.decided = None;
+            return self.tpl.re.find_span(line, 0);
+        }
         let tpl = &self.tpl;
         let fast = self
             .anchored
@@ -199,6 +203,8 @@ pub struct DateDetector {
     repeat: Option<Repeat>,
     /// The last line's winner was the last winner, anchored, tried first.
     won_first: bool,
+    /// Span finders are not built (see [`DateDetector::defer_scans`]).
+    defer_anchored: bool,
 }
 
 /// A matched span converted between chars and bytes.
@@ -278,6 +284,7 @@ impl DateDetector {
             long_skip_spent: false,
             repeat: None,
             won_first: false,
+            defer_anchored: false,
         };
         if let Some(dp) = datepattern {
             for p in dp.split('\n').map(str::trim).filter(|p| !p.is_empty()) {
@@ -440,10 +447,11 @@ impl DateDetector {
                 return None;
             }
         }
+        let build = !self.defer_anchored;
         let slot = &mut self.slots[i];
         let mut from_memo = false;
         let m = match range {
-            None => match slot.find_span(line) {
+            None => match slot.find_span(line, build) {
                 Some(None) => None,
                 Some(Some((s, e))) => {
                     // The spans are lent to the match (no copy per line) and given back
@@ -481,8 +489,11 @@ impl DateDetector {
     }
 
     /// The templates' scan is built only by [`DateDetector::prepare_scans`] (see
-    /// [`crate::filter::pyre::AnyOf::defer`]); until then every template is tried.
+    /// [`crate::filter::pyre::AnyOf::defer`]); until then every template is tried, and
+    /// a template's anchored span finder is not built either (its general search gives
+    /// the same span: building it was a fifth of a jail's first line).
     pub fn defer_scans(&mut self) {
+        self.defer_anchored = true;
         if let Some(w) = &self.which
             && let Ok(mut w) = w.lock()
         {
@@ -492,6 +503,7 @@ impl DateDetector {
 
     /// Builds the templates' scan if it is not yet.
     pub fn prepare_scans(&mut self) {
+        self.defer_anchored = false;
         if let Some(w) = &self.which
             && let Ok(mut w) = w.lock()
         {

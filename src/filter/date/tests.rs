@@ -233,3 +233,45 @@ fn anchored_span_and_its_deciding_bytes() {
     }
     assert!(checked > 50, "only {checked} anchored spans checked");
 }
+
+/// Deferred (a server jail's first read event), the detector builds no anchored span
+/// finder and still gives exactly what an eager one gives; once prepared, it builds
+/// the finder on the next search and still agrees.
+#[test]
+fn deferred_span_finders_change_no_answer() {
+    let lines = [
+        "Nov 21 14:59:58 srv sshd[1]: Failed password for root from 192.0.2.1 port 22 ssh2",
+        "Nov 21 14:59:58 srv sshd[1]: Failed password for root from 192.0.2.1 port 22 ssh2",
+        "Nov 21 14:59:59 srv sshd[2]: Invalid user x from 192.0.2.2",
+        "2026-11-21 14:59:59,123 fail2ban.actions [7]: NOTICE [sshd] Ban 192.0.2.3",
+        "Nov 21 15:00:00 srv sshd[3]: Connection closed by 192.0.2.4",
+        "no date on this line",
+    ];
+    let key = |m: Option<DateMatch>| m.map(|m| (m.span, m.whole, m.time, m.template));
+    let built = |d: &DateDetector| d.slots.iter().filter(|s| s.anchored.is_some()).count();
+    let mut eager = utc(None);
+    let mut lazy = utc(None);
+    lazy.defer_scans();
+    for l in lines {
+        assert_eq!(
+            key(lazy.match_time(l, NOW)),
+            key(eager.match_time(l, NOW)),
+            "{l}"
+        );
+    }
+    assert_eq!(built(&lazy), 0, "a deferred detector built span finders");
+    assert!(
+        built(&eager) > 0,
+        "the eager detector never used a span finder"
+    );
+    lazy.prepare_scans();
+    for l in lines.iter().rev() {
+        assert_eq!(
+            key(lazy.match_time(l, NOW)),
+            key(eager.match_time(l, NOW)),
+            "{l}"
+        );
+    }
+    assert!(built(&lazy) > 0, "a prepared detector built no span finder");
+    assert_eq!(lazy.template_names(), eager.template_names());
+}
