@@ -250,10 +250,6 @@ struct EventLoop {
     path: PathBuf,
 }
 
-/// How long the socket stays quiet after its last client before the server gives back
-/// what serving the commands brought in (see [`crate::server::memtrim::after_requests`]).
-const QUIET_TRIM: libc::c_int = 2000;
-
 /// Most bytes read from one connection per loop turn (fairness).
 const READ_TURN: usize = 1 << 20;
 /// Stop taking new commands from a connection while this much output is unsent.
@@ -263,8 +259,6 @@ impl EventLoop {
     fn run(&mut self) {
         let mut fds: Vec<libc::pollfd> = Vec::new();
         let mut accept_pause: Option<Instant> = None;
-        // Clients were served since the last trim.
-        let mut served = false;
         while !self.stop.load(Ordering::SeqCst) {
             fds.clear();
             fds.push(pollfd(self.wake.as_raw_fd(), libc::POLLIN));
@@ -284,14 +278,8 @@ impl EventLoop {
                 fds.push(pollfd(c.stream.as_raw_fd(), ev));
             }
             // Idle, the loop sleeps until a client or the wake-up pair (every stop writes
-            // to it) has something: no periodic wake-ups, but one, a while after the last
-            // client left.
-            let quiet = served && self.conns.is_empty();
-            let timeout = match (accepting, quiet) {
-                (false, _) => 50,
-                (true, true) => QUIET_TRIM,
-                (true, false) => -1,
-            };
+            // to it) has something: no periodic wake-ups.
+            let timeout = if accepting { -1 } else { 50 };
             // SAFETY: `fds` is a live, correctly sized array of pollfd for this call.
             let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
             if n < 0 {
@@ -302,10 +290,9 @@ impl EventLoop {
                 }
                 continue;
             }
-            if n == 0 && quiet && accepting {
-                crate::server::memtrim::after_requests();
-                served = false;
-                continue;
+            // Serving clients runs code an idle daemon does not: given back once quiet.
+            if fds[1..].iter().any(|f| f.revents != 0) {
+                crate::server::memtrim::after_activity();
             }
             if fds[0].revents != 0 {
                 let mut b = [0u8; 64];
@@ -332,7 +319,6 @@ impl EventLoop {
             self.enforce_buffer_budget();
             self.conns.retain(|c| !c.dead);
             if accepting && fds[1].revents != 0 {
-                served = true;
                 accept_pause = self.accept();
             } else if !accepting {
                 accept_pause = accept_pause.filter(|t| t.elapsed() <= Duration::from_millis(50));

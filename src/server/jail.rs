@@ -550,12 +550,8 @@ fn filter_loop(ctx: FilterCtx) {
     while let Some(ev) = next_event(&ctx) {
         // Each event starts with a fresh reading (it may have waited).
         let mut clock = LineClock::new();
-        // Lines were matched (a poll that found nothing is not work worth a trim).
-        let worked = match &ev {
-            ReadEvent::Lines { lines, .. } => !lines.is_empty(),
-            ReadEvent::Journal { lines, .. } => !lines.is_empty(),
-            ReadEvent::Error { .. } => false,
-        };
+        // Lines were matched (an open error matches none: nothing to build or give back).
+        let worked = !matches!(ev, ReadEvent::Error { .. });
         match ev {
             ReadEvent::Lines {
                 path,
@@ -613,12 +609,13 @@ fn filter_loop(ctx: FilterCtx) {
         }
         crate::server::log::flush();
         positions.flush(&ctx, false);
-        // After the event's lines, whose tickets are on their way: the first lines of
-        // a jail do not wait for the scans, and a burst gets them after its first batch.
-        if let Some(m) = lock(&ctx.filter).matcher.as_mut() {
-            m.prepare_scans();
-        }
         if worked {
+            // After the event's lines, whose tickets are on their way: the first lines
+            // of a jail do not wait for the scans, and a burst gets them after its
+            // first batch.
+            if let Some(m) = lock(&ctx.filter).matcher.as_mut() {
+                m.prepare_scans();
+            }
             crate::server::memtrim::after_activity();
         }
     }

@@ -329,8 +329,9 @@ fn file_line_now(logger: &str, pid: u32, level: LogLevel, msg: &str) -> String {
 
 /// The line from its parts (`date`: `YYYY-MM-DD HH:MM:SS`).
 fn file_line(date: &str, ms: u32, logger: &str, pid: u32, level: LogLevel, msg: &str) -> String {
-    // Written piece by piece: a flood logs a line per failure, and the formatter's
-    // padding machinery cost more than the rest of the line.
+    use std::fmt::Write as _;
+    // Padded by hand: a flood logs a line per failure, and the formatter's padding
+    // machinery cost more than the rest of the line.
     let mut out = String::with_capacity(64 + logger.len().max(24) + msg.len());
     out.push_str(date);
     out.push(',');
@@ -339,9 +340,7 @@ fn file_line(date: &str, ms: u32, logger: &str, pid: u32, level: LogLevel, msg: 
     }
     out.push(' ');
     push_padded(&mut out, logger, 24);
-    out.push('[');
-    out.push_str(itoa_u32(pid, &mut [0; 10]));
-    out.push_str("]: ");
+    let _ = write!(out, "[{pid}]: ");
     match level.known_name() {
         Some(n) => push_padded(&mut out, n, 7),
         None => push_padded(&mut out, &level.name(), 7),
@@ -357,20 +356,6 @@ fn push_padded(out: &mut String, s: &str, width: usize) {
     for _ in s.chars().count()..width {
         out.push(' ');
     }
-}
-
-/// `n` in decimal, written into `buf`.
-fn itoa_u32(mut n: u32, buf: &mut [u8; 10]) -> &str {
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    std::str::from_utf8(&buf[i..]).unwrap_or("0")
 }
 
 /// SYSLOG target line: no time, no padding.
@@ -425,7 +410,6 @@ mod tests {
             file_line(d, 999, "fail2ban.jäil", 4_294_967_295, LogLevel::ERROR, ""),
             "2026-11-21 15:52:46,999 fail2ban.jäil           [4294967295]: ERROR   "
         );
-        assert_eq!(itoa_u32(10, &mut [0; 10]), "10");
     }
 
     #[test]

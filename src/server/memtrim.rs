@@ -1,7 +1,7 @@
 //! Giving memory back once the jails are up: [`after_start`] runs when a command stream
-//! (`server-stream`: start, reload) has been applied, [`after_requests`] when the control
-//! socket has gone quiet, [`after_activity`] when the jails' work has; [`record_exec_mappings`]
-//! runs first thing in `main`.
+//! (`server-stream`: start, reload) has been applied, [`after_activity`] notes work (a
+//! jail's lines, bans, the control socket's clients) to give back once it has gone
+//! quiet; [`record_exec_mappings`] runs first thing in `main`.
 //!
 //! Start-up is the costly phase for memory: reading the configuration and compiling
 //! every filter allocates far more than the daemon keeps, and it runs code (config
@@ -57,29 +57,15 @@ pub fn record_exec_mappings() {
 /// Releases what start-up left behind (see the module doc). Cheap: one read of
 /// `/proc/self/smaps` and a few `madvise` calls. Does nothing when `GAOL_NO_TRIM` is set.
 pub fn after_start() {
-    if !give_back() {
-        return;
-    }
     // Once more when the jail threads have settled: starting them runs code too (opening
-    // logs, first log lines). A short-lived thread; no harm if it cannot start.
-    let _ = std::thread::Builder::new()
-        .name("f2b/trim".into())
-        .stack_size(64 * 1024)
-        .spawn(|| {
-            std::thread::sleep(std::time::Duration::from_secs(1));
-            drop_file_pages();
-        });
+    // logs, first log lines).
+    if give_back() {
+        after_activity();
+    }
 }
 
-/// Once the control socket is quiet again after serving clients: the code that ran
-/// the commands (and the pages around it the kernel mapped in with each fault) need not
-/// stay resident until the next one. The same rules as [`after_start`].
-pub fn after_requests() {
-    give_back();
-}
-
-/// How long no jail may work before [`after_activity`] gives back: a log that writes
-/// more often than this keeps its pages warm.
+/// How long the daemon must be quiet before [`after_activity`] gives back: a log that
+/// writes, or an exporter that polls, more often than this keeps its pages warm.
 const ACTIVITY_QUIET: Duration = Duration::from_secs(3);
 
 /// Work noted since the last trim: when the last was, and whether a trim is pending.
@@ -103,11 +89,13 @@ fn activity() -> std::sync::MutexGuard<'static, Activity> {
     ACTIVITY.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// A jail worked (read lines, banned, unbanned). Matching its first lines compiles
-/// regexes and runs code that start-up never ran: once no jail has worked for
-/// [`ACTIVITY_QUIET`], those pages and the allocators' free memory are given back by
-/// the rules of [`after_start`] (the RSS an admin sees after a ban fell from ~11 to
-/// ~6 MiB with one sshd jail). Cheap enough per read event: a lock and a clock read.
+/// The daemon worked: a jail read lines, banned or unbanned, or the control socket
+/// served a client. That runs code start-up never ran (matching a jail's first lines
+/// compiles its regexes): once nothing has worked for [`ACTIVITY_QUIET`], those pages
+/// (and the ones the kernel mapped around them) and the allocators' free memory are
+/// given back by the rules of [`after_start`] (the RSS an admin sees after a ban fell
+/// from ~11 to ~6 MiB with one sshd jail). Cheap enough per read event or socket turn:
+/// a lock and a clock read.
 pub fn after_activity() {
     let mut a = activity();
     a.last = Some(Instant::now());
