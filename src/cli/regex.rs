@@ -19,7 +19,7 @@ use crate::config::files::FsSource;
 use crate::filter::addr::UseDns;
 use crate::filter::date::{DateDetector, SystemZone};
 use crate::filter::matcher::{
-    Ahead, Failure, LineScanner, Matcher, MatcherSpec, Resolver, SpecError,
+    Ahead, Failure, GroupSpan, LineScanner, Matcher, MatcherSpec, Resolver, SpecError,
 };
 
 use crate::stream::Value;
@@ -241,14 +241,15 @@ fn log_line(raw: &str) -> Option<&str> {
 struct Step<'a> {
     line: &'a str,
     at: At<'a>,
-    ahead: Option<Ahead>,
+    /// What was found ahead, and the batch's spans it refers to.
+    ahead: Option<(Ahead, &'a [GroupSpan])>,
 }
 
 impl Step<'_> {
     fn process(self, m: &mut Matcher, now: f64) -> Vec<Failure> {
         match (self.at, self.ahead) {
             (Some((text, t)), _) => m.process_line_at(self.line, text, t, now, &SystemResolver),
-            (None, Some(a)) => m.process_ahead(self.line, a, now, &SystemResolver),
+            (None, Some((a, spans))) => m.process_ahead(self.line, a, spans, now, &SystemResolver),
             (None, None) => m.process_line(self.line, now, &SystemResolver),
         }
     }
@@ -265,11 +266,11 @@ fn drive(
     mut f: impl FnMut(Step) -> bool,
 ) -> Option<LineScanner> {
     if let (Input::File(file, enc), Some((ahead, batch))) = (&input, threads) {
-        let step = |line: &str, ahead| {
+        let step = |line: &str, ahead, spans: &[_]| {
             f(Step {
                 line,
                 at: None,
-                ahead: Some(ahead),
+                ahead: Some((ahead, spans)),
             })
         };
         if let Ok(scanner) = par::run(file, *enc, ahead, batch, now, step) {

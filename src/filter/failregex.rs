@@ -315,6 +315,31 @@ impl PrefRegex {
         });
         (f, content.filter(|c| !c.is_empty()))
     }
+
+    /// The content [`PrefRegex::split_content`] gives, into `out` (cleared), without
+    /// the other fields (a thread that needs only the content would otherwise build
+    /// and drop a string per group on every line). False when there is none.
+    pub fn content_into(&self, m: &Match<'_>, out: &mut String) -> bool {
+        out.clear();
+        let re = &self.0;
+        let target = re
+            .alt
+            .iter()
+            .chain(&re.tuple)
+            .any(|(_, t)| &**t == "content");
+        if target {
+            // An `alt_`/`tuple_` group merges into it: the whole field dict decides.
+            if let (_, Some(c)) = self.split_content(m) {
+                out.push_str(&c);
+            }
+        } else if let Some((i, _)) = re.names.iter().find(|(_, n)| &**n == "content") {
+            match m.group(*i) {
+                Some(text) => out.push_str(text),
+                None => out.push_str(&Value::None.to_py_str()),
+            }
+        }
+        !out.is_empty()
+    }
 }
 
 /// An `ignoreregex`: never MULTILINE, no id requirement.
@@ -506,6 +531,46 @@ fn parse_id(text: &str, cidr: i64) -> Result<IpAddr, IdError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn content_alone_is_the_content_of_the_field_dict() {
+        let prefs = [
+            r"^<F-MLFID>\S+ sshd\[\d+\]:</F-MLFID> <F-CONTENT>.+</F-CONTENT>$",
+            // The group may not take part (Python's dict then holds None).
+            r"^(?P<pid>\w+)(?: (?P<content>x.*))?\n?$",
+            // It may be empty, or be merged into by `alt_`/`tuple_` groups.
+            r"^(?P<content>y*) ?(?P<alt_content>\w*)",
+            r"^(?P<tuple_content>\w+) (?P<content>\w+)",
+            r"^(?P<content_1>\w+)",
+            r"^\w+",
+        ];
+        let lines = [
+            "srv sshd[12]: Failed password\n",
+            "ab\n",
+            "ab xyz\n",
+            "yy zz\n",
+            " q\n",
+        ];
+        let mut out = String::from("stale");
+        let mut seen = 0;
+        for p in prefs {
+            let pref = PrefRegex::new(p, UseDns::No).expect(p);
+            for line in lines {
+                let Some(m) = pref.0.search(line) else {
+                    continue;
+                };
+                seen += 1;
+                let want = pref.split_content(&m).1;
+                let got = pref.content_into(&m, &mut out);
+                assert_eq!(
+                    got.then_some(out.as_str()),
+                    want.as_deref(),
+                    "{p} on {line:?}"
+                );
+            }
+        }
+        assert!(seen >= 12, "{seen} matches");
+    }
 
     #[test]
     fn complex_names() {

@@ -16,6 +16,7 @@
 
 pub mod mlfid;
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use crate::filter::addr::{IpAddr, UseDns};
@@ -207,17 +208,27 @@ pub struct Matcher {
     /// Whether the prefregex matched the last line (see [`Matcher::pref_hit`]).
     pref_hit: Option<bool>,
     /// The searches on the current line's buffer found ahead (see [`Ahead`]).
-    scanned: Option<Scanned>,
+    scanned: Option<Scanned<Spans>>,
 }
 
 /// Group spans of a match (see [`crate::filter::pyre::Regex::match_from_spans`]).
 type Spans = Vec<Option<(usize, usize)>>;
 
+/// The group spans a [`LineSearcher`] found for a batch of lines, back to back; a
+/// line's [`Ahead`] names its matches' ranges. One buffer per batch, reused: the
+/// matcher copies spans out on its own thread, so no allocation of the searcher's is
+/// freed by the matcher's (a block freed across threads comes back cold to the
+/// searcher's allocator, a cache miss on every match).
+pub type SpanArena = Vec<GroupSpan>;
+
+/// A group's span in a match (None: the group took no part).
+pub type GroupSpan = Option<(usize, usize)>;
+
 /// What a [`LineScanner`] found for one line ahead of the matcher.
 #[derive(Debug, Clone)]
 pub struct Ahead {
     date: Option<LineDate>,
-    scan: Option<Scanned>,
+    scan: Option<Scanned<Range<usize>>>,
 }
 
 /// The part of a [`DateMatch`] the matcher reads: the date text's span and the time.
@@ -240,18 +251,44 @@ impl From<DateMatch> for LineDate {
 
 /// The searches a [`LineScanner`] ran on a single-line buffer (the line less the date
 /// cut it assumed, then `\n`): all of them depend on that text alone.
+/// `S`: how a match's spans are held (a range of a [`SpanArena`] on the way, the spans
+/// themselves in the matcher).
 #[derive(Debug, Clone)]
-struct Scanned {
+struct Scanned<S> {
     /// The date cut assumed (the date's span, or none).
     cut: (usize, usize),
     /// The prefilter's verdict (false: no failregex can match).
     may_match: bool,
     /// The prefregex's match (`Some(None)`: none); None: not run.
-    pref: Option<Option<Spans>>,
+    pref: Option<Option<S>>,
     /// How many failregexes were searched, in order, on the text they see; all but
     /// the last missed, and `hit` is the last one's match.
     tried: usize,
-    hit: Option<Spans>,
+    hit: Option<S>,
+}
+
+impl Scanned<Range<usize>> {
+    /// With the spans copied out of `arena`; None when a range is not in it (the
+    /// matcher then searches on its own).
+    fn resolve(self, arena: &[GroupSpan]) -> Option<Scanned<Spans>> {
+        let spans = |r: Range<usize>| arena.get(r).map(<[_]>::to_vec);
+        let pref = match self.pref {
+            Some(Some(r)) => Some(Some(spans(r)?)),
+            Some(None) => Some(None),
+            None => None,
+        };
+        let hit = match self.hit {
+            Some(r) => Some(spans(r)?),
+            None => None,
+        };
+        Some(Scanned {
+            cut: self.cut,
+            may_match: self.may_match,
+            pref,
+            tried: self.tried,
+            hit,
+        })
+    }
 }
 
 /// The part of a single-line matcher's work that needs no state but the date
@@ -307,12 +344,15 @@ pub struct LineSearcher {
     /// regex's own (a cache line or two per regex).
     fail_first: Vec<[u64; 4]>,
     undated: String,
+    /// Reused for the prefregex's content.
+    content: String,
 }
 
 impl LineSearcher {
     /// Runs the prefregex and the failregexes as [`Matcher::find_in`] runs them first,
     /// on the buffer `ahead` was scanned for, when the prefilter lets it through.
-    pub fn search(&mut self, line: &str, ahead: &mut Ahead) {
+    /// The matches' spans go to `arena` (see [`SpanArena`]).
+    pub fn search(&mut self, line: &str, ahead: &mut Ahead, arena: &mut SpanArena) {
         let Some(s) = ahead.scan.as_mut().filter(|s| s.may_match) else {
             return;
         };
@@ -320,26 +360,31 @@ impl LineSearcher {
             return;
         }
         let buf = self.undated.as_str();
-        let mut content = None;
+        let mut stash = |spans: &[GroupSpan]| {
+            let from = arena.len();
+            arena.extend_from_slice(spans);
+            from..arena.len()
+        };
+        let mut has_content = false;
         if let Some(p) = &self.pref {
             let Some(m) = p.search(buf) else {
                 s.pref = Some(None);
                 return;
             };
-            if let (_, Some(mut c)) = p.split_content(&m) {
-                c.push('\n');
-                content = Some(c);
+            if p.content_into(&m, &mut self.content) {
+                self.content.push('\n');
+                has_content = true;
             }
-            s.pref = Some(Some(m.into_spans()));
+            s.pref = Some(Some(stash(m.spans())));
         }
-        let text = content.as_deref().unwrap_or(buf);
+        let text = if has_content { &self.content } else { buf };
         for (re, first) in self.fail.iter().zip(&self.fail_first) {
             s.tried += 1;
             if !Regex::may_start(first, text) {
                 continue;
             }
             if let Some(m) = re.search(text) {
-                s.hit = Some(m.into_spans());
+                s.hit = Some(stash(m.spans()));
                 return;
             }
         }
@@ -447,7 +492,7 @@ impl Matcher {
     pub fn process_line(&mut self, line: &str, now: f64, resolver: &dyn Resolver) -> Vec<Failure> {
         let date = self.date.match_time(line, now).map(LineDate::from);
         let ahead = Ahead { date, scan: None };
-        self.process_ahead(line, ahead, now, resolver)
+        self.process_ahead(line, ahead, &[], now, resolver)
     }
 
     /// A scanner that does this matcher's per-line work that depends on nothing but
@@ -479,6 +524,7 @@ impl Matcher {
                 .collect(),
             fail_first: self.fail_first.clone(),
             undated: String::new(),
+            content: String::new(),
         }
     }
 
@@ -508,12 +554,13 @@ impl Matcher {
 
     /// [`Matcher::process_line`] with the line's date, and possibly the searches on its
     /// buffer, found ahead by a [`LineScanner`] fed every line in order (then a
-    /// [`LineSearcher`]). A search result is used only for the very buffer it was found
-    /// on; anything not found ahead is searched here.
+    /// [`LineSearcher`], whose spans are in `arena`). A search result is used only for
+    /// the very buffer it was found on; anything not found ahead is searched here.
     pub fn process_ahead(
         &mut self,
         line: &str,
         ahead: Ahead,
+        arena: &[GroupSpan],
         now: f64,
         resolver: &dyn Resolver,
     ) -> Vec<Failure> {
@@ -565,7 +612,10 @@ impl Matcher {
         text.push_str(line);
         // The scan ran on the line less its date: it holds unless the last date stands
         // in for a missing one (a different buffer text).
-        self.scanned = ahead.scan.filter(|s| !use_last && s.cut == cut);
+        self.scanned = ahead
+            .scan
+            .filter(|s| !use_last && s.cut == cut)
+            .and_then(|s| s.resolve(arena));
         self.push_buffer(TupleLine { text, cut });
         self.find_failure(date, now, resolver)
     }
@@ -801,9 +851,18 @@ impl Matcher {
             let mut data;
             let mlfid = merged.text("mlfid");
             if let Some(mlfid) = &mlfid {
-                data = merge_failure(&mut self.mlfid, mlfid, merged, matched_text, now);
-                if data.nofail() && !self.check_all {
-                    return Ok(cur);
+                // A helper match (no failure) ends the line unless every regex is tried.
+                let keep_nofail = self.check_all;
+                match merge_failure(
+                    &mut self.mlfid,
+                    mlfid,
+                    merged,
+                    matched_text,
+                    now,
+                    keep_nofail,
+                ) {
+                    Some(d) => data = d,
+                    None => return Ok(cur),
                 }
             } else {
                 data = FailData {

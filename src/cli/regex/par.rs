@@ -14,7 +14,7 @@ use std::fs::File;
 
 use crossbeam_channel::{Receiver, Sender};
 
-use crate::filter::matcher::{Ahead, LineScanner, LineSearcher, Matcher};
+use crate::filter::matcher::{Ahead, GroupSpan, LineScanner, LineSearcher, Matcher, SpanArena};
 use crate::server::reader::Encoding;
 
 /// Lines per batch by default.
@@ -45,11 +45,13 @@ pub fn plan(file: &File, m: &Matcher) -> Option<usize> {
     (cores >= 2 && big).then_some(BATCH)
 }
 
-/// One batch: the lines' text back to back, and each line's range and scan.
+/// One batch: the lines' text back to back, each line's range and scan, and the
+/// group spans the searcher found (see [`SpanArena`]).
 #[derive(Default)]
 struct Batch {
     text: String,
     lines: Vec<(usize, usize, Ahead)>,
+    spans: SpanArena,
 }
 
 /// What runs ahead of the matcher, one thread each.
@@ -59,16 +61,16 @@ pub struct Workers {
 }
 
 /// Reads `file` on a reader thread and calls `f` with each log line (as
-/// [`super::log_line`] keeps them) and what was found for it ahead, in order, until
-/// `f` returns false; then the scanner (its date detector saw the lines). Err when a
-/// thread could not be started (nothing was read then).
+/// [`super::log_line`] keeps them), what was found for it ahead and its batch's spans,
+/// in order, until `f` returns false; then the scanner (its date detector saw the
+/// lines). Err when a thread could not be started (nothing was read then).
 pub fn run(
     file: &File,
     enc: Encoding,
     ahead: Workers,
     batch: usize,
     now: f64,
-    mut f: impl FnMut(&str, Ahead) -> bool,
+    mut f: impl FnMut(&str, Ahead, &[GroupSpan]) -> bool,
 ) -> Result<LineScanner, ()> {
     let Workers {
         mut scanner,
@@ -87,7 +89,7 @@ pub fn run(
             .spawn_scoped(s, move || {
                 for mut b in scanned_rx.iter() {
                     for (from, to, ahead) in &mut b.lines {
-                        searcher.search(&b.text[*from..*to], ahead);
+                        searcher.search(&b.text[*from..*to], ahead, &mut b.spans);
                     }
                     if full_tx.send(b).is_err() {
                         return;
@@ -106,11 +108,12 @@ pub fn run(
         }
         'batches: for mut b in full_rx.iter() {
             for (from, to, ahead) in b.lines.drain(..) {
-                if !f(&b.text[from..to], ahead) {
+                if !f(&b.text[from..to], ahead, &b.spans) {
                     break 'batches;
                 }
             }
             b.text.clear();
+            b.spans.clear();
             // A full pool only means the reader makes a new buffer.
             let _ = free_tx.try_send(b);
         }

@@ -164,7 +164,7 @@ const GAINED: u8 = 8;
 /// [`MlfidCache::mark_pending`]), as any other state clears them first. This spares a
 /// copy of every matched line per failure.
 fn cached_copy(fail: &FailData) -> FailData {
-    let keep = truthy(fail.fields.get("nofail")) || truthy(fail.fields.get("mlfgained"));
+    let keep = keeps_matches(fail);
     FailData {
         fields: fail.fields.clone(),
         matches: if keep {
@@ -180,15 +180,30 @@ fn cached_copy(fail: &FailData) -> FailData {
     }
 }
 
+fn keeps_matches(fail: &FailData) -> bool {
+    truthy(fail.fields.get("nofail")) || truthy(fail.fields.get("mlfgained"))
+}
+
+/// [`cached_copy`] of data nobody else needs: moved, not copied.
+fn into_cached(mut fail: FailData) -> FailData {
+    if !keeps_matches(&fail) {
+        fail.matches = Vec::new();
+    }
+    fail
+}
+
 /// Merges one match (`fields`, covering `matched` lines) of connection `mlfid` with
-/// what is cached for it, updating the cache; the merged failure data.
+/// what is cached for it, updating the cache; the merged failure data. None when it
+/// is a no-failure (`nofail`) state and `keep_nofail` is false: the caller would drop
+/// it, so the cache takes it whole instead of a copy.
 pub fn merge_failure(
     cache: &mut MlfidCache,
     mlfid: &str,
     mut fields: Fields,
     mut matched: Vec<String>,
     now: f64,
-) -> FailData {
+    keep_nofail: bool,
+) -> Option<FailData> {
     let mut flags = 0u8;
     if truthy(fields.get("mlfgained")) {
         flags |= GAINED | NOFAIL;
@@ -263,14 +278,21 @@ pub fn merge_failure(
     } else if flags & (NOFAIL | FORGET) == NOFAIL {
         fail.nofail_matches.append(&mut matched);
     }
-    match slot {
-        Some(i) => cache.put_back(i, cached_copy(&fail)),
-        // `take` missed (a hit leaves `slot` set unless forgotten), and nothing added
-        // the key since.
-        None if flags & FORGET == 0 => cache.insert_new(mlfid, hash, cached_copy(&fail), now),
-        None => {}
+    let give = keep_nofail || !fail.nofail();
+    // `take` missed (a hit leaves `slot` set unless forgotten), and nothing added the
+    // key since: a new entry unless forgotten.
+    if slot.is_none() && flags & FORGET != 0 {
+        return give.then_some(fail);
     }
-    fail
+    let (cached, out) = match give {
+        true => (cached_copy(&fail), Some(fail)),
+        false => (into_cached(fail), None),
+    };
+    match slot {
+        Some(i) => cache.put_back(i, cached),
+        None => cache.insert_new(mlfid, hash, cached, now),
+    }
+    out
 }
 
 #[cfg(test)]
