@@ -427,7 +427,7 @@ fn extraction_matches_fail2ban_on_sample_logs() {
                     compared += 1;
                     continue;
                 };
-                let (f, content) = p.split_content(&m);
+                let (f, content) = p.split_content(&m, 0);
                 let cb = content.map_or_else(|| buffer.to_string(), |c| c + "\n");
                 (f, cb)
             }
@@ -633,7 +633,7 @@ fn our_failures(fail: &str, pref: &str, line: &str, use_dns: UseDns, raw: bool) 
         let Some(m) = p.0.search(&buffer) else {
             return none;
         };
-        let (f, content) = p.split_content(&m);
+        let (f, content) = p.split_content(&m, 0);
         pref_fields = f;
         if let Some(c) = content {
             buffer = c + "\n";

@@ -9,8 +9,9 @@
 //! prefregex groups; [`failure_id`] turns the merged fields into the ticket id
 //! ([`FailId`]). Multi-line (mlfid) state and DNS lookups belong to the caller.
 
+use std::collections::HashSet;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use crate::filter::addr::{CIDR_RAW, CIDR_UNSPEC, FAM_IPV4, FAM_IPV6, IpAddr, UseDns, search_ip};
 use crate::filter::pyre::{self, Flags, Match};
@@ -52,16 +53,36 @@ impl From<TemplateError> for RegexError {
 /// The named groups of one match, as fail2ban's group dict: every named group in
 /// definition order (`Value::None` when it did not take part), then merged names.
 /// Values are `Value::Str`, `Value::None`, or `Value::Tuple` for `tuple_*` merges.
-/// Keys are shared with the compiled regex's name list, so a match copies no key text.
+/// Keys are interned ([`Key`]), so a match copies no key text.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Fields(pub Vec<(Arc<str>, Value)>);
+pub struct Fields(pub Vec<(Key, Value)>);
+
+/// A field name, interned for the life of the process: a match copies a pointer per
+/// group, where a counted name cost two atomic operations per group per line. Names
+/// come from the filters' group names and a few fixed ones, a bounded set.
+pub type Key = &'static str;
+
+/// The interned [`Key`] for `name`.
+pub fn key(name: &str) -> Key {
+    static KEYS: OnceLock<Mutex<HashSet<Key>>> = OnceLock::new();
+    let mut keys = KEYS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    if let Some(k) = keys.get(name) {
+        return k;
+    }
+    let k: Key = Box::leak(Box::from(name));
+    keys.insert(k);
+    k
+}
 
 impl Fields {
     /// The value of `name`, `None` when absent or Python `None`.
     pub fn get(&self, name: &str) -> Option<&Value> {
         self.0
             .iter()
-            .find(|(k, _)| **k == *name)
+            .find(|(k, _)| *k == name)
             .map(|(_, v)| v)
             .filter(|v| **v != Value::None)
     }
@@ -73,14 +94,14 @@ impl Fields {
 
     /// Sets `name`, keeping its position if present (dict assignment).
     pub fn set(&mut self, name: &str, value: Value) {
-        match self.0.iter_mut().find(|(k, _)| **k == *name) {
+        match self.0.iter_mut().find(|(k, _)| *k == name) {
             Some(slot) => slot.1 = value,
-            None => self.0.push((Arc::from(name), value)),
+            None => self.0.push((key(name), value)),
         }
     }
 
     /// [`Fields::set`] with a shared name, which a new entry takes without copying text.
-    pub fn set_key(&mut self, name: Arc<str>, value: Value) {
+    pub fn set_key(&mut self, name: Key, value: Value) {
         match self.0.iter_mut().find(|(k, _)| *k == name) {
             Some(slot) => slot.1 = value,
             None => self.0.push((name, value)),
@@ -94,7 +115,7 @@ impl Fields {
 
     /// Removes and returns `name` (dict `pop`).
     pub fn remove(&mut self, name: &str) -> Option<Value> {
-        let i = self.0.iter().position(|(k, _)| **k == *name)?;
+        let i = self.0.iter().position(|(k, _)| *k == name)?;
         Some(self.0.remove(i).1)
     }
 }
@@ -142,11 +163,11 @@ pub struct CompiledRegex {
     regex: pyre::Regex,
     /// `(index, name)` of the named groups in definition order; a match's [`Fields`]
     /// share these names.
-    names: Vec<(usize, Arc<str>)>,
+    names: Vec<(usize, Key)>,
     /// `(group, target)` for `alt_*` groups, sorted by group name.
-    alt: Vec<(Arc<str>, Arc<str>)>,
+    alt: Vec<(Key, Key)>,
     /// `(group, target)` for `tuple_*` groups, sorted by group name.
-    tuple: Vec<(Arc<str>, Arc<str>)>,
+    tuple: Vec<(Key, Key)>,
 }
 
 impl CompiledRegex {
@@ -158,19 +179,11 @@ impl CompiledRegex {
             ignore_case: false,
         };
         let regex = pyre::compile(&expanded, flags).map_err(RegexError::Compile)?;
-        let names: Vec<(usize, Arc<str>)> = regex
-            .group_names()
-            .map(|(i, n)| (i, Arc::from(n)))
-            .collect();
+        let names: Vec<(usize, Key)> = regex.group_names().map(|(i, n)| (i, key(n))).collect();
         let (mut alt, mut tuple) = (Vec::new(), Vec::new());
         for (_, name) in &names {
             if let Some((is_alt, target)) = complex_name(name) {
-                // A target that is also a group shares that group's name.
-                let target = match names.iter().find(|(_, n)| **n == *target) {
-                    Some((_, n)) => n.clone(),
-                    None => Arc::from(target),
-                };
-                let entry = (name.clone(), target);
+                let entry = (*name, key(&target));
                 if is_alt {
                     alt.push(entry);
                 } else {
@@ -189,17 +202,15 @@ impl CompiledRegex {
         })
     }
 
-    /// A copy whose shared names (group names, the regex's name table) are its own:
-    /// see [`pyre::Regex::private_copy`].
+    /// A copy whose regex's shared name table is its own: see
+    /// [`pyre::Regex::private_copy`].
     pub fn private_copy(&self) -> CompiledRegex {
-        let own = |n: &Arc<str>| Arc::<str>::from(&**n);
-        let pairs = |v: &[(Arc<str>, Arc<str>)]| v.iter().map(|(a, b)| (own(a), own(b))).collect();
         CompiledRegex {
             expanded: self.expanded.clone(),
             regex: self.regex.private_copy(),
-            names: self.names.iter().map(|(i, n)| (*i, own(n))).collect(),
-            alt: pairs(&self.alt),
-            tuple: pairs(&self.tuple),
+            names: self.names.clone(),
+            alt: self.alt.clone(),
+            tuple: self.tuple.clone(),
         }
     }
 
@@ -229,11 +240,21 @@ impl CompiledRegex {
 
     /// The group dict of a match of this regex, with `alt_*` and `tuple_*` merged.
     pub fn fields(&self, m: &Match<'_>) -> Fields {
+        self.fields_with_room(m, 0)
+    }
+
+    /// The most entries [`CompiledRegex::fields`] gives.
+    pub fn field_count(&self) -> usize {
+        self.names.len() + self.alt.len() + self.tuple.len()
+    }
+
+    /// [`CompiledRegex::fields`] with room for `extra` more entries.
+    fn fields_with_room(&self, m: &Match<'_>, extra: usize) -> Fields {
         // Sized once: alt/tuple targets may add a few keys beyond the groups.
-        let mut v = Vec::with_capacity(m.len() + self.alt.len() + self.tuple.len());
+        let mut v = Vec::with_capacity(self.field_count() + extra);
         v.extend(self.names.iter().map(|(i, n)| {
             let v = m.group(*i).map_or(Value::None, Value::str);
-            (n.clone(), v)
+            (*n, v)
         }));
         let mut f = Fields(v);
         for (group, target) in &self.alt {
@@ -241,7 +262,7 @@ impl CompiledRegex {
                 && truthy(Some(&v))
                 && !truthy(f.get(target))
             {
-                f.set_key(target.clone(), v);
+                f.set_key(target, v);
             }
         }
         for (group, target) in &self.tuple {
@@ -253,7 +274,7 @@ impl CompiledRegex {
                 }
                 t => vec![t.unwrap_or(Value::None), v],
             };
-            f.set_key(target.clone(), Value::Tuple(combined));
+            f.set_key(target, Value::Tuple(combined));
         }
         f
     }
@@ -306,9 +327,10 @@ impl PrefRegex {
     }
 
     /// Fields of a match without `content`, and the content when it is non-empty
-    /// (then the failregexes see only `content + "\n"`).
-    pub fn split_content(&self, m: &Match<'_>) -> (Fields, Option<String>) {
-        let mut f = self.0.fields(m);
+    /// (then the failregexes see only `content + "\n"`). The fields have room for
+    /// `room` more (a failregex's, merged in next).
+    pub fn split_content(&self, m: &Match<'_>, room: usize) -> (Fields, Option<String>) {
+        let mut f = self.0.fields_with_room(m, room);
         let content = f.remove("content").map(|v| match v {
             Value::Str(s) => s,
             v => v.to_py_str(),
@@ -329,7 +351,7 @@ impl PrefRegex {
             .any(|(_, t)| &**t == "content");
         if target {
             // An `alt_`/`tuple_` group merges into it: the whole field dict decides.
-            if let (_, Some(c)) = self.split_content(m) {
+            if let (_, Some(c)) = self.split_content(m, 0) {
                 out.push_str(&c);
             }
         } else if let Some((i, _)) = re.names.iter().find(|(_, n)| &**n == "content") {
@@ -533,6 +555,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn field_names_are_interned_once() {
+        let a = CompiledRegex::new(
+            r"^(?P<user>\w+) (?P<alt_user_1>\w+) <HOST>",
+            UseDns::No,
+            false,
+        )
+        .expect("compiles");
+        let b = CompiledRegex::new(r"^<F-USER>\S+</F-USER> from <HOST>", UseDns::No, false)
+            .expect("compiles");
+        let m = a.search("bob eve 192.0.2.1\n").expect("matches");
+        let n = b.search("ann from 192.0.2.2\n").expect("matches");
+        let (fa, fb) = (a.fields(&m), b.fields(&n));
+        let user = |f: &Fields| f.0.iter().find(|(k, _)| *k == "user").map(|(k, _)| *k);
+        let (ka, kb) = (user(&fa).expect("user"), user(&fb).expect("user"));
+        // One allocation per distinct name, whichever regex or call names it.
+        assert!(std::ptr::eq(ka, kb));
+        assert!(std::ptr::eq(ka, key("user")));
+        assert!(std::ptr::eq(key(&String::from("user")), ka));
+        assert!(!std::ptr::eq(key("users"), ka));
+        assert_eq!(fa.get("user"), Some(&Value::str("bob")));
+        assert_eq!(fb.get("user"), Some(&Value::str("ann")));
+    }
+
+    #[test]
     fn content_alone_is_the_content_of_the_field_dict() {
         let prefs = [
             r"^<F-MLFID>\S+ sshd\[\d+\]:</F-MLFID> <F-CONTENT>.+</F-CONTENT>$",
@@ -560,7 +606,7 @@ mod tests {
                     continue;
                 };
                 seen += 1;
-                let want = pref.split_content(&m).1;
+                let want = pref.split_content(&m, 0).1;
                 let got = pref.content_into(&m, &mut out);
                 assert_eq!(
                     got.then_some(out.as_str()),

@@ -184,6 +184,9 @@ pub struct Matcher {
     /// failregex but one on the first byte, and this table is read instead of each
     /// regex's own (a cache line or two per regex).
     fail_first: Vec<[u64; 4]>,
+    /// The most fields a failregex match adds to the prefregex's: the prefregex's
+    /// fields are made with room for them, so the merge does not grow the list.
+    fail_room: usize,
     ignore: Vec<IgnoreRegex>,
     /// Single-line filters: one scan that rejects a line no failregex can match.
     any_fail: Option<AnyOf>,
@@ -441,12 +444,14 @@ impl Matcher {
             None
         };
         let fail_first = fail.iter().map(|f| f.regex().first_bytes()).collect();
+        let fail_room = fail.iter().map(|f| f.0.field_count()).max().unwrap_or(0);
         Ok(Matcher {
             date,
             any_fail,
             pref,
             fail,
             fail_first,
+            fail_room,
             ignore,
             maxlines,
             use_dns,
@@ -779,7 +784,7 @@ impl Matcher {
             let Some(m) = m else {
                 return Ok(None);
             };
-            let (f, c) = p.split_content(&m);
+            let (f, c) = p.split_content(&m, self.fail_room);
             pre = f;
             pre_match = Some(m);
             if let Some(c) = c {
@@ -840,7 +845,7 @@ impl Matcher {
             // The prefregex groups move into the merge (most lines have one match);
             // a later match of the same line gets them afresh from the prefregex match.
             if pre_taken && let (Some(p), Some(pm)) = (&self.pref, &pre_match) {
-                pre = p.split_content(pm).0;
+                pre = p.split_content(pm, self.fail_room).0;
             }
             pre_taken = true;
             let merged = if pre.0.is_empty() {

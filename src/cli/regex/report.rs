@@ -107,7 +107,7 @@ impl PrefProbe {
             let dict = fields
                 .0
                 .into_iter()
-                .map(|(k, v)| (Value::str(&*k), v))
+                .map(|(k, v)| (Value::str(k), v))
                 .collect();
             self.groups.push(Value::Dict(dict).to_string());
         } else if self.groups.len() == self.limit {

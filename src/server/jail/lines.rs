@@ -151,7 +151,7 @@ pub(super) fn process_line(
             std::mem::take(&mut fail.data.fields.0)
                 .into_iter()
                 .filter(|(k, v)| *v != Value::None && !k.starts_with('_'))
-                .map(|(k, v)| (String::from(&*k), v)),
+                .map(|(k, v)| (String::from(k), v)),
         );
         if !f.fm.contains(&fid)
             && let [only] = tk.matches.as_slice()
