@@ -513,6 +513,23 @@ impl DateDetector {
 
     /// Finds the date in `line` and converts it. `now` is the current Unix time (year and
     /// day inference). None when no template matches.
+    /// [`DateDetector::match_time`]'s span and time alone: a line that repeats the last
+    /// one's date copies no template name (a counted reference, an atomic operation
+    /// each way).
+    pub fn match_span_time(
+        &mut self,
+        line: &str,
+        now: f64,
+    ) -> Option<((usize, usize), Result<f64, DateError>)> {
+        if let Some(r) = self.repeat.as_ref().filter(|r| r.fits(line, now)) {
+            let (i, start) = (r.index, r.start);
+            let got = (r.result.span, r.result.time.clone());
+            self.repeat_hit(i, start, now);
+            return Some(got);
+        }
+        self.match_time(line, now).map(|d| (d.span, d.time))
+    }
+
     pub fn match_time(&mut self, line: &str, now: f64) -> Option<DateMatch> {
         if let Some(r) = self.repeat.as_ref().filter(|r| r.fits(line, now)) {
             let (i, start, result) = (r.index, r.start, r.result.clone());

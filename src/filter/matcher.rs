@@ -20,7 +20,7 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use crate::filter::addr::{IpAddr, UseDns};
-use crate::filter::date::{DateDetector, DateError, DateMatch, LocalZone, SystemZone};
+use crate::filter::date::{DateDetector, DateError, LocalZone, SystemZone};
 use crate::filter::failregex::{
     FailId, FailRegex, Fields, IdError, IgnoreRegex, PrefRegex, RegexError, failure_id, merge_into,
 };
@@ -234,7 +234,7 @@ pub struct Ahead {
     scan: Option<Scanned<Range<usize>>>,
 }
 
-/// The part of a [`DateMatch`] the matcher reads: the date text's span and the time.
+/// The part of a [`crate::filter::date::DateMatch`] the matcher reads: the date text's span and the time.
 /// (Without the template's shared name, so a line handed to another thread touches no
 /// counter the detector's thread also writes.)
 #[derive(Debug, Clone)]
@@ -243,12 +243,9 @@ struct LineDate {
     time: Result<f64, DateError>,
 }
 
-impl From<DateMatch> for LineDate {
-    fn from(d: DateMatch) -> Self {
-        LineDate {
-            span: d.span,
-            time: d.time,
-        }
+impl From<((usize, usize), Result<f64, DateError>)> for LineDate {
+    fn from((span, time): ((usize, usize), Result<f64, DateError>)) -> Self {
+        LineDate { span, time }
     }
 }
 
@@ -311,7 +308,7 @@ impl LineScanner {
     /// The date of `line` and the prefilter's verdict on the buffer the matcher will
     /// build from it when no earlier date stands in for its own.
     pub fn scan(&mut self, line: &str, now: f64) -> Ahead {
-        let date = self.date.match_time(line, now).map(LineDate::from);
+        let date = self.date.match_span_time(line, now).map(LineDate::from);
         let cut = date.as_ref().map_or((0, 0), |d| d.span);
         let scan = self.any_fail.as_mut().and_then(|a| {
             undated(line, cut, &mut self.undated)?;
@@ -495,7 +492,7 @@ impl Matcher {
 
     /// Processes one line (no trailing newline): finds its date, then the failures.
     pub fn process_line(&mut self, line: &str, now: f64, resolver: &dyn Resolver) -> Vec<Failure> {
-        let date = self.date.match_time(line, now).map(LineDate::from);
+        let date = self.date.match_span_time(line, now).map(LineDate::from);
         let ahead = Ahead { date, scan: None };
         self.process_ahead(line, ahead, &[], now, resolver)
     }

@@ -275,3 +275,32 @@ fn deferred_span_finders_change_no_answer() {
     assert!(built(&lazy) > 0, "a prepared detector built no span finder");
     assert_eq!(lazy.template_names(), eager.template_names());
 }
+
+#[test]
+fn span_and_time_alone_answer_as_the_whole_match() {
+    // Repeated seconds (the repeat path), new seconds, a template change, no date and
+    // an invalid date, through two detectors fed the same lines.
+    let lines = [
+        "Nov 21 14:59:58 srv sshd[1]: a",
+        "Nov 21 14:59:58 srv sshd[2]: b",
+        "Nov 21 14:59:59 srv sshd[3]: c",
+        "Nov 21 14:59:59 srv sshd[3]: c",
+        "Nov 21 14:59:59 srv sshd[4]: e",
+        "2026-11-21 14:59:59,123 fail2ban.filter [7]: d",
+        "2026-11-21 14:59:59,123 fail2ban.filter [7]: d",
+        "no date here",
+        "Nov 31 14:59:59 srv x: bad day",
+        "Nov 21 14:59:59 srv sshd[3]: c",
+    ];
+    let (mut whole, mut alone) = (utc(None), utc(None));
+    let (mut dated, mut repeated) = (0, 0);
+    for line in lines {
+        let want = whole.match_time(line, NOW).map(|d| (d.span, d.time));
+        dated += usize::from(matches!(want, Some((_, Ok(_)))));
+        repeated += usize::from(alone.repeat.as_ref().is_some_and(|r| r.fits(line, NOW)));
+        assert_eq!(alone.match_span_time(line, NOW), want, "{line}");
+    }
+    assert_eq!(dated, 8);
+    assert!(repeated >= 2, "{repeated} lines took the repeat path");
+    assert_eq!(alone.template_names(), whole.template_names());
+}
