@@ -151,7 +151,9 @@ fn golden_sample_cases_agree_with_python() {
                 let e = byte_at(input, span[1].as_u64().unwrap() as usize);
                 let groups = expected["groups"].as_object().unwrap();
                 (m.start(), m.end()) == (s, e)
-                    && groups.iter().all(|(k, v)| m.name(k) == v.as_str())
+                    && groups
+                        .iter()
+                        .all(|(k, v)| re.group_text(m, k) == v.as_str())
             }
         };
         if !ok {
@@ -258,7 +260,7 @@ fn sshd_throughput() {
         for l in &lines {
             let Some(m) = pref.search(l, 0) else { continue };
             pm += 1;
-            let content = format!("{}\n", m.name("content").unwrap_or(""));
+            let content = format!("{}\n", pref.group_text(&m, "content").unwrap_or(""));
             if fails.iter().any(|f| f.search(&content, 0).is_some()) {
                 fm += 1;
             }
@@ -277,7 +279,7 @@ fn sshd_throughput() {
         .iter()
         .filter_map(|l| {
             pref.search(l, 0)
-                .map(|m| format!("{}\n", m.name("content").unwrap_or("")))
+                .map(|m| format!("{}\n", pref.group_text(&m, "content").unwrap_or("")))
         })
         .collect();
     for (i, f) in fails.iter().enumerate() {

@@ -202,18 +202,6 @@ impl CompiledRegex {
         })
     }
 
-    /// A copy whose regex's shared name table is its own: see
-    /// [`pyre::Regex::private_copy`].
-    pub fn private_copy(&self) -> CompiledRegex {
-        CompiledRegex {
-            expanded: self.expanded.clone(),
-            regex: self.regex.private_copy(),
-            names: self.names.clone(),
-            alt: self.alt.clone(),
-            tuple: self.tuple.clone(),
-        }
-    }
-
     /// The pattern as fail2ban reports it (`get <jail> failregex`).
     pub fn pattern(&self) -> &str {
         &self.expanded

@@ -518,12 +518,8 @@ impl Matcher {
     /// The searcher that follows [`Matcher::line_scanner`] (this matcher's regexes).
     pub fn line_searcher(&self) -> LineSearcher {
         LineSearcher {
-            pref: self.pref.as_ref().map(|p| PrefRegex(p.0.private_copy())),
-            fail: self
-                .fail
-                .iter()
-                .map(|f| FailRegex(f.0.private_copy()))
-                .collect(),
+            pref: self.pref.clone(),
+            fail: self.fail.clone(),
             fail_first: self.fail_first.clone(),
             undated: String::new(),
             content: String::new(),

@@ -359,11 +359,7 @@ impl Regex {
                     // pattern's own numbering already.
                     Full::Fancy(re) => {
                         let spans = spans_fancy(re, text, start)?;
-                        return Ok(spans.map(|spans| Match {
-                            text,
-                            spans,
-                            names: Arc::clone(&self.names),
-                        }));
+                        return Ok(spans.map(|spans| Match { text, spans }));
                     }
                     Full::None => None,
                 },
@@ -383,21 +379,7 @@ impl Regex {
                 }
             }),
         };
-        Ok(spans.map(|spans| Match {
-            text,
-            spans,
-            names: Arc::clone(&self.names),
-        }))
-    }
-
-    /// A copy that shares the compiled automata but not the group-name table, whose
-    /// counter every match moves: for searching on another thread at the same time
-    /// without the two threads taking turns on one cache line.
-    pub fn private_copy(&self) -> Regex {
-        Regex {
-            inner: Arc::clone(&self.inner),
-            names: Arc::new(self.names.as_ref().clone()),
-        }
+        Ok(spans.map(|spans| Match { text, spans }))
     }
 
     /// Whether [`Regex::search`] finds a match, without extracting groups: a linear
@@ -526,11 +508,7 @@ impl Regex {
         text: &'t str,
         spans: Vec<Option<(usize, usize)>>,
     ) -> Match<'t> {
-        Match {
-            text,
-            spans,
-            names: Arc::clone(&self.names),
-        }
+        Match { text, spans }
     }
 
     /// Spans of a linear search in the original pattern's group numbering (a
@@ -626,6 +604,11 @@ impl Regex {
         self.names.iter().position(|n| n.as_deref() == Some(name))
     }
 
+    /// Text of the named group `name` in `m`, a match of this regex.
+    pub fn group_text<'t>(&self, m: &Match<'t>, name: &str) -> Option<&'t str> {
+        m.group(self.group_index(name)?)
+    }
+
     /// `(index, name)` of every named group.
     pub fn group_names(&self) -> impl Iterator<Item = (usize, &str)> {
         self.names
@@ -635,12 +618,13 @@ impl Regex {
     }
 }
 
-/// One match: the spans of all groups.
+/// One match: the spans of all groups (their names are the regex's: see
+/// [`Regex::group_index`]; a match holds no counted reference, which every match
+/// would move).
 #[derive(Debug, Clone)]
 pub struct Match<'t> {
     text: &'t str,
     spans: Vec<Option<(usize, usize)>>,
-    names: Arc<Vec<Option<String>>>,
 }
 
 impl<'t> Match<'t> {
@@ -664,11 +648,6 @@ impl<'t> Match<'t> {
     /// Text of group `i`.
     pub fn group(&self, i: usize) -> Option<&'t str> {
         self.span(i).map(|(s, e)| &self.text[s..e])
-    }
-    /// Text of the named group `name`.
-    pub fn name(&self, name: &str) -> Option<&'t str> {
-        let i = self.names.iter().position(|n| n.as_deref() == Some(name))?;
-        self.group(i)
     }
     /// The group spans, taken out of the match.
     pub fn into_spans(self) -> Vec<Option<(usize, usize)>> {
