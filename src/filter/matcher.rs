@@ -211,17 +211,14 @@ pub struct Matcher {
     /// Whether the prefregex matched the last line (see [`Matcher::pref_hit`]).
     pref_hit: Option<bool>,
     /// The searches on the current line's buffer found ahead (see [`Ahead`]).
-    scanned: Option<Scanned<Spans>>,
+    scanned: Option<Scanned>,
 }
-
-/// Group spans of a match (see [`crate::filter::pyre::Regex::match_from_spans`]).
-type Spans = Vec<Option<(usize, usize)>>;
 
 /// The group spans a [`LineSearcher`] found for a batch of lines, back to back; a
 /// line's [`Ahead`] names its matches' ranges. One buffer per batch, reused: the
-/// matcher copies spans out on its own thread, so no allocation of the searcher's is
-/// freed by the matcher's (a block freed across threads comes back cold to the
-/// searcher's allocator, a cache miss on every match).
+/// matcher reads the spans in place, so no allocation of the searcher's is freed by the
+/// matcher's (a block freed across threads comes back cold to the searcher's
+/// allocator, a cache miss on every match), and the matcher allocates none either.
 pub type SpanArena = Vec<GroupSpan>;
 
 /// A group's span in a match (None: the group took no part).
@@ -231,7 +228,7 @@ pub type GroupSpan = Option<(usize, usize)>;
 #[derive(Debug, Clone)]
 pub struct Ahead {
     date: Option<LineDate>,
-    scan: Option<Scanned<Range<usize>>>,
+    scan: Option<Scanned>,
 }
 
 /// The part of a [`crate::filter::date::DateMatch`] the matcher reads: the date text's span and the time.
@@ -251,43 +248,27 @@ impl From<((usize, usize), Result<f64, DateError>)> for LineDate {
 
 /// The searches a [`LineScanner`] ran on a single-line buffer (the line less the date
 /// cut it assumed, then `\n`): all of them depend on that text alone.
-/// `S`: how a match's spans are held (a range of a [`SpanArena`] on the way, the spans
-/// themselves in the matcher).
+/// A match's spans are a range of the batch's [`SpanArena`].
 #[derive(Debug, Clone)]
-struct Scanned<S> {
+struct Scanned {
     /// The date cut assumed (the date's span, or none).
     cut: (usize, usize),
     /// The prefilter's verdict (false: no failregex can match).
     may_match: bool,
     /// The prefregex's match (`Some(None)`: none); None: not run.
-    pref: Option<Option<S>>,
+    pref: Option<Option<Range<usize>>>,
     /// How many failregexes were searched, in order, on the text they see; all but
     /// the last missed, and `hit` is the last one's match.
     tried: usize,
-    hit: Option<S>,
+    hit: Option<Range<usize>>,
 }
 
-impl Scanned<Range<usize>> {
-    /// With the spans copied out of `arena`; None when a range is not in it (the
-    /// matcher then searches on its own).
-    fn resolve(self, arena: &[GroupSpan]) -> Option<Scanned<Spans>> {
-        let spans = |r: Range<usize>| arena.get(r).map(<[_]>::to_vec);
-        let pref = match self.pref {
-            Some(Some(r)) => Some(Some(spans(r)?)),
-            Some(None) => Some(None),
-            None => None,
-        };
-        let hit = match self.hit {
-            Some(r) => Some(spans(r)?),
-            None => None,
-        };
-        Some(Scanned {
-            cut: self.cut,
-            may_match: self.may_match,
-            pref,
-            tried: self.tried,
-            hit,
-        })
+impl Scanned {
+    /// Whether every range is in `arena` (else the matcher searches on its own).
+    fn fits(&self, arena: &[GroupSpan]) -> bool {
+        let pref = self.pref.iter().flatten();
+        pref.chain(&self.hit)
+            .all(|r| r.end <= arena.len() && r.start <= r.end)
     }
 }
 
@@ -612,10 +593,9 @@ impl Matcher {
         // in for a missing one (a different buffer text).
         self.scanned = ahead
             .scan
-            .filter(|s| !use_last && s.cut == cut)
-            .and_then(|s| s.resolve(arena));
+            .filter(|s| !use_last && s.cut == cut && s.fits(arena));
         self.push_buffer(TupleLine { text, cut });
-        self.find_failure(date, now, resolver)
+        self.find_failure(date, now, resolver, arena)
     }
 
     /// Benchmark hook: runs one line through [`Matcher::process_line`] and returns the
@@ -657,7 +637,7 @@ impl Matcher {
             text,
             cut: (0, time_text.len()),
         });
-        self.find_failure(Some(time), now, resolver)
+        self.find_failure(Some(time), now, resolver, &[])
     }
 
     /// The buffered lines as the regexes see them (dates cut out, a prefregex
@@ -709,17 +689,19 @@ impl Matcher {
         self.buffer.drain(..excess);
     }
 
+    /// `arena`: the spans [`Matcher::scanned`] refers to.
     fn find_failure(
         &mut self,
         date: Option<f64>,
         now: f64,
         resolver: &dyn Resolver,
+        arena: &[GroupSpan],
     ) -> Vec<Failure> {
         let mut out = Vec::new();
         let mut joined = std::mem::take(&mut self.joined);
         join_lines(&self.buffer, &mut joined);
         let org = std::mem::take(&mut self.buffer);
-        let result = self.find_in(&joined, &org, (date, now), resolver, &mut out);
+        let result = self.find_in(&joined, &org, (date, now), resolver, &mut out, arena);
         // `None`: the buffer is unchanged by the failregexes.
         match result {
             Ok(Some(rest)) => self.buffer = rest,
@@ -742,6 +724,7 @@ impl Matcher {
         (date, now): (Option<f64>, f64),
         resolver: &dyn Resolver,
         out: &mut Vec<Failure>,
+        arena: &[GroupSpan],
     ) -> Result<Option<Vec<TupleLine>>, String> {
         if !self.ignore.is_empty()
             && self.ignore.len() + 2 < self.fail.len()
@@ -767,8 +750,12 @@ impl Matcher {
         let mut cur: Option<Vec<TupleLine>> = None;
         let mut owned: Option<String> = None;
         if let Some(p) = &self.pref {
+            // (`fits` checked the ranges: `get` finds them)
             let m = match scanned.as_mut().and_then(|s| s.pref.take()) {
-                Some(found) => found.map(|spans| p.0.regex().match_from_spans(org_buf, spans)),
+                Some(None) => None,
+                Some(Some(r)) => arena
+                    .get(r)
+                    .map(|sp| p.0.regex().match_from_slice(org_buf, sp)),
                 None => p.search(org_buf),
             };
             if self.maxlines == 1 {
@@ -794,9 +781,11 @@ impl Matcher {
             let re = &self.fail[idx];
             let found = match &mut scanned {
                 Some(s) if idx + 1 < s.tried => None,
-                Some(s) if idx + 1 == s.tried => {
-                    s.hit.take().map(|sp| re.regex().match_from_spans(text, sp))
-                }
+                Some(s) if idx + 1 == s.tried => s
+                    .hit
+                    .take()
+                    .and_then(|r| arena.get(r))
+                    .map(|sp| re.regex().match_from_slice(text, sp)),
                 _ if !Regex::may_start(&self.fail_first[idx], text) => None,
                 _ => re.search(text),
             };

@@ -26,6 +26,7 @@ pub mod translate;
 
 pub use translate::{FancyReason, Rule, Translated, translate};
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
@@ -359,7 +360,10 @@ impl Regex {
                     // pattern's own numbering already.
                     Full::Fancy(re) => {
                         let spans = spans_fancy(re, text, start)?;
-                        return Ok(spans.map(|spans| Match { text, spans }));
+                        return Ok(spans.map(|spans| Match {
+                            text,
+                            spans: Cow::Owned(spans),
+                        }));
                     }
                     Full::None => None,
                 },
@@ -379,7 +383,10 @@ impl Regex {
                 }
             }),
         };
-        Ok(spans.map(|spans| Match { text, spans }))
+        Ok(spans.map(|spans| Match {
+            text,
+            spans: Cow::Owned(spans),
+        }))
     }
 
     /// Whether [`Regex::search`] finds a match, without extracting groups: a linear
@@ -508,7 +515,22 @@ impl Regex {
         text: &'t str,
         spans: Vec<Option<(usize, usize)>>,
     ) -> Match<'t> {
-        Match { text, spans }
+        Match {
+            text,
+            spans: Cow::Owned(spans),
+        }
+    }
+
+    /// [`Regex::match_from_spans`] on spans held elsewhere (not copied).
+    pub fn match_from_slice<'t>(
+        &self,
+        text: &'t str,
+        spans: &'t [Option<(usize, usize)>],
+    ) -> Match<'t> {
+        Match {
+            text,
+            spans: Cow::Borrowed(spans),
+        }
     }
 
     /// Spans of a linear search in the original pattern's group numbering (a
@@ -624,7 +646,7 @@ impl Regex {
 #[derive(Debug, Clone)]
 pub struct Match<'t> {
     text: &'t str,
-    spans: Vec<Option<(usize, usize)>>,
+    spans: Cow<'t, [Option<(usize, usize)>]>,
 }
 
 impl<'t> Match<'t> {
@@ -651,7 +673,7 @@ impl<'t> Match<'t> {
     }
     /// The group spans, taken out of the match.
     pub fn into_spans(self) -> Vec<Option<(usize, usize)>> {
-        self.spans
+        self.spans.into_owned()
     }
     /// Number of groups including group 0.
     pub fn len(&self) -> usize {

@@ -142,3 +142,43 @@ fn mlfid_nofail_then_failure() {
         ["conn 7 user joe", "conn 7 failed from 192.0.2.4"]
     );
 }
+
+#[test]
+fn searches_ahead_read_in_place_or_not_at_all() {
+    let spec = MatcherSpec {
+        prefregex: Some(r"^\s*(?P<mlfid>\S+ sshd\[\d+\]:) <F-CONTENT>.+</F-CONTENT>$".into()),
+        failregex: vec![
+            r"^Accepted \S+ for <F-USER>\S+</F-USER><F-NOFAIL></F-NOFAIL> from <HOST>".into(),
+            r"^Failed password for <F-USER>\S+</F-USER> from <HOST>".into(),
+            r"^Invalid user <F-USER>\S*</F-USER> from <HOST>".into(),
+        ],
+        ..Default::default()
+    };
+    let new = || Matcher::with_zone(&spec, 2005, Arc::new(FixedZone(0))).unwrap();
+    let lines = [
+        "Aug 14 11:59:58 srv sshd[1]: Accepted publickey for joe from 192.0.2.1 port 22",
+        "Aug 14 11:59:58 srv sshd[2]: Failed password for root from 192.0.2.2 port 22",
+        "Aug 14 11:59:59 srv sshd[1]: Failed password for joe from 192.0.2.1 port 22",
+        "Aug 14 11:59:59 srv CRON[3]: Failed password for cron from 192.0.2.3",
+        "Aug 14 11:59:59 srv sshd[4]: Invalid user  from 192.0.2.4",
+        "Aug 14 12:00:00 srv sshd[5]: Connection closed by 192.0.2.5",
+    ];
+    let (mut plain, mut ahead, mut lost) = (new(), new(), new());
+    let (mut scanner, mut searcher) = (ahead.line_scanner(), ahead.line_searcher());
+    let mut arena = SpanArena::new();
+    let mut found = 0;
+    for line in lines {
+        let want = format!("{:?}", plain.process_line(line, NOW, &NoResolver));
+        let mut a = scanner.scan(line, NOW);
+        searcher.search(line, &mut a, &mut arena);
+        found += usize::from(a.scan.as_ref().is_some_and(|s| s.hit.is_some()));
+        // Spans read where the searcher put them…
+        let got = ahead.process_ahead(line, a.clone(), &arena, NOW, &NoResolver);
+        assert_eq!(format!("{got:?}"), want, "{line}");
+        // …and ranges that are not in the buffer: the matcher searches itself.
+        let got = lost.process_ahead(line, a, &[], NOW, &NoResolver);
+        assert_eq!(format!("{got:?}"), want, "{line}");
+    }
+    assert_eq!(found, 4, "matches found ahead");
+    assert!(!arena.is_empty());
+}
