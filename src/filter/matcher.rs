@@ -231,9 +231,9 @@ pub struct Ahead {
     scan: Option<Scanned>,
 }
 
-/// The part of a [`crate::filter::date::DateMatch`] the matcher reads: the date text's span and the time.
-/// (Without the template's shared name, so a line handed to another thread touches no
-/// counter the detector's thread also writes.)
+/// The part of a [`crate::filter::date::DateMatch`] the matcher reads: the date text's
+/// span and the time. (Without the template's shared name, so a line handed to another
+/// thread touches no counter the detector's thread also writes.)
 #[derive(Debug, Clone)]
 struct LineDate {
     span: (usize, usize),
