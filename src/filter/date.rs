@@ -513,6 +513,13 @@ impl DateDetector {
 
     /// Finds the date in `line` and converts it. `now` is the current Unix time (year and
     /// day inference). None when no template matches.
+    pub fn match_time(&mut self, line: &str, now: f64) -> Option<DateMatch> {
+        match self.repeated(line, now) {
+            Some(dm) => Some(dm.clone()),
+            None => self.match_fresh(line, now),
+        }
+    }
+
     /// [`DateDetector::match_time`]'s span and time alone: a line that repeats the last
     /// one's date copies no template name (a counted reference, an atomic operation
     /// each way).
@@ -521,21 +528,22 @@ impl DateDetector {
         line: &str,
         now: f64,
     ) -> Option<((usize, usize), Result<f64, DateError>)> {
-        if let Some(r) = self.repeat.as_ref().filter(|r| r.fits(line, now)) {
-            let (i, start) = (r.index, r.start);
-            let got = (r.result.span, r.result.time.clone());
-            self.repeat_hit(i, start, now);
-            return Some(got);
+        match self.repeated(line, now) {
+            Some(dm) => Some((dm.span, dm.time.clone())),
+            None => self.match_fresh(line, now).map(|dm| (dm.span, dm.time)),
         }
-        self.match_time(line, now).map(|d| (d.span, d.time))
     }
 
-    pub fn match_time(&mut self, line: &str, now: f64) -> Option<DateMatch> {
-        if let Some(r) = self.repeat.as_ref().filter(|r| r.fits(line, now)) {
-            let (i, start, result) = (r.index, r.start, r.result.clone());
-            self.repeat_hit(i, start, now);
-            return Some(result);
-        }
+    /// The last line's result when `line` repeats it (see [`Repeat`]), its hit counted.
+    fn repeated(&mut self, line: &str, now: f64) -> Option<&DateMatch> {
+        let r = self.repeat.as_ref().filter(|r| r.fits(line, now))?;
+        let (i, start) = (r.index, r.start);
+        self.repeat_hit(i, start, now);
+        self.repeat.as_ref().map(|r| &r.result)
+    }
+
+    /// [`DateDetector::match_time`] for a line that does not repeat the last one.
+    fn match_fresh(&mut self, line: &str, now: f64) -> Option<DateMatch> {
         self.repeat = None;
         self.won_first = false;
         let dm = self.match_time_slow(line, now)?;

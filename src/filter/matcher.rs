@@ -24,6 +24,7 @@ use crate::filter::date::{DateDetector, DateError, LocalZone, SystemZone};
 use crate::filter::failregex::{
     FailId, FailRegex, Fields, IdError, IgnoreRegex, PrefRegex, RegexError, failure_id, merge_into,
 };
+pub use crate::filter::pyre::GroupSpan;
 use crate::filter::pyre::{AnyOf, Match, Regex};
 use crate::stream::Value;
 
@@ -220,9 +221,6 @@ pub struct Matcher {
 /// matcher's (a block freed across threads comes back cold to the searcher's
 /// allocator, a cache miss on every match), and the matcher allocates none either.
 pub type SpanArena = Vec<GroupSpan>;
-
-/// A group's span in a match (None: the group took no part).
-pub type GroupSpan = Option<(usize, usize)>;
 
 /// What a [`LineScanner`] found for one line ahead of the matcher.
 #[derive(Debug, Clone)]

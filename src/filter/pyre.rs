@@ -107,16 +107,14 @@ struct Inner {
     /// Linear stand-in of a fancy pattern with one-char back-references only (built on
     /// the first search: most date templates never run).
     checked: OnceLock<Option<backref::Checked>>,
-    /// Group index → name (see [`Regex::names`]); shared by every holder.
-    names: Arc<Vec<Option<String>>>,
+    /// Group index → name, for named groups (index 0 is the whole match).
+    names: Vec<Option<String>>,
 }
 
 /// A compiled fail2ban regex.
 #[derive(Debug, Clone)]
 pub struct Regex {
     inner: Arc<Inner>,
-    /// Group index → name, for named groups (index 0 is the whole match).
-    names: Arc<Vec<Option<String>>>,
 }
 
 /// A fancy-regex search that gave up (backtrack limit or stack).
@@ -157,10 +155,7 @@ pub fn compile(pattern: &str, flags: Flags) -> Result<Regex, Error> {
         }
     });
     match (shared, res) {
-        (Some(inner), _) => Ok(Regex {
-            names: Arc::clone(&inner.names),
-            inner,
-        }),
+        (Some(inner), _) => Ok(Regex { inner }),
         (None, Some(e)) => e,
         // `Arc::into_inner` failed, which it cannot on a fresh Arc: compile unshared.
         (None, None) => compile_new(pattern, flags),
@@ -235,7 +230,7 @@ fn compile_new(pattern: &str, flags: Flags) -> Result<Regex, Error> {
             }
         },
     };
-    let names = Arc::new(names_of(fancy.as_ref(), &t, hir.as_ref()));
+    let names = names_of(fancy.as_ref(), &t, hir.as_ref());
     drop(fancy);
     let fast = match (&engine, hir) {
         // The twin must number its groups as the linear pattern does: for a regrouped
@@ -257,14 +252,16 @@ fn compile_new(pattern: &str, flags: Flags) -> Result<Regex, Error> {
             translated: t,
             fast,
             checked: OnceLock::new(),
-            names: Arc::clone(&names),
+            names,
         }),
-        names,
     })
 }
 
+/// A group's byte span in a match (None: the group took no part).
+pub type GroupSpan = Option<(usize, usize)>;
+
 /// Byte spans of all groups of one match.
-type Spans = Vec<Option<(usize, usize)>>;
+type Spans = Vec<GroupSpan>;
 
 /// Group spans of the first match at or after `pos` on a meta regex (a DFA-only check
 /// first, as most searches miss).
@@ -522,11 +519,7 @@ impl Regex {
     }
 
     /// [`Regex::match_from_spans`] on spans held elsewhere (not copied).
-    pub fn match_from_slice<'t>(
-        &self,
-        text: &'t str,
-        spans: &'t [Option<(usize, usize)>],
-    ) -> Match<'t> {
+    pub fn match_from_slice<'t>(&self, text: &'t str, spans: &'t [GroupSpan]) -> Match<'t> {
         Match {
             text,
             spans: Cow::Borrowed(spans),
@@ -538,7 +531,7 @@ impl Regex {
     fn regroup(&self, spans: Option<Spans>) -> Option<Spans> {
         match (&self.inner.translated.regrouped, &self.inner.engine) {
             (Some(l), Engine::Linear(_)) => {
-                spans.map(|s| linearize::map_spans(&l.map, self.names.len(), &s))
+                spans.map(|s| linearize::map_spans(&l.map, self.inner.names.len(), &s))
             }
             _ => spans,
         }
@@ -623,7 +616,10 @@ impl Regex {
 
     /// Index of the named group `name`.
     pub fn group_index(&self, name: &str) -> Option<usize> {
-        self.names.iter().position(|n| n.as_deref() == Some(name))
+        self.inner
+            .names
+            .iter()
+            .position(|n| n.as_deref() == Some(name))
     }
 
     /// Text of the named group `name` in `m`, a match of this regex.
@@ -633,7 +629,8 @@ impl Regex {
 
     /// `(index, name)` of every named group.
     pub fn group_names(&self) -> impl Iterator<Item = (usize, &str)> {
-        self.names
+        self.inner
+            .names
             .iter()
             .enumerate()
             .filter_map(|(i, n)| n.as_deref().map(|n| (i, n)))
@@ -646,7 +643,7 @@ impl Regex {
 #[derive(Debug, Clone)]
 pub struct Match<'t> {
     text: &'t str,
-    spans: Cow<'t, [Option<(usize, usize)>]>,
+    spans: Cow<'t, [GroupSpan]>,
 }
 
 impl<'t> Match<'t> {

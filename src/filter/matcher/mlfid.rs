@@ -3,8 +3,9 @@
 //! `F-NOFAIL` / `F-MLFFORGET` / `F-MLFGAINED` semantics.
 
 use std::collections::VecDeque;
+use std::sync::LazyLock;
 
-use crate::filter::failregex::Fields;
+use crate::filter::failregex::{Fields, Key, key};
 use crate::stream::Value;
 
 use super::FailData;
@@ -154,6 +155,10 @@ fn pop_field(data: &mut FailData, name: &str) -> Option<Value> {
     Some(data.fields.0.remove(i).1)
 }
 
+/// The `nofail` field's name, interned once (a gained connection sets it on every
+/// such line: without the interner's lock each time).
+static NOFAIL_KEY: LazyLock<Key> = LazyLock::new(|| key("nofail"));
+
 const NOFAIL: u8 = 1;
 const FORGET: u8 = 2;
 const WAS_NOFAIL: u8 = 4;
@@ -210,7 +215,7 @@ pub fn merge_failure(
         if !truthy(fields.get("nofail"))
             && let Some(g) = fields.get("mlfgained").cloned()
         {
-            fields.set("nofail", g);
+            fields.set_key(*NOFAIL_KEY, g);
         }
     } else if truthy(fields.get("nofail")) {
         flags |= NOFAIL;
