@@ -224,3 +224,21 @@ fn systemd_jail_stays_down_and_the_rest_runs() {
     assert_eq!(status, "[('Number of jail', 2), ('Jail list', 'sd, test')]");
     srv.shutdown();
 }
+
+/// A failure left alone is forgotten once `findtime` has passed, while the log stays
+/// quiet (the idle cleanup, run by a timer of the filter workers).
+#[test]
+fn a_quiet_jail_forgets_failures_after_findtime() {
+    let env = Env::new();
+    let srv = env.start(false, &[("findtime", "2")]);
+    env.append(&[line_now("192.0.2.9")]);
+    assert!(wait_for(60.0, || counters(&srv).1 == 1));
+    assert_eq!(counters(&srv).0, 1, "one id with failures pending");
+    assert!(
+        wait_for(30.0, || counters(&srv).0 == 0),
+        "still pending: {:?}",
+        counters(&srv)
+    );
+    assert_eq!(counters(&srv).1, 1, "the total keeps it");
+    srv.shutdown();
+}

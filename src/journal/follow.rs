@@ -1,6 +1,6 @@
 //! The journal reader thread of a `backend = systemd` jail: [`Follower::spawn`] opens one
 //! `sd_journal` (options, matches), seeks to max(DB position, now − findtime), then sends
-//! batches of [`JournalLine`]s to the jail's filter thread as `ReadEvent::Journal`.
+//! batches of [`JournalLine`]s to the jail's filter side as `ReadEvent::Journal`.
 //!
 //! Following blocks in `poll` on the journal's inotify fd and one process-wide eventfd
 //! that [`Follower::stop`] signals (every follower wakes, only the stopped one ends and
@@ -12,12 +12,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 
-use crossbeam_channel::Sender;
-
 use crate::journal::entry::{Fields, iso_time};
 use crate::journal::ffi::{Journal, SD_JOURNAL_INVALIDATE};
 use crate::journal::options::JournalOptions;
-use crate::server::reader::ReadEvent;
+use crate::server::reader::{EventTx, ReadEvent};
 
 /// The DB `logs.path` of a jail's journal position (fail2ban's name).
 pub const DB_PATH: &str = "systemd-journal";
@@ -131,7 +129,8 @@ pub fn open(options: &JournalOptions, matches: &[Vec<String>]) -> Result<Journal
 }
 
 impl Follower {
-    pub fn spawn(cfg: FollowConfig, tx: Sender<ReadEvent>) -> Result<Follower, String> {
+    pub fn spawn(cfg: FollowConfig, tx: impl Into<EventTx>) -> Result<Follower, String> {
+        let tx = tx.into();
         let j = open(&cfg.options, &cfg.matches)?;
         let stop = Arc::new(AtomicBool::new(false));
         let w = wake()?;
@@ -216,7 +215,7 @@ fn in_operation_now(jail: &str) {
 fn run(
     mut j: Journal,
     cfg: FollowConfig,
-    tx: Sender<ReadEvent>,
+    tx: EventTx,
     stop: &AtomicBool,
     wake: &EventFd,
     last: &AtomicU64,
@@ -336,12 +335,7 @@ fn run(
     }
 }
 
-fn send(
-    last: &AtomicU64,
-    tx: &Sender<ReadEvent>,
-    lines: Vec<JournalLine>,
-    in_operation: bool,
-) -> bool {
+fn send(last: &AtomicU64, tx: &EventTx, lines: Vec<JournalLine>, in_operation: bool) -> bool {
     if let Some(l) = lines.last() {
         last.store(l.pos_usec, Ordering::Relaxed);
     }

@@ -3,7 +3,7 @@
 //! `ffi` loads libsystemd at run time and wraps `sd_journal` in [`ffi::Journal`];
 //! `options` parses the backend's `[…]` options into [`options::JournalOptions`];
 //! `entry` turns an entry into fail2ban's line and time; `follow` is the per-jail reader
-//! thread ([`follow::Follower`]) that feeds the jail's filter thread.
+//! thread ([`follow::Follower`]) that feeds the jail's filter side.
 
 pub mod entry;
 pub mod ffi;

@@ -2,16 +2,18 @@
 //! failure counting) and its actions side (ban list, command actions, unban timers, DB).
 //!
 //! Principal types: [`Jail`] (configuration + running threads), [`FilterState`] (what the
-//! filter thread and the transmitter share) and [`ActionsCore`] (ban list and actions,
+//! filter workers and the transmitter share) and [`ActionsCore`] (ban list and actions,
 //! shared by the actions thread and manual `banip`/`unbanip`). Data flow: the reader hub
-//! (one thread for the `FileReader`s of all jails) sends `ReadEvent`s to the jail's filter
-//! thread; the filter thread sends tickets that reached `maxretry` over a channel to the
-//! actions thread (started with the first ticket or ban: `actions_thread`), so a slow action never blocks reading. Positions go to the DB after the lines of an event were processed.
+//! (one thread for the `FileReader`s of all jails) sends `ReadEvent`s to the jail's
+//! channel, and its hook hands the jail to a filter worker (`pool`: threads shared by
+//! all jails); the worker sends tickets that reached `maxretry` over a channel to the
+//! actions thread (started with the first ticket or ban: `actions_thread`), so a slow
+//! action never blocks reading. Positions go to the DB after the lines of an event were
+//! processed.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender, unbounded};
@@ -24,12 +26,11 @@ use crate::server::db::Database;
 use crate::server::failmanager::FailManager;
 use crate::server::ignore::{IgnoreHooks, IgnoreList};
 use crate::server::increment::BanTimeIncrement;
-use crate::server::reader::{Backend, FileReader, ReadEvent, ReaderConfig, StartAt};
+use crate::server::reader::{Backend, EventTx, FileReader, ReadEvent, ReaderConfig, StartAt};
 use crate::server::ticket::Ticket;
 
-/// Stack of a jail's filter and actions threads. Neither recurses deeply (the regex
-/// engines keep their backtracking state on the heap), and with 50 jails the default
-/// 2 MiB each adds up in address space.
+/// Stack of a jail's actions thread. It does not recurse deeply, and with 50 jails the
+/// default 2 MiB each adds up in address space.
 const JAIL_THREAD_STACK: usize = 1 << 20;
 
 /// Locks a mutex, recovering the data of a poisoned one (a panicked thread must not take
@@ -151,11 +152,42 @@ impl FilterState {
 /// The running parts of a started jail.
 struct Running {
     stop: Arc<AtomicBool>,
-    /// Wakes the filter thread, which otherwise sleeps until a read event arrives or
-    /// (with failures pending) until the next cleanup is due.
-    wake: Sender<()>,
-    filter: JoinHandle<()>,
+    /// The jail's filter side for the workers.
+    task: Arc<Task>,
     actions: Arc<ActionsThread>,
+}
+
+/// A jail's read events: the channel its readers send to, and the task a send hands to
+/// a filter worker (none while the jail is stopped: the events wait).
+struct Inbox {
+    tx: Sender<ReadEvent>,
+    rx: Receiver<ReadEvent>,
+    task: Arc<Mutex<Option<Arc<Task>>>>,
+}
+
+impl Inbox {
+    fn new() -> Inbox {
+        let (tx, rx) = unbounded();
+        Inbox {
+            tx,
+            rx,
+            task: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    /// The sending side for a reader.
+    fn sender(&self) -> EventTx {
+        let slot = self.task.clone();
+        EventTx::new(
+            self.tx.clone(),
+            Arc::new(move || {
+                let task = lock(&slot).clone();
+                if let Some(t) = task {
+                    t.schedule();
+                }
+            }),
+        )
+    }
 }
 
 /// A jail: configuration plus, once started, its threads.
@@ -166,7 +198,7 @@ pub struct Jail {
     pub acts: Arc<Mutex<ActionsCore>>,
     db: Option<Arc<Database>>,
     tickets: (Sender<Ticket>, Receiver<Ticket>),
-    events: (Sender<ReadEvent>, Receiver<ReadEvent>),
+    events: Inbox,
     /// One reader per log path, started when the path is added (as fail2ban opens its
     /// container then); its events wait in the (unbounded) channel until the jail starts.
     readers: Mutex<Vec<FileReader>>,
@@ -185,7 +217,7 @@ impl Jail {
             acts: Arc::new(Mutex::new(ActionsCore::new(name))),
             db,
             tickets: unbounded(),
-            events: unbounded(),
+            events: Inbox::new(),
             readers: Mutex::new(Vec::new()),
             journal: None,
             follower: Mutex::new(None),
@@ -311,7 +343,7 @@ impl Jail {
             seek_since: Some(now() - findtime),
             time_of: Some(time_of),
         };
-        FileReader::spawn(cfg, self.events.0.clone())
+        FileReader::spawn(cfg, self.events.sender())
             .map_err(|e| crate::server::reader::py_os_error(&e, &lp.path))
     }
 
@@ -353,7 +385,6 @@ impl Jail {
         if !self.tickets.1.is_empty() {
             actions.ensure();
         }
-        let (wake, woken) = crossbeam_channel::bounded(1);
         let ctx = FilterCtx {
             name: self.name.clone(),
             filter: self.filter.clone(),
@@ -361,20 +392,17 @@ impl Jail {
                 tx: self.tickets.0.clone(),
                 thread: actions.clone(),
             },
-            events: self.events.1.clone(),
-            wake: woken,
+            events: self.events.rx.clone(),
             stop: stop.clone(),
             db: self.db.clone(),
         };
-        let filter = std::thread::Builder::new()
-            .name(format!("f2b/f.{}", self.name))
-            .stack_size(JAIL_THREAD_STACK)
-            .spawn(move || filter_loop(ctx))
-            .map_err(|e| e.to_string())?;
+        let task = Task::new(ctx);
+        *lock(&self.events.task) = Some(task.clone());
+        // Events read before the start waited for it.
+        task.schedule_if_waiting();
         self.running = Some(Running {
             stop,
-            wake,
-            filter,
+            task,
             actions,
         });
         crate::flog!(INFO, "jail", "Jail '{}' started", self.name);
@@ -407,7 +435,7 @@ impl Jail {
             encoding: f.logencoding.clone(),
         };
         drop(f);
-        let fo = Follower::spawn(cfg, self.events.0.clone())?;
+        let fo = Follower::spawn(cfg, self.events.sender())?;
         *lock(&self.follower) = Some(fo);
         Ok(())
     }
@@ -450,8 +478,6 @@ impl Jail {
     pub fn signal_stop(&self) {
         if let Some(r) = &self.running {
             r.stop.store(true, Ordering::Relaxed);
-            // Full means a wake-up is already pending.
-            let _ = r.wake.try_send(());
             r.actions.wake_if_started();
         }
     }
@@ -474,9 +500,9 @@ impl Jail {
         }
         let Some(r) = self.running.take() else { return };
         r.stop.store(true, Ordering::Relaxed);
-        drop(r.wake);
         r.actions.wake_if_started();
-        let _ = r.filter.join();
+        *lock(&self.events.task) = None;
+        r.task.finish();
         r.actions.join();
         let mut core = lock(&self.acts);
         core.set_waker(None);
@@ -511,9 +537,9 @@ impl Jail {
             self.send_ticket(ban);
         }
         drop(f);
-        // The filter thread may be sleeping without a cleanup due: it has one now.
+        // Failures may be pending now: they need the idle cleanup.
         if let Some(r) = &self.running {
-            let _ = r.wake.try_send(());
+            r.task.arm_cleanup();
         }
         Ok(1)
     }
@@ -528,98 +554,97 @@ fn first_line_of(path: &std::path::Path) -> std::io::Result<String> {
     Ok(crate::server::db::first_line_hash(&line).unwrap_or_default())
 }
 
+/// What a filter worker needs of a running jail.
 struct FilterCtx {
     name: String,
     filter: Arc<Mutex<FilterState>>,
     tickets: TicketSink,
     events: Receiver<ReadEvent>,
-    wake: Receiver<()>,
     stop: Arc<AtomicBool>,
     db: Option<Arc<Database>>,
 }
 
 mod actions_thread;
 mod lines;
-mod wait;
+mod pool;
 use actions_thread::{ActionsThread, TicketSink};
 use lines::{LineClock, process_line};
-use wait::{PendingPos, next_event};
+pub use pool::blocking;
+use pool::{PendingPos, Task};
 
-fn filter_loop(ctx: FilterCtx) {
-    let mut positions = PendingPos::default();
-    while let Some(ev) = next_event(&ctx) {
-        // Each event starts with a fresh reading (it may have waited).
-        let mut clock = LineClock::new();
-        // Lines were matched (an open error matches none: nothing to build or give back).
-        let worked = !matches!(ev, ReadEvent::Error { .. });
-        match ev {
-            ReadEvent::Lines {
-                path,
-                lines,
-                pos,
-                hash,
-                in_operation,
-            } => {
-                {
-                    let mut f = lock(&ctx.filter);
-                    if !f.idle {
-                        for line in &lines {
-                            let t_now = clock.now();
-                            process_line(&ctx, &mut f, line, None, in_operation, t_now);
-                        }
+/// One read event of a jail, on a filter worker: its lines through the matcher (unless
+/// the jail is idle), then the log and the positions.
+fn handle_event(ctx: &FilterCtx, positions: &mut PendingPos, ev: ReadEvent) {
+    // Each event starts with a fresh reading (it may have waited).
+    let mut clock = LineClock::new();
+    // Lines were matched (an open error matches none: nothing to build or give back).
+    let worked = !matches!(ev, ReadEvent::Error { .. });
+    match ev {
+        ReadEvent::Lines {
+            path,
+            lines,
+            pos,
+            hash,
+            in_operation,
+        } => {
+            {
+                let mut f = lock(&ctx.filter);
+                if !f.idle {
+                    for line in &lines {
+                        let t_now = clock.now();
+                        process_line(ctx, &mut f, line, None, in_operation, t_now);
                     }
                 }
-                if ctx.db.is_some() {
-                    positions.note(path, pos, hash);
-                }
             }
-            ReadEvent::Journal {
-                lines,
-                in_operation,
-            } => {
-                {
-                    let mut f = lock(&ctx.filter);
-                    if !f.idle {
-                        for l in &lines {
-                            let at = Some((l.time_text.as_str(), l.time));
-                            let t_now = clock.now();
-                            process_line(&ctx, &mut f, &l.line, at, in_operation, t_now);
-                        }
-                    }
-                }
-                if let (Some(db), Some(last)) = (&ctx.db, lines.last())
-                    && let Err(e) = db.update_journal(
-                        &ctx.name,
-                        crate::journal::follow::DB_PATH,
-                        last.pos_usec as f64 / 1e6,
-                        last.time_text.trim_end(),
-                    )
-                {
-                    crate::flog!(ERROR, "database", "{e}");
-                }
-            }
-            ReadEvent::Error { path, message } => {
-                crate::flog!(
-                    ERROR,
-                    "filter",
-                    "Unable to open {}: {message}",
-                    path.display()
-                );
+            if ctx.db.is_some() {
+                positions.note(path, pos, hash);
             }
         }
-        crate::server::log::flush();
-        positions.flush(&ctx, false);
-        if worked {
-            // After the event's lines, whose tickets are on their way: the first lines
-            // of a jail do not wait for the scans, and a burst gets them after its
-            // first batch.
-            if let Some(m) = lock(&ctx.filter).matcher.as_mut() {
-                m.prepare_scans();
+        ReadEvent::Journal {
+            lines,
+            in_operation,
+        } => {
+            {
+                let mut f = lock(&ctx.filter);
+                if !f.idle {
+                    for l in &lines {
+                        let at = Some((l.time_text.as_str(), l.time));
+                        let t_now = clock.now();
+                        process_line(ctx, &mut f, &l.line, at, in_operation, t_now);
+                    }
+                }
             }
-            crate::server::memtrim::after_activity();
+            if let (Some(db), Some(last)) = (&ctx.db, lines.last())
+                && let Err(e) = db.update_journal(
+                    &ctx.name,
+                    crate::journal::follow::DB_PATH,
+                    last.pos_usec as f64 / 1e6,
+                    last.time_text.trim_end(),
+                )
+            {
+                crate::flog!(ERROR, "database", "{e}");
+            }
+        }
+        ReadEvent::Error { path, message } => {
+            crate::flog!(
+                ERROR,
+                "filter",
+                "Unable to open {}: {message}",
+                path.display()
+            );
         }
     }
-    positions.flush(&ctx, true);
+    crate::server::log::flush();
+    positions.flush(ctx, false);
+    if worked {
+        // After the event's lines, whose tickets are on their way: the first lines
+        // of a jail do not wait for the scans, and a burst gets them after its
+        // first batch.
+        if let Some(m) = lock(&ctx.filter).matcher.as_mut() {
+            m.prepare_scans();
+        }
+        crate::server::memtrim::after_activity();
+    }
 }
 
 /// The ignore decision for a ticket: ignoreself, ignoreip, ignorecommand (run through the
@@ -633,7 +658,8 @@ fn check_ignore(f: &mut FilterState, t: &Ticket) -> Option<crate::server::ignore
         let tags = TicketTags { t, bantime: 0 };
         let p = crate::server::action::replace_dynamic_tags(cmd, &tags);
         crate::flog!(DEBUG, "filter", "ignore command: {}", p.script);
-        let r = crate::server::action::execute_codes(&p, Duration::from_secs(60), &[0, 1]);
+        let r =
+            blocking(|| crate::server::action::execute_codes(&p, Duration::from_secs(60), &[0, 1]));
         match r.code {
             Some(0) => Ok(true),
             Some(1) => Ok(false),

@@ -1,8 +1,9 @@
 //! The server: jails, log readers, failure and ban managers, actions, database, logging.
 //!
 //! [`Server`] (in `daemon`) owns the jails and the database and executes commands
-//! (`transmitter`, `jailcmd`); a [`jail::Jail`] runs a filter thread and an actions
-//! thread (`bans`); `logtarget` configures the process logger of `log`.
+//! (`transmitter`, `jailcmd`); a [`jail::Jail`] has its filter side run by the filter
+//! workers all jails share, and an actions thread (`bans`); `logtarget` configures the
+//! process logger of `log`.
 
 pub mod action;
 pub mod banmanager;

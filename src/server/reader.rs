@@ -17,7 +17,8 @@
 //! inotify mode also looks every 5 s without events; lines over 1 MiB are cut.
 //!
 //! For the jail: use an unbounded channel (a full one would stall the hub, and with it
-//! every other file); store `pos`/`hash` only after processing the lines.
+//! every other file), wrapped in an [`EventTx`] whose hook tells the jail's filter worker
+//! there is work; store `pos`/`hash` only after processing the lines.
 
 pub mod decode;
 mod file;
@@ -30,7 +31,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crossbeam_channel::Sender;
+use crossbeam_channel::{SendError, SendTimeoutError, Sender};
 
 pub use decode::Encoding;
 pub use file::first_line_hash;
@@ -78,6 +79,61 @@ pub struct ReaderConfig {
     pub time_of: Option<TimeOf>,
 }
 
+/// Where a reader sends its events: the jail's channel, and a hook run after each event
+/// is queued (the server's jails have no thread waiting on the channel: the hook hands
+/// the jail to a filter worker). From a plain `Sender` it has no hook.
+#[derive(Clone)]
+pub struct EventTx {
+    tx: Sender<ReadEvent>,
+    queued: Option<Arc<dyn Fn() + Send + Sync>>,
+}
+
+impl EventTx {
+    pub fn new(tx: Sender<ReadEvent>, queued: Arc<dyn Fn() + Send + Sync>) -> EventTx {
+        EventTx {
+            tx,
+            queued: Some(queued),
+        }
+    }
+
+    pub fn send(&self, ev: ReadEvent) -> Result<(), SendError<ReadEvent>> {
+        self.tx.send(ev)?;
+        self.after_send();
+        Ok(())
+    }
+
+    pub fn send_timeout(
+        &self,
+        ev: ReadEvent,
+        wait: std::time::Duration,
+    ) -> Result<(), SendTimeoutError<ReadEvent>> {
+        self.tx.send_timeout(ev, wait)?;
+        self.after_send();
+        Ok(())
+    }
+
+    /// Events waiting in the channel.
+    pub fn len(&self) -> usize {
+        self.tx.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tx.is_empty()
+    }
+
+    fn after_send(&self) {
+        if let Some(hook) = &self.queued {
+            hook();
+        }
+    }
+}
+
+impl From<Sender<ReadEvent>> for EventTx {
+    fn from(tx: Sender<ReadEvent>) -> EventTx {
+        EventTx { tx, queued: None }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum ReadEvent {
     /// Complete lines (decoded, without the trailing newline), in order, and the file
@@ -112,12 +168,12 @@ impl FileReader {
     /// Opens `cfg.path` (error if it does not exist, like fail2ban's addlogpath; also for
     /// an unknown `encoding`), logs `Added logfile: …` and hands it to the reader hub,
     /// which sends `ReadEvent`s to `tx` (an unbounded channel).
-    pub fn spawn(mut cfg: ReaderConfig, tx: Sender<ReadEvent>) -> io::Result<FileReader> {
+    pub fn spawn(mut cfg: ReaderConfig, tx: impl Into<EventTx>) -> io::Result<FileReader> {
         static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         let log = file::LogFile::open(&mut cfg)?;
         let shared = Arc::new(file::Shared::default());
         let out = file::Out {
-            tx,
+            tx: tx.into(),
             shared: shared.clone(),
         };
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);

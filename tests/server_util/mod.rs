@@ -179,3 +179,70 @@ pub fn counters(srv: &Server) -> (i64, i64, i64, i64) {
 pub fn exists(p: &Path) -> bool {
     p.exists()
 }
+
+/// The commands of a jail `name` (polling `log` from its head, maxretry 3, a
+/// file-writing action appending `ban <name> <ip>` to `out`); `opts` are extra
+/// `set <name> key value` pairs applied before `addlogpath`. Ends with `start <name>`.
+pub fn named_jail(name: &str, log: &Path, out: &Path, opts: &[(&str, &str)]) -> Vec<Vec<Value>> {
+    let out = out.display().to_string();
+    let mut v = vec![
+        cmd(&["add", name, "polling"]),
+        cmd(&["set", name, "maxretry", "3"]),
+        cmd(&["set", name, "findtime", "600"]),
+        cmd(&["set", name, "bantime", "600"]),
+        cmd(&[
+            "set",
+            name,
+            "addfailregex",
+            r"Failed password for \S+ from <HOST>",
+        ]),
+    ];
+    for (k, val) in opts {
+        v.push(cmd(&["set", name, k, val]));
+    }
+    v.push(cmd(&[
+        "set",
+        name,
+        "addlogpath",
+        &log.display().to_string(),
+        "head",
+    ]));
+    v.push(cmd(&["set", name, "addaction", "rec"]));
+    let pairs = [
+        ("actionban", format!("echo ban {name} <ip> >> {out}")),
+        ("name", name.to_string()),
+    ]
+    .iter()
+    .map(|(k, val)| Value::List(vec![s(k), s(val)]))
+    .collect();
+    v.push(vec![
+        s("multi-set"),
+        s(name),
+        s("action"),
+        s("rec"),
+        Value::List(pairs),
+    ]);
+    v.push(cmd(&["start", name]));
+    v
+}
+
+/// A `server-stream` command of these commands.
+pub fn stream(cmds: Vec<Vec<Value>>) -> Vec<Value> {
+    vec![
+        s("server-stream"),
+        Value::List(cmds.into_iter().map(Value::List).collect()),
+    ]
+}
+
+/// Appends `lines` to the file at `path` (created when missing).
+pub fn append_to(path: &Path, lines: &[String]) {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
+    for l in lines {
+        writeln!(f, "{l}").unwrap();
+    }
+}

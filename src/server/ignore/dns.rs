@@ -42,8 +42,11 @@ fn getaddrinfo(
     hints.ai_protocol = protocol;
     hints.ai_flags = flags;
     let mut res: *mut libc::addrinfo = std::ptr::null_mut();
-    // SAFETY: valid NUL-terminated name, null service, valid hints and out pointer.
-    let rc = unsafe { libc::getaddrinfo(cname.as_ptr(), std::ptr::null(), &hints, &mut res) };
+    // A lookup may wait seconds for a name server: a filter worker hands on its turn.
+    let rc = crate::server::jail::blocking(|| {
+        // SAFETY: valid NUL-terminated name, null service, valid hints and out pointer.
+        unsafe { libc::getaddrinfo(cname.as_ptr(), std::ptr::null(), &hints, &mut res) }
+    });
     if rc != 0 {
         // SAFETY: gai_strerror returns a static NUL-terminated message.
         let msg = unsafe { CStr::from_ptr(libc::gai_strerror(rc)) }.to_string_lossy();

@@ -1,7 +1,7 @@
-//! The filter thread's per-line work: a line through the [`Matcher`], the time sanity
+//! A jail's per-line filter work: a line through the [`Matcher`], the time sanity
 //! rules, the ignore checks and the failure count ([`process_line`]), with the observer's
-//! rule for known bad ids and the once-a-day timing warnings. The thread's loop
-//! (`filter_loop` in the parent) feeds it the lines of each read event, with the time
+//! rule for known bad ids and the once-a-day timing warnings. A filter worker
+//! (`handle_event` in the parent) feeds it the lines of each read event, with the time
 //! from a [`LineClock`].
 
 use crate::filter::matcher::Matcher;
@@ -12,7 +12,7 @@ use crate::stream::Value;
 
 use super::{FilterCtx, FilterState, check_ignore, now, time2str};
 
-/// The clock of the filter thread: read once per [`LineClock::EVERY`] lines of an event
+/// The clock of a read event's lines: read once per [`LineClock::EVERY`] lines of an event
 /// (a line takes microseconds; reading the clock for each was a visible share of them).
 pub(super) struct LineClock {
     t: f64,

@@ -16,11 +16,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{SendTimeoutError, Sender};
+use crossbeam_channel::SendTimeoutError;
 
 use super::decode::{Encoding, py_bytes_repr, trim_cr};
 use super::seek::{self, TimeOf};
-use super::{ReadEvent, ReaderConfig, StartAt, py_os_error};
+use super::{EventTx, ReadEvent, ReaderConfig, StartAt, py_os_error};
 use crate::flog;
 use crate::server::log::{LogLevel, emit, enabled};
 use crate::stream::py_str_repr;
@@ -51,7 +51,7 @@ pub struct Shared {
 
 /// The sending side of a reader: gives up when the reader is stopped or the jail gone.
 pub struct Out {
-    pub tx: Sender<ReadEvent>,
+    pub tx: EventTx,
     pub shared: Arc<Shared>,
 }
 
