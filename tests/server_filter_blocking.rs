@@ -11,7 +11,8 @@ use server_util::*;
 /// Five jails whose `ignorecommand` waits on a gate file are more than the workers
 /// that run events at once (at most 4). One runs its command, the others wait for the
 /// command lock, all inside a worker: the waiting workers must make room, so another
-/// jail still counts its failures meanwhile. Then the gate opens and the five ban.
+/// jail still counts its failures meanwhile. Then the gate opens, the five ban, and
+/// the workers started for the waits end.
 #[test]
 fn jails_waiting_on_their_ignorecommand_hold_up_no_other_jail() {
     let env = Env::new();
@@ -103,5 +104,11 @@ fn jails_waiting_on_their_ignorecommand_hold_up_no_other_jail() {
         .map(|i| format!("ban slow{i} 192.0.2.{}", i + 1))
         .collect();
     assert_eq!(bans, want);
+    // The workers started for the waits end once idle (10 s), down to at most 4.
+    assert!(
+        wait_for(60.0, || workers() <= 4),
+        "{} filter workers stay",
+        workers()
+    );
     srv.shutdown();
 }

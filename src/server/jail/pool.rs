@@ -23,7 +23,7 @@ use std::cell::Cell;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
 use std::sync::{Arc, Mutex, OnceLock, TryLockError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, unbounded};
 
@@ -34,7 +34,7 @@ const IDLE_CLEANUP: f64 = 5.0;
 /// Events a worker handles for one jail before it takes the next jail in the queue.
 pub(super) const BUDGET: usize = 8;
 /// How long a worker beyond the base count waits for work before it ends.
-const EXTRA_IDLE: Duration = Duration::from_secs(30);
+const EXTRA_IDLE: Duration = Duration::from_secs(10);
 /// Workers at most (all but `base` of them are waiting on a command or a lookup).
 const MAX_WORKERS: usize = 64;
 
@@ -249,33 +249,51 @@ impl Pool {
 
     fn work(&'static self) {
         WORKER.with(|w| w.set(true));
+        let mut last_run = Instant::now();
         loop {
             // Idle before the timers are read: a timer set meanwhile sends a Tick.
             self.idle.fetch_add(1, Ordering::SeqCst);
             let wait = self
                 .next_due()
                 .map(|d| (d - now()).clamp(0.0, IDLE_CLEANUP));
-            let wait = wait.map_or(EXTRA_IDLE, |w| Duration::from_secs_f64(w).min(EXTRA_IDLE));
-            let got = self.rx.recv_timeout(wait);
+            let got = match wait {
+                // A worker of the base count without timers sleeps until there is work:
+                // an idle daemon has no wake-ups.
+                None if !self.beyond_base() => {
+                    self.rx.recv().map_err(|_| RecvTimeoutError::Disconnected)
+                }
+                _ => {
+                    let w = wait.map_or(EXTRA_IDLE, Duration::from_secs_f64);
+                    self.rx.recv_timeout(w.min(EXTRA_IDLE))
+                }
+            };
             self.idle.fetch_sub(1, Ordering::SeqCst);
             match got {
-                Ok(Job::Run(task)) => task.run(),
-                Ok(Job::Tick) => {}
-                Err(RecvTimeoutError::Timeout) => {
-                    if self.next_due().is_none() && self.retire() {
-                        return;
-                    }
+                Ok(Job::Run(task)) => {
+                    task.run();
+                    last_run = Instant::now();
                 }
+                Ok(Job::Tick) | Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => return,
             }
             for task in self.take_due(now()) {
                 task.cleanup();
             }
+            // Timers alone do not keep an extra worker: the base ones run them.
+            if last_run.elapsed() >= EXTRA_IDLE && self.retire() {
+                return;
+            }
         }
     }
 
-    /// Ends this worker when more than the base count are left without it (not
-    /// counting those waiting in [`blocking`]).
+    /// More workers than the base count are free to run events (not counting those
+    /// waiting in [`blocking`]).
+    fn beyond_base(&self) -> bool {
+        let n = *lock(&self.workers);
+        n.saturating_sub(self.blocked.load(Ordering::SeqCst)) > self.base
+    }
+
+    /// Ends this worker when more than the base count are left without it.
     fn retire(&self) -> bool {
         let mut n = lock(&self.workers);
         if n.saturating_sub(self.blocked.load(Ordering::SeqCst)) <= self.base {
