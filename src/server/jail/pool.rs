@@ -270,7 +270,17 @@ impl Pool {
             self.idle.fetch_sub(1, Ordering::SeqCst);
             match got {
                 Ok(Job::Run(task)) => {
-                    task.run();
+                    // A bug in one jail's matching must not end the worker of all jails.
+                    let run = std::panic::AssertUnwindSafe(|| task.run());
+                    if std::panic::catch_unwind(run).is_err() {
+                        crate::flog!(
+                            ERROR,
+                            "jail",
+                            "[{}] Filter failed on an event; its lines were skipped",
+                            task.ctx.name
+                        );
+                        task.queued.store(false, Ordering::SeqCst);
+                    }
                     last_run = Instant::now();
                 }
                 Ok(Job::Tick) | Err(RecvTimeoutError::Timeout) => {}
