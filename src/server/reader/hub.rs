@@ -115,10 +115,10 @@ impl Slot {
         }
     }
 
-    fn deadline(&self) -> Instant {
+    fn deadline(&self) -> Option<Instant> {
         match &self.kind {
-            Kind::Poll(p) => p.next,
-            Kind::Notify(n) if n.dirty => Instant::now(),
+            Kind::Poll(p) => Some(p.next),
+            Kind::Notify(n) if n.dirty => Some(Instant::now()),
             Kind::Notify(n) => n.deadline(),
         }
     }
@@ -168,7 +168,7 @@ fn run(rx: Receiver<Cmd>, wake: &Wake) {
         });
         let timeout = slots
             .iter()
-            .map(Slot::deadline)
+            .filter_map(Slot::deadline)
             .min()
             .map(|d| d.saturating_duration_since(Instant::now()));
         let fd = watches.as_ref().map(|w| w.inotify.as_raw_fd());

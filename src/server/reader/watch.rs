@@ -1,8 +1,9 @@
 //! The per-file watch states of the reader hub ([`super::hub`], one thread for all log
 //! files): [`Poll`] (fail2ban's `(mtime, inode, size)` stat polling) and [`Notify`] (an
 //! inotify watch on the file for writes and on its directory for files created, moved or
-//! deleted there, so a rotation is seen at once, plus a look every few seconds without
-//! events, for what inotify cannot see). All files share one inotify instance
+//! deleted there, so a rotation is seen at once; a file inotify may not see whole (see
+//! [`Notify::blind`]) is also looked at every few seconds without events, the others
+//! only on events, as fail2ban's pyinotify backend does). All files share one inotify instance
 //! ([`Watches`]); the kernel gives one descriptor per inode and instance, so descriptors
 //! are counted by user. [`Wake`] is the eventfd that interrupts the hub's sleep.
 
@@ -261,7 +262,7 @@ struct Pending {
 
 const PENDING_FIRST: Duration = Duration::from_millis(200);
 const PENDING_MAX: Duration = Duration::from_secs(60);
-/// Longest time without any inotify event before the file is looked at anyway.
+/// Longest time without any inotify event before a blind file is looked at anyway.
 const SAFETY_TICK: Duration = Duration::from_secs(5);
 
 /// The inotify state of one file.
@@ -276,8 +277,11 @@ pub(super) struct Notify {
     pub dirty: bool,
     /// Name of the last event that touched the file's name (for the absence message).
     reason: &'static str,
-    /// When the file is looked at anyway without events.
-    look_at: Instant,
+    /// When the file is looked at anyway without events (None: only on events).
+    look_at: Option<Instant>,
+    /// inotify may miss changes at the path (see [`Notify::blind`]), judged when the
+    /// file's watch is added.
+    blind: bool,
     /// Of the events read in one go: the reason and whether the file was (re)created.
     batch_reason: Option<&'static str>,
     batch_created: bool,
@@ -304,7 +308,8 @@ impl Notify {
             }),
             dirty: true,
             reason: "INITIAL",
-            look_at: now + SAFETY_TICK,
+            look_at: None,
+            blind: true,
             batch_reason: None,
             batch_created: false,
         };
@@ -371,6 +376,7 @@ impl Notify {
         if let Some((wd, _)) = self.file_wd.take() {
             w.release(wd);
         }
+        self.blind = blind(path, &self.dir);
         match w.add(path, WatchMask::MODIFY) {
             Ok(wd) => {
                 self.file_wd = Some((wd, ino));
@@ -393,7 +399,6 @@ impl Notify {
                 return false;
             }
             self.dirty = false;
-            self.look_at = Instant::now() + SAFETY_TICK;
             match log.pass(out) {
                 pass @ (Pass::Done | Pass::Busy) => {
                     if self.pending.take().is_some() {
@@ -406,10 +411,11 @@ impl Notify {
                     }
                     self.watch_dir(w);
                     let new_watch = self.watch_file(w, &log.path, log.ino());
+                    self.look_at = self.safety_look();
                     if pass == Pass::Busy {
                         // The rest is read after a short wait, not in this loop: the
                         // jail needs the time to catch up (a new watch changes nothing).
-                        self.look_at = Instant::now() + BUSY_RETRY;
+                        self.look_at = Some(Instant::now() + BUSY_RETRY);
                     } else if new_watch {
                         self.dirty = true;
                     }
@@ -436,9 +442,17 @@ impl Notify {
         true
     }
 
-    /// When the next timed look is due.
-    pub fn deadline(&self) -> Instant {
-        self.pending.as_ref().map_or(self.look_at, |p| p.next)
+    /// When the next timed look is due (None: none is, events alone wake the file).
+    pub fn deadline(&self) -> Option<Instant> {
+        self.pending.as_ref().map_or(self.look_at, |p| Some(p.next))
+    }
+
+    /// The look without events after a pass: only where inotify may miss a change (a
+    /// blind path, or a watch that could not be added). A file seen whole by its
+    /// watches costs nothing while its log is quiet: no wake-up, no code run.
+    fn safety_look(&self) -> Option<Instant> {
+        let seen = !self.blind && self.dir_wd.is_some() && self.file_wd.is_some();
+        (!seen).then(|| Instant::now() + SAFETY_TICK)
     }
 
     /// The timers: the retries of a missing file, the look without events.
@@ -453,7 +467,7 @@ impl Notify {
                 }
             }
             None => {
-                if now >= self.look_at {
+                if self.look_at.is_some_and(|t| now >= t) {
                     // Nothing reported for a while: look anyway (a pass on an unchanged
                     // file is one stat), for changes inotify cannot see (e.g. the target
                     // of a symlinked log rotated in another directory).
@@ -490,7 +504,6 @@ impl Notify {
     /// Events were lost (queue overflow): the file may have changed.
     pub fn changed(&mut self) {
         self.dirty = true;
-        self.look_at = Instant::now() + SAFETY_TICK;
     }
 
     /// After the events read in one go.
@@ -521,4 +534,46 @@ fn mask_name(m: EventMask) -> &'static str {
         .iter()
         .find(|(bit, _)| m.contains(*bit))
         .map_or("IN_MODIFY", |(_, name)| name)
+}
+
+/// Whether inotify may miss changes to the log at `path` (in `dir`): the path goes
+/// through a symlink (the target's own directory is not watched, so a rotation there
+/// goes unseen), or it lies on a file system whose changes made elsewhere raise no
+/// event (network and FUSE mounts). Unsure (the path does not resolve, statfs fails)
+/// counts as blind: a look every few seconds is the safe side.
+fn blind(path: &Path, dir: &Path) -> bool {
+    let through_link = match std::fs::canonicalize(path) {
+        Ok(real) => real != path,
+        Err(_) => true,
+    };
+    through_link || remote_fs(dir).unwrap_or(true)
+}
+
+/// Whether `dir` is on a network or FUSE file system (None: statfs failed).
+fn remote_fs(dir: &Path) -> Option<bool> {
+    use std::os::unix::ffi::OsStrExt;
+    // f_type values of <linux/magic.h> (and the FUSE, Ceph and CIFS ones of their modules)
+    const REMOTE: [i64; 11] = [
+        0x6969,      // NFS
+        0x517b,      // SMB
+        0xff53_4d42, // CIFS
+        0xfe53_4d42, // SMB2
+        0x6573_5546, // FUSE
+        0x0102_1997, // 9P
+        0x00c3_6400, // Ceph
+        0x5346_414f, // AFS
+        0x7375_7245, // Coda
+        0x0116_1970, // GFS2
+        0x7461_636f, // OCFS2
+    ];
+    let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    // SAFETY: an all-zero statfs is a valid value for the kernel to fill in.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `c` is a NUL-terminated path and `st` a writable statfs.
+    if unsafe { libc::statfs(c.as_ptr(), &mut st) } != 0 {
+        return None;
+    }
+    #[allow(clippy::unnecessary_cast)] // f_type's width differs between targets
+    let t = st.f_type as i64;
+    Some(REMOTE.contains(&t))
 }
