@@ -14,7 +14,9 @@
 //! before a rename/delete are still read; a vanished or replaced file always restarts
 //! at 0; the first-line hash is also re-checked when the size changed; an initial pass
 //! with nothing to read counts as having reached the end (`in_operation` from then on);
-//! inotify mode also looks every 5 s without events; lines over 1 MiB are cut.
+//! inotify mode also looks every 5 s without events at a file its watches may not see
+//! whole (a path through a symlink, a network or FUSE mount, a watch refused); lines
+//! over 1 MiB are cut.
 //!
 //! For the jail: use an unbounded channel (a full one would stall the hub, and with it
 //! every other file), wrapped in an [`EventTx`] whose hook tells the jail's filter worker
