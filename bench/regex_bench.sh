@@ -3,7 +3,7 @@
 # arguments). Per case: median wall / CPU / peak RSS of each tool, the ratio, whether the
 # two outputs are byte-identical, and the per-IP check against the generator's truth.
 #
-# gaol runs as it chooses (a three-thread pipeline on large logs and two cores), and once
+# gaol runs as it chooses (a four-thread pipeline on large logs and two cores), and once
 # more on one thread (GAOL_REGEX_BATCH=0) for the one-core rate, printed as lines/s.
 #
 # Environment (all optional):

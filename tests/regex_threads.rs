@@ -1,5 +1,5 @@
-//! fail2ban-regex's threaded pipeline (reader, searcher, matcher on three threads) gives
-//! the one-thread output byte for byte: on generated corpora (../shared/bench's
+//! fail2ban-regex's threaded pipeline (a reader, two searchers taking the batches in
+//! turn, the matcher) gives the one-thread output byte for byte: on generated corpora (../shared/bench's
 //! gen_logs.py: sshd in two modes, apache-auth, nginx-http-auth) with the stock filters,
 //! in several output forms, with batch edges at odd places (`GAOL_REGEX_BATCH`).
 //! The outputs themselves are proven against the real fail2ban-regex in regex_cli.rs.

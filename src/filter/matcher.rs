@@ -313,8 +313,9 @@ fn undated(line: &str, cut: (usize, usize), out: &mut String) -> Option<()> {
     Some(())
 }
 
-/// The searches after a [`LineScanner`] (see there).
-#[derive(Debug)]
+/// The searches after a [`LineScanner`] (see there). A clone shares the compiled
+/// regexes (their caches are per thread), for another searching thread.
+#[derive(Debug, Clone)]
 pub struct LineSearcher {
     pref: Option<PrefRegex>,
     fail: Vec<FailRegex>,
