@@ -2,8 +2,8 @@
 //! files): [`Poll`] (fail2ban's `(mtime, inode, size)` stat polling) and [`Notify`] (an
 //! inotify watch on the file for writes and on its directory for files created, moved or
 //! deleted there, so a rotation is seen at once; a file inotify may not see whole (see
-//! [`Notify::blind`]) is also looked at every few seconds without events, the others
-//! only on events, as fail2ban's pyinotify backend does). All files share one inotify instance
+//! [`blind`]) is also looked at every few seconds without events, the others only on
+//! events, as fail2ban's pyinotify backend does). All files share one inotify instance
 //! ([`Watches`]); the kernel gives one descriptor per inode and instance, so descriptors
 //! are counted by user. [`Wake`] is the eventfd that interrupts the hub's sleep.
 
@@ -279,8 +279,8 @@ pub(super) struct Notify {
     reason: &'static str,
     /// When the file is looked at anyway without events (None: only on events).
     look_at: Option<Instant>,
-    /// inotify may miss changes at the path (see [`Notify::blind`]), judged when the
-    /// file's watch is added.
+    /// inotify may miss changes at the path (see [`blind`]), judged when the file's
+    /// watch is added.
     blind: bool,
     /// Of the events read in one go: the reason and whether the file was (re)created.
     batch_reason: Option<&'static str>,
