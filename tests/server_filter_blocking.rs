@@ -59,17 +59,10 @@ fn jails_waiting_on_their_ignorecommand_hold_up_no_other_jail() {
     }
     // All five jails are inside a worker: one in its command, four waiting for the
     // lock; the sixth worker is the one left for the other jails.
-    let workers = || {
-        std::fs::read_dir("/proc/self/task")
-            .unwrap()
-            .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
-            .filter(|n| n.starts_with("f2b/filter"))
-            .count()
-    };
     assert!(
-        wait_for(60.0, || workers() >= 6),
+        wait_for(60.0, || filter_workers() >= 6),
         "{} filter workers",
-        workers()
+        filter_workers()
     );
     append_to(
         &fast_log,
@@ -93,22 +86,15 @@ fn jails_waiting_on_their_ignorecommand_hold_up_no_other_jail() {
         "the fast jail's failures were not counted while the others waited"
     );
     std::fs::write(&gate, "").unwrap();
-    assert!(
-        wait_for(60.0, || env.out_lines().len() == 5),
-        "{:?}",
-        env.out_lines()
-    );
-    let mut bans = env.out_lines();
-    bans.sort();
     let want: Vec<String> = (0..5)
         .map(|i| format!("ban slow{i} 192.0.2.{}", i + 1))
         .collect();
-    assert_eq!(bans, want);
+    assert_bans_in_any_order(&env, &want);
     // The workers started for the waits end once idle (10 s), down to at most 4.
     assert!(
-        wait_for(60.0, || workers() <= 4),
+        wait_for(60.0, || filter_workers() <= 4),
         "{} filter workers stay",
-        workers()
+        filter_workers()
     );
     srv.shutdown();
 }

@@ -246,3 +246,35 @@ pub fn append_to(path: &Path, lines: &[String]) {
         writeln!(f, "{l}").unwrap();
     }
 }
+
+/// Waits (up to a minute) for the action output to hold `want.len()` lines, then checks
+/// they are `want` in any order (jails ban concurrently).
+pub fn assert_bans_in_any_order(env: &Env, want: &[String]) {
+    assert!(
+        wait_for(60.0, || env.out_lines().len() == want.len()),
+        "{:?}",
+        env.out_lines()
+    );
+    let mut bans = env.out_lines();
+    bans.sort();
+    let mut want = want.to_vec();
+    want.sort();
+    assert_eq!(bans, want);
+}
+
+/// The names of this process's threads.
+pub fn thread_names() -> Vec<String> {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .map(|n| n.trim_end().to_string())
+        .collect()
+}
+
+/// How many filter workers (`f2b/filter*` threads) this process has.
+pub fn filter_workers() -> usize {
+    thread_names()
+        .iter()
+        .filter(|n| n.starts_with("f2b/filter"))
+        .count()
+}

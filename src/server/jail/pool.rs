@@ -51,14 +51,15 @@ pub fn blocking<R>(f: impl FnOnce() -> R) -> R {
         return f();
     }
     let p = pool();
-    let blocked = p.blocked.fetch_add(1, Ordering::SeqCst) + 1;
-    if lock(&p.workers).saturating_sub(blocked) < p.base {
+    p.blocked.fetch_add(1, Ordering::SeqCst);
+    if p.free(*lock(&p.workers)) < p.base {
         p.spawn_worker();
     }
     let r = f();
     p.blocked.fetch_sub(1, Ordering::SeqCst);
     r
 }
+
 /// Matching recurses little (the regex engines keep their state on the heap).
 const WORKER_STACK: usize = 1 << 20;
 
@@ -223,11 +224,8 @@ fn pool() -> &'static Pool {
 impl Pool {
     fn push(&'static self, job: Job) {
         let _ = self.tx.send(job);
-        if self.idle.load(Ordering::SeqCst) == 0 {
-            let n = *lock(&self.workers);
-            if n.saturating_sub(self.blocked.load(Ordering::SeqCst)) < self.base {
-                self.spawn_worker();
-            }
+        if self.idle.load(Ordering::SeqCst) == 0 && self.free(*lock(&self.workers)) < self.base {
+            self.spawn_worker();
         }
     }
 
@@ -296,17 +294,20 @@ impl Pool {
         }
     }
 
-    /// More workers than the base count are free to run events (not counting those
-    /// waiting in [`blocking`]).
+    /// Of `workers`, those free to run events (not waiting in [`blocking`]).
+    fn free(&self, workers: usize) -> usize {
+        workers.saturating_sub(self.blocked.load(Ordering::SeqCst))
+    }
+
+    /// More workers than the base count are free to run events.
     fn beyond_base(&self) -> bool {
-        let n = *lock(&self.workers);
-        n.saturating_sub(self.blocked.load(Ordering::SeqCst)) > self.base
+        self.free(*lock(&self.workers)) > self.base
     }
 
     /// Ends this worker when more than the base count are left without it.
     fn retire(&self) -> bool {
         let mut n = lock(&self.workers);
-        if n.saturating_sub(self.blocked.load(Ordering::SeqCst)) <= self.base {
+        if self.free(*n) <= self.base {
             return false;
         }
         *n -= 1;
@@ -354,7 +355,7 @@ impl Pool {
 #[derive(Default)]
 pub(super) struct PendingPos {
     logs: Vec<(PathBuf, u64, String)>,
-    since: Option<std::time::Instant>,
+    since: Option<Instant>,
 }
 
 const POS_EVERY: Duration = Duration::from_secs(1);
@@ -365,7 +366,7 @@ impl PendingPos {
             Some(l) => (l.1, l.2) = (pos, hash),
             None => self.logs.push((path, pos, hash)),
         }
-        self.since.get_or_insert_with(std::time::Instant::now);
+        self.since.get_or_insert_with(Instant::now);
     }
 
     /// Stores the positions when nothing more is queued (or they waited long enough).
