@@ -452,6 +452,9 @@ fn run(
             }
         }
     }
+    // The stream and its commands are dropped now, after the start-up trim: what they
+    // held goes back from this thread, which only waits from here on.
+    crate::server::memtrim::collect_here();
     if let Some(r) = ready {
         r.send(code == 0);
     }

@@ -108,6 +108,12 @@ impl SocketServer {
         let (wake_rx, wake) = UnixStream::pair().map_err(setup)?;
         wake_rx.set_nonblocking(true).map_err(setup)?;
         wake.set_nonblocking(true).map_err(setup)?;
+        // Serving clients (a `start` or `reload` stream) leaves this thread's free
+        // heap to give back (see `memtrim::TrimCursor`).
+        let trims = wake
+            .try_clone()
+            .ok()
+            .map(|w| crate::server::memtrim::TrimCursor::register(move || nudge_loop(&w)));
         let stop = Arc::new(AtomicBool::new(false));
         let mut lp = EventLoop {
             listener,
@@ -117,6 +123,7 @@ impl SocketServer {
             limits: clamp_to_fd_limit(limits),
             stop: stop.clone(),
             path: path.to_path_buf(),
+            trims,
         };
         let thread = thread::Builder::new()
             .name("f2b/socket".into())
@@ -248,6 +255,8 @@ struct EventLoop {
     limits: Limits,
     stop: Arc<AtomicBool>,
     path: PathBuf,
+    /// This thread's part in the memory trims (None: its wake-up could not be made).
+    trims: Option<crate::server::memtrim::TrimCursor>,
 }
 
 /// Most bytes read from one connection per loop turn (fairness).
@@ -255,11 +264,30 @@ const READ_TURN: usize = 1 << 20;
 /// Stop taking new commands from a connection while this much output is unsent.
 const OUT_HIGH: usize = 1 << 20;
 
+/// Wakes a serving loop for a trim (see `memtrim::TrimCursor`); false once the loop has
+/// ended (its end of the pair is closed). A full pair means a wake-up is pending.
+fn nudge_loop(wake: &UnixStream) -> bool {
+    // SAFETY: sends one byte from a live buffer on our own socket; MSG_NOSIGNAL turns a
+    // closed peer into EPIPE rather than a signal.
+    let n = unsafe {
+        libc::send(
+            wake.as_raw_fd(),
+            [1u8].as_ptr().cast(),
+            1,
+            libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT,
+        )
+    };
+    n == 1 || io::Error::last_os_error().kind() == io::ErrorKind::WouldBlock
+}
+
 impl EventLoop {
     fn run(&mut self) {
         let mut fds: Vec<libc::pollfd> = Vec::new();
         let mut accept_pause: Option<Instant> = None;
         while !self.stop.load(Ordering::SeqCst) {
+            if let Some(t) = &mut self.trims {
+                t.collect_if_due();
+            }
             fds.clear();
             fds.push(pollfd(self.wake.as_raw_fd(), libc::POLLIN));
             let accepting = accept_pause.is_none_or(|t| t.elapsed() > Duration::from_millis(50));

@@ -9,7 +9,9 @@
 //! things are released:
 //! - the allocator's freed-but-kept memory, through a collector the binary registers
 //!   ([`set_collector`]; the allocator is the binary's choice, the library does not
-//!   assume one), and glibc malloc's free pages (SQLite allocates there);
+//!   assume one), and glibc malloc's free pages (SQLite allocates there). The
+//!   collector frees the calling thread's heap only, so the long-lived threads that
+//!   allocate (log reader, control socket) are woken to run it too ([`TrimCursor`]);
 //! - the clean read-only file pages (text and constants) of the program and of the
 //!   libraries mapped at exec: they stay in the page cache, shared with every other
 //!   process, and the pages the daemon still uses fault back in on their first touch.
@@ -24,6 +26,7 @@
 //! libraries loaded at exec are never unloaded, and a later `mmap` never lands on a live
 //! mapping, so such a range still holds the same file bytes.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -59,7 +62,7 @@ pub fn record_exec_mappings() {
 pub fn after_start() {
     // Once more when the jail threads have settled: starting them runs code too (opening
     // logs, first log lines).
-    if give_back() {
+    if give_back(false) {
         after_activity();
     }
 }
@@ -130,20 +133,123 @@ fn trim_when_quiet() {
         }
         a.pending = false;
         drop(a);
-        give_back();
+        give_back(true);
     }
 }
 
-/// The file pages, then the allocators' free memory (reading the maps allocates).
-/// False, doing nothing, when `GAOL_NO_TRIM` is set.
-fn give_back() -> bool {
-    if std::env::var_os("GAOL_NO_TRIM").is_some() {
-        return false;
+/// Trims so far: a long-lived thread that allocates compares it with the last it saw
+/// ([`TrimCursor`]) to give back its own free memory.
+static TRIMS: AtomicUsize = AtomicUsize::new(0);
+
+/// Collections the nudged threads have made, and its signal (see [`give_back`]).
+static COLLECTED: Mutex<usize> = Mutex::new(0);
+static COLLECTED_SET: Condvar = Condvar::new();
+
+/// How long a trim waits for the nudged threads to collect before it drops the file
+/// pages (they run code to do it). Far more than they need; a thread busy for longer
+/// has work that touches its code again anyway.
+const NUDGE_WAIT: Duration = Duration::from_millis(50);
+/// Then how long it lets them go back to sleep: the code they run on the way (their
+/// loop, a `poll`) would otherwise fault back in right after the drop.
+const NUDGE_SETTLE: Duration = Duration::from_millis(10);
+
+/// A registered thread's wake-up; false when the thread is gone (it is then dropped).
+type Nudge = Box<dyn Fn() -> bool + Send>;
+
+static NUDGES: Mutex<Vec<Nudge>> = Mutex::new(Vec::new());
+
+fn lock_nudges() -> std::sync::MutexGuard<'static, Vec<Nudge>> {
+    NUDGES.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A long-lived thread's part in the trims. An allocator with per-thread heaps
+/// (mimalloc) hands a thread's free pages back to the OS only from that thread: the
+/// trimmer's own collect reaches none of the others' (with 50 jails, ~0.4 MiB stayed
+/// with the main thread and the log reader after start-up). So a thread that
+/// allocates registers a wake-up ([`TrimCursor::register`]) and, woken, calls
+/// [`TrimCursor::collect_if_due`]. Every trim wakes them all: a thread that did nothing
+/// may still have free pages, freed by the threads its allocations went to (the
+/// reader's line buffers, freed by the jails), and trims come only after activity.
+#[derive(Debug)]
+pub struct TrimCursor {
+    seen: usize,
+}
+
+impl TrimCursor {
+    /// `wake` wakes the thread (false: it is gone).
+    pub fn register(wake: impl Fn() -> bool + Send + 'static) -> TrimCursor {
+        lock_nudges().push(Box::new(wake));
+        TrimCursor {
+            seen: TRIMS.load(Ordering::Acquire),
+        }
     }
-    drop_file_pages();
+
+    /// Gives back this thread's free allocator memory when a trim came since the last
+    /// call. Cheap otherwise: one atomic load.
+    pub fn collect_if_due(&mut self) {
+        let now = TRIMS.load(Ordering::Acquire);
+        if now == self.seen {
+            return;
+        }
+        self.seen = now;
+        collect_here();
+        *COLLECTED.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+        COLLECTED_SET.notify_all();
+    }
+}
+
+/// Gives back the calling thread's free allocator memory (see [`TrimCursor`]); for a
+/// thread that has just dropped what a trim could not yet see freed.
+pub fn collect_here() {
+    if std::env::var_os("GAOL_NO_TRIM").is_some() {
+        return;
+    }
     if let Some(f) = COLLECTOR.get() {
         f();
     }
+}
+
+/// Wakes the registered threads, waits (at most [`NUDGE_WAIT`]) until they have
+/// collected, then [`NUDGE_SETTLE`].
+fn nudge_threads() {
+    let before = *COLLECTED.lock().unwrap_or_else(|p| p.into_inner());
+    TRIMS.fetch_add(1, Ordering::AcqRel);
+    let mut woken = 0;
+    lock_nudges().retain(|wake| {
+        let alive = wake();
+        woken += usize::from(alive);
+        alive
+    });
+    let deadline = Instant::now() + NUDGE_WAIT;
+    let mut done = COLLECTED.lock().unwrap_or_else(|p| p.into_inner());
+    while *done < before + woken {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        done = match COLLECTED_SET.wait_timeout(done, left) {
+            Ok((g, _)) => g,
+            Err(p) => p.into_inner().0,
+        };
+    }
+    drop(done);
+    if woken > 0 {
+        std::thread::sleep(NUDGE_SETTLE);
+    }
+}
+
+/// The registered threads' free allocator memory (`nudge`), this thread's, then the
+/// file pages, last (see [`drop_file_pages`]). False, doing nothing,
+/// when `GAOL_NO_TRIM` is set. Start-up does not nudge: the trim after its activity,
+/// [`ACTIVITY_QUIET`] later, does, and start-up is not held up by the wait.
+fn give_back(nudge: bool) -> bool {
+    if std::env::var_os("GAOL_NO_TRIM").is_some() {
+        return false;
+    }
+    if nudge {
+        nudge_threads();
+    }
+    drop_file_pages();
     // SQLite (and libc itself) allocate from glibc's malloc whatever the Rust allocator:
     // its free pages go back too.
     // SAFETY: a plain libc call without pointers.
@@ -151,7 +257,9 @@ fn give_back() -> bool {
     true
 }
 
-/// Drops the clean read-only file pages that are safe to drop (see the module doc).
+/// Gives back this thread's free allocator memory, then drops the clean read-only file
+/// pages that are safe to drop (see the module doc). In that order, with nothing
+/// allocated or freed after the drop: code run after it faults back in.
 fn drop_file_pages() {
     let keep: Vec<Mapping>;
     let allowed: &[Mapping] = match AT_EXEC.get() {
@@ -173,15 +281,27 @@ fn drop_file_pages() {
             &keep
         }
     };
-    if let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") {
-        for (start, end) in clean_ranges(&smaps, allowed) {
-            // SAFETY: the range is a whole mapping of this process, unchanged since exec
-            // (or the program's own), read-only and without privately modified page (see
-            // `clean_ranges`), so dropping its pages loses nothing: each refaults from
-            // the file on its next touch.
-            unsafe {
-                libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED);
-            }
+    let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") else {
+        return;
+    };
+    // The ranges are copied out and the heap buffers freed and collected before the
+    // first page is dropped.
+    let found = clean_ranges(&smaps, allowed);
+    drop(smaps);
+    let mut ranges = [(0usize, 0usize); 64];
+    let n = found.len().min(ranges.len());
+    ranges[..n].copy_from_slice(&found[..n]);
+    drop(found);
+    if let Some(f) = COLLECTOR.get() {
+        f();
+    }
+    for &(start, end) in &ranges[..n] {
+        // SAFETY: the range is a whole mapping of this process, unchanged since exec (or
+        // the program's own), read-only and without privately modified page (see
+        // `clean_ranges`), so dropping its pages loses nothing: each refaults from the
+        // file on its next touch.
+        unsafe {
+            libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED);
         }
     }
 }
@@ -395,5 +515,63 @@ Anonymous:             0 kB
         after_start();
         // Code and constants refault from the file after the trim.
         assert_eq!(clean_ranges(SAMPLE, &at_exec()).len(), 4);
+    }
+
+    /// Collections made on the thread `trim-test` (the collector is process-wide: other
+    /// threads' calls are not counted).
+    static TEST_THREAD_COLLECTS: AtomicUsize = AtomicUsize::new(0);
+
+    fn counting_collector() {
+        if std::thread::current().name() == Some("trim-test") {
+            TEST_THREAD_COLLECTS.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn a_trim_has_each_registered_thread_collect_its_own_heap_before_it_ends() {
+        set_collector(counting_collector);
+        let (wake_tx, wake_rx) = crossbeam_channel::unbounded::<()>();
+        let (stop_tx, stop_rx) = crossbeam_channel::unbounded::<()>();
+        let (ready_tx, ready_rx) = crossbeam_channel::unbounded::<()>();
+        let calls = std::sync::Arc::new(AtomicUsize::new(0));
+        let calls2 = calls.clone();
+        let t = std::thread::Builder::new()
+            .name("trim-test".into())
+            .spawn(move || {
+                let mut cursor = TrimCursor::register(move || {
+                    calls2.fetch_add(1, Ordering::SeqCst);
+                    wake_tx.send(()).is_ok()
+                });
+                let _ = ready_tx.send(());
+                loop {
+                    crossbeam_channel::select! {
+                        recv(wake_rx) -> _ => cursor.collect_if_due(),
+                        recv(stop_rx) -> _ => return,
+                    }
+                }
+            })
+            .expect("thread");
+        ready_rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("registered");
+        for _ in 0..2 {
+            let before = TEST_THREAD_COLLECTS.load(Ordering::SeqCst);
+            nudge_threads();
+            // The trim waits for the collection; a trim another test started at the
+            // same time may have been counted in its place, hence the grace here.
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while TEST_THREAD_COLLECTS.load(Ordering::SeqCst) == before && Instant::now() < deadline
+            {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            assert!(TEST_THREAD_COLLECTS.load(Ordering::SeqCst) > before);
+        }
+        // A thread that has ended is forgotten at the next trim.
+        stop_tx.send(()).expect("stop");
+        t.join().expect("join");
+        nudge_threads();
+        let seen = calls.load(Ordering::SeqCst);
+        nudge_threads();
+        assert_eq!(calls.load(Ordering::SeqCst), seen);
     }
 }

@@ -68,7 +68,7 @@ fn start() -> Result<Hub, String> {
         .name("f2b/reader".into())
         // Reading and decoding lines needs little stack.
         .stack_size(256 << 10)
-        .spawn(move || run(rx, &w2))
+        .spawn(move || run(rx, w2))
         .map_err(|e| e.to_string())?;
     Ok(Hub { tx, wake })
 }
@@ -130,7 +130,7 @@ impl Slot {
     }
 }
 
-fn run(rx: Receiver<Cmd>, wake: &Wake) {
+fn run(rx: Receiver<Cmd>, wake: Arc<Wake>) {
     let mut watches = match Watches::new() {
         Ok(w) => Some(w),
         Err(e) => {
@@ -146,7 +146,14 @@ fn run(rx: Receiver<Cmd>, wake: &Wake) {
     let mut slots: Vec<Slot> = Vec::new();
     let mut buf = [0u8; 4096];
     let mut events: Vec<(WatchDescriptor, EventMask, Option<OsString>)> = Vec::new();
+    // The hub lives as long as the process: its wake-up always works.
+    let nudge = wake.clone();
+    let mut trims = crate::server::memtrim::TrimCursor::register(move || {
+        nudge.wake();
+        true
+    });
     loop {
+        trims.collect_if_due();
         while let Ok(cmd) = rx.try_recv() {
             match cmd {
                 Cmd::Add(e) => slots.push(Slot::new(*e, watches.as_mut())),
