@@ -162,6 +162,10 @@ fn lock_nudges() -> std::sync::MutexGuard<'static, Vec<Nudge>> {
     NUDGES.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+fn lock_collected() -> std::sync::MutexGuard<'static, usize> {
+    COLLECTED.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// A long-lived thread's part in the trims. An allocator with per-thread heaps
 /// (mimalloc) hands a thread's free pages back to the OS only from that thread: the
 /// trimmer's own collect reaches none of the others' (with 50 jails, ~0.4 MiB stayed
@@ -193,7 +197,7 @@ impl TrimCursor {
         }
         self.seen = now;
         collect_here();
-        *COLLECTED.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+        *lock_collected() += 1;
         COLLECTED_SET.notify_all();
     }
 }
@@ -212,7 +216,7 @@ pub fn collect_here() {
 /// Wakes the registered threads, waits (at most [`NUDGE_WAIT`]) until they have
 /// collected, then [`NUDGE_SETTLE`].
 fn nudge_threads() {
-    let before = *COLLECTED.lock().unwrap_or_else(|p| p.into_inner());
+    let before = *lock_collected();
     TRIMS.fetch_add(1, Ordering::AcqRel);
     let mut woken = 0;
     lock_nudges().retain(|wake| {
@@ -221,7 +225,7 @@ fn nudge_threads() {
         alive
     });
     let deadline = Instant::now() + NUDGE_WAIT;
-    let mut done = COLLECTED.lock().unwrap_or_else(|p| p.into_inner());
+    let mut done = lock_collected();
     while *done < before + woken {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
@@ -288,21 +292,24 @@ fn drop_file_pages() {
     // first page is dropped.
     let found = clean_ranges(&smaps, allowed);
     drop(smaps);
+    // (a process has far fewer; any beyond the copy are dropped first)
     let mut ranges = [(0usize, 0usize); 64];
     let n = found.len().min(ranges.len());
     ranges[..n].copy_from_slice(&found[..n]);
+    found[n..].iter().for_each(drop_range);
     drop(found);
-    if let Some(f) = COLLECTOR.get() {
-        f();
-    }
-    for &(start, end) in &ranges[..n] {
-        // SAFETY: the range is a whole mapping of this process, unchanged since exec (or
-        // the program's own), read-only and without privately modified page (see
-        // `clean_ranges`), so dropping its pages loses nothing: each refaults from the
-        // file on its next touch.
-        unsafe {
-            libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED);
-        }
+    collect_here();
+    ranges[..n].iter().for_each(drop_range);
+}
+
+/// Drops the resident pages of `(start, end)`, a range [`clean_ranges`] found.
+fn drop_range(&(start, end): &(usize, usize)) {
+    // SAFETY: the range is a whole mapping of this process, unchanged since exec (or the
+    // program's own), read-only and without privately modified page (see
+    // `clean_ranges`), so dropping its pages loses nothing: each refaults from the file
+    // on its next touch.
+    unsafe {
+        libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED);
     }
 }
 
