@@ -413,7 +413,9 @@ impl EventLoop {
     }
 
     fn read(&mut self, i: usize) {
-        let mut buf = [0u8; 65536];
+        // Requests are small; a larger buffer would only deepen the thread's stack (and
+        // its resident pages) under every command it runs.
+        let mut buf = [0u8; 8192];
         let mut got = 0;
         loop {
             let c = &mut self.conns[i];

@@ -202,14 +202,76 @@ impl TrimCursor {
     }
 }
 
-/// Gives back the calling thread's free allocator memory (see [`TrimCursor`]); for a
-/// thread that has just dropped what a trim could not yet see freed.
+/// Gives back the calling thread's free allocator memory (see [`TrimCursor`]) and the
+/// unused depth of its stack ([`drop_dead_stack`]); for a thread that has just dropped
+/// what a trim could not yet see freed.
 pub fn collect_here() {
     if std::env::var_os("GAOL_NO_TRIM").is_some() {
         return;
     }
     if let Some(f) = COLLECTOR.get() {
         f();
+    }
+    drop_dead_stack();
+}
+
+/// Stack kept below the caller's frame by [`drop_dead_stack`]: the frames of the drop
+/// itself (its own, the libc call's) live there while it runs.
+const STACK_KEEP: usize = 16 * 1024;
+
+thread_local! {
+    /// The lowest address of this thread's stack, once asked (0: unknown).
+    static STACK_LOW: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
+}
+
+/// The lowest address of the calling thread's stack (glibc bounds the main thread's by
+/// its rlimit and by the mapping below it).
+fn stack_low() -> Option<usize> {
+    let low = STACK_LOW.with(|c| {
+        *c.get().get_or_insert_with(|| {
+            // SAFETY: `attr` is initialised by pthread_getattr_np before it is read and
+            // destroyed after; the out-pointers are valid locals.
+            unsafe {
+                let mut attr: libc::pthread_attr_t = std::mem::zeroed();
+                if libc::pthread_getattr_np(libc::pthread_self(), &mut attr) != 0 {
+                    return 0;
+                }
+                let mut addr: *mut libc::c_void = std::ptr::null_mut();
+                let mut size: libc::size_t = 0;
+                let ok = libc::pthread_attr_getstack(&attr, &mut addr, &mut size) == 0;
+                libc::pthread_attr_destroy(&mut attr);
+                if ok { addr as usize } else { 0 }
+            }
+        })
+    });
+    (low != 0).then_some(low)
+}
+
+/// Drops the resident pages of the calling thread's stack below its current frame
+/// (less [`STACK_KEEP`]). A deep call once (the config reader's recursion, a socket
+/// read's buffer) leaves its pages resident for the thread's life though nothing
+/// reads them before writing them again; dropped, they come back as zero pages when
+/// the stack next grows that deep.
+#[inline(never)]
+pub fn drop_dead_stack() {
+    let here = 0u8;
+    let frame = std::hint::black_box(&here) as *const u8 as usize;
+    let Some(low) = stack_low() else {
+        return;
+    };
+    // SAFETY: a plain libc call.
+    let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
+    let start = low.next_multiple_of(page);
+    let end = frame.saturating_sub(STACK_KEEP) & !(page - 1);
+    if end > start {
+        // SAFETY: the range lies in this thread's stack below every live frame (the
+        // callee frames of this call stay within STACK_KEEP of `frame`): no data there
+        // is read before being written again, and a dropped page refaults as zeroes.
+        // Below the main thread's mapped stack the call fails for the unmapped part
+        // only (glibc's bound stops at the previous mapping).
+        unsafe {
+            libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED);
+        }
     }
 }
 
@@ -580,5 +642,60 @@ Anonymous:             0 kB
         let seen = calls.load(Ordering::SeqCst);
         nudge_threads();
         assert_eq!(calls.load(Ordering::SeqCst), seen);
+    }
+
+    /// Resident pages among the whole pages of `[start, end)`.
+    fn resident_pages(start: usize, end: usize) -> usize {
+        let page = 4096;
+        let (start, end) = (start.next_multiple_of(page), end & !(page - 1));
+        if end <= start {
+            return 0;
+        }
+        let mut vec = vec![0u8; (end - start) / page];
+        // SAFETY: `vec` has one byte per page of the range; the range is mapped (a stack).
+        let rc =
+            unsafe { libc::mincore(start as *mut libc::c_void, end - start, vec.as_mut_ptr()) };
+        assert_eq!(rc, 0, "mincore: {}", std::io::Error::last_os_error());
+        vec.iter().filter(|&&b| b & 1 == 1).count()
+    }
+
+    /// Writes `depth` KiB of stack below the caller and returns a sum that depends on it.
+    #[inline(never)]
+    fn deep(depth: usize) -> u64 {
+        let mut block = [0u8; 1024];
+        for (i, b) in block.iter_mut().enumerate() {
+            *b = (i + depth) as u8;
+        }
+        let block = std::hint::black_box(block);
+        let below = if depth > 1 { deep(depth - 1) } else { 0 };
+        below + block.iter().map(|&b| u64::from(b)).sum::<u64>()
+    }
+
+    #[test]
+    fn the_dead_depth_of_a_thread_stack_is_dropped_and_the_thread_runs_on() {
+        let t = std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(|| {
+                let low = stack_low().expect("stack bounds of a spawned thread");
+                let here = 0u8;
+                let frame = std::hint::black_box(&here) as *const u8 as usize;
+                let first = deep(512);
+                // 512 KiB were written below this frame and are still resident.
+                let dead_end = frame - STACK_KEEP - 4096;
+                let before = resident_pages(low, dead_end);
+                assert!(before >= 100, "{before} pages resident after a deep call");
+                drop_dead_stack();
+                let after = resident_pages(low, dead_end);
+                // The frames of this test and of the drop stay within STACK_KEEP.
+                assert_eq!(after, 0, "{after} of {before} pages still resident");
+                // The dropped depth is usable again, and computes the same.
+                assert_eq!(deep(512), first);
+                assert!(resident_pages(low, dead_end) >= 100);
+            })
+            .expect("thread");
+        t.join().expect("the thread ran on after the drop");
+        // And on the test harness's own thread, whatever its stack.
+        drop_dead_stack();
+        assert!(deep(64) > 0);
     }
 }
