@@ -137,6 +137,20 @@ fn build_fancy(p: &str) -> Result<fancy_regex::Regex, fancy_regex::Error> {
         .build()
 }
 
+/// `text.starts_with(lit)` compared inline, eight bytes at a time: the literals the
+/// matcher tests on every line are mostly a few bytes long, shorter than the cost of
+/// the libc `memcmp` call that `starts_with` makes.
+#[inline]
+pub(crate) fn has_prefix(text: &[u8], lit: &[u8]) -> bool {
+    let Some(head) = text.get(..lit.len()) else {
+        return false;
+    };
+    let (mut a, mut b) = (head.chunks_exact(8), lit.chunks_exact(8));
+    let word = |c: &[u8]| u64::from_ne_bytes(c.try_into().unwrap_or([0; 8]));
+    a.by_ref().zip(b.by_ref()).all(|(x, y)| word(x) == word(y))
+        && a.remainder().iter().zip(b.remainder()).all(|(x, y)| x == y)
+}
+
 /// Live compilations by pattern and flags (see [`share`]).
 static COMPILED: OnceLock<share::Table<(String, bool, bool), Inner>> = OnceLock::new();
 
@@ -678,6 +692,27 @@ impl<'t> Match<'t> {
     }
     pub fn is_empty(&self) -> bool {
         self.spans.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod prefix_tests {
+    use super::has_prefix;
+
+    #[test]
+    fn has_prefix_agrees_with_starts_with_at_every_length_and_mismatch() {
+        let text: Vec<u8> = (0u8..40).map(|i| b'a' + i % 26).collect();
+        for len in 0..=text.len() {
+            let lit = &text[..len];
+            for cut in 0..=text.len() {
+                assert_eq!(has_prefix(&text[..cut], lit), text[..cut].starts_with(lit));
+            }
+            for at in 0..len {
+                let mut bad = lit.to_vec();
+                bad[at] ^= 0x20;
+                assert!(!has_prefix(&text, &bad), "len {len}, mismatch at {at}");
+            }
+        }
     }
 }
 

@@ -166,7 +166,7 @@ impl Repeat {
             && if self.whole {
                 line.as_bytes() == self.key.as_slice()
             } else {
-                line.as_bytes().starts_with(&self.key)
+                crate::filter::pyre::has_prefix(line.as_bytes(), &self.key)
             }
     }
 }

@@ -256,7 +256,7 @@ impl Prefixes {
             return false;
         };
         self.first[usize::from(b >> 6)] & (1 << (b & 63)) != 0
-            && self.lits.iter().any(|l| text.starts_with(l))
+            && self.lits.iter().any(|l| super::has_prefix(text, l))
     }
 }
 

@@ -76,7 +76,7 @@ impl Lazy {
         budget: &mut usize,
     ) -> Result<Option<usize>, ()> {
         let bytes = text.as_bytes().get(pos..).unwrap_or_default();
-        if !bytes.starts_with(&self.lead) {
+        if !crate::filter::pyre::has_prefix(bytes, &self.lead) {
             // (the bytes a DFA walk would have read up to the mismatch, at most)
             *budget = budget.checked_sub(self.lead.len()).ok_or(())?;
             return Ok(None);
@@ -299,7 +299,7 @@ impl Piece {
             Piece::Lit(lit) => {
                 *budget = budget.checked_sub(lit.len()).ok_or(())?;
                 let rest = text.as_bytes().get(pos..).unwrap_or_default();
-                Ok(rest.starts_with(lit).then_some(pos + lit.len()))
+                Ok(crate::filter::pyre::has_prefix(rest, lit).then_some(pos + lit.len()))
             }
         }
     }
