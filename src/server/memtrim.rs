@@ -206,13 +206,19 @@ impl TrimCursor {
 /// unused depth of its stack ([`drop_dead_stack`]); for a thread that has just dropped
 /// what a trim could not yet see freed.
 pub fn collect_here() {
-    if std::env::var_os("GAOL_NO_TRIM").is_some() {
+    if trim_off() {
         return;
     }
     if let Some(f) = COLLECTOR.get() {
         f();
     }
     drop_dead_stack();
+}
+
+/// `GAOL_NO_TRIM` is set: no trim gives anything back (read once).
+fn trim_off() -> bool {
+    static OFF: OnceLock<bool> = OnceLock::new();
+    *OFF.get_or_init(|| std::env::var_os("GAOL_NO_TRIM").is_some())
 }
 
 /// Stack kept below the caller's frame by [`drop_dead_stack`]: the frames of the drop
@@ -269,9 +275,7 @@ pub fn drop_dead_stack() {
         // is read before being written again, and a dropped page refaults as zeroes.
         // Below the main thread's mapped stack the call fails for the unmapped part
         // only (glibc's bound stops at the previous mapping).
-        unsafe {
-            libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED);
-        }
+        unsafe { dontneed(start, end) };
     }
 }
 
@@ -309,7 +313,7 @@ fn nudge_threads() {
 /// when `GAOL_NO_TRIM` is set. Start-up does not nudge: the trim after its activity,
 /// [`ACTIVITY_QUIET`] later, does, and start-up is not held up by the wait.
 fn give_back(nudge: bool) -> bool {
-    if std::env::var_os("GAOL_NO_TRIM").is_some() {
+    if trim_off() {
         return false;
     }
     if nudge {
@@ -370,6 +374,16 @@ fn drop_range(&(start, end): &(usize, usize)) {
     // program's own), read-only and without privately modified page (see
     // `clean_ranges`), so dropping its pages loses nothing: each refaults from the file
     // on its next touch.
+    unsafe { dontneed(start, end) };
+}
+
+/// `madvise(MADV_DONTNEED)` over `[start, end)`: its resident pages are dropped.
+///
+/// # Safety
+/// Nothing may read those pages expecting what they held: a file page refaults from
+/// the file, an anonymous one as zeroes.
+unsafe fn dontneed(start: usize, end: usize) {
+    // SAFETY: the kernel checks the range; what dropping means is the caller's part.
     unsafe {
         libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED);
     }
