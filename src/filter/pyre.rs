@@ -22,6 +22,7 @@ pub mod linearize;
 pub use fast::{AnyOf, WhichOf};
 mod near;
 mod share;
+mod tail;
 pub mod translate;
 
 pub use translate::{FancyReason, Rule, Translated, translate};
@@ -107,6 +108,9 @@ struct Inner {
     /// Linear stand-in of a fancy pattern with one-char back-references only (built on
     /// the first search: most date templates never run).
     checked: OnceLock<Option<backref::Checked>>,
+    /// The DFA-only form of a prefregex-shaped pattern (see [`tail`]), built on the
+    /// first search from the text start.
+    tail: OnceLock<Option<tail::Tail>>,
     /// Group index → name, for named groups (index 0 is the whole match).
     names: Vec<Option<String>>,
 }
@@ -266,6 +270,7 @@ fn compile_new(pattern: &str, flags: Flags) -> Result<Regex, Error> {
             translated: t,
             fast,
             checked: OnceLock::new(),
+            tail: OnceLock::new(),
             names,
         }),
     })
@@ -344,6 +349,24 @@ impl Regex {
         while !text.is_char_boundary(pos) {
             pos += 1;
         }
+        if pos == 0
+            && let Some(t) = self.tail()
+            && let Some(spans) = t.spans(text)
+        {
+            return Ok(Some(Match {
+                text,
+                spans: Cow::Owned(spans),
+            }));
+        }
+        self.search_engines(text, pos)
+    }
+
+    /// [`Regex::try_search`] by the engines alone (`pos` a char boundary in `text`).
+    fn search_engines<'t>(
+        &self,
+        text: &'t str,
+        pos: usize,
+    ) -> Result<Option<Match<'t>>, SearchError> {
         let mut ascii = None;
         let Some(start) = self.inner.fast.may_match(text, pos, &mut ascii) else {
             return Ok(None);
@@ -549,6 +572,21 @@ impl Regex {
             }
             _ => spans,
         }
+    }
+
+    /// The DFA-only form of a linear pattern shaped as a prefregex (see [`tail`]).
+    fn tail(&self) -> Option<&tail::Tail> {
+        let inner = &self.inner;
+        let t = &inner.translated;
+        inner
+            .tail
+            .get_or_init(|| match (&inner.engine, &t.regrouped, &t.linear) {
+                (Engine::Linear(_), None, Some(p)) => {
+                    tail::Tail::maybe(p, || fast::parse_checked(p).ok(), inner.names.len())
+                }
+                _ => None,
+            })
+            .as_ref()
     }
 
     /// The linear stand-in of a back-reference pattern (see [`backref`]).
