@@ -202,6 +202,13 @@ pub struct Matcher {
     buffer: Vec<TupleLine>,
     /// Reused for the joined buffer text (no allocation per line once warm).
     joined: String,
+    /// Storage a line's work hands back for the next line's (no allocation per line
+    /// once warm): a replaced buffer's list and its line's text (a full log line's
+    /// capacity, where the buffer's own holds only a prefregex content), and the text
+    /// the failregexes search when it is not the buffer's.
+    spare_lines: Vec<TupleLine>,
+    spare_text: String,
+    scratch: String,
     last_date: Option<f64>,
     /// The date text of `last_date` (stands in for a missing date).
     last_text: String,
@@ -437,6 +444,9 @@ impl Matcher {
             ignore_pending: true,
             buffer: Vec::new(),
             joined: String::new(),
+            spare_lines: Vec::new(),
+            spare_text: String::new(),
+            scratch: String::new(),
             last_date: None,
             last_text: String::new(),
             mlfid: MlfidCache::default(),
@@ -670,10 +680,11 @@ impl Matcher {
         } else {
             !self.buffer.is_empty()
         };
-        let mut s = if recycle {
-            self.buffer.remove(0).text
-        } else {
-            String::new()
+        let old = recycle.then(|| self.buffer.remove(0).text);
+        // The larger of the two, so a line seldom grows its text.
+        let mut s = match old {
+            Some(t) if t.capacity() >= self.spare_text.capacity() => t,
+            _ => std::mem::take(&mut self.spare_text),
         };
         s.clear();
         s
@@ -697,13 +708,33 @@ impl Matcher {
         arena: &[GroupSpan],
     ) -> Vec<Failure> {
         let mut out = Vec::new();
+        // The prefilter ruled the line out ahead and no ignoreregex runs first: nothing
+        // to search, so no buffer text to build (most lines of a busy log).
+        if self.ignore.is_empty() && self.scanned.as_ref().is_some_and(|s| !s.may_match) {
+            self.scanned = None;
+            return out;
+        }
         let mut joined = std::mem::take(&mut self.joined);
         join_lines(&self.buffer, &mut joined);
         let org = std::mem::take(&mut self.buffer);
-        let result = self.find_in(&joined, &org, (date, now), resolver, &mut out, arena);
+        let mut owned = None;
+        let result = self.find_in(
+            &joined,
+            &org,
+            (date, now),
+            resolver,
+            (&mut out, &mut owned),
+            arena,
+        );
+        if let Some(s) = owned {
+            self.scratch = s;
+        }
         // `None`: the buffer is unchanged by the failregexes.
         match result {
-            Ok(Some(rest)) => self.buffer = rest,
+            Ok(Some(rest)) => {
+                self.buffer = rest;
+                self.recycle(org);
+            }
             Ok(None) => self.buffer = org,
             Err(e) => {
                 self.buffer = org;
@@ -715,14 +746,29 @@ impl Matcher {
         out
     }
 
+    /// Keeps a replaced buffer's storage for the next lines (see `spare_lines`).
+    fn recycle(&mut self, mut org: Vec<TupleLine>) {
+        if let Some(l) = org.pop()
+            && l.text.capacity() > self.spare_text.capacity()
+        {
+            self.spare_text = l.text;
+        }
+        if org.capacity() > self.spare_lines.capacity() {
+            org.clear();
+            self.spare_lines = org;
+        }
+    }
+
     /// The failregex loop; the new buffer when a match or prefregex content changed it.
+    /// `owned` receives the text the failregexes searched when it was not `org_buf`
+    /// (the caller keeps its storage for the next line).
     fn find_in(
         &mut self,
         org_buf: &str,
         org: &[TupleLine],
         (date, now): (Option<f64>, f64),
         resolver: &dyn Resolver,
-        out: &mut Vec<Failure>,
+        (out, owned): (&mut Vec<Failure>, &mut Option<String>),
         arena: &[GroupSpan],
     ) -> Result<Option<Vec<TupleLine>>, String> {
         if !self.ignore.is_empty()
@@ -747,7 +793,6 @@ impl Matcher {
         let mut pre_taken = false;
         // The buffer the failregexes see, when it is no longer `org`.
         let mut cur: Option<Vec<TupleLine>> = None;
-        let mut owned: Option<String> = None;
         if let Some(p) = &self.pref {
             // (`fits` checked the ranges: `get` finds them)
             let m = match scanned.as_mut().and_then(|s| s.pref.take()) {
@@ -768,11 +813,14 @@ impl Matcher {
             pre_match = Some(m);
             if let Some(c) = c {
                 // (no `format!`: this runs on most lines of a prefregex filter)
-                let mut o = String::with_capacity(c.len() + 1);
+                let mut o = std::mem::take(&mut self.scratch);
+                o.clear();
                 o.push_str(&c);
                 o.push('\n');
-                owned = Some(o);
-                cur = Some(vec![TupleLine::plain(c)]);
+                *owned = Some(o);
+                let mut v = std::mem::take(&mut self.spare_lines);
+                v.push(TupleLine::plain(c));
+                cur = Some(v);
             }
         }
         for idx in 0..self.fail.len() {
@@ -818,9 +866,11 @@ impl Matcher {
             }
             let matched_text: Vec<String> = matched.iter().map(|l| l.text.clone()).collect();
             if !self.check_all || self.maxlines > 1 {
-                let mut s = String::new();
+                let mut s = owned
+                    .take()
+                    .unwrap_or_else(|| std::mem::take(&mut self.scratch));
                 join_lines(&unmatched, &mut s);
-                owned = Some(s);
+                *owned = Some(s);
                 cur = Some(unmatched);
             }
             // The prefregex groups move into the merge (most lines have one match);

@@ -24,6 +24,40 @@ pub struct MlfidCache {
     /// Per entry, the hash of its key, apart: a lookup (most miss: each connection
     /// is new once) reads these 800 bytes, not a cache line of every entry.
     hashes: VecDeque<u64>,
+    /// How many entries' hashes fall in each bucket (low hash bits): a key whose
+    /// bucket is empty is absent, told without reading `hashes` (most lookups miss).
+    buckets: Buckets,
+}
+
+/// Per-bucket entry counts (see [`MlfidCache::buckets`]); made on the first insert.
+#[derive(Debug, Default)]
+struct Buckets(Option<Box<[u8; BUCKETS]>>);
+
+/// Ten times the entries at most, so a missing key finds its bucket empty nine times
+/// in ten when the cache is full.
+const BUCKETS: usize = 1024;
+
+impl Buckets {
+    fn at(hash: u64) -> usize {
+        (hash as usize) & (BUCKETS - 1)
+    }
+
+    fn may_hold(&self, hash: u64) -> bool {
+        self.0.as_ref().is_none_or(|b| b[Buckets::at(hash)] > 0)
+    }
+
+    fn add(&mut self, hash: u64) {
+        let b = self.0.get_or_insert_with(|| Box::new([0; BUCKETS]));
+        let c = &mut b[Buckets::at(hash)];
+        *c = c.saturating_add(1);
+    }
+
+    fn sub(&mut self, hash: u64) {
+        if let Some(b) = &mut self.0 {
+            let c = &mut b[Buckets::at(hash)];
+            *c = c.saturating_sub(1);
+        }
+    }
 }
 
 /// One remembered connection (its key's hash, which spares a string compare per
@@ -49,6 +83,9 @@ impl MlfidCache {
     /// Keys are unique, so the search may start at the newest entry, where the
     /// connections still talking mostly are.
     fn find(&self, key: &str, hash: u64) -> Option<usize> {
+        if !self.buckets.may_hold(hash) {
+            return None;
+        }
         let mut end = self.hashes.len();
         while let Some(i) = self.hashes.range(..end).rposition(|&h| h == hash) {
             if self.entries[i].key == key {
@@ -81,7 +118,9 @@ impl MlfidCache {
     }
 
     fn remove(&mut self, i: usize) -> Option<Entry> {
-        self.hashes.remove(i);
+        if let Some(h) = self.hashes.remove(i) {
+            self.buckets.sub(h);
+        }
         self.entries.remove(i)
     }
 
@@ -96,6 +135,7 @@ impl MlfidCache {
             }
         }
         self.hashes.push_back(hash);
+        self.buckets.add(hash);
         self.entries.push_back(Entry {
             key: key.to_string(),
             data: Box::new(data),
@@ -348,5 +388,18 @@ mod tests {
         assert_eq!(c.find(&next, key_hash(&next)), Some(i));
         assert_eq!(c.hashes.len(), c.entries.len());
         assert!(!c.entries[i].data.pending);
+        // The bucket counts follow the hashes: each bucket holds as many as hash there.
+        let counts = c.buckets.0.as_ref().expect("made on insert");
+        for (at, &n) in counts.iter().enumerate() {
+            let here = c.hashes.iter().filter(|&&h| Buckets::at(h) == at).count();
+            assert_eq!(usize::from(n), here, "bucket {at}");
+        }
+        // A key whose bucket is empty is not looked for in the list.
+        let absent = (0..)
+            .map(|n| format!("x{n}"))
+            .find(|k| counts[Buckets::at(key_hash(k))] == 0);
+        let absent = absent.expect("a free bucket");
+        assert!(!c.buckets.may_hold(key_hash(&absent)));
+        assert_eq!(c.find(&absent, key_hash(&absent)), None);
     }
 }
