@@ -733,6 +733,46 @@ impl<'t> Match<'t> {
     }
 }
 
+/// Test inputs from the shared regex survey (read where the tests run; gaol never
+/// loads them).
+#[cfg(test)]
+pub(crate) mod survey {
+    use std::collections::{BTreeMap, BTreeSet};
+    use std::io::Read;
+
+    /// The recorded inputs of the regex survey, by pattern and flag.
+    pub fn sample_inputs() -> Option<BTreeMap<(String, bool), BTreeSet<String>>> {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/spec/regex-corpus/sample-cases.jsonl.gz"
+        );
+        let Ok(f) = std::fs::File::open(path) else {
+            assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "{path} missing");
+            eprintln!("SKIPPED: {path} not found");
+            return None;
+        };
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(f)
+            .read_to_string(&mut text)
+            .expect("reads the corpus");
+        let mut out: BTreeMap<(String, bool), BTreeSet<String>> = BTreeMap::new();
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            let v: serde_json::Value = serde_json::from_str(line).expect("json");
+            let (Some(p), Some(ml), Some(input)) = (
+                v["pattern"].as_str(),
+                v["multiline"].as_bool(),
+                v["input"].as_str(),
+            ) else {
+                continue;
+            };
+            out.entry((p.to_string(), ml))
+                .or_default()
+                .insert(input.to_string());
+        }
+        Some(out)
+    }
+}
+
 #[cfg(test)]
 mod prefix_tests {
     use super::has_prefix;

@@ -232,38 +232,18 @@ impl Tail {
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;
-    use std::io::Read;
 
     use super::super::{Flags, compile};
 
     /// The regex survey's patterns (non-multiline) and every input recorded for any.
     fn survey() -> Option<(BTreeSet<String>, BTreeSet<String>)> {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../shared/spec/regex-corpus/sample-cases.jsonl.gz"
-        );
-        let Ok(f) = std::fs::File::open(path) else {
-            assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "{path} missing");
-            eprintln!("SKIPPED: {path} not found");
-            return None;
-        };
-        let mut text = String::new();
-        flate2::read::GzDecoder::new(f)
-            .read_to_string(&mut text)
-            .expect("reads the corpus");
-        let (mut patterns, mut inputs) = (BTreeSet::new(), BTreeSet::new());
-        for line in text.lines().filter(|l| !l.trim().is_empty()) {
-            let v: serde_json::Value = serde_json::from_str(line).expect("json");
-            if let (Some(p), Some(false), Some(i)) = (
-                v["pattern"].as_str(),
-                v["multiline"].as_bool(),
-                v["input"].as_str(),
-            ) {
-                patterns.insert(p.to_string());
-                inputs.insert(i.to_string());
-            }
-        }
-        Some((patterns, inputs))
+        let by_pattern = super::super::survey::sample_inputs()?;
+        let patterns = by_pattern
+            .keys()
+            .filter(|(_, ml)| !ml)
+            .map(|(p, _)| p.clone());
+        let inputs = by_pattern.values().flatten().cloned();
+        Some((patterns.collect(), inputs.collect()))
     }
 
     /// Each input as the matcher searches it, then cut after each space (the head may

@@ -360,8 +360,7 @@ impl Deferred {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::{BTreeMap, BTreeSet};
-    use std::io::Read;
+    use std::collections::BTreeSet;
 
     use super::super::{Node, chain_of, strip};
     use super::*;
@@ -390,44 +389,12 @@ mod tests {
         }
     }
 
-    /// The recorded inputs of the regex survey, by pattern and flag.
-    fn sample_inputs() -> Option<BTreeMap<(String, bool), BTreeSet<String>>> {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../shared/spec/regex-corpus/sample-cases.jsonl.gz"
-        );
-        let Ok(f) = std::fs::File::open(path) else {
-            assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "{path} missing");
-            eprintln!("SKIPPED: {path} not found");
-            return None;
-        };
-        let mut text = String::new();
-        flate2::read::GzDecoder::new(f)
-            .read_to_string(&mut text)
-            .expect("reads the corpus");
-        let mut out: BTreeMap<(String, bool), BTreeSet<String>> = BTreeMap::new();
-        for line in text.lines().filter(|l| !l.trim().is_empty()) {
-            let v: serde_json::Value = serde_json::from_str(line).expect("json");
-            let (Some(p), Some(ml), Some(input)) = (
-                v["pattern"].as_str(),
-                v["multiline"].as_bool(),
-                v["input"].as_str(),
-            ) else {
-                continue;
-            };
-            out.entry((p.to_string(), ml))
-                .or_default()
-                .insert(input.to_string());
-        }
-        Some(out)
-    }
-
     /// A settled piece ends where its lazy DFA ends, on every piece of every survey
     /// pattern's chain, at every word start of the pattern's recorded inputs cut at
     /// every word end (and with fail2ban's final `\n`).
     #[test]
     fn settled_pieces_end_where_the_dfa_ends() {
-        let Some(inputs) = sample_inputs() else {
+        let Some(inputs) = crate::filter::pyre::survey::sample_inputs() else {
             return;
         };
         let mut seen = BTreeSet::new();
