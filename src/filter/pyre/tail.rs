@@ -13,6 +13,7 @@
 //! back into an earlier one. A head where that does not hold gets no `Tail`.
 
 use regex_automata::{Anchored, Input, meta};
+use regex_syntax::hir::literal::Extractor;
 use regex_syntax::hir::{Class, Hir, HirKind, Look};
 
 use super::GroupSpan;
@@ -38,74 +39,21 @@ struct Piece {
     skip: Option<[u64; 4]>,
 }
 
-/// The bytes a non-empty match of `h` can begin with (a superset), and whether `h`
-/// can match the empty text.
-fn first_bytes(h: &Hir) -> ([u64; 4], bool) {
-    let mut set = [0u64; 4];
-    let mut add = |lo: u8, hi: u8| {
-        for b in lo..=hi {
-            set[usize::from(b >> 6)] |= 1 << (b & 63);
+/// The bytes a non-empty match of `h` can begin with, from its literal prefixes; None
+/// when they are not all known (a large class, say).
+fn first_bytes(h: &Hir) -> Option<[u64; 4]> {
+    let seq = Extractor::new().extract(h);
+    let mut first = [0u64; 4];
+    for l in seq.literals()? {
+        match l.as_bytes().first() {
+            Some(&b) => first[usize::from(b >> 6)] |= 1 << (b & 63),
+            // an exact empty prefix is the empty match itself; an inexact one could
+            // be followed by anything
+            None if l.is_exact() => {}
+            None => return None,
         }
-    };
-    let nullable = match h.kind() {
-        HirKind::Empty | HirKind::Look(_) => true,
-        HirKind::Literal(l) => match l.0.first() {
-            Some(&b) => {
-                add(b, b);
-                false
-            }
-            None => true,
-        },
-        HirKind::Class(Class::Bytes(c)) => {
-            c.ranges().iter().for_each(|r| add(r.start(), r.end()));
-            false
-        }
-        HirKind::Class(Class::Unicode(c)) => {
-            for r in c.ranges() {
-                let (lo, hi) = (u32::from(r.start()), u32::from(r.end()));
-                if lo < 0x80 {
-                    add(lo as u8, hi.min(0x7f) as u8);
-                }
-                if hi >= 0x80 {
-                    // any lead byte of a multi-byte char
-                    add(0xc2, 0xf4);
-                }
-            }
-            false
-        }
-        HirKind::Repetition(r) => {
-            let (s, n) = first_bytes(&r.sub);
-            set = s;
-            r.min == 0 || n
-        }
-        HirKind::Capture(c) => {
-            let (s, n) = first_bytes(&c.sub);
-            set = s;
-            n
-        }
-        HirKind::Concat(v) => {
-            let mut all = true;
-            for x in v {
-                let (s, n) = first_bytes(x);
-                (0..4).for_each(|i| set[i] |= s[i]);
-                if !n {
-                    all = false;
-                    break;
-                }
-            }
-            all
-        }
-        HirKind::Alternation(v) => {
-            let mut any = false;
-            for x in v {
-                let (s, n) = first_bytes(x);
-                (0..4).for_each(|i| set[i] |= s[i]);
-                any |= n;
-            }
-            any
-        }
-    };
-    (set, nullable)
+    }
+    Some(first)
 }
 
 /// Whether `h` always matches, at any point of any text: it can match the empty text
@@ -127,7 +75,8 @@ fn any_but_newline(h: &Hir) -> bool {
 
 impl Tail {
     /// For a pattern text that can take the shape: a cheap test on the text first, as
-    /// most patterns cannot (each would otherwise be parsed again).
+    /// most patterns cannot (each would otherwise be parsed again). The text is the
+    /// translation's, which writes Python's non-multiline `$` as `(?m:$)`.
     pub fn maybe(pattern: &str, hir: impl FnOnce() -> Option<Hir>, groups: usize) -> Option<Tail> {
         if !pattern.starts_with('^') || !pattern.ends_with(".+)(?m:$)") {
             return None;
@@ -189,7 +138,7 @@ impl Tail {
                 return None;
             }
             let hir = Hir::concat(hirs);
-            let skip = always(&hir).then(|| first_bytes(&hir).0);
+            let skip = always(&hir).then(|| first_bytes(&hir)).flatten();
             let re = super::fast::build(&hir)?;
             pieces.push(Piece { re, group, skip });
         }
@@ -205,10 +154,10 @@ impl Tail {
     pub fn spans(&self, text: &str) -> Option<Vec<GroupSpan>> {
         let mut spans = vec![None; self.groups];
         let mut at = 0;
-        let b = text.as_bytes();
         for p in &self.pieces {
-            let end = match (p.skip, b.get(at)) {
-                (Some(s), Some(&c)) if s[usize::from(c >> 6)] >> (c & 63) & 1 == 0 => at,
+            let rest = text.get(at..).filter(|r| !r.is_empty());
+            let end = match (p.skip, rest) {
+                (Some(s), Some(r)) if !super::Regex::may_start(&s, r) => at,
                 _ => {
                     let input = Input::new(text).range(at..).anchored(Anchored::Yes);
                     p.re.search_half(&input)?.offset()
@@ -219,6 +168,7 @@ impl Tail {
             }
             at = end;
         }
+        let b = text.as_bytes();
         let end = b.len() - usize::from(b.last() == Some(&b'\n'));
         if at >= end || memchr::memchr(b'\n', &b[at..end]).is_some() {
             return None;
