@@ -22,6 +22,7 @@ pub mod linearize;
 pub use fast::{AnyOf, WhichOf};
 mod near;
 mod share;
+mod short;
 mod tail;
 pub mod translate;
 
@@ -359,6 +360,25 @@ impl Regex {
             }));
         }
         self.search_engines(text, pos)
+    }
+
+    /// The match starting at `start` (the caller knows the leftmost match starts there)
+    /// by the small backtracker and its memory of the last text (see [`short`]): for the
+    /// date detector's short texts, whose digits change from line to line. None when no
+    /// match starts there or it cannot tell: the caller searches as usual.
+    pub fn search_short<'t>(&self, text: &'t str, start: usize) -> Option<Match<'t>> {
+        if !matches!(self.inner.engine, Engine::Linear(_))
+            || start > text.len()
+            || !text.is_ascii()
+            || self.exact_engine(text).is_some()
+        {
+            return None;
+        }
+        let spans = self.regroup(self.inner.fast.short_spans(text, start))?;
+        Some(Match {
+            text,
+            spans: Cow::Owned(spans),
+        })
     }
 
     /// [`Regex::try_search`] by the engines alone (`pos` a char boundary in `text`).
@@ -739,6 +759,17 @@ impl<'t> Match<'t> {
 pub(crate) mod survey {
     use std::collections::{BTreeMap, BTreeSet};
     use std::io::Read;
+
+    /// `text` with every ASCII digit moved on by `k` (same length, other bytes kept):
+    /// a text whose groups a memory of the last search must share or tell apart.
+    pub fn shift_digits(text: &str, k: u8) -> String {
+        text.chars()
+            .map(|c| match c {
+                '0'..='9' => char::from(b'0' + (c as u8 - b'0' + k) % 10),
+                _ => c,
+            })
+            .collect()
+    }
 
     /// The recorded inputs of the regex survey, by pattern and flag.
     pub fn sample_inputs() -> Option<BTreeMap<(String, bool), BTreeSet<String>>> {

@@ -107,9 +107,14 @@ pub(super) fn search_at<'t>(
     while !line.is_char_boundary(cut) {
         cut += 1;
     }
-    if cut < line.len()
-        && let Some(m) = re.search(&line[..cut], span.0)
-        && (m.start(), m.end()) == span
+    let text = &line[..cut];
+    // The known start lets the small backtracker answer (its memory spares most of it
+    // when only digits changed since the last line).
+    if let Some(m) = re.search_short(text, span.0).or_else(|| {
+        (cut < line.len())
+            .then(|| re.search(text, span.0))
+            .flatten()
+    }) && (m.start(), m.end()) == span
     {
         // The match borrows the shorter slice of the same text: rebuild it on `line`.
         return Some(re.match_from_spans(line, m.into_spans()));

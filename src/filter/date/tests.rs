@@ -304,3 +304,83 @@ fn span_and_time_alone_answer_as_the_whole_match() {
     assert!(repeated >= 2, "{repeated} lines took the repeat path");
     assert_eq!(alone.template_names(), whole.template_names());
 }
+
+/// The small backtracker the detector asks first for a template's groups
+/// (`Regex::search_short`, with its memory of the last text) answers as the template's
+/// own search, on every default template and the upstream sample lines cut where the
+/// detector cuts them, searched with their digits shifted in turn (so its memory is
+/// both used and refused).
+#[test]
+fn short_search_is_the_templates_search() {
+    const LOGS: &str = "/usr/lib/python3/dist-packages/fail2ban/tests/files/logs";
+    let mut lines: Vec<String> = Vec::new();
+    match std::fs::read_dir(LOGS) {
+        Ok(rd) => {
+            let mut paths: Vec<_> = rd.filter_map(|e| e.ok()).map(|e| e.path()).collect();
+            paths.sort();
+            for p in paths {
+                let text =
+                    String::from_utf8_lossy(&std::fs::read(&p).unwrap_or_default()).into_owned();
+                lines.extend(
+                    text.lines()
+                        .filter(|l| !l.starts_with('#'))
+                        .map(String::from),
+                );
+            }
+        }
+        Err(e) => {
+            assert_ne!(
+                std::env::var("CI").as_deref(),
+                Ok("true"),
+                "sample logs: {e}"
+            );
+            eprintln!("SKIPPED: upstream sample logs ({e})");
+            return;
+        }
+    }
+    for i in 0..100u32 {
+        let us = (i * 49_999 + 7) % 1_000_000;
+        lines.push(format!("[Sat Mar 14 06:25:{:02}.{us:06} 2026] [x]", i / 9));
+        lines.push(format!(
+            "Mar  {} 0{}:25:{:02} host sshd[{i}]:",
+            1 + i % 9,
+            i % 10,
+            i % 61
+        ));
+    }
+    let shift = crate::filter::pyre::survey::shift_digits;
+    let templates = crate::filter::date::templates::default_templates(2026).expect("defaults");
+    let (mut told, mut syslog_told) = (0usize, 0usize);
+    for t in &templates {
+        let re = &*t.re;
+        for line in &lines {
+            let mut cut = line.len().min(48);
+            while !line.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            for k in [0, 1, 0, 3, 7] {
+                let text = shift(&line[..cut], k);
+                let want = re.search(&text, 0);
+                let starts = [0, want.as_ref().map_or(0, |m| m.start())];
+                for start in starts {
+                    // None: no match starts there, or it cannot tell (not a linear
+                    // template, a non-ASCII text): the detector searches as before.
+                    let Some(got) = re.search_short(&text, start) else {
+                        continue;
+                    };
+                    let want = want.as_ref().expect("a match");
+                    let spans = |m: &crate::filter::pyre::Match<'_>| {
+                        (0..m.len()).map(|i| m.span(i)).collect::<Vec<_>>()
+                    };
+                    assert_eq!(spans(&got), spans(want), "{} on {text:?}", t.name);
+                    told += 1;
+                    if t.name.contains("MON Day %k") {
+                        syslog_told += 1;
+                    }
+                }
+            }
+        }
+    }
+    eprintln!("{told} matches told, {syslog_told} by the syslog template");
+    assert!(told > 5_000 && syslog_told > 1_000, "{told} {syslog_told}");
+}

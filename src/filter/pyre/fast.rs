@@ -20,6 +20,7 @@ use regex_automata::{Input, MatchKind};
 use super::chain::Chain;
 use super::near::{Near, blocks};
 use super::share::{Table, shared};
+use super::short::Short;
 use regex_syntax::hir::literal::Extractor;
 use regex_syntax::hir::{
     Class, ClassBytes, ClassBytesRange, ClassUnicode, ClassUnicodeRange, Hir, HirKind, Look,
@@ -95,6 +96,8 @@ pub(super) struct Fast {
     /// quiet jail are never needed.
     linear: Option<Box<str>>,
     chain: OnceLock<Option<Chain>>,
+    /// The small backtracker, for the callers that ask for it (date templates).
+    short: OnceLock<Option<Short>>,
     /// Every match of `ascii` starts at offset 0 (a non-multiline `^` leads).
     start_anchored: bool,
 }
@@ -352,6 +355,19 @@ impl Fast {
             };
         }
         Some(pos)
+    }
+
+    /// Group spans of the match starting at `start` by the [`Short`] backtracker, on
+    /// the ASCII twin (the caller has checked the text is ASCII). None when no match
+    /// starts there or it cannot tell (text too long, out of steps, no program).
+    pub fn short_spans(&self, text: &str, start: usize) -> Option<Vec<Option<(usize, usize)>>> {
+        let re = self.ascii()?;
+        let short = self
+            .short
+            .get_or_init(|| self.ascii_hir().as_ref().and_then(Short::new))
+            .as_ref()?;
+        let groups = re.group_info().group_len(regex_automata::PatternID::ZERO);
+        short.spans(text, start, groups).ok()?
     }
 
     /// Group spans of the first match at or after `pos`, on the ASCII twin (the caller

@@ -1,0 +1,711 @@
+//! Group spans of a short match by a small backtracking program: [`Short`], used for
+//! the date templates' groups.
+//!
+//! A date template's groups are read from some 40 bytes of text, where the [`Chain`]'s
+//! per-piece automaton searches (each with its own set-up) cost many times a read of
+//! the text. A backtracker that tries the paths in priority order, and passes over a
+//! path whose next byte cannot come next, reads such a text a few times at most.
+//!
+//! The answer is the engines' own: leftmost-first is the first path in priority order
+//! that completes, which is what a backtracker finds (with no backreferences, a state
+//! reached again fails again, so no memory of visited states is needed for exactness,
+//! only for time). Only loops whose iteration cannot match the empty text are compiled
+//! (so no loop runs empty), and each search has a step budget: once spent, the caller
+//! asks the engines, so a pathological text costs a bounded waste.
+//!
+//! Every test a search makes is a byte's membership in a set, or the text's length. So
+//! each thread remembers, per program, its last search and, per position, the bytes
+//! that answer every test made there alike ([`Fit`]): a text of the same length whose
+//! bytes all fit is searched the same way, to the same groups. Apache's microseconds
+//! and syslog's seconds change the text of every line but rarely the path.
+//!
+//! [`Chain`]: super::chain::Chain
+
+use std::cell::RefCell;
+
+use regex_automata::util::look::{Look as At, LookMatcher};
+use regex_syntax::hir::{Class, Hir, HirKind, Look};
+
+/// Group spans by group number (None: the group took no part).
+type Spans = Vec<Option<(usize, usize)>>;
+
+/// The most instructions a program may have (repetitions are unrolled).
+const MAX_PROGRAM: usize = 2048;
+
+/// Steps a search may take per byte of text (plus a fixed allowance).
+const STEPS_PER_BYTE: usize = 32;
+const STEPS_BASE: usize = 128;
+
+/// A set of ASCII bytes: the program runs on the ASCII twin of a pattern, on ASCII text.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Set([u64; 2]);
+
+impl Set {
+    fn of(b: u8) -> Set {
+        let mut s = Set::default();
+        s.add(b);
+        s
+    }
+
+    fn add(&mut self, b: u8) {
+        if b < 128 {
+            self.0[usize::from(b >> 6)] |= 1 << (b & 63);
+        }
+    }
+
+    fn union(self, o: Set) -> Set {
+        Set([self.0[0] | o.0[0], self.0[1] | o.0[1]])
+    }
+
+    fn and(self, o: Set) -> Set {
+        Set([self.0[0] & o.0[0], self.0[1] & o.0[1]])
+    }
+
+    /// The ASCII bytes outside the set.
+    fn not(self) -> Set {
+        Set([!self.0[0], !self.0[1]])
+    }
+
+    const ALL: Set = Set([u64::MAX, u64::MAX]);
+
+    #[inline]
+    fn has(self, b: u8) -> bool {
+        // (a byte past 127 reads beyond both words: never a member)
+        self.0
+            .get(usize::from(b >> 6))
+            .is_some_and(|w| w >> (b & 63) & 1 == 1)
+    }
+}
+
+/// The bytes each position of the text may hold for a search to take the same path:
+/// every test a search makes is a byte's membership in a set (or the text's length),
+/// so another text of the same length whose bytes answer each test as the searched
+/// one's did is searched the same way, to the same groups. A position starts with
+/// every ASCII byte and is narrowed by each test, to the side the byte fell on.
+#[derive(Debug, Default)]
+struct Fit(Vec<Set>);
+
+impl Fit {
+    fn reset(&mut self, len: usize) {
+        self.0.clear();
+        self.0.resize(len, Set::ALL);
+    }
+
+    /// Tests the byte at `at` against `set`, narrowing the position to the answer.
+    #[inline]
+    fn test(&mut self, hay: &[u8], at: usize, set: Set) -> bool {
+        let Some(&b) = hay.get(at) else {
+            return false;
+        };
+        let hit = set.has(b);
+        if let Some(f) = self.0.get_mut(at) {
+            *f = f.and(if hit { set } else { set.not() });
+        }
+        hit
+    }
+
+    /// Whether the next byte (None: the text end) may start a path needing `need`.
+    #[inline]
+    fn allows(&mut self, need: &Option<Set>, hay: &[u8], at: usize) -> bool {
+        match need {
+            None => true,
+            Some(set) => self.test(hay, at, *set),
+        }
+    }
+
+    /// Narrows the positions a look at `at` reads (the bytes before and at it, by
+    /// word-ness and line ends).
+    fn look(&mut self, hay: &[u8], at: usize) {
+        for p in [at.checked_sub(1), Some(at)].into_iter().flatten() {
+            for set in [word_bytes(), Set::of(b'\n'), Set::of(b'\r')] {
+                self.test(hay, p, set);
+            }
+        }
+    }
+
+    fn fits(&self, hay: &[u8]) -> bool {
+        self.0.len() == hay.len() && self.0.iter().zip(hay).all(|(f, &b)| f.has(b))
+    }
+}
+
+/// The ASCII word bytes (`\w` as the ASCII word looks read it).
+fn word_bytes() -> Set {
+    let mut s = Set::default();
+    for b in (b'0'..=b'9')
+        .chain(b'A'..=b'Z')
+        .chain(b'a'..=b'z')
+        .chain([b'_'])
+    {
+        s.add(b);
+    }
+    s
+}
+
+/// A completed search of one program: what it found, and the texts that get the same.
+#[derive(Debug)]
+struct Memo {
+    id: usize,
+    start: usize,
+    fit: Fit,
+    end: Option<usize>,
+    slots: Vec<Option<usize>>,
+}
+
+/// One instruction.
+#[derive(Debug, Clone)]
+enum Inst {
+    /// One byte of each set in turn (literals and classes read in a row).
+    Run(Box<[Set]>),
+    /// Try `a`, then `b`; a path whose next byte must be in its set (`need_*`) and is
+    /// not is not tried at all.
+    Split {
+        a: usize,
+        b: usize,
+        need_a: Option<Set>,
+        need_b: Option<Set>,
+    },
+    /// An alternation: its branches in priority order, each with the set its next
+    /// byte must be in (None: no need), tried from the first that may start here.
+    Alt(Box<[(Option<Set>, usize)]>),
+    Jump(usize),
+    /// Records the position in a capture slot.
+    Save(usize),
+    Look(At),
+    Match,
+}
+
+/// A backtracking program for one pattern.
+#[derive(Debug)]
+pub(super) struct Short {
+    /// Tells this program's memos from others' in a thread's [`Scratch`].
+    id: usize,
+    prog: Vec<Inst>,
+    /// Capture slots: two per group, the whole match's included.
+    slots: usize,
+    looks: LookMatcher,
+}
+
+/// What backtracking resumes: a saved path, the rest of an alternation (its
+/// instruction, the next branch), or a slot value to put back past its save.
+#[derive(Debug, Clone, Copy)]
+enum Frame {
+    Try(usize, usize),
+    Alt(usize, usize, usize),
+    Restore(usize, Option<usize>),
+}
+
+/// Per-thread search memory (no allocation per search once warm), and the last
+/// search of the last few programs run on the thread.
+#[derive(Default)]
+struct Scratch {
+    stack: Vec<Frame>,
+    slots: Vec<Option<usize>>,
+    fit: Fit,
+    memos: Vec<Memo>,
+    /// The memo replaced next when all are taken.
+    next: usize,
+}
+
+/// Programs remembered per thread: the date templates a detector runs.
+const MEMOS: usize = 8;
+
+/// Longest text searched: a memo's check reads the whole text.
+const MAX_TEXT: usize = 160;
+
+static IDS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+/// The search ran out of steps: the caller must ask another engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Spent;
+
+fn ascii_set(c: &Class) -> Set {
+    let mut set = Set::default();
+    let mut add = |lo: u32, hi: u32| {
+        for b in lo..=hi.min(0x7f) {
+            set.add(b as u8);
+        }
+    };
+    match c {
+        Class::Unicode(c) => c
+            .ranges()
+            .iter()
+            .for_each(|r| add(r.start().into(), r.end().into())),
+        Class::Bytes(c) => c
+            .ranges()
+            .iter()
+            .for_each(|r| add(r.start().into(), r.end().into())),
+    }
+    set
+}
+
+/// Whether every match of `h` reads at least one byte (or `h` never matches).
+fn consumes(h: &Hir) -> bool {
+    h.properties().minimum_len() != Some(0)
+}
+
+/// The bytes a non-empty match of `h` may start with (a superset).
+fn first(h: &Hir) -> Set {
+    match h.kind() {
+        HirKind::Empty | HirKind::Look(_) => Set::default(),
+        HirKind::Literal(l) => l.0.first().map_or(Set::default(), |&b| Set::of(b)),
+        HirKind::Class(c) => ascii_set(c),
+        HirKind::Repetition(r) => match r.max {
+            Some(0) => Set::default(),
+            _ => first(&r.sub),
+        },
+        HirKind::Capture(c) => first(&c.sub),
+        HirKind::Concat(v) => {
+            let mut acc = Set::default();
+            for e in v {
+                acc = acc.union(first(e));
+                if consumes(e) {
+                    break;
+                }
+            }
+            acc
+        }
+        HirKind::Alternation(v) => v.iter().fold(Set::default(), |acc, e| acc.union(first(e))),
+    }
+}
+
+/// The set a path starting with `h` needs its next byte in (None: no need, since `h`
+/// may match the empty text).
+fn need(h: &Hir) -> Option<Set> {
+    consumes(h).then(|| first(h))
+}
+
+/// The automata's form of a look the program supports (Unicode word looks are not:
+/// they never occur in an ASCII twin).
+fn look_of(l: Look) -> Option<At> {
+    Some(match l {
+        Look::Start => At::Start,
+        Look::End => At::End,
+        Look::StartLF => At::StartLF,
+        Look::EndLF => At::EndLF,
+        Look::StartCRLF => At::StartCRLF,
+        Look::EndCRLF => At::EndCRLF,
+        Look::WordAscii => At::WordAscii,
+        Look::WordAsciiNegate => At::WordAsciiNegate,
+        Look::WordStartAscii => At::WordStartAscii,
+        Look::WordEndAscii => At::WordEndAscii,
+        Look::WordStartHalfAscii => At::WordStartHalfAscii,
+        Look::WordEndHalfAscii => At::WordEndHalfAscii,
+        _ => return None,
+    })
+}
+
+/// The bytes `h` reads if it is a plain literal or class (one path, no choice).
+fn plain(h: &Hir, out: &mut Vec<Set>) -> bool {
+    match h.kind() {
+        HirKind::Literal(l) => {
+            out.extend(l.0.iter().map(|&b| Set::of(b)));
+            true
+        }
+        HirKind::Class(c) => {
+            out.push(ascii_set(c));
+            true
+        }
+        _ => false,
+    }
+}
+
+/// Builds a program; None when the pattern has a part it does not take or grows too big.
+struct Compiler {
+    prog: Vec<Inst>,
+    slots: usize,
+}
+
+impl Compiler {
+    fn push(&mut self, i: Inst) -> Option<usize> {
+        if self.prog.len() >= MAX_PROGRAM {
+            return None;
+        }
+        self.prog.push(i);
+        Some(self.prog.len() - 1)
+    }
+
+    fn c(&mut self, h: &Hir) -> Option<()> {
+        match h.kind() {
+            HirKind::Empty => {}
+            HirKind::Literal(_) | HirKind::Class(_) => {
+                let mut run = Vec::new();
+                plain(h, &mut run);
+                self.push(Inst::Run(run.into()))?;
+            }
+            HirKind::Look(l) => {
+                self.push(Inst::Look(look_of(*l)?))?;
+            }
+            HirKind::Capture(c) => {
+                let slot = 2 * c.index as usize;
+                self.slots = self.slots.max(slot + 2);
+                self.push(Inst::Save(slot))?;
+                self.c(&c.sub)?;
+                self.push(Inst::Save(slot + 1))?;
+            }
+            HirKind::Concat(v) => {
+                // Literals and classes in a row are one instruction: no jump lands
+                // between them.
+                let mut run = Vec::new();
+                for e in v {
+                    if plain(e, &mut run) {
+                        continue;
+                    }
+                    if !run.is_empty() {
+                        self.push(Inst::Run(std::mem::take(&mut run).into()))?;
+                    }
+                    self.c(e)?;
+                }
+                if !run.is_empty() {
+                    self.push(Inst::Run(run.into()))?;
+                }
+            }
+            HirKind::Alternation(v) => {
+                let alt = self.push(Inst::Match)?;
+                let mut arms = Vec::new();
+                let mut ends = Vec::new();
+                for branch in v {
+                    arms.push((need(branch), self.prog.len()));
+                    self.c(branch)?;
+                    ends.push(self.push(Inst::Match)?);
+                }
+                let end = self.prog.len();
+                for e in ends {
+                    self.prog[e] = Inst::Jump(end);
+                }
+                self.prog[alt] = Inst::Alt(arms.into());
+            }
+            HirKind::Repetition(r) => {
+                // A loop whose iteration may be empty would need the engines' rules
+                // for empty loops: not taken. A bounded repetition is unrolled into
+                // nested options, as the engines' automata have it, and has no loop.
+                if r.max.is_none() && !consumes(&r.sub) {
+                    return None;
+                }
+                for _ in 0..r.min {
+                    self.c(&r.sub)?;
+                }
+                let body = need(&r.sub);
+                let split = |iter: usize, exit: usize| match r.greedy {
+                    true => Inst::Split {
+                        a: iter,
+                        b: exit,
+                        need_a: body,
+                        need_b: None,
+                    },
+                    false => Inst::Split {
+                        a: exit,
+                        b: iter,
+                        need_a: None,
+                        need_b: body,
+                    },
+                };
+                match r.max {
+                    None => {
+                        let at = self.push(Inst::Match)?;
+                        self.c(&r.sub)?;
+                        self.push(Inst::Jump(at))?;
+                        let exit = self.prog.len();
+                        self.prog[at] = split(at + 1, exit);
+                    }
+                    Some(max) => {
+                        let mut splits = Vec::new();
+                        for _ in r.min..max {
+                            splits.push(self.push(Inst::Match)?);
+                            self.c(&r.sub)?;
+                        }
+                        let exit = self.prog.len();
+                        for at in splits {
+                            self.prog[at] = split(at + 1, exit);
+                        }
+                    }
+                }
+            }
+        }
+        Some(())
+    }
+}
+
+impl Short {
+    /// The program of an ASCII twin's HIR, groups numbered as in the engines.
+    pub fn new(hir: &Hir) -> Option<Short> {
+        let mut c = Compiler {
+            prog: Vec::new(),
+            slots: 2,
+        };
+        c.c(hir)?;
+        c.push(Inst::Match)?;
+        Some(Short {
+            id: IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            prog: c.prog,
+            slots: c.slots,
+            looks: LookMatcher::new(),
+        })
+    }
+
+    /// Group spans (`groups` of them) of the first path that completes from `start`:
+    /// the match the engines find when their leftmost match starts at `start`
+    /// (`Ok(None)`: no match starts there). `Err` once the step budget is spent.
+    pub fn spans(&self, text: &str, start: usize, groups: usize) -> Result<Option<Spans>, Spent> {
+        let hay = text.as_bytes();
+        if hay.len() > MAX_TEXT {
+            return Err(Spent);
+        }
+        SCRATCH.with(|s| {
+            // (not reentrant; cannot happen, but never worth a panic)
+            let mut s = s.try_borrow_mut().map_err(|_| Spent)?;
+            let s = &mut *s;
+            let k = match s.memos.iter().position(|m| m.id == self.id) {
+                Some(k) => {
+                    let m = &s.memos[k];
+                    if m.start == start && m.fit.fits(hay) {
+                        #[cfg(test)]
+                        MEMO_HITS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        return Ok(m.end.map(|end| spans_of(&m.slots, start, end, groups)));
+                    }
+                    k
+                }
+                None if s.memos.len() < MEMOS => {
+                    s.memos.push(Memo {
+                        id: self.id,
+                        start,
+                        fit: Fit::default(),
+                        end: None,
+                        slots: Vec::new(),
+                    });
+                    s.memos.len() - 1
+                }
+                None => {
+                    s.next = (s.next + 1) % MEMOS;
+                    s.next
+                }
+            };
+            let end = self.run(hay, start, s)?;
+            let Scratch {
+                slots, fit, memos, ..
+            } = s;
+            let m = &mut memos[k];
+            m.id = self.id;
+            m.start = start;
+            m.end = end;
+            std::mem::swap(&mut m.fit, fit);
+            m.slots.clear();
+            m.slots.extend_from_slice(slots);
+            Ok(end.map(|end| spans_of(slots, start, end, groups)))
+        })
+    }
+
+    fn run(&self, hay: &[u8], start: usize, s: &mut Scratch) -> Result<Option<usize>, Spent> {
+        let Scratch {
+            stack, slots, fit, ..
+        } = s;
+        fit.reset(hay.len());
+        slots.clear();
+        slots.resize(self.slots, None);
+        stack.clear();
+        stack.push(Frame::Try(0, start));
+        let mut budget = STEPS_BASE + STEPS_PER_BYTE * (hay.len().saturating_sub(start) + 1);
+        while let Some(f) = stack.pop() {
+            let (mut pc, mut at) = match f {
+                Frame::Restore(slot, v) => {
+                    if let Some(s) = slots.get_mut(slot) {
+                        *s = v;
+                    }
+                    continue;
+                }
+                Frame::Try(pc, at) => (pc, at),
+                Frame::Alt(pc, k, at) => match self.arm(pc, k, hay, at, stack, fit) {
+                    Some(to) => (to, at),
+                    None => continue,
+                },
+            };
+            loop {
+                budget = budget.checked_sub(1).ok_or(Spent)?;
+                let Some(inst) = self.prog.get(pc) else {
+                    break;
+                };
+                match inst {
+                    Inst::Run(sets) => {
+                        if hay.len() - at < sets.len() {
+                            break;
+                        }
+                        if !sets
+                            .iter()
+                            .enumerate()
+                            .all(|(i, &s)| fit.test(hay, at + i, s))
+                        {
+                            break;
+                        }
+                        at += sets.len();
+                        pc += 1;
+                    }
+                    Inst::Split {
+                        a,
+                        b,
+                        need_a,
+                        need_b,
+                    } => match (fit.allows(need_a, hay, at), fit.allows(need_b, hay, at)) {
+                        (true, true) => {
+                            stack.push(Frame::Try(*b, at));
+                            pc = *a;
+                        }
+                        (true, false) => pc = *a,
+                        (false, true) => pc = *b,
+                        (false, false) => break,
+                    },
+                    Inst::Alt(_) => match self.arm(pc, 0, hay, at, stack, fit) {
+                        Some(to) => pc = to,
+                        None => break,
+                    },
+                    Inst::Jump(t) => pc = *t,
+                    Inst::Save(slot) => {
+                        let Some(s) = slots.get_mut(*slot) else {
+                            break;
+                        };
+                        stack.push(Frame::Restore(*slot, *s));
+                        *s = Some(at);
+                        pc += 1;
+                    }
+                    Inst::Look(l) => {
+                        fit.look(hay, at);
+                        if !self.looks.matches(*l, hay, at) {
+                            break;
+                        }
+                        pc += 1;
+                    }
+                    Inst::Match => return Ok(Some(at)),
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// The first branch from `k` on of the alternation at `pc` that may start with
+    /// `next`; the branches after it are saved for backtracking.
+    fn arm(
+        &self,
+        pc: usize,
+        k: usize,
+        hay: &[u8],
+        at: usize,
+        stack: &mut Vec<Frame>,
+        fit: &mut Fit,
+    ) -> Option<usize> {
+        let Some(Inst::Alt(arms)) = self.prog.get(pc) else {
+            return None;
+        };
+        let rest = arms.get(k..)?;
+        let i = rest.iter().position(|(n, _)| fit.allows(n, hay, at))?;
+        let (_, to) = rest[i];
+        if k + i + 1 < arms.len() {
+            stack.push(Frame::Alt(pc, k + i + 1, at));
+        }
+        Some(to)
+    }
+}
+
+/// The group spans of a search's slots (the whole match's from `start` to `end`).
+fn spans_of(slots: &[Option<usize>], start: usize, end: usize, groups: usize) -> Spans {
+    let mut out: Spans = (0..groups)
+        .map(|g| match (slots.get(2 * g), slots.get(2 * g + 1)) {
+            (Some(&Some(a)), Some(&Some(b))) => Some((a, b)),
+            _ => None,
+        })
+        .collect();
+    if let Some(g) = out.first_mut() {
+        *g = Some((start, end));
+    }
+    out
+}
+
+#[cfg(test)]
+pub(crate) static MEMO_HITS: std::sync::atomic::AtomicUsize =
+    std::sync::atomic::AtomicUsize::new(0);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::filter::pyre::fast::{ascii_hir, parse_checked};
+    use crate::filter::pyre::survey::shift_digits;
+    use crate::filter::pyre::translate::translate;
+
+    /// Whatever the program answers is the `regex` crate's match from that start, on
+    /// every survey pattern it compiles for and every recorded ASCII input (and the
+    /// input with its digits shifted, searched in turn so memos are both used and
+    /// refused), from the text start and from where the engine's match starts.
+    #[test]
+    fn short_agrees_with_the_engines_on_the_survey() {
+        let Some(inputs) = crate::filter::pyre::survey::sample_inputs() else {
+            return;
+        };
+        let (mut programs, mut answered, mut none) = (0usize, 0usize, 0usize);
+        let hits0 = MEMO_HITS.load(std::sync::atomic::Ordering::Relaxed);
+        for ((p, ml), texts) in &inputs {
+            let Some(linear) = translate(p, *ml, false).ok().and_then(|t| t.linear) else {
+                continue;
+            };
+            let Ok(h) = parse_checked(&linear) else {
+                continue;
+            };
+            let Some(short) = Short::new(&ascii_hir(&h)) else {
+                continue;
+            };
+            let Ok(exact) = regex::Regex::new(&linear) else {
+                continue;
+            };
+            programs += 1;
+            let groups = exact.captures_len();
+            for t in texts.iter().filter(|t| t.is_ascii() && t.len() <= MAX_TEXT) {
+                for text in [t.clone(), shift_digits(t, 1), t.clone(), shift_digits(t, 5)] {
+                    let want = exact.captures_at(&text, 0).map(|c| {
+                        c.iter()
+                            .map(|m| m.map(|m| (m.start(), m.end())))
+                            .collect::<Vec<_>>()
+                    });
+                    let at = want.as_ref().and_then(|w| w[0]).map_or(0, |s| s.0);
+                    for start in [0, at] {
+                        let got = short.spans(&text, start, groups);
+                        match got {
+                            Ok(Some(g)) => {
+                                answered += 1;
+                                assert_eq!(Some(&g), want.as_ref(), "{p} on {text:?} from {start}");
+                                assert_eq!(g[0].map(|s| s.0), Some(start));
+                            }
+                            Ok(None) => {
+                                none += 1;
+                                assert!(
+                                    want.as_ref()
+                                        .and_then(|w| w[0])
+                                        .is_none_or(|s| s.0 != start),
+                                    "{p} on {text:?}: a match starts at {start}"
+                                );
+                            }
+                            Err(Spent) => {}
+                        }
+                    }
+                }
+            }
+        }
+        let hits = MEMO_HITS.load(std::sync::atomic::Ordering::Relaxed) - hits0;
+        eprintln!(
+            "{programs} programs, {answered} matches and {none} misses told, {hits} from memos"
+        );
+        assert!(programs > 250 && answered > 8_000 && none > 1_000 && hits > 1_000);
+    }
+
+    /// Shapes a program does not take: a loop whose iteration may be empty.
+    #[test]
+    fn empty_loops_get_no_program() {
+        for p in [r"(?:a?)*b", r"(?:a*|b)+c", r"(?:a|)+"] {
+            let h = parse_checked(p).expect("parses");
+            assert!(Short::new(&ascii_hir(&h)).is_none(), "{p}");
+        }
+        for p in [r"(?:a?){0,3}b", r"a+?b", r"(?:ab|a)*c"] {
+            let h = parse_checked(p).expect("parses");
+            assert!(Short::new(&ascii_hir(&h)).is_some(), "{p}");
+        }
+    }
+}
