@@ -544,7 +544,8 @@ impl DateDetector {
 
     /// [`DateDetector::match_time`] for a line that does not repeat the last one.
     fn match_fresh(&mut self, line: &str, now: f64) -> Option<DateMatch> {
-        self.repeat = None;
+        // (its key's storage is kept for the next one)
+        let old = self.repeat.take();
         self.won_first = false;
         let dm = self.match_time_slow(line, now)?;
         if self.won_first
@@ -552,7 +553,7 @@ impl DateDetector {
             && let Some(decided) = self.slots[i].decided
         {
             let start = self.slots[i].distance;
-            self.repeat = Some(Repeat::new(i, line, decided, now, &dm, start));
+            self.repeat = Some(Repeat::new(i, line, decided, now, &dm, start, old));
         }
         Some(dm)
     }
@@ -595,12 +596,18 @@ impl DateDetector {
                     let t = self.convert_memo(i, &tpl, m, now);
                     let end = m.end();
                     let slot = &mut self.slots[i];
-                    match slot
-                        .memo
-                        .as_mut()
-                        .filter(|mm| found.memo || mm.fits(line, m.spans()))
-                    {
-                        Some(mm) => mm.conv = Some((bits, t.clone())),
+                    match slot.memo.as_mut() {
+                        Some(mm) if found.memo || mm.fits(line, m.spans()) => {
+                            mm.conv = Some((bits, t.clone()))
+                        }
+                        // Another date text: the memo's storage takes the new one.
+                        Some(mm) => {
+                            mm.key.clear();
+                            mm.key.extend_from_slice(Memo::key_of(line, end));
+                            mm.spans.clear();
+                            mm.spans.extend_from_slice(m.spans());
+                            mm.conv = Some((bits, t.clone()));
+                        }
                         None => {
                             slot.memo = Some(Box::new(Memo {
                                 key: Memo::key_of(line, end).to_vec(),

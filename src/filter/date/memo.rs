@@ -142,6 +142,7 @@ pub(super) struct Repeat {
 }
 
 impl Repeat {
+    /// (`old`: a previous one, whose key's storage is reused)
     pub fn new(
         index: usize,
         line: &str,
@@ -149,15 +150,19 @@ impl Repeat {
         now: f64,
         result: &DateMatch,
         start: usize,
+        old: Option<Repeat>,
     ) -> Repeat {
         let len = if decided.whole {
             line.len()
         } else {
             (decided.len + 3).min(line.len())
         };
+        let mut key = old.map(|o| o.key).unwrap_or_default();
+        key.clear();
+        key.extend_from_slice(&line.as_bytes()[..len]);
         Repeat {
             index,
-            key: line.as_bytes()[..len].to_vec(),
+            key,
             whole: decided.whole,
             bits: now.to_bits(),
             result: result.clone(),
