@@ -469,8 +469,9 @@ impl Short {
                     k
                 }
                 None if s.memos.len() < MEMOS => {
+                    // Nobody's until a search completes (a spent one leaves it so).
                     s.memos.push(Memo {
-                        id: self.id,
+                        id: usize::MAX,
                         start,
                         fit: Fit::default(),
                         end: None,
@@ -694,6 +695,17 @@ mod tests {
             "{programs} programs, {answered} matches and {none} misses told, {hits} from memos"
         );
         assert!(programs > 250 && answered > 8_000 && none > 1_000 && hits > 1_000);
+    }
+
+    /// A search that runs out of steps leaves no memory behind: the next text (here the
+    /// empty one, which a memo left with nothing in it would fit) is searched anew.
+    #[test]
+    fn a_spent_search_leaves_no_memo() {
+        let h = parse_checked(r"(?:(?:a|a)*(?:a|a)*c)?").expect("parses");
+        let short = Short::new(&ascii_hir(&h)).expect("a program");
+        assert_eq!(short.spans(&"a".repeat(100), 0, 1), Err(Spent));
+        assert_eq!(short.spans("", 0, 1), Ok(Some(vec![Some((0, 0))])));
+        assert_eq!(short.spans("c", 0, 1), Ok(Some(vec![Some((0, 1))])));
     }
 
     /// Shapes a program does not take: a loop whose iteration may be empty.
