@@ -106,6 +106,28 @@ fn parse(pattern: &str) -> Option<Hir> {
     parse_checked(pattern).ok()
 }
 
+/// The ASCII members of a class, as a bitmap of 128 bits (what the class can match on
+/// ASCII text: the ASCII twin and its group finders read ASCII only).
+pub(super) fn ascii_members(c: &Class) -> u128 {
+    let mut bits = 0u128;
+    let mut add = |lo: u32, hi: u32| {
+        for b in lo..=hi.min(0x7f) {
+            bits |= 1 << b;
+        }
+    };
+    match c {
+        Class::Unicode(c) => c
+            .ranges()
+            .iter()
+            .for_each(|r| add(u32::from(r.start()), u32::from(r.end()))),
+        Class::Bytes(c) => c
+            .ranges()
+            .iter()
+            .for_each(|r| add(u32::from(r.start()), u32::from(r.end()))),
+    }
+    bits
+}
+
 /// Parses a linear pattern as `regex::Regex::new` does (same syntax settings), with its
 /// error text: the check that decides whether a pattern is linear, without building it.
 pub(super) fn parse_checked(pattern: &str) -> Result<Hir, String> {

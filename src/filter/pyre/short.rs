@@ -117,7 +117,7 @@ impl Fit {
     /// word-ness and line ends).
     fn look(&mut self, hay: &[u8], at: usize) {
         for p in [at.checked_sub(1), Some(at)].into_iter().flatten() {
-            for set in [word_bytes(), Set::of(b'\n'), Set::of(b'\r')] {
+            for set in [WORD, Set::of(b'\n'), Set::of(b'\r')] {
                 self.test(hay, p, set);
             }
         }
@@ -128,18 +128,12 @@ impl Fit {
     }
 }
 
-/// The ASCII word bytes (`\w` as the ASCII word looks read it).
-fn word_bytes() -> Set {
-    let mut s = Set::default();
-    for b in (b'0'..=b'9')
-        .chain(b'A'..=b'Z')
-        .chain(b'a'..=b'z')
-        .chain([b'_'])
-    {
-        s.add(b);
-    }
-    s
-}
+/// The ASCII word bytes (`\w` as the ASCII word looks read it): `0-9` (48-57) in the
+/// low word; `A-Z` (65-90), `_` (95) and `a-z` (97-122) in the high one.
+const WORD: Set = Set([
+    0x03FF << 48,
+    (0x03FF_FFFF << 1) | (1 << 31) | (0x03FF_FFFF << 33),
+]);
 
 /// A completed search of one program: what it found, and the texts that get the same.
 #[derive(Debug)]
@@ -223,23 +217,8 @@ thread_local! {
 pub(super) struct Spent;
 
 fn ascii_set(c: &Class) -> Set {
-    let mut set = Set::default();
-    let mut add = |lo: u32, hi: u32| {
-        for b in lo..=hi.min(0x7f) {
-            set.add(b as u8);
-        }
-    };
-    match c {
-        Class::Unicode(c) => c
-            .ranges()
-            .iter()
-            .for_each(|r| add(r.start().into(), r.end().into())),
-        Class::Bytes(c) => c
-            .ranges()
-            .iter()
-            .for_each(|r| add(r.start().into(), r.end().into())),
-    }
-    set
+    let bits = super::fast::ascii_members(c);
+    Set([bits as u64, (bits >> 64) as u64])
 }
 
 /// Whether every match of `h` reads at least one byte (or `h` never matches).
@@ -451,6 +430,9 @@ impl Short {
     /// (`Ok(None)`: no match starts there). `Err` once the step budget is spent.
     pub fn spans(&self, text: &str, start: usize, groups: usize) -> Result<Option<Spans>, Spent> {
         let hay = text.as_bytes();
+        if start > hay.len() {
+            return Ok(None);
+        }
         if hay.len() > MAX_TEXT {
             return Err(Spent);
         }
@@ -706,6 +688,14 @@ mod tests {
         assert_eq!(short.spans(&"a".repeat(100), 0, 1), Err(Spent));
         assert_eq!(short.spans("", 0, 1), Ok(Some(vec![Some((0, 0))])));
         assert_eq!(short.spans("c", 0, 1), Ok(Some(vec![Some((0, 1))])));
+    }
+
+    /// The word bytes the looks' tests record are the ASCII word bytes.
+    #[test]
+    fn word_set_is_the_ascii_word_bytes() {
+        for b in 0..=255u8 {
+            assert_eq!(WORD.has(b), b.is_ascii_alphanumeric() || b == b'_', "{b}");
+        }
     }
 
     /// Shapes a program does not take: a loop whose iteration may be empty.

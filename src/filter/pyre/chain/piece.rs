@@ -12,7 +12,7 @@ use regex_automata::hybrid::dfa::{Cache, DFA};
 use regex_automata::meta;
 use regex_automata::nfa::thompson;
 use regex_automata::{Anchored, Input, MatchKind};
-use regex_syntax::hir::{Class, Hir, HirKind};
+use regex_syntax::hir::{Hir, HirKind};
 
 use super::seq::Seq;
 
@@ -185,25 +185,10 @@ pub(super) fn any_class_run(h: &Hir) -> Option<(u128, usize, bool)> {
     if r.max.is_some() || r.min > 1 {
         return None;
     }
-    let mut bits = 0u128;
-    match r.sub.kind() {
-        HirKind::Class(Class::Unicode(c)) => {
-            for rg in c.ranges() {
-                let (lo, hi) = (u32::from(rg.start()), u32::from(rg.end()).min(0x7f));
-                for b in lo..=hi {
-                    bits |= 1 << b;
-                }
-            }
-        }
-        HirKind::Class(Class::Bytes(c)) => {
-            for rg in c.ranges() {
-                for b in u32::from(rg.start())..=u32::from(rg.end()).min(0x7f) {
-                    bits |= 1 << b;
-                }
-            }
-        }
-        _ => return None,
-    }
+    let HirKind::Class(c) = r.sub.kind() else {
+        return None;
+    };
+    let bits = crate::filter::pyre::fast::ascii_members(c);
     Some((bits, r.min as usize, r.greedy))
 }
 

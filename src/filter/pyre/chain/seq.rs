@@ -264,22 +264,7 @@ fn fuse(elems: &mut Vec<Elem>) {
 
 /// The ASCII members of a class; None when it has none.
 fn ascii_bits(c: &Class) -> Option<u128> {
-    let mut bits = 0u128;
-    let mut add = |lo: u32, hi: u32| {
-        for b in lo..=hi.min(127) {
-            bits |= 1 << b;
-        }
-    };
-    match c {
-        Class::Unicode(c) => c
-            .ranges()
-            .iter()
-            .for_each(|r| add(u32::from(r.start()), u32::from(r.end()))),
-        Class::Bytes(c) => c
-            .ranges()
-            .iter()
-            .for_each(|r| add(u32::from(r.start()), u32::from(r.end()))),
-    }
+    let bits = crate::filter::pyre::fast::ascii_members(c);
     (bits != 0).then_some(bits)
 }
 
