@@ -43,7 +43,7 @@ use std::sync::Arc;
 
 use chrono::Datelike;
 
-use memo::{ConvMemo, Memo, Repeat, search_at};
+use memo::{ConvMemo, Memo, Repeat, search_at, short_at};
 pub use strptime::{DateError, FixedZone, LocalZone, SystemZone};
 use templates::{Kind, LINE_BEGIN, LINE_END, Template};
 
@@ -468,7 +468,15 @@ impl DateDetector {
                         None => search_at(&slot.tpl.re, line, (s, e)),
                     }
                 }
-                None => slot.tpl.re.search(line, 0),
+                // A back-reference template (the access log's): its linear stand-in's
+                // span, confirmed by the small backtracker, else the full search.
+                None => match slot.tpl.re.stand_in_span(line, 0) {
+                    Some(None) => None,
+                    Some(Some(span)) => {
+                        short_at(&slot.tpl.re, line, span).or_else(|| slot.tpl.re.search(line, 0))
+                    }
+                    None => slot.tpl.re.search(line, 0),
+                },
             },
             Some((pos, endpos)) => {
                 let end_b = byte_pos(line, endpos);
@@ -476,7 +484,12 @@ impl DateDetector {
                 if pos > endpos || pos_b > end_b {
                     return None;
                 }
-                slot.tpl.re.search(&line[..end_b], pos_b)
+                // Most lines have the last match where it was: the small backtracker
+                // tells it from there (exact when it answers, see `search_short`).
+                let part = &line[..end_b];
+                let re = &slot.tpl.re;
+                re.search_short(part, pos_b)
+                    .or_else(|| re.search(part, pos_b))
             }
         }?;
         slot.searched_hits += 1;

@@ -362,19 +362,21 @@ impl Regex {
         self.search_engines(text, pos)
     }
 
-    /// The match starting at `start` (the caller knows the leftmost match starts there)
-    /// by the small backtracker and its memory of the last text (see [`short`]): for the
-    /// date detector's short texts, whose digits change from line to line. None when no
-    /// match starts there or it cannot tell: the caller searches as usual.
+    /// The match starting at `start` by the small backtracker and its memory of the last
+    /// text (see [`short`]): for the date detector's short texts, whose digits change
+    /// from line to line. A match starting at `start` is the leftmost from there, so
+    /// `Some` is what [`Regex::search`] from `start` finds. None when no match starts
+    /// there or it cannot tell: the caller searches as usual.
     pub fn search_short<'t>(&self, text: &'t str, start: usize) -> Option<Match<'t>> {
-        if !matches!(self.inner.engine, Engine::Linear(_))
-            || start > text.len()
-            || !text.is_ascii()
-            || self.exact_engine(text).is_some()
-        {
+        if start > text.len() || !text.is_ascii() || self.exact_engine(text).is_some() {
             return None;
         }
-        let spans = self.regroup(self.inner.fast.short_spans(text, start))?;
+        let spans = match self.inner.engine {
+            Engine::Linear(_) => self.regroup(self.inner.fast.short_spans(text, start))?,
+            // A back-reference template (the access log's `(?P=_sep)`): its linear
+            // stand-in's program, checked.
+            Engine::Fancy(_) => self.checked()?.short_spans(text, start)?,
+        };
         Some(Match {
             text,
             spans: Cow::Owned(spans),
@@ -502,6 +504,21 @@ impl Regex {
                 Full::Fancy(_) | Full::None => return None,
             },
         })
+    }
+
+    /// For a back-reference pattern with a linear stand-in (see [`backref`]): the span of
+    /// the stand-in's first match at or after `pos` in an ASCII `text`. `Some(None)`: the
+    /// stand-in has none, so the pattern has none either (each of its matches is one of
+    /// the stand-in's). A span found is the pattern's only if [`Regex::search_short`]
+    /// from its start confirms it (same span). None: not such a pattern or text.
+    pub fn stand_in_span(&self, text: &str, pos: usize) -> Option<Option<(usize, usize)>> {
+        let Engine::Fancy(_) = &self.inner.engine else {
+            return None;
+        };
+        if pos > text.len() || !text.is_ascii() || self.exact_engine(text).is_some() {
+            return None;
+        }
+        self.checked()?.span(text, pos)
     }
 
     /// The full-Unicode engine of a linear pattern, compiled on first use.

@@ -103,23 +103,45 @@ pub(super) fn search_at<'t>(
     line: &'t str,
     span: (usize, usize),
 ) -> Option<crate::filter::pyre::Match<'t>> {
+    let cut = cut_after(line, span);
+    // The known start lets the small backtracker answer (its memory spares most of it
+    // when only digits changed since the last line).
+    if let Some(m) = short_at(re, line, span).or_else(|| {
+        (cut < line.len())
+            .then(|| re.search(&line[..cut], span.0))
+            .flatten()
+            .filter(|m| (m.start(), m.end()) == span)
+            .map(|m| re.match_from_spans(line, m.into_spans()))
+    }) {
+        return Some(m);
+    }
+    re.search(line, 0)
+}
+
+/// The end of the text [`search_at`] searches: one char (4 bytes) past the match.
+fn cut_after(line: &str, span: (usize, usize)) -> usize {
     let mut cut = (span.1 + 4).min(line.len());
     while !line.is_char_boundary(cut) {
         cut += 1;
     }
-    let text = &line[..cut];
-    // The known start lets the small backtracker answer (its memory spares most of it
-    // when only digits changed since the last line).
-    if let Some(m) = re.search_short(text, span.0).or_else(|| {
-        (cut < line.len())
-            .then(|| re.search(text, span.0))
-            .flatten()
-    }) && (m.start(), m.end()) == span
-    {
-        // The match borrows the shorter slice of the same text: rebuild it on `line`.
-        return Some(re.match_from_spans(line, m.into_spans()));
-    }
-    re.search(line, 0)
+    cut
+}
+
+/// The match at `span` by the small backtracker alone, when it tells one with that
+/// span. For a back-reference template `span` is its linear stand-in's (see
+/// `pyre::Regex::stand_in_span`): the first stand-in path from there ends where the
+/// stand-in's match ends, so it is that match, and it passed the check. A search of the
+/// cut text by the fancy engine would not do there (one of its paths cut short could
+/// give way to a later one of the same span), so none is made.
+pub(super) fn short_at<'t>(
+    re: &crate::filter::pyre::Regex,
+    line: &'t str,
+    span: (usize, usize),
+) -> Option<crate::filter::pyre::Match<'t>> {
+    let text = &line[..cut_after(line, span)];
+    let m = re.search_short(text, span.0)?;
+    // The match borrows the shorter slice of the same text: rebuild it on `line`.
+    ((m.start(), m.end()) == span).then(|| re.match_from_spans(line, m.into_spans()))
 }
 
 /// The last line's whole result, taken from the last winning template's anchored DFA

@@ -330,10 +330,18 @@ fn short_search_is_the_templates_search() {
             i % 10,
             i % 61
         ));
+        // The access log's back-reference template, after addresses of other lengths.
+        lines.push(format!(
+            "{}.0.{}.{} - - [14/Mar/2026:06:25:{:02} +0000] \"GET /",
+            192 + i % 11,
+            i * 7 % 256,
+            i * 13 % 300,
+            i / 9
+        ));
     }
     let shift = crate::filter::pyre::survey::shift_digits;
     let templates = crate::filter::date::templates::default_templates(2026).expect("defaults");
-    let (mut told, mut syslog_told) = (0usize, 0usize);
+    let (mut told, mut syslog_told, mut backref_told) = (0usize, 0usize, 0usize);
     for t in &templates {
         let re = &*t.re;
         for line in &lines {
@@ -344,6 +352,19 @@ fn short_search_is_the_templates_search() {
             for k in [0, 1, 0, 3, 7] {
                 let text = shift(&line[..cut], k);
                 let want = re.search(&text, 0);
+                // A back-reference template's stand-in span, confirmed as the detector
+                // does it, is the template's own match.
+                match re.stand_in_span(&text, 0) {
+                    Some(None) => assert!(want.is_none(), "{} on {text:?}", t.name),
+                    Some(Some(span)) => {
+                        if let Some(got) = super::memo::short_at(re, &text, span) {
+                            let want = want.as_ref().expect("a match");
+                            assert_eq!(got.spans(), want.spans(), "{} on {text:?}", t.name);
+                            backref_told += 1;
+                        }
+                    }
+                    None => {}
+                }
                 let starts = [0, want.as_ref().map_or(0, |m| m.start())];
                 for start in starts {
                     // None: no match starts there, or it cannot tell (not a linear
@@ -364,6 +385,12 @@ fn short_search_is_the_templates_search() {
             }
         }
     }
-    eprintln!("{told} matches told, {syslog_told} by the syslog template");
-    assert!(told > 5_000 && syslog_told > 1_000, "{told} {syslog_told}");
+    eprintln!(
+        "{told} matches told, {syslog_told} by the syslog template, {backref_told} confirmed \
+         stand-in spans"
+    );
+    assert!(
+        told > 5_000 && syslog_told > 1_000 && backref_told > 300,
+        "{told} {syslog_told} {backref_told}"
+    );
 }

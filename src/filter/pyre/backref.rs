@@ -138,9 +138,34 @@ impl Checked {
                     .collect()
             })
         };
-        let Some(mut spans) = spans else {
-            return Ok(None);
-        };
+        match spans {
+            Some(spans) => self.settle(text, spans).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The span of the linear pattern's first match at or after `pos` in an ASCII
+    /// `text`, by its DFAs (`Some(None)`: none, so the original has none either); None
+    /// when they cannot tell. Not necessarily the original's match (see
+    /// [`Checked::short_spans`]).
+    pub fn span(&self, text: &str, pos: usize) -> Option<Option<(usize, usize)>> {
+        let re = self.fast.ascii()?;
+        let input = regex_automata::Input::new(text).range(pos..);
+        Some(re.find(input).map(|m| (m.start(), m.end())))
+    }
+
+    /// The original's group spans of the match starting at `start`, by the small
+    /// backtracker (see [`fast::Fast::short_spans`]); None when no match of the linear
+    /// pattern starts there, the backtracker cannot tell, or the check fails (the
+    /// caller then searches as usual).
+    pub fn short_spans(&self, text: &str, start: usize) -> Option<Spans> {
+        let spans = self.fast.short_spans(text, start)?;
+        self.settle(text, spans).ok()
+    }
+
+    /// `spans` of the linear pattern checked and renumbered as the original's; `Err`
+    /// when a copy's text differs from its group's.
+    fn settle(&self, text: &str, mut spans: Spans) -> Result<Spans, ()> {
         for &(g, c) in &self.pairs {
             match (
                 spans.get(g).copied().flatten(),
@@ -157,7 +182,7 @@ impl Checked {
                 spans.remove(c);
             }
         }
-        Ok(Some(spans))
+        Ok(spans)
     }
 }
 
@@ -173,6 +198,9 @@ mod tests {
             r"^(?P<a>[ab])x(?P=a)$",
             r"(?P<q>['\x22])(?P<v>[^'\x22]*)(?P=q)",
             r"(?:(?P<s>-)|/)(?P<n>\d+)(?P=s)?",
+            // The stand-in's first path fails the check; a later one of the original
+            // is longer than the stand-in's match, a still later one as long.
+            r"(?P<a>.)(?:(?P=a)|.{8}|.)",
         ];
         let texts = [
             "2024-01-02 x",
@@ -184,8 +212,15 @@ mod tests {
             "/12/",
             "-12-",
             "-12/",
+            "xy123456789",
+            "xx1",
+            "xy12",
+            "-7-",
+            "/77/",
+            "--",
             "",
         ];
+        let (mut short_told, mut confirmed) = (0, 0);
         for p in pats {
             let re = compile(p, Flags::default()).expect("compiles");
             assert!(re.checked().is_some(), "{p} has a linear stand-in");
@@ -204,12 +239,43 @@ mod tests {
                                 .map(|m| m.map(|m| (m.start(), m.end())))
                                 .collect::<Vec<_>>()
                         });
-                    let got = re
-                        .search(text, pos)
-                        .map(|m| (0..m.len()).map(|i| m.span(i)).collect::<Vec<_>>());
+                    let spans = |m: crate::filter::pyre::Match<'_>| m.spans().to_vec();
+                    let got = re.search(text, pos).map(spans);
                     assert_eq!(got, want, "{p} on {text:?} at {pos}");
+                    // The small backtracker answers only for a match starting at `pos`.
+                    if let Some(s) = re.search_short(text, pos).map(spans) {
+                        assert_eq!(Some(&s), want.as_ref(), "short: {p} on {text:?} at {pos}");
+                        short_told += 1;
+                    }
+                    // The stand-in's span: none means no match; one confirmed by the
+                    // backtracker on the text cut past it is the match.
+                    match re.stand_in_span(text, pos) {
+                        Some(None) => assert!(want.is_none(), "{p} on {text:?} at {pos}"),
+                        Some(Some((a, b))) => {
+                            let cut = &text[..(b + 4).min(text.len())];
+                            if let Some(s) = re.search_short(cut, a)
+                                && s.span(0) == Some((a, b))
+                            {
+                                assert_eq!(Some(spans(s)), want, "span: {p} on {text:?}");
+                                confirmed += 1;
+                            }
+                        }
+                        // (a pattern the translator made linear: no stand-in needed)
+                        None => {}
+                    }
                 }
             }
         }
+        assert!(
+            short_told >= 5 && confirmed >= 5,
+            "{short_told} {confirmed}"
+        );
+        // The stand-in's first match ("xy") fails the check: the backtracker refuses to
+        // confirm its span, and the search finds the original's longer match.
+        let re = compile(pats[4], Flags::default()).expect("compiles");
+        let text = "xy123456789";
+        assert_eq!(re.stand_in_span(text, 0), Some(Some((0, 2))));
+        assert!(re.search_short(&text[..6], 0).is_none());
+        assert_eq!(re.search(text, 0).map(|m| m.span(0)), Some(Some((0, 9))));
     }
 }

@@ -429,10 +429,25 @@ impl Short {
     /// the match the engines find when their leftmost match starts at `start`
     /// (`Ok(None)`: no match starts there). `Err` once the step budget is spent.
     pub fn spans(&self, text: &str, start: usize, groups: usize) -> Result<Option<Spans>, Spent> {
-        let hay = text.as_bytes();
-        if start > hay.len() {
+        if start > text.len() {
             return Ok(None);
         }
+        // The program reads nothing before `start - 1` (a look reads one byte back; the
+        // text is ASCII), so it runs on the text from there: the memo then also fits a
+        // line whose match moved (an access log's address before the date).
+        let base = start.saturating_sub(1);
+        let spans = self.spans_from(&text.as_bytes()[base..], start - base, groups)?;
+        Ok(spans.map(|mut s| {
+            for (a, b) in s.iter_mut().flatten() {
+                *a += base;
+                *b += base;
+            }
+            s
+        }))
+    }
+
+    /// [`Short::spans`] on `hay`, where `start` is 0 or 1.
+    fn spans_from(&self, hay: &[u8], start: usize, groups: usize) -> Result<Option<Spans>, Spent> {
         if hay.len() > MAX_TEXT {
             return Err(Spent);
         }
