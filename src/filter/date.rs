@@ -472,10 +472,10 @@ impl DateDetector {
                 // span, confirmed by the small backtracker, else the full search.
                 None => match slot.tpl.re.stand_in_span(line, 0) {
                     Some(None) => None,
-                    Some(Some(span)) => {
-                        short_at(&slot.tpl.re, line, span).or_else(|| slot.tpl.re.search(line, 0))
-                    }
-                    None => slot.tpl.re.search(line, 0),
+                    span => span
+                        .flatten()
+                        .and_then(|span| short_at(&slot.tpl.re, line, span))
+                        .or_else(|| slot.tpl.re.search(line, 0)),
                 },
             },
             Some((pos, endpos)) => {

@@ -368,7 +368,7 @@ impl Regex {
     /// `Some` is what [`Regex::search`] from `start` finds. None when no match starts
     /// there or it cannot tell: the caller searches as usual.
     pub fn search_short<'t>(&self, text: &'t str, start: usize) -> Option<Match<'t>> {
-        if start > text.len() || !text.is_ascii() || self.exact_engine(text).is_some() {
+        if !self.ascii_from(text, start) {
             return None;
         }
         let spans = match self.inner.engine {
@@ -515,10 +515,16 @@ impl Regex {
         let Engine::Fancy(_) = &self.inner.engine else {
             return None;
         };
-        if pos > text.len() || !text.is_ascii() || self.exact_engine(text).is_some() {
+        if !self.ascii_from(text, pos) {
             return None;
         }
         self.checked()?.span(text, pos)
+    }
+
+    /// Whether the ASCII-only paths ([`Regex::search_short`], [`Regex::stand_in_span`])
+    /// may answer for `text` from `pos`.
+    fn ascii_from(&self, text: &str, pos: usize) -> bool {
+        pos <= text.len() && text.is_ascii() && self.exact_engine(text).is_none()
     }
 
     /// The full-Unicode engine of a linear pattern, compiled on first use.

@@ -106,7 +106,7 @@ pub(super) fn search_at<'t>(
     let cut = cut_after(line, span);
     // The known start lets the small backtracker answer (its memory spares most of it
     // when only digits changed since the last line).
-    if let Some(m) = short_at(re, line, span).or_else(|| {
+    if let Some(m) = short_in(re, line, cut, span).or_else(|| {
         (cut < line.len())
             .then(|| re.search(&line[..cut], span.0))
             .flatten()
@@ -138,8 +138,17 @@ pub(super) fn short_at<'t>(
     line: &'t str,
     span: (usize, usize),
 ) -> Option<crate::filter::pyre::Match<'t>> {
-    let text = &line[..cut_after(line, span)];
-    let m = re.search_short(text, span.0)?;
+    short_in(re, line, cut_after(line, span), span)
+}
+
+/// [`short_at`] on `line` cut at `cut`.
+fn short_in<'t>(
+    re: &crate::filter::pyre::Regex,
+    line: &'t str,
+    cut: usize,
+    span: (usize, usize),
+) -> Option<crate::filter::pyre::Match<'t>> {
+    let m = re.search_short(&line[..cut], span.0)?;
     // The match borrows the shorter slice of the same text: rebuild it on `line`.
     ((m.start(), m.end()) == span).then(|| re.match_from_spans(line, m.into_spans()))
 }

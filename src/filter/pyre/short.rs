@@ -438,9 +438,11 @@ impl Short {
         let base = start.saturating_sub(1);
         let spans = self.spans_from(&text.as_bytes()[base..], start - base, groups)?;
         Ok(spans.map(|mut s| {
-            for (a, b) in s.iter_mut().flatten() {
-                *a += base;
-                *b += base;
+            if base > 0 {
+                for (a, b) in s.iter_mut().flatten() {
+                    *a += base;
+                    *b += base;
+                }
             }
             s
         }))
