@@ -52,6 +52,10 @@ enum Node {
         /// The lowest group number opened after this step (groups from there on are
         /// cleared when a try of the later steps fails).
         first_group: usize,
+        /// The first byte every match of `rest` starts with, if there is one: only the
+        /// run lengths that end before such a byte are tried (a `memchr` finds them,
+        /// where each other length would cost a piece search that fails at once).
+        lead: Option<u8>,
     },
     /// An alternation (or `?`) with groups: per branch, the branch without groups (to
     /// pick the branch) and its own chain.
@@ -135,14 +139,16 @@ impl Build {
         for k in 0..self.nodes.len() {
             let first = min_group(&self.nodes[k + 1..]);
             if let Node::Back {
-                rest, first_group, ..
+                rest,
+                first_group,
+                lead,
+                ..
             } = &mut self.nodes[k]
             {
                 *first_group = first;
-                *rest = Some(Deferred::new(
-                    Hir::concat(self.hirs[k + 1..].to_vec()),
-                    false,
-                ));
+                let h = Hir::concat(self.hirs[k + 1..].to_vec());
+                *lead = piece::lead_literal(&h).first().copied();
+                *rest = Some(Deferred::new(h, false));
             }
         }
         Some(self.nodes)
@@ -221,6 +227,7 @@ fn flush(pending: &mut Vec<Hir>, out: &mut Build) -> Option<()> {
                     greedy,
                     rest: None,
                     first_group: usize::MAX,
+                    lead: None,
                 },
                 || h,
             ),
@@ -339,6 +346,7 @@ fn walk(
                 greedy,
                 rest,
                 first_group,
+                lead,
             } => {
                 let bytes = text.as_bytes().get(pos..).unwrap_or_default();
                 let len = members.run_len(bytes);
@@ -368,17 +376,41 @@ fn walk(
                     found = end.map(|end| (e, end));
                     Ok(found.is_some())
                 };
-                let lengths = pos + *min..=pos + len;
-                if *greedy {
-                    for e in lengths.rev().take(BACK_TRIES) {
-                        if attempt(e).ok()? {
-                            break;
+                let (lo, hi) = (pos + *min, pos + len);
+                match (*lead, *greedy) {
+                    // The ends where the rest's first byte is (none at the text end).
+                    (Some(b), greedy) => {
+                        let hay = text
+                            .as_bytes()
+                            .get(lo..=hi)
+                            .unwrap_or_else(|| text.as_bytes().get(lo..).unwrap_or_default());
+                        let mut at = |i: usize| attempt(lo + i);
+                        if greedy {
+                            for i in memchr::memrchr_iter(b, hay).take(BACK_TRIES) {
+                                if at(i).ok()? {
+                                    break;
+                                }
+                            }
+                        } else {
+                            for i in memchr::memchr_iter(b, hay).take(BACK_TRIES) {
+                                if at(i).ok()? {
+                                    break;
+                                }
+                            }
                         }
                     }
-                } else {
-                    for e in lengths.take(BACK_TRIES) {
-                        if attempt(e).ok()? {
-                            break;
+                    (None, true) => {
+                        for e in (lo..=hi).rev().take(BACK_TRIES) {
+                            if attempt(e).ok()? {
+                                break;
+                            }
+                        }
+                    }
+                    (None, false) => {
+                        for e in (lo..=hi).take(BACK_TRIES) {
+                            if attempt(e).ok()? {
+                                break;
+                            }
                         }
                     }
                 }
@@ -551,6 +583,15 @@ mod tests {
             r"^user (?P<u>.*?) from (?P<h>\S+)(?: port \d+)?",
             r"^(?P<u>\S+|.*?) from (?P<h>\w+)(?P<t>.*?)$",
             r"(?P<a>[a-z]*?)(?P<b>\d+?)(?P<c>x*?)",
+            // Runs whose later steps start with a literal: only the ends before its
+            // first byte are tried, greedy (last first) and lazy (first first).
+            r"(?P<a>[^:]+) from (?P<b>\S+)",
+            r"^(?P<a>[a-z ]*?) from (?P<b>\w+)(?P<c>.*)",
+            r"^(?P<a>.+)x(?P<b>y?)$",
+            r"(?P<a>[ab]*)(?P<b>b)",
+            // (every end before a space reaches the same match end: the order decides)
+            r"(?P<a>[a ]*) (?P<b>[a ]*)",
+            r"(?P<a>[a ]*?) (?P<b>[a ]*)",
         ];
         let texts = [
             "host sshd[12]: Failed password for root from 1.2.3.4 port 22 ssh2\n",
@@ -576,6 +617,15 @@ mod tests {
             "ab12x",
             "ab1x",
             "ab1y",
+            "a from b from c",
+            "from x from",
+            "a b c from",
+            "xx",
+            "axbx",
+            "axbxy\n",
+            "abab",
+            "aab b",
+            "a a a",
             "",
         ];
         for p in pats {

@@ -129,7 +129,7 @@ impl Lazy {
 }
 
 /// The literal bytes every match of `h` starts with (maybe none).
-fn lead_literal(h: &Hir) -> &[u8] {
+pub(super) fn lead_literal(h: &Hir) -> &[u8] {
     match h.kind() {
         HirKind::Literal(l) => &l.0,
         HirKind::Concat(v) => v.first().map_or(&[], lead_literal),
