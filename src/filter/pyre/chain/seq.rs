@@ -68,6 +68,9 @@ enum Elem {
     /// `min..=max` members of an ASCII class, as many as there are (`max`: u32::MAX is
     /// unbounded). A literal byte is a run of one.
     Run { bits: u128, min: u32, max: u32 },
+    /// Two or more literal ASCII bytes in a row (runs of one byte, fused by [`lits`]):
+    /// compared at once, not read one run at a time.
+    Lit(Box<[u8]>),
     /// `\A`, `\z`, `(?m:^)`, `(?m:$)` and the ASCII word boundaries.
     Look(Look),
     /// `a?b` where `a` is part of `b` (`[0-5]?[0-9]`): two bytes when the first is in
@@ -101,6 +104,7 @@ impl Seq {
         let mut count = 0;
         build(h, &mut elems, &mut count)?;
         fuse(&mut elems);
+        lits(&mut elems);
         settle(&mut elems, Next::ALWAYS)?;
         Some(Seq { elems })
     }
@@ -262,6 +266,50 @@ fn fuse(elems: &mut Vec<Elem>) {
     *elems = out;
 }
 
+/// The byte a run of exactly one member of a one-byte class reads.
+fn one_byte(e: &Elem) -> Option<u8> {
+    match e {
+        Elem::Run {
+            bits,
+            min: 1,
+            max: 1,
+        } if bits.count_ones() == 1 => u8::try_from(bits.trailing_zeros()).ok(),
+        _ => None,
+    }
+}
+
+/// Rewrites two or more one-byte runs in a row as one [`Elem::Lit`] (the same bytes in
+/// the same order: the same language, and the same choices, there being none).
+fn lits(elems: &mut Vec<Elem>) {
+    let mut out = Vec::with_capacity(elems.len());
+    let mut pending: Vec<u8> = Vec::new();
+    let flush = |pending: &mut Vec<u8>, out: &mut Vec<Elem>| match pending.len() {
+        0 => {}
+        1 => out.push(Elem::Run {
+            bits: 1 << pending[0],
+            min: 1,
+            max: 1,
+        }),
+        _ => out.push(Elem::Lit(std::mem::take(pending).into())),
+    };
+    for mut e in std::mem::take(elems) {
+        if let Some(b) = one_byte(&e) {
+            pending.push(b);
+            continue;
+        }
+        flush(&mut pending, &mut out);
+        pending.clear();
+        if let Elem::Alt { branches, .. } = &mut e {
+            for (_, body) in branches.iter_mut() {
+                lits(body);
+            }
+        }
+        out.push(e);
+    }
+    flush(&mut pending, &mut out);
+    *elems = out;
+}
+
 /// The ASCII members of a class; None when it has none.
 fn ascii_bits(c: &Class) -> Option<u128> {
     let bits = crate::filter::pyre::fast::ascii_members(c);
@@ -290,6 +338,11 @@ fn settle(elems: &mut [Elem], follow: Next) -> Option<Next> {
                     },
                 }
             }
+            // (its first byte starts it; it has no choice to settle)
+            Elem::Lit(lit) => Next {
+                bytes: lit.first().map_or(0, |&b| 1 << b),
+                ..Next::NONE
+            },
             Elem::Look(l) => {
                 let at_end = next.always || next.end;
                 match l {
@@ -363,6 +416,9 @@ fn fixed(body: &[Elem]) -> Option<Vec<u128>> {
             Elem::Run { bits, min, max } if min == max && out.len() + (*min as usize) <= 64 => {
                 out.extend(std::iter::repeat_n(*bits, *min as usize));
             }
+            Elem::Lit(lit) if out.len() + lit.len() <= 64 => {
+                out.extend(lit.iter().map(|&b| 1u128 << b));
+            }
             _ => return None,
         }
     }
@@ -420,6 +476,25 @@ impl Walk<'_> {
                     }
                     if n < *min {
                         return Ok(None);
+                    }
+                }
+                Elem::Lit(lit) => {
+                    let have = self.text.get(pos..).unwrap_or_default();
+                    // Where the bytes first differ, as the runs would have read them:
+                    // a non-ASCII byte read there is not known (see `sym`).
+                    match lit.iter().zip(have).position(|(a, b)| a != b) {
+                        Some(i) => {
+                            self.sym(pos + i)?;
+                            return Ok(None);
+                        }
+                        None if have.len() < lit.len() => {
+                            self.sym(pos + have.len())?;
+                            return Ok(None);
+                        }
+                        None => {
+                            self.far = self.far.max(pos + lit.len());
+                            pos += lit.len();
+                        }
                     }
                 }
                 Elem::Look(l) => {
@@ -511,6 +586,9 @@ mod tests {
             r"(?m:$)",
             r"(?: (?:port [0-9]+|on x)){0,2}:[ \t]*11:",
             r"(?:[Jj][Aa][Nn]|[Jj][Uu][Nn]|[Mm][Aa][Rr]) [0-9]",
+            // literal branches (each a run of bytes read at once) told apart by a byte
+            r"(?:Jan|Jun|Jul) [0-9]",
+            r"(?:invalid|illegal) user ",
             r"[0-5]?[0-9]",
             r"(?:[0-5]?[0-9]|6[01])",
             r"(?-u:\b)|(?-u:\b{end-half})",
