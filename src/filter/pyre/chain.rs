@@ -376,43 +376,27 @@ fn walk(
                     found = end.map(|end| (e, end));
                     Ok(found.is_some())
                 };
+                let mut first_of = |ends: &mut dyn Iterator<Item = usize>| -> Option<()> {
+                    for e in ends.take(BACK_TRIES) {
+                        if attempt(e).ok()? {
+                            break;
+                        }
+                    }
+                    Some(())
+                };
                 let (lo, hi) = (pos + *min, pos + len);
-                match (*lead, *greedy) {
-                    // The ends where the rest's first byte is (none at the text end).
-                    (Some(b), greedy) => {
-                        let hay = text
-                            .as_bytes()
-                            .get(lo..=hi)
-                            .unwrap_or_else(|| text.as_bytes().get(lo..).unwrap_or_default());
-                        let mut at = |i: usize| attempt(lo + i);
-                        if greedy {
-                            for i in memchr::memrchr_iter(b, hay).take(BACK_TRIES) {
-                                if at(i).ok()? {
-                                    break;
-                                }
-                            }
-                        } else {
-                            for i in memchr::memchr_iter(b, hay).take(BACK_TRIES) {
-                                if at(i).ok()? {
-                                    break;
-                                }
-                            }
-                        }
+                // With a lead byte, only the ends where it is (none at the text end).
+                let bytes = text.as_bytes();
+                let hay = bytes.get(lo..=hi).or_else(|| bytes.get(lo..));
+                match (*lead, hay, *greedy) {
+                    (Some(b), Some(hay), true) => {
+                        first_of(&mut memchr::memrchr_iter(b, hay).map(|i| lo + i))?
                     }
-                    (None, true) => {
-                        for e in (lo..=hi).rev().take(BACK_TRIES) {
-                            if attempt(e).ok()? {
-                                break;
-                            }
-                        }
+                    (Some(b), Some(hay), false) => {
+                        first_of(&mut memchr::memchr_iter(b, hay).map(|i| lo + i))?
                     }
-                    (None, false) => {
-                        for e in (lo..=hi).take(BACK_TRIES) {
-                            if attempt(e).ok()? {
-                                break;
-                            }
-                        }
-                    }
+                    (_, _, true) => first_of(&mut (lo..=hi).rev())?,
+                    (_, _, false) => first_of(&mut (lo..=hi))?,
                 }
                 let (e, end) = found?;
                 let got = walk(rest_nodes, caches, text, e, slots)?;
