@@ -599,36 +599,24 @@ impl DateDetector {
             Err(DateError::Empty)
         } else {
             let bits = now.to_bits();
-            let memo = self.slots[i]
+            let fits = self.slots[i]
                 .memo
                 .as_ref()
-                .filter(|mm| found.memo || mm.fits(line, m.spans()));
-            match memo.and_then(|mm| mm.conv.clone()) {
+                .is_some_and(|mm| found.memo || mm.fits(line, m.spans()));
+            let cached = match &self.slots[i].memo {
+                Some(mm) if fits => mm.conv.clone(),
+                _ => None,
+            };
+            match cached {
                 Some((b, t)) if b == bits => t,
                 _ => {
                     let t = self.convert_memo(i, &tpl, m, now);
-                    let end = m.end();
-                    let slot = &mut self.slots[i];
-                    match slot.memo.as_mut() {
-                        Some(mm) if found.memo || mm.fits(line, m.spans()) => {
-                            mm.conv = Some((bits, t.clone()))
-                        }
-                        // Another date text: the memo's storage takes the new one.
-                        Some(mm) => {
-                            mm.key.clear();
-                            mm.key.extend_from_slice(Memo::key_of(line, end));
-                            mm.spans.clear();
-                            mm.spans.extend_from_slice(m.spans());
-                            mm.conv = Some((bits, t.clone()));
-                        }
-                        None => {
-                            slot.memo = Some(Box::new(Memo {
-                                key: Memo::key_of(line, end).to_vec(),
-                                spans: m.spans().to_vec(),
-                                conv: Some((bits, t.clone())),
-                            }))
-                        }
+                    let mm = self.slots[i].memo.get_or_insert_with(Default::default);
+                    if !fits {
+                        // Another date text (or the first): the memo's storage takes it.
+                        mm.hold(line, m.spans());
                     }
+                    mm.conv = Some((bits, t.clone()));
                     t
                 }
             }

@@ -10,7 +10,7 @@ use super::{DateError, DateMatch};
 /// another line whose match has the same span and whose text up to 4 bytes past the
 /// match is the same: linear group spans depend on nothing else (see
 /// `pyre::Regex::find_span`). Busy logs repeat the same date text line after line.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub(super) struct Memo {
     pub key: Vec<u8>,
     pub spans: Vec<Option<(usize, usize)>>,
@@ -22,6 +22,16 @@ impl Memo {
     /// The key bytes of a match ending at `end`.
     pub fn key_of(line: &str, end: usize) -> &[u8] {
         &line.as_bytes()[..(end + 4).min(line.len())]
+    }
+
+    /// Takes the key and spans of a match in `line` (reusing the storage), for the
+    /// caller to set its conversion.
+    pub fn hold(&mut self, line: &str, spans: &[Option<(usize, usize)>]) {
+        let end = spans.first().copied().flatten().map_or(0, |s| s.1);
+        self.key.clear();
+        self.key.extend_from_slice(Memo::key_of(line, end));
+        self.spans.clear();
+        self.spans.extend_from_slice(spans);
     }
 
     pub fn fits(&self, line: &str, spans: &[Option<(usize, usize)>]) -> bool {

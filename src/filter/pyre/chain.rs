@@ -387,16 +387,12 @@ fn walk(
                 let (lo, hi) = (pos + *min, pos + len);
                 // With a lead byte, only the ends where it is (none at the text end).
                 let bytes = text.as_bytes();
-                let hay = bytes.get(lo..=hi).or_else(|| bytes.get(lo..));
-                match (*lead, hay, *greedy) {
-                    (Some(b), Some(hay), true) => {
-                        first_of(&mut memchr::memrchr_iter(b, hay).map(|i| lo + i))?
-                    }
-                    (Some(b), Some(hay), false) => {
-                        first_of(&mut memchr::memchr_iter(b, hay).map(|i| lo + i))?
-                    }
-                    (_, _, true) => first_of(&mut (lo..=hi).rev())?,
-                    (_, _, false) => first_of(&mut (lo..=hi))?,
+                let hay = bytes.get(lo..(hi + 1).min(bytes.len())).unwrap_or_default();
+                match (*lead, *greedy) {
+                    (Some(b), true) => first_of(&mut memchr::memrchr_iter(b, hay).map(|i| lo + i))?,
+                    (Some(b), false) => first_of(&mut memchr::memchr_iter(b, hay).map(|i| lo + i))?,
+                    (None, true) => first_of(&mut (lo..=hi).rev())?,
+                    (None, false) => first_of(&mut (lo..=hi))?,
                 }
                 let (e, end) = found?;
                 let got = walk(rest_nodes, caches, text, e, slots)?;

@@ -283,14 +283,15 @@ fn one_byte(e: &Elem) -> Option<u8> {
 fn lits(elems: &mut Vec<Elem>) {
     let mut out = Vec::with_capacity(elems.len());
     let mut pending: Vec<u8> = Vec::new();
-    let flush = |pending: &mut Vec<u8>, out: &mut Vec<Elem>| match pending.len() {
-        0 => {}
-        1 => out.push(Elem::Run {
-            bits: 1 << pending[0],
+    // (leaves `pending` empty)
+    let flush = |pending: &mut Vec<u8>, out: &mut Vec<Elem>| match std::mem::take(pending)[..] {
+        [] => {}
+        [b] => out.push(Elem::Run {
+            bits: 1 << b,
             min: 1,
             max: 1,
         }),
-        _ => out.push(Elem::Lit(std::mem::take(pending).into())),
+        ref bytes => out.push(Elem::Lit(bytes.into())),
     };
     for mut e in std::mem::take(elems) {
         if let Some(b) = one_byte(&e) {
@@ -298,7 +299,6 @@ fn lits(elems: &mut Vec<Elem>) {
             continue;
         }
         flush(&mut pending, &mut out);
-        pending.clear();
         if let Elem::Alt { branches, .. } = &mut e {
             for (_, body) in branches.iter_mut() {
                 lits(body);
