@@ -254,15 +254,16 @@ impl Logger {
             let tid = unsafe { libc::pthread_self() } as u64;
             let short: String = name.chars().take(5).collect();
             let lg: String = logger.chars().take(25).collect();
-            eprintln!(" +{rel:5} {tid:X} {lg:<25} {short:<5} {msg}");
+            line_to_stderr(format!(" +{rel:5} {tid:X} {lg:<25} {short:<5} {msg}\n"));
         } else if self.verbose >= 3 {
             // fail2ban's verbose format: time, thread id, short level name.
             // SAFETY: pthread_self has no preconditions.
             let tid = unsafe { libc::pthread_self() } as u64;
             let short: String = name.chars().take(5).collect();
-            eprintln!(" {ts} {tid:X} {short:<5} {msg}");
+            line_to_stderr(format!(" {ts} {tid:X} {short:<5} {msg}\n"));
         } else {
-            eprintln!("{ts} {logger:<24}[{}]: {name:<7} {msg}", std::process::id());
+            let pid = std::process::id();
+            line_to_stderr(format!("{ts} {logger:<24}[{pid}]: {name:<7} {msg}\n"));
         }
     }
     pub fn error(&self, logger: &str, msg: &str) {
@@ -470,18 +471,11 @@ pub fn dump(args: &ClientArgs) -> i32 {
     let mut ok = res.ok;
     if args.dump > 0 {
         match (&res.commands, &res.text) {
-            (Some(_), Some(pieces)) => {
-                use std::io::Write;
-                let mut out = std::io::stdout().lock();
-                for p in pieces {
-                    let _ = out.write_all(p.as_bytes());
-                }
-            }
+            (Some(_), Some(pieces)) => write_pieces(pieces),
             (Some(cmds), None) => {
-                use std::io::Write;
-                let mut out = String::new();
-                render(cmds, &mut out);
-                let _ = std::io::stdout().lock().write_all(out.as_bytes());
+                let mut pieces = Vec::new();
+                render(cmds, &mut pieces);
+                write_pieces(&pieces);
             }
             (None, _) => {
                 println!("ERROR: The configuration stream failed because of the invalid syntax.")
@@ -524,17 +518,45 @@ pub fn dump(args: &ClientArgs) -> i32 {
     0
 }
 
+/// Writes one log line to stderr in one write: `eprintln!` writes each formatted piece
+/// of it on its own (stderr is not buffered).
+fn line_to_stderr(line: String) {
+    use std::io::Write;
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+}
+
+/// Writes a rendered dump to stdout, its pieces gathered into as few writes as the
+/// kernel takes (a write error, such as a closed pipe, ends it quietly).
+fn write_pieces(pieces: &[String]) {
+    use std::io::{IoSlice, Write};
+    let mut out = std::io::stdout().lock();
+    let mut slices: Vec<IoSlice<'_>> = pieces.iter().map(|p| IoSlice::new(p.as_bytes())).collect();
+    let mut rest = &mut slices[..];
+    IoSlice::advance_slices(&mut rest, 0);
+    while !rest.is_empty() {
+        match out.write_vectored(rest) {
+            Ok(0) => return,
+            Ok(n) => IoSlice::advance_slices(&mut rest, n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return,
+        }
+    }
+    let _ = out.flush();
+}
+
 /// The dump's lines (`-d`): each command's Python repr.
-fn render_plain(cmds: &[Command], out: &mut String) {
+fn render_plain(cmds: &[Command], pieces: &mut Vec<String>) {
     for c in cmds {
+        let out = config::open_piece(pieces);
         c.write_repr(out);
         out.push('\n');
     }
 }
 
 /// The dump's lines in `--dp`'s layout.
-fn render_pretty(cmds: &[Command], out: &mut String) {
+fn render_pretty(cmds: &[Command], pieces: &mut Vec<String>) {
     for c in cmds {
+        let out = config::open_piece(pieces);
         out.push_str(&pretty(c));
         out.push('\n');
     }

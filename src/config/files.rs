@@ -35,10 +35,11 @@ impl Source for FsSource {
     fn read(&self, path: &str) -> Option<Vec<u8>> {
         // `fs::read` queries size (and `read_to_end` position) first, and a safe read
         // zero-fills the buffer: config files are small, so read straight into a presized
-        // buffer's spare capacity.
+        // buffer's spare capacity. 8 KiB holds most of them and is still a small block
+        // for mimalloc (see `config::open_piece` on why that matters).
         use std::os::fd::AsRawFd;
         let f = std::fs::File::open(path).ok()?;
-        let mut buf: Vec<u8> = Vec::with_capacity(16 * 1024);
+        let mut buf: Vec<u8> = Vec::with_capacity(8 * 1024);
         loop {
             if buf.spare_capacity_mut().is_empty() {
                 buf.reserve(buf.len());

@@ -100,7 +100,7 @@ pub(super) struct Half {
     conv_strict: Vec<String>,
     conv: Result<(Vec<Command>, Vec<Command>), ConfigError>,
     /// `conv`'s jail commands rendered (when asked and `conv` is `Ok`).
-    text: Option<String>,
+    text: Option<Vec<String>>,
 }
 
 /// The main reader's jail config as plain (sendable) data: the config without its memos
@@ -195,8 +195,7 @@ fn run_half(
     }
     let text = match (&conv, render) {
         (Ok((cmds, _)), Some(r)) => {
-            // ~185 bytes a command on the stock tree: room without regrowing
-            let mut t = String::with_capacity(cmds.len() * 256);
+            let mut t = Vec::new();
             r(cmds, &mut t);
             Some(t)
         }
@@ -292,11 +291,8 @@ fn finish_split(
         let conv1_strict = rd.log.strict_errors.split_off(mark.1);
         // render this half while the other thread may still work (dropped on an error)
         let mut out = out;
-        if let (Ok((cmds1, _)), Some((r, pieces))) = (&conv1, out.as_mut())
-            && let Some(t) = pieces.last_mut()
-        {
-            t.reserve(cmds1.len() * 256);
-            r(cmds1, t);
+        if let (Ok((cmds1, _)), Some((r, pieces))) = (&conv1, out.as_mut()) {
+            r(cmds1, pieces);
         }
         let half = join();
         let (st2, rest) = match half {
@@ -333,15 +329,11 @@ fn finish_split(
         if let Some((r, pieces)) = out {
             // the text is the result: the second half's piece is kept as it is, and
             // the commands are not put together
-            let t2 = text2.unwrap_or_else(|| {
-                let mut t = String::new();
-                r(&cmds2, &mut t);
-                t
-            });
-            pieces.push(t2);
-            let mut t = String::with_capacity(starts.len() * 32);
-            r(&starts, &mut t);
-            pieces.push(t);
+            match text2 {
+                Some(t2) => pieces.extend(t2),
+                None => r(&cmds2, pieces),
+            }
+            r(&starts, pieces);
             if leak {
                 std::mem::forget((cmds, cmds2, starts));
             }
@@ -359,7 +351,7 @@ enum Second {
         Vec<LogLine>,
         Vec<String>,
         Result<(Vec<Command>, Vec<Command>), ConfigError>,
-        Option<String>,
+        Option<Vec<String>>,
     ),
     Redo(Vec<jail::JailState>),
 }
