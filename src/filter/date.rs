@@ -9,7 +9,9 @@
 //! Speed: a template's captures and converted time are memoized per slot and reused when
 //! the next line repeats the same date text (`Memo`); after the last winner misses, one
 //! overlapping DFA scan names the templates that can match the line at all, so the
-//! others are skipped without a search.
+//! others are skipped without a search. When the last winner still matched, elsewhere
+//! (an access log's date moves with the client address), that scan stops where no
+//! later match could still win (`DateDetector::bound_scan`).
 //!
 //! Ownership: `match_time` takes `&mut self` because every call updates the hit counts and
 //! may reorder templates (which decides the winner on ambiguous lines). Use one detector per
@@ -43,6 +45,7 @@ use std::sync::Arc;
 
 use chrono::Datelike;
 
+use crate::filter::pyre::StartsBy;
 use memo::{ConvMemo, Memo, Repeat, search_at, short_at};
 pub use strptime::{DateError, FixedZone, LocalZone, SystemZone};
 use templates::{Kind, LINE_BEGIN, LINE_END, Template};
@@ -194,6 +197,13 @@ pub struct DateDetector {
     which: Option<Arc<std::sync::Mutex<crate::filter::pyre::WhichOf>>>,
     /// The scan's answer for the current line (None: not asked yet or unknown).
     cands: Option<Option<Vec<bool>>>,
+    /// While the templates are searched with a reserve in hand: the char offset past
+    /// which a match can no longer change the winner (see [`DateDetector::bound_scan`]).
+    scan_bound: Option<usize>,
+    /// What the scan is asked then, for the current template order and skipped one.
+    scan_plan: Option<ScanPlan>,
+    /// Counts the reorderings (a [`ScanPlan`] holds for one order).
+    order: u64,
     /// Whether searches of this line consult the scan (not for the last winner, which
     /// usually matches at once).
     use_set: bool,
@@ -205,6 +215,16 @@ pub struct DateDetector {
     won_first: bool,
     /// Span finders are not built (see [`DateDetector::defer_scans`]).
     defer_anchored: bool,
+}
+
+/// What [`DateDetector::bound_scan`] asks of the templates' scan, worked out once per
+/// template order and skipped template: which patterns (see [`StartsBy`]).
+#[derive(Debug, Clone)]
+struct ScanPlan {
+    order: u64,
+    skip: Option<usize>,
+    asked: Vec<bool>,
+    reach: usize,
 }
 
 /// A matched span converted between chars and bytes.
@@ -280,6 +300,9 @@ impl DateDetector {
             local,
             which: None,
             cands: None,
+            scan_bound: None,
+            scan_plan: None,
+            order: 0,
             use_set: false,
             long_skip_spent: false,
             repeat: None,
@@ -437,9 +460,17 @@ impl DateDetector {
             && let Some(k) = self.slots[i].set_index
             && let Some(w) = &self.which
         {
+            let starts = self
+                .scan_bound
+                .zip(self.scan_plan.as_ref())
+                .map(|(start_max, plan)| StartsBy {
+                    start_max,
+                    asked: &plan.asked,
+                    reach: plan.reach,
+                });
             let cands = self
                 .cands
-                .get_or_insert_with(|| w.lock().ok().and_then(|mut w| w.candidates(line)));
+                .get_or_insert_with(|| w.lock().ok().and_then(|mut w| w.candidates(line, starts)));
             if cands
                 .as_ref()
                 .is_some_and(|c| !c.get(k).copied().unwrap_or(true))
@@ -710,10 +741,63 @@ impl DateDetector {
         self.slots[i].tpl.flags & (LINE_BEGIN | LINE_END) != 0
     }
 
+    /// Sets what the templates' scan must tell for the search over all templates that
+    /// follows a reserve found at char `reserve` (see [`StartsBy`]); `skip`: the template
+    /// that search leaves out.
+    ///
+    /// Why it is exact: in that search a template that is not the last one and not
+    /// end-anchored, matching first at `p` beyond both `reserve` and `last_distance`,
+    /// only counts as a reserve, and the reserve in hand (which only moves left) is
+    /// closer: such a template cannot change the winner, whether it is searched or not.
+    /// Its search would only count a hit of it (the `searched_hits` that decide the
+    /// offset-0 shortcut, which picks what the full rule picks). A start-anchored
+    /// template's matches start at 0. The last template and end-anchored ones win
+    /// wherever they match: the scan is not asked about them, and they are searched.
+    fn bound_scan(&mut self, reserve: Option<usize>, last_distance: usize, skip: Option<usize>) {
+        self.scan_bound = reserve.map(|r| r.max(last_distance));
+        if self.scan_bound.is_none()
+            || self
+                .scan_plan
+                .as_ref()
+                .is_some_and(|p| p.order == self.order && p.skip == skip)
+        {
+            return;
+        }
+        let reach = self
+            .which
+            .as_ref()
+            .and_then(|w| w.lock().ok().and_then(|mut w| w.reach()));
+        let Some(reach) = reach else {
+            self.scan_bound = None;
+            return;
+        };
+        let n = self.slots.len();
+        let mut asked = vec![false; reach.len()];
+        let mut longest = 0;
+        for (i, slot) in self.slots.iter().enumerate() {
+            let relevant = i + 1 < n && Some(i) != skip && slot.tpl.flags & LINE_END == 0;
+            if let Some(k) = slot.set_index
+                && let Some(Some(r)) = reach.get(k)
+                && relevant
+                && let Some(a) = asked.get_mut(k)
+            {
+                *a = true;
+                longest = longest.max(*r);
+            }
+        }
+        self.scan_plan = Some(ScanPlan {
+            order: self.order,
+            skip,
+            asked,
+            reach: longest,
+        });
+    }
+
     /// fail2ban's `matchTime`: the winning match and the index of its template (after any
     /// reordering), with hit counts and position memory updated.
     fn find<'t>(&mut self, line: &'t str, now: f64) -> Option<(Found<'t>, usize)> {
         self.cands = None;
+        self.scan_bound = None;
         self.use_set = false;
         self.long_skip_spent = false;
         let n = self.slots.len();
@@ -757,6 +841,7 @@ impl DateDetector {
         if chosen.is_none() {
             self.use_set = true;
             let last_distance = self.last_start.map_or(1, |s| s.pos);
+            self.bound_scan(reserve.as_ref().map(|(f, _)| f.start), last_distance, skip);
             let mut i = 0;
             while i < n {
                 if skip == Some(i) {
@@ -846,6 +931,7 @@ impl DateDetector {
         }
         let slot = self.slots.remove(num);
         self.slots.insert(pos, slot);
+        self.order += 1;
         while self.first_unused < self.slots.len() && self.slots[self.first_unused].hits > 0 {
             self.first_unused += 1;
         }

@@ -19,7 +19,7 @@ mod backref;
 mod chain;
 mod fast;
 pub mod linearize;
-pub use fast::{AnyOf, WhichOf};
+pub use fast::{AnyOf, StartsBy, WhichOf};
 mod near;
 mod share;
 mod short;
@@ -881,9 +881,9 @@ mod lazy_tests {
         assert!(any.may_match(failed));
         let mut which = Regex::which_of(&[&a, &b]).expect("linear patterns scan");
         which.defer();
-        assert_eq!(which.candidates(failed), None);
+        assert_eq!(which.candidates(failed, None), None);
         which.prepare();
-        assert_eq!(which.candidates(failed), Some(vec![true, false]));
+        assert_eq!(which.candidates(failed, None), Some(vec![true, false]));
         // Not deferred: built on the first text.
         let mut eager = Regex::any_of(&[&a, &b], true).expect("scan");
         assert!(!eager.may_match(other));

@@ -196,6 +196,68 @@ fn memo_and_bounds_change_no_result() {
     }
 }
 
+/// The set scan, cut short once the reserve is closer than any later match could be
+/// (`DateDetector::bound_scan`), picks what searching every template picks: a detector
+/// without the scan answers the same on every upstream sample line and on access-log
+/// lines whose date moves with the client address, with date-like texts before, inside
+/// and after the scan's reach, and it ends with the same hit counts.
+#[test]
+fn bounded_scan_changes_no_result() {
+    let mut lines = sample_lines().unwrap_or_default();
+    let extras = [
+        "\"GET /wp-login.php HTTP/1.1\" 200 4578 \"-\" \"Mozilla/5.0 (X11; rv:109.0) Firefox/115.0\"",
+        "\"GET /?t=2026-03-14T06:25:00Z HTTP/1.1\" 200 1 \"-\" \"-\"",
+        "\"POST /xmlrpc.php HTTP/1.1\" 200 1 \"-\" \"sent 14/Mar/2026:06:25:09 +0000\"",
+        "\"GET / HTTP/1.1\" 200 1 \"-\" \"1773469500 Mar 14 06:25:00\"",
+        "\"GET /x HTTP/1.1\" 404 1 \"-\" \"ref 2026/03/14 06:25:00.123\"",
+        // what only the last template (TAI64N) or an end-anchored one matches, far out
+        "\"GET /x HTTP/1.1\" 404 1 \"-\" \"agent\" @4000000063a2f0b20e5c7a5c",
+        "\"GET /y HTTP/1.1\" 404 1 \"-\" \"agent\" at 2026-03-14 06:25:00",
+    ];
+    for i in 0..400u32 {
+        // client addresses of 7 to 15 chars move the date
+        let ip = match i % 4 {
+            0 => format!("10.{}.0.{}", i % 9, i % 7),
+            1 => format!("192.0.2.{}", 100 + i % 150),
+            2 => format!("203.0.113.{}", i % 250),
+            _ => format!("2001:db8::{:x}", i * 977),
+        };
+        let extra = extras[(i as usize / 3) % extras.len()];
+        let sec = i / 20;
+        lines.push(format!(
+            "{ip} - - [14/Mar/2026:06:25:{sec:02} +0000] {extra}"
+        ));
+        if i % 5 == 0 {
+            // a date-like text ahead of the date, and one far behind it
+            lines.push(format!(
+                "{ip} 06:25:{sec:02} - [14/Mar/2026:06:25:{sec:02} +0000] x"
+            ));
+            lines.push(format!(
+                "{ip}{} [14/Mar/2026:06:25:{sec:02} +0000] {extra}",
+                " -".repeat(40)
+            ));
+        }
+    }
+    // an end-anchored template ahead of the access log's, and a last one that misses
+    let end_anchored = "%Y-%m-%d %H:%M:%S$\n%d/%b/%Y:%H:%M:%S\n%Y%m%dT%H%M%S";
+    for dp in [None, Some("{^LN-BEG}"), Some(end_anchored)] {
+        let mut scanned = utc(dp);
+        let mut plain = utc(dp);
+        plain.which = None;
+        assert!(scanned.which.is_some(), "the defaults have a set scan");
+        for line in &lines {
+            let a = scanned.match_time(line, NOW);
+            let b = plain.match_time(line, NOW);
+            assert_eq!(a, b, "datepattern {dp:?}, line {line:?}");
+        }
+        assert_eq!(scanned.template_stats(), plain.template_stats(), "{dp:?}");
+        assert!(
+            scanned.scan_plan.is_some() || dp == Some("{^LN-BEG}"),
+            "{dp:?}: the cut scan was used"
+        );
+    }
+}
+
 /// The anchored DFA gives the span the template's own search gives, and a line that
 /// keeps the bytes that decided it (other text after them) gets the same span.
 #[test]

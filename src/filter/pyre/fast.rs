@@ -506,6 +506,55 @@ mod tests {
             }
         }
     }
+
+    /// A pattern's reach bounds the shortest match from every place it matches: the
+    /// earliest match end of an anchored search there, on texts built to stretch the
+    /// parts that may repeat.
+    #[test]
+    fn reach_bounds_the_shortest_match() {
+        use super::{Input, ascii_hir, loose_hir, parse, reach};
+        use regex_automata::{Anchored, meta};
+        let cases: [(&str, Option<usize>); 10] = [
+            (r"\d:\d+(?:\s*Z)?", Some(3)),
+            (r"\d+:\d", None),
+            (r"\d+", Some(1)),
+            (r"a{2,5}b?", Some(2)),
+            (r"(?:ab|c)d*", Some(2)),
+            (r"x.*y", None),
+            (r"q*", Some(0)),
+            (r"(?:\d{2} ){2}end", Some(9)),
+            (r"^\W{0,2}(\d{4})-(\d\d)(?:[.,]\d{1,6})?", Some(9)),
+            (r"(?:ab|c{3})(?:x|yy)+", Some(5)),
+        ];
+        let texts = [
+            "12:34   Z 5:7Z 1:2",
+            "aaaaab aab ab",
+            "abddd cd ab",
+            "x  y xy",
+            "qqq",
+            "12 34 end 12 34 endd",
+            "--2026-03.123456 2026-03",
+            "abyyxx cccxyy ccyy",
+        ];
+        for (p, want) in cases {
+            let hir = ascii_hir(&loose_hir(&parse(p).expect("parses"), true));
+            let got = reach(&hir);
+            assert_eq!(got, want, "reach of {p}");
+            let Some(r) = got else { continue };
+            let re = meta::Regex::new(p).expect("compiles");
+            for text in texts {
+                for at in 0..=text.len() {
+                    let input = Input::new(text)
+                        .range(at..)
+                        .anchored(Anchored::Yes)
+                        .earliest(true);
+                    if let Some(m) = re.search(&input) {
+                        assert!(m.end() - at <= r, "{p} on {text:?} at {at}: {m:?} past {r}");
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// `h` without groups and without any assertion except, with `keep_start`, the text
@@ -635,7 +684,7 @@ static ANY_OF_KEYS: OnceLock<Table<AnyOfKey, AnyOfKey>> = OnceLock::new();
 /// The patterns of an [`AnyOf`] and where they are looked for.
 type AnyOfKey = (Vec<String>, Shape);
 /// [`WhichOf`] automata by patterns, shared between date detectors.
-static WHICH: OnceLock<Table<Vec<String>, regex_automata::hybrid::dfa::DFA>> = OnceLock::new();
+static WHICH: OnceLock<Table<Vec<String>, WhichDfa>> = OnceLock::new();
 /// The pattern texts of the [`WhichOf`] scans alive, shared by value.
 static WHICH_KEYS: OnceLock<Table<Vec<String>, Vec<String>>> = OnceLock::new();
 
@@ -865,11 +914,63 @@ pub struct WhichOf {
     /// Built on the first scan, like its cache (most detectors of a quiet jail never
     /// scan; a set of templates is tens of KB of automaton). `Some(None)`: it does not
     /// build, and every pattern stays a candidate.
-    dfa: Option<Option<Arc<regex_automata::hybrid::dfa::DFA>>>,
+    dfa: Option<Option<Arc<WhichDfa>>>,
     cache: Option<regex_automata::hybrid::dfa::Cache>,
     len: usize,
     /// Not built on a text: only by [`WhichOf::prepare`] (as [`AnyOf::defer`]).
     deferred: bool,
+}
+
+/// A [`WhichOf`] automaton and, per pattern, its [`reach`] (None: unbounded), which lets
+/// a scan that only asks where matches may start stop early.
+#[derive(Debug)]
+struct WhichDfa {
+    dfa: regex_automata::hybrid::dfa::DFA,
+    reach: Vec<Option<usize>>,
+}
+
+/// A length `n` such that every match of `h` has a prefix of at most `n` bytes that is
+/// itself a match of `h` (None: no such bound). Parts at the end that can match empty
+/// are left out: `\d:\d+(?:\s*Z)?` reaches 1 + 1 + 1, though it matches any length.
+fn reach(h: &Hir) -> Option<usize> {
+    let p = h.properties();
+    if p.minimum_len() == Some(0) {
+        return Some(0);
+    }
+    match h.kind() {
+        HirKind::Capture(c) => reach(&c.sub),
+        HirKind::Alternation(v) => v.iter().try_fold(0, |m, b| reach(b).map(|r| m.max(r))),
+        HirKind::Concat(v) => {
+            // the last part that cannot match empty; what follows it may match nothing
+            let last = v
+                .iter()
+                .rposition(|x| x.properties().minimum_len() != Some(0))?;
+            let head = v[..last]
+                .iter()
+                .try_fold(0usize, |t, x| x.properties().maximum_len().map(|l| t + l))?;
+            reach(&v[last]).map(|r| head + r)
+        }
+        HirKind::Repetition(r) => {
+            // a match's first `min` rounds are one, the last of them cut to its reach
+            let min = usize::try_from(r.min).ok()?;
+            let rounds = match min {
+                0 | 1 => 0,
+                _ => r.sub.properties().maximum_len()?.checked_mul(min - 1)?,
+            };
+            reach(&r.sub)?.checked_add(rounds)
+        }
+        _ => p.maximum_len(),
+    }
+}
+
+/// What a [`WhichOf`] scan asks of the patterns `asked` names: only whether a match of
+/// theirs may start at or before byte `start_max`; `reach`: the largest [`reach`] of
+/// theirs (see [`WhichOf::reach`]). The others answer "may match" unless the scan read
+/// the whole text.
+pub struct StartsBy<'a> {
+    pub start_max: usize,
+    pub asked: &'a [bool],
+    pub reach: usize,
 }
 
 impl WhichOf {
@@ -894,13 +995,14 @@ impl WhichOf {
         })
     }
 
-    fn build(patterns: &[String]) -> Option<regex_automata::hybrid::dfa::DFA> {
+    fn build(patterns: &[String]) -> Option<WhichDfa> {
         use regex_automata::hybrid::dfa::DFA;
         use regex_automata::nfa::thompson;
         let mut hirs = Vec::new();
         for p in patterns {
             hirs.push(ascii_hir(&loose_hir(&parse(p)?, true)));
         }
+        let reach = hirs.iter().map(reach).collect();
         let nfa = thompson::Compiler::new()
             .configure(
                 thompson::Config::new()
@@ -919,6 +1021,7 @@ impl WhichOf {
             )
             .build_from_nfa(nfa)
             .ok()
+            .map(|dfa| WhichDfa { dfa, reach })
     }
 
     /// See [`AnyOf::defer`].
@@ -936,21 +1039,50 @@ impl WhichOf {
     }
 
     /// Per pattern: whether it may match `text`; None when unknown (non-ASCII text,
-    /// the scan deferred and not built yet, or the scan gave up).
-    pub fn candidates(&mut self, text: &str) -> Option<Vec<bool>> {
+    /// the scan deferred and not built yet, or the scan gave up). With `starts`, see
+    /// [`StartsBy`]: the scan reads the text only as far as a match of a relevant pattern
+    /// starting by `start_max` can reach (the whole text when one has no longest match).
+    pub fn candidates(&mut self, text: &str, starts: Option<StartsBy<'_>>) -> Option<Vec<bool>> {
         if !text.is_ascii() || (self.deferred && self.dfa.is_none()) {
             return None;
         }
         self.prepare();
-        let dfa = self.dfa.as_ref()?.as_ref()?;
+        let which = self.dfa.as_ref()?.as_ref()?;
+        // Read as far as the patterns asked about reach: the scan forms keep no assertion
+        // but the text start, so a match that ends by the cut is found whatever follows,
+        // and a match starting by `start_max` has one (a prefix of it) ending by
+        // `start_max + reach`. The patterns left out answer "may match".
+        let end = starts.as_ref().map_or(text.len(), |s| {
+            s.start_max.saturating_add(s.reach).min(text.len())
+        });
         let mut set = regex_automata::PatternSet::new(self.len);
-        let cache = self.cache.get_or_insert_with(|| dfa.create_cache());
-        dfa.try_which_overlapping_matches(cache, &Input::new(text), &mut set)
+        let cache = self.cache.get_or_insert_with(|| which.dfa.create_cache());
+        let input = Input::new(text).range(..end);
+        which
+            .dfa
+            .try_which_overlapping_matches(cache, &input, &mut set)
             .ok()?;
+        // read to the end, the answer holds for every pattern
+        let unasked = |k: usize| {
+            end < text.len()
+                && starts
+                    .as_ref()
+                    .is_some_and(|s| !s.asked.get(k).copied().unwrap_or(false))
+        };
         Some(
             (0..self.len)
-                .map(|i| set.contains(regex_automata::PatternID::new_unchecked(i)))
+                .map(|k| unasked(k) || set.contains(regex_automata::PatternID::new_unchecked(k)))
                 .collect(),
         )
+    }
+
+    /// Per pattern, its scan form's [`reach`] (None: unbounded); None when the scan does
+    /// not build (or is deferred and not built yet).
+    pub fn reach(&mut self) -> Option<Vec<Option<usize>>> {
+        if self.deferred && self.dfa.is_none() {
+            return None;
+        }
+        self.prepare();
+        Some(self.dfa.as_ref()?.as_ref()?.reach.clone())
     }
 }
