@@ -204,9 +204,6 @@ pub struct DateDetector {
     scan_plan: Option<ScanPlan>,
     /// Counts the reorderings (a [`ScanPlan`] holds for one order).
     order: u64,
-    /// Whether searches of this line consult the scan (not for the last winner, which
-    /// usually matches at once).
-    use_set: bool,
     /// Whether this (long) line's one search without the scan was spent.
     long_skip_spent: bool,
     /// The last line's result, for a next line that starts the same (see [`Repeat`]).
@@ -303,7 +300,6 @@ impl DateDetector {
             scan_bound: None,
             scan_plan: None,
             order: 0,
-            use_set: false,
             long_skip_spent: false,
             repeat: None,
             won_first: false,
@@ -447,6 +443,30 @@ impl DateDetector {
         true
     }
 
+    /// Whether the set scan (run on the first question of a line) rules slot `i` out of
+    /// the search over all templates: then searching it would find nothing that counts.
+    #[inline]
+    fn ruled_out(&mut self, i: usize, line: &str) -> bool {
+        if self.skip_set_once(line) {
+            return false;
+        }
+        let (Some(k), Some(w)) = (self.slots[i].set_index, &self.which) else {
+            return false;
+        };
+        let (bound, plan) = (self.scan_bound, &self.scan_plan);
+        let cands = self.cands.get_or_insert_with(|| {
+            let starts = bound.zip(plan.as_ref()).map(|(start_max, plan)| StartsBy {
+                start_max,
+                asked: &plan.asked,
+                reach: plan.reach,
+            });
+            w.lock().ok().and_then(|mut w| w.candidates(line, starts))
+        });
+        cands
+            .as_ref()
+            .is_some_and(|c| !c.get(k).copied().unwrap_or(true))
+    }
+
     /// Searches slot `i` in `line[pos..endpos]` (char offsets; `endpos` None = end).
     fn search<'t>(
         &mut self,
@@ -454,30 +474,6 @@ impl DateDetector {
         line: &'t str,
         range: Option<(usize, usize)>,
     ) -> Option<Found<'t>> {
-        if range.is_none()
-            && self.use_set
-            && !self.skip_set_once(line)
-            && let Some(k) = self.slots[i].set_index
-            && let Some(w) = &self.which
-        {
-            let starts = self
-                .scan_bound
-                .zip(self.scan_plan.as_ref())
-                .map(|(start_max, plan)| StartsBy {
-                    start_max,
-                    asked: &plan.asked,
-                    reach: plan.reach,
-                });
-            let cands = self
-                .cands
-                .get_or_insert_with(|| w.lock().ok().and_then(|mut w| w.candidates(line, starts)));
-            if cands
-                .as_ref()
-                .is_some_and(|c| !c.get(k).copied().unwrap_or(true))
-            {
-                return None;
-            }
-        }
         let build = !self.defer_anchored;
         let slot = &mut self.slots[i];
         let mut from_memo = false;
@@ -607,7 +603,6 @@ impl DateDetector {
     /// (the chars around the match are the same).
     fn repeat_hit(&mut self, i: usize, start: usize, now: f64) {
         self.cands = None;
-        self.use_set = false;
         self.long_skip_spent = false;
         let slot = &mut self.slots[i];
         slot.searched_hits += 1;
@@ -798,7 +793,6 @@ impl DateDetector {
     fn find<'t>(&mut self, line: &'t str, now: f64) -> Option<(Found<'t>, usize)> {
         self.cands = None;
         self.scan_bound = None;
-        self.use_set = false;
         self.long_skip_spent = false;
         let n = self.slots.len();
         let mut chosen: Option<(Found<'t>, usize)> = None;
@@ -839,12 +833,11 @@ impl DateDetector {
             }
         }
         if chosen.is_none() {
-            self.use_set = true;
             let last_distance = self.last_start.map_or(1, |s| s.pos);
             self.bound_scan(reserve.as_ref().map(|(f, _)| f.start), last_distance, skip);
             let mut i = 0;
             while i < n {
-                if skip == Some(i) {
+                if skip == Some(i) || self.ruled_out(i, line) {
                     i += 1;
                     continue;
                 }

@@ -1062,18 +1062,15 @@ impl WhichOf {
             .dfa
             .try_which_overlapping_matches(cache, &input, &mut set)
             .ok()?;
-        // read to the end, the answer holds for every pattern
-        let unasked = |k: usize| {
-            end < text.len()
-                && starts
-                    .as_ref()
-                    .is_some_and(|s| !s.asked.get(k).copied().unwrap_or(false))
-        };
-        Some(
-            (0..self.len)
-                .map(|k| unasked(k) || set.contains(regex_automata::PatternID::new_unchecked(k)))
+        let found = |k: usize| set.contains(regex_automata::PatternID::new_unchecked(k));
+        Some(match starts {
+            // read short of the end: the patterns not asked about may match
+            Some(s) if end < text.len() => (0..self.len)
+                .zip(s.asked.iter().chain(std::iter::repeat(&false)))
+                .map(|(k, &asked)| !asked || found(k))
                 .collect(),
-        )
+            _ => (0..self.len).map(found).collect(),
+        })
     }
 
     /// Per pattern, its scan form's [`reach`] (None: unbounded); None when the scan does
