@@ -532,6 +532,7 @@ fn write_pieces(pieces: &[String]) {
     let mut out = std::io::stdout().lock();
     let mut slices: Vec<IoSlice<'_>> = pieces.iter().map(|p| IoSlice::new(p.as_bytes())).collect();
     let mut rest = &mut slices[..];
+    // drops empty pieces in front (a write of nothing would end the loop early)
     IoSlice::advance_slices(&mut rest, 0);
     while !rest.is_empty() {
         match out.write_vectored(rest) {

@@ -770,11 +770,12 @@ impl DateDetector {
         let mut asked = vec![false; reach.len()];
         let mut longest = 0;
         for (i, slot) in self.slots.iter().enumerate() {
-            let relevant = i + 1 < n && Some(i) != skip && slot.tpl.flags & LINE_END == 0;
+            // searched anyway: the last, end-anchored ones; not searched: `skip`
+            if i + 1 == n || Some(i) == skip || slot.tpl.flags & LINE_END != 0 {
+                continue;
+            }
             if let Some(k) = slot.set_index
-                && let Some(Some(r)) = reach.get(k)
-                && relevant
-                && let Some(a) = asked.get_mut(k)
+                && let (Some(Some(r)), Some(a)) = (reach.get(k), asked.get_mut(k))
             {
                 *a = true;
                 longest = longest.max(*r);

@@ -19,12 +19,14 @@ mod backref;
 mod chain;
 mod fast;
 pub mod linearize;
-pub use fast::{AnyOf, StartsBy, WhichOf};
+pub use fast::AnyOf;
 mod near;
 mod share;
 mod short;
 mod tail;
 pub mod translate;
+mod which;
+pub use which::{StartsBy, WhichOf};
 
 pub use translate::{FancyReason, Rule, Translated, translate};
 

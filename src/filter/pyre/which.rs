@@ -1,0 +1,257 @@
+//! Which of several patterns can match a text: one overlapping lazy-DFA scan over
+//! their linear supersets ([`WhichOf`]), shared process-wide by pattern list (each scan
+//! keeps its own cache). The date detector asks it which templates to search; with a
+//! bound on where matches may start ([`StartsBy`]), the scan stops where the patterns'
+//! [`reach`] ends.
+
+use std::sync::{Arc, OnceLock};
+
+use regex_automata::{Input, MatchKind};
+use regex_syntax::hir::{Hir, HirKind};
+
+use super::fast::{ascii_hir, loose_hir, parse};
+use super::share::{Table, shared};
+
+/// [`WhichOf`] automata by patterns, shared between date detectors.
+static WHICH: OnceLock<Table<Vec<String>, WhichDfa>> = OnceLock::new();
+/// The pattern texts of the [`WhichOf`] scans alive, shared by value.
+static WHICH_KEYS: OnceLock<Table<Vec<String>, Vec<String>>> = OnceLock::new();
+
+/// One overlapping lazy-DFA scan telling which of several patterns can match somewhere
+/// in a text (searched from its start, anchors kept). A pattern not in the answer
+/// cannot match; the scan gives up (answers "all") when its cache thrashes.
+#[derive(Debug)]
+pub struct WhichOf {
+    /// The patterns (one copy per distinct set, shared by every detector using it).
+    key: Arc<Vec<String>>,
+    /// Built on the first scan, like its cache (most detectors of a quiet jail never
+    /// scan; a set of templates is tens of KB of automaton). `Some(None)`: it does not
+    /// build, and every pattern stays a candidate.
+    dfa: Option<Option<Arc<WhichDfa>>>,
+    cache: Option<regex_automata::hybrid::dfa::Cache>,
+    len: usize,
+    /// Not built on a text: only by [`WhichOf::prepare`] (as [`AnyOf::defer`]).
+    deferred: bool,
+}
+
+/// A [`WhichOf`] automaton and, per pattern, its [`reach`] (None: unbounded), which lets
+/// a scan that only asks where matches may start stop early.
+#[derive(Debug)]
+struct WhichDfa {
+    dfa: regex_automata::hybrid::dfa::DFA,
+    reach: Vec<Option<usize>>,
+}
+
+/// A length `n` such that every match of `h` has a prefix of at most `n` bytes that is
+/// itself a match of `h` (None: no such bound). Parts at the end that can match empty
+/// are left out: `\d:\d+(?:\s*Z)?` reaches 1 + 1 + 1, though it matches any length.
+fn reach(h: &Hir) -> Option<usize> {
+    let p = h.properties();
+    if p.minimum_len() == Some(0) {
+        return Some(0);
+    }
+    match h.kind() {
+        HirKind::Capture(c) => reach(&c.sub),
+        HirKind::Alternation(v) => v.iter().try_fold(0, |m, b| reach(b).map(|r| m.max(r))),
+        HirKind::Concat(v) => {
+            // the last part that cannot match empty; what follows it may match nothing
+            let last = v
+                .iter()
+                .rposition(|x| x.properties().minimum_len() != Some(0))?;
+            let head = v[..last]
+                .iter()
+                .try_fold(0usize, |t, x| x.properties().maximum_len().map(|l| t + l))?;
+            reach(&v[last]).map(|r| head + r)
+        }
+        HirKind::Repetition(r) => {
+            // a match's first `min` rounds are one, the last of them cut to its reach
+            let min = usize::try_from(r.min).ok()?;
+            let rounds = match min {
+                0 | 1 => 0,
+                _ => r.sub.properties().maximum_len()?.checked_mul(min - 1)?,
+            };
+            reach(&r.sub)?.checked_add(rounds)
+        }
+        _ => p.maximum_len(),
+    }
+}
+
+/// What a [`WhichOf`] scan asks of the patterns `asked` names: only whether a match of
+/// theirs may start at or before byte `start_max`; `reach`: the largest [`reach`] of
+/// theirs (see [`WhichOf::reach`]). The others answer "may match" unless the scan read
+/// the whole text.
+pub struct StartsBy<'a> {
+    pub start_max: usize,
+    pub asked: &'a [bool],
+    pub reach: usize,
+}
+
+impl WhichOf {
+    /// For ASCII texts only (the patterns are cut to ASCII). None when a pattern has
+    /// no linear form.
+    pub(super) fn new<'a>(patterns: impl Iterator<Item = Option<&'a str>>) -> Option<WhichOf> {
+        let key: Vec<String> = patterns
+            .map(|p| p.map(str::to_string))
+            .collect::<Option<_>>()?;
+        let len = key.len();
+        let table = WHICH_KEYS.get_or_init(Default::default);
+        let key = match shared(table, key.clone(), || Some(key.clone())) {
+            Some(k) => k,
+            None => Arc::new(key),
+        };
+        Some(WhichOf {
+            key,
+            dfa: None,
+            cache: None,
+            len,
+            deferred: false,
+        })
+    }
+
+    fn build(patterns: &[String]) -> Option<WhichDfa> {
+        use regex_automata::hybrid::dfa::DFA;
+        use regex_automata::nfa::thompson;
+        let mut hirs = Vec::new();
+        for p in patterns {
+            hirs.push(ascii_hir(&loose_hir(&parse(p)?, true)));
+        }
+        let reach = hirs.iter().map(reach).collect();
+        let nfa = thompson::Compiler::new()
+            .configure(
+                thompson::Config::new()
+                    .which_captures(thompson::WhichCaptures::None)
+                    .nfa_size_limit(Some(10 * (1 << 20))),
+            )
+            .build_many_from_hir(&hirs)
+            .ok()?;
+        DFA::builder()
+            .configure(
+                DFA::config()
+                    .match_kind(MatchKind::All)
+                    .cache_capacity(2 * (1 << 20))
+                    .minimum_cache_clear_count(Some(3))
+                    .minimum_bytes_per_state(Some(10)),
+            )
+            .build_from_nfa(nfa)
+            .ok()
+            .map(|dfa| WhichDfa { dfa, reach })
+    }
+
+    /// See [`AnyOf::defer`].
+    pub fn defer(&mut self) {
+        self.deferred = true;
+    }
+
+    /// Builds the scan if it is not yet.
+    pub fn prepare(&mut self) {
+        if self.dfa.is_none() {
+            let table = WHICH.get_or_init(Default::default);
+            let key = &self.key;
+            self.dfa = Some(shared(table, key.as_ref().clone(), || WhichOf::build(key)));
+        }
+    }
+
+    /// Builds the automaton now unless the scan is deferred and not built yet (then
+    /// false: it answers nothing).
+    fn ready(&mut self) -> bool {
+        if self.deferred && self.dfa.is_none() {
+            return false;
+        }
+        self.prepare();
+        true
+    }
+
+    /// Per pattern: whether it may match `text`; None when unknown (non-ASCII text,
+    /// the scan deferred and not built yet, or the scan gave up). With `starts` (see
+    /// [`StartsBy`]) the scan reads the text only up to `start_max + reach`.
+    pub fn candidates(&mut self, text: &str, starts: Option<StartsBy<'_>>) -> Option<Vec<bool>> {
+        if !text.is_ascii() || !self.ready() {
+            return None;
+        }
+        let which = self.dfa.as_ref()?.as_ref()?;
+        // The scan forms keep no assertion but the text start, so a match that ends by
+        // the cut is found whatever follows, and a match starting by `start_max` has one
+        // (a prefix of it) ending by `start_max + reach`.
+        let end = starts.as_ref().map_or(text.len(), |s| {
+            s.start_max.saturating_add(s.reach).min(text.len())
+        });
+        let mut set = regex_automata::PatternSet::new(self.len);
+        let cache = self.cache.get_or_insert_with(|| which.dfa.create_cache());
+        let input = Input::new(text).range(..end);
+        which
+            .dfa
+            .try_which_overlapping_matches(cache, &input, &mut set)
+            .ok()?;
+        let found = |k: usize| set.contains(regex_automata::PatternID::new_unchecked(k));
+        Some(match starts {
+            // read short of the end: the patterns not asked about may match
+            Some(s) if end < text.len() => (0..self.len)
+                .zip(s.asked.iter().chain(std::iter::repeat(&false)))
+                .map(|(k, &asked)| !asked || found(k))
+                .collect(),
+            _ => (0..self.len).map(found).collect(),
+        })
+    }
+
+    /// Per pattern, its scan form's [`reach`] (None: unbounded); None when the scan does
+    /// not build (or is deferred and not built yet).
+    pub fn reach(&mut self) -> Option<Vec<Option<usize>>> {
+        if !self.ready() {
+            return None;
+        }
+        Some(self.dfa.as_ref()?.as_ref()?.reach.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A pattern's reach bounds the shortest match from every place it matches: the
+    /// earliest match end of an anchored search there, on texts built to stretch the
+    /// parts that may repeat.
+    #[test]
+    fn reach_bounds_the_shortest_match() {
+        use regex_automata::{Anchored, meta};
+        let cases: [(&str, Option<usize>); 10] = [
+            (r"\d:\d+(?:\s*Z)?", Some(3)),
+            (r"\d+:\d", None),
+            (r"\d+", Some(1)),
+            (r"a{2,5}b?", Some(2)),
+            (r"(?:ab|c)d*", Some(2)),
+            (r"x.*y", None),
+            (r"q*", Some(0)),
+            (r"(?:\d{2} ){2}end", Some(9)),
+            (r"^\W{0,2}(\d{4})-(\d\d)(?:[.,]\d{1,6})?", Some(9)),
+            (r"(?:ab|c{3})(?:x|yy)+", Some(5)),
+        ];
+        let texts = [
+            "12:34   Z 5:7Z 1:2",
+            "aaaaab aab ab",
+            "abddd cd ab",
+            "x  y xy",
+            "qqq",
+            "12 34 end 12 34 endd",
+            "--2026-03.123456 2026-03",
+            "abyyxx cccxyy ccyy",
+        ];
+        for (p, want) in cases {
+            let hir = ascii_hir(&loose_hir(&parse(p).expect("parses"), true));
+            let got = reach(&hir);
+            assert_eq!(got, want, "reach of {p}");
+            let Some(r) = got else { continue };
+            let re = meta::Regex::new(p).expect("compiles");
+            for text in texts {
+                for at in 0..=text.len() {
+                    let input = Input::new(text)
+                        .range(at..)
+                        .anchored(Anchored::Yes)
+                        .earliest(true);
+                    if let Some(m) = re.search(&input) {
+                        assert!(m.end() - at <= r, "{p} on {text:?} at {at}: {m:?} past {r}");
+                    }
+                }
+            }
+        }
+    }
+}
