@@ -14,6 +14,7 @@
 //! with `maxlines` 1 one lazy-DFA scan ([`AnyOf`]) drops a line no failregex can match
 //! before the prefregex runs. [`Matcher::time_line`] times one line (benchmarks).
 
+mod memo;
 pub mod mlfid;
 
 use std::ops::Range;
@@ -28,6 +29,7 @@ pub use crate::filter::pyre::GroupSpan;
 use crate::filter::pyre::{AnyOf, Match, Regex};
 use crate::stream::Value;
 
+use memo::{Shape, SpanMemo};
 use mlfid::{MlfidCache, merge_failure};
 
 /// A filter's settings as the matcher needs them.
@@ -185,6 +187,10 @@ pub struct Matcher {
     /// failregex but one on the first byte, and this table is read instead of each
     /// regex's own (a cache line or two per regex).
     fail_first: Vec<[u64; 4]>,
+    /// Per failregex, its results by text shape (see [`memo`]).
+    fail_memo: Vec<SpanMemo>,
+    /// The shape of the failregexes' text.
+    shape: Shape,
     /// The most fields a failregex match adds to the prefregex's: the prefregex's
     /// fields are made with room for them, so the merge does not grow the list.
     fail_room: usize,
@@ -330,6 +336,8 @@ pub struct LineSearcher {
     /// failregex but one on the first byte, and this table is read instead of each
     /// regex's own (a cache line or two per regex).
     fail_first: Vec<[u64; 4]>,
+    fail_memo: Vec<SpanMemo>,
+    shape: Shape,
     undated: String,
     /// Reused for the prefregex's content.
     content: String,
@@ -365,12 +373,14 @@ impl LineSearcher {
             s.pref = Some(Some(stash(m.spans())));
         }
         let text = if has_content { &self.content } else { buf };
-        for (re, first) in self.fail.iter().zip(&self.fail_first) {
+        let regexes = self.fail.iter().zip(&self.fail_first);
+        self.shape.clear();
+        for ((re, first), memo) in regexes.zip(&mut self.fail_memo) {
             s.tried += 1;
             if !Regex::may_start(first, text) {
                 continue;
             }
-            if let Some(m) = re.search(text) {
+            if let Some(m) = memo.search(re, text, &mut self.shape) {
                 s.hit = Some(stash(m.spans()));
                 return;
             }
@@ -427,13 +437,15 @@ impl Matcher {
         } else {
             None
         };
-        let fail_first = fail.iter().map(|f| f.regex().first_bytes()).collect();
+        let fail_first: Vec<_> = fail.iter().map(|f| f.regex().first_bytes()).collect();
         let fail_room = fail.iter().map(|f| f.0.field_count()).max().unwrap_or(0);
         Ok(Matcher {
             date,
             any_fail,
             pref,
             fail,
+            fail_memo: vec![SpanMemo::default(); fail_first.len()],
+            shape: Shape::default(),
             fail_first,
             fail_room,
             ignore,
@@ -511,6 +523,8 @@ impl Matcher {
             pref: self.pref.clone(),
             fail: self.fail.clone(),
             fail_first: self.fail_first.clone(),
+            fail_memo: vec![SpanMemo::default(); self.fail.len()],
+            shape: Shape::default(),
             undated: String::new(),
             content: String::new(),
         }
@@ -823,6 +837,7 @@ impl Matcher {
                 cur = Some(v);
             }
         }
+        self.shape.clear();
         for idx in 0..self.fail.len() {
             let text: &str = owned.as_deref().unwrap_or(org_buf);
             let re = &self.fail[idx];
@@ -834,7 +849,7 @@ impl Matcher {
                     .and_then(|r| arena.get(r))
                     .map(|sp| re.regex().match_from_slice(text, sp)),
                 _ if !Regex::may_start(&self.fail_first[idx], text) => None,
-                _ => re.search(text),
+                _ => self.fail_memo[idx].search(re, text, &mut self.shape),
             };
             let Some(m) = found else {
                 continue;
@@ -872,6 +887,8 @@ impl Matcher {
                 join_lines(&unmatched, &mut s);
                 *owned = Some(s);
                 cur = Some(unmatched);
+                // The next failregexes (with `check_all`) search another text.
+                self.shape.clear();
             }
             // The prefregex groups move into the merge (most lines have one match);
             // a later match of the same line gets them afresh from the prefregex match.

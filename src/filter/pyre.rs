@@ -588,6 +588,17 @@ impl Regex {
         self.full()
     }
 
+    /// Per ASCII byte, a class number such that [`Regex::search`] from 0 gives the same
+    /// spans on any two ASCII texts of equal length whose bytes have equal numbers, and
+    /// no `\n` before their last byte (see [`fast::ascii_classes`]). None for a pattern
+    /// that can compare text with text (a back-reference).
+    pub fn ascii_classes(&self) -> Option<&[u8; 128]> {
+        match self.inner.engine {
+            Engine::Linear(_) => self.inner.fast.classes(),
+            Engine::Fancy(_) => None,
+        }
+    }
+
     /// A match rebuilt from group spans this regex produced earlier on equal text.
     pub fn match_from_spans<'t>(
         &self,

@@ -98,6 +98,8 @@ pub(super) struct Fast {
     chain: OnceLock<Option<Chain>>,
     /// The small backtracker, for the callers that ask for it (date templates).
     short: OnceLock<Option<Short>>,
+    /// Per ASCII byte, its class of the linear pattern (see [`ascii_classes`]).
+    classes: Option<Box<[u8; 128]>>,
     /// Every match of `ascii` starts at offset 0 (a non-multiline `^` leads).
     start_anchored: bool,
 }
@@ -126,6 +128,53 @@ pub(super) fn ascii_members(c: &Class) -> u128 {
             .for_each(|r| add(u32::from(r.start()), u32::from(r.end()))),
     }
     bits
+}
+
+/// The ASCII bytes `h` cannot tell apart, numbered: bytes with equal numbers are in
+/// or out of every class and literal of `h` together, and alike for its assertions
+/// (word bytes for word boundaries, `\n` and `\r` for line anchors). So two ASCII
+/// texts of equal length whose bytes have equal numbers, position by position, take
+/// the same paths through `h`: same match, same group spans. Each number is a run of
+/// bytes (cut where any set's membership changes), so at most 128 of them.
+pub(super) fn ascii_classes(h: &Hir) -> [u8; 128] {
+    fn cuts(h: &Hir, out: &mut u128) {
+        // Bit `b` set: byte `b` is in the set and `b - 1` is not, or the reverse.
+        let mut set = |s: u128| *out |= s ^ (s << 1);
+        match h.kind() {
+            HirKind::Empty => {}
+            HirKind::Literal(l) => l.0.iter().filter(|&&b| b < 128).for_each(|&b| set(1 << b)),
+            HirKind::Class(c) => set(ascii_members(c)),
+            HirKind::Look(Look::Start | Look::End) => {}
+            HirKind::Look(Look::StartLF | Look::EndLF) => set(1 << b'\n'),
+            HirKind::Look(Look::StartCRLF | Look::EndCRLF) => {
+                set(1 << b'\n');
+                set(1 << b'\r');
+            }
+            // Every kind of word boundary: the ASCII word bytes.
+            HirKind::Look(_) => {
+                let word = (b'0'..=b'9')
+                    .chain(b'A'..=b'Z')
+                    .chain(b'a'..=b'z')
+                    .chain([b'_'])
+                    .fold(0u128, |w, b| w | 1 << b);
+                set(word)
+            }
+            HirKind::Repetition(r) => cuts(&r.sub, out),
+            HirKind::Capture(c) => cuts(&c.sub, out),
+            HirKind::Concat(v) | HirKind::Alternation(v) => v.iter().for_each(|h| cuts(h, out)),
+        }
+    }
+    let mut c = 0u128;
+    cuts(h, &mut c);
+    let mut table = [0u8; 128];
+    let mut n = 0u8;
+    for (b, t) in table.iter_mut().enumerate() {
+        if b > 0 && c & (1 << b) != 0 {
+            n += 1;
+        }
+        *t = n;
+    }
+    table
 }
 
 /// Parses a linear pattern as `regex::Regex::new` does (same syntax settings), with its
@@ -323,10 +372,16 @@ impl Fast {
         };
         let ah = ascii_hir(&hir);
         drop(hir);
+        f.classes = Some(Box::new(ascii_classes(&ah)));
         f.twin_names = names.to_vec();
         f.start_anchored = ah.properties().look_set_prefix().contains(Look::Start);
         f.linear = Some(pattern.into());
         f
+    }
+
+    /// Per ASCII byte, its class of a linear pattern (None for a fancy one).
+    pub fn classes(&self) -> Option<&[u8; 128]> {
+        self.classes.as_deref()
     }
 
     /// The ASCII form of the linear pattern (parsed again: see [`Fast::linear`]).
@@ -441,7 +496,91 @@ impl Fast {
 
 #[cfg(test)]
 mod tests {
-    use crate::filter::pyre::{Flags, compile, translate};
+    use crate::filter::pyre::{Flags, compile, survey, translate};
+
+    /// A few classes worked by hand: what a literal, a class and a word boundary cut.
+    #[test]
+    fn ascii_classes_cut_where_the_pattern_looks() {
+        let classes = |p: &str| {
+            let re = compile(p, Flags::default()).expect("compiles");
+            *re.ascii_classes().expect("linear")
+        };
+        let c = classes(r"^Failed \S+ from (?P<ip>\d+\.\d+)$");
+        let same = |a: u8, b: u8| c[usize::from(a)] == c[usize::from(b)];
+        assert!((b'0'..=b'9').all(|d| same(d, b'0')));
+        assert!(!same(b'F', b'G') && !same(b'a', b'b') && !same(b'.', b'-'));
+        assert!(same(b'G', b'H') && same(b'-', b',') && !same(b' ', b'x'));
+        assert!(!same(b'\n', b'\x0b'), "$ looks at the newline");
+        let c = classes(r"port \d+:11:");
+        assert_ne!(c[usize::from(b'1')], c[usize::from(b'2')]);
+        assert_eq!(c[usize::from(b'2')], c[usize::from(b'9')]);
+        let c = classes(r"\bx");
+        assert_ne!(c[usize::from(b'a')], c[usize::from(b'-')], "word bytes");
+        assert!(
+            compile(r"(?P<a>\w)(?P=a)", Flags::default())
+                .expect("compiles")
+                .ascii_classes()
+                .is_none()
+        );
+    }
+
+    /// Bytes of one class are interchangeable: on every survey pattern's recorded ASCII
+    /// inputs (and with fail2ban's final `\n`), each byte replaced by another member of
+    /// its class gives the same spans from 0 (the rule the failregex memo relies on).
+    #[test]
+    fn ascii_classes_keep_results() {
+        let Some(inputs) = survey::sample_inputs() else {
+            return;
+        };
+        let spans = |m: Option<crate::filter::pyre::Match<'_>>| m.map(|m| m.spans().to_vec());
+        let (mut patterns, mut changed) = (0usize, 0usize);
+        for ((p, ml), texts) in &inputs {
+            let flags = Flags {
+                multiline: *ml,
+                ignore_case: false,
+            };
+            let Ok(re) = compile(p, flags) else {
+                continue;
+            };
+            let Some(classes) = re.ascii_classes() else {
+                continue;
+            };
+            patterns += 1;
+            let mut members = vec![Vec::new(); 128];
+            for b in 0..128u8 {
+                members[usize::from(classes[usize::from(b)])].push(b);
+            }
+            let texts = texts.iter().filter(|t| t.is_ascii());
+            for text in texts.flat_map(|t| [t.clone(), format!("{t}\n")]) {
+                let want = spans(re.search(&text, 0));
+                for shift in 1..=3 {
+                    let other: String = text
+                        .bytes()
+                        .map(|b| {
+                            let m = &members[usize::from(classes[usize::from(b)])];
+                            let at = m.iter().position(|&x| x == b).unwrap_or(0);
+                            char::from(m[(at + shift) % m.len()])
+                        })
+                        .collect();
+                    let inner = &other.as_bytes()[..other.len().saturating_sub(1)];
+                    if other == text || inner.contains(&b'\n') {
+                        continue;
+                    }
+                    changed += 1;
+                    assert_eq!(
+                        spans(re.search(&other, 0)),
+                        want,
+                        "{p} on {text:?} and {other:?}"
+                    );
+                }
+            }
+        }
+        eprintln!("{patterns} patterns, {changed} texts changed within classes");
+        assert!(
+            patterns >= 250 && changed >= 10_000,
+            "{patterns} / {changed}"
+        );
+    }
 
     /// The ASCII twin and the prefixes never change a result; the superset prefilter
     /// of a fancy pattern matches wherever the pattern does.
