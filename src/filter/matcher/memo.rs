@@ -37,8 +37,8 @@ pub struct Shape {
     key: Vec<u8>,
     slot: usize,
     /// None: not made for the current text yet; Some(false): the text has none
-    /// (not ASCII, too long, or a `\n` before its end, where Python's `$` is not the
-    /// linear engine's).
+    /// (empty, as a free slot's key is; not ASCII; too long; or a `\n` before its end,
+    /// where Python's `$` is not the linear engine's).
     made: Option<bool>,
 }
 
@@ -53,7 +53,8 @@ impl Shape {
         if self.made.is_none() {
             let bytes = text.as_bytes();
             let inner = bytes.len().saturating_sub(1);
-            let ok = bytes.len() <= MAX_TEXT
+            let ok = !bytes.is_empty()
+                && bytes.len() <= MAX_TEXT
                 && bytes.is_ascii()
                 && memchr::memchr(b'\n', &bytes[..inner]).is_none();
             if ok {
@@ -252,12 +253,25 @@ mod tests {
     }
 
     /// A regex with a literal digit is never answered from the memo (`:11:` and `:21:`
-    /// have one shape), and a memo whose texts never repeat pauses.
+    /// have one shape), nor is an empty text (a free slot's key), and a memo whose texts
+    /// never repeat pauses.
     #[test]
     fn memo_keeps_out_what_it_cannot_tell() {
-        let re = CompiledRegex::new(r"^port \d+:11: bye$", UseDns::No, false).expect("compiles");
+        let re = CompiledRegex::new(r"^(?P<host>\S*)\s*$", UseDns::No, false).expect("ok");
         let mut memo = SpanMemo::default();
         let mut shape = Shape::default();
+        for text in ["a\n", "", "b\n", ""] {
+            shape.clear();
+            let m = memo.search(&re, text, &mut shape);
+            assert_eq!(
+                m.map(|m| m.span(1)),
+                Some(Some((0, text.len().min(1)))),
+                "{text:?}"
+            );
+        }
+
+        let re = CompiledRegex::new(r"^port \d+:11: bye$", UseDns::No, false).expect("compiles");
+        let mut memo = SpanMemo::default();
         for (text, found) in [("port 22:11: bye", true), ("port 22:21: bye", false)] {
             shape.clear();
             assert_eq!(
