@@ -590,9 +590,9 @@ impl Regex {
 
     /// Per ASCII byte, a class number such that [`Regex::search`] from 0 gives the same
     /// spans on any two ASCII texts of equal length whose bytes have equal numbers, and
-    /// no `\n` before their last byte (see [`fast::ascii_classes`]). None for a pattern
+    /// no `\n` before their last byte (see [`fast::class_cuts`]). None for a pattern
     /// that can compare text with text (a back-reference).
-    pub fn ascii_classes(&self) -> Option<&[u8; 128]> {
+    pub fn ascii_classes(&self) -> Option<[u8; 128]> {
         match self.inner.engine {
             Engine::Linear(_) => self.inner.fast.classes(),
             Engine::Fancy(_) => None,

@@ -105,7 +105,7 @@ impl SpanMemo {
     ) -> Option<Match<'t>> {
         let alike = *self
             .digits_alike
-            .get_or_insert_with(|| re.regex().ascii_classes().is_some_and(digits_alike));
+            .get_or_insert_with(|| re.regex().ascii_classes().is_some_and(|c| digits_alike(&c)));
         if !alike {
             return re.search(text);
         }
@@ -116,14 +116,15 @@ impl SpanMemo {
         let Some((key, at)) = shape.of(text) else {
             return re.search(text);
         };
-        let hit = self.slots.get(at).is_some_and(|s| s.key == key);
-        self.count(hit);
-        if hit && let Some(slot) = self.slots.get(at) {
-            if slot.spans.is_empty() {
-                return None;
-            }
-            let spans = slot.spans.iter().map(|&s| span(s)).collect();
-            return Some(re.regex().match_from_spans(text, spans));
+        // Some: the shape is remembered (with the match's spans, if it matched).
+        let known = self
+            .slots
+            .get(at)
+            .filter(|s| s.key == key)
+            .map(|s| (!s.spans.is_empty()).then(|| s.spans.iter().map(|&s| span(s)).collect()));
+        self.count(known.is_some());
+        if let Some(spans) = known {
+            return spans.map(|spans| re.regex().match_from_spans(text, spans));
         }
         let m = re.search(text);
         if self.slots.is_empty() {

@@ -98,8 +98,8 @@ pub(super) struct Fast {
     chain: OnceLock<Option<Chain>>,
     /// The small backtracker, for the callers that ask for it (date templates).
     short: OnceLock<Option<Short>>,
-    /// Per ASCII byte, its class of the linear pattern (see [`ascii_classes`]).
-    classes: Option<Box<[u8; 128]>>,
+    /// Where the linear pattern's ASCII classes start (see [`class_cuts`]).
+    cuts: Option<u128>,
     /// Every match of `ascii` starts at offset 0 (a non-multiline `^` leads).
     start_anchored: bool,
 }
@@ -130,13 +130,13 @@ pub(super) fn ascii_members(c: &Class) -> u128 {
     bits
 }
 
-/// The ASCII bytes `h` cannot tell apart, numbered: bytes with equal numbers are in
-/// or out of every class and literal of `h` together, and alike for its assertions
-/// (word bytes for word boundaries, `\n` and `\r` for line anchors). So two ASCII
-/// texts of equal length whose bytes have equal numbers, position by position, take
-/// the same paths through `h`: same match, same group spans. Each number is a run of
-/// bytes (cut where any set's membership changes), so at most 128 of them.
-pub(super) fn ascii_classes(h: &Hir) -> [u8; 128] {
+/// Where the ASCII bytes `h` cannot tell apart start: bit `b` set when byte `b` begins
+/// a new run. Bytes of one run are in or out of every class and literal of `h`
+/// together, and alike for its assertions (word bytes for word boundaries, `\n` and
+/// `\r` for line anchors). So two ASCII texts of equal length whose bytes fall in the
+/// same runs, position by position, take the same paths through `h`: same match, same
+/// group spans. See [`ascii_classes`] for the runs numbered.
+pub(super) fn class_cuts(h: &Hir) -> u128 {
     fn cuts(h: &Hir, out: &mut u128) {
         // Bit `b` set: byte `b` is in the set and `b - 1` is not, or the reverse.
         let mut set = |s: u128| *out |= s ^ (s << 1);
@@ -166,10 +166,15 @@ pub(super) fn ascii_classes(h: &Hir) -> [u8; 128] {
     }
     let mut c = 0u128;
     cuts(h, &mut c);
+    c
+}
+
+/// Per ASCII byte, the number of its run in `cuts` (see [`class_cuts`]).
+pub(super) fn ascii_classes(cuts: u128) -> [u8; 128] {
     let mut table = [0u8; 128];
     let mut n = 0u8;
     for (b, t) in table.iter_mut().enumerate() {
-        if b > 0 && c & (1 << b) != 0 {
+        if b > 0 && cuts & (1 << b) != 0 {
             n += 1;
         }
         *t = n;
@@ -372,7 +377,7 @@ impl Fast {
         };
         let ah = ascii_hir(&hir);
         drop(hir);
-        f.classes = Some(Box::new(ascii_classes(&ah)));
+        f.cuts = Some(class_cuts(&ah));
         f.twin_names = names.to_vec();
         f.start_anchored = ah.properties().look_set_prefix().contains(Look::Start);
         f.linear = Some(pattern.into());
@@ -380,8 +385,8 @@ impl Fast {
     }
 
     /// Per ASCII byte, its class of a linear pattern (None for a fancy one).
-    pub fn classes(&self) -> Option<&[u8; 128]> {
-        self.classes.as_deref()
+    pub fn classes(&self) -> Option<[u8; 128]> {
+        self.cuts.map(ascii_classes)
     }
 
     /// The ASCII form of the linear pattern (parsed again: see [`Fast::linear`]).
@@ -503,7 +508,7 @@ mod tests {
     fn ascii_classes_cut_where_the_pattern_looks() {
         let classes = |p: &str| {
             let re = compile(p, Flags::default()).expect("compiles");
-            *re.ascii_classes().expect("linear")
+            re.ascii_classes().expect("linear")
         };
         let c = classes(r"^Failed \S+ from (?P<ip>\d+\.\d+)$");
         let same = |a: u8, b: u8| c[usize::from(a)] == c[usize::from(b)];
