@@ -143,6 +143,24 @@ impl Slot {
         self.hits as f64 * self.tpl.weight / (self.distance.max(1) as f64)
     }
 
+    /// The match of a start-anchored template (its anchored DFA built) told from the
+    /// start of `line` by the small backtracker's memory of its last search (see
+    /// `pyre::Regex::search_settled`), without the DFA pass; the bytes it read are what
+    /// decided it, as the DFA's deciding bytes do for [`Repeat`]. None: search.
+    fn settled<'t>(&mut self, line: &'t str) -> Option<crate::filter::pyre::Match<'t>> {
+        if !matches!(self.anchored, Some(Some(_))) {
+            return None;
+        }
+        let (m, read) = self.tpl.re.search_settled(line, 0)?;
+        #[cfg(test)]
+        SETTLED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.decided = Some(anchored::Decided {
+            len: read,
+            whole: false,
+        });
+        Some(m)
+    }
+
     /// [`crate::filter::pyre::Regex::find_span`] from 0, by the anchored DFA when the
     /// template allows it (and, `build` false, when it is built already).
     fn find_span(&mut self, line: &str, build: bool) -> Option<Option<(usize, usize)>> {
@@ -160,6 +178,10 @@ impl Slot {
         fast.map(|f| f.0).or_else(|| self.tpl.re.find_span(line, 0))
     }
 }
+
+/// Matches told by [`Slot::settled`] (tests check the path is taken).
+#[cfg(test)]
+static SETTLED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// Position memory of the last winning match: char offset plus the chars before and at it.
 #[derive(Debug, Clone, Copy)]
@@ -477,7 +499,12 @@ impl DateDetector {
         let build = !self.defer_anchored;
         let slot = &mut self.slots[i];
         let mut from_memo = false;
+        let settled = match range {
+            None => slot.settled(line),
+            Some(_) => None,
+        };
         let m = match range {
+            None if settled.is_some() => settled,
             None => match slot.find_span(line, build) {
                 Some(None) => None,
                 Some(Some((s, e))) => {

@@ -385,6 +385,26 @@ impl Regex {
         })
     }
 
+    /// The match starting at `start` (`Some` is what [`Regex::search`] from `start`
+    /// finds when a match starts there), told by the small backtracker's memory of its
+    /// last search on this thread without searching (see [`short`]), and how far into
+    /// `text` it depends on (the rest of the text changes nothing). None when it cannot
+    /// tell: the caller searches.
+    pub fn search_settled<'t>(&self, text: &'t str, start: usize) -> Option<(Match<'t>, usize)> {
+        if !matches!(self.inner.engine, Engine::Linear(_)) || self.exact_engine(text).is_some() {
+            return None;
+        }
+        let (spans, read) = self.inner.fast.settled_spans(text, start)?;
+        let spans = self.regroup(Some(spans))?;
+        Some((
+            Match {
+                text,
+                spans: Cow::Owned(spans),
+            },
+            read,
+        ))
+    }
+
     /// [`Regex::try_search`] by the engines alone (`pos` a char boundary in `text`).
     fn search_engines<'t>(
         &self,

@@ -373,6 +373,48 @@ fn span_and_time_alone_answer_as_the_whole_match() {
     assert_eq!(alone.template_names(), whole.template_names());
 }
 
+/// A start-anchored template's match told by the small backtracker's memory without
+/// the DFA pass (`Slot::settled`) is the match itself: a detector fed lines one after
+/// another answers each as a new detector (which builds its span finders on that line
+/// and so tells nothing from memory) does, on apache and syslog dates whose digits and
+/// following text change, dates at the line end then continued (a year, microseconds),
+/// and every upstream sample line.
+#[test]
+fn settled_matches_are_the_matches() {
+    let mut lines = Vec::new();
+    for i in 0..60u32 {
+        let us = (i * 49_999 + 7) % 1_000_000;
+        let sec = i / 7;
+        lines.push(format!(
+            "[Sat Mar 14 06:25:{sec:02}.{us:06} 2026] [auth_basic:error] [client 192.0.2.{i}:5] x"
+        ));
+        lines.push(format!("Nov 20 10:00:{sec:02} host sshd[{i}]: event {i}"));
+        lines.push(format!("Nov 20 10:00:{sec:02}"));
+        lines.push(format!("Nov 20 10:00:{sec:02} 2026 host x{i}"));
+        lines.push(format!("Nov 20 10:00:{sec:02}.{i:03} host"));
+        lines.push(format!("Nov 20 10:00:{sec:02}\u{e9} {i}"));
+        lines.push(format!("2026-11-20 10:00:{sec:02}.{i} app: {i}"));
+    }
+    let samples = sample_lines().unwrap_or_default();
+    lines.extend(samples.iter().step_by(7).cloned());
+    let before = SETTLED.load(std::sync::atomic::Ordering::Relaxed);
+    for dp in [None, Some("{^LN-BEG}")] {
+        let mut warm = utc(dp);
+        for line in &lines {
+            let got = warm.match_time(line, NOW);
+            let want = utc(dp).match_time(line, NOW);
+            assert_eq!(
+                got.map(|d| (d.span, d.whole, d.time)),
+                want.map(|d| (d.span, d.whole, d.time)),
+                "datepattern {dp:?}, line {line:?}"
+            );
+        }
+    }
+    // (other tests on other threads may add to the count, never take from it)
+    let settled = SETTLED.load(std::sync::atomic::Ordering::Relaxed) - before;
+    assert!(settled > 100, "{settled} matches told from memory");
+}
+
 /// The small backtracker the detector asks first for a template's groups
 /// (`Regex::search_short`, with its memory of the last text) answers as the template's
 /// own search, on every default template and the upstream sample lines cut where the

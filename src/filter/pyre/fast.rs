@@ -452,6 +452,20 @@ impl Fast {
         short.spans(text, start, groups).ok()?
     }
 
+    /// [`Fast::short_spans`] told by the [`Short`] program's memory alone (see
+    /// [`Short::settled`]), with the length of `text` it read; None when the program
+    /// is not built yet or its memory does not tell.
+    pub fn settled_spans(
+        &self,
+        text: &str,
+        start: usize,
+    ) -> Option<(Vec<super::GroupSpan>, usize)> {
+        let re = self.ascii.get()?.as_ref()?;
+        let short = self.short.get()?.as_ref()?;
+        let groups = re.group_info().group_len(regex_automata::PatternID::ZERO);
+        short.settled(text, start, groups)
+    }
+
     /// Group spans of the first match at or after `pos`, on the ASCII twin (the caller
     /// has checked the text is ASCII). The match is found by the DFAs; its groups by the
     /// [`Chain`] when that can tell, else by the engine's capture search.

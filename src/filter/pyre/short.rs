@@ -82,23 +82,32 @@ impl Set {
 /// so another text of the same length whose bytes answer each test as the searched
 /// one's did is searched the same way, to the same groups. A position starts with
 /// every ASCII byte and is narrowed by each test, to the side the byte fell on.
+///
+/// `end` records whether a test read the text's end (a byte past it, or its length):
+/// a search that never did was decided by the text's bytes alone, and so is the search
+/// of any longer text that starts with bytes that fit (see [`Short::settled`]).
 #[derive(Debug, Default)]
-struct Fit(Vec<Set>);
+struct Fit {
+    sets: Vec<Set>,
+    end: bool,
+}
 
 impl Fit {
     fn reset(&mut self, len: usize) {
-        self.0.clear();
-        self.0.resize(len, Set::ALL);
+        self.sets.clear();
+        self.sets.resize(len, Set::ALL);
+        self.end = false;
     }
 
     /// Tests the byte at `at` against `set`, narrowing the position to the answer.
     #[inline]
     fn test(&mut self, hay: &[u8], at: usize, set: Set) -> bool {
         let Some(&b) = hay.get(at) else {
+            self.end = true;
             return false;
         };
         let hit = set.has(b);
-        if let Some(f) = self.0.get_mut(at) {
+        if let Some(f) = self.sets.get_mut(at) {
             *f = f.and(if hit { set } else { set.not() });
         }
         hit
@@ -124,7 +133,7 @@ impl Fit {
     }
 
     fn fits(&self, hay: &[u8]) -> bool {
-        self.0.len() == hay.len() && self.0.iter().zip(hay).all(|(f, &b)| f.has(b))
+        self.sets.len() == hay.len() && self.sets.iter().zip(hay).all(|(f, &b)| f.has(b))
     }
 }
 
@@ -448,6 +457,32 @@ impl Short {
         }))
     }
 
+    /// [`Short::spans`] of `text` from `start`, told without a search from this
+    /// thread's memory of the program's last one, when `text` begins with a text that
+    /// fits it (as [`Short::spans`] cuts it: from `start - 1`) and that search never read
+    /// its text's end: every path it tried was decided by bytes of that text, so on any
+    /// text beginning with bytes that answer each test alike the same paths fail and the
+    /// same one completes, whatever follows. Also the length of `text` it read. None
+    /// when the memory does not tell (nothing is searched then).
+    pub fn settled(&self, text: &str, start: usize, groups: usize) -> Option<(Spans, usize)> {
+        let base = start.saturating_sub(1);
+        let hay = text.as_bytes().get(base..)?;
+        SCRATCH.with(|s| {
+            let s = s.try_borrow().ok()?;
+            let m = s.memos.iter().find(|m| m.id == self.id)?;
+            let len = m.fit.sets.len();
+            if m.fit.end || m.start != start - base || !m.fit.fits(hay.get(..len)?) {
+                return None;
+            }
+            let mut spans = spans_of(&m.slots, m.start, m.end?, groups);
+            for (a, b) in spans.iter_mut().flatten() {
+                *a += base;
+                *b += base;
+            }
+            Some((spans, base + len))
+        })
+    }
+
     /// [`Short::spans`] on `hay`, where `start` is 0 or 1.
     fn spans_from(&self, hay: &[u8], start: usize, groups: usize) -> Result<Option<Spans>, Spent> {
         if hay.len() > MAX_TEXT {
@@ -530,6 +565,7 @@ impl Short {
                 match inst {
                     Inst::Run(sets) => {
                         if hay.len() - at < sets.len() {
+                            fit.end = true;
                             break;
                         }
                         if !sets
@@ -694,6 +730,95 @@ mod tests {
             "{programs} programs, {answered} matches and {none} misses told, {hits} from memos"
         );
         assert!(programs > 250 && answered > 8_000 && none > 1_000 && hits > 1_000);
+    }
+
+    /// What the memory tells without a search ([`Short::settled`]) is the engines' match
+    /// on the whole text: on every survey pattern with a program, after a search of each
+    /// recorded ASCII input, the input and inputs beginning with it and going on (digits
+    /// shifted, text added after it) are told as `regex` finds them, or not told.
+    #[test]
+    fn settled_is_the_search_of_any_longer_text() {
+        let Some(inputs) = crate::filter::pyre::survey::sample_inputs() else {
+            return;
+        };
+        let (mut told, mut refused) = (0usize, 0usize);
+        for ((p, ml), texts) in &inputs {
+            let Some(linear) = translate(p, *ml, false).ok().and_then(|t| t.linear) else {
+                continue;
+            };
+            let (Ok(h), Ok(exact)) = (parse_checked(&linear), regex::Regex::new(&linear)) else {
+                continue;
+            };
+            let Some(short) = Short::new(&ascii_hir(&h)) else {
+                continue;
+            };
+            let groups = exact.captures_len();
+            for t in texts.iter().filter(|t| t.is_ascii() && t.len() <= MAX_TEXT) {
+                if !matches!(short.spans(t, 0, groups), Ok(Some(_))) {
+                    continue;
+                }
+                let shifted = shift_digits(t, 3);
+                for text in [
+                    t.clone(),
+                    format!("{t} 1"),
+                    format!("{t}x"),
+                    format!("{t}0"),
+                    format!("{shifted}:9 \u{e9}"),
+                ] {
+                    let Some((got, read)) = short.settled(&text, 0, groups) else {
+                        refused += 1;
+                        continue;
+                    };
+                    told += 1;
+                    assert!(read <= text.len() && text.is_char_boundary(read));
+                    let want = exact.captures_at(&text, 0).map(|c| {
+                        c.iter()
+                            .map(|m| m.map(|m| (m.start(), m.end())))
+                            .collect::<Vec<_>>()
+                    });
+                    assert_eq!(Some(got), want, "{p} on {text:?} after {t:?}");
+                }
+            }
+        }
+        eprintln!("{told} told from memory, {refused} refused");
+        assert!(
+            told > 5_000 && refused > 1_000,
+            "{told} told, {refused} refused"
+        );
+    }
+
+    /// A search that read its text's end tells nothing about a longer text: `a+` on
+    /// "aa" tried for a third `a` past the end, which "aab" has.
+    #[test]
+    fn settled_refuses_a_search_that_read_the_end() {
+        let h = parse_checked(r"(a+)b?").expect("parses");
+        let short = Short::new(&ascii_hir(&h)).expect("a program");
+        assert_eq!(
+            short.spans("aa", 0, 2),
+            Ok(Some(vec![Some((0, 2)), Some((0, 2))]))
+        );
+        assert_eq!(short.settled("aab", 0, 2), None);
+        assert_eq!(short.settled("aa", 0, 2), None);
+        // "aab c" decided the match at the `b`; " c" and what follows never counted
+        assert_eq!(
+            short.spans("aab c", 0, 2),
+            Ok(Some(vec![Some((0, 3)), Some((0, 2))]))
+        );
+        let told = short.settled("aab c and more", 0, 2);
+        assert!(
+            told.as_ref().is_some_and(|(_, read)| *read == 5),
+            "{told:?}"
+        );
+        assert_eq!(told.map(|t| t.0), Some(vec![Some((0, 3)), Some((0, 2))]));
+        assert_eq!(short.settled("aaa c", 0, 2), None);
+        // A run of literals cut short by the text's end: "aab" is too short for `bc`.
+        let h = parse_checked(r"(a+)(?:bc)?").expect("parses");
+        let short = Short::new(&ascii_hir(&h)).expect("a program");
+        assert_eq!(
+            short.spans("aab", 0, 2),
+            Ok(Some(vec![Some((0, 2)), Some((0, 2))]))
+        );
+        assert_eq!(short.settled("aabc", 0, 2), None);
     }
 
     /// A search that runs out of steps leaves no memory behind: the next text (here the
