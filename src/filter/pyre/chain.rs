@@ -107,11 +107,7 @@ fn strip(h: &Hir) -> Hir {
         HirKind::Capture(c) => strip(&c.sub),
         HirKind::Concat(v) => Hir::concat(v.iter().map(strip).collect()),
         HirKind::Alternation(v) => Hir::alternation(v.iter().map(strip).collect()),
-        HirKind::Repetition(r) => {
-            let mut r = r.clone();
-            r.sub = Box::new(strip(&r.sub));
-            Hir::repetition(r)
-        }
+        HirKind::Repetition(r) => super::fast::repeat_of(r, strip(&r.sub)),
         _ => h.clone(),
     }
 }

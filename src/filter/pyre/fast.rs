@@ -23,7 +23,8 @@ use super::share::{Table, shared};
 use super::short::Short;
 use regex_syntax::hir::literal::Extractor;
 use regex_syntax::hir::{
-    Class, ClassBytes, ClassBytesRange, ClassUnicode, ClassUnicodeRange, Hir, HirKind, Look,
+    Capture, Class, ClassBytes, ClassBytesRange, ClassUnicode, ClassUnicodeRange, Hir, HirKind,
+    Look, Repetition,
 };
 
 /// A linear pattern in two compilations: restricted to ASCII (built at once) and as
@@ -293,19 +294,31 @@ pub(super) fn ascii_hir(h: &Hir) -> Hir {
             Look::WordEndHalfUnicode => Look::WordEndHalfAscii,
             other => *other,
         }),
-        HirKind::Repetition(r) => {
-            let mut r = r.clone();
-            r.sub = Box::new(ascii_hir(&r.sub));
-            Hir::repetition(r)
-        }
-        HirKind::Capture(c) => {
-            let mut c = c.clone();
-            c.sub = Box::new(ascii_hir(&c.sub));
-            Hir::capture(c)
-        }
+        HirKind::Repetition(r) => repeat_of(r, ascii_hir(&r.sub)),
+        HirKind::Capture(c) => capture_of(c, ascii_hir(&c.sub)),
         HirKind::Concat(v) => Hir::concat(v.iter().map(ascii_hir).collect()),
         HirKind::Alternation(v) => Hir::alternation(v.iter().map(ascii_hir).collect()),
     }
+}
+
+/// The repetition `r` of another sub-expression. (Cloning `r` to replace its sub
+/// would copy the whole old subtree first, at every level of a nested pattern.)
+pub(super) fn repeat_of(r: &Repetition, sub: Hir) -> Hir {
+    Hir::repetition(Repetition {
+        min: r.min,
+        max: r.max,
+        greedy: r.greedy,
+        sub: Box::new(sub),
+    })
+}
+
+/// The group `c` around another sub-expression (see [`repeat_of`]).
+pub(super) fn capture_of(c: &Capture, sub: Hir) -> Hir {
+    Hir::capture(Capture {
+        index: c.index,
+        name: c.name.clone(),
+        sub: Box::new(sub),
+    })
 }
 
 /// An ASCII twin with exactly the groups `names` of the full pattern (else none: the
@@ -674,11 +687,7 @@ pub(super) fn loose_hir(h: &Hir, keep_start: bool) -> Hir {
     match h.kind() {
         HirKind::Look(Look::Start) if keep_start => h.clone(),
         HirKind::Look(_) => Hir::empty(),
-        HirKind::Repetition(r) => {
-            let mut r = r.clone();
-            r.sub = Box::new(loose(&r.sub));
-            Hir::repetition(r)
-        }
+        HirKind::Repetition(r) => repeat_of(r, loose(&r.sub)),
         HirKind::Capture(c) => loose(&c.sub),
         HirKind::Concat(v) => Hir::concat(v.iter().map(loose).collect()),
         HirKind::Alternation(v) => Hir::alternation(v.iter().map(loose).collect()),

@@ -86,16 +86,8 @@ fn cut(h: &Hir, blocks: &[u32]) -> Hir {
             }
             Hir::class(Class::Unicode(ClassUnicode::new(ranges)))
         }
-        HirKind::Repetition(r) => {
-            let mut r = r.clone();
-            r.sub = Box::new(cut(&r.sub, blocks));
-            Hir::repetition(r)
-        }
-        HirKind::Capture(c) => {
-            let mut c = c.clone();
-            c.sub = Box::new(cut(&c.sub, blocks));
-            Hir::capture(c)
-        }
+        HirKind::Repetition(r) => super::fast::repeat_of(r, cut(&r.sub, blocks)),
+        HirKind::Capture(c) => super::fast::capture_of(c, cut(&c.sub, blocks)),
         HirKind::Concat(v) => Hir::concat(v.iter().map(|x| cut(x, blocks)).collect()),
         HirKind::Alternation(v) => Hir::alternation(v.iter().map(|x| cut(x, blocks)).collect()),
         _ => h.clone(),
