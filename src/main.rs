@@ -112,19 +112,19 @@ extern "C" fn tune_allocator(argc: std::ffi::c_int, argv: *const *const std::ffi
     }
     // SAFETY: glibc hands an init_array function the process's `argc` and `argv`.
     let run = unsafe { run_of_argv(argc, argv) };
-    let settings: &[(&std::ffi::CStr, std::ffi::c_int, std::ffi::c_long)] = match run {
-        // a negative delay never purges
-        Run::Dump => &[(c"MIMALLOC_PURGE_DELAY", PURGE_DELAY, -1)],
-        Run::Regex => &[
-            (c"MIMALLOC_ARENA_EAGER_COMMIT", ARENA_EAGER_COMMIT, 0),
-            (c"MIMALLOC_PURGE_DELAY", PURGE_DELAY, -1),
-            (c"MIMALLOC_ARENA_RESERVE", ARENA_RESERVE, ARENA_RESERVE_KIB),
-        ],
-        Run::Other => &[
-            (c"MIMALLOC_ARENA_EAGER_COMMIT", ARENA_EAGER_COMMIT, 0),
-            (c"MIMALLOC_PURGE_DELAY", PURGE_DELAY, 0),
-            (c"MIMALLOC_ARENA_RESERVE", ARENA_RESERVE, ARENA_RESERVE_KIB),
-        ],
+    // (a negative delay never purges)
+    let no_purge = (c"MIMALLOC_PURGE_DELAY", PURGE_DELAY, -1);
+    let footprint = [
+        (c"MIMALLOC_ARENA_EAGER_COMMIT", ARENA_EAGER_COMMIT, 0),
+        match run {
+            Run::Regex => no_purge,
+            _ => (c"MIMALLOC_PURGE_DELAY", PURGE_DELAY, 0),
+        },
+        (c"MIMALLOC_ARENA_RESERVE", ARENA_RESERVE, ARENA_RESERVE_KIB),
+    ];
+    let settings = match run {
+        Run::Dump => std::slice::from_ref(&no_purge),
+        Run::Regex | Run::Other => &footprint[..],
     };
     for &(name, option, value) in settings {
         // SAFETY: getenv with a valid C string; only the null test is used.

@@ -446,15 +446,7 @@ impl Short {
         // line whose match moved (an access log's address before the date).
         let base = start.saturating_sub(1);
         let spans = self.spans_from(&text.as_bytes()[base..], start - base, groups)?;
-        Ok(spans.map(|mut s| {
-            if base > 0 {
-                for (a, b) in s.iter_mut().flatten() {
-                    *a += base;
-                    *b += base;
-                }
-            }
-            s
-        }))
+        Ok(spans.map(|s| shifted(s, base)))
     }
 
     /// [`Short::spans`] of `text` from `start`, told without a search from this
@@ -474,12 +466,8 @@ impl Short {
             if m.fit.end || m.start != start - base || !m.fit.fits(hay.get(..len)?) {
                 return None;
             }
-            let mut spans = spans_of(&m.slots, m.start, m.end?, groups);
-            for (a, b) in spans.iter_mut().flatten() {
-                *a += base;
-                *b += base;
-            }
-            Some((spans, base + len))
+            let spans = spans_of(&m.slots, m.start, m.end?, groups);
+            Some((shifted(spans, base), base + len))
         })
     }
 
@@ -641,6 +629,17 @@ impl Short {
         }
         Some(to)
     }
+}
+
+/// `spans` found on the text from `base` on, as offsets in the whole text.
+fn shifted(mut spans: Spans, base: usize) -> Spans {
+    if base > 0 {
+        for (a, b) in spans.iter_mut().flatten() {
+            *a += base;
+            *b += base;
+        }
+    }
+    spans
 }
 
 /// The group spans of a search's slots (the whole match's from `start` to `end`).
