@@ -21,6 +21,7 @@ mod fast;
 pub mod linearize;
 pub use fast::AnyOf;
 mod near;
+mod need;
 mod share;
 mod short;
 mod tail;

@@ -677,6 +677,50 @@ mod tests {
             }
         }
     }
+
+    /// The literal search in front of a scan answers as the automaton does, and stays
+    /// on after its trial only where the automaton would read far into the texts it
+    /// rules out: a greedy `.*` before the words (an admin's access-log filter), not a
+    /// pattern that fails on the first bytes (nginx's error-log lines).
+    #[test]
+    fn literals_before_a_scan_stay_where_they_spare_reading() {
+        use super::{AnyOf, NEEDS_TRIAL};
+        let far = r"^\S+ \S+ \S+ \[.*\] \x22POST /xmlrpc\.php";
+        let near = r"^\d+/\d+/\d+ \S+ \[error\] \d+#\d+: \*\d+ user \x22[^\x22]+\x22";
+        let line = |k: usize| {
+            format!(
+                "192.0.2.{k} - - [14/Mar/2026:06:25:{:02} +0000] \"GET /page/{k} HTTP/1.1\" 200 512 \"-\" \"agent/{k} [x]\"\n",
+                k % 60
+            )
+        };
+        for (pattern, stays) in [(far, true), (near, false)] {
+            let mut any = AnyOf::new([Some(pattern)].into_iter(), true).expect("scans");
+            let exact = regex::Regex::new(pattern).expect("compiles");
+            let n = NEEDS_TRIAL as usize + 200;
+            for k in 0..n {
+                let mut text = line(k);
+                if k % 7 == 0 {
+                    text = text.replace("GET /page", "POST /xmlrpc.php?p=");
+                }
+                assert_eq!(
+                    any.may_match(&text),
+                    exact.is_match(&text),
+                    "{pattern} on {text:?}"
+                );
+            }
+            let Some(Some(scan)) = &any.ascii else {
+                panic!("an ASCII scan");
+            };
+            assert!(scan.dfa.needs.is_some(), "{pattern}: literals found");
+            // (on, every text is looked in; off, the count stops at the trial's end)
+            assert_eq!(
+                scan.tried as usize == n,
+                stays,
+                "{pattern}: {} tried",
+                scan.tried
+            );
+        }
+    }
 }
 
 /// `h` without groups and without any assertion except, with `keep_start`, the text
@@ -776,9 +820,28 @@ fn graft(pref: &Hir, tail: Hir) -> Option<Hir> {
 /// A forward lazy DFA that gives up (rather than slow down) when its cache thrashes.
 #[derive(Debug)]
 struct Scan {
-    dfa: Arc<regex_automata::hybrid::dfa::DFA>,
+    dfa: Arc<ScanDfa>,
     /// Made on the first scan: a jail whose log stays quiet never needs it.
     cache: Option<regex_automata::hybrid::dfa::Cache>,
+    /// Texts the literals were looked for in, and those they ruled out (see
+    /// [`Scan::may_match`]).
+    tried: u32,
+    ruled_out: u32,
+    /// Over the trial: bytes of the texts looked in, and bytes the automaton would have
+    /// read in those the literals ruled out.
+    looked: u64,
+    spared: u64,
+}
+
+/// Texts after which a scan whose literals rule out too few stops looking for them.
+const NEEDS_TRIAL: u32 = 256;
+
+/// A scan's automaton, and for an ASCII scan the literals every match holds one of:
+/// a text with none of them is told apart without running the automaton over it.
+#[derive(Debug)]
+struct ScanDfa {
+    dfa: regex_automata::hybrid::dfa::DFA,
+    needs: Option<super::need::Needs>,
 }
 
 /// Where the patterns of an [`AnyOf`] are looked for.
@@ -795,7 +858,7 @@ enum Shape {
 
 /// Scan automata by (patterns, shape, ASCII-only), shared between jails.
 type ScanKey = (Vec<String>, Shape, bool);
-static SCANS: OnceLock<Table<ScanKey, regex_automata::hybrid::dfa::DFA>> = OnceLock::new();
+static SCANS: OnceLock<Table<ScanKey, ScanDfa>> = OnceLock::new();
 /// The pattern texts of the [`AnyOf`] scans alive, shared by key.
 static ANY_OF_KEYS: OnceLock<Table<AnyOfKey, AnyOfKey>> = OnceLock::new();
 
@@ -804,10 +867,22 @@ type AnyOfKey = (Vec<String>, Shape);
 
 impl Scan {
     fn new(key: ScanKey, hir: impl FnOnce() -> Option<Hir>) -> Option<Scan> {
+        let ascii = key.2;
         let dfa = shared(SCANS.get_or_init(Default::default), key, || {
-            Scan::build(&hir()?)
+            let h = hir()?;
+            Some(ScanDfa {
+                dfa: Scan::build(&h)?,
+                needs: ascii.then(|| super::need::Needs::of(&h)).flatten(),
+            })
         })?;
-        Some(Scan { dfa, cache: None })
+        Some(Scan {
+            dfa,
+            cache: None,
+            tried: 0,
+            ruled_out: 0,
+            looked: 0,
+            spared: 0,
+        })
     }
 
     fn build(hir: &Hir) -> Option<regex_automata::hybrid::dfa::DFA> {
@@ -837,15 +912,64 @@ impl Scan {
         Scan {
             dfa: Arc::clone(&self.dfa),
             cache: None,
+            tried: 0,
+            ruled_out: 0,
+            looked: 0,
+            spared: 0,
         }
     }
 
     /// Whether the DFA finds a match, true when it gives up.
     fn may_match(&mut self, text: &str) -> bool {
+        // The literals first, while they rule out enough texts to pay for their search:
+        // on a log whose every other line holds one of them (sshd's " user "), they
+        // are searched for nothing (either way the answer is the automaton's).
+        if let Some(n) = &self.dfa.needs
+            && (self.tried < NEEDS_TRIAL || self.spared * 2 > self.looked)
+        {
+            let trial = self.tried < NEEDS_TRIAL;
+            self.tried = self.tried.saturating_add(1);
+            if trial {
+                self.looked += text.len() as u64;
+            }
+            if !n.found_in(text.as_bytes()) {
+                self.ruled_out = self.ruled_out.saturating_add(1);
+                if trial {
+                    let cache = self
+                        .cache
+                        .get_or_insert_with(|| self.dfa.dfa.create_cache());
+                    self.spared += read_len(&self.dfa.dfa, cache, text) as u64;
+                }
+                return false;
+            }
+        }
+        let dfa = &self.dfa.dfa;
         let input = Input::new(text).earliest(true);
-        let cache = self.cache.get_or_insert_with(|| self.dfa.create_cache());
-        !matches!(self.dfa.try_search_fwd(cache, &input), Ok(None))
+        let cache = self.cache.get_or_insert_with(|| dfa.create_cache());
+        !matches!(dfa.try_search_fwd(cache, &input), Ok(None))
     }
+}
+
+/// How many bytes of `text` the scan's automaton reads before it knows its answer.
+fn read_len(
+    dfa: &regex_automata::hybrid::dfa::DFA,
+    cache: &mut regex_automata::hybrid::dfa::Cache,
+    text: &str,
+) -> usize {
+    let input = Input::new(text).earliest(true);
+    let Ok(mut sid) = dfa.start_state_forward(cache, &input) else {
+        return text.len();
+    };
+    for (i, &b) in text.as_bytes().iter().enumerate() {
+        match dfa.next_state(cache, sid, b) {
+            Ok(next) => sid = next,
+            Err(_) => return text.len(),
+        }
+        if sid.is_dead() || sid.is_match() || sid.is_quit() {
+            return i + 1;
+        }
+    }
+    text.len()
 }
 
 /// Non-ASCII texts shorter than this skip [`AnyOf`] until its full scan exists.
