@@ -343,10 +343,12 @@ fn read_all_with(
         }
         None => {
             let (mut jails, status) = read_sections(rd, &sections, opts)?;
-            let (cmds, starts) = convert_jails(rd, &mut jails, opts)?;
+            let out = text.as_mut().map(|(r, t)| (*r, t));
+            let (cmds, starts) = convert_jails(rd, &mut jails, opts, out)?;
             if leak {
                 std::mem::forget(jails);
             }
+            // (with a text, `cmds` is already rendered there and empty)
             let all = chain(cmds, starts);
             if let Some((r, pieces)) = text.as_mut() {
                 r(&all, pieces);
@@ -406,16 +408,27 @@ fn read_sections(
     Ok((jails, status))
 }
 
-/// The commands of `jails` in order, and their `start` commands.
+/// The commands of `jails` in order, and their `start` commands. With `out`, each
+/// jail's commands are rendered there as soon as they are made and not returned: the
+/// whole stream (~70 KiB for the stock tree with every jail enabled) is never held as
+/// one block, a size mimalloc serves from a page of its own (see [`PIECE`]).
 fn convert_jails(
     rd: &mut Reader<'_>,
     jails: &mut [jail::JailState],
     opts: &StreamOptions,
+    mut out: parallel::Out<'_>,
 ) -> Result<(Vec<Command>, Vec<Command>), ConfigError> {
-    // ~15 commands a jail on the stock tree: room without regrowing
-    let mut stream = Vec::with_capacity(jails.len() * 16);
+    let mut stream = Vec::new();
+    if out.is_none() {
+        // ~15 commands a jail on the stock tree: room without regrowing
+        stream.reserve(jails.len() * 16);
+    }
     for j in jails.iter_mut() {
-        stream.extend(j.convert(rd, opts.dump)?);
+        let cmds = j.convert(rd, opts.dump)?;
+        match out.as_mut() {
+            Some((render, pieces)) => render(&cmds, pieces),
+            None => stream.extend(cmds),
+        }
     }
     let starts = jails
         .iter()

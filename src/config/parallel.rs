@@ -178,9 +178,11 @@ fn run_half(
     let read = read_sections(&mut rd, sections, opts);
     let read_log = std::mem::take(&mut rd.log.lines);
     let read_strict = std::mem::take(&mut rd.log.strict_errors);
+    let mut text = render.map(|r| (r, Vec::new()));
     let (read, conv) = match read {
         Ok((mut jails, status)) => {
-            let conv = convert_jails(&mut rd, &mut jails, opts);
+            let out = text.as_mut().map(|(r, t)| (*r, t));
+            let conv = convert_jails(&mut rd, &mut jails, opts, out);
             if leak {
                 std::mem::forget(jails);
             }
@@ -193,12 +195,9 @@ fn run_half(
     if rd.fs_msgs > 0 {
         return None;
     }
-    let text = match (&conv, render) {
-        (Ok((cmds, _)), Some(r)) => {
-            let mut t = Vec::new();
-            r(cmds, &mut t);
-            Some(t)
-        }
+    // rendered by `convert_jails` (the commands are not kept)
+    let text = match (&conv, text) {
+        (Ok(_), Some((_, t))) => Some(t),
         _ => None,
     };
     let half = Half {
@@ -283,17 +282,16 @@ fn finish_split(
         // an error stops the sequential run here too (the thread's result is dropped)
         let (mut jails1, st1) = read_sections(rd, first, opts)?;
         let mark = (rd.log.lines.len(), rd.log.strict_errors.len());
-        let conv1 = convert_jails(rd, &mut jails1, opts);
+        // this half is rendered as it is converted, while the other thread may still
+        // work (the text is dropped on an error)
+        let mut out = out;
+        let out1 = out.as_mut().map(|(r, pieces)| (*r, &mut **pieces));
+        let conv1 = convert_jails(rd, &mut jails1, opts, out1);
         if leak {
             std::mem::forget(jails1);
         }
         let conv1_log = rd.log.lines.split_off(mark.0);
         let conv1_strict = rd.log.strict_errors.split_off(mark.1);
-        // render this half while the other thread may still work (dropped on an error)
-        let mut out = out;
-        if let (Ok((cmds1, _)), Some((r, pieces))) = (&conv1, out.as_mut()) {
-            r(cmds1, pieces);
-        }
         let half = join();
         let (st2, rest) = match half {
             Some(h) => {
@@ -321,7 +319,7 @@ fn finish_split(
                 (c, st, text)
             }
             Second::Redo(mut jails2) => {
-                let (c, st) = convert_jails(rd, &mut jails2, opts)?;
+                let (c, st) = convert_jails(rd, &mut jails2, opts, None)?;
                 (c, st, None)
             }
         };
