@@ -217,8 +217,12 @@ pub struct DateDetector {
     /// pattern `set_index` of the scan); saves a search per template on lines where
     /// the date is not at the start.
     which: Option<Arc<std::sync::Mutex<crate::filter::pyre::WhichOf>>>,
-    /// The scan's answer for the current line (None: not asked yet or unknown).
-    cands: Option<Option<Vec<bool>>>,
+    /// Whether the scan told the current line's candidates, in `cand_buf` (None: not
+    /// asked yet).
+    cands: Option<bool>,
+    /// Per slot's `set_index`: whether that template can match the current line (kept
+    /// from line to line, not allocated anew).
+    cand_buf: Vec<bool>,
     /// While the templates are searched with a reserve in hand: the char offset past
     /// which a match can no longer change the winner (see [`DateDetector::bound_scan`]).
     scan_bound: Option<usize>,
@@ -319,6 +323,7 @@ impl DateDetector {
             local,
             which: None,
             cands: None,
+            cand_buf: Vec::new(),
             scan_bound: None,
             scan_plan: None,
             order: 0,
@@ -475,18 +480,23 @@ impl DateDetector {
         let (Some(k), Some(w)) = (self.slots[i].set_index, &self.which) else {
             return false;
         };
-        let (bound, plan) = (self.scan_bound, &self.scan_plan);
-        let cands = self.cands.get_or_insert_with(|| {
-            let starts = bound.zip(plan.as_ref()).map(|(start_max, plan)| StartsBy {
-                start_max,
-                asked: &plan.asked,
-                reach: plan.reach,
-            });
-            w.lock().ok().and_then(|mut w| w.candidates(line, starts))
-        });
-        cands
-            .as_ref()
-            .is_some_and(|c| !c.get(k).copied().unwrap_or(true))
+        if self.cands.is_none() {
+            let starts = self
+                .scan_bound
+                .zip(self.scan_plan.as_ref())
+                .map(|(start_max, plan)| StartsBy {
+                    start_max,
+                    asked: &plan.asked,
+                    reach: plan.reach,
+                });
+            let buf = &mut self.cand_buf;
+            let told = w
+                .lock()
+                .ok()
+                .is_some_and(|mut w| w.candidates_into(line, starts, buf));
+            self.cands = Some(told);
+        }
+        self.cands == Some(true) && !self.cand_buf.get(k).copied().unwrap_or(true)
     }
 
     /// Searches slot `i` in `line[pos..endpos]` (char offsets; `endpos` None = end).

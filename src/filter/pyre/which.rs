@@ -29,6 +29,8 @@ pub struct WhichOf {
     /// build, and every pattern stays a candidate.
     dfa: Option<Option<Arc<WhichDfa>>>,
     cache: Option<regex_automata::hybrid::dfa::Cache>,
+    /// The scan's answer, kept for the next text.
+    set: Option<regex_automata::PatternSet>,
     len: usize,
     /// Not built on a text: only by [`WhichOf::prepare`] (as [`AnyOf::defer`]).
     deferred: bool,
@@ -103,6 +105,7 @@ impl WhichOf {
             key,
             dfa: None,
             cache: None,
+            set: None,
             len,
             deferred: false,
         })
@@ -165,32 +168,52 @@ impl WhichOf {
     /// the scan deferred and not built yet, or the scan gave up). With `starts` (see
     /// [`StartsBy`]) the scan reads the text only up to `start_max + reach`.
     pub fn candidates(&mut self, text: &str, starts: Option<StartsBy<'_>>) -> Option<Vec<bool>> {
+        let mut out = Vec::new();
+        self.candidates_into(text, starts, &mut out).then_some(out)
+    }
+
+    /// [`WhichOf::candidates`] into `out` (its storage reused line after line); false
+    /// when the scan cannot tell.
+    pub fn candidates_into(
+        &mut self,
+        text: &str,
+        starts: Option<StartsBy<'_>>,
+        out: &mut Vec<bool>,
+    ) -> bool {
+        out.clear();
         if !text.is_ascii() || !self.ready() {
-            return None;
+            return false;
         }
-        let which = self.dfa.as_ref()?.as_ref()?;
+        let Some(Some(which)) = self.dfa.as_ref() else {
+            return false;
+        };
         // The scan forms keep no assertion but the text start, so a match that ends by
         // the cut is found whatever follows, and a match starting by `start_max` has one
         // (a prefix of it) ending by `start_max + reach`.
         let end = starts.as_ref().map_or(text.len(), |s| {
             s.start_max.saturating_add(s.reach).min(text.len())
         });
-        let mut set = regex_automata::PatternSet::new(self.len);
+        let len = self.len;
+        let set = self
+            .set
+            .get_or_insert_with(|| regex_automata::PatternSet::new(len));
+        set.clear();
         let cache = self.cache.get_or_insert_with(|| which.dfa.create_cache());
         let input = Input::new(text).range(..end);
-        which
+        if which
             .dfa
-            .try_which_overlapping_matches(cache, &input, &mut set)
-            .ok()?;
-        let found = |k: usize| set.contains(regex_automata::PatternID::new_unchecked(k));
-        Some(match starts {
-            // read short of the end: the patterns not asked about may match
-            Some(s) if end < text.len() => (0..self.len)
-                .zip(s.asked.iter().chain(std::iter::repeat(&false)))
-                .map(|(k, &asked)| !asked || found(k))
-                .collect(),
-            _ => (0..self.len).map(found).collect(),
-        })
+            .try_which_overlapping_matches(cache, &input, set)
+            .is_err()
+        {
+            return false;
+        }
+        // read short of the end: the patterns not asked about may match
+        let asked = starts.filter(|_| end < text.len()).map(|s| s.asked);
+        out.extend((0..len).map(|k| {
+            asked.is_some_and(|a| !a.get(k).copied().unwrap_or(false))
+                || set.contains(regex_automata::PatternID::new_unchecked(k))
+        }));
+        true
     }
 
     /// Per pattern, its scan form's [`reach`] (None: unbounded); None when the scan does
