@@ -279,17 +279,33 @@ fn byte_pos(line: &str, chars: usize) -> usize {
     }
 }
 
-/// Python `line[i:i+1]` as a char (None for an empty slice); `i < 0` gives None.
-fn char_at(line: &str, i: isize) -> Option<char> {
-    let Ok(i) = usize::try_from(i) else {
-        return None;
-    };
-    let b = line.as_bytes();
-    // When the chars up to `i` are ASCII, char `i` is byte `i` (no whole-line scan).
-    if b[..b.len().min(i.saturating_add(1))].is_ascii() {
+/// Python `line[i:i+1]` as a char (None for an empty slice; `i < 0` gives None), for
+/// the few chars around a match [`DateDetector::find`] reads: the line is checked to be
+/// ASCII once, as far as asked (char `i` is then byte `i`), not again for each char.
+struct CharsAt<'a> {
+    line: &'a str,
+    /// Bytes from the line start known to be ASCII.
+    ascii: usize,
+}
+
+impl<'a> CharsAt<'a> {
+    fn new(line: &'a str) -> Self {
+        CharsAt { line, ascii: 0 }
+    }
+
+    fn at(&mut self, i: isize) -> Option<char> {
+        let Ok(i) = usize::try_from(i) else {
+            return None;
+        };
+        let b = self.line.as_bytes();
+        let want = b.len().min(i.saturating_add(1));
+        if want > self.ascii {
+            if !b[self.ascii..want].is_ascii() {
+                return self.line.chars().nth(i);
+            }
+            self.ascii = want;
+        }
         b.get(i).map(|c| *c as char)
-    } else {
-        line.chars().nth(i)
     }
 }
 
@@ -829,6 +845,7 @@ impl DateDetector {
     /// fail2ban's `matchTime`: the winning match and the index of its template (after any
     /// reordering), with hit counts and position memory updated.
     fn find<'t>(&mut self, line: &'t str, now: f64) -> Option<(Found<'t>, usize)> {
+        let mut chars = CharsAt::new(line);
         self.cands = None;
         self.scan_bound = None;
         self.long_skip_spent = false;
@@ -845,10 +862,10 @@ impl DateDetector {
                 let (ls, le) = (self.last_start?, self.last_end?);
                 let d = ls.pos as isize;
                 let e = le.pos as isize;
-                let left = char_at(line, d - 1) == ls.before
-                    || (char_at(line, d) == ls.at && !ls.at.is_some_and(char::is_alphanumeric));
-                let right = char_at(line, e) == le.at
-                    || (char_at(line, e - 1) == le.before
+                let left = chars.at(d - 1) == ls.before
+                    || (chars.at(d) == ls.at && !ls.at.is_some_and(char::is_alphanumeric));
+                let right = chars.at(e) == le.at
+                    || (chars.at(e - 1) == le.before
                         && !le.before.is_some_and(char::is_alphanumeric));
                 if left && right {
                     self.search(i, line, Some((ls.pos, le.pos)))
@@ -918,8 +935,8 @@ impl DateDetector {
         }
         self.last_start = Some(Edge {
             pos: f.start,
-            before: char_at(line, f.start as isize - 1),
-            at: char_at(line, f.start as isize),
+            before: chars.at(f.start as isize - 1),
+            at: chars.at(f.start as isize),
         });
         self.last_end = Some(Edge {
             pos: f.end,
@@ -927,9 +944,9 @@ impl DateDetector {
             before: if f.end == 0 {
                 line.chars().next_back()
             } else {
-                char_at(line, f.end as isize - 1)
+                chars.at(f.end as isize - 1)
             },
-            at: char_at(line, f.end as isize),
+            at: chars.at(f.end as isize),
         });
         if i != 0 && Some(i) != self.last_index {
             i = self.reorder(i);

@@ -498,3 +498,30 @@ fn short_search_is_the_templates_search() {
         "{told} {syslog_told} {backref_told}"
     );
 }
+
+/// The chars around a match are Python's `line[i:i+1]` whatever order they are asked
+/// in: ASCII lines by byte, lines with a non-ASCII char before or after the place asked
+/// by char, past the end and before the start none.
+#[test]
+fn chars_at_are_python_slices() {
+    for line in [
+        "203.0.113.7 - - [14/Mar/2026:06:25:00 +0000] \"GET /\"",
+        "héllo [14/Mar/2026:06:25:00 +0000] x",
+        "[14/Mar/2026:06:25:00 +0000] naïve",
+        "",
+    ] {
+        let want = |i: isize| usize::try_from(i).ok().and_then(|i| line.chars().nth(i));
+        let n = line.chars().count() as isize;
+        let orders: [Vec<isize>; 3] = [
+            (-2..n + 2).collect(),
+            (-2..n + 2).rev().collect(),
+            (0..n + 2).map(|i| (i * 7) % (n + 2)).collect(),
+        ];
+        for order in orders {
+            let mut chars = super::CharsAt::new(line);
+            for i in order {
+                assert_eq!(chars.at(i), want(i), "{line:?}[{i}]");
+            }
+        }
+    }
+}
