@@ -150,6 +150,12 @@ struct Translator {
     relaxed: String,
     suppress: usize,
     rclose: Vec<RClose>,
+    /// Per open group (as `rclose`): a named group's name and where its body starts in
+    /// `relaxed`.
+    named: Vec<Option<(String, usize)>>,
+    /// A closed named group's superset body, when it can stand for a back-reference to
+    /// it (see [`stand_in_body`]).
+    bodies: std::collections::HashMap<String, String>,
     rules: Vec<Rule>,
     reasons: Vec<FancyReason>,
     scope: Scope,
@@ -164,6 +170,36 @@ struct Translator {
     top_bar: bool,
     global: String,
     global_m: bool,
+}
+
+/// A named group's superset body that may stand for a back-reference to the group in
+/// the superset pattern: the group matched a text its pattern matches, so the body
+/// matches what the reference does, wherever it is read, when nothing in it depends
+/// on the flags in force there or on where it is read (no letter but in the escapes
+/// `\d \s \w`, their negations, control chars and `\xHH` of a non-letter; no `.`,
+/// `^`, `$`, no other escaped letter such as `\b`) and it holds no group (whose name
+/// the copy would repeat). Else None: the reference stays any text.
+fn stand_in_body(body: &str) -> Option<&str> {
+    let mut chars = body.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some('d' | 'D' | 's' | 'S' | 'w' | 'W' | 't' | 'n' | 'r' | 'f' | 'v') => {}
+                Some('x') => {
+                    let hex: String = chars.by_ref().take(2).collect();
+                    if u8::from_str_radix(&hex, 16).map_or(true, |b| b.is_ascii_alphabetic()) {
+                        return None;
+                    }
+                }
+                Some(e) if e.is_ascii_punctuation() || e == ' ' => {}
+                _ => return None,
+            },
+            '(' | '.' | '^' | '$' => return None,
+            c if c.is_ascii_alphabetic() || !c.is_ascii() => return None,
+            _ => {}
+        }
+    }
+    (!body.is_empty()).then_some(body)
 }
 
 fn err<T>(pos: usize, message: impl Into<String>) -> Result<T, TranslateError> {
@@ -184,6 +220,8 @@ impl Translator {
             relaxed: String::new(),
             suppress: 0,
             rclose: Vec::new(),
+            named: Vec::new(),
+            bodies: std::collections::HashMap::new(),
             rules: Vec::new(),
             reasons: Vec::new(),
             scope: Scope { multiline },
@@ -296,6 +334,12 @@ impl Translator {
                     }
                     self.opens.pop();
                     self.last = Last::Atom;
+                    if let Some(Some((name, from))) = self.named.pop()
+                        && self.suppress == 0
+                        && let Some(body) = self.relaxed.get(from..).and_then(stand_in_body)
+                    {
+                        self.bodies.insert(name, body.to_string());
+                    }
                     match self.rclose.pop().unwrap_or(RClose::Normal) {
                         RClose::Normal => self.emit(")"),
                         RClose::Cond => self.emit_split(")", "|)"),
@@ -739,6 +783,7 @@ impl Translator {
             }
         }
         self.rclose.push(close);
+        self.named.push(None);
     }
 
     fn group(&mut self) -> Result<(), TranslateError> {
@@ -778,13 +823,23 @@ impl Translator {
                         self.i += 1;
                         let name = self.group_name('>')?;
                         self.open(&format!("(?P<{name}>"), cur);
+                        if self.suppress == 0
+                            && let Some(top) = self.named.last_mut()
+                        {
+                            *top = Some((name, self.relaxed.len()));
+                        }
                     }
                     Some('=') => {
                         self.i += 1;
                         let name = self.group_name(')')?;
                         self.rule(Rule::Backref);
                         self.fancy(FancyReason::Backref);
-                        self.emit_split(&format!("\\k<{name}>"), "(?s:.*)");
+                        // the text the group matched is one its own pattern matches
+                        let stand_in = match self.bodies.get(&name) {
+                            Some(body) => format!("(?:{body})"),
+                            None => "(?s:.*)".to_string(),
+                        };
+                        self.emit_split(&format!("\\k<{name}>"), &stand_in);
                     }
                     _ => return err(pos, "unknown extension ?P"),
                 }

@@ -224,3 +224,57 @@ fn errors_at_python_positions() {
         assert!(translate(ok, false, false).is_ok(), "{ok}");
     }
 }
+
+/// A back-reference to a named group whose body reads the same under any flags and
+/// anywhere stands in the superset as that body; others stay any text.
+#[test]
+fn relaxed_backref_is_the_group_body_where_it_can_be() {
+    let relaxed = |p: &str| translate(p, false, false).unwrap().relaxed.unwrap();
+    assert!(relaxed(r"\d(?P<s>[-/])\d(?P=s)\d").ends_with(r"\d(?:[\-/])\d"));
+    assert!(relaxed(r"(?P<s>\s+:)x(?P=s)").ends_with(r"x(?:[\s\x1C-\x1F]+:)"));
+    for p in [
+        r"(?P<a>[a-z]+)\s(?P=a)",   // letters: (?i) at the reference would differ
+        r"(?P<a>.)x(?P=a)",         // `.`: DOTALL at the reference would differ
+        r"(?P<a>-(?P<b>-))x(?P=a)", // a group inside: its name would repeat
+        r"(?P<a>\b-)x(?P=a)",       // an assertion: read elsewhere it may fail
+        r"(?=(?P<a>-))x(?P=a)",     // inside a look-ahead: no body in the superset
+        r"(?P=a)(?P<a>-)",          // referenced before it closes
+    ] {
+        assert!(relaxed(p).contains("(?s:.*)"), "{p}: {}", relaxed(p));
+    }
+}
+
+/// Whatever a pattern of the survey matches in a recorded input, its superset form
+/// matches too, starting no later (it is a prefilter and a start hint).
+#[test]
+fn relaxed_is_a_superset_on_the_survey() {
+    let Some(inputs) = crate::filter::pyre::survey::sample_inputs() else {
+        return;
+    };
+    let (mut patterns, mut matched) = (0usize, 0usize);
+    for ((p, ml), texts) in &inputs {
+        let Ok(t) = translate(p, *ml, false) else {
+            continue;
+        };
+        let (Some(r), Ok(fancy)) = (t.relaxed.as_deref(), fancy_regex::Regex::new(&t.fancy)) else {
+            continue;
+        };
+        let Ok(relaxed) = regex::Regex::new(r) else {
+            panic!("{p}: superset {r} does not compile");
+        };
+        patterns += 1;
+        for text in texts {
+            let Ok(Some(m)) = fancy.find(text) else {
+                continue;
+            };
+            matched += 1;
+            let start = relaxed.find(text).map(|s| s.start());
+            assert!(
+                start.is_some_and(|s| s <= m.start()),
+                "{p} / {r} on {text:?}"
+            );
+        }
+    }
+    eprintln!("{patterns} supersets, {matched} matches covered");
+    assert!(patterns >= 30 && matched >= 100, "{patterns} / {matched}");
+}
