@@ -859,6 +859,33 @@ pub(crate) mod survey {
         }
         Some(out)
     }
+
+    /// A survey pattern with a linear form, as the fast paths read it.
+    pub struct Linear<'a> {
+        pub pattern: &'a str,
+        /// The linear form parsed, ASCII-only (see `fast::ascii_hir`).
+        pub ascii: regex_syntax::hir::Hir,
+        /// The `regex` crate's compilation of the linear form: the answers to match.
+        pub exact: regex::Regex,
+        pub texts: &'a BTreeSet<String>,
+    }
+
+    /// The patterns of `inputs` that have a linear form which parses and compiles.
+    pub fn linear_forms(
+        inputs: &BTreeMap<(String, bool), BTreeSet<String>>,
+    ) -> impl Iterator<Item = Linear<'_>> {
+        inputs.iter().filter_map(|((p, ml), texts)| {
+            let linear = super::translate::translate(p, *ml, false).ok()?.linear?;
+            let h = super::fast::parse_checked(&linear).ok()?;
+            let exact = regex::Regex::new(&linear).ok()?;
+            Some(Linear {
+                pattern: p,
+                ascii: super::fast::ascii_hir(&h),
+                exact,
+                texts,
+            })
+        })
+    }
 }
 
 #[cfg(test)]

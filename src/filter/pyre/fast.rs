@@ -684,7 +684,8 @@ mod tests {
     /// pattern that fails on the first bytes (nginx's error-log lines).
     #[test]
     fn literals_before_a_scan_stay_where_they_spare_reading() {
-        use super::{AnyOf, NEEDS_TRIAL};
+        use super::AnyOf;
+        use crate::filter::pyre::need::Trial;
         let far = r"^\S+ \S+ \S+ \[.*\] \x22POST /xmlrpc\.php";
         let near = r"^\d+/\d+/\d+ \S+ \[error\] \d+#\d+: \*\d+ user \x22[^\x22]+\x22";
         let line = |k: usize| {
@@ -696,7 +697,7 @@ mod tests {
         for (pattern, stays) in [(far, true), (near, false)] {
             let mut any = AnyOf::new([Some(pattern)].into_iter(), true).expect("scans");
             let exact = regex::Regex::new(pattern).expect("compiles");
-            let n = NEEDS_TRIAL as usize + 200;
+            let n = Trial::TEXTS as usize + 200;
             for k in 0..n {
                 let mut text = line(k);
                 if k % 7 == 0 {
@@ -714,10 +715,10 @@ mod tests {
             assert!(scan.dfa.needs.is_some(), "{pattern}: literals found");
             // (on, every text is looked in; off, the count stops at the trial's end)
             assert_eq!(
-                scan.tried as usize == n,
+                scan.trial.texts as usize == n,
                 stays,
                 "{pattern}: {} tried",
-                scan.tried
+                scan.trial.texts
             );
         }
     }
@@ -823,18 +824,9 @@ struct Scan {
     dfa: Arc<ScanDfa>,
     /// Made on the first scan: a jail whose log stays quiet never needs it.
     cache: Option<regex_automata::hybrid::dfa::Cache>,
-    /// Texts the literals were looked for in, and those they ruled out (see
-    /// [`Scan::may_match`]).
-    tried: u32,
-    ruled_out: u32,
-    /// Over the trial: bytes of the texts looked in, and bytes the automaton would have
-    /// read in those the literals ruled out.
-    looked: u64,
-    spared: u64,
+    /// Whether looking for the literals first pays (see [`super::need::Trial`]).
+    trial: super::need::Trial,
 }
-
-/// Texts after which a scan whose literals rule out too few stops looking for them.
-const NEEDS_TRIAL: u32 = 256;
 
 /// A scan's automaton, and for an ASCII scan the literals every match holds one of:
 /// a text with none of them is told apart without running the automaton over it.
@@ -878,10 +870,7 @@ impl Scan {
         Some(Scan {
             dfa,
             cache: None,
-            tried: 0,
-            ruled_out: 0,
-            looked: 0,
-            spared: 0,
+            trial: Default::default(),
         })
     }
 
@@ -912,33 +901,24 @@ impl Scan {
         Scan {
             dfa: Arc::clone(&self.dfa),
             cache: None,
-            tried: 0,
-            ruled_out: 0,
-            looked: 0,
-            spared: 0,
+            trial: Default::default(),
         }
     }
 
     /// Whether the DFA finds a match, true when it gives up.
     fn may_match(&mut self, text: &str) -> bool {
-        // The literals first, while they rule out enough texts to pay for their search:
-        // on a log whose every other line holds one of them (sshd's " user "), they
-        // are searched for nothing (either way the answer is the automaton's).
+        // The literals first, while they pay (see `need::Trial`).
         if let Some(n) = &self.dfa.needs
-            && (self.tried < NEEDS_TRIAL || self.spared * 2 > self.looked)
+            && self.trial.looks()
         {
-            let trial = self.tried < NEEDS_TRIAL;
-            self.tried = self.tried.saturating_add(1);
-            if trial {
-                self.looked += text.len() as u64;
-            }
+            let counting = self.trial.counting();
+            self.trial.looked_in(text.len());
             if !n.found_in(text.as_bytes()) {
-                self.ruled_out = self.ruled_out.saturating_add(1);
-                if trial {
+                if counting {
                     let cache = self
                         .cache
                         .get_or_insert_with(|| self.dfa.dfa.create_cache());
-                    self.spared += read_len(&self.dfa.dfa, cache, text) as u64;
+                    self.trial.spared(read_len(&self.dfa.dfa, cache, text));
                 }
                 return false;
             }

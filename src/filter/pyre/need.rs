@@ -54,6 +54,49 @@ impl Needs {
     }
 }
 
+/// Whether looking for the literals before a scan pays, learnt over its first texts:
+/// the answer is the scan's either way, but on a log where most lines hold one of the
+/// words (sshd's " user "), or where the scan's automaton gives up on a line within
+/// its first bytes (nginx's), the search costs more than it spares.
+#[derive(Debug, Default)]
+pub(super) struct Trial {
+    /// Texts looked in.
+    pub texts: u32,
+    /// Over the trial: bytes of the texts looked in, and bytes the automaton would have
+    /// read in those the literals ruled out.
+    looked: u64,
+    spared: u64,
+}
+
+impl Trial {
+    /// Texts the trial lasts.
+    pub const TEXTS: u32 = 256;
+
+    /// Whether to look in the next text: during the trial, and after it where the
+    /// automaton would have read at least twice what the literal search reads.
+    pub fn looks(&self) -> bool {
+        self.counting() || self.spared * 2 > self.looked
+    }
+
+    /// Whether the trial is on (the caller then tells what a ruled-out text spares).
+    pub fn counting(&self) -> bool {
+        self.texts < Self::TEXTS
+    }
+
+    /// A text of `len` bytes looked in.
+    pub fn looked_in(&mut self, len: usize) {
+        if self.counting() {
+            self.looked += len as u64;
+        }
+        self.texts = self.texts.saturating_add(1);
+    }
+
+    /// During the trial: a ruled-out text the automaton would have read `read` bytes of.
+    pub fn spared(&mut self, read: usize) {
+        self.spared += read as u64;
+    }
+}
+
 /// A set of literals, one of which every match holds.
 type Set = Vec<Vec<u8>>;
 
@@ -219,17 +262,9 @@ mod tests {
             return;
         };
         let (mut patterns, mut matched, mut ruled_out) = (0usize, 0usize, 0usize);
-        for ((p, ml), texts) in &inputs {
-            let Some(linear) = crate::filter::pyre::translate::translate(p, *ml, false)
-                .ok()
-                .and_then(|t| t.linear)
-            else {
-                continue;
-            };
-            let (Ok(h), Ok(exact)) = (parse_checked(&linear), regex::Regex::new(&linear)) else {
-                continue;
-            };
-            let Some(n) = Needs::of(&ascii_hir(&h)) else {
+        for f in crate::filter::pyre::survey::linear_forms(&inputs) {
+            let (p, texts, exact) = (f.pattern, f.texts, &f.exact);
+            let Some(n) = Needs::of(&f.ascii) else {
                 continue;
             };
             patterns += 1;

@@ -695,17 +695,9 @@ mod tests {
         };
         let (mut programs, mut answered, mut none) = (0usize, 0usize, 0usize);
         let hits0 = MEMO_HITS.with(|h| h.get());
-        for ((p, ml), texts) in &inputs {
-            let Some(linear) = translate(p, *ml, false).ok().and_then(|t| t.linear) else {
-                continue;
-            };
-            let Ok(h) = parse_checked(&linear) else {
-                continue;
-            };
-            let Some(short) = Short::new(&ascii_hir(&h)) else {
-                continue;
-            };
-            let Ok(exact) = regex::Regex::new(&linear) else {
+        for f in crate::filter::pyre::survey::linear_forms(&inputs) {
+            let (p, texts, exact) = (f.pattern, f.texts, &f.exact);
+            let Some(short) = Short::new(&f.ascii) else {
                 continue;
             };
             programs += 1;
@@ -800,14 +792,9 @@ mod tests {
             return;
         };
         let (mut told, mut refused) = (0usize, 0usize);
-        for ((p, ml), texts) in &inputs {
-            let Some(linear) = translate(p, *ml, false).ok().and_then(|t| t.linear) else {
-                continue;
-            };
-            let (Ok(h), Ok(exact)) = (parse_checked(&linear), regex::Regex::new(&linear)) else {
-                continue;
-            };
-            let Some(short) = Short::new(&ascii_hir(&h)) else {
+        for f in crate::filter::pyre::survey::linear_forms(&inputs) {
+            let (p, texts, exact) = (f.pattern, f.texts, &f.exact);
+            let Some(short) = Short::new(&f.ascii) else {
                 continue;
             };
             let groups = exact.captures_len();

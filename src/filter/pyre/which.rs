@@ -164,16 +164,17 @@ impl WhichOf {
         true
     }
 
-    /// Per pattern: whether it may match `text`; None when unknown (non-ASCII text,
-    /// the scan deferred and not built yet, or the scan gave up). With `starts` (see
-    /// [`StartsBy`]) the scan reads the text only up to `start_max + reach`.
+    /// [`WhichOf::candidates_into`] as a new vector (None when unknown).
+    #[cfg(test)]
     pub fn candidates(&mut self, text: &str, starts: Option<StartsBy<'_>>) -> Option<Vec<bool>> {
         let mut out = Vec::new();
         self.candidates_into(text, starts, &mut out).then_some(out)
     }
 
-    /// [`WhichOf::candidates`] into `out` (its storage reused line after line); false
-    /// when the scan cannot tell.
+    /// Per pattern, into `out` (its storage reused line after line): whether it may
+    /// match `text`; false when unknown (non-ASCII text, the scan deferred and not built
+    /// yet, or the scan gave up). With `starts` (see [`StartsBy`]) the scan reads the
+    /// text only up to `start_max + reach`.
     pub fn candidates_into(
         &mut self,
         text: &str,
