@@ -19,9 +19,10 @@ mod backref;
 mod chain;
 mod fast;
 pub mod linearize;
-pub use fast::AnyOf;
+pub use scan::AnyOf;
 mod near;
 mod need;
+mod scan;
 mod share;
 mod short;
 mod tail;
@@ -695,8 +696,8 @@ impl Regex {
     /// One scan that rejects texts none of `regexes` can match (with `whole`, searched
     /// from the text start as [`Regex::search`] does; else anywhere inside the text, for
     /// regexes run on a part of it). None when a pattern has no linear form.
-    pub fn any_of(regexes: &[&Regex], whole: bool) -> Option<fast::AnyOf> {
-        fast::AnyOf::new(
+    pub fn any_of(regexes: &[&Regex], whole: bool) -> Option<scan::AnyOf> {
+        scan::AnyOf::new(
             regexes.iter().map(|r| {
                 let t = &r.inner.translated;
                 t.linear.as_deref().or(t.relaxed.as_deref())

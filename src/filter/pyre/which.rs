@@ -9,7 +9,8 @@ use std::sync::{Arc, OnceLock};
 use regex_automata::{Input, MatchKind};
 use regex_syntax::hir::{Hir, HirKind};
 
-use super::fast::{ascii_hir, loose_hir, parse};
+use super::fast::{ascii_hir, parse};
+use super::scan::loose_hir;
 use super::share::{Table, shared};
 
 /// [`WhichOf`] automata by patterns, shared between date detectors.
