@@ -594,6 +594,15 @@ impl DateDetector {
         }
     }
 
+    /// The templates' set-scan forms, in order (the tests build their own scans).
+    #[cfg(test)]
+    pub(crate) fn scan_forms(&self) -> Vec<Option<String>> {
+        self.slots
+            .iter()
+            .map(|s| s.tpl.re.scan().map(str::to_string))
+            .collect()
+    }
+
     /// Builds the templates' scan if it is not yet.
     pub fn prepare_scans(&mut self) {
         self.defer_anchored = false;

@@ -28,6 +28,8 @@ mod short;
 mod tail;
 pub mod translate;
 mod which;
+#[cfg(test)]
+pub(crate) use which::ASKED_ANSWERS;
 pub use which::{StartsBy, WhichOf};
 
 pub use translate::{FancyReason, Rule, Translated, translate};

@@ -35,14 +35,42 @@ pub struct WhichOf {
     len: usize,
     /// Not built on a text: only by [`WhichOf::prepare`] (as [`AnyOf::defer`]).
     deferred: bool,
+    /// Scans of the asked patterns alone, by asked set (see [`WhichOf::none_asked`]).
+    asked: Vec<AskedScan>,
+    /// Uses of an asked set before its scan is built (tests move it).
+    build_after: u32,
 }
 
+/// A scan of a subset of the patterns (those a [`StartsBy`] asks about) that only tells
+/// whether any of them matches: it stops at the first match, and the patterns left out
+/// (the last winner among them, whose date is on most lines) report nothing.
+#[derive(Debug)]
+struct AskedScan {
+    asked: Vec<bool>,
+    /// Scans of this set so far; the automaton is built once it is in steady use.
+    uses: u32,
+    /// `Some(None)`: it does not build.
+    dfa: Option<Option<Arc<regex_automata::hybrid::dfa::DFA>>>,
+    cache: Option<regex_automata::hybrid::dfa::Cache>,
+}
+
+/// [`AskedScan`] automata by the patterns they scan, shared between date detectors.
+static ASKED: OnceLock<Table<Vec<String>, regex_automata::hybrid::dfa::DFA>> = OnceLock::new();
+/// Asked sets a [`WhichOf`] keeps a scan for (a detector's asked set moves only when its
+/// templates are reordered).
+const ASKED_SETS: usize = 4;
+/// Scans of one asked set before its automaton is built (compiling it costs about as
+/// much as a few hundred full scans; a set seen on a few lines is not worth it).
+const ASKED_BUILD_AFTER: u32 = 64;
+
 /// A [`WhichOf`] automaton and, per pattern, its [`reach`] (None: unbounded), which lets
-/// a scan that only asks where matches may start stop early.
+/// a scan that only asks where matches may start stop early; and the patterns' scan
+/// forms, from which the [`AskedScan`] automata are built.
 #[derive(Debug)]
 struct WhichDfa {
     dfa: regex_automata::hybrid::dfa::DFA,
     reach: Vec<Option<usize>>,
+    hirs: Vec<Hir>,
 }
 
 /// A length `n` such that every match of `h` has a prefix of at most `n` bytes that is
@@ -109,36 +137,102 @@ impl WhichOf {
             set: None,
             len,
             deferred: false,
+            asked: Vec::new(),
+            build_after: ASKED_BUILD_AFTER,
         })
     }
 
     fn build(patterns: &[String]) -> Option<WhichDfa> {
-        use regex_automata::hybrid::dfa::DFA;
-        use regex_automata::nfa::thompson;
         let mut hirs = Vec::new();
         for p in patterns {
             hirs.push(ascii_hir(&loose_hir(&parse(p)?, true)));
         }
         let reach = hirs.iter().map(reach).collect();
+        let dfa = WhichOf::build_dfa(&hirs, MatchKind::All)?;
+        Some(WhichDfa { dfa, reach, hirs })
+    }
+
+    /// One lazy DFA over `hirs` (ASCII scan forms, pattern k the k-th).
+    fn build_dfa(hirs: &[Hir], kind: MatchKind) -> Option<regex_automata::hybrid::dfa::DFA> {
+        use regex_automata::hybrid::dfa::DFA;
+        use regex_automata::nfa::thompson;
         let nfa = thompson::Compiler::new()
             .configure(
                 thompson::Config::new()
                     .which_captures(thompson::WhichCaptures::None)
                     .nfa_size_limit(Some(10 * (1 << 20))),
             )
-            .build_many_from_hir(&hirs)
+            .build_many_from_hir(hirs)
             .ok()?;
         DFA::builder()
             .configure(
                 DFA::config()
-                    .match_kind(MatchKind::All)
+                    .match_kind(kind)
                     .cache_capacity(2 * (1 << 20))
                     .minimum_cache_clear_count(Some(3))
                     .minimum_bytes_per_state(Some(10)),
             )
             .build_from_nfa(nfa)
             .ok()
-            .map(|dfa| WhichDfa { dfa, reach })
+    }
+
+    /// Whether none of the patterns `asked` names matches in `text[..end]` (ASCII,
+    /// checked by the caller); None when this cannot tell yet (the set's automaton is not
+    /// built, or its scan gave up). One forward scan that stops at the first match of
+    /// any of them: on the date detector's usual line, where only the template it skips
+    /// finds its date, this reads the bytes once without the overlapping scan's stop at
+    /// every match of every pattern.
+    fn none_asked(
+        scans: &mut Vec<AskedScan>,
+        build_after: u32,
+        which: &WhichDfa,
+        text: &str,
+        end: usize,
+        asked: &[bool],
+    ) -> Option<bool> {
+        if !asked.iter().any(|&a| a) {
+            return Some(true);
+        }
+        let k = match scans.iter().position(|a| a.asked == asked) {
+            Some(k) => k,
+            None => {
+                if scans.len() >= ASKED_SETS {
+                    scans.remove(0);
+                }
+                scans.push(AskedScan {
+                    asked: asked.to_vec(),
+                    uses: 0,
+                    dfa: None,
+                    cache: None,
+                });
+                scans.len() - 1
+            }
+        };
+        let scan = &mut scans[k];
+        scan.uses = scan.uses.saturating_add(1);
+        if scan.dfa.is_none() {
+            if scan.uses < build_after {
+                return None;
+            }
+            let picked = || asked.iter().zip(&which.hirs).filter(|(a, _)| **a);
+            let key: Vec<String> = picked().map(|(_, h)| h.to_string()).collect();
+            let table = ASKED.get_or_init(Default::default);
+            scan.dfa = Some(shared(table, key, || {
+                let hirs: Vec<Hir> = picked().map(|(_, h)| h.clone()).collect();
+                WhichOf::build_dfa(&hirs, MatchKind::LeftmostFirst)
+            }));
+        }
+        let dfa = scan.dfa.as_ref()?.as_ref()?;
+        let cache = scan.cache.get_or_insert_with(|| dfa.create_cache());
+        // Stopping at the first match state: before any thread matches, leftmost-first
+        // drops none, so no match found means no asked pattern matches there.
+        let input = Input::new(text).range(..end).earliest(true);
+        let none = dfa.try_search_fwd(cache, &input).ok().map(|m| m.is_none());
+        #[cfg(test)]
+        if none == Some(true) {
+            ASKED_ANSWERS.with(|n| n.set(n.get() + 1));
+        }
+        none
     }
 
     /// See [`AnyOf::defer`].
@@ -196,6 +290,15 @@ impl WhichOf {
             s.start_max.saturating_add(s.reach).min(text.len())
         });
         let len = self.len;
+        // read short of the end: the patterns not asked about may match
+        let asked = starts.filter(|_| end < text.len()).map(|s| s.asked);
+        if let Some(a) = asked
+            && let Some(true) =
+                WhichOf::none_asked(&mut self.asked, self.build_after, which, text, end, a)
+        {
+            out.extend((0..len).map(|k| !a.get(k).copied().unwrap_or(false)));
+            return true;
+        }
         let set = self
             .set
             .get_or_insert_with(|| regex_automata::PatternSet::new(len));
@@ -209,8 +312,6 @@ impl WhichOf {
         {
             return false;
         }
-        // read short of the end: the patterns not asked about may match
-        let asked = starts.filter(|_| end < text.len()).map(|s| s.asked);
         out.extend((0..len).map(|k| {
             asked.is_some_and(|a| !a.get(k).copied().unwrap_or(false))
                 || set.contains(regex_automata::PatternID::new_unchecked(k))
@@ -228,9 +329,89 @@ impl WhichOf {
     }
 }
 
+// Answers the asked scans gave on this thread (exact within one test).
+#[cfg(test)]
+thread_local! {
+    pub(crate) static ASKED_ANSWERS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Where the asked patterns' own scan answers (none of them matches by the cut),
+    /// the overlapping scan of all patterns rules every asked pattern out too, and the
+    /// answers are the same; on texts where an asked pattern matches by the cut the
+    /// asked scan leaves the answer to the overlapping scan. Patterns: the default date
+    /// templates' scan forms; texts: access-log lines with the date after client
+    /// addresses of several lengths and date-like texts before, at and past the cut.
+    #[test]
+    fn asked_scan_answers_as_the_overlapping_scan() {
+        let dd = crate::filter::date::DateDetector::new_default().expect("defaults");
+        let scans = dd.scan_forms();
+        let mut warm = WhichOf::new(scans.iter().map(|s| s.as_deref())).expect("scans");
+        let mut cold = WhichOf::new(scans.iter().map(|s| s.as_deref())).expect("scans");
+        warm.build_after = 0;
+        cold.build_after = u32::MAX;
+        let reach = cold.reach().expect("built");
+        let n = reach.len();
+        let mut texts = Vec::new();
+        for ip in [
+            "10.0.0.1",
+            "203.0.113.133",
+            "2409:75e6:e00d:7736::45ed",
+            "h",
+        ] {
+            for before in ["", "06:25:00 ", "2026-03-14 ", "@4000000063a2f0b20e5c7a5c "] {
+                for after in [
+                    "",
+                    " \"GET / HTTP/1.1\" 200",
+                    " Mar 14 06:25:00 x",
+                    " 1773469500",
+                ] {
+                    texts.push(format!(
+                        "{ip} {before}- - [14/Mar/2026:06:25:09 +0000]{after}"
+                    ));
+                }
+            }
+        }
+        let (mut told, mut left) = (0, 0);
+        // asked: every bounded pattern but one (the detector's last winner) in turn
+        for skip in 0..n {
+            let asked: Vec<bool> = (0..n).map(|k| k != skip && reach[k].is_some()).collect();
+            let most = (0..n)
+                .filter(|&k| asked[k])
+                .filter_map(|k| reach[k])
+                .max()
+                .unwrap_or(0);
+            for text in &texts {
+                for start_max in [0, 5, 12, 20, 40] {
+                    let starts = || {
+                        Some(StartsBy {
+                            start_max,
+                            asked: &asked,
+                            reach: most,
+                        })
+                    };
+                    let before = ASKED_ANSWERS.with(|a| a.get());
+                    let mut got = Vec::new();
+                    assert!(warm.candidates_into(text, starts(), &mut got));
+                    let mut want = Vec::new();
+                    assert!(cold.candidates_into(text, starts(), &mut want));
+                    if ASKED_ANSWERS.with(|a| a.get()) > before {
+                        told += 1;
+                        for k in (0..n).filter(|&k| asked[k]) {
+                            assert!(!want[k], "{text:?} by {start_max}: pattern {k} matches");
+                        }
+                    } else {
+                        left += 1;
+                    }
+                    assert_eq!(got, want, "{text:?} by {start_max}, skipping {skip}");
+                }
+            }
+        }
+        assert!(told > 0 && left > 0, "told {told}, left {left}");
+    }
 
     /// A pattern's reach bounds the shortest match from every place it matches: the
     /// earliest match end of an anchored search there, on texts built to stretch the
