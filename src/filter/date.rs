@@ -524,6 +524,11 @@ impl DateDetector {
     ) -> Option<Found<'t>> {
         let build = !self.defer_anchored;
         let slot = &mut self.slots[i];
+        if let Some(b) = slot.tpl.kind.needs_byte() {
+            let from = range.map_or(0, |(pos, _)| byte_pos(line, pos));
+            // (a line without it: no match)
+            memchr::memchr(b, line.as_bytes().get(from..).unwrap_or_default())?;
+        }
         let mut from_memo = false;
         let settled = match range {
             None => slot.settled(line),

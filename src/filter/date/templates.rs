@@ -34,6 +34,19 @@ pub enum Kind {
     Tai64n,
 }
 
+impl Kind {
+    /// A byte every match of a template of this kind holds, when one is known: a line
+    /// without it is told "no match" by one `memchr`, not a search. The TAI64N
+    /// template (the last of the defaults, searched on every line where the last
+    /// winner's date moved) is built around a literal `@`.
+    pub fn needs_byte(self) -> Option<u8> {
+        match self {
+            Kind::Tai64n => Some(b'@'),
+            Kind::Pattern | Kind::Epoch { .. } => None,
+        }
+    }
+}
+
 /// One date template, immutable once built (hit counts live in the detector).
 #[derive(Debug, Clone)]
 pub struct Template {
