@@ -213,6 +213,10 @@ fn bounded_scan_changes_no_result() {
         // what only the last template (TAI64N) or an end-anchored one matches, far out
         "\"GET /x HTTP/1.1\" 404 1 \"-\" \"agent\" @4000000063a2f0b20e5c7a5c",
         "\"GET /y HTTP/1.1\" 404 1 \"-\" \"agent\" at 2026-03-14 06:25:00",
+        // non-ASCII past the scan's cut (only the bytes it reads need be ASCII), with
+        // Unicode digits and dates after them
+        "\"GET /caf\u{e9} HTTP/1.1\" 200 1 \"-\" \"\u{e9}t\u{e9} 14/Mar/2026:06:25:09 +0000\"",
+        "\"GET /\u{663}\u{664} HTTP/1.1\" 200 1 \"-\" \"\u{663}\u{664}/Mar/2026:06:25:09\"",
     ];
     for i in 0..400u32 {
         // client addresses of 7 to 15 chars move the date

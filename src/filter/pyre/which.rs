@@ -277,18 +277,19 @@ impl WhichOf {
         out: &mut Vec<bool>,
     ) -> bool {
         out.clear();
-        if !text.is_ascii() || !self.ready() {
+        // The scan forms keep no assertion but the text start, so a match that ends by
+        // the cut is found whatever follows, and a match starting by `start_max` has one
+        // (a prefix of it) ending by `start_max + reach`: only the bytes read up to the
+        // cut need be ASCII (the rest, never read, may hold anything).
+        let end = starts.as_ref().map_or(text.len(), |s| {
+            s.start_max.saturating_add(s.reach).min(text.len())
+        });
+        if !text.as_bytes()[..end].is_ascii() || !self.ready() {
             return false;
         }
         let Some(Some(which)) = self.dfa.as_ref() else {
             return false;
         };
-        // The scan forms keep no assertion but the text start, so a match that ends by
-        // the cut is found whatever follows, and a match starting by `start_max` has one
-        // (a prefix of it) ending by `start_max + reach`.
-        let end = starts.as_ref().map_or(text.len(), |s| {
-            s.start_max.saturating_add(s.reach).min(text.len())
-        });
         let len = self.len;
         // read short of the end: the patterns not asked about may match
         let asked = starts.filter(|_| end < text.len()).map(|s| s.asked);
