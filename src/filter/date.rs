@@ -223,6 +223,10 @@ pub struct DateDetector {
     /// Per slot's `set_index`: whether that template can match the current line (kept
     /// from line to line, not allocated anew).
     cand_buf: Vec<bool>,
+    /// Once the scan told the candidates (detectors of up to 64 slots): bit `i` set
+    /// when slot `i` is not ruled out, so the search steps from one to the next
+    /// instead of asking of each slot in turn.
+    live: Option<u64>,
     /// While the templates are searched with a reserve in hand: the char offset past
     /// which a match can no longer change the winner (see [`DateDetector::bound_scan`]).
     scan_bound: Option<usize>,
@@ -340,6 +344,7 @@ impl DateDetector {
             which: None,
             cands: None,
             cand_buf: Vec::new(),
+            live: None,
             scan_bound: None,
             scan_plan: None,
             order: 0,
@@ -511,8 +516,36 @@ impl DateDetector {
                 .ok()
                 .is_some_and(|mut w| w.candidates_into(line, starts, buf));
             self.cands = Some(told);
+            self.live = None;
+            if told && self.slots.len() <= 64 {
+                let mut live = 0u64;
+                for (j, s) in self.slots.iter().enumerate() {
+                    let out = s
+                        .set_index
+                        .is_some_and(|k| !self.cand_buf.get(k).copied().unwrap_or(true));
+                    live |= u64::from(!out) << j;
+                }
+                self.live = Some(live);
+            }
         }
         self.cands == Some(true) && !self.cand_buf.get(k).copied().unwrap_or(true)
+    }
+
+    /// The next slot after `i` the search over all templates may have to search: the
+    /// next not ruled out once the scan told (see [`DateDetector::live`]), else `i + 1`.
+    #[inline]
+    fn next_after(&self, i: usize) -> usize {
+        match self.live {
+            Some(live) if self.cands == Some(true) && i < 63 => {
+                let rest = live >> (i + 1);
+                if rest == 0 {
+                    self.slots.len()
+                } else {
+                    i + 1 + rest.trailing_zeros() as usize
+                }
+            }
+            _ => i + 1,
+        }
     }
 
     /// Searches slot `i` in `line[pos..endpos]` (char offsets; `endpos` None = end).
@@ -907,7 +940,7 @@ impl DateDetector {
             let mut i = 0;
             while i < n {
                 if skip == Some(i) || self.ruled_out(i, line) {
-                    i += 1;
+                    i = self.next_after(i);
                     continue;
                 }
                 if let Some(f) = self.search(i, line, None) {
