@@ -46,7 +46,7 @@ use std::sync::Arc;
 use chrono::Datelike;
 
 use crate::filter::pyre::StartsBy;
-use memo::{ConvMemo, Memo, Repeat, search_at, short_at};
+use memo::{ConvMemo, Memo, Repeat, Window, search_at, short_at};
 pub use strptime::{DateError, FixedZone, LocalZone, SystemZone};
 use templates::{Kind, LINE_BEGIN, LINE_END, Template};
 
@@ -117,6 +117,8 @@ struct Slot {
     memo: Option<Box<Memo>>,
     /// Its last conversion by group texts (see [`ConvMemo`]).
     conv: Option<Box<ConvMemo>>,
+    /// Its last match at a stand-in span, by the text around it (see [`Window`]).
+    window: Option<Box<Window>>,
     /// Span finder for a start-anchored template, built on its first whole-line search
     /// (`Some(None)`: not applicable).
     anchored: Option<Option<Box<anchored::AnchoredEnd>>>,
@@ -135,6 +137,7 @@ impl Slot {
             set_index: None,
             memo: None,
             conv: None,
+            window: None,
             anchored: None,
             decided: None,
         }
@@ -177,6 +180,12 @@ impl Slot {
         self.decided = fast.map(|f| f.1);
         fast.map(|f| f.0).or_else(|| self.tpl.re.find_span(line, 0))
     }
+}
+
+// Matches told by a slot's [`Window`] on this thread (tests check the path is taken).
+#[cfg(test)]
+thread_local! {
+    static WINDOW_TOLD: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
 /// Matches told by [`Slot::settled`] (tests check the path is taken).
@@ -261,6 +270,8 @@ struct Found<'t> {
     end: usize,
     /// The match came from the slot's memo (which then fits this line).
     memo: bool,
+    /// The match is the slot's [`Window`]'s (told by it, or just taken into it).
+    window: bool,
 }
 
 fn char_pos(line: &str, byte: usize) -> usize {
@@ -384,6 +395,7 @@ impl DateDetector {
         for s in &mut self.slots {
             s.memo = None;
             s.conv = None;
+            s.window = None;
         }
         self.repeat = None;
         Ok(())
@@ -563,6 +575,7 @@ impl DateDetector {
             memchr::memchr(b, line.as_bytes().get(from..).unwrap_or_default())?;
         }
         let mut from_memo = false;
+        let mut windowed = false;
         let settled = match range {
             None => slot.settled(line),
             Some(_) => None,
@@ -592,7 +605,19 @@ impl DateDetector {
                     Some(None) => None,
                     span => span
                         .flatten()
-                        .and_then(|span| short_at(&slot.tpl.re, line, span))
+                        .and_then(|span| {
+                            let re = &slot.tpl.re;
+                            let told = slot.window.as_ref().and_then(|w| w.told(re, line, span));
+                            let m = told.or_else(|| {
+                                let m = short_at(re, line, span)?;
+                                slot.window
+                                    .get_or_insert_with(Default::default)
+                                    .hold(line, span, &m);
+                                Some(m)
+                            });
+                            windowed = m.is_some();
+                            m
+                        })
                         .or_else(|| slot.tpl.re.search(line, 0)),
                 },
             },
@@ -616,6 +641,7 @@ impl DateDetector {
             end: char_pos(line, m.end()),
             m,
             memo: from_memo,
+            window: windowed,
         })
     }
 
@@ -721,10 +747,19 @@ impl DateDetector {
         let m = &found.m;
         let whole = (m.start(), m.end());
         let span = m.span(1).unwrap_or((m.start(), m.end()));
+        let bits = now.to_bits();
+        let windowed = found
+            .window
+            .then(|| self.slots[i].window.as_ref())
+            .flatten()
+            .and_then(|w| w.conv.as_ref())
+            .filter(|(b, _)| *b == bits)
+            .map(|(_, t)| t.clone());
         let time = if span.0 == span.1 {
             Err(DateError::Empty)
+        } else if let Some(t) = windowed {
+            t
         } else {
-            let bits = now.to_bits();
             let fits = self.slots[i]
                 .memo
                 .as_ref()
@@ -747,6 +782,12 @@ impl DateDetector {
                 }
             }
         };
+        if found.window
+            && let Some(w) = self.slots[i].window.as_mut()
+            && w.conv.as_ref().is_none_or(|(b, _)| *b != bits)
+        {
+            w.conv = Some((bits, time.clone()));
+        }
         if found.memo
             && let Some(mm) = self.slots[i].memo.as_mut()
             && mm.spans.is_empty()

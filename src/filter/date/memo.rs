@@ -151,6 +151,82 @@ pub(super) fn short_at<'t>(
     short_in(re, line, cut_after(line, span), span)
 }
 
+/// The last match of a back-reference template (the access log's) told at its linear
+/// stand-in's span by [`short_at`], by the text that decided it: the small backtracker
+/// reads nothing before the byte ahead of the match start and, run on the line cut at
+/// [`cut_after`], nothing past the cut, so a line holding the same bytes there around a
+/// match of the same length gets the same match, moved (the client address before an
+/// access-log date changes its place on every line), and for the same `now` the same
+/// time. Valid for ASCII lines without a newline inside, as the stand-in's span is
+/// only found on those (see `pyre::Regex::stand_in_span`).
+#[derive(Debug, Clone, Default)]
+pub(super) struct Window {
+    /// The bytes from one before the match start (from the start for a match at 0) to
+    /// the cut.
+    pub key: Vec<u8>,
+    /// The match start's offset in `key` (0 or 1) and the match length.
+    pub lead: usize,
+    pub len: usize,
+    /// The group spans, as offsets from the match start.
+    pub spans: Vec<Option<(usize, usize)>>,
+    /// `now` (bits) and the conversion made with it.
+    pub conv: Option<(u64, Result<f64, DateError>)>,
+}
+
+impl Window {
+    /// The key bytes of a match at `span` in `line`, and its lead.
+    fn key_of(line: &str, span: (usize, usize)) -> (&[u8], usize) {
+        let from = span.0.saturating_sub(1);
+        let cut = cut_after(line, span);
+        (&line.as_bytes()[from..cut], span.0 - from)
+    }
+
+    /// The match at `span` when this window tells it (see [`Window`]).
+    pub fn told<'t>(
+        &self,
+        re: &crate::filter::pyre::Regex,
+        line: &'t str,
+        span: (usize, usize),
+    ) -> Option<crate::filter::pyre::Match<'t>> {
+        let (key, lead) = Window::key_of(line, span);
+        if lead != self.lead || span.1 - span.0 != self.len || key != self.key.as_slice() {
+            return None;
+        }
+        #[cfg(test)]
+        super::WINDOW_TOLD.with(|n| n.set(n.get() + 1));
+        let at = span.0;
+        let spans = self
+            .spans
+            .iter()
+            .map(|g| g.map(|(a, b)| (a + at, b + at)))
+            .collect();
+        Some(re.match_from_spans(line, spans))
+    }
+
+    /// Takes the match `m` found at `span` in `line` (reusing the storage).
+    pub fn hold(&mut self, line: &str, span: (usize, usize), m: &crate::filter::pyre::Match<'_>) {
+        let (key, lead) = Window::key_of(line, span);
+        self.key.clear();
+        self.key.extend_from_slice(key);
+        self.lead = lead;
+        self.len = span.1 - span.0;
+        let at = span.0;
+        self.spans.clear();
+        for g in m.spans() {
+            match *g {
+                None => self.spans.push(None),
+                Some((a, b)) if a >= at => self.spans.push(Some((a - at, b - at))),
+                // (a group before the match start, as a look-behind's: not told here)
+                Some(_) => {
+                    self.len = usize::MAX;
+                    break;
+                }
+            }
+        }
+        self.conv = None;
+    }
+}
+
 /// [`short_at`] on `line` cut at `cut`.
 fn short_in<'t>(
     re: &crate::filter::pyre::Regex,

@@ -145,6 +145,7 @@ fn sample_lines() -> Option<Vec<String>> {
 #[test]
 fn memo_and_bounds_change_no_result() {
     let mut lines = sample_lines().unwrap_or_default();
+    let told = WINDOW_TOLD.with(|n| n.get());
     // Same second, changing microseconds (and a change in the seconds now and then).
     for i in 0..200u32 {
         let us = (i * 49_999 + 7) % 1_000_000;
@@ -169,6 +170,34 @@ fn memo_and_bounds_change_no_result() {
         lines.push(format!("Nov 20 10:00:{sec:02}"));
         lines.push(format!("Nov 20 10:00:{sec:02}.{i:03} host"));
     }
+    // Access-log dates that move with the client address (the back-reference template's
+    // `Window`), the same date text on several lines, other text right after it (within
+    // and past the bytes the window holds), a zone that differs, the date at the line
+    // start and at its end.
+    for i in 0..120u32 {
+        let ip = ["10.0.0.1", "203.0.113.133", "2001:db8::7", "192.0.2.44"][i as usize % 4];
+        let sec = i / 9;
+        let zone = if i % 11 == 0 { "+0100" } else { "+0000" };
+        let after = [
+            "] \"GET / HTTP/1.1\" 200 1",
+            "] \"POST /x HTTP/1.1\" 200 1",
+            "]",
+            " x] y",
+        ][(i as usize / 2) % 4];
+        lines.push(format!(
+            "{ip} - - [14/Mar/2026:06:25:{sec:02} {zone}{after}"
+        ));
+        if i % 13 == 0 {
+            lines.push(format!("14/Mar/2026:06:25:{sec:02} {zone}{after}"));
+            lines.push(format!("{ip} - - [14/Mar/2026:06:25:{sec:02}"));
+            lines.push(format!(
+                "{ip} - - [14-Mar-2026:06:25:{sec:02} {zone}{after}"
+            ));
+            lines.push(format!(
+                "{ip} - - [14/Mar-2026:06:25:{sec:02} {zone}{after}"
+            ));
+        }
+    }
     let long = "Failed password for invalid user root from 192.0.2.1 port 22 ssh2 [".repeat(100);
     lines.push(format!("Nov 20 10:00:01 host sshd[1001]: {long}"));
     lines.push(format!("{long} Nov 20 10:00:01 {long}"));
@@ -185,6 +214,7 @@ fn memo_and_bounds_change_no_result() {
             for s in &mut cold.slots {
                 s.memo = None;
                 s.conv = None;
+                s.window = None;
             }
             cold.repeat = None;
             let a = warm.match_time(line, NOW);
@@ -194,6 +224,11 @@ fn memo_and_bounds_change_no_result() {
         // The hit counts (and so the template order) moved alike.
         assert_eq!(warm.template_stats(), cold.template_stats(), "{dp:?}");
     }
+    let told = WINDOW_TOLD.with(|n| n.get()) - told;
+    assert!(
+        told > 30,
+        "moved access-log dates told by the window: {told}"
+    );
 }
 
 /// The set scan, cut short once the reserve is closer than any later match could be
