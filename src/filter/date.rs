@@ -46,7 +46,7 @@ use std::sync::Arc;
 use chrono::Datelike;
 
 use crate::filter::pyre::StartsBy;
-use memo::{ConvMemo, Memo, Repeat, Window, search_at, short_at};
+use memo::{ConvMemo, Memo, Repeat, Window, search_at, short_at_held};
 pub use strptime::{DateError, FixedZone, LocalZone, SystemZone};
 use templates::{Kind, LINE_BEGIN, LINE_END, Template};
 
@@ -119,6 +119,9 @@ struct Slot {
     conv: Option<Box<ConvMemo>>,
     /// Its last match at a stand-in span, by the text around it (see [`Window`]).
     window: Option<Box<Window>>,
+    /// Its last match from the last winner's place, by the text from there to the last
+    /// match end (the search of a line whose date kept its place).
+    window_at: Option<Box<Window>>,
     /// Span finder for a start-anchored template, built on its first whole-line search
     /// (`Some(None)`: not applicable).
     anchored: Option<Option<Box<anchored::AnchoredEnd>>>,
@@ -138,6 +141,7 @@ impl Slot {
             memo: None,
             conv: None,
             window: None,
+            window_at: None,
             anchored: None,
             decided: None,
         }
@@ -270,8 +274,28 @@ struct Found<'t> {
     end: usize,
     /// The match came from the slot's memo (which then fits this line).
     memo: bool,
-    /// The match is the slot's [`Window`]'s (told by it, or just taken into it).
-    window: bool,
+    /// Which of the slot's [`Window`]s the match is (told by it, or just taken into it).
+    window: Held,
+}
+
+/// Which [`Window`] of a slot holds a match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Held {
+    No,
+    /// [`Slot::window`]: at a stand-in span.
+    Moved,
+    /// [`Slot::window_at`]: from the last winner's place.
+    At,
+}
+
+impl Slot {
+    fn window_of(&mut self, held: Held) -> Option<&mut Window> {
+        match held {
+            Held::No => None,
+            Held::Moved => self.window.as_deref_mut(),
+            Held::At => self.window_at.as_deref_mut(),
+        }
+    }
 }
 
 fn char_pos(line: &str, byte: usize) -> usize {
@@ -396,6 +420,7 @@ impl DateDetector {
             s.memo = None;
             s.conv = None;
             s.window = None;
+            s.window_at = None;
         }
         self.repeat = None;
         Ok(())
@@ -575,7 +600,7 @@ impl DateDetector {
             memchr::memchr(b, line.as_bytes().get(from..).unwrap_or_default())?;
         }
         let mut from_memo = false;
-        let mut windowed = false;
+        let mut windowed = Held::No;
         let settled = match range {
             None => slot.settled(line),
             Some(_) => None,
@@ -606,16 +631,10 @@ impl DateDetector {
                     span => span
                         .flatten()
                         .and_then(|span| {
-                            let re = &slot.tpl.re;
-                            let told = slot.window.as_ref().and_then(|w| w.told(re, line, span));
-                            let m = told.or_else(|| {
-                                let m = short_at(re, line, span)?;
-                                slot.window
-                                    .get_or_insert_with(Default::default)
-                                    .hold(line, span, &m);
-                                Some(m)
-                            });
-                            windowed = m.is_some();
+                            let m = short_at_held(&mut slot.window, &slot.tpl.re, line, span);
+                            if m.is_some() {
+                                windowed = Held::Moved;
+                            }
                             m
                         })
                         .or_else(|| slot.tpl.re.search(line, 0)),
@@ -631,8 +650,29 @@ impl DateDetector {
                 // tells it from there (exact when it answers, see `search_short`).
                 let part = &line[..end_b];
                 let re = &slot.tpl.re;
-                re.search_short(part, pos_b)
-                    .or_else(|| re.search(part, pos_b))
+                // The backtracker answers where it applies to `part`; what it answered
+                // there depends on the bytes from the one before `pos_b` on (see [`Window`]).
+                let applies = re.short_applies(part, pos_b);
+                let len = end_b - pos_b;
+                let told = slot
+                    .window_at
+                    .as_ref()
+                    .filter(|_| applies)
+                    .and_then(|w| w.told(re, line, pos_b, end_b, len));
+                if told.is_some() {
+                    windowed = Held::At;
+                }
+                told.or_else(|| {
+                    let m = re.search_short(part, pos_b)?;
+                    // (rebuilt on `line`: the match borrows the shorter slice)
+                    let m = re.match_from_spans(line, m.into_spans());
+                    slot.window_at
+                        .get_or_insert_with(Default::default)
+                        .hold(line, pos_b, end_b, len, &m);
+                    windowed = Held::At;
+                    Some(m)
+                })
+                .or_else(|| re.search(part, pos_b))
             }
         }?;
         slot.searched_hits += 1;
@@ -748,10 +788,8 @@ impl DateDetector {
         let whole = (m.start(), m.end());
         let span = m.span(1).unwrap_or((m.start(), m.end()));
         let bits = now.to_bits();
-        let windowed = found
-            .window
-            .then(|| self.slots[i].window.as_ref())
-            .flatten()
+        let windowed = self.slots[i]
+            .window_of(found.window)
             .and_then(|w| w.conv.as_ref())
             .filter(|(b, _)| *b == bits)
             .map(|(_, t)| t.clone());
@@ -782,8 +820,7 @@ impl DateDetector {
                 }
             }
         };
-        if found.window
-            && let Some(w) = self.slots[i].window.as_mut()
+        if let Some(w) = self.slots[i].window_of(found.window)
             && w.conv.as_ref().is_none_or(|(b, _)| *b != bits)
         {
             w.conv = Some((bits, time.clone()));

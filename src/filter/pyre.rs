@@ -547,6 +547,13 @@ impl Regex {
         self.checked()?.span(text, pos)
     }
 
+    /// Whether [`Regex::search_short`] may answer for `text` from `pos` (an ASCII text
+    /// without a newline inside): only then is its answer the small backtracker's,
+    /// which reads nothing before the byte ahead of `pos`.
+    pub fn short_applies(&self, text: &str, pos: usize) -> bool {
+        self.ascii_from(text, pos)
+    }
+
     /// Whether the ASCII-only paths ([`Regex::search_short`], [`Regex::stand_in_span`])
     /// may answer for `text` from `pos`.
     fn ascii_from(&self, text: &str, pos: usize) -> bool {

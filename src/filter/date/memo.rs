@@ -174,48 +174,56 @@ pub(super) struct Window {
 }
 
 impl Window {
-    /// The key bytes of a match at `span` in `line`, and its lead.
-    fn key_of(line: &str, span: (usize, usize)) -> (&[u8], usize) {
-        let from = span.0.saturating_sub(1);
-        let cut = cut_after(line, span);
-        (&line.as_bytes()[from..cut], span.0 - from)
+    /// The key bytes of a search from `start` of `line` cut at `cut`, and its lead.
+    fn key_of(line: &str, start: usize, cut: usize) -> (&[u8], usize) {
+        let from = start.saturating_sub(1);
+        (&line.as_bytes()[from..cut], start - from)
     }
 
-    /// The match at `span` when this window tells it (see [`Window`]).
+    /// The match from `start` of `line` cut at `cut` (`len`: the length asked of it,
+    /// part of the key) when this window tells it (see [`Window`]).
     pub fn told<'t>(
         &self,
         re: &crate::filter::pyre::Regex,
         line: &'t str,
-        span: (usize, usize),
+        start: usize,
+        cut: usize,
+        len: usize,
     ) -> Option<crate::filter::pyre::Match<'t>> {
-        let (key, lead) = Window::key_of(line, span);
-        if lead != self.lead || span.1 - span.0 != self.len || key != self.key.as_slice() {
+        let (key, lead) = Window::key_of(line, start, cut);
+        if lead != self.lead || len != self.len || key != self.key.as_slice() {
             return None;
         }
         #[cfg(test)]
         super::WINDOW_TOLD.with(|n| n.set(n.get() + 1));
-        let at = span.0;
         let spans = self
             .spans
             .iter()
-            .map(|g| g.map(|(a, b)| (a + at, b + at)))
+            .map(|g| g.map(|(a, b)| (a + start, b + start)))
             .collect();
         Some(re.match_from_spans(line, spans))
     }
 
-    /// Takes the match `m` found at `span` in `line` (reusing the storage).
-    pub fn hold(&mut self, line: &str, span: (usize, usize), m: &crate::filter::pyre::Match<'_>) {
-        let (key, lead) = Window::key_of(line, span);
+    /// Takes the match `m` found from `start` of `line` cut at `cut` (reusing the
+    /// storage).
+    pub fn hold(
+        &mut self,
+        line: &str,
+        start: usize,
+        cut: usize,
+        len: usize,
+        m: &crate::filter::pyre::Match<'_>,
+    ) {
+        let (key, lead) = Window::key_of(line, start, cut);
         self.key.clear();
         self.key.extend_from_slice(key);
         self.lead = lead;
-        self.len = span.1 - span.0;
-        let at = span.0;
+        self.len = len;
         self.spans.clear();
         for g in m.spans() {
             match *g {
                 None => self.spans.push(None),
-                Some((a, b)) if a >= at => self.spans.push(Some((a - at, b - at))),
+                Some((a, b)) if a >= start => self.spans.push(Some((a - start, b - start))),
                 // (a group before the match start, as a look-behind's: not told here)
                 Some(_) => {
                     self.len = usize::MAX;
@@ -225,6 +233,29 @@ impl Window {
         }
         self.conv = None;
     }
+}
+
+/// [`Window::told`] at a stand-in span (see [`short_at`]), else [`short_at`] there, its
+/// match then taken into `window`.
+pub(super) fn short_at_held<'t>(
+    window: &mut Option<Box<Window>>,
+    re: &crate::filter::pyre::Regex,
+    line: &'t str,
+    span: (usize, usize),
+) -> Option<crate::filter::pyre::Match<'t>> {
+    let cut = cut_after(line, span);
+    let len = span.1 - span.0;
+    if let Some(m) = window
+        .as_ref()
+        .and_then(|w| w.told(re, line, span.0, cut, len))
+    {
+        return Some(m);
+    }
+    let m = short_at(re, line, span)?;
+    window
+        .get_or_insert_with(Default::default)
+        .hold(line, span.0, cut, len, &m);
+    Some(m)
 }
 
 /// [`short_at`] on `line` cut at `cut`.
