@@ -163,25 +163,10 @@ impl Scan {
     }
 
     fn build(hir: &Hir) -> Option<regex_automata::hybrid::dfa::DFA> {
-        use regex_automata::hybrid::dfa::DFA;
-        use regex_automata::nfa::thompson;
-        let nfa = thompson::Compiler::new()
-            .configure(
-                thompson::Config::new()
-                    .which_captures(thompson::WhichCaptures::None)
-                    .nfa_size_limit(Some(10 * (1 << 20))),
-            )
-            .build_from_hir(hir)
-            .ok()?;
-        DFA::builder()
-            .configure(
-                DFA::config()
-                    .cache_capacity(2 * (1 << 20))
-                    .minimum_cache_clear_count(Some(3))
-                    .minimum_bytes_per_state(Some(10)),
-            )
-            .build_from_nfa(nfa)
-            .ok()
+        lazy_dfa(
+            std::slice::from_ref(hir),
+            regex_automata::MatchKind::LeftmostFirst,
+        )
     }
 
     /// The same automaton with a cache of its own (for another thread).
@@ -408,6 +393,34 @@ impl AnyOf {
             None => true,
         }
     }
+}
+
+/// The scans' lazy DFA over `hirs` (pattern k the k-th), without captures, in the
+/// scans' cache budget: the prefilter's one pattern and the date set scans' many.
+pub(super) fn lazy_dfa(
+    hirs: &[Hir],
+    kind: regex_automata::MatchKind,
+) -> Option<regex_automata::hybrid::dfa::DFA> {
+    use regex_automata::hybrid::dfa::DFA;
+    use regex_automata::nfa::thompson;
+    let nfa = thompson::Compiler::new()
+        .configure(
+            thompson::Config::new()
+                .which_captures(thompson::WhichCaptures::None)
+                .nfa_size_limit(Some(10 * (1 << 20))),
+        )
+        .build_many_from_hir(hirs)
+        .ok()?;
+    DFA::builder()
+        .configure(
+            DFA::config()
+                .match_kind(kind)
+                .cache_capacity(2 * (1 << 20))
+                .minimum_cache_clear_count(Some(3))
+                .minimum_bytes_per_state(Some(10)),
+        )
+        .build_from_nfa(nfa)
+        .ok()
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use regex_automata::{Input, MatchKind};
 use regex_syntax::hir::{Hir, HirKind};
 
 use super::fast::{ascii_hir, parse};
-use super::scan::loose_hir;
+use super::scan::{lazy_dfa, loose_hir};
 use super::share::{Table, shared};
 
 /// [`WhichOf`] automata by patterns, shared between date detectors.
@@ -148,32 +148,8 @@ impl WhichOf {
             hirs.push(ascii_hir(&loose_hir(&parse(p)?, true)));
         }
         let reach = hirs.iter().map(reach).collect();
-        let dfa = WhichOf::build_dfa(&hirs, MatchKind::All)?;
+        let dfa = lazy_dfa(&hirs, MatchKind::All)?;
         Some(WhichDfa { dfa, reach, hirs })
-    }
-
-    /// One lazy DFA over `hirs` (ASCII scan forms, pattern k the k-th).
-    fn build_dfa(hirs: &[Hir], kind: MatchKind) -> Option<regex_automata::hybrid::dfa::DFA> {
-        use regex_automata::hybrid::dfa::DFA;
-        use regex_automata::nfa::thompson;
-        let nfa = thompson::Compiler::new()
-            .configure(
-                thompson::Config::new()
-                    .which_captures(thompson::WhichCaptures::None)
-                    .nfa_size_limit(Some(10 * (1 << 20))),
-            )
-            .build_many_from_hir(hirs)
-            .ok()?;
-        DFA::builder()
-            .configure(
-                DFA::config()
-                    .match_kind(kind)
-                    .cache_capacity(2 * (1 << 20))
-                    .minimum_cache_clear_count(Some(3))
-                    .minimum_bytes_per_state(Some(10)),
-            )
-            .build_from_nfa(nfa)
-            .ok()
     }
 
     /// Whether none of the patterns `asked` names matches in `text[..end]` (ASCII,
@@ -219,7 +195,7 @@ impl WhichOf {
             let table = ASKED.get_or_init(Default::default);
             scan.dfa = Some(shared(table, key, || {
                 let hirs: Vec<Hir> = picked().map(|(_, h)| h.clone()).collect();
-                WhichOf::build_dfa(&hirs, MatchKind::LeftmostFirst)
+                lazy_dfa(&hirs, MatchKind::LeftmostFirst)
             }));
         }
         let dfa = scan.dfa.as_ref()?.as_ref()?;
