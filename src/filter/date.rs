@@ -45,7 +45,7 @@ use std::sync::Arc;
 
 use chrono::Datelike;
 
-use crate::filter::pyre::StartsBy;
+use crate::filter::pyre::{StartsBy, Told};
 use memo::{ConvMemo, Memo, Repeat, Window, search_at, short_at_held};
 pub use strptime::{DateError, FixedZone, LocalZone, SystemZone};
 use templates::{Kind, LINE_BEGIN, LINE_END, Template};
@@ -265,6 +265,9 @@ struct ScanPlan {
     skip: Option<usize>,
     asked: Vec<bool>,
     reach: usize,
+    /// Bit `i` set when slot `i` (of the first 64) is not asked about: once the scan
+    /// rules out all that are, these are the candidates left.
+    unasked: u64,
 }
 
 /// A matched span converted between chars and bytes.
@@ -551,21 +554,43 @@ impl DateDetector {
             let told = w
                 .lock()
                 .ok()
-                .is_some_and(|mut w| w.candidates_into(line, starts, buf));
-            self.cands = Some(told);
+                .and_then(|mut w| w.candidates_into(line, starts, buf));
             self.live = None;
-            if told && self.slots.len() <= 64 {
-                let mut live = 0u64;
-                for (j, s) in self.slots.iter().enumerate() {
-                    let out = s
-                        .set_index
-                        .is_some_and(|k| !self.cand_buf.get(k).copied().unwrap_or(true));
-                    live |= u64::from(!out) << j;
+            let small = self.slots.len() <= 64;
+            self.cands = Some(match told {
+                None => false,
+                Some(Told::Each) => {
+                    if small {
+                        let mut live = 0u64;
+                        for (j, s) in self.slots.iter().enumerate() {
+                            let out = s
+                                .set_index
+                                .is_some_and(|k| !self.cand_buf.get(k).copied().unwrap_or(true));
+                            live |= u64::from(!out) << j;
+                        }
+                        self.live = Some(live);
+                    }
+                    true
                 }
-                self.live = Some(live);
-            }
+                // The plan in hand named what was asked: its mask holds for every line.
+                Some(Told::AskedOut) => match &self.scan_plan {
+                    Some(plan) if small => {
+                        self.live = Some(plan.unasked);
+                        true
+                    }
+                    Some(plan) => {
+                        self.cand_buf.clear();
+                        self.cand_buf.extend(plan.asked.iter().map(|a| !a));
+                        true
+                    }
+                    None => false,
+                },
+            });
         }
-        self.cands == Some(true) && !self.cand_buf.get(k).copied().unwrap_or(true)
+        match self.live {
+            Some(live) => live >> i & 1 == 0,
+            None => self.cands == Some(true) && !self.cand_buf.get(k).copied().unwrap_or(true),
+        }
     }
 
     /// The next slot after `i` the search over all templates may have to search: the
@@ -947,6 +972,7 @@ impl DateDetector {
         let n = self.slots.len();
         let mut asked = vec![false; reach.len()];
         let mut longest = 0;
+        let mut unasked = u64::MAX;
         for (i, slot) in self.slots.iter().enumerate() {
             // searched anyway: the last, end-anchored ones; not searched: `skip`
             if i + 1 == n || Some(i) == skip || slot.tpl.flags & LINE_END != 0 {
@@ -957,6 +983,9 @@ impl DateDetector {
             {
                 *a = true;
                 longest = longest.max(*r);
+                if i < 64 {
+                    unasked &= !(1u64 << i);
+                }
             }
         }
         self.scan_plan = Some(ScanPlan {
@@ -964,6 +993,7 @@ impl DateDetector {
             skip,
             asked,
             reach: longest,
+            unasked,
         });
     }
 

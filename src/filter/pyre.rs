@@ -30,7 +30,7 @@ pub mod translate;
 mod which;
 #[cfg(test)]
 pub(crate) use which::ASKED_ANSWERS;
-pub use which::{StartsBy, WhichOf};
+pub use which::{StartsBy, Told, WhichOf};
 
 pub use translate::{FancyReason, Rule, Translated, translate};
 

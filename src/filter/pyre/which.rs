@@ -117,6 +117,16 @@ pub struct StartsBy<'a> {
     pub reach: usize,
 }
 
+/// How a [`WhichOf::candidates_into`] scan answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Told {
+    /// Per pattern, in the output vector.
+    Each,
+    /// Every pattern the [`StartsBy`] asked about is ruled out and every other one may
+    /// match; the output vector is left empty (its caller knows what it asked).
+    AskedOut,
+}
+
 impl WhichOf {
     /// For ASCII texts only (the patterns are cut to ASCII). None when a pattern has
     /// no linear form.
@@ -235,23 +245,36 @@ impl WhichOf {
         true
     }
 
-    /// [`WhichOf::candidates_into`] as a new vector (None when unknown).
+    /// [`WhichOf::candidates_into`] as a new vector, one answer per pattern (None when
+    /// unknown).
     #[cfg(test)]
     pub fn candidates(&mut self, text: &str, starts: Option<StartsBy<'_>>) -> Option<Vec<bool>> {
+        let asked = starts.as_ref().map(|s| s.asked.to_vec());
         let mut out = Vec::new();
-        self.candidates_into(text, starts, &mut out).then_some(out)
+        match self.candidates_into(text, starts, &mut out)? {
+            Told::Each => Some(out),
+            Told::AskedOut => {
+                let asked = asked.unwrap_or_default();
+                Some(
+                    (0..self.len)
+                        .map(|k| !asked.get(k).copied().unwrap_or(false))
+                        .collect(),
+                )
+            }
+        }
     }
 
     /// Per pattern, into `out` (its storage reused line after line): whether it may
-    /// match `text`; false when unknown (non-ASCII text, the scan deferred and not built
+    /// match `text`; None when unknown (non-ASCII text, the scan deferred and not built
     /// yet, or the scan gave up). With `starts` (see [`StartsBy`]) the scan reads the
-    /// text only up to `start_max + reach`.
+    /// text only up to `start_max + reach`, and may answer [`Told::AskedOut`] without
+    /// filling `out`.
     pub fn candidates_into(
         &mut self,
         text: &str,
         starts: Option<StartsBy<'_>>,
         out: &mut Vec<bool>,
-    ) -> bool {
+    ) -> Option<Told> {
         out.clear();
         // The scan forms keep no assertion but the text start, so a match that ends by
         // the cut is found whatever follows, and a match starting by `start_max` has one
@@ -261,10 +284,10 @@ impl WhichOf {
             s.start_max.saturating_add(s.reach).min(text.len())
         });
         if !text.as_bytes()[..end].is_ascii() || !self.ready() {
-            return false;
+            return None;
         }
         let Some(Some(which)) = self.dfa.as_ref() else {
-            return false;
+            return None;
         };
         let len = self.len;
         // read short of the end: the patterns not asked about may match
@@ -273,8 +296,7 @@ impl WhichOf {
             && let Some(true) =
                 WhichOf::none_asked(&mut self.asked, self.build_after, which, text, end, a)
         {
-            out.extend((0..len).map(|k| !a.get(k).copied().unwrap_or(false)));
-            return true;
+            return Some(Told::AskedOut);
         }
         let set = self
             .set
@@ -287,13 +309,13 @@ impl WhichOf {
             .try_which_overlapping_matches(cache, &input, set)
             .is_err()
         {
-            return false;
+            return None;
         }
         out.extend((0..len).map(|k| {
             asked.is_some_and(|a| !a.get(k).copied().unwrap_or(false))
                 || set.contains(regex_automata::PatternID::new_unchecked(k))
         }));
-        true
+        Some(Told::Each)
     }
 
     /// Per pattern, its scan form's [`reach`] (None: unbounded); None when the scan does
@@ -371,10 +393,8 @@ mod tests {
                         })
                     };
                     let before = ASKED_ANSWERS.with(|a| a.get());
-                    let mut got = Vec::new();
-                    assert!(warm.candidates_into(text, starts(), &mut got));
-                    let mut want = Vec::new();
-                    assert!(cold.candidates_into(text, starts(), &mut want));
+                    let got = warm.candidates(text, starts()).expect("warm scan answers");
+                    let want = cold.candidates(text, starts()).expect("cold scan answers");
                     if ASKED_ANSWERS.with(|a| a.get()) > before {
                         told += 1;
                         for k in (0..n).filter(|&k| asked[k]) {
