@@ -38,6 +38,7 @@
 
 mod anchored;
 mod memo;
+mod shape;
 pub mod strptime;
 pub mod templates;
 

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::filter::pyre::{self, Flags};
 
-use super::Error;
+use super::{Error, shape};
 
 /// Anchored at line start (`^` or `{^LN-BEG}`): a match stops the template search.
 pub const LINE_BEGIN: u8 = 8;
@@ -145,7 +145,7 @@ enum Begin {
 }
 
 /// The default template patterns, in fail2ban's order.
-const DEFAULT_PATTERNS: [&str; 17] = [
+pub(super) const DEFAULT_PATTERNS: [&str; 17] = [
     r"%ExY(?P<_sep>[-/.])%m(?P=_sep)%d(?:T|  ?)%H:%M:%S(?:[.,]%f)?(?:\s*%z)?",
     r"(?:%a )?%b %d %k:%M:%S(?:\.%f)?(?: %ExY)?",
     r"(?:%a )?%b %d %ExY %k:%M:%S(?:\.%f)?",
@@ -173,97 +173,6 @@ fn py_strip(s: &str) -> &str {
 /// Python `str.upper()` (ASCII suffices: keys compared against are ASCII).
 fn upper(s: &str) -> String {
     s.to_uppercase()
-}
-
-// ---------------------------------------------------------------------------------------
-// Meta regexes (regexes over regex text), compiled once.
-
-struct Meta {
-    /// An opening group paren that is neither escaped nor `(?…`, nor right after `(?`.
-    grouped: pyre::Regex,
-    /// Optional leading flags and `^`, the body, optional trailing `$`.
-    group_split: pyre::Regex,
-    /// The first inline flag group like `(?iu)`.
-    global_flags: pyre::Regex,
-    /// Patterns that must not get a leading word boundary.
-    no_word_begin: pyre::Regex,
-    /// Patterns that must not get a trailing word boundary.
-    no_word_end: pyre::Regex,
-    /// The `**` markers (after leading parens/flags, or at the end before parens).
-    star_bounds: pyre::Regex,
-    line_begin: pyre::Regex,
-    line_end: pyre::Regex,
-    /// A directive that needs case-insensitive matching.
-    alpha: pyre::Regex,
-    /// `{EPOCH}` / `{LEPOCH}` placeholder, case-insensitive.
-    epoch_placeholder: pyre::Regex,
-    /// `{DATE}` placeholder, case-insensitive.
-    date_placeholder: pyre::Regex,
-}
-
-fn meta() -> &'static Meta {
-    static META: OnceLock<Meta> = OnceLock::new();
-    META.get_or_init(|| {
-        // These patterns are constants checked by the unit tests; failure is a bug.
-        let c = |p: &str| pyre::compile(p, Flags::default()).expect("meta regex");
-        let ci = |p: &str| {
-            pyre::compile(
-                p,
-                Flags {
-                    ignore_case: true,
-                    ..Flags::default()
-                },
-            )
-            .expect("meta regex")
-        };
-        Meta {
-            grouped: c(r"(?<!\(\?)(?<!\\)\((?!\?)"),
-            group_split: c(r"^((?:\(\?\w+\))?\^?(?:\(\?\w+\))?)(.*?)(\$?)$"),
-            global_flags: c(r"\(\?[a-z]+\)"),
-            no_word_begin: c(r"^\(*(?:\(\?\w+\))?(?:\^|\(*\*\*|\((?:\?:)?\^)"),
-            no_word_end: c(r"(?<!\\)(?:\$\)?|\\b|\\s|\*\*\)*)$"),
-            star_bounds: c(r"^\(*(?:\(\?\w+\))?\(*\*\*|(?<!\\)\*\*\)*$"),
-            line_begin: c(r"^(?:\(\?\w+\))?(?:\^|\((?:\?:)?\^(?!\|))"),
-            line_end: c(r"(?<![\\|])(?:\$\)?)$"),
-            alpha: c(r"(?<!%)%[aAbBpc]"),
-            epoch_placeholder: ci(r"(?<!\\)\{L?EPOCH\}"),
-            date_placeholder: ci(r"(?<!\\)\{DATE\}"),
-        }
-    })
-}
-
-/// Python `re.sub` with a replacement function; `count == 0` means all.
-fn sub(re: &pyre::Regex, text: &str, count: usize, f: impl Fn(&str) -> String) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut pos = 0;
-    let mut last = 0;
-    let mut n = 0;
-    while pos <= text.len() {
-        let Some(m) = re.search(text, pos) else { break };
-        out.push_str(&text[last..m.start()]);
-        out.push_str(&f(m.as_str()));
-        last = m.end();
-        n += 1;
-        if count != 0 && n >= count {
-            break;
-        }
-        pos = if m.end() == m.start() {
-            // Step over one char after an empty match, as Python does.
-            match text[m.end()..].chars().next() {
-                Some(ch) => {
-                    let next = m.end() + ch.len_utf8();
-                    out.push_str(&text[m.end()..next]);
-                    last = next;
-                    next
-                }
-                None => break,
-            }
-        } else {
-            m.end()
-        };
-    }
-    out.push_str(&text[last..]);
-    out
 }
 
 // ---------------------------------------------------------------------------------------
@@ -467,26 +376,18 @@ fn group_prefixes(items: &[String]) -> String {
 /// capture group 1 if missing, word/line boundaries, and derives the anchoring flags.
 /// Returns (regex, flags, name-gets-{^LN-BEG}-prefix).
 fn wrap_regex(regex: &str, begin: Begin, end: bool) -> (String, u8, bool) {
-    let m = meta();
     let mut regex = py_strip(regex).to_string();
-    let flags_group = m
-        .global_flags
-        .search(&regex, 0)
-        .map(|g| g.as_str().to_string());
-    if flags_group.is_some() {
-        regex = sub(&m.global_flags, &regex, 1, |_| String::new());
-    }
-    let bound_begin = begin != Begin::No && m.no_word_begin.search(&regex, 0).is_none();
-    let bound_end = end && m.no_word_end.search(&regex, 0).is_none();
-    if m.grouped.search(&regex, 0).is_none()
-        && let Some(g) = m.group_split.search(&regex, 0)
+    let flags_group = shape::global_flags(&regex).map(|r| {
+        let g = regex[r.clone()].to_string();
+        regex.replace_range(r, "");
+        g
+    });
+    let bound_begin = begin != Begin::No && !shape::no_word_begin(&regex);
+    let bound_end = end && !shape::no_word_end(&regex);
+    if !shape::grouped(&regex)
+        && let Some((g1, g2, g3)) = shape::group_split(&regex)
     {
-        regex = format!(
-            "{}({}){}",
-            g.group(1).unwrap_or(""),
-            g.group(2).unwrap_or(""),
-            g.group(3).unwrap_or("")
-        );
+        regex = format!("{g1}({g2}){g3}");
     }
     let mut flags = 0u8;
     let mut line_prefix = false;
@@ -504,13 +405,13 @@ fn wrap_regex(regex: &str, begin: Begin, end: bool) -> (String, u8, bool) {
         flags |= WORD_END;
         regex.push_str(r"(?=\b|\W|$)");
     }
-    if flags & LINE_BEGIN == 0 && m.line_begin.search(&regex, 0).is_some() {
+    if flags & LINE_BEGIN == 0 && shape::line_begin(&regex) {
         flags |= LINE_BEGIN;
     }
-    if flags & LINE_END == 0 && m.line_end.search(&regex, 0).is_some() {
+    if flags & LINE_END == 0 && shape::line_end(&regex) {
         flags |= LINE_END;
     }
-    regex = sub(&m.star_bounds, &regex, 0, |s| s.replace("**", ""));
+    regex = shape::strip_star_bounds(&regex);
     if let Some(g) = flags_group {
         regex = format!("{g}{regex}");
     }
@@ -593,7 +494,7 @@ fn pattern_template(pattern: &str, year: i32) -> Result<Template, Error> {
             pattern: pattern.to_string(),
             message,
         })?;
-    if meta().alpha.search(p, 0).is_some() {
+    if shape::has_alpha_directive(p) {
         regex = format!("(?iu){regex}");
     }
     let (regex, flags, line_prefix) = wrap_regex(&regex, begin, end);
@@ -621,7 +522,7 @@ fn epoch_template(
         (None, false) => "Epoch".to_string(),
     };
     let (regex, flags, group, line_prefix) = if let Some(p) = pattern {
-        let body = sub(&meta().epoch_placeholder, p, 0, |_| format!("({epoch})"));
+        let body = shape::replace_epoch(p, &format!("({epoch})"));
         let (r, f, lp) = wrap_regex(&format!("({body})"), Begin::Word, true);
         (r, f, 2, lp)
     } else if !line_begin_only {
@@ -705,7 +606,7 @@ pub fn shares_anchored_weight(key: &str) -> bool {
 fn build_for_key(pattern: &str, year: i32) -> Result<Template, Error> {
     let key = cache_key(pattern);
     if key.contains("EPOCH") {
-        if meta().epoch_placeholder.search(pattern, 0).is_some() {
+        if shape::has_epoch_placeholder(pattern) {
             return epoch_template(false, Some(pattern), key.contains("LEPOCH"));
         }
         match key.as_str() {
@@ -786,12 +687,11 @@ pub fn default_templates(year: i32) -> Result<Vec<Arc<Template>>, Error> {
 
 /// The originals with `{DATE}` in `pre_match` replaced by each one's unbounded pattern.
 pub fn date_templates(pre_match: &str, year: i32) -> Result<Vec<Template>, Error> {
-    let m = meta();
     original_defaults(year)?
         .iter()
         .map(|t| {
             wrapped_template(t, year, |s| {
-                sub(&m.date_placeholder, pre_match, 0, |_| unbound_pattern(s))
+                shape::replace_date(pre_match, &unbound_pattern(s))
             })
             .and_then(compiled)
         })
