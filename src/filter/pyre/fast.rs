@@ -20,8 +20,7 @@ use super::near::{Near, blocks};
 use super::short::Short;
 use regex_syntax::hir::literal::Extractor;
 use regex_syntax::hir::{
-    Capture, Class, ClassBytes, ClassBytesRange, ClassUnicode, ClassUnicodeRange, Hir, HirKind,
-    Look, Repetition,
+    Capture, Class, ClassUnicode, ClassUnicodeRange, Hir, HirKind, Look, Repetition,
 };
 
 /// A linear pattern in two compilations: restricted to ASCII (built at once) and as
@@ -104,6 +103,27 @@ pub(super) struct Fast {
 
 pub(super) fn parse(pattern: &str) -> Option<Hir> {
     parse_checked(pattern).ok()
+}
+
+/// `pattern` parsed for ASCII haystacks: a HIR whose [`ascii_hir`] is that of
+/// [`parse`]'s, read without Unicode (so `\w`, `\d`, `\s` and case folding skip the
+/// Unicode tables, most of a parse's cost). Exact for an ASCII pattern text: Unicode's
+/// classes and folds cut to ASCII are the ASCII ones, and only non-ASCII characters
+/// fold onto ASCII letters (`ſ`, the Kelvin sign), which such a text cannot hold, as
+/// literals or as escapes (a text with `\x`, `\u` or `\U` takes the Unicode parse).
+pub(super) fn parse_for_ascii(pattern: &str) -> Option<Hir> {
+    let escapes = || ["\\x", "\\u", "\\U"].iter().any(|e| pattern.contains(e));
+    if pattern.is_ascii()
+        && !escapes()
+        && let Ok(h) = regex_syntax::ParserBuilder::new()
+            .unicode(false)
+            .utf8(false)
+            .build()
+            .parse(pattern)
+    {
+        return Some(h);
+    }
+    parse(pattern)
 }
 
 /// The ASCII members of a class, as a bitmap of 128 bits (what the class can match on
@@ -276,11 +296,15 @@ pub(super) fn ascii_hir(h: &Hir) -> Hir {
                 .take_while(|r| r.start() <= '\x7f')
                 .map(|r| ClassUnicodeRange::new(r.start(), r.end().min('\x7f'))),
         ))),
-        HirKind::Class(Class::Bytes(c)) => Hir::class(Class::Bytes(ClassBytes::new(
+        // As a Unicode class: on ASCII the two are one, and a byte-parsed pattern
+        // (see [`parse_for_ascii`]) then gives the same HIR as a Unicode-parsed one.
+        HirKind::Class(Class::Bytes(c)) => Hir::class(Class::Unicode(ClassUnicode::new(
             c.ranges()
                 .iter()
                 .take_while(|r| r.start() <= 0x7f)
-                .map(|r| ClassBytesRange::new(r.start(), r.end().min(0x7f))),
+                .map(|r| {
+                    ClassUnicodeRange::new(char::from(r.start()), char::from(r.end().min(0x7f)))
+                }),
         ))),
         HirKind::Look(l) => Hir::look(match l {
             Look::WordUnicode => Look::WordAscii,
@@ -526,6 +550,65 @@ impl Fast {
 #[cfg(test)]
 mod tests {
     use crate::filter::pyre::{Flags, compile, survey, translate};
+
+    /// The byte parse gives the Unicode parse's ASCII HIR, on texts where Unicode's
+    /// folds and classes reach ASCII, on every survey pattern's linear and relaxed forms
+    /// (ignoring case or not) and on the default date templates' scan forms (the set
+    /// scan's patterns).
+    #[test]
+    fn ascii_parse_cuts_as_the_unicode_parse() {
+        let same = |p: &str| {
+            let unicode = super::parse(p).map(|h| super::ascii_hir(&h));
+            let bytes = super::parse_for_ascii(p).map(|h| super::ascii_hir(&h));
+            assert_eq!(bytes, unicode, "{p}");
+        };
+        for p in [
+            r"(?i)k",
+            r"(?i)s",
+            r"(?i)ſ",
+            r"(?i)\x{17F}",
+            r"(?i)\x{212A}",
+            r"(?i)\xE9",
+            r"(?i)[\x00-\xFF]",
+            r"(?i)[a-z]+",
+            r"(?i)[[:upper:]]",
+            r"[^a]",
+            r".",
+            r"(?s).",
+            r"\W+\S\D",
+            r"\w\s\d",
+            r"\bfoo\B",
+            r"(?u)\w",
+            r"(?-u:\xFF)",
+            r"\p{L}",
+            r"(?m)^a$",
+            r"[[:alpha:]]",
+            r"é",
+            r"(?i)\u00B5",
+            r"(?iu)[^\W\d]",
+        ] {
+            same(p);
+        }
+        for t in crate::filter::date::templates::default_templates(2026).expect("defaults") {
+            same(t.re.scan().expect("a default template has a scan form"));
+        }
+        let Some(inputs) = survey::sample_inputs() else {
+            return;
+        };
+        let mut n = 0;
+        for (p, ml) in inputs.keys() {
+            for ignore_case in [false, true] {
+                let Ok(t) = translate::translate(p, *ml, ignore_case) else {
+                    continue;
+                };
+                for form in [t.linear, t.relaxed].into_iter().flatten() {
+                    same(&form);
+                    n += 1;
+                }
+            }
+        }
+        assert!(n > 600, "{n} forms");
+    }
 
     /// A few classes worked by hand: what a literal, a class and a word boundary cut.
     #[test]

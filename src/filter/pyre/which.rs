@@ -9,7 +9,7 @@ use std::sync::{Arc, OnceLock};
 use regex_automata::{Input, MatchKind};
 use regex_syntax::hir::{Hir, HirKind};
 
-use super::fast::{ascii_hir, parse};
+use super::fast::{ascii_hir, parse_for_ascii};
 use super::scan::{lazy_dfa, loose_hir};
 use super::share::{Table, shared};
 
@@ -155,7 +155,7 @@ impl WhichOf {
     fn build(patterns: &[String]) -> Option<WhichDfa> {
         let mut hirs = Vec::new();
         for p in patterns {
-            hirs.push(ascii_hir(&loose_hir(&parse(p)?, true)));
+            hirs.push(ascii_hir(&loose_hir(&parse_for_ascii(p)?, true)));
         }
         let reach = hirs.iter().map(reach).collect();
         let dfa = lazy_dfa(&hirs, MatchKind::All)?;
@@ -439,7 +439,7 @@ mod tests {
             "abyyxx cccxyy ccyy",
         ];
         for (p, want) in cases {
-            let hir = ascii_hir(&loose_hir(&parse(p).expect("parses"), true));
+            let hir = ascii_hir(&loose_hir(&parse_for_ascii(p).expect("parses"), true));
             let got = reach(&hir);
             assert_eq!(got, want, "reach of {p}");
             let Some(r) = got else { continue };
