@@ -313,7 +313,9 @@ fn char_pos(line: &str, byte: usize) -> usize {
 }
 
 fn byte_pos(line: &str, chars: usize) -> usize {
-    if line.is_ascii() {
+    // Char `chars` is byte `chars` when the bytes before it are ASCII (as in `char_pos`,
+    // only the text before the place is read).
+    if line.as_bytes()[..chars.min(line.len())].is_ascii() {
         chars.min(line.len())
     } else {
         line.char_indices()

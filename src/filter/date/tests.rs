@@ -595,3 +595,19 @@ fn chars_at_are_python_slices() {
         }
     }
 }
+
+/// Char offsets to byte offsets and back, as Python indexes a str: with non-ASCII text
+/// before, at and after the place, and places past the end.
+#[test]
+fn char_and_byte_offsets_agree_with_char_indices() {
+    for line in ["", "abc", "é", "aé b", "ab é", "éé x ü", "日本 2026-11-21 ok ö"] {
+        let n = line.chars().count();
+        for chars in 0..n + 3 {
+            let want = line.char_indices().nth(chars).map_or(line.len(), |(b, _)| b);
+            assert_eq!(byte_pos(line, chars), want, "{line:?} char {chars}");
+        }
+        for (b, _) in line.char_indices().chain(std::iter::once((line.len(), ' '))) {
+            assert_eq!(char_pos(line, b), line[..b].chars().count(), "{line:?} byte {b}");
+        }
+    }
+}
