@@ -47,7 +47,7 @@ use std::sync::Arc;
 use chrono::Datelike;
 
 use crate::filter::pyre::{StartsBy, Told};
-use memo::{ConvMemo, Memo, Repeat, Window, search_at, short_at_held};
+use memo::{ConvMemo, Memo, Repeat, Window, Windows, search_at, short_at_held};
 pub use strptime::{DateError, FixedZone, LocalZone, SystemZone};
 use templates::{Kind, LINE_BEGIN, LINE_END, Template};
 
@@ -118,8 +118,8 @@ struct Slot {
     memo: Option<Box<Memo>>,
     /// Its last conversion by group texts (see [`ConvMemo`]).
     conv: Option<Box<ConvMemo>>,
-    /// Its last match at a stand-in span, by the text around it (see [`Window`]).
-    window: Option<Box<Window>>,
+    /// Its last matches at a stand-in span, by the text around them (see [`Window`]).
+    window: Option<Box<Windows>>,
     /// Its last match from the last winner's place, by the text from there to the last
     /// match end (the search of a line whose date kept its place).
     window_at: Option<Box<Window>>,
@@ -191,6 +191,8 @@ impl Slot {
 #[cfg(test)]
 thread_local! {
     static WINDOW_TOLD: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    /// ... of them, those told by a spare window (see [`memo::Windows`]).
+    static SPARE_TOLD: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
 /// Matches told by [`Slot::settled`] (tests check the path is taken).
@@ -296,7 +298,7 @@ impl Slot {
     fn window_of(&mut self, held: Held) -> Option<&mut Window> {
         match held {
             Held::No => None,
-            Held::Moved => self.window.as_deref_mut(),
+            Held::Moved => self.window.as_deref_mut().map(|w| &mut w.current),
             Held::At => self.window_at.as_deref_mut(),
         }
     }

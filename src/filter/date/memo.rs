@@ -235,26 +235,55 @@ impl Window {
     }
 }
 
-/// [`Window::told`] at a stand-in span (see [`short_at`]), else [`short_at`] there, its
-/// match then taken into `window`.
+/// Windows kept besides the one that told the last match: within one second an access
+/// log's lines alternate a few texts after the date (`] "GET`, `] "POST`), which the
+/// window's bytes past the match tell apart.
+const SPARE_WINDOWS: usize = 3;
+
+/// A slot's [`Window`]s at stand-in spans: the one that told or took the last match (its
+/// conversion is the one the detector reads next), and up to [`SPARE_WINDOWS`] before it.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Windows {
+    pub current: Window,
+    spares: Vec<Window>,
+}
+
+/// [`Window::told`] at a stand-in span (see [`short_at`]) by the current window or a
+/// spare (which then becomes current), else [`short_at`] there, its match then taken
+/// into the current window (the one it held kept as a spare, the oldest spare dropped).
 pub(super) fn short_at_held<'t>(
-    window: &mut Option<Box<Window>>,
+    windows: &mut Option<Box<Windows>>,
     re: &crate::filter::pyre::Regex,
     line: &'t str,
     span: (usize, usize),
 ) -> Option<crate::filter::pyre::Match<'t>> {
     let cut = cut_after(line, span);
     let len = span.1 - span.0;
-    if let Some(m) = window
-        .as_ref()
-        .and_then(|w| w.told(re, line, span.0, cut, len))
-    {
-        return Some(m);
+    if let Some(ws) = windows.as_deref_mut() {
+        if let Some(m) = ws.current.told(re, line, span.0, cut, len) {
+            return Some(m);
+        }
+        for k in 0..ws.spares.len() {
+            if let Some(m) = ws.spares[k].told(re, line, span.0, cut, len) {
+                #[cfg(test)]
+                super::SPARE_TOLD.with(|n| n.set(n.get() + 1));
+                std::mem::swap(&mut ws.current, &mut ws.spares[k]);
+                return Some(m);
+            }
+        }
     }
     let m = short_at(re, line, span)?;
-    window
-        .get_or_insert_with(Default::default)
-        .hold(line, span.0, cut, len, &m);
+    let ws = windows.get_or_insert_with(Default::default);
+    // (a window never filled has no key: any span's key holds at least the match start)
+    if !ws.current.key.is_empty() {
+        let storage = if ws.spares.len() >= SPARE_WINDOWS {
+            ws.spares.remove(0)
+        } else {
+            Window::default()
+        };
+        ws.spares.push(std::mem::replace(&mut ws.current, storage));
+    }
+    ws.current.hold(line, span.0, cut, len, &m);
     Some(m)
 }
 

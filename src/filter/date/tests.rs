@@ -146,6 +146,7 @@ fn sample_lines() -> Option<Vec<String>> {
 fn memo_and_bounds_change_no_result() {
     let mut lines = sample_lines().unwrap_or_default();
     let told = WINDOW_TOLD.with(|n| n.get());
+    let spare_told = SPARE_TOLD.with(|n| n.get());
     // Same second, changing microseconds (and a change in the seconds now and then).
     for i in 0..200u32 {
         let us = (i * 49_999 + 7) % 1_000_000;
@@ -171,8 +172,8 @@ fn memo_and_bounds_change_no_result() {
         lines.push(format!("Nov 20 10:00:{sec:02}.{i:03} host"));
     }
     // Access-log dates that move with the client address (the back-reference template's
-    // `Window`), the same date text on several lines, other text right after it (within
-    // and past the bytes the window holds), a zone that differs, the date at the line
+    // `Window`s), the same date text on several lines, other text right after it (within
+    // and past the bytes a window holds), a zone that differs, the date at the line
     // start and at its end.
     for i in 0..120u32 {
         let ip = ["10.0.0.1", "203.0.113.133", "2001:db8::7", "192.0.2.44"][i as usize % 4];
@@ -197,6 +198,16 @@ fn memo_and_bounds_change_no_result() {
                 "{ip} - - [14/Mar-2026:06:25:{sec:02} {zone}{after}"
             ));
         }
+    }
+    // ... the two requests of a wordpress log taking turns within each second (the
+    // spare windows),
+    for i in 0..90u32 {
+        let ip = ["10.0.0.1", "203.0.113.133", "192.0.2.44"][i as usize % 3];
+        let method = ["GET", "POST"][i as usize % 2];
+        let sec = i / 10;
+        lines.push(format!(
+            "{ip} - - [14/Mar/2026:06:26:{sec:02} +0000] \"{method} /wp-login.php HTTP/1.1\" 200 1"
+        ));
     }
     // ... and dates that keep their place (addresses of one length), the same text
     // after a non-ASCII address (the backtracker does not answer there)
@@ -244,6 +255,9 @@ fn memo_and_bounds_change_no_result() {
         told > 30,
         "moved access-log dates told by the window: {told}"
     );
+    // The texts after the date alternate within a second: the spares tell some.
+    let spare_told = SPARE_TOLD.with(|n| n.get()) - spare_told;
+    assert!(spare_told > 10, "told by a spare window: {spare_told}");
 }
 
 /// The set scan, cut short once the reserve is closer than any later match could be
@@ -600,14 +614,32 @@ fn chars_at_are_python_slices() {
 /// before, at and after the place, and places past the end.
 #[test]
 fn char_and_byte_offsets_agree_with_char_indices() {
-    for line in ["", "abc", "é", "aé b", "ab é", "éé x ü", "日本 2026-11-21 ok ö"] {
+    for line in [
+        "",
+        "abc",
+        "é",
+        "aé b",
+        "ab é",
+        "éé x ü",
+        "日本 2026-11-21 ok ö",
+    ] {
         let n = line.chars().count();
         for chars in 0..n + 3 {
-            let want = line.char_indices().nth(chars).map_or(line.len(), |(b, _)| b);
+            let want = line
+                .char_indices()
+                .nth(chars)
+                .map_or(line.len(), |(b, _)| b);
             assert_eq!(byte_pos(line, chars), want, "{line:?} char {chars}");
         }
-        for (b, _) in line.char_indices().chain(std::iter::once((line.len(), ' '))) {
-            assert_eq!(char_pos(line, b), line[..b].chars().count(), "{line:?} byte {b}");
+        for (b, _) in line
+            .char_indices()
+            .chain(std::iter::once((line.len(), ' ')))
+        {
+            assert_eq!(
+                char_pos(line, b),
+                line[..b].chars().count(),
+                "{line:?} byte {b}"
+            );
         }
     }
 }
