@@ -120,20 +120,6 @@ struct Inner {
     tail: OnceLock<Option<tail::Tail>>,
     /// Group index → name, for named groups (index 0 is the whole match).
     names: Vec<Option<String>>,
-    /// The pattern without its assertions, for long non-ASCII texts (see
-    /// [`Regex::loose_rules_out`]), built on the first.
-    loose: OnceLock<Option<regex_automata::meta::Regex>>,
-}
-
-/// Texts at least this long (from the search start) and not ASCII are first checked by
-/// the pattern without its assertions ([`Regex::loose_rules_out`]).
-const LOOSE_FROM: usize = 4096;
-
-// Searches the loose check answered; `LOOSE_OFF` turns it off (tests compare).
-#[cfg(test)]
-thread_local! {
-    static LOOSE_RULED_OUT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
-    static LOOSE_OFF: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// A compiled fail2ban regex.
@@ -293,7 +279,6 @@ fn compile_new(pattern: &str, flags: Flags) -> Result<Regex, Error> {
             checked: OnceLock::new(),
             tail: OnceLock::new(),
             names,
-            loose: OnceLock::new(),
         }),
     })
 }
@@ -431,9 +416,6 @@ impl Regex {
         pos: usize,
     ) -> Result<Option<Match<'t>>, SearchError> {
         let mut ascii = None;
-        if self.loose_rules_out(text, pos, &mut ascii) {
-            return Ok(None);
-        }
         let Some(start) = self.inner.fast.may_match(text, pos, &mut ascii) else {
             return Ok(None);
         };
@@ -503,9 +485,7 @@ impl Regex {
             pos += 1;
         }
         let mut ascii = None;
-        if self.loose_rules_out(text, pos, &mut ascii)
-            || self.inner.fast.may_match(text, pos, &mut ascii).is_none()
-        {
+        if self.inner.fast.may_match(text, pos, &mut ascii).is_none() {
             return false;
         }
         match self.twin(text, &mut ascii) {
@@ -535,9 +515,7 @@ impl Regex {
             pos += 1;
         }
         let mut ascii = None;
-        if self.loose_rules_out(text, pos, &mut ascii)
-            || self.inner.fast.may_match(text, pos, &mut ascii).is_none()
-        {
+        if self.inner.fast.may_match(text, pos, &mut ascii).is_none() {
             return Some(None);
         }
         Some(match self.twin(text, &mut ascii) {
@@ -630,39 +608,6 @@ impl Regex {
     /// The engine for a text the ASCII twin cannot take: a cut compilation when the
     /// text's non-ASCII chars fall in a few blocks and the full engine is not built yet
     /// (building it costs tens of times more), else the full engine.
-    /// Whether the pattern without its assertions (word boundaries, line anchors but the
-    /// text start's) has no match from `pos` in `text`: then the pattern has none, as
-    /// each of its matches is one of those. For long non-ASCII texts: there a Unicode
-    /// word boundary stops the lazy DFA, and the full engine falls back to its PikeVM at
-    /// hundreds of nanoseconds a byte (half a second for a 1 MB line through a date
-    /// template's `^[^-]+ -- `), where this pattern's DFA reads the text once. False
-    /// when it cannot tell (no linear form) or is not asked (a shorter or ASCII text;
-    /// `ascii` caches the latter).
-    fn loose_rules_out(&self, text: &str, pos: usize, ascii: &mut Option<bool>) -> bool {
-        if text.len().saturating_sub(pos) < LOOSE_FROM
-            || *ascii.get_or_insert_with(|| text.is_ascii())
-        {
-            return false;
-        }
-        #[cfg(test)]
-        if LOOSE_OFF.with(|o| o.get()) {
-            return false;
-        }
-        let loose = self.inner.loose.get_or_init(|| {
-            let t = &self.inner.translated;
-            let hir = fast::parse(t.linear.as_deref().or(t.relaxed.as_deref())?)?;
-            fast::build(&scan::loose_hir(&hir, true))
-        });
-        let out = loose
-            .as_ref()
-            .is_some_and(|re| !re.is_match(regex_automata::Input::new(text).range(pos..)));
-        #[cfg(test)]
-        if out {
-            LOOSE_RULED_OUT.with(|n| n.set(n.get() + 1));
-        }
-        out
-    }
-
     fn for_text(&self, text: &str) -> Full<'_> {
         if let (Engine::Linear(l), Some(p)) = (&self.inner.engine, &self.inner.translated.linear)
             && l.full.get().is_none()
@@ -976,6 +921,7 @@ mod prefix_tests {
 
 #[cfg(test)]
 mod lazy_tests {
+    use super::fast::{LOOSE_FROM, LOOSE_OFF, LOOSE_RULED_OUT};
     use super::*;
 
     fn full_built(re: &Regex) -> bool {

@@ -91,7 +91,7 @@ fn is_py_space(c: char) -> bool {
 }
 
 /// Python's `\w` for a str pattern: Unicode alphanumerics and `_`.
-fn is_word(c: char) -> bool {
+pub(crate) fn is_word(c: char) -> bool {
     c.is_alphanumeric() || c == '_'
 }
 

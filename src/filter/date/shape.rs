@@ -7,10 +7,7 @@
 //! the rest of the default templates together. The unit tests hold each function to its
 //! regex, run by the regex engine, on the default templates and on generated texts.
 
-/// Python's `\w` for a str pattern.
-fn is_word(c: char) -> bool {
-    c.is_alphanumeric() || c == '_'
-}
+use crate::filter::template::is_word;
 
 /// Positions where Python's `$` (no MULTILINE) holds: the end, and before a final `\n`.
 fn dollar_ends(s: &str) -> impl Iterator<Item = usize> {

@@ -88,6 +88,9 @@ pub(super) struct Fast {
     pub relaxed: Option<Dual>,
     /// Every match starts at offset 0 with one of these byte strings.
     pub prefixes: Option<Prefixes>,
+    /// The pattern without its assertions, for long non-ASCII texts (see
+    /// [`Fast::loose_rules_out`]), built on the first.
+    loose: OnceLock<Option<meta::Regex>>,
     /// The linear pattern, parsed again to build `ascii` and its [`Chain`] (on the
     /// first match): its HIR is many times the text's size, and most patterns of a
     /// quiet jail are never needed.
@@ -99,6 +102,17 @@ pub(super) struct Fast {
     cuts: Option<u128>,
     /// Every match of `ascii` starts at offset 0 (a non-multiline `^` leads).
     start_anchored: bool,
+}
+
+/// Texts at least this long (from the search start) and not ASCII are first checked by
+/// the pattern without its assertions ([`Fast::loose_rules_out`]).
+pub(super) const LOOSE_FROM: usize = 4096;
+
+// Searches the loose check answered; `LOOSE_OFF` turns it off (tests compare).
+#[cfg(test)]
+thread_local! {
+    pub(super) static LOOSE_RULED_OUT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    pub(super) static LOOSE_OFF: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 pub(super) fn parse(pattern: &str) -> Option<Hir> {
@@ -463,6 +477,9 @@ impl Fast {
                 return None;
             }
         }
+        if self.loose_rules_out(text, pos, ascii) {
+            return None;
+        }
         if let Some(r) = &self.relaxed {
             let a = *ascii.get_or_insert_with(|| text.is_ascii());
             return match r.pick(text, a) {
@@ -471,6 +488,39 @@ impl Fast {
             };
         }
         Some(pos)
+    }
+
+    /// Whether the pattern without its assertions (word boundaries, line anchors but the
+    /// text start's) has no match from `pos` in `text`: then the pattern has none, as
+    /// each of its matches is one of those. For long non-ASCII texts: there a Unicode
+    /// word boundary stops the lazy DFA, and the full engine falls back to its PikeVM at
+    /// hundreds of nanoseconds a byte (half a second for a 1 MB line through a date
+    /// template's `^[^-]+ -- `), where this pattern's DFA reads the text once. False
+    /// when it cannot tell (no linear or relaxed form) or is not asked (a shorter or
+    /// ASCII text; `ascii` caches the latter).
+    fn loose_rules_out(&self, text: &str, pos: usize, ascii: &mut Option<bool>) -> bool {
+        if text.len().saturating_sub(pos) < LOOSE_FROM
+            || *ascii.get_or_insert_with(|| text.is_ascii())
+        {
+            return false;
+        }
+        #[cfg(test)]
+        if LOOSE_OFF.with(|o| o.get()) {
+            return false;
+        }
+        let loose = self.loose.get_or_init(|| {
+            let p = self.linear.as_deref();
+            let hir = parse(p.or(self.relaxed.as_ref().map(|r| &*r.pattern))?)?;
+            build(&super::scan::loose_hir(&hir, true))
+        });
+        let out = loose
+            .as_ref()
+            .is_some_and(|re| !re.is_match(Input::new(text).range(pos..)));
+        #[cfg(test)]
+        if out {
+            LOOSE_RULED_OUT.with(|n| n.set(n.get() + 1));
+        }
+        out
     }
 
     /// Group spans of the match starting at `start` by the [`Short`] backtracker, on
