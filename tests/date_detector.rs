@@ -14,7 +14,7 @@ mod cases;
 #[path = "date_detector/upstream.rs"]
 mod upstream;
 
-use cases::{Group, directive_groups, synthetic_groups};
+use cases::{Group, directive_groups, long_non_ascii_groups, synthetic_groups};
 
 use upstream::{Cet, get_time, utc_ts};
 
@@ -493,6 +493,19 @@ fn synthetic_differential_utc() {
         "synthetic_differential_utc",
         synthetic_groups(),
         5000,
+    );
+}
+
+/// Lines of 4 KiB and more with non-ASCII letters: what the detector skips on them
+/// without a search (a template whose literals the line lacks) it would not have found.
+#[test]
+fn synthetic_differential_long_non_ascii() {
+    run_synthetic(
+        "UTC",
+        utc(),
+        "synthetic_differential_long_non_ascii",
+        long_non_ascii_groups(),
+        80,
     );
 }
 

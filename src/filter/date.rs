@@ -177,6 +177,12 @@ impl Slot {
             return self.tpl.re.find_span(line, 0);
         }
         let tpl = &self.tpl;
+        // (a long non-ASCII line the template's literals rule out: no automaton to
+        // build for it, as each template such a line reaches would)
+        if self.anchored.is_none() && tpl.re.lacks_literals(line) {
+            self.decided = None;
+            return Some(None);
+        }
         let fast = self
             .anchored
             .get_or_insert_with(|| anchored::AnchoredEnd::new(&tpl.re).map(Box::new))

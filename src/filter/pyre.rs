@@ -744,6 +744,13 @@ impl Regex {
     }
 
     /// Whether the pattern runs on the linear-time engine.
+    /// Whether a long non-ASCII `text` holds none of the literals every match holds one
+    /// of (then there is no match; false when it cannot tell, or for other texts). A
+    /// vectorised search, and nothing built but the literal searcher.
+    pub fn lacks_literals(&self, text: &str) -> bool {
+        self.inner.fast.lacks_literals(text, 0)
+    }
+
     pub fn is_linear(&self) -> bool {
         matches!(&self.inner.engine, Engine::Linear(_))
     }
@@ -921,7 +928,7 @@ mod prefix_tests {
 
 #[cfg(test)]
 mod lazy_tests {
-    use super::fast::{LOOSE_FROM, LOOSE_OFF, LOOSE_RULED_OUT};
+    use super::fast::{LOOSE_BY_LITERALS, LOOSE_FROM, LOOSE_OFF, LOOSE_RULED_OUT};
     use super::*;
 
     fn full_built(re: &Regex) -> bool {
@@ -947,6 +954,7 @@ mod lazy_tests {
         };
         let filler = "\u{e9} \u{fc}\u{df} ".repeat(LOOSE_FROM / 6 + 1);
         let ruled = LOOSE_RULED_OUT.with(|n| n.get());
+        let by_literals = LOOSE_BY_LITERALS.with(|n| n.get());
         let mut n = 0;
         for ((p, ml), texts) in &inputs {
             let flags = Flags {
@@ -979,7 +987,109 @@ mod lazy_tests {
             }
         }
         let ruled = LOOSE_RULED_OUT.with(|n| n.get()) - ruled;
-        assert!(n > 1000 && ruled > 300, "{n} texts, {ruled} ruled out");
+        let by_literals = LOOSE_BY_LITERALS.with(|n| n.get()) - by_literals;
+        assert!(
+            n > 1000 && ruled > 300 && by_literals > 100 && by_literals < ruled,
+            "{n} texts, {ruled} ruled out, {by_literals} by the literals"
+        );
+    }
+
+    /// The failregex prefilter's scan for non-ASCII texts (built widened: every class
+    /// with a non-ASCII member holds all of them) lets through every text a survey
+    /// pattern matches, made long and non-ASCII as above but long enough for the scan
+    /// to be built; and it rules many out.
+    #[test]
+    fn widened_prefilter_lets_every_match_through() {
+        let Some(inputs) = survey::sample_inputs() else {
+            return;
+        };
+        // (16 KiB: the full scan is built for a text this long)
+        let filler = "\u{e9} \u{fc}\u{df} ".repeat((16 << 10) / 6 + 1);
+        let (mut n, mut matched, mut ruled) = (0usize, 0usize, 0usize);
+        for ((p, ml), texts) in &inputs {
+            let flags = Flags {
+                multiline: *ml,
+                ..Flags::default()
+            };
+            let Ok(re) = compile_new(p, flags) else {
+                continue;
+            };
+            let Some(mut any) = Regex::any_of(&[&re], true) else {
+                continue;
+            };
+            for t in texts.iter().take(2) {
+                // (the last: non-ASCII letters inside the match too, where `\w`, `\S`
+                // or `.` take them)
+                for text in [
+                    format!("{t}{filler}"),
+                    format!("{filler}{t}"),
+                    format!("{filler}{t}{filler}"),
+                    format!("{}{filler}", t.replace('e', "\u{e9}")),
+                    format!("{}{filler}", t.replace('1', "\u{661}")),
+                ] {
+                    let may = any.may_match(&text);
+                    // (the engine's answer without the loose check, which widens too)
+                    LOOSE_OFF.with(|o| o.set(true));
+                    let found = re.is_match(&text, 0);
+                    LOOSE_OFF.with(|o| o.set(false));
+                    if found {
+                        matched += 1;
+                        assert!(may, "{p:?}: ruled out a match on {t:?}");
+                    } else if !may {
+                        ruled += 1;
+                    }
+                    n += 1;
+                }
+            }
+        }
+        assert!(
+            n > 1000 && matched > 100 && ruled > 300,
+            "{n} texts, {matched} matched, {ruled} ruled out"
+        );
+    }
+
+    /// A widened pattern matches wherever the pattern does, on texts with non-ASCII
+    /// letters where the pattern's classes (`\w`, case-folded letters) take them; and its
+    /// automaton is a fraction of the pattern's.
+    #[test]
+    fn widened_pattern_matches_a_superset() {
+        let cases = [
+            (
+                r"^(?i)user (\w+) from \S+ \bport\b \d+",
+                "USER \u{e9}l\u{e8}ve from h\u{f4}te port 22",
+            ),
+            (r"(?i)kelvin", "\u{212a}elvin"),
+            (r"^[^-]+ -- x", "\u{fc}ber -- x"),
+            (r"^\d+ \S+$", "\u{661}\u{662} \u{e9}"),
+        ];
+        let mut sizes = Vec::new();
+        for (p, text) in cases {
+            let h = super::fast::parse(p).expect("parses");
+            let loose = super::scan::loose_hir(&h, true);
+            let wide = super::scan::widen(&loose);
+            let exact = regex::Regex::new(p).expect("compiles");
+            assert!(exact.is_match(text), "{p} on {text}");
+            let re = regex_automata::meta::Regex::builder()
+                .build_from_hir(&wide)
+                .expect("builds");
+            assert!(re.is_match(text), "widened {p} on {text}");
+            let nfa_len = |h: &Hir| {
+                regex_automata::nfa::thompson::NFA::compiler()
+                    .build_from_hir(h)
+                    .map(|n| n.states().len())
+                    .expect("compiles")
+            };
+            let (w, l) = (nfa_len(&wide), nfa_len(&loose));
+            eprintln!("{p}: {w} NFA states widened, {l} not");
+            assert!(w <= l, "{p}");
+            sizes.push((w, l));
+        }
+        // (`\w`, `\d` and `\S` shrink; Kelvin's three-letter class is kept)
+        assert!(
+            sizes[0].0 * 4 < sizes[0].1 && sizes[3].0 * 2 < sizes[3].1,
+            "{sizes:?}"
+        );
+        assert_eq!(sizes[1].0, sizes[1].1);
     }
 
     /// A deferred prefilter lets every text through until it is prepared, then

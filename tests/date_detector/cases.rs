@@ -235,3 +235,41 @@ pub fn directive_groups() -> Vec<Group> {
         })
         .collect()
 }
+
+/// Long lines with non-ASCII letters (over 4 KiB, where the templates' literals and
+/// assertion-free automata rule a line out before any search): the date at the start,
+/// after the filler, or absent with the templates' words around.
+pub fn long_non_ascii_groups() -> Vec<Group> {
+    let filler = "\u{e9} \u{fc}\u{df} ".repeat(700);
+    let lines: Vec<String> = [
+        format!("Nov 21 14:00:00 host sshd[1]: x {filler}"),
+        format!("{filler} Nov 21 14:00:01 host"),
+        filler.clone(),
+        format!("web -- \u{fc} -- - 2026-11-21 14:00:02,123 {filler}"),
+        format!("web {filler} -- x -- - 2026-11-21 14:00:03"),
+        format!("{filler} -- -- - x"),
+        format!("[21/Nov/2026:14:00:04 +0000] {filler}"),
+        format!("x [{filler}] [21/Nov/2026:14:00:05 +0000]"),
+        format!("<co ts=\"2026-11-21T14:00:06\" {filler}"),
+        format!("<12>1 2026-11-21T14:00:07Z {filler}"),
+        format!("Nov 21 14:00:08 h\u{f4}te {filler}"),
+        format!("2026-11-21 14:00:09 {filler}"),
+    ]
+    .into();
+    let dps: [Option<&'static str>; 7] = [
+        None,
+        Some("^[^-]+ -- [^-]+ -- - ({DATE})"),
+        Some("^[^\\[]*(\\[{DATE}\\s*\\])"),
+        Some("^<co ts=\"{DATE}\"\\s+"),
+        Some(r"^<\d+>\d+\s+{DATE}"),
+        Some("{^LN-BEG}"),
+        Some("^%Y-%m-%d %H:%M:%S"),
+    ];
+    dps.iter()
+        .map(|&dp| Group {
+            dp,
+            tz: None,
+            lines: lines.clone(),
+        })
+        .collect()
+}

@@ -90,7 +90,7 @@ pub(super) struct Fast {
     pub prefixes: Option<Prefixes>,
     /// The pattern without its assertions, for long non-ASCII texts (see
     /// [`Fast::loose_rules_out`]), built on the first.
-    loose: OnceLock<Option<meta::Regex>>,
+    loose: OnceLock<Option<Loose>>,
     /// The linear pattern, parsed again to build `ascii` and its [`Chain`] (on the
     /// first match): its HIR is many times the text's size, and most patterns of a
     /// quiet jail are never needed.
@@ -104,6 +104,30 @@ pub(super) struct Fast {
     start_anchored: bool,
 }
 
+/// [`Fast::loose_rules_out`]'s superset of the pattern: its literals (one of them is in
+/// every match), then its automaton.
+#[derive(Debug)]
+struct Loose {
+    hir: Hir,
+    needs: Option<super::need::Needs>,
+    /// Built when the literals do not tell.
+    re: OnceLock<Option<meta::Regex>>,
+}
+
+impl Loose {
+    /// Whether `text` from `pos` holds none of the literals (a match from `pos` lies
+    /// in the text from there).
+    fn lacks_needs(&self, text: &str, pos: usize) -> bool {
+        let rest = text.as_bytes().get(pos..).unwrap_or_default();
+        let out = self.needs.as_ref().is_some_and(|n| !n.found_in(rest));
+        #[cfg(test)]
+        if out {
+            LOOSE_BY_LITERALS.with(|n| n.set(n.get() + 1));
+        }
+        out
+    }
+}
+
 /// Texts at least this long (from the search start) and not ASCII are first checked by
 /// the pattern without its assertions ([`Fast::loose_rules_out`]).
 pub(super) const LOOSE_FROM: usize = 4096;
@@ -113,6 +137,8 @@ pub(super) const LOOSE_FROM: usize = 4096;
 thread_local! {
     pub(super) static LOOSE_RULED_OUT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
     pub(super) static LOOSE_OFF: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// ... of them, those its literals answered.
+    pub(super) static LOOSE_BY_LITERALS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
 pub(super) fn parse(pattern: &str) -> Option<Hir> {
@@ -495,32 +521,57 @@ impl Fast {
     /// each of its matches is one of those. For long non-ASCII texts: there a Unicode
     /// word boundary stops the lazy DFA, and the full engine falls back to its PikeVM at
     /// hundreds of nanoseconds a byte (half a second for a 1 MB line through a date
-    /// template's `^[^-]+ -- `), where this pattern's DFA reads the text once. False
-    /// when it cannot tell (no linear or relaxed form) or is not asked (a shorter or
-    /// ASCII text; `ascii` caches the latter).
+    /// template's `^[^-]+ -- `), where this pattern's DFA reads the text once. Its
+    /// literals are looked for first (a vectorised search, and no automaton to build
+    /// when they rule the text out). False when it cannot tell (no linear or relaxed
+    /// form) or is not asked (a shorter or ASCII text; `ascii` caches the latter).
     fn loose_rules_out(&self, text: &str, pos: usize, ascii: &mut Option<bool>) -> bool {
-        if text.len().saturating_sub(pos) < LOOSE_FROM
-            || *ascii.get_or_insert_with(|| text.is_ascii())
-        {
+        let Some(l) = self.loose_for(text, pos, ascii) else {
             return false;
-        }
-        #[cfg(test)]
-        if LOOSE_OFF.with(|o| o.get()) {
-            return false;
-        }
-        let loose = self.loose.get_or_init(|| {
-            let p = self.linear.as_deref();
-            let hir = parse(p.or(self.relaxed.as_ref().map(|r| &*r.pattern))?)?;
-            build(&super::scan::loose_hir(&hir, true))
-        });
-        let out = loose
-            .as_ref()
-            .is_some_and(|re| !re.is_match(Input::new(text).range(pos..)));
+        };
+        let out = l.lacks_needs(text, pos)
+            || l.re
+                .get_or_init(|| build(&l.hir))
+                .as_ref()
+                .is_some_and(|re| !re.is_match(Input::new(text).range(pos..)));
         #[cfg(test)]
         if out {
             LOOSE_RULED_OUT.with(|n| n.set(n.get() + 1));
         }
         out
+    }
+
+    /// The literal half of [`Fast::loose_rules_out`] alone: true when `text` from `pos`
+    /// holds none of the literals one of which is in every match (the same condition:
+    /// asked of long non-ASCII texts only).
+    pub fn lacks_literals(&self, text: &str, pos: usize) -> bool {
+        self.loose_for(text, pos, &mut None)
+            .is_some_and(|l| l.lacks_needs(text, pos))
+    }
+
+    /// The loose form, when [`Fast::loose_rules_out`] is to be asked about `text`.
+    fn loose_for(&self, text: &str, pos: usize, ascii: &mut Option<bool>) -> Option<&Loose> {
+        if text.len().saturating_sub(pos) < LOOSE_FROM
+            || *ascii.get_or_insert_with(|| text.is_ascii())
+        {
+            return None;
+        }
+        #[cfg(test)]
+        if LOOSE_OFF.with(|o| o.get()) {
+            return None;
+        }
+        self.loose
+            .get_or_init(|| {
+                let p = self.linear.as_deref();
+                let hir = parse(p.or(self.relaxed.as_ref().map(|r| &*r.pattern))?)?;
+                let hir = super::scan::widen(&super::scan::loose_hir(&hir, true));
+                Some(Loose {
+                    needs: super::need::Needs::of(&hir),
+                    hir,
+                    re: OnceLock::new(),
+                })
+            })
+            .as_ref()
     }
 
     /// Group spans of the match starting at `start` by the [`Short`] backtracker, on

@@ -5,10 +5,12 @@
 //! none of a filter's words.
 //!
 //! Read from the ASCII form of a pattern (see `fast::ascii_hir`), for ASCII texts: a
-//! class there is one byte, or a letter's two cases, or it ends a literal.
+//! class there is one byte, or a letter's two cases, or it ends a literal. Read from a
+//! Unicode pattern, they hold for any text: there a class with a non-ASCII member ends
+//! a literal too, and a literal is its characters' UTF-8 bytes.
 
 use aho_corasick::AhoCorasick;
-use regex_syntax::hir::{Hir, HirKind};
+use regex_syntax::hir::{Class, Hir, HirKind};
 
 /// Literals at most: a longer list finds one in most lines anyway.
 const MAX_NEEDS: usize = 48;
@@ -20,6 +22,8 @@ const MIN_LEN: usize = 3;
 /// One of these literals (exact bytes) is in every text the pattern matches.
 #[derive(Debug)]
 pub(super) enum Needs {
+    /// One literal: a single-substring search, several times Teddy's speed for one.
+    One(memchr::memmem::Finder<'static>),
     Packed(aho_corasick::packed::Searcher),
     Automaton(AhoCorasick),
 }
@@ -31,6 +35,9 @@ impl Needs {
         let set = needs(h)?;
         if set.is_empty() || set.iter().any(|l| l.len() < MIN_LEN) {
             return None;
+        }
+        if let [one] = &set[..] {
+            return Some(Needs::One(memchr::memmem::Finder::new(one).into_owned()));
         }
         // The vectorised searcher where the CPU has one (it serves leftmost-first; any
         // match will do), else the automaton.
@@ -48,6 +55,7 @@ impl Needs {
     /// Whether `text` holds one of the literals (false: the pattern cannot match it).
     pub fn found_in(&self, text: &[u8]) -> bool {
         match self {
+            Needs::One(f) => f.find(text).is_some(),
             Needs::Packed(p) => p.find(text).is_some(),
             Needs::Automaton(a) => a.is_match(text),
         }
@@ -112,11 +120,19 @@ fn better(a: Option<Set>, b: Option<Set>) -> Option<Set> {
     }
 }
 
-/// What one byte of a literal may be: itself, or a letter in either case.
+/// What one byte of a literal may be: itself, or a letter in either case. None for a
+/// class with a non-ASCII member (a Unicode pattern's: that character is no one byte).
 fn byte_of(h: &Hir) -> Option<Vec<u8>> {
     let HirKind::Class(c) = h.kind() else {
         return None;
     };
+    let ascii = match c {
+        Class::Unicode(u) => u.is_ascii(),
+        Class::Bytes(b) => b.is_ascii(),
+    };
+    if !ascii {
+        return None;
+    }
     let bits = super::fast::ascii_members(c);
     let members: Vec<u8> = (0..128u8).filter(|&b| bits >> b & 1 == 1).collect();
     match members[..] {

@@ -28,6 +28,41 @@ pub(super) fn loose_hir(h: &Hir, keep_start: bool) -> Hir {
     }
 }
 
+/// `h` with each class that holds many non-ASCII ranges widened to all non-ASCII
+/// characters (its ASCII members kept): it matches wherever `h` matches. A superset
+/// built for non-ASCII texts at a fraction of the cost: the UTF-8 automata of Unicode's
+/// `\w`, `\d` or `\S` are most of a full scan's compile time (sshd's failregexes:
+/// 60M instructions, on the first long non-ASCII line), where "any non-ASCII character"
+/// is a handful of byte ranges. A class with a few (a case-folded `k` and the Kelvin
+/// sign) is kept: it is small, and exact.
+pub(super) fn widen(h: &Hir) -> Hir {
+    /// Non-ASCII ranges a class keeps.
+    const KEEP: usize = 4;
+    match h.kind() {
+        HirKind::Class(Class::Unicode(c))
+            if c.ranges().iter().filter(|r| !r.end().is_ascii()).count() > KEEP =>
+        {
+            let mut ranges: Vec<ClassUnicodeRange> = c
+                .ranges()
+                .iter()
+                .filter(|r| r.start().is_ascii())
+                .map(|r| ClassUnicodeRange::new(r.start(), r.end().min('\x7f')))
+                .collect();
+            ranges.push(ClassUnicodeRange::new('\u{80}', char::MAX));
+            Hir::class(Class::Unicode(ClassUnicode::new(ranges)))
+        }
+        HirKind::Repetition(r) => repeat_of(r, widen(&r.sub)),
+        HirKind::Capture(c) => Hir::capture(regex_syntax::hir::Capture {
+            index: c.index,
+            name: c.name.clone(),
+            sub: Box::new(widen(&c.sub)),
+        }),
+        HirKind::Concat(v) => Hir::concat(v.iter().map(widen).collect()),
+        HirKind::Alternation(v) => Hir::alternation(v.iter().map(widen).collect()),
+        _ => h.clone(),
+    }
+}
+
 /// The top-level `content` group of a prefregex: its position in the top concatenation
 /// and its HIR. Only a group the graft keeps exact: it matches at least one char and
 /// never `\n`, and only assertions follow it (in fail2ban, `(?P<content>.+)$`).
@@ -116,8 +151,8 @@ struct Scan {
     trial: super::need::Trial,
 }
 
-/// A scan's automaton, and for an ASCII scan the literals every match holds one of:
-/// a text with none of them is told apart without running the automaton over it.
+/// A scan's automaton, and the literals every match holds one of: a text with none of
+/// them is told apart without running the automaton over it.
 #[derive(Debug)]
 struct ScanDfa {
     dfa: regex_automata::hybrid::dfa::DFA,
@@ -146,13 +181,15 @@ static ANY_OF_KEYS: OnceLock<Table<AnyOfKey, AnyOfKey>> = OnceLock::new();
 type AnyOfKey = (Vec<String>, Shape);
 
 impl Scan {
+    /// `hir`: the ASCII form for an ASCII scan, else the full one (widened here).
     fn new(key: ScanKey, hir: impl FnOnce() -> Option<Hir>) -> Option<Scan> {
         let ascii = key.2;
         let dfa = shared(SCANS.get_or_init(Default::default), key, || {
             let h = hir()?;
+            let h = if ascii { h } else { widen(&h) };
             Some(ScanDfa {
                 dfa: Scan::build(&h)?,
-                needs: ascii.then(|| super::need::Needs::of(&h)).flatten(),
+                needs: super::need::Needs::of(&h),
             })
         })?;
         Some(Scan {
