@@ -240,7 +240,13 @@ impl Scan {
     }
 }
 
-/// How many bytes of `text` the scan's automaton reads before it knows its answer.
+/// Bytes [`read_len`] steps through at most: past them, the automaton is taken to
+/// read the whole text (stepping byte by byte costs several of its own searches, and
+/// a 1 MB line in the trial would cost milliseconds to measure).
+const READ_LEN_MAX: usize = 4096;
+
+/// How many bytes of `text` the scan's automaton reads before it knows its answer
+/// (all of them when that is more than [`READ_LEN_MAX`]).
 fn read_len(
     dfa: &regex_automata::hybrid::dfa::DFA,
     cache: &mut regex_automata::hybrid::dfa::Cache,
@@ -250,7 +256,7 @@ fn read_len(
     let Ok(mut sid) = dfa.start_state_forward(cache, &input) else {
         return text.len();
     };
-    for (i, &b) in text.as_bytes().iter().enumerate() {
+    for (i, &b) in text.as_bytes().iter().take(READ_LEN_MAX).enumerate() {
         match dfa.next_state(cache, sid, b) {
             Ok(next) => sid = next,
             Err(_) => return text.len(),
