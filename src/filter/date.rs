@@ -235,6 +235,9 @@ pub struct DateDetector {
     /// `logtimezone` in minutes east, for dates without a zone.
     default_tz: Option<i32>,
     local: Arc<dyn LocalZone>,
+    /// "Now" as a wall-clock time in `local`, for the last "now" asked (by its bits):
+    /// the lines of a run (fail2ban-regex's) or of a read share one.
+    now_local: std::cell::Cell<Option<(u64, chrono::NaiveDateTime)>>,
     /// One scan per line naming the templates that can match it at all (slot `k` is
     /// pattern `set_index` of the scan); saves a search per template on lines where
     /// the date is not at the start.
@@ -390,6 +393,7 @@ impl DateDetector {
             first_unused: 0,
             default_tz: None,
             local,
+            now_local: Default::default(),
             which: None,
             cands: None,
             cand_buf: Vec::new(),
@@ -921,7 +925,21 @@ impl DateDetector {
                     .group_names()
                     .filter_map(|(i, n)| m.group(i).map(|v| (n, v)))
                     .collect();
-                strptime::fields_to_time(&fields, now, self.default_tz, self.local.as_ref())
+                let bits = now.to_bits();
+                let now_local = match self.now_local.get() {
+                    Some((b, t)) if b == bits => t,
+                    _ => {
+                        let t = strptime::local_now(now, self.local.as_ref());
+                        self.now_local.set(Some((bits, t)));
+                        t
+                    }
+                };
+                strptime::fields_to_time_at(
+                    &fields,
+                    now_local,
+                    self.default_tz,
+                    self.local.as_ref(),
+                )
             }
             Kind::Epoch { long, group } => {
                 let v = m.group(group).ok_or(DateError::Invalid)?;

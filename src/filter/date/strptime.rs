@@ -225,6 +225,11 @@ const WEEKDAYS: [&str; 7] = [
 ];
 
 fn num(v: &str) -> Result<i64, DateError> {
+    // (the usual field: a few ASCII digits, read without the general parse)
+    let b = v.as_bytes();
+    if !b.is_empty() && b.len() <= 9 && b.iter().all(u8::is_ascii_digit) {
+        return Ok(b.iter().fold(0, |n, d| n * 10 + i64::from(d - b'0')));
+    }
     v.trim().parse::<i64>().map_err(|_| DateError::Invalid)
 }
 
@@ -246,6 +251,17 @@ pub fn fields_to_time(
     default_tz: Option<i32>,
     local: &dyn LocalZone,
 ) -> Result<f64, DateError> {
+    fields_to_time_at(fields, local_now(now, local), default_tz, local)
+}
+
+/// [`fields_to_time`] with "now" given as [`local_now`]'s wall-clock time (a caller
+/// converting many dates against one "now" computes it once).
+pub fn fields_to_time_at(
+    fields: &[(&str, &str)],
+    now_local: NaiveDateTime,
+    default_tz: Option<i32>,
+    local: &dyn LocalZone,
+) -> Result<f64, DateError> {
     let mut year: Option<i64> = None;
     let mut month: Option<i64> = None;
     let mut day: Option<i64> = None;
@@ -259,12 +275,17 @@ pub fn fields_to_time(
         .find(|(k, _)| *k == "p")
         .map(|(_, v)| v.to_lowercase())
         .unwrap_or_default();
-    let idx = |list: &[&str], v: &str, short: bool| -> Result<i64, DateError> {
-        let v = v.to_lowercase();
-        list.iter()
-            .position(|n| if short { n[..3] == v } else { *n == v })
-            .map(|i| i as i64)
-            .ok_or(DateError::Invalid)
+    // (the names are lower-case ASCII: an ASCII value is compared without a lowered
+    // copy, any other is lowered as Python lowers it)
+    let idx = |list: &[&'static str], v: &str, short: bool| -> Result<i64, DateError> {
+        let name = |n: &'static str| if short { &n[..3] } else { n };
+        let found = if v.is_ascii() {
+            list.iter().position(|n| name(n).eq_ignore_ascii_case(v))
+        } else {
+            let v = v.to_lowercase();
+            list.iter().position(|n| name(n) == v)
+        };
+        found.map(|i| i as i64).ok_or(DateError::Invalid)
     };
     for &(key, val) in fields {
         match key {
@@ -309,7 +330,6 @@ pub fn fields_to_time(
             _ => {}
         }
     }
-    let now_local = local_now(now, local);
     let assume_year = year.is_none();
     let mut year = year.unwrap_or(now_local.year() as i64);
     if month.is_none() || day.is_none() {
