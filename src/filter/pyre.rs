@@ -845,8 +845,11 @@ pub(crate) mod survey {
             .collect()
     }
 
+    /// Recorded inputs by (pattern, multi-line).
+    pub type Inputs = BTreeMap<(String, bool), BTreeSet<String>>;
+
     /// The recorded inputs of the regex survey, by pattern and flag.
-    pub fn sample_inputs() -> Option<BTreeMap<(String, bool), BTreeSet<String>>> {
+    pub fn sample_inputs() -> Option<Inputs> {
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/../shared/spec/regex-corpus/sample-cases.jsonl.gz"
@@ -943,6 +946,29 @@ mod lazy_tests {
         spans_fancy(re, text, 0).expect("within the backtrack limit")
     }
 
+    /// Each survey pattern that compiles, with its first two recorded inputs made long
+    /// and non-ASCII by `filler` after, before and around them.
+    fn with_filler<'a>(
+        inputs: &'a survey::Inputs,
+        filler: &'a str,
+    ) -> impl Iterator<Item = (&'a str, Regex, Vec<String>)> + 'a {
+        inputs.iter().filter_map(move |((p, ml), texts)| {
+            let flags = Flags {
+                multiline: *ml,
+                ..Flags::default()
+            };
+            let re = compile_new(p, flags).ok()?;
+            let long = texts.iter().take(2).flat_map(|t| {
+                [
+                    format!("{t}{filler}"),
+                    format!("{filler}{t}"),
+                    format!("{filler}{t}{filler}"),
+                ]
+            });
+            Some((p.as_str(), re, long.collect()))
+        })
+    }
+
     /// The loose check of long non-ASCII texts changes no result: every survey pattern
     /// (linear or not), on recorded inputs of its made long and non-ASCII (filler after,
     /// before, around), finds (search, span, is-match) what it finds with the check off;
@@ -956,34 +982,24 @@ mod lazy_tests {
         let ruled = LOOSE_RULED_OUT.with(|n| n.get());
         let by_literals = LOOSE_BY_LITERALS.with(|n| n.get());
         let mut n = 0;
-        for ((p, ml), texts) in &inputs {
-            let flags = Flags {
-                multiline: *ml,
-                ..Flags::default()
-            };
-            let Ok(re) = compile_new(p, flags) else {
-                continue;
-            };
-            for t in texts.iter().take(2) {
-                for text in [
-                    format!("{t}{filler}"),
-                    format!("{filler}{t}"),
-                    format!("{filler}{t}{filler}"),
-                ] {
-                    let answers = || {
-                        (
-                            re.try_search(&text, 0).map(spans),
-                            re.find_span(&text, 0),
-                            re.is_match(&text, 0),
-                        )
-                    };
-                    let on = answers();
-                    LOOSE_OFF.with(|o| o.set(true));
-                    let off = answers();
-                    LOOSE_OFF.with(|o| o.set(false));
-                    assert_eq!(on, off, "{p:?} on {t:?}");
-                    n += 1;
-                }
+        for (p, re, texts) in with_filler(&inputs, &filler) {
+            for text in texts {
+                let answers = || {
+                    (
+                        re.try_search(&text, 0).map(spans),
+                        re.find_span(&text, 0),
+                        re.is_match(&text, 0),
+                    )
+                };
+                let on = answers();
+                LOOSE_OFF.with(|o| o.set(true));
+                let off = answers();
+                LOOSE_OFF.with(|o| o.set(false));
+                let t = text
+                    .trim_start_matches(&filler[..])
+                    .trim_end_matches(&filler[..]);
+                assert_eq!(on, off, "{p:?} on {t:?}");
+                n += 1;
             }
         }
         let ruled = LOOSE_RULED_OUT.with(|n| n.get()) - ruled;
@@ -1006,40 +1022,31 @@ mod lazy_tests {
         // (16 KiB: the full scan is built for a text this long)
         let filler = "\u{e9} \u{fc}\u{df} ".repeat((16 << 10) / 6 + 1);
         let (mut n, mut matched, mut ruled) = (0usize, 0usize, 0usize);
-        for ((p, ml), texts) in &inputs {
-            let flags = Flags {
-                multiline: *ml,
-                ..Flags::default()
-            };
-            let Ok(re) = compile_new(p, flags) else {
-                continue;
-            };
+        for (p, re, texts) in with_filler(&inputs, &filler) {
             let Some(mut any) = Regex::any_of(&[&re], true) else {
                 continue;
             };
-            for t in texts.iter().take(2) {
-                // (the last: non-ASCII letters inside the match too, where `\w`, `\S`
-                // or `.` take them)
-                for text in [
-                    format!("{t}{filler}"),
-                    format!("{filler}{t}"),
-                    format!("{filler}{t}{filler}"),
-                    format!("{}{filler}", t.replace('e', "\u{e9}")),
-                    format!("{}{filler}", t.replace('1', "\u{661}")),
-                ] {
-                    let may = any.may_match(&text);
-                    // (the engine's answer without the loose check, which widens too)
-                    LOOSE_OFF.with(|o| o.set(true));
-                    let found = re.is_match(&text, 0);
-                    LOOSE_OFF.with(|o| o.set(false));
-                    if found {
-                        matched += 1;
-                        assert!(may, "{p:?}: ruled out a match on {t:?}");
-                    } else if !may {
-                        ruled += 1;
-                    }
-                    n += 1;
+            // (and non-ASCII letters inside the match too, where `\w`, `\S` or `.`
+            // take them)
+            let inside = texts
+                .iter()
+                .step_by(3)
+                .flat_map(|t| [t.replace('e', "\u{e9}"), t.replace('1', "\u{661}")]);
+            for text in texts.iter().cloned().chain(inside.collect::<Vec<_>>()) {
+                let may = any.may_match(&text);
+                // (the engine's answer without the loose check, which widens too)
+                LOOSE_OFF.with(|o| o.set(true));
+                let found = re.is_match(&text, 0);
+                LOOSE_OFF.with(|o| o.set(false));
+                if found {
+                    matched += 1;
+                    let t = text.trim_start_matches(&filler[..]);
+                    let t = t.trim_end_matches(&filler[..]);
+                    assert!(may, "{p:?}: ruled out a match on {t:?}");
+                } else if !may {
+                    ruled += 1;
                 }
+                n += 1;
             }
         }
         assert!(
