@@ -829,6 +829,7 @@ impl Matcher {
                 // (no `format!`: this runs on most lines of a prefregex filter)
                 let mut o = std::mem::take(&mut self.scratch);
                 o.clear();
+                o.reserve(c.len() + 1);
                 o.push_str(&c);
                 o.push('\n');
                 *owned = Some(o);
@@ -991,6 +992,10 @@ fn thread_cpu_time() -> std::time::Duration {
 /// fail2ban's buffer text: the lines without their dates, each ended by `\n`.
 fn join_lines(lines: &[TupleLine], out: &mut String) {
     out.clear();
+    // (sized once: a long line grown by doubling is copied and faulted in again at
+    // each step)
+    let len: usize = lines.iter().map(|l| l.text.len() + 1).sum();
+    out.reserve(len);
     for (i, l) in lines.iter().enumerate() {
         if i > 0 {
             out.push('\n');

@@ -28,6 +28,11 @@ const BATCH: usize = 1024;
 const BATCH_BYTES: usize = 1 << 20;
 /// Smaller logs are read on one thread (the second would barely start).
 const MIN_BYTES: u64 = 1 << 20;
+/// A log whose first [`HEAD_BYTES`] hold fewer lines than this is read on one thread
+/// too: a pipeline overlaps lines, and a few huge ones (a hostile 1 MB line) gain
+/// nothing from it but each thread building its own engines for them.
+const HEAD_LINES: usize = 64;
+const HEAD_BYTES: usize = 1 << 16;
 /// Batches under way between the threads (bounds the memory ahead of the matcher).
 const IN_FLIGHT: usize = 8;
 /// Searching threads; batch `k` goes to searcher `k % SEARCHERS`.
@@ -48,7 +53,27 @@ pub fn plan(file: &File, m: &Matcher) -> Option<usize> {
     }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let big = file.metadata().is_ok_and(|md| md.len() >= MIN_BYTES);
-    (cores >= 2 && big).then_some(BATCH)
+    (cores >= 2 && big && many_lines(file)).then_some(BATCH)
+}
+
+/// Whether the head of `file` holds [`HEAD_LINES`] lines (read in place: the reader
+/// starts from the file's current offset as before).
+fn many_lines(file: &File) -> bool {
+    use std::os::unix::fs::FileExt;
+    let mut head = vec![0u8; HEAD_BYTES];
+    let mut len = 0;
+    while len < head.len() {
+        match file.read_at(&mut head[len..], len as u64) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            // (unreadable here: the reader will say so; the plan does not matter)
+            Err(_) => return false,
+        }
+    }
+    memchr::memchr_iter(b'\n', &head[..len])
+        .nth(HEAD_LINES - 1)
+        .is_some()
 }
 
 /// One batch: the lines' text back to back, each line's range and scan, and the
@@ -177,5 +202,45 @@ fn read(
     });
     if !cur.lines.is_empty() {
         let _ = send(cur);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{HEAD_BYTES, HEAD_LINES, many_lines};
+    use std::io::{Seek, SeekFrom, Write};
+
+    /// A log is worth the pipeline when its head holds enough lines: not one huge
+    /// line, nor lines long enough that the head holds too few; the count reads the
+    /// head in place (the file's offset is where it was).
+    #[test]
+    fn the_head_counts_lines_in_place() {
+        let cases = [
+            ("x".repeat(1 << 20) + "\n", false),
+            (
+                "short line\n".repeat(HEAD_LINES - 1) + &"x".repeat(1 << 20),
+                false,
+            ),
+            (
+                "short line\n".repeat(HEAD_LINES) + &"x".repeat(1 << 20),
+                true,
+            ),
+            // (lines long enough that the head holds half as many, then twice)
+            (
+                ("y".repeat(2 * HEAD_BYTES / HEAD_LINES - 1) + "\n").repeat(512),
+                false,
+            ),
+            (
+                ("y".repeat(HEAD_BYTES / HEAD_LINES / 2 - 1) + "\n").repeat(2048),
+                true,
+            ),
+        ];
+        for (text, want) in cases {
+            let mut f = tempfile::tempfile().expect("temp file");
+            f.write_all(text.as_bytes()).expect("write");
+            f.seek(SeekFrom::Start(3)).expect("seek");
+            assert_eq!(many_lines(&f), want, "{} bytes", text.len());
+            assert_eq!(f.stream_position().expect("offset"), 3);
+        }
     }
 }
