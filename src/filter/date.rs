@@ -237,7 +237,7 @@ pub struct DateDetector {
     local: Arc<dyn LocalZone>,
     /// "Now" as a wall-clock time in `local`, for the last "now" asked (by its bits):
     /// the lines of a run (fail2ban-regex's) or of a read share one.
-    now_local: std::cell::Cell<Option<(u64, chrono::NaiveDateTime)>>,
+    now_local: Option<(u64, chrono::NaiveDateTime)>,
     /// One scan per line naming the templates that can match it at all (slot `k` is
     /// pattern `set_index` of the scan); saves a search per template on lines where
     /// the date is not at the start.
@@ -393,7 +393,7 @@ impl DateDetector {
             first_unused: 0,
             default_tz: None,
             local,
-            now_local: Default::default(),
+            now_local: None,
             which: None,
             cands: None,
             cand_buf: Vec::new(),
@@ -912,8 +912,21 @@ impl DateDetector {
         time
     }
 
+    /// `now` as a wall-clock time in the local zone (see `now_local`).
+    fn now_local(&mut self, now: f64) -> chrono::NaiveDateTime {
+        let bits = now.to_bits();
+        match self.now_local {
+            Some((b, t)) if b == bits => t,
+            _ => {
+                let t = strptime::local_now(now, self.local.as_ref());
+                self.now_local = Some((bits, t));
+                t
+            }
+        }
+    }
+
     fn convert(
-        &self,
+        &mut self,
         tpl: &Template,
         m: &crate::filter::pyre::Match<'_>,
         now: f64,
@@ -925,15 +938,7 @@ impl DateDetector {
                     .group_names()
                     .filter_map(|(i, n)| m.group(i).map(|v| (n, v)))
                     .collect();
-                let bits = now.to_bits();
-                let now_local = match self.now_local.get() {
-                    Some((b, t)) if b == bits => t,
-                    _ => {
-                        let t = strptime::local_now(now, self.local.as_ref());
-                        self.now_local.set(Some((bits, t)));
-                        t
-                    }
-                };
+                let now_local = self.now_local(now);
                 strptime::fields_to_time_at(
                     &fields,
                     now_local,
