@@ -16,6 +16,7 @@
 //! * [`embedded_source`] / [`default_source`] — the config directory gaol uses when `-c`
 //!   is not given.
 
+mod beside;
 pub mod comb_trace;
 pub mod dircache;
 pub mod embedded;
@@ -294,13 +295,22 @@ fn read_all(
         return read_all_with(rd, f2b, overrides, opts, leak, render, none);
     }
     // a process that exits after the read: the second thread starts now (see
-    // `parallel::early_second_half`)
+    // `parallel::early_second_half`), on another CPU; with one CPU it would only take
+    // turns with this one
+    let cpus = beside::Cpus::beside_current();
+    if cpus.is_none() && !parallel::split_forced() {
+        let none: Option<fn() -> parallel::EarlyHalf> = None;
+        return read_all_with(rd, f2b, overrides, opts, leak, render, none);
+    }
     let (src, basedir) = (rd.fs.src, rd.fs.basedir.clone());
-    std::thread::scope(|s| {
-        let h = s.spawn(move || parallel::early_second_half(src, &basedir, opts, leak, render));
-        let early = move || h.join().ok().flatten();
-        read_all_with(rd, f2b, overrides, opts, leak, render, Some(early))
-    })
+    beside::scope(
+        cpus.as_ref(),
+        move || parallel::early_second_half(src, &basedir, opts, leak, render),
+        |helper| {
+            let early = move || helper.join().flatten();
+            read_all_with(rd, f2b, overrides, opts, leak, render, Some(early))
+        },
+    )
 }
 
 /// The jail config's sections that may be jails, in order.
@@ -333,7 +343,9 @@ fn read_all_with(
         r(&global, &mut t);
         (r, t)
     });
-    let (mut stream, status) = match parallel::plan(rd, &sections, early.is_some()) {
+    let (mut stream, status) = match parallel::plan(rd, &sections, early.is_some(), || {
+        early.is_some() || beside::Cpus::beside_current().is_some()
+    }) {
         Some(at) => {
             let out = text.as_mut().map(|(r, t)| (*r, t));
             match early {

@@ -1,7 +1,8 @@
 //! Reading many jails on two threads ([`plan`], [`read_split`], [`read_split_early`]).
 //!
 //! The sections are cut into two contiguous halves. The calling thread reads and
-//! converts the first half with the main [`Reader`]; a scoped thread reads and converts
+//! converts the first half with the main [`Reader`]; a helper thread, started on
+//! another CPU and joined before the read returns (`beside`), reads and converts
 //! the second with a fresh `Reader` of its own (the readers' memos are `Rc`/`RefCell`,
 //! not shareable), given a plain copy of the jail config, or, in a process that exits
 //! after the read ([`early_second_half`]), started before the jail config is read and
@@ -34,10 +35,21 @@ type LogLine = (Level, String, String);
 /// The env var tests use to force a path: `1` sequential, `2` split (when allowed).
 const FORCE_ENV: &str = "GAOL_CONFIG_THREADS";
 
+/// Whether the tests' env var forces the split (`2`).
+pub(super) fn split_forced() -> bool {
+    std::env::var(FORCE_ENV).is_ok_and(|v| v == "2")
+}
+
 /// Where to cut `sections` (the second half's first index), or `None` to read them on
 /// one thread. `early`: the second thread reads the jail config itself
-/// ([`early_second_half`]).
-pub(super) fn plan(rd: &Reader<'_>, sections: &[String], early: bool) -> Option<usize> {
+/// ([`early_second_half`]). `two_cpus`: whether a second CPU is there to run it (asked
+/// only when the rest of the plan would split).
+pub(super) fn plan(
+    rd: &Reader<'_>,
+    sections: &[String],
+    early: bool,
+    two_cpus: impl FnOnce() -> bool,
+) -> Option<usize> {
     if rd.jail_uses_known || sections.len() < 2 {
         return None;
     }
@@ -59,7 +71,7 @@ pub(super) fn plan(rd: &Reader<'_>, sections: &[String], early: bool) -> Option<
     match force.as_deref() {
         Some("1") => return None,
         Some("2") => {}
-        _ if total < MIN_ENABLED => return None,
+        _ if total < MIN_ENABLED || !two_cpus() => return None,
         _ => {}
     }
     // a disabled section costs about 1/24 of an enabled jail (measured in instructions
@@ -158,7 +170,8 @@ pub(super) fn early_second_half(
     rd.jail = jail.ok()?.unwrap_or_default();
     rd.jail_uses_known = jail::uses_known(&rd.jail);
     let sections = super::jail_sections(&rd.jail);
-    let at = plan(&rd, &sections, true)?;
+    // (this thread runs because a second CPU is there, or the split is forced)
+    let at = plan(&rd, &sections, true, || true)?;
     let n = sections.len();
     let half = run_half(rd, &sections[at..], opts, leak, render)?;
     if leak {
@@ -237,13 +250,17 @@ pub(super) fn read_split(
         files: rd.jail.files.clone(),
         names: rd.fs.names.clone(),
     };
-    std::thread::scope(|s| {
-        let render = out.as_ref().map(|(r, _)| *r);
-        let handle = s.spawn(move || second_half(src, &basedir, copy, second, opts, leak, render));
-        finish_split(rd, first, second, opts, leak, out, || {
-            handle.join().ok().flatten()
-        })
-    })
+    let render = out.as_ref().map(|(r, _)| *r);
+    let cpus = super::beside::Cpus::beside_current();
+    super::beside::scope(
+        cpus.as_ref(),
+        move || second_half(src, &basedir, copy, second, opts, leak, render),
+        |helper| {
+            finish_split(rd, first, second, opts, leak, out, || {
+                helper.join().flatten()
+            })
+        },
+    )
 }
 
 /// [`read_split`] with the second half read by [`early_second_half`] (`early`, joined
