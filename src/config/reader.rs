@@ -321,8 +321,10 @@ impl DefReader {
             p_shared: SharedVars::default(),
             p_names: VarNames::default(),
             opts: OrdMap::new(),
-            // sized for a typical definition's tag lookups (saves the early regrowths)
-            def_cache: HashMap::with_capacity_and_hasher(32, FxBuild::default()),
+            // grown as used: room reserved up front for a typical definition's lookups
+            // saved a few regrowths but cost ~150 fresh pages over the 190 readers of
+            // the all-jails tree, which weigh more than the regrowths
+            def_cache: HashMap::default(),
             trace: None,
         }
     }
