@@ -208,6 +208,37 @@ fn read_stream_impl(
     leak: bool,
     render: Option<RenderFn>,
 ) -> Result<StreamResult, EarlyError> {
+    let none: Option<fn() -> parallel::EarlyHalf> = None;
+    if !leak {
+        return read_stream_with(src, basedir, opts, leak, render, none);
+    }
+    // a process that exits after the read: the second thread starts now, before
+    // fail2ban.conf is read (see `parallel::early_second_half`), on another CPU; with
+    // one CPU it would only take turns with this one
+    let cpus = beside::Cpus::beside_current();
+    if cpus.is_none() && !parallel::split_forced() {
+        return read_stream_with(src, basedir, opts, leak, render, none);
+    }
+    beside::scope(
+        cpus.as_ref(),
+        move || parallel::early_second_half(src, basedir, opts, leak, render),
+        |helper| {
+            let second = move || helper.join().flatten();
+            read_stream_with(src, basedir, opts, leak, render, Some(second))
+        },
+    )
+}
+
+/// [`read_stream_impl`]; `second`: the second half read by an early second thread, if
+/// started.
+fn read_stream_with(
+    src: &dyn Source,
+    basedir: &str,
+    opts: &StreamOptions,
+    leak: bool,
+    render: Option<RenderFn>,
+    second: Option<impl FnOnce() -> parallel::EarlyHalf>,
+) -> Result<StreamResult, EarlyError> {
     let mut rd = Reader::new(src, basedir);
     // Early phase: fail2ban.conf for the client's own settings.
     let f2b = rd.fs.read("fail2ban");
@@ -253,7 +284,15 @@ fn read_stream_impl(
         early: early_list,
         ..Default::default()
     };
-    match read_all(&mut rd, f2b.as_ref(), &overrides, opts, leak, render) {
+    match read_all(
+        &mut rd,
+        f2b.as_ref(),
+        &overrides,
+        opts,
+        leak,
+        render,
+        second,
+    ) {
         Ok((cmds, ok, text)) => {
             result.commands = Some(cmds);
             result.text = text;
@@ -282,37 +321,6 @@ fn read_stream_impl(
 /// The commands, the overall status and the rendered text (see [`read_stream_rendered`]).
 type AllRead = (Vec<Command>, bool, Option<Vec<String>>);
 
-fn read_all(
-    rd: &mut Reader<'_>,
-    f2b: Option<&Config>,
-    overrides: &OrdMap<Py>,
-    opts: &StreamOptions,
-    leak: bool,
-    render: Option<RenderFn>,
-) -> Result<AllRead, ConfigError> {
-    if !leak {
-        let none: Option<fn() -> parallel::EarlyHalf> = None;
-        return read_all_with(rd, f2b, overrides, opts, leak, render, none);
-    }
-    // a process that exits after the read: the second thread starts now (see
-    // `parallel::early_second_half`), on another CPU; with one CPU it would only take
-    // turns with this one
-    let cpus = beside::Cpus::beside_current();
-    if cpus.is_none() && !parallel::split_forced() {
-        let none: Option<fn() -> parallel::EarlyHalf> = None;
-        return read_all_with(rd, f2b, overrides, opts, leak, render, none);
-    }
-    let (src, basedir) = (rd.fs.src, rd.fs.basedir.clone());
-    beside::scope(
-        cpus.as_ref(),
-        move || parallel::early_second_half(src, &basedir, opts, leak, render),
-        |helper| {
-            let early = move || helper.join().flatten();
-            read_all_with(rd, f2b, overrides, opts, leak, render, Some(early))
-        },
-    )
-}
-
 /// The jail config's sections that may be jails, in order.
 fn jail_sections(jail: &Config) -> Vec<String> {
     jail.sections
@@ -322,8 +330,9 @@ fn jail_sections(jail: &Config) -> Vec<String> {
         .collect()
 }
 
-/// [`read_all`]; `early`: the second half read by an early second thread, if started.
-fn read_all_with(
+/// The jails' part of the read: the jail config, the global stream and the jails;
+/// `early`: the second half read by an early second thread, if started.
+fn read_all(
     rd: &mut Reader<'_>,
     f2b: Option<&Config>,
     overrides: &OrdMap<Py>,

@@ -5,7 +5,7 @@
 //! another CPU and joined before the read returns (`beside`), reads and converts
 //! the second with a fresh `Reader` of its own (the readers' memos are `Rc`/`RefCell`,
 //! not shareable), given a plain copy of the jail config, or, in a process that exits
-//! after the read ([`early_second_half`]), started before the jail config is read and
+//! after the read ([`early_second_half`]), started before the configuration is read and
 //! reading it itself (its file messages dropped: the calling thread logs them), its half
 //! used only when it planned the same cut. Each half's log is kept in two
 //! parts, read phase and convert phase, and everything is reassembled in the sequential
@@ -151,7 +151,7 @@ fn second_half(
 /// and the second half.
 pub(super) type EarlyHalf = Option<(usize, usize, Half)>;
 
-/// The second thread started before the jail config is read (a process that exits after
+/// The second thread started before the configuration is read (a process that exits after
 /// the read, see [`super::read_stream_then_exit`]): it reads the jail config itself, in
 /// parallel with the calling thread's own read (instead of waiting for it and a copy of
 /// it), plans the split the same way, and reads the second half. The jail config's
