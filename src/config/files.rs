@@ -602,19 +602,20 @@ mod tests {
             ]
         );
         let s = cfg.sections.get("s").unwrap();
-        assert_eq!(s.get("a").unwrap().text, "conf");
-        assert_eq!(s.get("b").unwrap().text, "d1local");
-        assert_eq!(cfg.defaults.get("d").unwrap().text, "inclocal");
+        assert_eq!(s.get("a").unwrap().text.as_str(), "conf");
+        assert_eq!(s.get("b").unwrap().text.as_str(), "d1local");
+        assert_eq!(cfg.defaults.get("d").unwrap().text.as_str(), "inclocal");
         let k = cfg.sections.get("KNOWN/s").unwrap();
-        assert_eq!(k.get("b").unwrap().text, "local");
-        assert_eq!(k.get("a").unwrap().text, "inc");
+        assert_eq!(k.get("b").unwrap().text.as_str(), "local");
+        assert_eq!(k.get("a").unwrap().text.as_str(), "inc");
         assert_eq!(
             cfg.sections
                 .get("Init")
                 .unwrap()
                 .get("x?family=inet6")
                 .unwrap()
-                .text,
+                .text
+                .as_str(),
             "6"
         );
         assert!(fs.read("nothing").unwrap().is_none());

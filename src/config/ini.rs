@@ -5,6 +5,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
 
 /// A small, fast non-cryptographic hasher (FxHash) for option-name keys: config keys are
 /// not attacker-controlled and SipHash dominated the profile.
@@ -94,7 +95,9 @@ pub fn upper_or_non_ascii(b: &[u8]) -> bool {
 /// A raw (uninterpolated) value with the place it was written.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RawVal {
-    pub text: String,
+    /// Shared: a file's values are copied into every config that merges the file
+    /// (common.conf into each filter), and a copy is then a count, not a new string.
+    pub text: Arc<String>,
     /// Index into the file table of the [`super::files::FileSet`] (or `u32::MAX` when synthetic).
     pub file: u32,
     pub line: u32,
@@ -103,7 +106,7 @@ pub struct RawVal {
 impl RawVal {
     pub fn synthetic(text: impl Into<String>) -> RawVal {
         RawVal {
-            text: text.into(),
+            text: Arc::new(text.into()),
             file: u32::MAX,
             line: 0,
         }
@@ -392,15 +395,17 @@ pub fn parse(text: &str, file: u32, fname: &str) -> Result<IniFile, IniError> {
                 && in_option
                 && let Some(v) = value_at(&mut out, last)
             {
-                v.text.push('\n');
+                Arc::make_mut(&mut v.text).push('\n');
             }
             continue;
         }
         let cur_indent = line.chars().take_while(|c| is_py_space(*c)).count();
         if cur.is_some() && in_option && cur_indent > indent_level {
             if let Some(v) = value_at(&mut out, last) {
-                v.text.push('\n');
-                v.text.push_str(value);
+                // (not shared yet: the file is still being parsed)
+                let text = Arc::make_mut(&mut v.text);
+                text.push('\n');
+                text.push_str(value);
             }
             continue;
         }
@@ -454,7 +459,7 @@ pub fn parse(text: &str, file: u32, fname: &str) -> Result<IniFile, IniError> {
                     out.sections.at_mut(sect)
                 };
                 let val = RawVal {
-                    text: trim(&value[pos + 1..]).to_string(),
+                    text: Arc::new(trim(&value[pos + 1..]).to_string()),
                     file,
                     line: lineno,
                 };
@@ -557,7 +562,9 @@ fn trim_end(s: &str) -> &str {
 fn trim_value(out: &mut IniFile, at: Option<(usize, usize)>) {
     if let Some(v) = value_at(out, at) {
         let keep = trim_end(&v.text).len();
-        v.text.truncate(keep);
+        if keep < v.text.len() {
+            Arc::make_mut(&mut v.text).truncate(keep);
+        }
     }
 }
 

@@ -258,7 +258,7 @@ impl Config {
         let sec = self.sections.get(section);
         sec.and_then(|s| s.get(option))
             .or_else(|| self.defaults.get(option))
-            .map(|v| v.text.clone())
+            .map(|v| String::clone(&v.text))
             .unwrap_or_else(|| fallback.to_string())
     }
 
@@ -304,7 +304,7 @@ impl Config {
                         .get(&format!("KNOWN/{section}"))
                         .and_then(|s| s.get(opt))
                     {
-                        Some(x) => v = Some(x.text.clone()),
+                        Some(x) => v = Some(String::clone(&x.text)),
                         None => usedef = true,
                     }
                 } else {
@@ -312,7 +312,7 @@ impl Config {
                         continue;
                     };
                     match s.get(opt) {
-                        Some(x) => v = Some(x.text.clone()),
+                        Some(x) => v = Some(String::clone(&x.text)),
                         None => usedef = true,
                     }
                 }
@@ -321,7 +321,7 @@ impl Config {
             }
             if usedef {
                 match self.defaults.get(opt) {
-                    Some(x) => v = Some(x.text.clone()),
+                    Some(x) => v = Some(String::clone(&x.text)),
                     None => continue,
                 }
             }
