@@ -120,6 +120,25 @@ impl RawVal {
 pub struct OrdMap<V> {
     entries: Vec<(String, V)>,
     index: Option<KeyIndex>,
+    /// The union of the keys' [`key_bit`]s: a key whose bit is not in it is absent,
+    /// found so without a scan (lookups through layered maps mostly miss).
+    bits: u64,
+}
+
+/// One of 64 bits picked by a key's length and end bytes (keys are never removed, so
+/// a map's union of them only grows).
+fn key_bit(k: &str) -> u64 {
+    let b = k.as_bytes();
+    let (first, last) = match (b.first(), b.last()) {
+        (Some(&f), Some(&l)) => (u32::from(f), u32::from(l)),
+        _ => (0, 0),
+    };
+    let h = (b.len() as u32).wrapping_mul(0x9e37_79b9) ^ first.wrapping_mul(0x85eb_ca6b) ^ last;
+    1u64 << (h >> 26)
+}
+
+fn bits_of<V>(entries: &[(String, V)]) -> u64 {
+    entries.iter().fold(0, |a, (k, _)| a | key_bit(k))
 }
 
 /// A key's [`FxHasher`] hash → the position of the first key with that hash. Holding
@@ -179,9 +198,13 @@ impl<V> OrdMap<V> {
         OrdMap {
             entries: Vec::new(),
             index: None,
+            bits: 0,
         }
     }
     fn position(&self, k: &str) -> Option<usize> {
+        if self.bits & key_bit(k) == 0 {
+            return None;
+        }
         match &self.index {
             Some(ix) => match ix.get(&key_hash(k)) {
                 Some(&i) if self.entries.get(i as usize).is_some_and(|(kk, _)| kk == k) => {
@@ -229,6 +252,7 @@ impl<V> OrdMap<V> {
     /// Appends `k`, known to be absent.
     fn push_absent(&mut self, k: String, v: V) {
         let i = self.entries.len();
+        self.bits |= key_bit(&k);
         match &mut self.index {
             Some(ix) => {
                 ix.entry(key_hash(&k)).or_insert(i as u32);
@@ -276,12 +300,18 @@ impl<V> OrdMap<V> {
     /// A map of entries whose keys are known to be distinct (no duplicate check).
     pub fn from_unique(entries: Vec<(String, V)>) -> Self {
         let index = (entries.len() >= INDEX_FROM).then(|| build_index(&entries, entries.len()));
-        OrdMap { entries, index }
+        let bits = bits_of(&entries);
+        OrdMap {
+            entries,
+            index,
+            bits,
+        }
     }
     /// [`OrdMap::from_unique`] searched linearly whatever its size (for maps mostly
     /// iterated; an index is built should it grow).
     pub fn from_unique_unindexed(entries: Vec<(String, V)>) -> Self {
         OrdMap {
+            bits: bits_of(&entries),
             entries,
             index: None,
         }
@@ -637,6 +667,35 @@ mod tests {
         m.insert("o7".into(), 7);
         assert_eq!(m.get("o7"), Some(&7));
         assert_eq!(m.len(), 40);
+    }
+
+    /// Small (unindexed) maps answer as a scan does, present or absent, whichever way
+    /// they were built, though their key bits reject most absent keys before the scan.
+    #[test]
+    fn key_bits_never_hide_a_key() {
+        let keys: Vec<String> = (0..31)
+            .map(|i| format!("{}opt{i}", ["a", "b"][i % 2]))
+            .collect();
+        let probes: Vec<String> = (0..400)
+            .map(|i| format!("{}opt{i}", ["a", "b", "c"][i % 3]))
+            .collect();
+        let mut m: OrdMap<usize> = OrdMap::new();
+        for (i, k) in keys.iter().enumerate() {
+            m.insert(k.clone(), i);
+        }
+        let u = OrdMap::from_unique_unindexed(keys.iter().cloned().zip(0..).collect());
+        let mut rejected = 0;
+        for map in [m.clone(), u] {
+            assert!(map.index.is_none());
+            for p in &probes {
+                assert_eq!(map.index_of(p), map.scan(p), "{p}");
+                rejected += usize::from(map.bits & key_bit(p) == 0);
+            }
+        }
+        assert!(
+            rejected > 100,
+            "the bits rejected only {rejected} absent keys"
+        );
     }
 
     fn get<'a>(f: &'a IniFile, s: &str, k: &str) -> Option<&'a str> {
