@@ -113,21 +113,8 @@ fn log_lines_keep_the_read_then_convert_order() {
          logpath = {l}/auth.log\n"
     );
     std::fs::write(conf.join("jail.local"), jails).unwrap();
-    // "YYYY-MM-DD HH:MM:SS,mmm logger [pid]: LEVEL msg" without the time and pid
-    let lines = |stderr: &str| -> Vec<String> {
-        stderr
-            .lines()
-            .map(|l| {
-                let rest = l.splitn(3, ' ').nth(2).unwrap_or(l);
-                match (rest.find('['), rest.find("]:")) {
-                    (Some(a), Some(b)) if a < b => format!("{}{}", &rest[..a], &rest[b + 2..]),
-                    _ => rest.to_string(),
-                }
-            })
-            .collect()
-    };
     let real = real_client(&conf, &["-d"]);
-    let want = lines(&real.stderr);
+    let want = log_lines(&real.stderr);
     // the case is only meaningful if both phases logged, in fail2ban's order
     let pos = |needle: &str| want.iter().position(|l| l.contains(needle));
     let (Some(read_err), Some(conv_warn)) = (
@@ -145,7 +132,7 @@ fn log_lines_keep_the_read_then_convert_order() {
             .env("GAOL_CONFIG_THREADS", threads)
             .output()
             .unwrap();
-        let got = lines(&String::from_utf8_lossy(&o.stderr));
+        let got = log_lines(&String::from_utf8_lossy(&o.stderr));
         assert_eq!(got, want, "threads={threads}");
         assert_eq!(
             String::from_utf8_lossy(&o.stdout),

@@ -32,18 +32,7 @@ fn run(dir: &Path, mode: &str, threads: &str) -> (String, String, Option<i32>) {
         .env("GAOL_CONFIG_THREADS", threads)
         .output()
         .unwrap();
-    let err = String::from_utf8_lossy(&o.stderr)
-        .lines()
-        .map(|l| {
-            // "YYYY-MM-DD HH:MM:SS,mmm logger [pid]: LEVEL msg"
-            let rest = l.splitn(3, ' ').nth(2).unwrap_or(l);
-            match (rest.find('['), rest.find("]:")) {
-                (Some(a), Some(b)) if a < b => format!("{}{}", &rest[..a], &rest[b + 2..]),
-                _ => rest.to_string(),
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
+    let err = log_lines(&String::from_utf8_lossy(&o.stderr)).join("\n");
     (
         String::from_utf8_lossy(&o.stdout).into_owned(),
         err,

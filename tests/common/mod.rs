@@ -147,6 +147,21 @@ pub fn build_all_enabled() -> Tree {
 }
 
 /// A short unified-ish diff around the first differing line ("" when equal).
+/// The log lines of a client's stderr without their time and pid
+/// ("YYYY-MM-DD HH:MM:SS,mmm logger [pid]: LEVEL msg" → "logger : LEVEL msg").
+pub fn log_lines(stderr: &str) -> Vec<String> {
+    stderr
+        .lines()
+        .map(|l| {
+            let rest = l.splitn(3, ' ').nth(2).unwrap_or(l);
+            match (rest.find('['), rest.find("]:")) {
+                (Some(a), Some(b)) if a < b => format!("{}{}", &rest[..a], &rest[b + 2..]),
+                _ => rest.to_string(),
+            }
+        })
+        .collect()
+}
+
 pub fn first_diff(want: &str, got: &str) -> String {
     if want == got {
         return String::new();
