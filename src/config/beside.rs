@@ -105,9 +105,11 @@ impl<T> State<T> {
         }
         match self.tid.take() {
             // SAFETY: `tid` is a joinable thread created by `scope`, joined only here.
-            Some(tid) => unsafe {
-                libc::pthread_join(tid, std::ptr::null_mut());
-            },
+            Some(tid) if unsafe { libc::pthread_join(tid, std::ptr::null_mut()) } != 0 => {
+                // not known to have ended: its packet is left to it (leaked)
+                return None;
+            }
+            Some(_) => {}
             // SAFETY: no thread shares the packet: it is this thread's to run.
             None if run_pending => unsafe { (self.run)(self.packet) },
             None => {}
