@@ -365,10 +365,8 @@ fn read_all(
         None => {
             let out = text.as_mut().map(|(r, t)| (*r, t));
             let done = read_convert(rd, &sections, opts, out)?;
-            rd.log.lines.extend(done.conv_log);
-            rd.log.strict_errors.extend(done.conv_strict);
-            let (cmds, starts) = done.conv?;
             let status = done.status;
+            let (cmds, starts) = done.settle(&mut rd.log)?;
             // (with a text, `cmds` is already rendered there and empty)
             let all = chain(cmds, starts);
             if let Some((r, pieces)) = text.as_mut() {
@@ -396,23 +394,8 @@ fn chain(mut cmds: Vec<Command>, starts: Vec<Command>) -> Vec<Command> {
     cmds
 }
 
-/// Reads the jail sections `sections` in order: the jails to convert (enabled or broken)
-/// and the status bits (1: an enabled jail read, 2: a broken one).
-fn read_sections(
-    rd: &mut Reader<'_>,
-    sections: &[String],
-    opts: &StreamOptions,
-) -> Result<(Vec<jail::JailState>, u8), ConfigError> {
-    let mut jails = Vec::new();
-    let mut status = 0u8;
-    for sec in sections {
-        jails.extend(read_section(rd, sec, opts, &mut status)?);
-    }
-    Ok((jails, status))
-}
-
-/// One section of [`read_sections`]: the jail to convert, if any, with its status bit
-/// set in `status`.
+/// Reads one jail section: the jail to convert (enabled or broken), if any, with its
+/// status bit set in `status` (1: an enabled jail read, 2: a broken one).
 fn read_section(
     rd: &mut Reader<'_>,
     sec: &str,
@@ -444,8 +427,9 @@ fn read_section(
 type LogLine = (Level, String, String);
 
 /// What [`read_convert`] gives: the read phase's status bits, and the convert phase's
-/// outcome (as [`convert_jails`] gives it) with its messages, kept apart from the read
-/// phase's (left in the reader's log) for the caller to place after them.
+/// outcome (the jails' commands, then their `start` commands) with its messages, kept
+/// apart from the read phase's (left in the reader's log) for the caller to place after
+/// them.
 struct ReadConverted {
     status: u8,
     conv: Result<(Vec<Command>, Vec<Command>), ConfigError>,
@@ -453,14 +437,27 @@ struct ReadConverted {
     conv_strict: Vec<String>,
 }
 
-/// [`read_sections`] then [`convert_jails`], jail by jail: each jail is converted (and
-/// rendered to `out`) as soon as it is read, and its state dropped before the next is
-/// read, so its memory serves the next jail instead of fresh pages (~280 fewer page
-/// faults on the all-jails tree, whose jail states hold ~1 MiB). The outcome is the
-/// two-phase one: a read error returns at once (nothing converted counts); the
-/// convert phase's messages are set apart, and its first error stops converting while
-/// reading goes on (a later read error still wins). Converting reads no config file, so
-/// no file-layer message moves between the phases.
+impl ReadConverted {
+    /// The convert phase's outcome, its messages appended to `log` (where the read
+    /// phase's already are).
+    fn settle(self, log: &mut Log) -> Result<(Vec<Command>, Vec<Command>), ConfigError> {
+        log.lines.extend(self.conv_log);
+        log.strict_errors.extend(self.conv_strict);
+        self.conv
+    }
+}
+
+/// Reads the jail sections `sections` in order and converts each jail as soon as it is
+/// read, dropping its state before the next is read, so its memory serves the next jail
+/// instead of fresh pages (~280 fewer page faults on the all-jails tree, whose jail
+/// states hold ~1 MiB). With `out`, each jail's commands are rendered there as soon as
+/// they are made and not returned: the whole stream (~70 KiB for the all-jails tree) is
+/// never held as one block, a size mimalloc serves from a page of its own (see
+/// [`PIECE`]). The outcome is fail2ban's two passes (read every jail, then convert every
+/// jail): a read error returns at once (nothing converted counts); the convert phase's
+/// messages are set apart, and its first error stops converting while reading goes on
+/// (a later read error still wins). Converting reads no config file, so no file-layer
+/// message moves between the phases.
 fn read_convert(
     rd: &mut Reader<'_>,
     sections: &[String],
@@ -502,36 +499,6 @@ fn read_convert(
         conv_log,
         conv_strict,
     })
-}
-
-/// The commands of `jails` in order, and their `start` commands. With `out`, each
-/// jail's commands are rendered there as soon as they are made and not returned: the
-/// whole stream (~70 KiB for the stock tree with every jail enabled) is never held as
-/// one block, a size mimalloc serves from a page of its own (see [`PIECE`]).
-fn convert_jails(
-    rd: &mut Reader<'_>,
-    jails: &mut [jail::JailState],
-    opts: &StreamOptions,
-    mut out: parallel::Out<'_>,
-) -> Result<(Vec<Command>, Vec<Command>), ConfigError> {
-    let mut stream = Vec::new();
-    if out.is_none() {
-        // ~15 commands a jail on the stock tree: room without regrowing
-        stream.reserve(jails.len() * 16);
-    }
-    for j in jails.iter_mut() {
-        let cmds = j.convert(rd, opts.dump)?;
-        match out.as_mut() {
-            Some((render, pieces)) => render(&cmds, pieces),
-            None => stream.extend(cmds),
-        }
-    }
-    let starts = jails
-        .iter()
-        .filter(|j| j.config_error.is_none() && !j.skipped)
-        .map(|j| Command::Start(j.name.clone()))
-        .collect();
-    Ok((stream, starts))
 }
 
 /// The config directory gaol uses when `-c` is not given: `/etc/fail2ban` when it

@@ -21,16 +21,14 @@
 //! * a jail config that interpolates `known/…` names lets a section see other sections'
 //!   filter values: such configs are not split.
 
-use super::files::{Config, ConfigError, Level};
+use super::files::{Config, ConfigError};
 use super::ini::{OrdMap, Section};
-use super::{Reader, RenderFn, StreamOptions, convert_jails, jail, read_convert, read_sections};
+use super::{LogLine, ReadConverted, Reader, RenderFn, StreamOptions, jail, read_convert};
 use crate::stream::Command;
 
 /// Below this many (estimated) enabled jails one thread is kept: the second saves a
 /// fraction of a millisecond there (most admins' configs), not worth its CPU.
 const MIN_ENABLED: usize = 8;
-
-type LogLine = (Level, String, String);
 
 /// The env var tests use to force a path: `1` sequential, `2` split (when allowed).
 const FORCE_ENV: &str = "GAOL_CONFIG_THREADS";
@@ -102,16 +100,13 @@ pub(super) fn plan(
 /// last one open for appending).
 pub(super) type Out<'a> = Option<(RenderFn, &'a mut Vec<String>)>;
 
-/// What the second thread hands back: each phase's log, and its outcome.
+/// What the second thread hands back: the read phase's log, and what [`read_convert`]
+/// gave (`Err`: a read error, which stops the sequential run there).
 pub(super) struct Half {
     read_log: Vec<LogLine>,
     read_strict: Vec<String>,
-    /// `Err` stops here (the convert phase was not run).
-    read: Result<u8, ConfigError>,
-    conv_log: Vec<LogLine>,
-    conv_strict: Vec<String>,
-    conv: Result<(Vec<Command>, Vec<Command>), ConfigError>,
-    /// `conv`'s jail commands rendered (when asked and `conv` is `Ok`).
+    done: Result<ReadConverted, ConfigError>,
+    /// The jails' commands rendered (when asked and converting succeeded).
     text: Option<Vec<String>>,
 }
 
@@ -191,30 +186,22 @@ fn run_half(
     let mut text = render.map(|r| (r, Vec::new()));
     let out = text.as_mut().map(|(r, t)| (*r, t));
     let done = read_convert(&mut rd, sections, opts, out);
+    // (the convert phase's messages are in `done`)
     let read_log = std::mem::take(&mut rd.log.lines);
     let read_strict = std::mem::take(&mut rd.log.strict_errors);
-    let (read, conv, conv_log, conv_strict) = match done {
-        Ok(d) => (Ok(d.status), d.conv, d.conv_log, d.conv_strict),
-        // not looked at
-        Err(e) => (Err(e), Ok((Vec::new(), Vec::new())), Vec::new(), Vec::new()),
-    };
     rd.sync_log();
     if rd.fs_msgs > 0 {
         return None;
     }
-    // rendered by `convert_jails` (the commands are not kept)
-    let text = match (&conv, text) {
-        (Ok(_), Some((_, t))) => Some(t),
+    // rendered by `read_convert` (the commands are not kept)
+    let text = match (&done, text) {
+        (Ok(d), Some((_, t))) if d.conv.is_ok() => Some(t),
         _ => None,
     };
-    // (the file layer logged nothing: the convert phase's messages are all in `conv_log`)
     let half = Half {
         read_log,
         read_strict,
-        read,
-        conv_log,
-        conv_strict,
-        conv,
+        done,
         text,
     };
     if leak {
@@ -225,7 +212,7 @@ fn run_half(
 }
 
 /// The jails' commands (then their `start`s) and status bits, as the sequential
-/// [`read_sections`] + [`convert_jails`] give them, with `sections[at..]` read on a
+/// [`read_convert`] gives them, with `sections[at..]` read on a
 /// second thread. Log lines land in `rd.log` in the sequential order. With `out`, the
 /// commands are also rendered onto its text.
 pub(super) fn read_split(
@@ -297,39 +284,19 @@ fn finish_split(
         let mut out = out;
         let out1 = out.as_mut().map(|(r, pieces)| (*r, &mut **pieces));
         let done1 = read_convert(rd, first, opts, out1)?;
-        let (st1, conv1) = (done1.status, done1.conv);
-        let (conv1_log, conv1_strict) = (done1.conv_log, done1.conv_strict);
-        let half = join();
-        let (st2, rest) = match half {
+        let (done2, text2) = match join() {
             Some(h) => {
                 rd.log.lines.extend(h.read_log);
                 rd.log.strict_errors.extend(h.read_strict);
-                (
-                    h.read?,
-                    Second::Done(h.conv_log, h.conv_strict, h.conv, h.text),
-                )
+                (h.done?, h.text)
             }
-            None => {
-                // redo the second half here, after the first's read phase
-                let (jails2, st2) = read_sections(rd, second, opts)?;
-                (st2, Second::Redo(jails2))
-            }
+            // redo the second half here, after the first's read phase (its convert
+            // phase's messages are set apart like the others)
+            None => (read_convert(rd, second, opts, None)?, None),
         };
-        rd.log.lines.extend(conv1_log);
-        rd.log.strict_errors.extend(conv1_strict);
-        let (mut cmds, mut starts) = conv1?;
-        let (cmds2, starts2, text2) = match rest {
-            Second::Done(log, strict, conv, text) => {
-                rd.log.lines.extend(log);
-                rd.log.strict_errors.extend(strict);
-                let (c, st) = conv?;
-                (c, st, text)
-            }
-            Second::Redo(mut jails2) => {
-                let (c, st) = convert_jails(rd, &mut jails2, opts, None)?;
-                (c, st, None)
-            }
-        };
+        let status = done1.status | done2.status;
+        let (mut cmds, mut starts) = done1.settle(&mut rd.log)?;
+        let (cmds2, starts2) = done2.settle(&mut rd.log)?;
         starts.extend(starts2);
         if let Some((r, pieces)) = out {
             // the text is the result: the second half's piece is kept as it is, and
@@ -342,21 +309,10 @@ fn finish_split(
             if leak {
                 std::mem::forget((cmds, cmds2, starts));
             }
-            return Ok((Vec::new(), st1 | st2));
+            return Ok((Vec::new(), status));
         }
         cmds.extend(cmds2);
         cmds.extend(starts);
-        Ok((cmds, st1 | st2))
+        Ok((cmds, status))
     }
-}
-
-/// The second half's convert phase: done on the thread, or still to do here.
-enum Second {
-    Done(
-        Vec<LogLine>,
-        Vec<String>,
-        Result<(Vec<Command>, Vec<Command>), ConfigError>,
-        Option<Vec<String>>,
-    ),
-    Redo(Vec<jail::JailState>),
 }
