@@ -94,9 +94,59 @@ struct State<T> {
     first_cpu: Cell<libc::c_int>,
     run: unsafe fn(*mut c_void),
     take: unsafe fn(*mut c_void) -> Option<T>,
+    entry: extern "C" fn(*mut c_void) -> *mut c_void,
 }
 
 impl<T> State<T> {
+    /// `work` waiting to run: on a thread once [`State::start`]ed, else on the caller
+    /// at [`State::finish`]. Only [`scope`] starts one, and it does not return before the
+    /// state is dropped (joined): that is what lets `work` borrow.
+    fn pending<F: FnOnce() -> T + Send>(work: F, allowed: Option<libc::cpu_set_t>) -> Self {
+        let packet = Box::into_raw(Box::new(Packet::<F, T> {
+            head: Head {
+                allowed,
+                first_cpu: -1,
+            },
+            work: Some(work),
+            out: None,
+        }))
+        .cast::<c_void>();
+        State {
+            packet,
+            tid: Cell::new(None),
+            done: Cell::new(false),
+            first_cpu: Cell::new(-1),
+            run: run::<F, T>,
+            take: take::<F, T>,
+            entry: start::<F, T>,
+        }
+    }
+
+    /// Runs the work on a new thread on `cpus.others` (anywhere when `cpus` is `None`);
+    /// when no thread can be created it stays pending.
+    fn start(&self, cpus: Option<&Cpus>) {
+        let size = std::mem::size_of::<libc::cpu_set_t>();
+        // SAFETY: attr is initialised by pthread_attr_init before any other use and
+        // destroyed once; the thread gets the packet, which lives until `finish` has
+        // joined the thread.
+        unsafe {
+            let mut attr: libc::pthread_attr_t = std::mem::zeroed();
+            if libc::pthread_attr_init(&mut attr) != 0 {
+                return;
+            }
+            libc::pthread_attr_setstacksize(&mut attr, STACK);
+            if let Some(c) = cpus {
+                libc::pthread_attr_setaffinity_np(&mut attr, size, &c.others);
+            }
+            let mut tid: libc::pthread_t = 0;
+            let r = libc::pthread_create(&mut tid, &attr, self.entry, self.packet);
+            libc::pthread_attr_destroy(&mut attr);
+            if r == 0 {
+                self.tid.set(Some(tid));
+            }
+        }
+    }
+
     /// Joins the thread (or runs the pending work here when `run_pending`), then frees
     /// the packet and returns its result. At most once: later calls return `None`.
     fn finish(&self, run_pending: bool) -> Option<T> {
@@ -168,29 +218,6 @@ extern "C" fn start<F: FnOnce() -> T, T>(p: *mut c_void) -> *mut c_void {
     std::ptr::null_mut()
 }
 
-/// Creates the helper thread on `cpus.others` (anywhere when `cpus` is `None`);
-/// `None` when it cannot be created.
-fn spawn<F: FnOnce() -> T, T>(packet: *mut c_void, cpus: Option<&Cpus>) -> Option<libc::pthread_t> {
-    let size = std::mem::size_of::<libc::cpu_set_t>();
-    // SAFETY: attr is initialised by pthread_attr_init before any other use and
-    // destroyed once; the thread gets `packet`, which `scope` keeps alive until it
-    // joins the thread.
-    unsafe {
-        let mut attr: libc::pthread_attr_t = std::mem::zeroed();
-        if libc::pthread_attr_init(&mut attr) != 0 {
-            return None;
-        }
-        libc::pthread_attr_setstacksize(&mut attr, STACK);
-        if let Some(c) = cpus {
-            libc::pthread_attr_setaffinity_np(&mut attr, size, &c.others);
-        }
-        let mut tid: libc::pthread_t = 0;
-        let r = libc::pthread_create(&mut tid, &attr, start::<F, T>, packet);
-        libc::pthread_attr_destroy(&mut attr);
-        (r == 0).then_some(tid)
-    }
-}
-
 /// Runs `work` on a helper thread started on one of `cpus`' other CPUs while `main`
 /// runs on the caller, and returns `main`'s result. As with `std::thread::scope`, the
 /// helper is joined before this returns (also when `main` panics or drops its
@@ -204,40 +231,8 @@ where
     F: FnOnce() -> T + Send + 'a,
     T: Send,
 {
-    scope_on(cpus, true, work, main)
-}
-
-/// [`scope`]; `thread`: whether to try a thread at all (tests take the other path).
-fn scope_on<'a, F, T, R>(
-    cpus: Option<&Cpus>,
-    thread: bool,
-    work: F,
-    main: impl FnOnce(Helper<'_, T>) -> R,
-) -> R
-where
-    F: FnOnce() -> T + Send + 'a,
-    T: Send,
-{
-    let packet = Box::into_raw(Box::new(Packet::<F, T> {
-        head: Head {
-            allowed: cpus.map(|c| c.allowed),
-            first_cpu: -1,
-        },
-        work: Some(work),
-        out: None,
-    }))
-    .cast::<c_void>();
-    let state = State {
-        packet,
-        tid: Cell::new(None),
-        done: Cell::new(false),
-        first_cpu: Cell::new(-1),
-        run: run::<F, T>,
-        take: take::<F, T>,
-    };
-    if thread {
-        state.tid.set(spawn::<F, T>(packet, cpus));
-    }
+    let state = State::pending(work, cpus.map(|c| c.allowed));
+    state.start(cpus);
     main(Helper { state: &state })
 }
 
@@ -259,20 +254,11 @@ mod tests {
 
     #[test]
     fn without_a_thread_the_work_runs_at_join() {
-        let ran = Cell::new(false);
-        let ran_ref = &ran;
-        // (a Cell is not Sync: the work closure must not need Send here)
-        let out = scope_on(
-            None,
-            false,
-            || 5u8,
-            |h| {
-                ran_ref.set(true);
-                h.join_where()
-            },
-        );
-        assert!(ran.get());
-        assert_eq!(out, (Some(5), None));
+        let caller = std::thread::current().id();
+        let state = State::pending(move || std::thread::current().id() == caller, None);
+        // never started: `join` runs it here, and no thread gives a CPU
+        let out = Helper { state: &state }.join_where();
+        assert_eq!(out, (Some(true), None));
     }
 
     #[test]
